@@ -1,0 +1,102 @@
+"""The Typer application and the one place where errors become exit codes.
+
+Each command group lives in a module of its own and registers itself on ``app``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Final, NoReturn
+
+import typer
+from rich.console import Console
+
+from brightline.config import Settings
+from brightline.errors import (
+    BrightlineError,
+    ConflictError,
+    InvalidInputError,
+    LedgerIntegrityError,
+    NotFoundError,
+)
+
+app = typer.Typer(
+    name="brightline",
+    help="Hold acceptable-use red lines without reading customer data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+#: Exit codes, by error kind; 1 is anything else Brightline refused.
+EXIT_CODES: Final[dict[type[BrightlineError], int]] = {
+    InvalidInputError: 2,
+    NotFoundError: 3,
+    ConflictError: 4,
+    LedgerIntegrityError: 5,
+}
+
+
+def exit_code(error: BrightlineError) -> int:
+    for kind, code in EXIT_CODES.items():
+        if isinstance(error, kind):
+            return code
+    return 1
+
+
+def fail(error: BrightlineError) -> NoReturn:
+    """Print every problem of ``error`` on stderr and exit with its code."""
+    if isinstance(error, InvalidInputError) and len(error.problems) > 1:
+        err_console.print(f"[bold red]error:[/] {len(error.problems)} problems", highlight=False)
+        for problem in error.problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False)
+    else:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+    raise typer.Exit(exit_code(error))
+
+
+@contextmanager
+def reporting() -> Iterator[None]:
+    """Turn a BrightlineError raised inside into a clean message and exit code."""
+    try:
+        yield
+    except BrightlineError as error:
+        fail(error)
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def command(
+    group: typer.Typer = app, **kwargs: object
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command whose BrightlineErrors become messages and exit codes."""
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        import functools
+
+        @functools.wraps(func)
+        def wrapper(*args: object, **kw: object) -> None:
+            with reporting():
+                func(*args, **kw)
+
+        group.command(**kwargs)(wrapper)  # type: ignore[arg-type]
+        return func
+
+    return register
+
+
+def main() -> None:
+    import brightline.cli  # noqa: F401  (registers the commands)
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,153 @@
+"""``brightline check``: decide one request, or a file of them, and explain."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.padding import Padding
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from brightline.cli.app import command, console
+from brightline.errors import InvalidInputError, Problem
+from brightline.policy import Request, Snapshot
+from brightline.service.offline import load_world_dir
+from brightline.service.request_files import decide_file, read_batches
+
+_EFFECT_STYLE = {"allow": "green", "deny": "bold red", "error": "yellow"}
+
+
+def parse_time(text: str | None) -> datetime:
+    """``--at``: RFC 3339 with a zone; default now."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInputError(Problem("--at", f"not an RFC 3339 time: {text!r}")) from exc
+    if moment.tzinfo is None:
+        raise InvalidInputError(
+            Problem("--at", "time must carry a zone, e.g. 2025-10-01T12:00:00Z")
+        )
+    return moment.astimezone(UTC)
+
+
+def load_snapshot(world: Path | None, at: datetime) -> Snapshot:
+    """The snapshot from world files, or from the store's restrictions in force at ``at``."""
+    if world is not None:
+        return load_world_dir(world).snapshot()
+    from brightline.cli.app import settings
+    from brightline.service.snapshots import snapshot_at
+
+    return snapshot_at(settings(), at)
+
+
+def _split_action(text: str) -> tuple[str, str]:
+    service, sep, operation = text.partition(":")
+    if not sep or not service or not operation:
+        raise InvalidInputError(
+            Problem("SERVICE:OPERATION", f"expected service:operation, got {text!r}")
+        )
+    return service, operation
+
+
+@command(name="check")
+def check(
+    node: Annotated[str | None, typer.Argument(help="Node id (usually a subscription).")] = None,
+    action: Annotated[str | None, typer.Argument(metavar="SERVICE:OPERATION")] = None,
+    region: Annotated[str | None, typer.Argument(help="Region id.")] = None,
+    world: Annotated[
+        Path | None, typer.Option("--world", help="World directory; default: the store.")
+    ] = None,
+    at: Annotated[str | None, typer.Option("--at", help="RFC 3339 time; default now.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    requests: Annotated[
+        Path | None, typer.Option("--requests", help="CSV or Parquet file of requests.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the decided rows (.csv/.parquet).")
+    ] = None,
+) -> None:
+    """Decide a request (NODE SERVICE:OPERATION REGION) or a file (--requests); explain why."""
+    moment = parse_time(at)
+    snapshot = load_snapshot(world, moment)
+    if requests is not None:
+        if node or action or region:
+            raise InvalidInputError(
+                "give either NODE SERVICE:OPERATION REGION or --requests, not both"
+            )
+        if out is None:
+            _print_file(snapshot, requests, moment, as_json=as_json)
+        else:
+            _decide_file(snapshot, requests, out, moment)
+        return
+    if node is None or action is None or region is None:
+        raise InvalidInputError("give NODE SERVICE:OPERATION REGION, or --requests FILE")
+    service, operation = _split_action(action)
+    decision = snapshot.decide(Request.checked(node, service, operation, region, moment))
+    if as_json:
+        console.print_json(json.dumps(decision.to_dict()))
+        return
+    style = _EFFECT_STYLE[decision.effect.value]
+    console.print(
+        f"[{style}]{decision.effect.value.upper()}[/]  {decision.explain()}", highlight=False
+    )
+    console.print(f"[dim]snapshot {decision.version[:16]}[/]")
+
+
+def _decide_file(snapshot: Snapshot, requests: Path, out: Path, at: datetime) -> None:
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"deciding {requests.name}", total=None)
+        summary = decide_file(
+            snapshot,
+            requests,
+            out,
+            at=at,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    counts = ", ".join(f"{v} {k}" for k, v in summary.by_decision.items())
+    console.print(f"{summary.rows} requests decided → {out} ({counts})", highlight=False)
+
+
+def _print_file(snapshot: Snapshot, requests: Path, at: datetime, *, as_json: bool) -> None:
+    """Small files without --out: each request, its decision and why."""
+    rows = []
+    _, batches = read_batches(requests)
+    for batch in batches:
+        rows.extend(batch.to_pylist())
+        if len(rows) > 1000:
+            raise InvalidInputError(
+                Problem(str(requests), "more than 1,000 requests: use --out FILE")
+            )
+    if not as_json:
+        console.print(f"[dim]{requests} — snapshot {snapshot.version[:16]}[/]\n", highlight=False)
+    for row in rows:
+        moment = at if not row.get("time") else parse_time(str(row["time"]))
+        try:
+            decision = snapshot.decide(
+                Request.checked(
+                    row["node"], row["service"], row["operation"], row["region"], moment
+                )
+            )
+        except InvalidInputError as exc:
+            effect, why, record = "error", str(exc), {"error": str(exc), "request": row}
+        else:
+            effect, why, record = decision.effect.value, decision.explain(), decision.to_dict()
+        if as_json:
+            console.print_json(json.dumps(record, default=str))
+            continue
+        console.print(
+            f"[{_EFFECT_STYLE[effect]}]{effect.upper():5}[/] {row['node']}  "
+            f"{row['service']}:{row['operation']}  {row['region']}  {moment:%Y-%m-%d %H:%M}Z",
+            highlight=False,
+        )
+        console.print(Padding(why, (0, 0, 1, 6)), highlight=False)

@@ -1,0 +1,67 @@
+"""The errors Brightline raises, and only those a caller handles differently.
+
+::
+
+    BrightlineError
+    ├── InvalidInputError        bad files, fields or requests; carries every Problem found
+    │   └── UnknownReferenceError   a node, service, operation or region that does not exist
+    ├── NotFoundError            a stored object that does not exist
+    ├── ConflictError            a state change that the current state does not allow
+    └── LedgerIntegrityError     the log or a proof does not verify
+
+The CLI maps them to exit codes and the API to status codes, each in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input: where it is and what is wrong.
+
+    ``where`` is a file name, a line or a YAML path (``catalog.yaml: services[2].id``),
+    or a field of a request; it is empty when the input has no name.
+    """
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class BrightlineError(Exception):
+    """Root of every error Brightline raises on purpose."""
+
+
+class InvalidInputError(BrightlineError):
+    """Input that cannot be accepted; ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem] | Problem | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem("", problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnknownReferenceError(InvalidInputError):
+    """A request or record names a node, service, operation or region that does not exist.
+
+    Fail closed: this is never treated as an allow.
+    """
+
+
+class NotFoundError(BrightlineError):
+    """A stored object (restriction, case, entry…) that does not exist."""
+
+
+class ConflictError(BrightlineError):
+    """A change that the current state forbids (an illegal transition, a second approval…)."""
+
+
+class LedgerIntegrityError(BrightlineError):
+    """The ledger, a checkpoint or a proof does not verify."""

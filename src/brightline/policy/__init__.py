@@ -1,0 +1,40 @@
+"""Restrictions, compiling them into a Snapshot, and deciding requests against it."""
+
+from brightline.policy.batch import BatchArrays, BatchDecisions, BatchEffect, BatchError, to_micros
+from brightline.policy.decision import Decision, Request
+from brightline.policy.load import (
+    RESTRICTIONS_FILE,
+    RestrictionRecord,
+    build_restriction,
+    load_restrictions,
+    parse_restrictions,
+    parse_restrictions_text,
+    restriction_from_mapping,
+)
+from brightline.policy.restriction import ActionPattern, Effect, Mode, Restriction, format_time
+from brightline.policy.snapshot import CompiledRestriction, Snapshot, compile_snapshot
+
+__all__ = [
+    "RESTRICTIONS_FILE",
+    "ActionPattern",
+    "BatchArrays",
+    "BatchDecisions",
+    "BatchEffect",
+    "BatchError",
+    "CompiledRestriction",
+    "Decision",
+    "Effect",
+    "Mode",
+    "Request",
+    "Restriction",
+    "RestrictionRecord",
+    "Snapshot",
+    "build_restriction",
+    "compile_snapshot",
+    "format_time",
+    "load_restrictions",
+    "parse_restrictions",
+    "parse_restrictions_text",
+    "restriction_from_mapping",
+    "to_micros",
+]

@@ -1,0 +1,184 @@
+"""Parsing ``restrictions.yaml`` and checking restrictions against a world.
+
+Errors name the file, the line and the restriction id and field, and every problem
+found is reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+
+from brightline.errors import InvalidInputError, Problem
+from brightline.policy.restriction import ActionPattern, Mode, Restriction
+from brightline.world import ID_PATTERN, LocatedYaml, World, parse_yaml, read_yaml
+from brightline.world.sources import validate_model
+
+RESTRICTIONS_FILE = "restrictions.yaml"
+
+Id = Annotated[StrictStr, Field(pattern=rf"^{ID_PATTERN.pattern}$")]
+
+
+def _to_datetime(value: Any) -> Any:
+    """Accept YAML timestamps, dates (midnight UTC) and RFC 3339 strings; refuse naive times."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"not an RFC 3339 time: {value!r}") from exc
+    else:
+        raise ValueError(f"expected a time, got {type(value).__name__}")
+    if dt.tzinfo is None:
+        raise ValueError("time must carry a time zone (for example 2025-09-25T00:00:00Z)")
+    return dt.astimezone(UTC)
+
+
+Time = Annotated[datetime, BeforeValidator(_to_datetime)]
+ReasonValue = Annotated[StrictStr, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+
+
+class RestrictionRecord(BaseModel):
+    """One restriction as written in ``restrictions.yaml`` or a proposal file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    scope: Id
+    actions: Annotated[list[StrictStr], Field(min_length=1)]
+    regions: Annotated[list[Id], Field(min_length=1)] | None = None
+    exempt: list[Id] = Field(default_factory=list)
+    not_before: Time | None = None
+    not_after: Time | None = None
+    mode: Mode = Mode.ENFORCE
+    reason: dict[StrictStr, ReasonValue] = Field(default_factory=dict)
+
+
+def load_restrictions(path: Path, world: World) -> tuple[Restriction, ...]:
+    """Load a restrictions file (a YAML list) and check it against ``world``."""
+    if not path.is_file():
+        raise InvalidInputError(Problem(str(path), "file not found"))
+    return parse_restrictions(read_yaml(path), world)
+
+
+def parse_restrictions_text(text: str, world: World, *, name: str) -> tuple[Restriction, ...]:
+    return parse_restrictions(parse_yaml(text, name=name), world)
+
+
+def parse_restrictions(source: LocatedYaml, world: World) -> tuple[Restriction, ...]:
+    data = source.data
+    if data is None:
+        return ()
+    if isinstance(data, dict):
+        data = [data]  # a proposal file may hold one restriction as a mapping
+    if not isinstance(data, list):
+        raise InvalidInputError(Problem(source.where(()), "expected a list of restrictions"))
+    problems: list[Problem] = []
+    restrictions: list[Restriction] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(data):
+        record = validate_model(
+            RestrictionRecord, item, lambda loc, i=i: source.where((i, *loc)), problems
+        )
+        if record is None:
+            continue
+        if record.id in seen:
+            problems.append(
+                Problem(
+                    source.where((i, "id")),
+                    f"duplicate restriction id {record.id!r} (first at item {seen[record.id]})",
+                )
+            )
+            continue
+        seen[record.id] = i
+        restriction = build_restriction(record, world, problems, _item_where(source, i))
+        if restriction is not None:
+            restrictions.append(restriction)
+    if problems:
+        raise InvalidInputError(problems)
+    return tuple(restrictions)
+
+
+def _item_where(source: LocatedYaml, item: int) -> Callable[[Sequence[str | int]], str]:
+    return lambda loc: source.where((item, *loc))
+
+
+def build_restriction(
+    record: RestrictionRecord,
+    world: World,
+    problems: list[Problem],
+    where: Callable[[Sequence[str | int]], str] = lambda loc: ".".join(map(str, loc)),
+) -> Restriction | None:
+    """Check a parsed record against the world; append problems and return None if any."""
+    start = len(problems)
+
+    def fail(loc: Sequence[str | int], message: str) -> None:
+        problems.append(Problem(where(loc), f"restriction {record.id!r}: {message}"))
+
+    directory, catalog = world.directory, world.catalog
+    if record.scope not in directory:
+        fail(("scope",), f"unknown node {record.scope!r}")
+    patterns: list[ActionPattern] = []
+    for j, text in enumerate(record.actions):
+        try:
+            pattern = ActionPattern.parse(text)
+        except InvalidInputError as exc:
+            fail(("actions", j), str(exc))
+            continue
+        services = catalog.services_matching(pattern.service)
+        if not services:
+            fail(("actions", j), f"{text!r} matches no service in the catalog")
+        elif not pattern.actions(catalog):
+            fail(
+                ("actions", j),
+                f"{text!r}: unknown operation {pattern.operation!r} "
+                f"for {', '.join(services[:5])}{'…' if len(services) > 5 else ''}",
+            )
+        patterns.append(pattern)
+    for j, region in enumerate(record.regions or ()):
+        if region not in catalog.regions:
+            fail(("regions", j), f"unknown region {region!r}")
+    for j, node in enumerate(record.exempt):
+        if node not in directory:
+            fail(("exempt", j), f"unknown node {node!r}")
+        elif record.scope in directory and (
+            node == record.scope or not directory.is_within(node, record.scope)
+        ):
+            fail(("exempt", j), f"exempt node {node!r} is not below scope {record.scope!r}")
+    if (
+        record.not_before is not None
+        and record.not_after is not None
+        and record.not_after <= record.not_before
+    ):
+        fail(("not_after",), "not_after must be later than not_before")
+    if len(problems) > start:
+        return None
+    return Restriction(
+        id=record.id,
+        scope=record.scope,
+        actions=tuple(dict.fromkeys(patterns)),
+        regions=frozenset(record.regions) if record.regions is not None else None,
+        exempt=tuple(sorted(set(record.exempt))),
+        not_before=record.not_before,
+        not_after=record.not_after,
+        mode=record.mode,
+        reason=MappingProxyType(dict(sorted(record.reason.items()))),
+    )
+
+
+def restriction_from_mapping(data: dict[str, Any], world: World) -> Restriction:
+    """Validate one restriction given as plain data (from the store or an API body)."""
+    problems: list[Problem] = []
+    record = validate_model(RestrictionRecord, data, lambda loc: ".".join(map(str, loc)), problems)
+    restriction = build_restriction(record, world, problems) if record is not None else None
+    if restriction is None:
+        raise InvalidInputError(problems)
+    return restriction

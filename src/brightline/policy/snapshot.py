@@ -1,0 +1,277 @@
+"""Compiling a world and its restrictions into an immutable Snapshot that decides requests.
+
+Compilation does the work once so that a decision is a handful of dict look-ups:
+for every node, the restrictions whose scope covers it and whose exemptions do not
+(its *candidates*) are found ahead of time; each candidate keeps its actions as a set
+of integer codes and its regions as a set of region ids. Most nodes have no candidate
+and are allowed after the request's names are checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Final
+
+from brightline.errors import InvalidInputError, Problem, UnknownReferenceError
+from brightline.policy.decision import Decision, Request
+from brightline.policy.load import restriction_from_mapping
+from brightline.policy.restriction import Effect, Restriction
+from brightline.world import World
+
+_DAWN: Final = datetime.min.replace(tzinfo=UTC)
+_DUSK: Final = datetime.max.replace(tzinfo=UTC)
+_ALLOW: Final = Effect.ALLOW
+_DENY: Final = Effect.DENY
+_NONE: Final[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRestriction:
+    """A restriction in the form ``decide`` reads: codes and sets, no patterns."""
+
+    index: int
+    restriction: Restriction
+    actions: frozenset[int]
+    regions: frozenset[str] | None
+    not_before: datetime
+    not_after: datetime
+    enforcing: bool
+
+    @property
+    def id(self) -> str:
+        return self.restriction.id
+
+
+class Snapshot:
+    """World + restrictions, compiled; immutable and safe to share between threads.
+
+    ``version`` is the SHA-256 of a canonical serialization of both, so equal inputs
+    give equal versions whatever order the files listed them in.
+    """
+
+    __slots__ = (
+        "_action_codes",
+        "_arrays",
+        "_candidates",
+        "_region_ids",
+        "actions",
+        "restrictions",
+        "version",
+        "world",
+    )
+
+    def __init__(self, world: World, restrictions: Iterable[Restriction]) -> None:
+        ordered = sorted(restrictions, key=lambda r: r.id)
+        ids = [r.id for r in ordered]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("restriction ids must be unique in a snapshot")
+        self.world = world
+        self.restrictions: tuple[Restriction, ...] = tuple(ordered)
+        catalog = world.catalog
+        # Action codes: every (service, operation) of the catalog, in sorted order.
+        self.actions: tuple[tuple[str, str], ...] = tuple(
+            sorted((s.id, op) for s in catalog.services.values() for op in s.operations)
+        )
+        codes: dict[str, dict[str, int]] = {}
+        for code, (service, operation) in enumerate(self.actions):
+            codes.setdefault(service, {})[operation] = code
+        self._action_codes: Mapping[str, Mapping[str, int]] = MappingProxyType(codes)
+        self._region_ids: frozenset[str] = frozenset(catalog.regions)
+        compiled = [self._compile(i, r) for i, r in enumerate(ordered)]
+        self._candidates: Mapping[str, tuple[CompiledRestriction, ...]] = MappingProxyType(
+            _candidates_by_node(world, compiled)
+        )
+        self.version: str = _version(world, ordered)
+        self._arrays: Any = None  # built on first decide_batch
+
+    def _compile(self, index: int, restriction: Restriction) -> CompiledRestriction:
+        catalog = self.world.catalog
+        codes: set[int] = set()
+        for pattern in restriction.actions:
+            for service, operation in pattern.actions(catalog):
+                codes.add(self._action_codes[service][operation])
+        return CompiledRestriction(
+            index=index,
+            restriction=restriction,
+            actions=frozenset(codes),
+            regions=restriction.regions,
+            not_before=restriction.not_before or _DAWN,
+            not_after=restriction.not_after or _DUSK,
+            enforcing=restriction.enforcing,
+        )
+
+    @classmethod
+    def from_records(cls, world: World, records: Iterable[Mapping[str, Any]]) -> Snapshot:
+        """Validate plain restriction records against ``world`` and compile them."""
+        problems: list[Problem] = []
+        restrictions = []
+        for record in records:
+            try:
+                restrictions.append(restriction_from_mapping(dict(record), world))
+            except InvalidInputError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise InvalidInputError(problems)
+        return cls(world, restrictions)
+
+    def __repr__(self) -> str:
+        return f"Snapshot(version={self.version[:12]}…, restrictions={len(self.restrictions)})"
+
+    # -- deciding -----------------------------------------------------------------------
+
+    def decide(self, request: Request) -> Decision:
+        """Decide one request. Unknown node, service, operation or region raises
+        UnknownReferenceError — never an allow."""
+        candidates = self._candidates.get(request.node)
+        operations = self._action_codes.get(request.service)
+        if candidates is None or operations is None or request.region not in self._region_ids:
+            raise self._unknown(request)
+        action = operations.get(request.operation)
+        if action is None:
+            raise self._unknown(request)
+        if not candidates:
+            return Decision(_ALLOW, _NONE, _NONE, self.version, request, self)
+        matched: list[str] = []
+        would: list[str] = []
+        at = request.at
+        region = request.region
+        try:
+            for c in candidates:
+                if (
+                    action in c.actions
+                    and (c.regions is None or region in c.regions)
+                    and c.not_before <= at < c.not_after
+                ):
+                    (matched if c.enforcing else would).append(c.restriction.id)
+        except TypeError as exc:  # a naive datetime cannot be compared with aware ones
+            raise InvalidInputError(
+                Problem("at", "request time must be a timezone-aware datetime")
+            ) from exc
+        if matched:
+            return Decision(_DENY, tuple(matched), tuple(would), self.version, request, self)
+        return Decision(_ALLOW, _NONE, tuple(would), self.version, request, self)
+
+    def _unknown(self, request: Request) -> UnknownReferenceError:
+        problems = []
+        if request.node not in self._candidates:
+            problems.append(Problem("node", f"unknown node {request.node!r}"))
+        operations = self._action_codes.get(request.service)
+        if operations is None:
+            problems.append(Problem("service", f"unknown service {request.service!r}"))
+        elif request.operation not in operations:
+            problems.append(
+                Problem(
+                    "operation",
+                    f"unknown operation {request.operation!r} for service {request.service!r}",
+                )
+            )
+        if request.region not in self._region_ids:
+            problems.append(Problem("region", f"unknown region {request.region!r}"))
+        return UnknownReferenceError(problems)
+
+    def candidates(self, node: str) -> tuple[CompiledRestriction, ...]:
+        """Restrictions whose scope covers ``node`` and whose exemptions do not."""
+        found = self._candidates.get(node)
+        if found is None:
+            raise UnknownReferenceError(Problem("node", f"unknown node {node!r}"))
+        return found
+
+    def restriction(self, restriction_id: str) -> Restriction:
+        for r in self.restrictions:
+            if r.id == restriction_id:
+                return r
+        raise UnknownReferenceError(
+            Problem("restriction", f"unknown restriction {restriction_id!r}")
+        )
+
+    def action_code(self, service: str, operation: str) -> int | None:
+        operations = self._action_codes.get(service)
+        return None if operations is None else operations.get(operation)
+
+    def decide_batch(self, columns: Any, *, at: datetime | None = None) -> Any:
+        """Decide many requests given as columns; see :mod:`brightline.policy.batch`."""
+        from brightline.policy.batch import decide_batch
+
+        return decide_batch(self, columns, at=at)
+
+    @property
+    def batch_arrays(self) -> Any:
+        from brightline.policy.batch import BatchArrays
+
+        if self._arrays is None:
+            # A benign race: two threads may both build it; either result is the same.
+            object.__setattr__(self, "_arrays", BatchArrays.build(self))
+        return self._arrays
+
+    def canonical(self) -> dict[str, Any]:
+        return _canonical(self.world, self.restrictions)
+
+
+def _candidates_by_node(
+    world: World, compiled: list[CompiledRestriction]
+) -> dict[str, tuple[CompiledRestriction, ...]]:
+    directory = world.directory
+    scoped: dict[str, list[CompiledRestriction]] = {}
+    for c in compiled:
+        scoped.setdefault(c.restriction.scope, []).append(c)
+    out: dict[str, tuple[CompiledRestriction, ...]] = {}
+    # Walk each root's tree once, carrying the candidates inherited from above;
+    # an exempt node drops the restrictions that exempt it for its whole subtree.
+    exempting: dict[str, set[int]] = {}
+    for c in compiled:
+        for node in c.restriction.exempt:
+            exempting.setdefault(node, set()).add(c.index)
+    for root in directory.roots():
+        stack: list[tuple[str, tuple[CompiledRestriction, ...]]] = [(root, ())]
+        while stack:
+            node, inherited = stack.pop()
+            here = inherited
+            if node in exempting:
+                dropped = exempting[node]
+                here = tuple(c for c in here if c.index not in dropped)
+            if node in scoped:
+                here = tuple(sorted((*here, *scoped[node]), key=lambda c: c.index))
+            out[node] = here
+            stack.extend((child, here) for child in directory.children(node))
+    return out
+
+
+def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, Any]:
+    directory = world.directory
+    catalog = world.catalog
+    return {
+        "nodes": [
+            [n.id, n.parent, n.kind, n.name, dict(sorted(n.attrs.items()))]
+            for n in sorted(directory, key=lambda n: n.id)
+        ],
+        "services": [
+            [s.id, sorted(s.operations), sorted(s.tags)]
+            for s in sorted(catalog.services.values(), key=lambda s: s.id)
+        ],
+        "regions": [
+            [r.id, r.country] for r in sorted(catalog.regions.values(), key=lambda r: r.id)
+        ],
+        "restrictions": [r.canonical() for r in sorted(restrictions, key=lambda r: r.id)],
+    }
+
+
+def _version(world: World, restrictions: Iterable[Restriction]) -> str:
+    blob = json.dumps(
+        _canonical(world, restrictions), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def compile_snapshot(world: World, restrictions: Iterable[Restriction]) -> Snapshot:
+    return Snapshot(world, restrictions)
+
+
+def as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise InvalidInputError("time must carry a time zone")
+    return value.astimezone(UTC)

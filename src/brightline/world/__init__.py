@@ -1,0 +1,48 @@
+"""The customer directory, the service catalog and regions, and loading them from files."""
+
+from brightline.world.load import (
+    CATALOG_FILE,
+    DIRECTORY_FILE,
+    NodeRecord,
+    build_directory,
+    load_catalog,
+    load_directory,
+    load_world,
+)
+from brightline.world.model import (
+    ID_PATTERN,
+    SERVICE_ID_PATTERN,
+    SERVICE_TAGS,
+    AttrValue,
+    Catalog,
+    Directory,
+    Node,
+    Region,
+    Service,
+    World,
+)
+from brightline.world.sources import LocatedYaml, format_path, parse_yaml, read_yaml
+
+__all__ = [
+    "CATALOG_FILE",
+    "DIRECTORY_FILE",
+    "ID_PATTERN",
+    "SERVICE_ID_PATTERN",
+    "SERVICE_TAGS",
+    "AttrValue",
+    "Catalog",
+    "Directory",
+    "LocatedYaml",
+    "Node",
+    "NodeRecord",
+    "Region",
+    "Service",
+    "World",
+    "build_directory",
+    "format_path",
+    "load_catalog",
+    "load_directory",
+    "load_world",
+    "parse_yaml",
+    "read_yaml",
+]

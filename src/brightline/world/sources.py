@@ -1,0 +1,177 @@
+"""Reading YAML and JSON Lines files so that every value keeps the line it came from.
+
+Errors in world and rule files must name the file and the line (or YAML path), so the
+parsers here return, beside the plain data, a map from each value's path to its line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from brightline.errors import InvalidInputError, Problem
+
+PathKey = tuple[str | int, ...]
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """``('services', 2, 'id')`` → ``services[2].id``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedYaml:
+    """A parsed YAML document and the line (1-based) of each of its values."""
+
+    file: str
+    data: Any
+    lines: dict[PathKey, int]
+
+    def where(self, path: Sequence[str | int]) -> str:
+        """``file:line: path`` for a value, using the nearest located ancestor's line."""
+        key = tuple(path)
+        while key and key not in self.lines:
+            key = key[:-1]
+        line = self.lines.get(key)
+        location = f"{self.file}:{line}" if line is not None else self.file
+        return f"{location}: {format_path(path)}" if path else location
+
+
+def read_yaml(path: Path, *, name: str | None = None) -> LocatedYaml:
+    """Parse one YAML document. Malformed YAML or duplicate keys raise InvalidInputError."""
+    name = name or path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(Problem(name, f"cannot read: {exc}")) from exc
+    return parse_yaml(text, name=name)
+
+
+def parse_yaml(text: str, *, name: str) -> LocatedYaml:
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        lines: dict[PathKey, int] = {}
+        problems: list[Problem] = []
+        data = _build(loader, root, (), lines, problems, name) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        raise InvalidInputError(
+            Problem(where, f"malformed YAML: {exc.problem or exc.context}")
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(Problem(name, f"malformed YAML: {exc}")) from exc
+    finally:
+        loader.dispose()
+    if problems:
+        raise InvalidInputError(problems)
+    return LocatedYaml(name, data, lines)
+
+
+def _build(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: PathKey,
+    lines: dict[PathKey, int],
+    problems: list[Problem],
+    name: str,
+) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool):
+                problems.append(
+                    Problem(
+                        f"{name}:{key_node.start_mark.line + 1}", "mapping keys must be scalars"
+                    )
+                )
+                continue
+            if key in out:
+                problems.append(
+                    Problem(
+                        f"{name}:{key_node.start_mark.line + 1}: {format_path((*path, str(key)))}",
+                        f"duplicate key {key!r}",
+                    )
+                )
+                continue
+            child = (*path, key if isinstance(key, str) else str(key))
+            out[key] = _build(loader, value_node, child, lines, problems, name)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(loader, item, (*path, i), lines, problems, name)
+            for i, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def read_json_lines(path: Path, *, name: str | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for each non-blank line.
+
+    A malformed line raises InvalidInputError only after the whole file was read, with
+    every malformed line named, so that a validation run reports them all at once.
+    """
+    name = name or path.name
+    problems: list[Problem] = []
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(Problem(name, f"cannot read: {exc}")) from exc
+    with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    problems.append(
+                        Problem(
+                            f"{name}:{number}", f"malformed JSON: {exc.msg} (column {exc.colno})"
+                        )
+                    )
+                    continue
+                yield number, value
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(name, f"not UTF-8 text: {exc}"))
+    if problems:
+        raise InvalidInputError(problems)
+
+
+def pydantic_problems(exc: ValidationError, where: Any) -> list[Problem]:
+    """Turn a pydantic error into Problems; ``where(loc)`` locates a field path."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if isinstance(p, str | int))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        problems.append(Problem(where(loc), message))
+    return problems
+
+
+def validate_model(model: type[_M], data: Any, where: Any, problems: list[Problem]) -> _M | None:
+    """Validate ``data`` as ``model``; on failure append located problems and return None."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(pydantic_problems(exc, where))
+        return None
