@@ -1,0 +1,278 @@
+"""Ledger benchmark: tiled appends, proofs and full verification at 1M entries.
+
+Run: ``.venv/bin/python bench/ledger.py [--leaves N] [--batch N] [--db URL]``
+
+Measures, in one run and over the same entries:
+
+- the reference: a plain in-memory RFC 9162 root computation (leaf hashes, then
+  MTH by ``root_from_leaves``);
+- batched appends through :class:`TileAppender` into a tile store (in memory for
+  now; ``--db URL`` is reserved for the persistent log), as a rate and as a
+  ratio of the reference rate (floor: 25 %);
+- inclusion and consistency proof time at full size (floor: 1 ms each);
+- full verification of the exported tlog-tiles directory (floor: 10 s).
+
+Exits 1 when a floor is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from brightline.ledger import (
+    Checkpoint,
+    MemoryHashStore,
+    TileAppender,
+    TiledTree,
+    TileStore,
+    TileWrite,
+    export_tiles,
+    generate_key,
+    leaf_hash,
+    root_from_leaves,
+    sign_checkpoint,
+    verify_consistency,
+    verify_inclusion,
+    verify_tile_dir,
+)
+
+ORIGIN = "bench.brightline.example/ledger"
+
+
+@dataclass(frozen=True)
+class Result:
+    metric: str
+    value: str
+    floor: str = ""
+    ok: bool | None = None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where the tiled log lives: a tile store and how one batch is committed."""
+
+    name: str
+    store: TileStore
+    commit: Callable[[Sequence[TileWrite]], None]
+    """Persist one batch's tile writes atomically (one transaction for a database)."""
+
+
+def memory_backend() -> Backend:
+    store = MemoryHashStore()
+    return Backend("memory", store, store.write_tiles)
+
+
+def make_entries(n: int) -> list[bytes]:
+    # Entries shaped like the public form of a ledger event (~100 bytes).
+    return [
+        (
+            f'{{"seq":{i},"type":"restriction.approved","time":"2025-09-25T00:00:00Z",'
+            f'"commitment":"{i:064x}"}}'
+        ).encode()
+        for i in range(n)
+    ]
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def bench_reference(entries: list[bytes]) -> tuple[float, bytes]:
+    """The auditor's reference: leaf hashes, then verify.root_from_leaves (a carry stack)."""
+    seconds, root = timed(lambda: root_from_leaves([leaf_hash(e) for e in entries]))
+    assert isinstance(root, bytes)
+    return seconds, root
+
+
+def _pairwise_root(entries: list[bytes]) -> bytes:
+    # Level by level; a lone last node moves up unchanged, which gives the RFC 9162
+    # split at the largest power of two.
+    sha256 = hashlib.sha256
+    level = [sha256(b"\x00" + e).digest() for e in entries]
+    while len(level) > 1:
+        lone = [level.pop()] if len(level) % 2 else []
+        it = iter(level)
+        level = [sha256(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=True)] + lone
+    return level[0]
+
+
+def bench_pairwise(entries: list[bytes]) -> tuple[float, bytes]:
+    """A faster plain reference: hash level by level with list comprehensions."""
+    seconds, root = timed(lambda: _pairwise_root(entries))
+    assert isinstance(root, bytes)
+    return seconds, root
+
+
+def bench_appends(backend: Backend, entries: list[bytes], batch: int) -> tuple[float, bytes]:
+    appender = TileAppender()
+
+    def run() -> bytes:
+        for i in range(0, len(entries), batch):
+            writes = appender.append([leaf_hash(e) for e in entries[i : i + batch]])
+            backend.commit(writes)
+        return appender.root()
+
+    seconds, root = timed(run)
+    assert isinstance(root, bytes)
+    return seconds, root
+
+
+def time_each(calls: list[Callable[[], object]]) -> list[float]:
+    out = []
+    for call in calls:
+        start = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def bench_proofs(tree: TiledTree, size: int, samples: int) -> tuple[list[float], list[float]]:
+    rng = random.Random(9162)
+    root = tree.root(size)
+    indices = [rng.randrange(size) for _ in range(samples)] + [0, size - 1]
+    olds = [rng.randrange(1, size + 1) for _ in range(samples)] + [1, size - 1]
+    inclusion = time_each([partial(tree.inclusion_proof, i, size) for i in indices])
+    consistency = time_each([partial(tree.consistency_proof, o, size) for o in olds])
+    # Untimed: every timed proof must also verify.
+    for i in indices[:50]:
+        assert verify_inclusion(
+            tree.leaf_hash(i, size), i, size, tree.inclusion_proof(i, size), root
+        )
+    for o in olds[:50]:
+        assert verify_consistency(o, size, tree.consistency_proof(o, size), tree.root(o), root)
+    return inclusion, consistency
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
+
+
+def run(leaves: int, batch: int, samples: int, backend: Backend) -> list[Result]:
+    entries = make_entries(leaves)
+    results: list[Result] = []
+
+    stack_seconds, ref_root = bench_reference(entries)
+    pair_seconds, pair_root = bench_pairwise(entries)
+    assert pair_root == ref_root, "the two reference roots differ"
+    results.append(
+        Result("reference: root_from_leaves (stack)", f"{leaves / stack_seconds:,.0f} leaves/s")
+    )
+    results.append(
+        Result("reference: level-by-level pairwise", f"{leaves / pair_seconds:,.0f} leaves/s")
+    )
+    # The floor is taken against the faster of the two plain in-memory computations.
+    ref_rate = leaves / min(stack_seconds, pair_seconds)
+
+    app_seconds, app_root = bench_appends(backend, entries, batch)
+    assert app_root == ref_root, "tiled root differs from the reference root"
+    app_rate = leaves / app_seconds
+    ratio = app_rate / ref_rate
+    results.append(
+        Result(f"tiled appends ({backend.name}, batch {batch})", f"{app_rate:,.0f} leaves/s")
+    )
+    results.append(
+        Result("  ratio to the faster reference", f"{ratio:.0%}", "≥ 25%", ratio >= 0.25)
+    )
+
+    # A long-lived tree, as a log server keeps: upper tiles stay in its cache.
+    tree = TiledTree(backend.store)
+    inclusion, consistency = bench_proofs(tree, leaves, samples)
+    for name, times in (("inclusion proof", inclusion), ("consistency proof", consistency)):
+        median = statistics.median(times)
+        p99 = sorted(times)[int(len(times) * 0.99) - 1]
+        results.append(
+            Result(f"{name} at {leaves:,} (median)", ms(median), "≤ 1 ms", median <= 0.001)
+        )
+        results.append(Result(f"  {name} p99 / max", f"{ms(p99)} / {ms(max(times))}"))
+    # Worst case: a fresh tree per proof, every tile read and hashed from the store.
+    rng = random.Random(6962)
+    cold_incl = time_each(
+        [
+            partial(TiledTree(backend.store).inclusion_proof, rng.randrange(leaves), leaves)
+            for _ in range(200)
+        ]
+    )
+    cold_cons = time_each(
+        [
+            partial(TiledTree(backend.store).consistency_proof, rng.randrange(1, leaves), leaves)
+            for _ in range(200)
+        ]
+    )
+    results.append(
+        Result(
+            "  cold cache: inclusion / consistency (median)",
+            f"{ms(statistics.median(cold_incl))} / {ms(statistics.median(cold_cons))}",
+        )
+    )
+
+    signer = generate_key(ORIGIN)
+    note = sign_checkpoint(Checkpoint(ORIGIN, leaves, app_root), signer)
+    with tempfile.TemporaryDirectory(prefix="brightline-tiles-") as tmp:
+        directory = Path(tmp)
+        export_seconds, _ = timed(
+            lambda: export_tiles(
+                directory,
+                source=backend.store,
+                entries=entries,
+                signed_checkpoint=note,
+                verifier=signer.verifier(),
+            )
+        )
+        results.append(Result("export tlog-tiles directory", f"{export_seconds:.2f} s"))
+        verify_seconds, _ = timed(lambda: verify_tile_dir(directory, signer.verifier()))
+        results.append(
+            Result(
+                f"full verification of {leaves:,} from tiles",
+                f"{verify_seconds:.2f} s",
+                "≤ 10 s",
+                verify_seconds <= 10.0,
+            )
+        )
+    return results
+
+
+def render(results: list[Result], console: Console) -> None:
+    table = Table(title="brightline ledger benchmark")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("floor", justify="right")
+    table.add_column("ok", justify="center")
+    for r in results:
+        ok = "" if r.ok is None else ("[green]yes[/green]" if r.ok else "[red]NO[/red]")
+        table.add_row(r.metric, r.value, r.floor, ok)
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--leaves", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--samples", type=int, default=1_000, help="proofs timed per kind")
+    parser.add_argument("--db", metavar="URL", help="persistent log (not available yet)")
+    args = parser.parse_args(argv)
+    console = Console()
+    if args.db:
+        console.print("[red]--db: the persistent log is not implemented yet[/red]")
+        return 2
+    results = run(args.leaves, args.batch, args.samples, memory_backend())
+    render(results, console)
+    return 0 if all(r.ok is not False for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The ledger: an append-only RFC 9162 Merkle log, its proofs, signed checkpoints and tiles.
+
+Pure core, no database: :mod:`~brightline.ledger.verify` (stand-alone, stdlib only,
+for auditors), :mod:`~brightline.ledger.tree` (tiled hash storage, appends, proofs),
+:mod:`~brightline.ledger.audit` (recompute a log, name the first bad index),
+:mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519) and
+:mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification).
+"""
+
+from brightline.ledger.audit import TamperedLogError, audit_tiles
+from brightline.ledger.checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    NoteVerifier,
+    generate_key,
+    open_checkpoint,
+    open_note,
+    read_signer,
+    read_verifier,
+    sign_checkpoint,
+    sign_note,
+    write_key_files,
+)
+from brightline.ledger.tiles import (
+    TileDirSource,
+    TilePath,
+    decode_entry_bundle,
+    encode_entry_bundle,
+    entries_path,
+    export_tiles,
+    read_entries,
+    tile_path,
+    verify_tile_dir,
+)
+from brightline.ledger.tree import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    HashSource,
+    MemoryHashStore,
+    TileAppender,
+    TileCache,
+    TiledTree,
+    TileStore,
+    TileWrite,
+)
+from brightline.ledger.verify import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    leaf_hash,
+    node_hash,
+    root_from_leaves,
+    verify_consistency,
+    verify_inclusion,
+)
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "Checkpoint",
+    "HashSource",
+    "MemoryHashStore",
+    "NoteSigner",
+    "NoteVerifier",
+    "TamperedLogError",
+    "TileAppender",
+    "TileCache",
+    "TileDirSource",
+    "TilePath",
+    "TileStore",
+    "TileWrite",
+    "TiledTree",
+    "audit_tiles",
+    "decode_entry_bundle",
+    "encode_entry_bundle",
+    "entries_path",
+    "export_tiles",
+    "generate_key",
+    "leaf_hash",
+    "node_hash",
+    "open_checkpoint",
+    "open_note",
+    "read_entries",
+    "read_signer",
+    "read_verifier",
+    "root_from_leaves",
+    "sign_checkpoint",
+    "sign_note",
+    "tile_path",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_tile_dir",
+    "write_key_files",
+]
