@@ -1,0 +1,35 @@
+"""Each package re-exports a small public surface in ``__all__`` (as httpx checks its own)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PACKAGES = ["brightline.world", "brightline.policy", "brightline.exports", "brightline.ledger"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_names_exist_and_are_public(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert len(set(exported)) == len(exported), "duplicate names in __all__"
+    for item in exported:
+        assert not item.startswith("_"), item
+        assert hasattr(module, item), f"{name}.{item} is listed in __all__ but missing"
+
+
+@pytest.mark.parametrize("name", ["brightline.world", "brightline.policy", "brightline.ledger"])
+def test_core_domains_import_no_adapters(name: str) -> None:
+    """Domains are pure: importing one loads no database, HTTP or CLI library."""
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys, {name}; "
+        "adapters = ('sqlalchemy', 'fastapi', 'typer', 'httpx', 'duckdb'); "
+        "bad = [m for m in adapters if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
