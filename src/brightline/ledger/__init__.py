@@ -21,6 +21,12 @@ from brightline.ledger.checkpoint import (
     sign_note,
     write_key_files,
 )
+from brightline.ledger.entries import (
+    LedgerEntry,
+    canonical_json,
+    check_disclosure,
+    parse_public_form,
+)
 from brightline.ledger.tiles import (
     TileDirSource,
     TilePath,
@@ -60,6 +66,7 @@ __all__ = [
     "TILE_WIDTH",
     "Checkpoint",
     "HashSource",
+    "LedgerEntry",
     "MemoryHashStore",
     "NoteSigner",
     "NoteVerifier",
@@ -72,6 +79,8 @@ __all__ = [
     "TileWrite",
     "TiledTree",
     "audit_tiles",
+    "canonical_json",
+    "check_disclosure",
     "decode_entry_bundle",
     "encode_entry_bundle",
     "entries_path",
@@ -81,6 +90,7 @@ __all__ = [
     "node_hash",
     "open_checkpoint",
     "open_note",
+    "parse_public_form",
     "read_entries",
     "read_signer",
     "read_verifier",
