@@ -7,7 +7,8 @@
     │   └── UnknownReferenceError   a node, service, operation or region that does not exist
     ├── NotFoundError            a stored object that does not exist
     ├── ConflictError            a state change that the current state does not allow
-    └── LedgerIntegrityError     the log or a proof does not verify
+    ├── LedgerIntegrityError     the log or a proof does not verify
+    └── StoreUnavailableError    the database cannot be reached or used
 
 The CLI maps them to exit codes and the API to status codes, each in one place.
 """
@@ -65,3 +66,7 @@ class ConflictError(BrightlineError):
 
 class LedgerIntegrityError(BrightlineError):
     """The ledger, a checkpoint or a proof does not verify."""
+
+
+class StoreUnavailableError(BrightlineError):
+    """The database cannot be reached or used (wrong URL, server down, locked, full…)."""

@@ -1,6 +1,14 @@
 """The ``brightline`` command. Importing this package registers every command group."""
 
-from brightline.cli import check, export, validate  # noqa: F401  (registration)
+from brightline.cli import (  # noqa: F401  (registration)
+    check,
+    db,
+    export,
+    restrict,
+    snapshot,
+    validate,
+    world,
+)
 from brightline.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -20,6 +20,7 @@ from brightline.errors import (
     InvalidInputError,
     LedgerIntegrityError,
     NotFoundError,
+    StoreUnavailableError,
 )
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ EXIT_CODES: Final[dict[type[BrightlineError], int]] = {
     NotFoundError: 3,
     ConflictError: 4,
     LedgerIntegrityError: 5,
+    StoreUnavailableError: 6,
 }
 
 
@@ -54,9 +56,9 @@ def fail(error: BrightlineError) -> NoReturn:
     if isinstance(error, InvalidInputError) and len(error.problems) > 1:
         err_console.print(f"[bold red]error:[/] {len(error.problems)} problems", highlight=False)
         for problem in error.problems:
-            err_console.print(f"  {problem}", highlight=False, markup=False)
+            err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
     else:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code(error))
 
 

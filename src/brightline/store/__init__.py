@@ -1,0 +1,64 @@
+"""Persistence: SQLAlchemy models, Alembic migrations and repositories. No business rules.
+
+Open a store with :func:`open_store`; it migrates a fresh database on first use.
+"""
+
+from brightline.errors import StoreUnavailableError
+from brightline.store.engine import Store, create_store_engine, redact
+from brightline.store.events import (
+    NewEvent,
+    StoredEvent,
+    all_events,
+    append_event,
+    event_by_key,
+    events_for,
+    restriction_ids,
+)
+from brightline.store.migrate import current_revision, head_revision, upgrade
+from brightline.store.open import open_store
+from brightline.store.outbox import (
+    OutboxEntry,
+    advance_consumer,
+    append_outbox,
+    canonical_json,
+    consumer_position,
+    outbox_head,
+    read_outbox,
+)
+from brightline.store.worlds import (
+    StoredWorld,
+    add_world_version,
+    latest_world,
+    world_digest,
+    world_versions,
+)
+
+__all__ = [
+    "NewEvent",
+    "OutboxEntry",
+    "Store",
+    "StoreUnavailableError",
+    "StoredEvent",
+    "StoredWorld",
+    "add_world_version",
+    "advance_consumer",
+    "all_events",
+    "append_event",
+    "append_outbox",
+    "canonical_json",
+    "consumer_position",
+    "create_store_engine",
+    "current_revision",
+    "event_by_key",
+    "events_for",
+    "head_revision",
+    "latest_world",
+    "open_store",
+    "outbox_head",
+    "read_outbox",
+    "redact",
+    "restriction_ids",
+    "upgrade",
+    "world_digest",
+    "world_versions",
+]

@@ -1,0 +1,170 @@
+"""Connecting to the database and running units of work.
+
+Every write runs under one store-wide write lock (``BEGIN IMMEDIATE`` on SQLite, a
+transaction-scoped advisory lock on PostgreSQL). Writers are rare (people proposing
+and approving restrictions, imports) and the lock makes each read-decide-write step
+atomic on both databases alike; the unique constraints of the tables stay as a second
+line of defence. Database failures become :class:`StoreUnavailableError` (cannot reach
+or use the database) or :class:`~brightline.errors.ConflictError` (a constraint said no).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+)
+from sqlalchemy.orm import Session
+
+from brightline.errors import ConflictError, InvalidInputError, StoreUnavailableError
+
+#: Arbitrary constant naming Brightline's write lock among PostgreSQL advisory locks.
+WRITE_LOCK_KEY: Final = 0x6272_6C69_6E65  # "brline"
+SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+CONNECT_TIMEOUT_S: Final = 5
+
+
+def redact(url: str | URL) -> str:
+    """The URL with its password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(original).__name__
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url`` with Brightline's connection settings.
+
+    SQLite: WAL journal, foreign keys on, a busy timeout, and transactions that the
+    store begins itself (``BEGIN`` or ``BEGIN IMMEDIATE``). PostgreSQL: a connect
+    timeout so that an unreachable server fails fast.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidInputError(f"database URL is not valid: {redact(url)}") from exc
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    elif backend == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        kwargs["pool_pre_ping"] = True
+    else:
+        raise InvalidInputError(
+            f"unsupported database {redact(url)}: use sqlite:///PATH or postgresql+psycopg://…"
+        )
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise InvalidInputError(f"cannot use database URL {redact(url)}: {exc}") from exc
+    if backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below be the only transaction control (pysqlite would
+        # otherwise begin lazily, and only before DML).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A writer takes the write lock at BEGIN, so that what it read cannot change
+        # before it writes; readers do not block anyone in WAL mode.
+        write = connection.get_execution_options().get("brightline_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Store:
+    """A database holding Brightline's state; hands out sessions for units of work."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        return redact(self.engine.url)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in a transaction holding the write lock; committed on success."""
+        with self._translate_errors(), self.engine.connect() as connection:
+            connection.execution_options(brightline_write=True)
+            with connection.begin():
+                if self.backend == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY}
+                    )
+                with Session(bind=connection, autoflush=True, expire_on_commit=False) as session:
+                    yield session
+                    session.flush()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session in a read-only transaction (rolled back at the end)."""
+        with (
+            self._translate_errors(),
+            self.engine.connect() as connection,
+            connection.begin() as transaction,
+        ):
+            with Session(bind=connection, autoflush=False) as session:
+                yield session
+            transaction.rollback()
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"the change conflicts with stored state: {_first_line(exc)}"
+            ) from exc
+        except (OperationalError, DBAPIError) as exc:
+            raise StoreUnavailableError(
+                f"cannot use the database at {self.url}: {_first_line(exc)}"
+            ) from exc
+
+    def ping(self) -> None:
+        """Connect once; raises StoreUnavailableError if the database cannot be reached."""
+        with self._translate_errors(), self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,85 @@
+"""The outbox: events for the ledger, appended in the same transaction as each change.
+
+Nothing here updates or deletes an outbox row. Consumers keep their position in
+``outbox_cursors``; advancing it is the only update, and it never moves backwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from brightline.errors import ConflictError, InvalidInputError
+from brightline.store.models import OutboxCursor, OutboxEvent
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no insignificant spaces, UTF-8 kept: equal values give equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    event_type: str
+    payload: str
+    created_at: datetime
+
+    def data(self) -> Any:
+        return json.loads(self.payload)
+
+
+def append_outbox(
+    session: Session, event_type: str, payload: Mapping[str, Any], *, at: datetime
+) -> int:
+    row = OutboxEvent(event_type=event_type, payload=canonical_json(payload), created_at=at)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def read_outbox(session: Session, *, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+    rows = session.scalars(
+        select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id).limit(limit)
+    )
+    return [OutboxEntry(r.id, r.event_type, r.payload, r.created_at) for r in rows]
+
+
+def outbox_head(session: Session) -> int:
+    """The id of the newest outbox event, 0 when empty."""
+    return session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0))) or 0
+
+
+def consumer_position(session: Session, consumer: str) -> int:
+    """How far ``consumer`` has read (0 if it never has)."""
+    row = session.get(OutboxCursor, consumer)
+    return 0 if row is None else row.position
+
+
+def advance_consumer(session: Session, consumer: str, position: int, *, at: datetime) -> None:
+    """Record that ``consumer`` has handled every event up to ``position``.
+
+    Refuses to move backwards or past the newest event.
+    """
+    if not consumer:
+        raise InvalidInputError("consumer name must not be empty")
+    head = outbox_head(session)
+    if position > head:
+        raise InvalidInputError(f"position {position} is past the newest outbox event {head}")
+    row = session.get(OutboxCursor, consumer, with_for_update=True)
+    if row is None:
+        session.add(OutboxCursor(consumer=consumer, position=position, updated_at=at))
+    elif position < row.position:
+        raise ConflictError(
+            f"consumer {consumer!r} is already at {row.position}; cursors never move back"
+        )
+    else:
+        row.position = position
+        row.updated_at = at
+    session.flush()

@@ -1,0 +1,68 @@
+"""Writing a world back to world files (``directory.jsonl`` and ``catalog.yaml``).
+
+The output loads back into an equal world: node order, attributes and their JSON
+types, operation order and tags are kept. Parents are written before their children.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from brightline.errors import InvalidInputError, Problem
+from brightline.world.load import CATALOG_FILE, DIRECTORY_FILE
+from brightline.world.model import Catalog, Directory, World
+
+
+def directory_lines(directory: Directory) -> list[str]:
+    """One JSON object per node, in the directory's order, keys in the documented order."""
+    return [
+        json.dumps(
+            {
+                "id": node.id,
+                "parent": node.parent,
+                "kind": node.kind,
+                "name": node.name,
+                "attrs": dict(sorted(node.attrs.items())),
+            },
+            ensure_ascii=False,
+        )
+        for node in directory
+    ]
+
+
+def catalog_document(catalog: Catalog) -> dict[str, Any]:
+    return {
+        "services": [
+            {"id": s.id, "operations": list(s.operations), "tags": sorted(s.tags)}
+            for s in catalog.services.values()
+        ],
+        "regions": [{"id": r.id, "country": r.country} for r in catalog.regions.values()],
+    }
+
+
+def catalog_yaml(catalog: Catalog) -> str:
+    # safe_dump quotes strings YAML 1.1 would read otherwise (country "NO", "on"…).
+    return yaml.safe_dump(
+        catalog_document(catalog), sort_keys=False, allow_unicode=True, default_flow_style=None
+    )
+
+
+def write_world(world: World, directory: Path) -> list[Path]:
+    """Write ``directory.jsonl`` and ``catalog.yaml`` into ``directory`` (created if needed).
+
+    Returns the paths written. Raises InvalidInputError if the directory cannot be written.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        nodes_path = directory / DIRECTORY_FILE
+        catalog_path = directory / CATALOG_FILE
+        lines = directory_lines(world.directory)
+        nodes_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        catalog_path.write_text(catalog_yaml(world.catalog), encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(Problem(str(directory), f"cannot write: {exc}")) from exc
+    return [nodes_path, catalog_path]

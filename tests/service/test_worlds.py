@@ -1,0 +1,214 @@
+"""World import (with diffs and refusals), cloud imports and export, on both databases."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from brightline.errors import ConflictError, InvalidInputError
+from brightline.service import (
+    approve_restriction,
+    current_world,
+    export_world,
+    import_aws_organizations,
+    import_azure_management_groups,
+    import_world,
+    propose_restrictions,
+    reject_restriction,
+)
+from brightline.store import Store, read_outbox, world_versions
+from service.store_scenarios import EXAMPLE, T0, at, restriction_yaml
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+AWS = FIXTURES / "aws" / "organization.json"
+AZURE = FIXTURES / "azure" / "contoso-management-groups.json"
+
+
+def _copy_example(tmp_path: Path) -> Path:
+    target = tmp_path / "world"
+    shutil.copytree(EXAMPLE, target)
+    return target
+
+
+def _rewrite_nodes(world_dir: Path, edit: object) -> None:
+    path = world_dir / "directory.jsonl"
+    nodes = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    nodes = edit(nodes)  # type: ignore[operator]
+    path.write_text("".join(json.dumps(n) + "\n" for n in nodes))
+
+
+def test_first_import_adds_everything_and_records_a_version(store: Store) -> None:
+    result = import_world(store, EXAMPLE, now=T0)
+    assert result.version == 1
+    assert len(result.diff.added_nodes) == 20
+    assert len(result.diff.added_services) == 11
+    assert len(result.diff.added_regions) == 6
+    assert any("restrictions.yaml is not imported" in n for n in result.notes)
+    with store.read() as session:
+        [entry] = read_outbox(session)
+    assert entry.event_type == "world.imported"
+    assert entry.data()["version"] == 1
+
+
+def test_reimport_reports_added_changed_moved_removed(world_store: Store, tmp_path: Path) -> None:
+    world_dir = _copy_example(tmp_path)
+
+    def edit(nodes: list[dict[str, object]]) -> list[dict[str, object]]:
+        out = [n for n in nodes if n["id"] != "sub-meteo-models"]
+        for node in out:
+            if node["id"] == "sub-hq-payroll":
+                node["parent"] = "mod-medical"
+            if node["id"] == "mod-hq":
+                node["name"] = "General Staff"
+        out.append({"id": "sub-new", "parent": "meteo", "kind": "subscription", "name": "New"})
+        return out
+
+    _rewrite_nodes(world_dir, edit)
+    (world_dir / "catalog.yaml").write_text(
+        (world_dir / "catalog.yaml")
+        .read_text()
+        .replace(
+            "{id: net.egress,      operations: [transfer],",
+            "{id: net.egress, operations: [transfer, peer],",
+        )
+    )
+    result = import_world(world_store, world_dir, now=at(1))
+    diff = result.diff
+    assert [n.id for n in diff.added_nodes] == ["sub-new"]
+    assert [n.id for n in diff.removed_nodes] == ["sub-meteo-models"]
+    assert [c.id for c in diff.moved_nodes] == ["sub-hq-payroll"]
+    assert [c.id for c in diff.changed_nodes] == ["mod-hq"]
+    assert [c.id for c in diff.changed_services] == ["net.egress"]
+    assert result.version == 2
+    assert current_world(world_store).world.directory["sub-hq-payroll"].parent == "mod-medical"
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(world_store: Store, tmp_path: Path) -> None:
+    world_dir = _copy_example(tmp_path)
+    _rewrite_nodes(world_dir, lambda nodes: [n for n in nodes if n["id"] != "sub-meteo-models"])
+    result = import_world(world_store, world_dir, dry_run=True, now=at(1))
+    assert [n.id for n in result.diff.removed_nodes] == ["sub-meteo-models"]
+    assert result.version is None
+    with world_store.read() as session:
+        assert len(world_versions(session)) == 1
+    assert "sub-meteo-models" in current_world(world_store).world.directory
+
+
+def test_unchanged_import_writes_no_version(world_store: Store) -> None:
+    result = import_world(world_store, EXAMPLE, now=at(1))
+    assert result.diff.empty
+    assert result.version is None
+
+
+def test_removing_a_node_an_active_restriction_names_is_refused(
+    world_store: Store, tmp_path: Path
+) -> None:
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
+    approve_restriction(world_store, "r-1", actor="bob", now=at(2))
+    world_dir = _copy_example(tmp_path)
+    _rewrite_nodes(world_dir, lambda nodes: [n for n in nodes if n["id"] != "sub-9900-rescue"])
+    for dry_run in (True, False):
+        with pytest.raises(ConflictError, match=r"r-1 \(in-force\).*sub-9900-rescue"):
+            import_world(world_store, world_dir, dry_run=dry_run, now=at(3))
+    assert "sub-9900-rescue" in current_world(world_store).world.directory
+
+
+def test_a_closed_restriction_does_not_hold_its_nodes(world_store: Store, tmp_path: Path) -> None:
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
+    reject_restriction(world_store, "r-1", actor="bob", why="no", now=at(2))
+    world_dir = _copy_example(tmp_path)
+    _rewrite_nodes(world_dir, lambda nodes: [n for n in nodes if n["id"] != "sub-9900-rescue"])
+    assert import_world(world_store, world_dir, now=at(3)).version == 2
+
+
+def test_malformed_world_is_refused_with_every_problem(world_store: Store, tmp_path: Path) -> None:
+    world_dir = _copy_example(tmp_path)
+    with (world_dir / "directory.jsonl").open("a") as handle:
+        handle.write('{"id": "orphan", "parent": "ghost", "kind": "unit"}\nnot json\n')
+    with pytest.raises(InvalidInputError) as caught:
+        import_world(world_store, world_dir, now=at(1))
+    text = str(caught.value)
+    assert "malformed JSON" in text
+    with world_store.read() as session:
+        assert len(world_versions(session)) == 1
+
+
+def test_import_export_import_is_lossless(world_store: Store, tmp_path: Path) -> None:
+    import_aws_organizations(world_store, AWS, now=at(1))
+    before = current_world(world_store)
+    export_world(world_store, tmp_path / "out", now=at(2))
+    again = import_world(world_store, tmp_path / "out", now=at(3))
+    assert again.diff.empty
+    assert again.version is None
+    after = current_world(world_store)
+    assert after.digest == before.digest
+    assert list(after.world.directory) == list(before.world.directory)
+
+
+def test_export_includes_the_restrictions_in_force(world_store: Store, tmp_path: Path) -> None:
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
+    approve_restriction(world_store, "r-1", actor="bob", now=at(2))
+    result = export_world(world_store, tmp_path / "out", now=at(3))
+    assert result.restrictions == 1
+    from brightline.service.offline import load_world_dir
+
+    loaded = load_world_dir(tmp_path / "out")
+    assert [r.id for r in loaded.restrictions] == ["r-1"]
+
+
+def test_aws_import_adds_its_tree_and_keeps_the_other_customers(world_store: Store) -> None:
+    result = import_aws_organizations(world_store, AWS, now=at(1))
+    assert {n.id for n in result.diff.added_nodes} >= {"r-f7dn", "555566667777"}
+    assert not result.diff.removed_nodes
+    world = current_world(world_store).world
+    assert "acme-voice" in world.directory
+    assert "storage.blob" in world.catalog.services  # the catalog stays
+    assert world.directory.root("555566667777") == "r-f7dn"
+
+
+def test_aws_reimport_reports_moves_and_removals_within_its_tree(
+    world_store: Store, tmp_path: Path
+) -> None:
+    import_aws_organizations(world_store, AWS, now=at(1))
+    data = json.loads(AWS.read_text())
+    data["Accounts"] = [a for a in data["Accounts"] if a["Id"] != "222233334444"]
+    for account in data["Accounts"]:
+        if account["Id"] == "888899990000":
+            account["ParentId"] = "ou-f7dn-c011ect1"
+    changed = tmp_path / "org.json"
+    changed.write_text(json.dumps(data))
+    result = import_aws_organizations(world_store, changed, now=at(2))
+    assert [n.id for n in result.diff.removed_nodes] == ["222233334444"]
+    assert [c.id for c in result.diff.moved_nodes] == ["888899990000"]
+    assert "sub-acme-calls" in current_world(world_store).world.directory
+
+
+def test_restriction_on_an_aws_ou_blocks_its_removal(world_store: Store, tmp_path: Path) -> None:
+    import_aws_organizations(world_store, AWS, now=at(1))
+    text = 'id: r-aws\nscope: ou-f7dn-9900abcd\nactions: ["ai.speech:*"]\n'
+    propose_restrictions(world_store, text, name="r.yaml", actor="alice", now=at(2))
+    data = json.loads(AWS.read_text())
+    data["OrganizationalUnits"] = [
+        u for u in data["OrganizationalUnits"] if u["Id"] == "ou-f7dn-hq8x2k1a"
+    ]
+    data["Accounts"] = [a for a in data["Accounts"] if a["Id"] in ("111111111111", "222233334444")]
+    smaller = tmp_path / "org.json"
+    smaller.write_text(json.dumps(data))
+    with pytest.raises(ConflictError, match=r"r-aws \(proposed\)"):
+        import_aws_organizations(world_store, smaller, now=at(3))
+
+
+def test_azure_import_with_its_own_catalog(store: Store, tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "services:\n  - {id: Microsoft.Storage, operations: [read, write]}\n"
+        "regions:\n  - {id: westeurope, country: NL}\n"
+    )
+    result = import_azure_management_groups(store, AZURE, catalog=catalog, now=T0)
+    assert len(result.diff.added_nodes) == 8
+    assert [s.id for s in result.diff.added_services] == ["Microsoft.Storage"]
+    world = current_world(store).world
+    assert world.directory["0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"].parent == "contoso-corp"
