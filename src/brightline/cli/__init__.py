@@ -4,6 +4,7 @@ from brightline.cli import (  # noqa: F401  (registration)
     check,
     db,
     export,
+    ledger,
     restrict,
     snapshot,
     validate,

@@ -23,6 +23,7 @@ from brightline.service import (
     reject_restriction,
     show_restriction,
 )
+from brightline.service.ledger import recording
 
 restrict_app = typer.Typer(
     help="Restrictions: proposed, approved by a second person, in force, lifted.",
@@ -49,7 +50,7 @@ def propose(
     as_json: AsJson = False,
 ) -> None:
     """Propose restrictions (or a dry-run restriction's promotion to enforce)."""
-    with open_store(settings()) as store:
+    with recording(settings()) as store:
         views = propose_restrictions_file(store, file, actor=actor, case_id=case, key=key)
     _print(views, as_json)
 
@@ -59,7 +60,7 @@ def approve(
     restriction_id: RestrictionId, actor: Actor, key: Key = None, as_json: AsJson = False
 ) -> None:
     """Approve a proposal, a lift or a promotion (not your own)."""
-    with open_store(settings()) as store:
+    with recording(settings()) as store:
         view = approve_restriction(store, restriction_id, actor=actor, key=key)
     _print([view], as_json)
 
@@ -69,7 +70,7 @@ def reject(
     restriction_id: RestrictionId, actor: Actor, why: Why, key: Key = None, as_json: AsJson = False
 ) -> None:
     """Reject a proposal (closing it), a lift or a promotion."""
-    with open_store(settings()) as store:
+    with recording(settings()) as store:
         view = reject_restriction(store, restriction_id, actor=actor, why=why, key=key)
     _print([view], as_json)
 
@@ -79,7 +80,7 @@ def lift(
     restriction_id: RestrictionId, actor: Actor, why: Why, key: Key = None, as_json: AsJson = False
 ) -> None:
     """Propose lifting a restriction; it is lifted when someone else approves."""
-    with open_store(settings()) as store:
+    with recording(settings()) as store:
         view = lift_restriction(store, restriction_id, actor=actor, why=why, key=key)
     _print([view], as_json)
 

@@ -19,6 +19,7 @@ from brightline.service import (
     import_world,
     open_store,
 )
+from brightline.service.ledger import recording
 
 world_app = typer.Typer(help="The world in the store: import and export.", no_args_is_help=True)
 app.add_typer(world_app, name="world")
@@ -48,7 +49,7 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Load a world (or a cloud hierarchy) into the store and print what changed."""
-    with open_store(settings()) as store:
+    with recording(settings()) as store:
         if from_ is SourceFormat.WORLD:
             if catalog is not None or id_prefix:
                 console.print("[yellow]--catalog and --id-prefix apply to --from aws/azure[/]")

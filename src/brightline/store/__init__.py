@@ -22,6 +22,7 @@ from brightline.store.outbox import (
     append_outbox,
     canonical_json,
     consumer_position,
+    outbox_entry,
     outbox_head,
     read_outbox,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "head_revision",
     "latest_world",
     "open_store",
+    "outbox_entry",
     "outbox_head",
     "read_outbox",
     "redact",

@@ -83,3 +83,8 @@ def advance_consumer(session: Session, consumer: str, position: int, *, at: date
         row.position = position
         row.updated_at = at
     session.flush()
+
+
+def outbox_entry(session: Session, event_id: int) -> OutboxEntry | None:
+    row = session.get(OutboxEvent, event_id)
+    return None if row is None else OutboxEntry(row.id, row.event_type, row.payload, row.created_at)

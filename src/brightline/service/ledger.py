@@ -1,0 +1,475 @@
+"""The ledger's use cases: logging the outbox, checkpoints, proofs, disclosure, verification.
+
+Every state change writes an outbox event in its own transaction (see
+``brightline.store.outbox``). :func:`sync_ledger` turns pending events into ledger
+entries — exactly once and in order — in one transaction that inserts the entries,
+widens the hash tiles, advances the ledger's outbox cursor and, when the log's key is
+available, stores a new signed checkpoint. A process killed at any point leaves either
+all of that or none of it, and the next sync picks up where the last one committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from brightline.config import Settings
+from brightline.errors import (
+    InvalidInputError,
+    LedgerIntegrityError,
+    NotFoundError,
+    Problem,
+)
+from brightline.ledger import (
+    Checkpoint,
+    LedgerEntry,
+    NoteSigner,
+    NoteVerifier,
+    TileAppender,
+    TileDirSource,
+    TiledTree,
+    audit_tiles,
+    export_tiles,
+    generate_key,
+    leaf_hash,
+    open_checkpoint,
+    read_signer,
+    read_verifier,
+    sign_checkpoint,
+    verify_consistency,
+    verify_tile_dir,
+    write_key_files,
+)
+from brightline.ledger.verify import EMPTY_ROOT
+from brightline.policy import ActionPattern, format_time
+from brightline.store import (
+    Store,
+    advance_consumer,
+    consumer_position,
+    events_for,
+    latest_world,
+    open_store,
+    outbox_entry,
+    read_outbox,
+)
+from brightline.store.ledger import (
+    NewLedgerEntry,
+    SqlTileStore,
+    StoredCheckpoint,
+    add_checkpoint,
+    checkpoints,
+    entry_at,
+    insert_entries,
+    iter_public,
+    latest_checkpoint,
+    ledger_size,
+)
+from brightline.store.outbox import OutboxEntry
+from brightline.world import World
+
+CONSUMER: Final = "ledger"
+DEFAULT_ORIGIN: Final = "brightline.local/ledger"
+_BATCH: Final = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerKeys:
+    private: Path
+    public: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> LedgerKeys:
+        directory = settings.data_dir / "ledger"
+        return cls(directory / "log.key", directory / "log.pub")
+
+    def signer(self) -> NoteSigner | None:
+        return read_signer(self.private) if self.private.is_file() else None
+
+    def verifier(self) -> NoteVerifier:
+        if not self.public.is_file():
+            raise NotFoundError(
+                f"no ledger verifier key at {self.public}; run `brightline ledger keygen`"
+            )
+        return read_verifier(self.public)
+
+
+def keygen(settings: Settings, *, name: str = DEFAULT_ORIGIN) -> tuple[LedgerKeys, NoteVerifier]:
+    """Create the log's Ed25519 key (private file mode 0600); refuses to overwrite one."""
+    keys = LedgerKeys.of(settings)
+    keys.private.parent.mkdir(parents=True, exist_ok=True)
+    signer = generate_key(name)
+    write_key_files(signer, private_path=keys.private, public_path=keys.public)
+    return keys, signer.verifier()
+
+
+def ensure_key(settings: Settings) -> NoteVerifier:
+    """The log's verifier, generating the key on first use (as ``brightline serve`` does)."""
+    keys = LedgerKeys.of(settings)
+    if keys.private.is_file():
+        return keys.verifier()
+    return keygen(settings)[1]
+
+
+# --- what goes in -----------------------------------------------------------------------
+
+#: Node attributes published for restriction events, looked up on the scope and its
+#: ancestors: enough for transparency counts by sector and country, never a name.
+PUBLIC_NODE_ATTRS: Final = ("sector", "country")
+
+
+def private_record(event: OutboxEntry) -> dict[str, Any]:
+    """The record an entry commits to: its outbox event's payload (less the fields it
+    publishes) and the event's id. Rebuilt from the outbox, which is never changed."""
+    payload = event.data()
+    if not isinstance(payload, dict):
+        payload = {"value": payload}
+    record = {k: v for k, v in payload.items() if k != "public"}
+    record["outbox_event"] = event.id
+    return record
+
+
+def _entry_for(event: OutboxEntry, session: Session, world: _WorldCache) -> LedgerEntry:
+    payload = event.data()
+    if not isinstance(payload, dict):
+        payload = {"value": payload}
+    record = private_record(event)
+    disclosed: dict[str, Any] = dict(payload.get("public") or {})
+    if event.event_type.startswith("restriction."):
+        disclosed = {**_restriction_public(payload, session, world), **disclosed}
+    elif event.event_type == "world.imported":
+        disclosed = {"counts": payload.get("counts", {}), **disclosed}
+    return LedgerEntry.seal(
+        event_type=event.event_type,
+        time=format_time(event.created_at) or "",
+        record=record,
+        disclosed=disclosed,
+    )
+
+
+class _WorldCache:
+    """The latest stored world, loaded at most once per sync."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._world: World | None = None
+        self._loaded = False
+
+    def get(self) -> World | None:
+        if not self._loaded:
+            stored = latest_world(self._session)
+            self._world = stored.world if stored else None
+            self._loaded = True
+        return self._world
+
+
+def _restriction_public(
+    payload: Mapping[str, Any], session: Session, world_cache: _WorldCache
+) -> dict[str, Any]:
+    restriction_id = str(payload.get("restriction", ""))
+    public: dict[str, Any] = {"restriction": restriction_id, "kind": payload.get("kind")}
+    body = payload.get("restriction_body")
+    if body is None:
+        bodies = [e.body for e in events_for(session, restriction_id) if e.body is not None]
+        body = bodies[-1] if bodies else None
+    if not isinstance(body, Mapping):
+        return public
+    reason = body.get("reason") or {}
+    public["policy"] = reason.get("policy") if isinstance(reason, Mapping) else None
+    public["mode"] = body.get("mode", "enforce")
+    public["regions"] = sorted(body["regions"]) if body.get("regions") else None
+    public["not_before"] = body.get("not_before")
+    public["not_after"] = body.get("not_after")
+    world = world_cache.get()
+    if world is None:
+        return public
+    tags: set[str] = set()
+    for text in body.get("actions") or ():
+        try:
+            pattern = ActionPattern.parse(str(text))
+        except InvalidInputError:
+            continue
+        for service in world.catalog.services_matching(pattern.service):
+            tags.update(world.catalog.services[service].tags)
+    public["service_tags"] = sorted(tags)
+    scope = str(body.get("scope", ""))
+    if scope in world.directory:
+        public["scope_kind"] = world.directory[scope].kind
+        for attr in PUBLIC_NODE_ATTRS:
+            for node in world.directory.ancestors(scope):
+                value = world.directory[node].attrs.get(attr)
+                if value is not None:
+                    public[attr] = value
+                    break
+    return public
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    appended: int
+    size: int
+    root: bytes
+    checkpoint: str | None
+
+
+def sync_ledger(
+    store: Store, *, signer: NoteSigner | None, now: datetime | None = None
+) -> SyncResult:
+    """Log every pending outbox event, in order, exactly once; sign a checkpoint if keyed."""
+    at = now or datetime.now(UTC)
+    with store.write() as session:
+        position = consumer_position(session, CONSUMER)
+        size = ledger_size(session)
+        tiles = SqlTileStore(session)
+        appender = TileAppender.resume(tiles, size)
+        world = _WorldCache(session)
+        appended = 0
+        while events := read_outbox(session, after=position, limit=_BATCH):
+            entries = [_entry_for(e, session, world) for e in events]
+            rows = [
+                NewLedgerEntry(outbox_id=e.id, public=entry.public_bytes(), salt=entry.salt)
+                for e, entry in zip(events, entries, strict=True)
+            ]
+            insert_entries(session, size + appended, rows)
+            for write in appender.append(leaf_hash(r.public) for r in rows):
+                tiles.write_tile(write)
+            appended += len(rows)
+            position = events[-1].id
+        if appended:
+            advance_consumer(session, CONSUMER, position, at=at)
+        size += appended
+        root = appender.root()
+        note = None
+        latest = latest_checkpoint(session)
+        if signer is not None and size > 0 and (latest is None or latest.size != size):
+            note = sign_checkpoint(Checkpoint(signer.name, size, root), signer)
+            add_checkpoint(session, size=size, root=root, note=note, at=at)
+        return SyncResult(appended, size, root, note)
+
+
+def sync(settings: Settings, store: Store) -> SyncResult:
+    """Sync with the deployment's key, if it has one."""
+    return sync_ledger(store, signer=LedgerKeys.of(settings).signer())
+
+
+@contextmanager
+def recording(settings: Settings) -> Iterator[Store]:
+    """Open the store for a state change and log it once the change has committed.
+
+    If the process dies between the two, the change is still in the outbox and the
+    next sync logs it: the ledger lags, it never misses or repeats an event.
+    """
+    with open_store(settings) as store:
+        yield store
+        sync(settings, store)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerStatus:
+    size: int
+    root: bytes
+    checkpoint: StoredCheckpoint | None
+
+
+def ledger_status(store: Store) -> LedgerStatus:
+    with store.read() as session:
+        size = ledger_size(session)
+        root = TiledTree(SqlTileStore(session)).root(size) if size else EMPTY_ROOT
+        return LedgerStatus(size, root, latest_checkpoint(session))
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    index: int
+    size: int
+    leaf_hash: bytes
+    proof: tuple[bytes, ...]
+    root: bytes
+    checkpoint: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "size": self.size,
+            "leaf_hash": self.leaf_hash.hex(),
+            "proof": [h.hex() for h in self.proof],
+            "root": self.root.hex(),
+            "checkpoint": self.checkpoint,
+        }
+
+
+def prove_inclusion(store: Store, index: int, *, size: int | None = None) -> InclusionProof:
+    """An inclusion proof for entry ``index`` in the tree of ``size`` entries
+    (default: the latest checkpoint's size, or the whole log if none is signed)."""
+    with store.read() as session:
+        stored = ledger_size(session)
+        latest = latest_checkpoint(session)
+        if size is None:
+            size = latest.size if latest is not None else stored
+        if not 0 <= index < size <= stored:
+            raise NotFoundError(
+                f"entry {index} is not in a tree of size {size} (the log holds {stored})"
+            )
+        tree = TiledTree(SqlTileStore(session))
+        entry = entry_at(session, index)
+        note = latest.note if latest is not None and latest.size == size else None
+        return InclusionProof(
+            index,
+            size,
+            leaf_hash(entry.public),
+            tree.inclusion_proof(index, size),
+            tree.root(size),
+            note,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    index: int
+    event_type: str
+    public: dict[str, Any]
+    record: dict[str, Any]
+    salt: str
+    proof: InclusionProof
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "event_type": self.event_type,
+            "public": self.public,
+            "record": self.record,
+            "salt": self.salt,
+            "inclusion": self.proof.to_json(),
+        }
+
+
+def disclose(store: Store, index: int) -> Disclosure:
+    """What an auditor needs to check one entry: its record, salt, public form and proof."""
+    with store.read() as session:
+        if index < 0 or index >= ledger_size(session):
+            raise NotFoundError(f"no ledger entry {index}")
+        entry = entry_at(session, index)
+        event = outbox_entry(session, entry.outbox_id)
+        if event is None:
+            raise LedgerIntegrityError(
+                f"entry {index} records outbox event {entry.outbox_id}, which is gone"
+            )
+    proof = prove_inclusion(store, index, size=None if index < _signed_size(store) else index + 1)
+    public = json.loads(entry.public)
+    return Disclosure(
+        index, str(public.get("type")), public, private_record(event), entry.salt.hex(), proof
+    )
+
+
+def _signed_size(store: Store) -> int:
+    with store.read() as session:
+        latest = latest_checkpoint(session)
+        return latest.size if latest is not None else ledger_size(session)
+
+
+def consistency(store: Store, old_size: int, new_size: int) -> tuple[bytes, ...]:
+    with store.read() as session:
+        return TiledTree(SqlTileStore(session)).consistency_proof(old_size, new_size)
+
+
+# --- verification -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    source: str
+    size: int
+    root: bytes
+    checkpoints_checked: int
+    notes: tuple[str, ...]
+
+
+def verify_store(store: Store, verifier: NoteVerifier, *, older: str | None = None) -> VerifyReport:
+    """Recompute the tree from the stored entries; check it against the tiles, the latest
+    signed checkpoint, every earlier stored checkpoint and, if given, an older checkpoint
+    kept by the caller. Raises LedgerIntegrityError (TamperedLogError naming the first bad
+    index) on any difference."""
+    notes: list[str] = []
+    with store.read() as session:
+        stored = checkpoints(session)
+        if not stored:
+            raise LedgerIntegrityError("the ledger has no signed checkpoint to verify against")
+        latest = open_checkpoint(stored[-1].note, verifier)
+        # Missing, extra or changed entries all show up here, as the first bad index.
+        audit_tiles(
+            SqlTileStore(session),
+            size=latest.size,
+            leaf_hashes=_contiguous_leaf_hashes(iter_public(session)),
+            root=latest.root_hash,
+        )
+        notes.append(f"{latest.size} entries recomputed; root matches the latest checkpoint")
+        tree = TiledTree(SqlTileStore(session))
+        for earlier in stored[:-1]:
+            _check_consistent(tree, open_checkpoint(earlier.note, verifier), latest)
+        if older is not None:
+            _check_consistent(tree, open_checkpoint(older, verifier), latest)
+            notes.append("consistent with the given older checkpoint")
+        return VerifyReport("store", latest.size, latest.root_hash, len(stored), tuple(notes))
+
+
+def _contiguous_leaf_hashes(rows: Iterator[tuple[int, bytes]]) -> Iterator[bytes]:
+    """Leaf hashes in seq order, stopping at the first gap (a removed row)."""
+    for expected, (seq, public) in enumerate(rows):
+        if seq != expected:
+            return
+        yield leaf_hash(public)
+
+
+def _check_consistent(tree: TiledTree, older: Checkpoint, latest: Checkpoint) -> None:
+    if older.size > latest.size:
+        raise LedgerIntegrityError(
+            f"a checkpoint of size {older.size} is newer than the latest ({latest.size})"
+        )
+    if older.size == 0:
+        return
+    proof = tree.consistency_proof(older.size, latest.size)
+    if not verify_consistency(older.size, latest.size, proof, older.root_hash, latest.root_hash):
+        raise LedgerIntegrityError(
+            f"the log of size {latest.size} is not an extension of the checkpoint of size "
+            f"{older.size}: history was rewritten"
+        )
+
+
+def verify_tiles(
+    directory: Path, verifier: NoteVerifier, *, older: str | None = None
+) -> VerifyReport:
+    """Verify an exported tiles directory on its own, as an outside auditor would."""
+    if not directory.is_dir():
+        raise InvalidInputError(Problem(str(directory), "not a directory"))
+    checkpoint = verify_tile_dir(directory, verifier)
+    notes = [f"{checkpoint.size} entries recomputed from the entry bundles; tiles and root match"]
+    if older is not None:
+        _check_consistent(
+            TiledTree(TileDirSource(directory)), open_checkpoint(older, verifier), checkpoint
+        )
+        notes.append("consistent with the given older checkpoint")
+    return VerifyReport(str(directory), checkpoint.size, checkpoint.root_hash, 1, tuple(notes))
+
+
+def export_tiles_dir(store: Store, directory: Path, verifier: NoteVerifier) -> Checkpoint:
+    """Write the log up to its latest checkpoint as C2SP tlog-tiles."""
+    with store.read() as session:
+        latest = latest_checkpoint(session)
+        if latest is None:
+            raise NotFoundError("the ledger has no signed checkpoint yet")
+        return export_tiles(
+            directory,
+            source=SqlTileStore(session),
+            entries=(public for _, public in iter_public(session)),
+            signed_checkpoint=latest.note,
+            verifier=verifier,
+        )

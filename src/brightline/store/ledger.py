@@ -1,0 +1,248 @@
+"""Persisting the ledger: entry bundles, hash tiles (behind the ledger's TileStore
+protocol) and checkpoints. Both entries and hashes are kept in blobs of 256, as C2SP
+tlog-tiles publishes them, so an append writes a handful of rows whatever its size and
+a proof reads O(log n) tiles; nothing here recomputes the tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.orm import Session
+
+from brightline.errors import InvalidInputError, LedgerIntegrityError, NotFoundError
+from brightline.ledger import (
+    HASH_SIZE,
+    TILE_WIDTH,
+    TileWrite,
+    decode_entry_bundle,
+    encode_entry_bundle,
+)
+from brightline.store.ledger_models import LedgerBundleRow, LedgerCheckpointRow, LedgerTileRow
+
+_SALT = 32
+_ID = 8
+
+
+@dataclass(frozen=True, slots=True)
+class NewLedgerEntry:
+    """An entry to append: its public form, its commitment's salt, and the outbox event
+    whose payload is its private record."""
+
+    outbox_id: int
+    public: bytes
+    salt: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLedgerEntry:
+    seq: int
+    outbox_id: int
+    public: bytes
+    salt: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    id: int
+    size: int
+    root: bytes
+    note: str
+    created_at: datetime
+
+
+_TILES: Table = LedgerTileRow.__table__  # type: ignore[assignment]
+_BUNDLES: Table = LedgerBundleRow.__table__  # type: ignore[assignment]
+
+
+class SqlTileStore:
+    """The ledger's ``TileStore`` over ``ledger_tiles``, in the caller's session.
+
+    Core statements, not ORM objects: tiles are read on every proof and written on
+    every append, and the ORM's unit of work would cost more than the SQL.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._connection = session.connection()
+
+    def _row(self, level: int, index: int) -> tuple[int, bytes] | None:
+        row = self._connection.execute(
+            select(_TILES.c.width, _TILES.c.hashes).where(
+                _TILES.c.level == level, _TILES.c.tile == index
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    def read_tile(self, level: int, index: int, width: int) -> bytes:
+        row = self._row(level, index)
+        if row is None or row[0] < width or len(row[1]) < width * HASH_SIZE:
+            raise LedgerIntegrityError(f"hash tile {level}/{index} (width {width}) is missing")
+        return row[1][: width * HASH_SIZE]
+
+    def write_tile(self, write: TileWrite) -> None:
+        """Insert a tile, or widen a stored one; a write that changes a stored hash is refused."""
+        width = len(write.hashes) // HASH_SIZE
+        row = self._row(write.level, write.index)
+        if row is None:
+            self._connection.execute(
+                insert(_TILES).values(
+                    level=write.level, tile=write.index, width=width, hashes=write.hashes
+                )
+            )
+            return
+        stored_width, stored = row
+        common = min(len(stored), len(write.hashes))
+        if stored[:common] != write.hashes[:common]:
+            raise LedgerIntegrityError(
+                f"refusing to change stored hashes of tile {write.level}/{write.index}"
+            )
+        if width > stored_width:
+            self._connection.execute(
+                update(_TILES)
+                .where(_TILES.c.level == write.level, _TILES.c.tile == write.index)
+                .values(width=width, hashes=write.hashes)
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Bundle:
+    index: int
+    width: int
+    entries: bytes
+    salts: bytes
+    outbox_ids: bytes
+
+
+def _bundle(session: Session, index: int) -> _Bundle | None:
+    row = session.connection().execute(select(_BUNDLES).where(_BUNDLES.c.bundle == index)).first()
+    return None if row is None else _Bundle(row[0], row[1], row[2], row[3], row[4])
+
+
+def ledger_size(session: Session) -> int:
+    """The number of entries (the next leaf index), read off the last bundle."""
+    row = (
+        session.connection()
+        .execute(
+            select(_BUNDLES.c.bundle, _BUNDLES.c.width).order_by(_BUNDLES.c.bundle.desc()).limit(1)
+        )
+        .first()
+    )
+    return 0 if row is None else row[0] * TILE_WIDTH + row[1]
+
+
+def insert_entries(session: Session, start: int, entries: Sequence[NewLedgerEntry]) -> None:
+    """Append entries at leaf indexes ``start``, ``start + 1``, …: fill the open bundle,
+    then insert new ones. ``start`` must be the current size."""
+    position = start
+    remaining = list(entries)
+    connection = session.connection()
+    while remaining:
+        index, offset = divmod(position, TILE_WIDTH)
+        take, remaining = remaining[: TILE_WIDTH - offset], remaining[TILE_WIDTH - offset :]
+        blob = encode_entry_bundle([e.public for e in take])
+        salts = b"".join(e.salt for e in take)
+        ids = b"".join(e.outbox_id.to_bytes(_ID, "big") for e in take)
+        if any(len(e.salt) != _SALT for e in take):
+            raise LedgerIntegrityError("a ledger salt must be 32 bytes")
+        if offset == 0:
+            connection.execute(
+                insert(_BUNDLES).values(
+                    bundle=index, width=len(take), entries=blob, salts=salts, outbox_ids=ids
+                )
+            )
+        else:
+            current = _bundle(session, index)
+            if current is None or current.width != offset:
+                raise LedgerIntegrityError(
+                    f"entry bundle {index} does not end at entry {position}: the log changed"
+                )
+            connection.execute(
+                update(_BUNDLES)
+                .where(_BUNDLES.c.bundle == index, _BUNDLES.c.width == offset)
+                .values(
+                    width=offset + len(take),
+                    entries=current.entries + blob,
+                    salts=current.salts + salts,
+                    outbox_ids=current.outbox_ids + ids,
+                )
+            )
+        position += len(take)
+
+
+def _entries_of(bundle: _Bundle) -> list[StoredLedgerEntry]:
+    publics = decode_entry_bundle(bundle.entries)
+    first = bundle.index * TILE_WIDTH
+    return [
+        StoredLedgerEntry(
+            first + i,
+            int.from_bytes(bundle.outbox_ids[i * _ID : (i + 1) * _ID], "big"),
+            public,
+            bundle.salts[i * _SALT : (i + 1) * _SALT],
+        )
+        for i, public in enumerate(publics)
+    ]
+
+
+def entry_at(session: Session, seq: int) -> StoredLedgerEntry:
+    bundle = _bundle(session, seq // TILE_WIDTH) if seq >= 0 else None
+    entries = _entries_of(bundle) if bundle is not None else []
+    offset = seq % TILE_WIDTH
+    if offset >= len(entries):
+        raise NotFoundError(f"no ledger entry {seq}")
+    return entries[offset]
+
+
+def iter_public(session: Session) -> Iterator[tuple[int, bytes]]:
+    """``(seq, public)`` of every entry in order, as the bundles hold them.
+
+    A bundle whose bytes do not decode ends the iteration there (a verifier then
+    names that point as the first bad index).
+    """
+    index = 0
+    connection = session.connection()
+    while True:
+        rows = connection.execute(
+            select(_BUNDLES.c.bundle, _BUNDLES.c.entries)
+            .where(_BUNDLES.c.bundle >= index)
+            .order_by(_BUNDLES.c.bundle)
+            .limit(64)
+        ).all()
+        if not rows:
+            return
+        for bundle, blob in rows:
+            if bundle != index:
+                return  # a missing bundle: stop where the gap starts
+            try:
+                publics = decode_entry_bundle(blob)
+            except InvalidInputError:
+                return
+            for i, public in enumerate(publics):
+                yield index * TILE_WIDTH + i, public
+            if len(publics) != TILE_WIDTH:
+                return
+            index += 1
+
+
+def add_checkpoint(session: Session, *, size: int, root: bytes, note: str, at: datetime) -> int:
+    row = LedgerCheckpointRow(size=size, root=root, note=note, created_at=at)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def checkpoints(session: Session) -> list[StoredCheckpoint]:
+    rows = session.scalars(select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.id))
+    return [StoredCheckpoint(r.id, r.size, r.root, r.note, r.created_at) for r in rows]
+
+
+def latest_checkpoint(session: Session) -> StoredCheckpoint | None:
+    row = session.scalars(
+        select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.id.desc()).limit(1)
+    ).first()
+    return (
+        None
+        if row is None
+        else StoredCheckpoint(row.id, row.size, row.root, row.note, row.created_at)
+    )

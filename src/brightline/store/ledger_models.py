@@ -1,0 +1,54 @@
+"""Ledger tables: entry bundles (the history), hash tiles and signed checkpoints.
+
+Both the entries and the Merkle tree's hashes are stored the way C2SP tlog-tiles
+publishes them, in blobs of up to 256: a bundle row holds 256 consecutive entries'
+public forms (each as a big-endian uint16 length and the bytes), their salts and the
+outbox events they record; a tile row holds 256 hashes of 32 bytes. A row is inserted
+partial and widened as the log grows — only ever by appending, never by changing what
+it holds — and ``ledger_checkpoints`` is insert-only. Each entry's private record is its
+outbox event, which is never updated or deleted either.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, LargeBinary, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from brightline.store.models import Base, BigId, UtcDateTime
+
+
+class LedgerBundleRow(Base):
+    __tablename__ = "ledger_bundles"
+
+    #: Entries ``256 × bundle`` … ``256 × bundle + width − 1``.
+    bundle: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    width: Mapped[int] = mapped_column(Integer)
+    #: C2SP entry bundle: per entry a big-endian uint16 length and the public form.
+    entries: Mapped[bytes] = mapped_column(LargeBinary)
+    #: 32 bytes per entry: the salt of its commitment.
+    salts: Mapped[bytes] = mapped_column(LargeBinary)
+    #: 8 bytes per entry (big-endian): the outbox event holding its private record.
+    outbox_ids: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerTileRow(Base):
+    __tablename__ = "ledger_tiles"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tile: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    width: Mapped[int] = mapped_column(Integer)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerCheckpointRow(Base):
+    """A signed checkpoint (C2SP signed note) as issued."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(BigId)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
