@@ -3,10 +3,13 @@
 from brightline.cli import (  # noqa: F401  (registration)
     check,
     db,
+    detect,
     export,
     ledger,
     restrict,
     snapshot,
+    synth,
+    telemetry,
     validate,
     world,
 )

@@ -1,0 +1,179 @@
+"""Benchmark: synthetic metering → ingest → the built-in pack on DuckDB and Spark, and a
+plain pandas implementation of one anomaly rule as the naive reference.
+
+    .venv/bin/python bench/detection.py                       # 50M rows, 30 days, 50k subs
+    .venv/bin/python bench/detection.py --rows 5000000 --subscriptions 5000 --skip-spark
+
+Each phase runs in a fresh process so that its peak memory (max RSS) is its own. Floors
+(issue 5): the full pack over 50M rows in <= 60 s on DuckDB with peak <= 4 GiB; DuckDB at
+least 10x the pandas reference on the same rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+SPIKE_RULE = "ms-speech-spike"
+
+
+def _in_child(job: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
+    """(result, seconds, peak GiB) of ``job(*args)`` in a fresh process."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_measured, job, *args).result()
+
+
+def _measured(job: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
+    start = time.perf_counter()
+    result = job(*args)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
+    return result, seconds, peak
+
+
+def generate(out: str, subscriptions: int, days: int, rows: int, seed: int) -> int:
+    from brightline.synth import synthesize
+
+    return synthesize(Path(out), subscriptions=subscriptions, days=days, seed=seed, rows=rows).rows
+
+
+def ingest(world_dir: str, data_dir: str) -> dict[str, Any]:
+    from brightline.config import Settings
+    from brightline.service.offline import load_world_dir
+    from brightline.service.telemetry import ingest_files
+
+    world = load_world_dir(Path(world_dir)).world
+    settings = Settings(data_dir=Path(data_dir))
+    metering = Path(world_dir) / "telemetry" / "metering.parquet"
+    [report] = ingest_files(settings, [metering], world=world, now=datetime.now(UTC))
+    return {"rows": report.rows, "accepted": report.accepted, "quarantined": report.quarantined}
+
+
+def detect(world_dir: str, data_dir: str, engine: str, only: str | None) -> dict[str, Any]:
+    from brightline.config import Settings
+    from brightline.detection import Pack, Usage, create_engine, load_pack, run_pack
+    from brightline.service.offline import load_world_dir
+    from brightline.service.telemetry import telemetry_dataset
+
+    world = load_world_dir(Path(world_dir)).world
+    pack = load_pack("mass-surveillance")
+    if only:
+        pack = Pack(pack.spec, tuple(r for r in pack.rules if r.id == only), pack.directory)
+    usage = Usage.from_files(telemetry_dataset(Settings(data_dir=Path(data_dir))).files())
+    runner = create_engine(engine, spark_master="local[2]")
+    try:
+        run = run_pack(pack, world, runner, usage, now=datetime.now(UTC))
+    finally:
+        runner.close()
+    return {
+        "alerts": sorted(a.node for a in run.alerts),
+        "firings": len(run.firings),
+        "keys": sorted((f.node, f.window_start.isoformat()) for f in run.firings),
+    }
+
+
+def pandas_spike(world_dir: str, data_dir: str) -> dict[str, Any]:
+    """The speech spike rule written plainly in pandas: the naive reference."""
+    import numpy as np
+    import pandas as pd
+
+    from brightline.service.offline import load_world_dir
+
+    world = load_world_dir(Path(world_dir)).world
+    directory = world.directory
+    speech = {s.id for s in world.catalog.services.values() if "speech-to-text" in s.tags}
+    frame = pd.read_parquet(
+        Path(data_dir) / "telemetry",
+        columns=["ts", "subscription_id", "service", "unit", "quantity"],
+    )
+    frame = frame[frame["service"].isin(speech) & (frame["unit"] == "audio-minute")]
+    first_day = 0
+    frame["day"] = frame["ts"].dt.floor("D")
+    frame["node"] = frame["subscription_id"].map(lambda s: directory.root(s))
+    daily = frame.groupby(["node", "day"])["quantity"].sum().unstack(fill_value=0.0)
+    everything = pd.read_parquet(Path(data_dir) / "telemetry", columns=["ts"])["ts"]
+    days = pd.date_range(everything.min().floor("D"), everything.max().floor("D"), freq="D")
+    daily = daily.reindex(columns=days, fill_value=0.0)
+    base = daily.T.shift(1).rolling(14, min_periods=14)
+    mean, sd = base.mean().T, base.std(ddof=1).T
+    z = (daily - mean) / np.maximum(sd, 1e-6)
+    fired = (mean > 0) & (daily >= 50000) & (daily >= 3 * mean) & (z >= 6)
+    keys = [
+        (node, day.date().isoformat())
+        for node, row in fired.iterrows()
+        for day, hit in row.items()
+        if hit and (day - days[0]).days >= 14 + first_day
+    ]
+    return {"keys": sorted(keys)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--subscriptions", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="brightline-bench-"))
+    world_dir, data_dir = str(work / "world"), str(work / "data")
+    try:
+        rows, seconds, peak = _in_child(
+            generate, world_dir, args.subscriptions, args.days, args.rows, args.seed
+        )
+        print(
+            f"generate  {rows:>12,} rows {seconds:7.1f} s {rows / seconds:>12,.0f} rows/s "
+            f"peak {peak:.2f} GiB"
+        )
+        report, seconds, peak = _in_child(ingest, world_dir, data_dir)
+        print(
+            f"ingest    {report['rows']:>12,} rows {seconds:7.1f} s "
+            f"{report['rows'] / seconds:>12,.0f} rows/s peak {peak:.2f} GiB "
+            f"quarantined {report['quarantined']}"
+        )
+        truth = json.loads((Path(world_dir) / "truth.json").read_text())
+        planted = {t["customer"] for t in truth["planted"]}
+        decoys = {t["customer"] for t in truth["decoys"]}
+        engines = ["duckdb"] + ([] if args.skip_spark else ["spark"])
+        results = {}
+        for engine in engines:
+            result, seconds, peak = _in_child(detect, world_dir, data_dir, engine, None)
+            results[engine] = result
+            alerted = set(result["alerts"])
+            print(
+                f"pack/{engine:6} {rows:>10,} rows {seconds:7.1f} s "
+                f"{rows / seconds:>12,.0f} rows/s peak {peak:.2f} GiB (driver process) "
+                f"alerts {len(alerted)}: planted found {len(planted & alerted)}/{len(planted)}, "
+                f"decoys alerted {len(decoys & alerted)}/{len(decoys)}"
+            )
+        if "spark" in results:
+            same = results["spark"]["keys"] == results["duckdb"]["keys"]
+            print(f"duckdb and spark firings identical: {same}")
+        if not args.skip_pandas:
+            duck, duck_s, _ = _in_child(detect, world_dir, data_dir, "duckdb", SPIKE_RULE)
+            ref, ref_s, ref_peak = _in_child(pandas_spike, world_dir, data_dir)
+            print(
+                f"rule {SPIKE_RULE}: duckdb {duck_s:.1f} s, pandas {ref_s:.1f} s "
+                f"(peak {ref_peak:.2f} GiB): {ref_s / duck_s:.1f}x; "
+                f"same keys: {duck['keys'] == ref['keys']}"
+            )
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""``brightline detect``: run a rule pack, test its rules, suppress a rule for a node."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from brightline.cli.app import app, command, console, err_console, settings
+from brightline.cli.check import parse_time
+from brightline.detection import Rule
+from brightline.errors import InvalidInputError, Problem
+from brightline.service.detection import detect, run_rule_tests, suppress
+from brightline.service.telemetry import resolve_world
+
+detect_app = typer.Typer(
+    help="Detection rules over metering metadata. A detection is a reason to review, "
+    "never a verdict.",
+    no_args_is_help=True,
+)
+app.add_typer(detect_app, name="detect")
+
+RulesOption = Annotated[
+    str | None,
+    typer.Option("--rules", help="Built-in pack id or a pack directory.", show_default=False),
+]
+WorldOption = Annotated[
+    Path | None, typer.Option("--world", help="World directory; default: the store.")
+]
+
+
+@command(detect_app, name="run")
+def run(
+    rules: RulesOption = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark.")] = "duckdb",
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="e.g. local[2] or spark://host:7077")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Alerts file; default <data dir>/alerts.jsonl")
+    ] = None,
+    world: WorldOption = None,
+) -> None:
+    """Run a pack over the stored telemetry and write its alerts (JSON Lines)."""
+    now = datetime.now(UTC)
+    config = settings()
+    loaded = resolve_world(config, world, now)
+
+    def started(rule: Rule) -> None:
+        err_console.print(f"[dim]{rule.id}…[/]", highlight=False)
+
+    result = detect(
+        config,
+        world=loaded,
+        now=now,
+        rules=rules,
+        engine=engine,
+        spark_master=spark_master,
+        out=out,
+        on_rule=started,
+    )
+    run_ = result.run
+    console.print(
+        f"{run_.pack} on {run_.engine}: {len(run_.firings)} firings, "
+        f"{len(run_.suppressed)} suppressed, {len(run_.alerts)} alerts",
+        highlight=False,
+    )
+    for alert in run_.alerts:
+        console.print(
+            f"  [bold]{alert.node}[/] score {alert.score:g} ≥ {alert.threshold:g}: "
+            f"{', '.join(alert.rules)}  ({alert.window_start} → {alert.window_end})",
+            highlight=False,
+        )
+    written = result.written
+    console.print(
+        f"{written.path}: {written.new} new, {written.updated} updated, {written.total} in all",
+        highlight=False,
+    )
+
+
+@command(detect_app, name="test")
+def rule_tests(
+    rules: RulesOption = None,
+    engine: Annotated[
+        list[str] | None, typer.Option("--engine", help="Engines to test on (repeatable).")
+    ] = None,
+    spark_master: Annotated[str | None, typer.Option("--spark-master")] = None,
+) -> None:
+    """Run every rule's own positive and negative fixtures."""
+    results = run_rule_tests(
+        rules=rules, engines=tuple(engine or ["duckdb"]), spark_master=spark_master
+    )
+    for result in results:
+        mark = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
+        kind = "positive" if result.positive else "negative"
+        console.print(
+            f"{mark} {result.engine:6} {result.rule}: {kind} {result.case!r}"
+            + ("" if result.passed else f" — {result.detail}"),
+            highlight=False,
+        )
+    failed = [r for r in results if not r.passed]
+    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed", highlight=False)
+    if failed:
+        raise InvalidInputError(Problem("rules", f"{len(failed)} fixture(s) failed"))
+
+
+@command(detect_app, name="suppress")
+def suppress_rule(
+    node: Annotated[str, typer.Argument(help="Node (it and its subtree are silenced).")],
+    rule: Annotated[str, typer.Option("--rule", help="Rule id, or * for every rule.")],
+    until: Annotated[str, typer.Option("--until", help="RFC 3339 expiry, with a zone.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the suppression).")],
+    by: Annotated[str, typer.Option("--by", help="Who decided.")] = "",
+    world: WorldOption = None,
+) -> None:
+    """Silence a rule for a node until a time, with a reason."""
+    now = datetime.now(UTC)
+    config = settings()
+    item = suppress(
+        config,
+        rule=rule,
+        node=node,
+        until=parse_time(until),
+        reason=reason,
+        by=by,
+        world=resolve_world(config, world, now),
+        now=now,
+    )
+    console.print(f"suppressed {item.rule} for {item.node} until {item.until}", highlight=False)

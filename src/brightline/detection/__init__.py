@@ -1,0 +1,76 @@
+"""Detection: rules as YAML, compiled once to an engine-neutral query and run on DuckDB or
+Spark; scores per node, a review threshold per pack, alerts and suppressions.
+
+A detection is a reason to review, never a verdict.
+"""
+
+from brightline.detection.alerts import (
+    AlertsWritten,
+    add_suppression,
+    read_alerts,
+    read_suppressions,
+    write_alerts,
+)
+from brightline.detection.engines import (
+    DuckDBEngine,
+    Engine,
+    EngineError,
+    Usage,
+    WorldTables,
+    create_engine,
+)
+from brightline.detection.kinds import RULE_KINDS, RuleKind
+from brightline.detection.model import PackSpec, RuleSpec, Selection, Severity
+from brightline.detection.neutral import ALLOWED_FUNCTIONS, Dialect, NeutralQuery, compile_sql
+from brightline.detection.packs import DEFAULT_PACK, Pack, builtin_packs, load_pack
+from brightline.detection.rules import Rule, load_rule, parse_rule
+from brightline.detection.runner import (
+    DetectionRun,
+    FixtureResult,
+    fixture_table,
+    run_fixtures,
+    run_pack,
+    run_rules,
+)
+from brightline.detection.scoring import Alert, Firing, Suppression, score_alerts
+
+__all__ = [
+    "ALLOWED_FUNCTIONS",
+    "DEFAULT_PACK",
+    "RULE_KINDS",
+    "Alert",
+    "AlertsWritten",
+    "DetectionRun",
+    "Dialect",
+    "DuckDBEngine",
+    "Engine",
+    "EngineError",
+    "Firing",
+    "FixtureResult",
+    "NeutralQuery",
+    "Pack",
+    "PackSpec",
+    "Rule",
+    "RuleKind",
+    "RuleSpec",
+    "Selection",
+    "Severity",
+    "Suppression",
+    "Usage",
+    "WorldTables",
+    "add_suppression",
+    "builtin_packs",
+    "compile_sql",
+    "create_engine",
+    "fixture_table",
+    "load_pack",
+    "load_rule",
+    "parse_rule",
+    "read_alerts",
+    "read_suppressions",
+    "run_fixtures",
+    "run_pack",
+    "run_rules",
+    "score_alerts",
+    "write_alerts",
+]

@@ -1,0 +1,88 @@
+"""The Spark engine (PySpark): the same neutral queries, rendered in Spark SQL.
+
+Imported only when Spark is asked for, so the rest of Brightline runs without a JVM.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brightline.detection.engines import DAILY_KEYS, EngineError, Usage, WorldTables
+from brightline.detection.neutral import Dialect
+
+
+class SparkEngine:
+    """Runs queries on a SparkSession; stops the session at ``close`` only if it made it."""
+
+    dialect = Dialect.SPARK
+
+    def __init__(self, session: Any, *, owned: bool = False) -> None:
+        self._spark = session
+        self._owned = owned
+        self._cached: list[Any] = []
+
+    @classmethod
+    def start(cls, master: str, *, shuffle_partitions: int = 8) -> SparkEngine:
+        try:
+            from pyspark.sql import SparkSession
+
+            session = (
+                SparkSession.builder.master(master)
+                .appName("brightline-detect")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+                .getOrCreate()
+            )
+            session.sparkContext.setLogLevel("ERROR")
+        except Exception as exc:  # edge: any JVM or py4j start-up failure
+            raise EngineError(f"spark: cannot start a session on {master}: {exc}") from exc
+        return cls(session, owned=True)
+
+    def load(self, usage: Usage, tables: WorldTables) -> None:
+        from pyspark.errors import PySparkException
+
+        spark = self._spark
+        try:
+            self.close_views()
+            for name in ("node_map", "node_info", "region_info"):
+                frame = spark.createDataFrame(getattr(tables, name))
+                frame.createOrReplaceTempView(name)
+            if usage.table is not None:
+                raw = spark.createDataFrame(usage.table)
+            else:
+                raw = spark.read.parquet(*(str(f) for f in usage.files))
+            raw.createOrReplaceTempView("usage_raw")
+            daily = spark.sql(
+                "SELECT CAST(FLOOR(unix_timestamp(ts) / 86400) AS BIGINT) AS day, "
+                f"{DAILY_KEYS}, SUM(quantity) AS quantity FROM usage_raw "
+                f"GROUP BY 1, {DAILY_KEYS}"
+            ).cache()
+            self._cached.append(daily)
+            daily.createOrReplaceTempView("daily")
+            span = spark.sql(
+                "SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM daily"
+            ).cache()
+            self._cached.append(span)
+            span.createOrReplaceTempView("span")
+        except PySparkException as exc:
+            raise EngineError(f"spark: cannot load usage: {exc}") from exc
+
+    def run(self, sql: str) -> list[dict[str, Any]]:
+        from pyspark.errors import PySparkException
+
+        try:
+            return [row.asDict() for row in self._spark.sql(sql).collect()]
+        except PySparkException as exc:
+            raise EngineError(f"spark: {exc}") from exc
+
+    def close_views(self) -> None:
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
+
+    def close(self) -> None:
+        self.close_views()
+        if self._owned:
+            self._spark.stop()

@@ -1,0 +1,116 @@
+"""Use cases of detection: run a pack over the stored telemetry, test a pack's rules,
+suppress a rule for a node. The alerts file is ``<data dir>/alerts.jsonl`` by default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from brightline.config import Settings
+from brightline.detection import (
+    AlertsWritten,
+    DetectionRun,
+    Engine,
+    FixtureResult,
+    Rule,
+    Suppression,
+    Usage,
+    add_suppression,
+    create_engine,
+    load_pack,
+    read_suppressions,
+    run_fixtures,
+    run_pack,
+    write_alerts,
+)
+from brightline.errors import InvalidInputError, Problem
+from brightline.service.telemetry import telemetry_dataset
+from brightline.world import World
+
+ALERTS_FILE: Final = "alerts.jsonl"
+SUPPRESSIONS_FILE: Final = "suppressions.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class DetectResult:
+    run: DetectionRun
+    written: AlertsWritten
+
+
+def suppressions_path(settings: Settings) -> Path:
+    return settings.data_dir / SUPPRESSIONS_FILE
+
+
+def detect(
+    settings: Settings,
+    *,
+    world: World,
+    now: datetime,
+    rules: str | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    out: Path | None = None,
+    on_rule: Callable[[Rule], None] | None = None,
+    engine_instance: Engine | None = None,
+) -> DetectResult:
+    """Run a pack over every stored metering row; write its alerts (updating, not
+    duplicating, alerts already in the file)."""
+    pack = load_pack(rules)
+    usage = Usage.from_files(telemetry_dataset(settings).files())
+    runner = engine_instance or create_engine(engine, spark_master=spark_master)
+    try:
+        run = run_pack(
+            pack,
+            world,
+            runner,
+            usage,
+            suppressions=read_suppressions(suppressions_path(settings)),
+            now=now,
+            on_rule=on_rule,
+        )
+    finally:
+        if engine_instance is None:
+            runner.close()
+    written = write_alerts(out or settings.data_dir / ALERTS_FILE, run.alerts, now=now)
+    return DetectResult(run, written)
+
+
+def run_rule_tests(
+    *,
+    rules: str | None = None,
+    engines: tuple[str, ...] = ("duckdb",),
+    spark_master: str | None = None,
+) -> list[FixtureResult]:
+    """Every rule's own positive and negative fixtures, on each engine."""
+    pack = load_pack(rules)
+    results: list[FixtureResult] = []
+    for name in engines:
+        engine = create_engine(name, spark_master=spark_master)
+        try:
+            results += run_fixtures(pack, engine)
+        finally:
+            engine.close()
+    return results
+
+
+def suppress(
+    settings: Settings,
+    *,
+    rule: str,
+    node: str,
+    until: datetime,
+    reason: str,
+    by: str,
+    world: World,
+    now: datetime,
+) -> Suppression:
+    if node not in world.directory:
+        raise InvalidInputError(Problem("NODE", f"unknown node {node!r}"))
+    if until <= now:
+        raise InvalidInputError(Problem("--until", "a suppression must expire in the future"))
+    item = Suppression(rule=rule, node=node, until=until, reason=reason, by=by)
+    add_suppression(suppressions_path(settings), item)
+    return item

@@ -1,0 +1,87 @@
+"""Use cases of telemetry: ingest files into the data directory's dataset, prune it.
+
+The world comes from ``--world DIR`` (offline) or else from the store, read lazily so
+that these work without a store when a world directory is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from brightline.config import Settings
+from brightline.service.offline import load_world_dir
+from brightline.telemetry import (
+    DEFAULT_RETENTION_DAYS,
+    HoldsFile,
+    HoldSource,
+    IngestReport,
+    PruneReport,
+    TelemetryDataset,
+    ingest_file,
+    prune,
+)
+from brightline.world import World
+
+TELEMETRY_DIR: Final = "telemetry"
+HOLDS_FILE: Final = "holds.jsonl"
+
+
+def telemetry_dataset(settings: Settings) -> TelemetryDataset:
+    return TelemetryDataset(settings.data_dir / TELEMETRY_DIR)
+
+
+def resolve_world(settings: Settings, world_dir: Path | None, at: datetime) -> World:
+    """The world from ``world_dir``, or the store's world in force at ``at``."""
+    if world_dir is not None:
+        return load_world_dir(world_dir).world
+    from brightline.service.snapshots import snapshot_at
+
+    return snapshot_at(settings, at).world
+
+
+def holds_source(settings: Settings) -> HoldSource:
+    """Holds written by the cases service (``<data dir>/holds.jsonl``) until it has its own."""
+    return HoldsFile(settings.data_dir / HOLDS_FILE)
+
+
+def ingest_files(
+    settings: Settings,
+    files: Sequence[Path],
+    *,
+    world: World,
+    now: datetime,
+    progress: Callable[[Path, int, int], None] | None = None,
+) -> list[IngestReport]:
+    """Ingest each file in turn; a refused file raises before any of its rows are stored
+    (files before it stay ingested)."""
+    dataset = telemetry_dataset(settings)
+    reports = []
+    for path in files:
+        step = None if progress is None else (lambda done, total, p=path: progress(p, done, total))
+        reports.append(ingest_file(path, world, dataset, now=now, progress=step))
+    return reports
+
+
+def prune_telemetry(
+    settings: Settings,
+    *,
+    now: datetime,
+    world: Callable[[], World],
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+    holds: HoldSource | None = None,
+    dry_run: bool = False,
+) -> PruneReport:
+    """Apply retention; the world is loaded only when some node is under hold."""
+    source = holds or holds_source(settings)
+    held = source.held_nodes(now)
+    return prune(
+        telemetry_dataset(settings),
+        now=now,
+        holds=source,
+        directory=world().directory if held else None,
+        retention_days=retention_days,
+        dry_run=dry_run,
+    )

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from brightline.cli import app
+
+
+def test_synth_ingest_detect_offline(
+    tmp_path: Path, synth_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIGHTLINE_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    metering = str(synth_dir / "telemetry" / "metering.parquet")
+    world = ["--world", str(synth_dir)]
+    result = runner.invoke(app, ["telemetry", "ingest", metering, *world])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(app, ["telemetry", "ingest", metering, *world])
+    assert "usage is not counted twice" in " ".join(again.output.split())
+    out = tmp_path / "alerts.jsonl"
+    for _ in range(2):
+        result = runner.invoke(app, ["detect", "run", *world, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    assert "0 new" in " ".join(result.output.split())
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    truth = json.loads((synth_dir / "truth.json").read_text())
+    assert {a["node"] for a in alerts} == {t["customer"] for t in truth["planted"]}
+
+
+def test_detect_test_runs_the_pack_fixtures() -> None:
+    result = CliRunner().invoke(app, ["detect", "test"])
+    assert result.exit_code == 0, result.output
+    assert " 0 failed" in result.output
+
+
+def test_refused_file_exits_with_invalid_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIGHTLINE_DATA_DIR", str(tmp_path / "data"))
+    source = tmp_path / "u.csv"
+    source.write_text("ts,subscription_id,service,operation,region,quantity,unit,payload\n")
+    examples = Path(__file__).resolve().parents[2] / "examples" / "world"
+    result = CliRunner().invoke(app, ["telemetry", "ingest", str(source), "--world", str(examples)])
+    assert result.exit_code == 2
+    assert "payload" in result.output
