@@ -6,6 +6,7 @@
     ├── InvalidInputError        bad files, fields or requests; carries every Problem found
     │   └── UnknownReferenceError   a node, service, operation or region that does not exist
     ├── NotFoundError            a stored object that does not exist
+    ├── AccessDeniedError        the principal's roles do not allow the action
     ├── ConflictError            a state change that the current state does not allow
     ├── LedgerIntegrityError     the log or a proof does not verify
     └── StoreUnavailableError    the database cannot be reached or used
@@ -70,3 +71,7 @@ class LedgerIntegrityError(BrightlineError):
 
 class StoreUnavailableError(BrightlineError):
     """The database cannot be reached or used (wrong URL, server down, locked, full…)."""
+
+
+class AccessDeniedError(BrightlineError):
+    """The principal's roles do not allow the action (or not on this case)."""

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time, parse_restrictions_text, restriction_from_mapping
+from brightline.service.cases import check_blast_radius
 from brightline.service.lifecycle import (
     APPROVED_PHASES,
     PENDING,
@@ -311,6 +312,7 @@ def approve_restriction(
         kind = decision[0]
         check_four_eyes(state, kind, actor)
         if kind is EventKind.APPROVED:
+            check_blast_radius(session, state, actor)
             _check_fits(_world(session), state.body, restriction_id)
             if (
                 state.status(at) is Status.PROPOSED

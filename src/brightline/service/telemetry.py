@@ -42,9 +42,29 @@ def resolve_world(settings: Settings, world_dir: Path | None, at: datetime) -> W
     return snapshot_at(settings, at).world
 
 
+class _StoreAndFileHolds:
+    """Every open case's nodes (from the store) and the manual holds in ``holds.jsonl``.
+
+    Fails closed: if the store cannot be read, pruning stops with the error rather than
+    forgetting the holds it could not see.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._file = HoldsFile(settings.data_dir / HOLDS_FILE)
+
+    def held_nodes(self, now: datetime) -> set[str]:
+        from brightline.service.cases import CaseHolds
+        from brightline.store import open_store
+
+        with open_store(self._settings) as store:
+            held = CaseHolds(store).held_nodes(now)
+        return held | self._file.held_nodes(now)
+
+
 def holds_source(settings: Settings) -> HoldSource:
-    """Holds written by the cases service (``<data dir>/holds.jsonl``) until it has its own."""
-    return HoldsFile(settings.data_dir / HOLDS_FILE)
+    """Holds of open cases (the store) and manual holds (``<data dir>/holds.jsonl``)."""
+    return _StoreAndFileHolds(settings)
 
 
 def ingest_files(

@@ -1,0 +1,524 @@
+"""``brightline case`` and ``brightline principal``: cases, evidence, findings, decisions,
+appeals, exports, notifications, and who holds which role. Every command acts ``--as``
+a principal; the service checks that principal's roles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from brightline.cases import (
+    AppealOutcome,
+    CaseState,
+    CaseStatus,
+    DocumentKind,
+    DocumentReference,
+    Finding,
+    FindingOutcome,
+    OutsideReport,
+    Role,
+)
+from brightline.cli.app import app, command, console, settings
+from brightline.errors import InvalidInputError, Problem
+from brightline.ledger import read_verifier
+from brightline.service import open_store
+from brightline.service.case_export import (
+    CaseView,
+    case_timeline,
+    export_case,
+    list_cases,
+    read_bundle,
+    show_case,
+    verify_case_bundle,
+)
+from brightline.service.cases import (
+    add_evidence,
+    add_task,
+    assign,
+    close_case,
+    complete_task,
+    decide_appeal,
+    decide_no_restriction,
+    open_case,
+    record_appeal,
+    record_finding,
+    start_review,
+)
+from brightline.service.intake import (
+    find_alert,
+    grant_role,
+    list_principals,
+    revoke_role,
+    show_reporter,
+    signal_from_alert,
+)
+from brightline.service.ledger import LedgerKeys, recording
+from brightline.service.notify import (
+    NotifySettings,
+    add_notification_contact,
+    deliver_pending,
+    enqueue_notifications,
+)
+from brightline.service.plans import PlanLimits, approve, decide_restrict
+from brightline.service.usage import case_usage
+
+case_app = typer.Typer(
+    help="Cases: signals, review, evidence, findings, decisions, appeals.", no_args_is_help=True
+)
+evidence_app = typer.Typer(help="Evidence of a case.", no_args_is_help=True)
+finding_app = typer.Typer(help="Findings of a case.", no_args_is_help=True)
+task_app = typer.Typer(help="Tasks of a case.", no_args_is_help=True)
+notify_app = typer.Typer(help="Notification contacts and delivery.", no_args_is_help=True)
+principal_app = typer.Typer(help="Principals and their roles.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+app.add_typer(principal_app, name="principal")
+case_app.add_typer(evidence_app, name="evidence")
+case_app.add_typer(finding_app, name="finding")
+case_app.add_typer(task_app, name="task")
+case_app.add_typer(notify_app, name="notify")
+
+Actor = Annotated[str, typer.Option("--as", help="Who you are (your principal name).")]
+CaseId = Annotated[str, typer.Argument(help="Case id (C-<n>).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _json(value: Any) -> None:
+    console.print_json(json.dumps(value, ensure_ascii=False))
+
+
+def _state(state: CaseState, as_json: bool, note: str = "") -> None:
+    if as_json:
+        _json({"id": state.id, "status": state.status.value, "revision": state.revision})
+        return
+    console.print(f"[bold]{state.id}[/]: {state.status.value}{note}", highlight=False)
+
+
+# -- principals -------------------------------------------------------------------------------
+
+
+@command(principal_app, name="grant")
+def grant(principal: str, role: Role, actor: Actor, as_json: AsJson = False) -> None:
+    """Grant a role (case admins; the first grant of a fresh store makes a case admin)."""
+    with recording(settings()) as store:
+        roles = grant_role(store, principal, role, actor=actor)
+    _roles(principal, roles, as_json)
+
+
+@command(principal_app, name="revoke")
+def revoke(principal: str, role: Role, actor: Actor, as_json: AsJson = False) -> None:
+    """Revoke a role (case admins)."""
+    with recording(settings()) as store:
+        roles = revoke_role(store, principal, role, actor=actor)
+    _roles(principal, roles, as_json)
+
+
+def _roles(principal: str, roles: frozenset[Role], as_json: bool) -> None:
+    if as_json:
+        _json({"principal": principal, "roles": sorted(roles)})
+    else:
+        console.print(f"{principal}: {', '.join(sorted(roles)) or 'no role'}", highlight=False)
+
+
+@command(principal_app, name="list")
+def principals(actor: Actor, as_json: AsJson = False) -> None:
+    """Every principal holding a role."""
+    with open_store(settings()) as store:
+        grants = list_principals(store, actor=actor)
+    if as_json:
+        _json({p: sorted(r) for p, r in grants.items()})
+        return
+    for principal, roles in grants.items():
+        console.print(f"{principal}: {', '.join(sorted(roles))}", highlight=False)
+
+
+# -- cases ------------------------------------------------------------------------------------
+
+
+@command(case_app, name="open")
+def open_(
+    actor: Actor,
+    title: Annotated[str, typer.Option("--title", help="What the case is about.")],
+    signal: Annotated[list[str] | None, typer.Option("--signal", help="Signal id (S-<n>).")] = None,
+    alert: Annotated[list[str] | None, typer.Option("--alert", help="Detection alert id.")] = None,
+    alerts: Annotated[Path | None, typer.Option("--alerts", help="Alerts file.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Open a case from signals and/or detection alerts."""
+    config = settings()
+    with recording(config) as store:
+        refs = list(signal or [])
+        for alert_id in alert or []:
+            item = find_alert(alerts or config.data_dir / "alerts.jsonl", alert_id)
+            refs.append(signal_from_alert(store, item, actor=actor).ref)
+        state = open_case(store, actor=actor, title=title, signals=refs)
+    _state(state, as_json)
+
+
+@command(case_app, name="show")
+def show(case_id: CaseId, actor: Actor, as_json: AsJson = False) -> None:
+    """A case as you may see it (reporters only for case admins)."""
+    with open_store(settings()) as store:
+        view = show_case(store, case_id, actor=actor)
+    if as_json:
+        _json(view.to_json())
+        return
+    _summary(view)
+
+
+def _summary(view: CaseView) -> None:
+    data = view.to_json(history=False)
+    console.print(f"[bold]{view.id}[/] {data['title']}: {data['status']}", highlight=False)
+    for key in ("nodes", "policies", "assignees", "plans"):
+        console.print(f"  {key}: {', '.join(map(str, data[key])) or '-'}", highlight=False)
+    for group in ("evidence", "findings", "decisions", "appeals", "tasks"):
+        for item in data[group]:
+            console.print(
+                f"  {group} {item['number']}: {_brief(item)}", highlight=False, markup=False
+            )
+
+
+def _brief(item: dict[str, Any]) -> str:
+    keys = ("kind", "document", "title", "policy", "outcome", "rationale", "grounds", "due")
+    return "; ".join(f"{k}={item[k]}" for k in keys if item.get(k) not in (None, ""))
+
+
+@command(case_app, name="list")
+def list_(
+    actor: Actor,
+    status: Annotated[CaseStatus | None, typer.Option("--status")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cases you may see."""
+    with open_store(settings()) as store:
+        views = list_cases(store, actor=actor, status=status)
+    if as_json:
+        _json([v.to_json(history=False) for v in views])
+        return
+    for view in views:
+        console.print(
+            f"{view.id}  {view.state.status.value:13} {view.state.title}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@command(case_app, name="assign")
+def assign_(
+    case_id: CaseId,
+    principal: str,
+    actor: Actor,
+    remove: Annotated[bool, typer.Option("--remove")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Assign someone (an external reviewer sees only cases assigned to it)."""
+    with recording(settings()) as store:
+        state = assign(store, case_id, principal, actor=actor, remove=remove)
+    _state(state, as_json)
+
+
+@command(case_app, name="review")
+def review(case_id: CaseId, actor: Actor, as_json: AsJson = False) -> None:
+    """Start reviewing an open case."""
+    with recording(settings()) as store:
+        state = start_review(store, case_id, actor=actor)
+    _state(state, as_json)
+
+
+@command(evidence_app, name="add")
+def evidence_add(
+    case_id: CaseId,
+    actor: Actor,
+    title: Annotated[str, typer.Option("--title")],
+    document: Annotated[DocumentKind | None, typer.Option("--document")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Hash this file.")] = None,
+    sha256: Annotated[str | None, typer.Option("--sha256")] = None,
+    url: Annotated[str | None, typer.Option("--url")] = None,
+    report: Annotated[bool, typer.Option("--report", help="An outside report.")] = False,
+    upload: Annotated[bool, typer.Option("--upload", help="Keep a copy (own documents).")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Add a document reference (contract, order, ticket…) or an outside report, by hash.
+    Usage aggregates are pinned with `case usage --pin`."""
+    config = settings()
+    if file is not None:
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(Problem(str(file), f"cannot read: {exc}")) from exc
+        sha256 = hashlib.sha256(content).hexdigest()
+    if report:
+        item: DocumentReference | OutsideReport = OutsideReport(title=title, url=url, sha256=sha256)
+    else:
+        if document is None or sha256 is None:
+            raise InvalidInputError(Problem("--document", "give --document and --file or --sha256"))
+        item = DocumentReference(document, sha256, title, url, uploaded=upload)
+        if upload:
+            if file is None:
+                raise InvalidInputError(Problem("--upload", "needs --file"))
+            target = config.data_dir / "case-documents" / sha256
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(file.read_bytes())
+    with recording(config) as store:
+        state = add_evidence(store, case_id, item, actor=actor)
+    _state(state, as_json, f", evidence {len(state.evidence)} pinned")
+
+
+@command(case_app, name="usage")
+def usage(
+    case_id: CaseId,
+    actor: Actor,
+    days: Annotated[int, typer.Option("--days")] = 30,
+    node: Annotated[list[str] | None, typer.Option("--node")] = None,
+    purpose: Annotated[
+        str | None, typer.Option("--purpose", help="Per-subscription breakdown: why (logged).")
+    ] = None,
+    pin: Annotated[bool, typer.Option("--pin", help="Pin the aggregate as evidence.")] = False,
+) -> None:
+    """Usage of the case's nodes: aggregates per node; per subscription with a purpose."""
+    config = settings()
+    with recording(config) as store:
+        view = case_usage(
+            store,
+            config,
+            case_id,
+            actor=actor,
+            days=days,
+            nodes=node or (),
+            purpose=purpose,
+            pin=pin,
+        )
+    _json(view.to_json())
+
+
+@command(task_app, name="add")
+def task_add(
+    case_id: CaseId,
+    actor: Actor,
+    title: Annotated[str, typer.Option("--title")],
+    due: Annotated[datetime | None, typer.Option("--due")] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Add a task with an optional due date and assignee."""
+    from datetime import UTC
+
+    due_at = due.replace(tzinfo=UTC) if due is not None and due.tzinfo is None else due
+    with recording(settings()) as store:
+        state = add_task(store, case_id, actor=actor, title=title, due=due_at, assignee=assignee)
+    _state(state, as_json)
+
+
+@command(task_app, name="done")
+def task_done(case_id: CaseId, number: int, actor: Actor, as_json: AsJson = False) -> None:
+    with recording(settings()) as store:
+        state = complete_task(store, case_id, number, actor=actor)
+    _state(state, as_json)
+
+
+@command(finding_app, name="add")
+def finding_add(
+    case_id: CaseId,
+    actor: Actor,
+    policy: Annotated[str, typer.Option("--policy")],
+    outcome: Annotated[FindingOutcome, typer.Option("--outcome")],
+    rationale: Annotated[str, typer.Option("--rationale")],
+    evidence: Annotated[
+        list[int] | None, typer.Option("--evidence", help="Evidence number.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a finding on one alleged policy, linking evidence."""
+    finding = Finding(policy, outcome, rationale, tuple(evidence or ()))
+    with recording(settings()) as store:
+        state = record_finding(store, case_id, finding, actor=actor)
+    _state(state, as_json)
+
+
+@command(case_app, name="decide")
+def decide(
+    case_id: CaseId,
+    actor: Actor,
+    rationale: Annotated[str, typer.Option("--rationale")],
+    restrict: Annotated[Path | None, typer.Option("--restrict", help="Restrictions YAML.")] = None,
+    no_restriction: Annotated[bool, typer.Option("--no-restriction")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Decide: propose restrictions (with their impact plan) or record why none."""
+    config = settings()
+    if (restrict is None) == (not no_restriction):
+        raise InvalidInputError(Problem("--restrict", "give --restrict FILE or --no-restriction"))
+    with recording(config) as store:
+        if restrict is None:
+            state = decide_no_restriction(store, case_id, actor=actor, rationale=rationale)
+            _state(state, as_json)
+            return
+        try:
+            text = restrict.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(Problem(str(restrict), f"cannot read: {exc}")) from exc
+        state, plan = decide_restrict(
+            store,
+            config,
+            case_id,
+            text,
+            name=restrict.name,
+            actor=actor,
+            rationale=rationale,
+            limits=PlanLimits.from_env(os.environ),
+        )
+    if as_json:
+        _json({"id": state.id, "status": state.status.value, "plan": plan.to_json()})
+        return
+    guard = plan.document["blast_radius"]
+    _state(state, False, f", proposed {', '.join(plan.restriction_ids)}")
+    if guard["exceeds"]:
+        console.print("  blast-radius guard: " + "; ".join(guard["reasons"]), highlight=False)
+
+
+@command(case_app, name="approve")
+def approve_(restriction_id: str, actor: Actor, as_json: AsJson = False) -> None:
+    """Approve a restriction as an approver (a guarded one needs two approvers)."""
+    with recording(settings()) as store:
+        result = approve(store, restriction_id, actor=actor)
+    if as_json:
+        _json(result.to_json())
+    elif result.guard:
+        console.print(
+            f"{restriction_id}: guard approval recorded; a second approver must now approve it",
+            highlight=False,
+        )
+    else:
+        console.print(f"{restriction_id}: {result.view.status.value}", highlight=False)
+
+
+@command(case_app, name="appeal")
+def appeal(
+    case_id: CaseId,
+    actor: Actor,
+    grounds: Annotated[str | None, typer.Option("--grounds", help="Record an appeal.")] = None,
+    outcome: Annotated[AppealOutcome | None, typer.Option("--outcome")] = None,
+    rationale: Annotated[str | None, typer.Option("--rationale")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record the customer's appeal (--grounds), or decide it (--outcome, --rationale)."""
+    with recording(settings()) as store:
+        if grounds is not None:
+            state = record_appeal(store, case_id, actor=actor, grounds=grounds)
+        elif outcome is not None and rationale is not None:
+            state = decide_appeal(store, case_id, actor=actor, outcome=outcome, rationale=rationale)
+        else:
+            raise InvalidInputError(
+                Problem("--grounds", "give --grounds, or --outcome and --rationale")
+            )
+    _state(state, as_json)
+
+
+@command(case_app, name="close")
+def close(
+    case_id: CaseId,
+    actor: Actor,
+    why: Annotated[str, typer.Option("--why")],
+    as_json: AsJson = False,
+) -> None:
+    """Close (refused with a substantiated finding and no decision); releases the hold."""
+    with recording(settings()) as store:
+        state = close_case(store, case_id, actor=actor, why=why)
+    _state(state, as_json)
+
+
+@command(case_app, name="timeline")
+def timeline(case_id: CaseId, actor: Actor, as_json: AsJson = False) -> None:
+    """Everything that happened to the case and its restrictions."""
+    with open_store(settings()) as store:
+        items = case_timeline(store, case_id, actor=actor)
+    if as_json:
+        _json(items)
+        return
+    for item in items:
+        what = item.get("restriction", "")
+        console.print(
+            f"{item['at']}  {item['actor']:16} {item['kind']} {what}", highlight=False, markup=False
+        )
+
+
+@command(case_app, name="reporter")
+def reporter(signal: str, actor: Actor) -> None:
+    """Who reported a signal (case admins only)."""
+    with recording(settings()) as store:
+        identity = show_reporter(store, signal, actor=actor)
+    _json(identity.to_json() if identity else {"anonymous": True})
+
+
+@command(case_app, name="export")
+def export(case_id: CaseId, actor: Actor, out: Annotated[Path, typer.Option("--out")]) -> None:
+    """Write a bundle of the case verifiable offline (timeline, evidence hashes, findings,
+    decisions, ledger entries with inclusion proofs and their checkpoint)."""
+    config = settings()
+    keys = LedgerKeys.of(config)
+    with recording(config) as store:
+        pass  # the ledger is synced on leaving, so the case's events are logged first
+    with open_store(config) as store:
+        bundle = export_case(
+            store,
+            case_id,
+            out,
+            actor=actor,
+            verifier=keys.verifier() if keys.public.is_file() else None,
+        )
+    pending = bundle["ledger"]["not_yet_logged"]
+    console.print(
+        f"wrote {out}: {len(bundle['ledger']['entries'])} ledger entries"
+        + (f", {len(pending)} not yet under a checkpoint" if pending else ""),
+        highlight=False,
+    )
+
+
+@command(case_app, name="verify")
+def verify(
+    bundle: Path, key: Annotated[Path, typer.Option("--key", help="The log's public key.")]
+) -> None:
+    """Check a case bundle offline against the log's public key."""
+    check = verify_case_bundle(read_bundle(bundle), read_verifier(key))
+    if not check.ok:
+        raise InvalidInputError([Problem(str(bundle), p) for p in check.problems])
+    console.print(f"{bundle}: {check.entries} entries verified", highlight=False)
+
+
+@command(notify_app, name="add-contact")
+def add_contact(
+    actor: Actor,
+    name: Annotated[str, typer.Option("--name")],
+    channel: Annotated[str, typer.Option("--channel", help="webhook or smtp")],
+    target: Annotated[str, typer.Option("--target", help="URL or e-mail address")],
+    node: Annotated[
+        str | None, typer.Option("--node", help="Customer node; none: internal")
+    ] = None,
+    secret: Annotated[
+        str | None, typer.Option("--secret", envvar="BRIGHTLINE_WEBHOOK_SECRET")
+    ] = None,
+) -> None:
+    """Add a notification contact."""
+    with recording(settings()) as store:
+        contact = add_notification_contact(
+            store, actor=actor, name=name, channel=channel, target=target, node=node, secret=secret
+        )
+    console.print(f"contact {contact.id} added", highlight=False)
+
+
+@command(notify_app, name="send")
+def send() -> None:
+    """Enqueue notifications for new events and deliver every pending one."""
+    with open_store(settings()) as store:
+        added = enqueue_notifications(store)
+        report = deliver_pending(store, NotifySettings.from_env(os.environ))
+    console.print(
+        f"{added} enqueued, {report.delivered} delivered, {report.failed} failed "
+        f"({report.attempts} attempts)",
+        highlight=False,
+    )

@@ -1,0 +1,580 @@
+"""Case use cases: open, assign, review, evidence, findings, decisions, appeals, close.
+
+Every change runs in one write transaction that (1) loads the principal's roles and
+checks them against the permission table (``brightline.cases.roles``), (2) replays the
+case's events, (3) checks the move against the case transition table and (4) appends
+the case event together with its outbox event ``case.<move>``, whose ``public`` key
+holds the only fields the ledger may publish: policies and the kind, sector and
+country of the nodes concerned — never names, never anything about a reporter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from brightline.cases import (
+    Action,
+    AppealOutcome,
+    CaseDecision,
+    CaseEvent,
+    CaseMove,
+    CaseState,
+    DecisionKind,
+    Evidence,
+    Finding,
+    Role,
+    apply_case_event,
+    authorize,
+    derive_case,
+)
+from brightline.cases.model import check_text
+from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from brightline.policy import format_time
+from brightline.service.lifecycle import EventKind, RestrictionState, Status, same_principal
+from brightline.store import Store, latest_world
+from brightline.store.cases import (
+    StoredPlan,
+    add_case,
+    all_case_events,
+    append_case_event,
+    case_events,
+    case_ids,
+    get_signal,
+    guard_approvers,
+    next_case_id,
+    plans_for_restriction,
+    roles_of,
+)
+from brightline.world import World
+
+#: As ``brightline.service.restrictions.PRINCIPAL`` (not imported: that module imports this one).
+PRINCIPAL: Final = re.compile(r"[A-Za-z0-9._@+\-]{1,128}")
+
+#: Node attributes that may be published with a case event (on the node or an ancestor).
+PUBLIC_NODE_ATTRS: Final = ("sector", "country")
+
+
+# -- shared steps ---------------------------------------------------------------------------
+
+
+def now_utc(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise InvalidInputError("time must carry a time zone")
+    return now.astimezone(UTC)
+
+
+def check_principal(name: str, where: str = "--as") -> str:
+    if not PRINCIPAL.fullmatch(name):
+        raise InvalidInputError(
+            Problem(where, f"{name!r} is not a principal name (1–128 of A-Z a-z 0-9 . _ @ + -)")
+        )
+    return name
+
+
+def require(
+    session: Session, actor: str, action: Action, state: CaseState | None = None
+) -> frozenset[Role]:
+    """The actor's roles, if they allow ``action`` (on ``state``'s case); else AccessDenied."""
+    check_principal(actor)
+    roles = roles_of(session, actor)
+    assigned = None if state is None else state.is_assigned(actor)
+    authorize(actor, roles, action, assigned=assigned)
+    return roles
+
+
+def load_case(session: Session, case_id: str) -> CaseState:
+    events = case_events(session, case_id)
+    if not events:
+        raise NotFoundError(f"no case {case_id!r}")
+    return derive_case(events)
+
+
+def public_nodes(world: World | None, nodes: Iterable[str]) -> list[dict[str, Any]]:
+    """Kind, sector and country of each node (inherited), deduplicated: never a name or id."""
+    if world is None:
+        return []
+    seen: list[dict[str, Any]] = []
+    for node in nodes:
+        if node not in world.directory:
+            continue
+        item: dict[str, Any] = {"kind": world.directory[node].kind}
+        for attr in PUBLIC_NODE_ATTRS:
+            for ancestor in world.directory.ancestors(node):
+                value = world.directory[ancestor].attrs.get(attr)
+                if value is not None:
+                    item[attr] = value
+                    break
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def record(
+    session: Session,
+    state: CaseState | None,
+    *,
+    case_id: str,
+    move: CaseMove,
+    actor: str,
+    at: datetime,
+    data: Mapping[str, Any],
+    public: Mapping[str, Any] | None = None,
+) -> CaseState:
+    """Check ``move`` through the transition table and append it with its outbox event."""
+    if state is not None:
+        at = max(at, case_events(session, case_id)[-1].at)  # times never go backwards
+    revision = 1 if state is None else state.revision + 1
+    probe = CaseEvent(0, case_id, revision, move, actor, at, data)
+    after = apply_case_event(state, probe)  # raises on an illegal move
+    stored = latest_world(session)
+    outbox = {
+        "case": case_id,
+        "revision": revision,
+        "kind": move.value,
+        "actor": actor,
+        "at": format_time(at),
+        "data": dict(data),
+        "public": {
+            "policies": sorted(after.policies),
+            "nodes": public_nodes(stored.world if stored else None, after.nodes),
+            **(public or {}),
+        },
+    }
+    append_case_event(
+        session,
+        case_id=case_id,
+        revision=revision,
+        move=move,
+        actor=actor,
+        at=at,
+        data=data,
+        outbox=outbox,
+    )
+    return after
+
+
+def _change(
+    store: Store,
+    case_id: str,
+    *,
+    actor: str,
+    action: Action,
+    move: CaseMove,
+    data: Mapping[str, Any],
+    now: datetime | None,
+    public: Mapping[str, Any] | None = None,
+) -> CaseState:
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, action, state)
+        return record(
+            session,
+            state,
+            case_id=case_id,
+            move=move,
+            actor=actor,
+            at=at,
+            data=data,
+            public=public,
+        )
+
+
+def parse_signal_ref(ref: str) -> int:
+    text = ref.removeprefix("S-")
+    if not text.isdigit():
+        raise InvalidInputError(Problem("signal", f"{ref!r} is not a signal id (S-<n>)"))
+    return int(text)
+
+
+# -- changing -------------------------------------------------------------------------------
+
+
+def open_case(
+    store: Store,
+    *,
+    actor: str,
+    title: str,
+    signals: Sequence[str],
+    now: datetime | None = None,
+) -> CaseState:
+    """Open a case grouping ``signals``; its nodes and policies are theirs."""
+    title = check_text(title, "title", limit=200)
+    if not signals:
+        raise InvalidInputError(Problem("--signal", "a case groups at least one signal"))
+    at = now_utc(now)
+    with store.write() as session:
+        require(session, actor, Action.OPEN_CASE)
+        found = []
+        for ref in signals:
+            signal = get_signal(session, parse_signal_ref(ref))
+            if signal is None:
+                raise NotFoundError(f"no signal {ref!r}")
+            found.append(signal)
+        case_id, number = next_case_id(session)
+        add_case(session, case_id, number, actor=actor, at=at)
+        data = {
+            "title": title,
+            "signals": [s.ref for s in found],
+            "nodes": list(dict.fromkeys(n for s in found for n in s.nodes)),
+            "policies": list(dict.fromkeys(p for s in found for p in s.policies)),
+        }
+        return record(
+            session, None, case_id=case_id, move=CaseMove.OPENED, actor=actor, at=at, data=data
+        )
+
+
+def attach_signal(
+    store: Store, case_id: str, signal_ref: str, *, actor: str, now: datetime | None = None
+) -> CaseState:
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.OPEN_CASE, state)
+        signal = get_signal(session, parse_signal_ref(signal_ref))
+        if signal is None:
+            raise NotFoundError(f"no signal {signal_ref!r}")
+        data = {
+            "signal": signal.ref,
+            "nodes": list(signal.nodes),
+            "policies": list(signal.policies),
+        }
+        return record(
+            session,
+            state,
+            case_id=case_id,
+            move=CaseMove.SIGNAL_ATTACHED,
+            actor=actor,
+            at=at,
+            data=data,
+        )
+
+
+def assign(
+    store: Store,
+    case_id: str,
+    principal: str,
+    *,
+    actor: str,
+    remove: bool = False,
+    now: datetime | None = None,
+) -> CaseState:
+    check_principal(principal, "PRINCIPAL")
+    move = CaseMove.UNASSIGNED if remove else CaseMove.ASSIGNED
+    return _change(
+        store,
+        case_id,
+        actor=actor,
+        action=Action.ASSIGN,
+        move=move,
+        data={"principal": principal},
+        now=now,
+    )
+
+
+def start_review(
+    store: Store, case_id: str, *, actor: str, now: datetime | None = None
+) -> CaseState:
+    return _change(
+        store,
+        case_id,
+        actor=actor,
+        action=Action.START_REVIEW,
+        move=CaseMove.REVIEW_STARTED,
+        data={},
+        now=now,
+    )
+
+
+def add_evidence(
+    store: Store, case_id: str, evidence: Evidence, *, actor: str, now: datetime | None = None
+) -> CaseState:
+    """Pin an evidence item; pinned evidence is immutable (events are never changed)."""
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.ADD_EVIDENCE, state)
+        data = {"number": state.next_number("evidence"), "evidence": evidence.to_json()}
+        return record(
+            session,
+            state,
+            case_id=case_id,
+            move=CaseMove.EVIDENCE_ADDED,
+            actor=actor,
+            at=at,
+            data=data,
+            public={"evidence": evidence.kind.value},
+        )
+
+
+def add_task(
+    store: Store,
+    case_id: str,
+    *,
+    actor: str,
+    title: str,
+    due: datetime | None = None,
+    assignee: str | None = None,
+    now: datetime | None = None,
+) -> CaseState:
+    title = check_text(title, "title", limit=200)
+    if assignee is not None:
+        check_principal(assignee, "--assignee")
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.ADD_TASK, state)
+        data = {
+            "number": state.next_number("task"),
+            "title": title,
+            "due": format_time(due),
+            "assignee": assignee,
+        }
+        return record(
+            session, state, case_id=case_id, move=CaseMove.TASK_ADDED, actor=actor, at=at, data=data
+        )
+
+
+def complete_task(
+    store: Store, case_id: str, number: int, *, actor: str, now: datetime | None = None
+) -> CaseState:
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.ADD_TASK, state)
+        if number not in {t.number for t in state.tasks if not t.done}:
+            raise NotFoundError(f"case {case_id} has no open task {number}")
+        return record(
+            session,
+            state,
+            case_id=case_id,
+            move=CaseMove.TASK_DONE,
+            actor=actor,
+            at=at,
+            data={"number": number},
+        )
+
+
+def record_finding(
+    store: Store, case_id: str, finding: Finding, *, actor: str, now: datetime | None = None
+) -> CaseState:
+    """A finding per alleged policy, linking evidence of the case; a later one supersedes."""
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.ADD_FINDING, state)
+        if finding.policy not in state.policies:
+            raise InvalidInputError(
+                Problem(
+                    "policy",
+                    f"case {case_id} alleges {', '.join(state.policies)}, not {finding.policy!r}",
+                )
+            )
+        state.check_evidence_numbers(finding.evidence)
+        data = {
+            "number": state.next_number("finding"),
+            "policy": finding.policy,
+            "outcome": finding.outcome.value,
+            "rationale": finding.rationale,
+            "evidence": list(finding.evidence),
+        }
+        return record(
+            session,
+            state,
+            case_id=case_id,
+            move=CaseMove.FINDING_RECORDED,
+            actor=actor,
+            at=at,
+            data=data,
+            public={"outcome": finding.outcome.value, "policy": finding.policy},
+        )
+
+
+def record_decision(
+    session: Session,
+    state: CaseState,
+    decision: CaseDecision,
+    *,
+    actor: str,
+    at: datetime,
+) -> CaseState:
+    """Append a decision (the caller has checked the role and proposed any restrictions)."""
+    data = {
+        "number": state.next_number("decision"),
+        "kind": decision.kind.value,
+        "rationale": decision.rationale,
+        "restrictions": list(decision.restrictions),
+        "plans": list(decision.plans),
+    }
+    return record(
+        session,
+        state,
+        case_id=state.id,
+        move=CaseMove.DECIDED,
+        actor=actor,
+        at=at,
+        data=data,
+        public={"decision": decision.kind.value},
+    )
+
+
+def decide_no_restriction(
+    store: Store, case_id: str, *, actor: str, rationale: str, now: datetime | None = None
+) -> CaseState:
+    """Record why the case ends without a restriction."""
+    decision = CaseDecision(DecisionKind.NO_RESTRICTION, rationale)
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.DECIDE, state)
+        return record_decision(session, state, decision, actor=actor, at=at)
+
+
+def record_appeal(
+    store: Store, case_id: str, *, actor: str, grounds: str, now: datetime | None = None
+) -> CaseState:
+    """Record the customer's appeal against the decision (received by ``actor``)."""
+    grounds = check_text(grounds, "grounds")
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.RECORD_APPEAL, state)
+        data = {"number": state.next_number("appeal"), "grounds": grounds}
+        return record(
+            session, state, case_id=case_id, move=CaseMove.APPEALED, actor=actor, at=at, data=data
+        )
+
+
+def decide_appeal(
+    store: Store,
+    case_id: str,
+    *,
+    actor: str,
+    outcome: AppealOutcome,
+    rationale: str,
+    now: datetime | None = None,
+) -> CaseState:
+    """Re-review's outcome. ``lift`` proposes lifting every restriction of the case in
+    force, each then needing another person's approval (four eyes, as any lift)."""
+    rationale = check_text(rationale, "rationale")
+    at = now_utc(now)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.DECIDE_APPEAL, state)
+        pending = [a for a in state.appeals if a.outcome is None]
+        if not pending:
+            raise InvalidInputError(Problem("appeal", f"case {case_id} has no open appeal"))
+    from brightline.service.restrictions import lift_restriction, show_restriction
+
+    lifts: list[str] = []
+    if outcome is AppealOutcome.LIFT:
+        for rid in state.restrictions():
+            view = show_restriction(store, rid, now=at)
+            if view.status in (Status.IN_FORCE, Status.APPROVED) and view.state.pending is None:
+                lift_restriction(
+                    store,
+                    rid,
+                    actor=actor,
+                    why=f"appeal {pending[0].number} of {case_id}: {rationale}",
+                    key=f"{case_id}:appeal:{pending[0].number}:{rid}",
+                    now=at,
+                )
+                lifts.append(rid)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        data = {
+            "appeal": pending[0].number,
+            "outcome": outcome.value,
+            "rationale": rationale,
+            "lifts": lifts,
+        }
+        return record(
+            session,
+            state,
+            case_id=case_id,
+            move=CaseMove.APPEAL_DECIDED,
+            actor=actor,
+            at=at,
+            data=data,
+            public={"appeal": outcome.value},
+        )
+
+
+def close_case(
+    store: Store, case_id: str, *, actor: str, why: str, now: datetime | None = None
+) -> CaseState:
+    """Close; refused with a substantiated finding and no decision. Releases the hold."""
+    why = check_text(why, "--why")
+    return _change(
+        store,
+        case_id,
+        actor=actor,
+        action=Action.CLOSE,
+        move=CaseMove.CLOSED,
+        data={"why": why},
+        now=now,
+    )
+
+
+# -- preservation ---------------------------------------------------------------------------
+
+
+class CaseHolds:
+    """A telemetry ``HoldSource``: the nodes of every case not closed.
+
+    ``brightline telemetry prune`` keeps their subtrees' usage past retention, so what a
+    customer does after a report cannot erase the record.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def held_nodes(self, now: datetime) -> set[str]:
+        with self._store.read() as session:
+            held: set[str] = set()
+            for events in all_case_events(session).values():
+                state = derive_case(events)
+                if state.holds_telemetry:
+                    held.update(state.nodes)
+            return held
+
+
+def known_case_ids(store: Store) -> list[str]:
+    with store.read() as session:
+        return case_ids(session)
+
+
+# -- blast-radius guard -------------------------------------------------------------------
+# Here rather than in ``plans`` so that ``approve_restriction`` can call it without
+# importing the plan's data libraries (pyarrow) on every approval.
+
+
+def guarding_plan(session: Session, state: RestrictionState) -> StoredPlan | None:
+    """The plan that puts ``state`` under the guard, if it awaits its first approval."""
+    # Plans are stored only by a case's decision, which proposes with the case's id:
+    # a restriction without a case has no plan, and costs its approval no query.
+    if state.pending is not EventKind.APPROVED or state.case_id is None:
+        return None
+    plans = plans_for_restriction(session, state.id)
+    return plans[-1] if plans and plans[-1].exceeds_limits else None
+
+
+def check_blast_radius(session: Session, state: RestrictionState, actor: str) -> None:
+    """Called by ``approve_restriction`` before an approval: refuses it when the
+    restriction's plan exceeds the limits and no *other* approver gave the guard approval."""
+    if guarding_plan(session, state) is None:
+        return
+    others = [a for a in guard_approvers(session, state.id) if not same_principal(a, actor)]
+    if not others:
+        raise ConflictError(
+            f"restriction {state.id!r} exceeds the blast-radius limits of its plan: it needs "
+            "a guard approval from one approver and then the approval of a second one "
+            "(`brightline case approve`)"
+        )

@@ -1,0 +1,222 @@
+"""Intake: reports from people and alerts from detection become signals; principals get roles.
+
+A report's author is stored apart from the report (``reporter_identities``) and only
+the case-admin role can read it; an anonymous report has none and is a signal like any
+other. The outbox event of a new signal carries no reporter, not even what kind of
+source it was (an employee report is the most retaliation-sensitive fact there is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from brightline.cases import (
+    Action,
+    Reference,
+    ReporterIdentity,
+    Role,
+    Signal,
+    SourceKind,
+    authorize,
+)
+from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from brightline.policy import format_time
+from brightline.service.cases import check_principal, now_utc, public_nodes, require
+from brightline.store import Store, append_outbox, latest_world
+from brightline.store.cases import (
+    StoredSignal,
+    add_grant_event,
+    add_signal,
+    all_grants,
+    get_signal,
+    grant_count,
+    reporter_identity,
+    roles_of,
+    signal_by_alert,
+)
+
+#: Who records reports from people: the intake channel, not a person.
+INTAKE: Final = "intake"
+
+
+def submit_report(
+    store: Store,
+    signal: Signal,
+    *,
+    identity: ReporterIdentity | None = None,
+    now: datetime | None = None,
+) -> StoredSignal:
+    """Record a report from a person. Anyone may report; ``identity`` None is anonymous.
+
+    The nodes must exist in the stored world (an unknown node is refused, not ignored).
+    """
+    if signal.source_kind is SourceKind.DETECTOR:
+        raise InvalidInputError(Problem("source", "detector signals come from alerts"))
+    if signal.source_kind is SourceKind.ANONYMOUS and identity is not None:
+        raise InvalidInputError(Problem("reporter", "an anonymous report names no reporter"))
+    return _add(store, signal, identity=identity, recorded_by=INTAKE, now=now)
+
+
+def signal_from_alert(
+    store: Store, alert: Mapping[str, Any], *, actor: str, now: datetime | None = None
+) -> StoredSignal:
+    """Turn a detection alert (a line of ``alerts.jsonl``) into a signal, once per alert id."""
+    try:
+        alert_id = str(alert["id"])
+        node = str(alert["node"])
+        policy = str(alert["policy"])
+        rules = ", ".join(str(r) for r in alert.get("rules", []))
+        summary = (
+            f"detection alert {alert_id} from pack {alert.get('pack')}: score "
+            f"{alert.get('score')} over threshold {alert.get('threshold')} "
+            f"({rules}), {alert.get('window_start')} to {alert.get('window_end')}"
+        )
+    except (KeyError, TypeError) as exc:
+        raise InvalidInputError(Problem("alert", f"not a detection alert: {exc}")) from exc
+    with store.read() as session:
+        require(session, actor, Action.OPEN_CASE)
+        existing = signal_by_alert(session, alert_id)
+    if existing is not None:
+        return existing
+    signal = Signal(
+        source_kind=SourceKind.DETECTOR,
+        nodes=(node,),
+        policies=(policy,),
+        summary=summary,
+        alert_id=alert_id,
+    )
+    return _add(store, signal, identity=None, recorded_by=actor, now=now)
+
+
+def find_alert(path: Path, alert_id: str) -> Mapping[str, Any]:
+    """One alert of an alerts file, by id."""
+    from brightline.detection import read_alerts
+
+    for item in read_alerts(path):
+        if item.get("id") == alert_id:
+            return item
+    raise NotFoundError(f"no alert {alert_id!r} in {path}")
+
+
+def _add(
+    store: Store,
+    signal: Signal,
+    *,
+    identity: ReporterIdentity | None,
+    recorded_by: str,
+    now: datetime | None,
+) -> StoredSignal:
+    at = now_utc(now)
+    with store.write() as session:
+        stored_world = latest_world(session)
+        if stored_world is None:
+            raise NotFoundError("no world in the store yet: run `brightline world import` first")
+        unknown = [n for n in signal.nodes if n not in stored_world.world.directory]
+        if unknown:
+            raise InvalidInputError(Problem("nodes", f"unknown nodes: {', '.join(unknown)}"))
+        stored = add_signal(
+            session,
+            at=at,
+            source_kind=signal.source_kind.value,
+            nodes=signal.nodes,
+            policies=signal.policies,
+            summary=signal.summary,
+            references=[r.to_json() for r in signal.references],
+            alert_id=signal.alert_id,
+            recorded_by=recorded_by,
+            identity=identity,
+        )
+        append_outbox(
+            session,
+            "signal.received",
+            {
+                "signal": stored.ref,
+                "source": signal.source_kind.public,
+                "alert": signal.alert_id,
+                "nodes": list(signal.nodes),
+                "policies": list(signal.policies),
+                "at": format_time(at),
+                "public": {
+                    "source": signal.source_kind.public,
+                    "policies": sorted(signal.policies),
+                    "nodes": public_nodes(stored_world.world, signal.nodes),
+                },
+            },
+            at=at,
+        )
+        return stored
+
+
+def show_reporter(store: Store, signal_ref: str, *, actor: str) -> ReporterIdentity | None:
+    """Who reported a signal (None if anonymous); case admins only."""
+    from brightline.service.cases import parse_signal_ref
+
+    with store.read() as session:
+        require(session, actor, Action.VIEW_REPORTER)
+        signal = get_signal(session, parse_signal_ref(signal_ref))
+        if signal is None:
+            raise NotFoundError(f"no signal {signal_ref!r}")
+        return reporter_identity(session, signal.id)
+
+
+# -- principals -----------------------------------------------------------------------------
+
+
+def grant_role(
+    store: Store, principal: str, role: Role, *, actor: str, now: datetime | None = None
+) -> frozenset[Role]:
+    """Grant ``role``; case admins only, except the very first grant, which must make a
+    case admin (bootstrapping a fresh store). Recorded in the ledger."""
+    return _grant(store, principal, role, actor=actor, kind="grant", now=now)
+
+
+def revoke_role(
+    store: Store, principal: str, role: Role, *, actor: str, now: datetime | None = None
+) -> frozenset[Role]:
+    return _grant(store, principal, role, actor=actor, kind="revoke", now=now)
+
+
+def _grant(
+    store: Store, principal: str, role: Role, *, actor: str, kind: str, now: datetime | None
+) -> frozenset[Role]:
+    check_principal(principal, "PRINCIPAL")
+    check_principal(actor)
+    at = now_utc(now)
+    with store.write() as session:
+        if grant_count(session) == 0:
+            if kind != "grant" or role is not Role.CASE_ADMIN:
+                raise ConflictError(
+                    "no one holds a role yet: the first grant must make a case admin"
+                )
+        else:
+            authorize(actor, roles_of(session, actor), Action.GRANT_ROLES)
+        held = roles_of(session, principal)
+        if (role in held) == (kind == "grant"):
+            return held
+        add_grant_event(session, principal=principal, role=role, kind=kind, actor=actor, at=at)
+        append_outbox(
+            session,
+            f"principal.role-{kind}ed",
+            {
+                "principal": principal,
+                "role": role.value,
+                "actor": actor,
+                "at": format_time(at),
+                "public": {"role": role.value},
+            },
+            at=at,
+        )
+        return roles_of(session, principal)
+
+
+def list_principals(store: Store, *, actor: str) -> dict[str, frozenset[Role]]:
+    with store.read() as session:
+        require(session, actor, Action.VIEW_LEDGER)
+        return all_grants(session)
+
+
+def parse_references(values: Sequence[str]) -> tuple[Reference, ...]:
+    return tuple(Reference.parse(v) for v in values)

@@ -1,0 +1,502 @@
+"""The impact plan: what a proposal would do, shown before anything is proposed.
+
+Like ``terraform plan``: the nodes and subscriptions under each restriction and the
+exempt subtrees left out; services × regions affected with their last-30-day usage;
+the same customers' services left untouched; for each *phase* (the distinct times at
+which the proposal's restrictions start), a replay of the last N days' metered rows
+(how many would have been denied, per service and region) and the decision diff
+between the snapshot in force and the snapshot with the proposal, over every
+(node, action, region) under the proposal's scopes.
+
+Blast-radius guard: a plan whose subscriptions or share of its customers' metered
+hours exceed :class:`PlanLimits` says so, with the reasons; a restriction it covers
+then needs a guard approval from one approver before a second approver can approve it
+(:func:`approve`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy.orm import Session
+
+from brightline.cases import (
+    Action,
+    CaseDecision,
+    CaseMove,
+    CaseState,
+    DecisionKind,
+    case_transition,
+)
+from brightline.config import Settings
+from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from brightline.policy import Restriction, Snapshot, format_time, parse_restrictions_text
+from brightline.service.cases import (
+    guarding_plan,
+    load_case,
+    now_utc,
+    record,
+    record_decision,
+    require,
+)
+from brightline.service.lifecycle import derive, same_principal
+from brightline.service.restrictions import (
+    RestrictionView,
+    approve_restriction,
+    approved_bodies,
+    load_states,
+    propose_restrictions,
+    show_restriction,
+)
+from brightline.service.usage import read_usage, subscriptions_under, telemetry_of
+from brightline.store import Store, append_outbox, canonical_json, events_for, latest_world
+from brightline.store.cases import (
+    add_guard_approval,
+    add_plan,
+    guard_approvers,
+)
+from brightline.world import World
+
+PLAN_FORMAT: Final = "brightline.plan/1"
+#: Changes listed one by one in a phase's decision diff; the rest are counted.
+DIFF_SAMPLE: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLimits:
+    """Above either limit, a proposal needs one more approval (the blast-radius guard).
+
+    ``max_usage_share`` is the share of the customers' metered hours of the replay
+    window that the proposal would have denied (metered hours, because quantities in
+    different units cannot be added).
+    """
+
+    max_subscriptions: int = 25
+    max_usage_share: float = 0.5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PlanLimits:
+        try:
+            return cls(
+                max_subscriptions=int(env.get("BRIGHTLINE_PLAN_MAX_SUBSCRIPTIONS") or 25),
+                max_usage_share=float(env.get("BRIGHTLINE_PLAN_MAX_USAGE_SHARE") or 0.5),
+            )
+        except ValueError as exc:
+            raise InvalidInputError(Problem("plan limits", str(exc))) from exc
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_subscriptions": self.max_subscriptions,
+            "max_usage_share": self.max_usage_share,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactPlan:
+    document: Mapping[str, Any]
+    restrictions: tuple[Mapping[str, Any], ...]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json(dict(self.document)).encode()).hexdigest()
+
+    @property
+    def exceeds_limits(self) -> bool:
+        return bool(self.document["blast_radius"]["exceeds"])
+
+    @property
+    def restriction_ids(self) -> tuple[str, ...]:
+        return tuple(str(r["id"]) for r in self.restrictions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.document, "digest": self.digest}
+
+
+def plan_text(
+    store: Store,
+    settings: Settings,
+    text: str,
+    *,
+    name: str,
+    now: datetime,
+    limits: PlanLimits = PlanLimits(),
+    usage_days: int = 30,
+    replay_days: int = 30,
+) -> ImpactPlan:
+    """The impact plan of the restriction(s) in ``text`` against the store in force at ``now``.
+
+    Read-only. Raises InvalidInputError if they do not fit the stored world.
+    """
+    with store.read() as session:
+        stored = latest_world(session)
+        if stored is None:
+            raise NotFoundError("no world in the store yet: run `brightline world import` first")
+        current = approved_bodies(load_states(session), now)
+    world = stored.world
+    proposal = parse_restrictions_text(text, world, name=name)
+    if not proposal:
+        raise InvalidInputError(Problem(name, "no restriction to plan"))
+    ids = {r.id for r in proposal}
+    before = Snapshot.from_records(world, current)
+    after = Snapshot(world, [*(r for r in before.restrictions if r.id not in ids), *proposal])
+    directory = world.directory
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    dataset = telemetry_of(settings)
+
+    covered: set[str] = set()
+    described = []
+    for r in proposal:
+        subs = _covered(world, r)
+        covered |= subs
+        described.append(
+            {
+                "id": r.id,
+                "scope": r.scope,
+                "scope_kind": directory[r.scope].kind,
+                "customer": directory.root(r.scope),
+                "mode": r.mode.value,
+                "not_before": format_time(r.not_before),
+                "not_after": format_time(r.not_after),
+                "subscriptions": len(subs),
+                "exempt": [
+                    {"node": e, "subscriptions": len(subscriptions_under(directory, e))}
+                    for e in r.exempt
+                ],
+                "actions": [f"{s}:{o}" for s, o in _actions(world, [r])],
+                "regions": sorted(r.regions)
+                if r.regions is not None
+                else sorted(world.catalog.regions),
+            }
+        )
+    customers = sorted({directory.root(r.scope) for r in proposal})
+    customer_subs = {s for c in customers for s in subscriptions_under(directory, c)}
+    usage = read_usage(
+        dataset, subscriptions=customer_subs, since=hour - timedelta(days=usage_days), until=hour
+    )
+    affected_mask = _affected_mask(usage, world, proposal, covered)
+    phases = []
+    final_share = 0.0
+    replay = read_usage(
+        dataset, subscriptions=customer_subs, since=hour - timedelta(days=replay_days), until=hour
+    )
+    for start in sorted({max(now, r.not_before or now) for r in proposal}):
+        phase = _phase(world, before, after, proposal, replay, start)
+        phases.append(phase)
+        final_share = phase["replay"]["share"]
+    reasons = []
+    if len(covered) > limits.max_subscriptions:
+        reasons.append(
+            f"{len(covered)} subscriptions affected, over the limit of {limits.max_subscriptions}"
+        )
+    if final_share > limits.max_usage_share:
+        reasons.append(
+            f"{final_share:.1%} of the customers' metered hours would have been denied, over "
+            f"the limit of {limits.max_usage_share:.1%}"
+        )
+    document = {
+        "format": PLAN_FORMAT,
+        "at": format_time(now),
+        "world_version": stored.version,
+        "snapshot_in_force": before.version,
+        "restrictions": described,
+        "subscriptions_affected": len(covered),
+        "usage_days": usage_days,
+        "affected_usage": _volumes(usage.filter(affected_mask), ("service", "region", "unit")),
+        "untouched_services": _untouched(usage, affected_mask),
+        "replay_days": replay_days,
+        "phases": phases,
+        "blast_radius": {
+            "subscriptions": len(covered),
+            "usage_share": round(final_share, 6),
+            "limits": limits.to_json(),
+            "exceeds": bool(reasons),
+            "reasons": reasons,
+        },
+    }
+    return ImpactPlan(document, tuple(r.canonical() for r in proposal))
+
+
+def _covered(world: World, restriction: Restriction) -> set[str]:
+    directory = world.directory
+    exempt: set[str] = set()
+    for node in restriction.exempt:
+        exempt.update(directory.subtree(node))
+    return {s for s in subscriptions_under(directory, restriction.scope) if s not in exempt}
+
+
+def _actions(world: World, restrictions: Iterable[Restriction]) -> list[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for r in restrictions:
+        for pattern in r.actions:
+            found.update(pattern.actions(world.catalog))
+    return sorted(found)
+
+
+def _affected_mask(
+    usage: pa.Table, world: World, proposal: Sequence[Restriction], covered: set[str]
+) -> pa.ChunkedArray:
+    keys = {
+        f"{s}\x00{o}\x00{region}"
+        for r in proposal
+        for s, o in _actions(world, [r])
+        for region in (r.regions if r.regions is not None else world.catalog.regions)
+    }
+    joined = pc.binary_join_element_wise(
+        usage["service"], usage["operation"], usage["region"], "\x00"
+    )
+    return pc.and_(
+        pc.is_in(joined, pa.array(sorted(keys), pa.string())),
+        pc.is_in(usage["subscription_id"], pa.array(sorted(covered), pa.string())),
+    )
+
+
+def _volumes(table: pa.Table, keys: Sequence[str]) -> list[dict[str, Any]]:
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by(list(keys)).aggregate([("quantity", "sum"), ("quantity", "count")])
+    rows = [
+        {
+            **{k: r[k] for k in keys},
+            "quantity": float(f"{r['quantity_sum']:.12g}"),
+            "hours": r["quantity_count"],
+        }
+        for r in grouped.to_pylist()
+    ]
+    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys))
+
+
+def _untouched(usage: pa.Table, affected: pa.ChunkedArray) -> list[dict[str, Any]]:
+    """Services the customers used that the proposal leaves entirely alone."""
+    touched = set(usage.filter(affected)["service"].to_pylist())
+    rest = usage.filter(
+        pc.invert(pc.is_in(usage["service"], pa.array(sorted(touched), pa.string())))
+    )
+    return _volumes(rest, ("service", "unit"))
+
+
+def _phase(
+    world: World,
+    before: Snapshot,
+    after: Snapshot,
+    proposal: Sequence[Restriction],
+    replay: pa.Table,
+    start: datetime,
+) -> dict[str, Any]:
+    active = [r for r in proposal if r.in_window(start)]
+    replayed = _replay(before, after, replay, start)
+    return {
+        "starts": format_time(start),
+        "restrictions": [r.id for r in active],
+        "denies": [f"{s}:{o}" for s, o in _actions(world, [r for r in active if r.enforcing])],
+        "replay": replayed,
+        "diff": _diff(world, before, after, proposal, start),
+    }
+
+
+def _replay(before: Snapshot, after: Snapshot, rows: pa.Table, at: datetime) -> dict[str, Any]:
+    total = rows.num_rows
+    if total == 0:
+        return {"rows": 0, "denied": 0, "share": 0.0, "by_service_region": []}
+    columns = {
+        "node": rows["subscription_id"],
+        "service": rows["service"],
+        "operation": rows["operation"],
+        "region": rows["region"],
+    }
+    was = before.decide_batch(columns, at=at).effect
+    now = after.decide_batch(columns, at=at).effect
+    newly = (now == 1) & (was != 1)
+    counts = Counter(
+        zip(
+            rows["service"].to_numpy(zero_copy_only=False)[newly],
+            rows["region"].to_numpy(zero_copy_only=False)[newly],
+            strict=True,
+        )
+    )
+    denied = int(newly.sum())
+    return {
+        "rows": total,
+        "denied": denied,
+        "share": round(denied / total, 6),
+        "by_service_region": [
+            {"service": s, "region": r, "denied": n} for (s, r), n in sorted(counts.items())
+        ],
+    }
+
+
+def _diff(
+    world: World,
+    before: Snapshot,
+    after: Snapshot,
+    proposal: Sequence[Restriction],
+    at: datetime,
+) -> dict[str, Any]:
+    """Every (node, action, region) under the proposal's scopes whose decision changes."""
+    directory = world.directory
+    nodes = sorted({n for r in proposal for n in directory.subtree(r.scope)})
+    actions = _actions(world, proposal)
+    regions = sorted(world.catalog.regions)
+    combos = [(n, s, o, g) for n in nodes for s, o in actions for g in regions]
+    if not combos:
+        return {"changes": 0, "sample": []}
+    columns = {
+        "node": [c[0] for c in combos],
+        "service": [c[1] for c in combos],
+        "operation": [c[2] for c in combos],
+        "region": [c[3] for c in combos],
+    }
+    names = {0: "allow", 1: "deny", 2: "error"}
+    was = before.decide_batch(columns, at=at).effect
+    now = after.decide_batch(columns, at=at).effect
+    changed = [i for i in range(len(combos)) if was[i] != now[i]]
+    sample = [
+        {
+            "node": combos[i][0],
+            "action": f"{combos[i][1]}:{combos[i][2]}",
+            "region": combos[i][3],
+            "before": names[int(was[i])],
+            "after": names[int(now[i])],
+        }
+        for i in changed[:DIFF_SAMPLE]
+    ]
+    return {"changes": len(changed), "sample": sample}
+
+
+# -- attaching, deciding, approving -----------------------------------------------------------
+
+
+def decide_restrict(
+    store: Store,
+    settings: Settings,
+    case_id: str,
+    text: str,
+    *,
+    name: str,
+    actor: str,
+    rationale: str,
+    limits: PlanLimits = PlanLimits(),
+    now: datetime | None = None,
+) -> tuple[CaseState, ImpactPlan]:
+    """Decide to restrict: plan, attach the plan, propose (linked to the case), record.
+
+    Three transactions, in an order that keeps the guard closed: the plan is stored
+    (and attached to the case) before the proposal exists, so an approval can never see
+    a proposal without its plan. The proposal uses the idempotency key
+    ``<case>:decision:<n>``, so a retry after a crash proposes nothing twice.
+    """
+    decision_probe = CaseDecision(DecisionKind.RESTRICT, rationale, restrictions=("-",))
+    at = now_utc(now)
+    with store.read() as session:
+        state = load_case(session, case_id)
+        require(session, actor, Action.DECIDE, state)
+        # Refuse before proposing anything if the case cannot take a decision now.
+        case_transition(state.status, CaseMove.DECIDED)
+        number = state.next_number("decision")
+    plan = plan_text(store, settings, text, name=name, now=at, limits=limits)
+    with store.write() as session:
+        state = load_case(session, case_id)
+        stored = add_plan(
+            session,
+            at=at,
+            actor=actor,
+            case_id=case_id,
+            restrictions=plan.restriction_ids,
+            exceeds_limits=plan.exceeds_limits,
+            body=plan.to_json(),
+            digest=plan.digest,
+        )
+        record(
+            session,
+            state,
+            case_id=case_id,
+            move=CaseMove.PLAN_ATTACHED,
+            actor=actor,
+            at=at,
+            data={
+                "plan": stored.id,
+                "digest": plan.digest,
+                "exceeds_limits": plan.exceeds_limits,
+                "restrictions": list(plan.restriction_ids),
+            },
+            public={"exceeds_limits": plan.exceeds_limits},
+        )
+    propose_restrictions(
+        store,
+        text,
+        name=name,
+        actor=actor,
+        case_id=case_id,
+        key=f"{case_id}:decision:{number}",
+        now=at,
+    )
+    decision = CaseDecision(
+        DecisionKind.RESTRICT, decision_probe.rationale, plan.restriction_ids, (stored.id,)
+    )
+    with store.write() as session:
+        state = load_case(session, case_id)
+        return record_decision(session, state, decision, actor=actor, at=at), plan
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResult:
+    """``view`` is the restriction after the step; ``guard`` is True when this approval
+    was the blast-radius guard's extra one and a second approver is still needed."""
+
+    view: RestrictionView
+    guard: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"guard_approval": self.guard, **self.view.to_json(history=False)}
+
+
+def approve(
+    store: Store, restriction_id: str, *, actor: str, now: datetime | None = None
+) -> ApprovalResult:
+    """Approve as an approver (role checked). For a proposal whose plan exceeds the limits,
+    the first approval is the guard's and records nothing in the restriction's history;
+    the approval itself must then come from another approver."""
+    at = now_utc(now)
+    with store.write() as session:
+        require(session, actor, Action.APPROVE_RESTRICTION)
+        view = _guard_step(session, restriction_id, actor=actor, at=at)
+    if view is not None:
+        return ApprovalResult(show_restriction(store, restriction_id, now=at), guard=True)
+    return ApprovalResult(approve_restriction(store, restriction_id, actor=actor, now=at), False)
+
+
+def _guard_step(session: Session, restriction_id: str, *, actor: str, at: datetime) -> bool | None:
+    events = events_for(session, restriction_id)
+    if not events:
+        raise NotFoundError(f"no restriction {restriction_id!r}")
+    state = derive(events)
+    plan = guarding_plan(session, state)
+    if plan is None or guard_approvers(session, restriction_id):
+        return None
+    if same_principal(actor, state.proposed_by):
+        raise ConflictError(
+            f"{actor} proposed {restriction_id!r} and cannot give its guard approval either"
+        )
+    add_guard_approval(
+        session, restriction_id=restriction_id, plan_id=plan.id, approver=actor, at=at
+    )
+    append_outbox(
+        session,
+        "restriction.guard-approved",
+        {
+            "restriction": restriction_id,
+            "plan": plan.id,
+            "actor": actor,
+            "at": format_time(at),
+            "reasons": plan.body["blast_radius"]["reasons"],
+            "public": {"restriction": restriction_id, "guard": "blast-radius"},
+        },
+        at=at,
+    )
+    return True

@@ -1,0 +1,200 @@
+"""Usage views for cases and plans, read from the metering dataset (Parquet, per day).
+
+Privacy guard: a case sees usage as aggregates per node it names (every subscription
+below it summed). A per-subscription breakdown needs a stated purpose, and each such
+access is itself a case event, hence a ledger entry. Pinning an aggregate as evidence
+stores the query, its parameters, the rows and their SHA-256, as of when it was taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from brightline.cases import Action, AggregateRow, CaseMove, UsageAggregate
+from brightline.cases.model import check_text
+from brightline.config import Settings
+from brightline.errors import InvalidInputError, NotFoundError, Problem
+from brightline.policy import format_time
+from brightline.service.cases import load_case, now_utc, record, require
+from brightline.store import Store, latest_world
+from brightline.telemetry import METERING_SCHEMA, TelemetryDataset
+from brightline.world import Directory
+
+#: The aggregate queries a case may pin; the name says what the numbers are.
+QUERY_PER_NODE: Final = "usage-per-node/1"
+QUERY_PER_SUBSCRIPTION: Final = "usage-per-subscription/1"
+COLUMNS: Final = ("ts", "subscription_id", "service", "operation", "region", "quantity", "unit")
+
+
+def telemetry_of(settings: Settings) -> TelemetryDataset:
+    return TelemetryDataset(settings.data_dir / "telemetry")
+
+
+def read_usage(
+    dataset: TelemetryDataset,
+    *,
+    subscriptions: Iterable[str],
+    since: datetime,
+    until: datetime,
+) -> pa.Table:
+    """Metering rows of ``subscriptions`` with ``since <= ts < until`` (empty if none)."""
+    wanted = pa.array(sorted(set(subscriptions)), pa.string())
+    first, last = since.strftime("%Y-%m-%d"), until.strftime("%Y-%m-%d")
+    files: list[Path] = []
+    for day_dir in dataset.day_dirs():
+        day = day_dir.name.split("=", 1)[1]
+        if first <= day <= last:
+            files.extend(sorted(day_dir.glob("*.parquet")))
+    if not files or len(wanted) == 0:
+        return METERING_SCHEMA.empty_table()
+    table = pq.read_table(files, columns=list(COLUMNS), partitioning=None)
+    mask = pc.and_(
+        pc.and_(
+            pc.greater_equal(table["ts"], pa.scalar(since, pa.timestamp("us", tz="UTC"))),
+            pc.less(table["ts"], pa.scalar(until, pa.timestamp("us", tz="UTC"))),
+        ),
+        pc.is_in(table["subscription_id"], wanted),
+    )
+    return table.filter(mask)
+
+
+def aggregate(table: pa.Table, group: str, node_of: dict[str, str]) -> list[AggregateRow]:
+    """Sum per (node, service, operation, region, unit); ``node_of`` maps subscriptions."""
+    if table.num_rows == 0:
+        return []
+    nodes = pa.array([node_of[s] for s in table["subscription_id"].to_pylist()], pa.string())
+    keyed = table.append_column(group, nodes)
+    keys = [group, "service", "operation", "region", "unit"]
+    summed = keyed.group_by(keys).aggregate([("quantity", "sum"), ("quantity", "count")])
+    rows = [
+        AggregateRow(
+            node=r[group],
+            service=r["service"],
+            operation=r["operation"],
+            region=r["region"],
+            unit=r["unit"],
+            quantity=float(f"{r['quantity_sum']:.12g}"),
+            hours=int(r["quantity_count"]),
+        )
+        for r in summed.to_pylist()
+    ]
+    return sorted(rows, key=lambda r: (r.node, r.service, r.operation, r.region, r.unit))
+
+
+def subscriptions_under(directory: Directory, node: str) -> list[str]:
+    """Leaves of the subtree: the nodes metering rows name."""
+    return [n for n in directory.subtree(node) if not directory.children(n)]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageView:
+    aggregate: UsageAggregate
+    breakdown: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"breakdown": self.breakdown, **self.aggregate.to_json()}
+
+
+def case_usage(
+    store: Store,
+    settings: Settings,
+    case_id: str,
+    *,
+    actor: str,
+    days: int = 30,
+    nodes: Sequence[str] = (),
+    purpose: str | None = None,
+    pin: bool = False,
+    now: datetime | None = None,
+) -> UsageView:
+    """Usage of the case's nodes (or ``nodes``, each within them) over the last ``days``.
+
+    Per node by default. With ``purpose``, per subscription: the access is recorded as a
+    ``usage-accessed`` case event naming the purpose. With ``pin``, the aggregate is
+    added to the case as evidence.
+    """
+    if not 1 <= days <= 400:
+        raise InvalidInputError(Problem("--days", "between 1 and 400"))
+    breakdown = purpose is not None
+    if breakdown:
+        purpose = check_text(purpose or "", "--purpose", limit=500)
+    at = now_utc(now)
+    until = at.replace(minute=0, second=0, microsecond=0)
+    since = until - timedelta(days=days)
+    with store.read() as session:
+        state = load_case(session, case_id)
+        action = Action.VIEW_USAGE_BREAKDOWN if breakdown else Action.VIEW_USAGE
+        require(session, actor, action, state)
+        if pin:
+            require(session, actor, Action.ADD_EVIDENCE, state)
+        stored = latest_world(session)
+        if stored is None:
+            raise NotFoundError("no world in the store yet")
+    directory = stored.world.directory
+    chosen = list(nodes) or list(state.nodes)
+    outside = [
+        n
+        for n in chosen
+        if n not in directory or not any(directory.is_within(n, c) for c in state.nodes)
+    ]
+    if outside:
+        raise InvalidInputError(
+            Problem("--node", f"not a node of case {case_id}: {', '.join(outside)}")
+        )
+    under = {node: subscriptions_under(directory, node) for node in chosen}
+    every = {sub for subs in under.values() for sub in subs}
+    table = read_usage(telemetry_of(settings), subscriptions=every, since=since, until=until)
+    if breakdown:
+        rows = aggregate(table, "node", {sub: sub for sub in every})
+    else:  # each node sums its own subtree, even where the case's nodes overlap
+        rows = []
+        for node, subs in under.items():
+            part = table.filter(pc.is_in(table["subscription_id"], pa.array(subs, pa.string())))
+            rows += aggregate(part, "node", dict.fromkeys(subs, node))
+    params = {"nodes": chosen, "since": format_time(since), "until": format_time(until)}
+    result = UsageAggregate(
+        query=QUERY_PER_SUBSCRIPTION if breakdown else QUERY_PER_NODE,
+        params={**params, **({"purpose": purpose} if breakdown else {})},
+        rows=tuple(rows),
+        result_sha256=UsageAggregate.digest(rows),
+        taken_at=format_time(at) or "",
+    )
+    if breakdown or pin:
+        with store.write() as session:
+            state = load_case(session, case_id)
+            if breakdown:
+                state = record(
+                    session,
+                    state,
+                    case_id=case_id,
+                    move=CaseMove.USAGE_ACCESSED,
+                    actor=actor,
+                    at=at,
+                    data={
+                        "purpose": purpose,
+                        "query": result.query,
+                        "params": params,
+                        "result_sha256": result.result_sha256,
+                    },
+                    public={"access": "per-subscription usage"},
+                )
+            if pin:
+                record(
+                    session,
+                    state,
+                    case_id=case_id,
+                    move=CaseMove.EVIDENCE_ADDED,
+                    actor=actor,
+                    at=at,
+                    data={"number": state.next_number("evidence"), "evidence": result.to_json()},
+                    public={"evidence": result.kind.value},
+                )
+    return UsageView(result, breakdown)

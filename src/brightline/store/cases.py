@@ -1,0 +1,455 @@
+"""Repositories for cases, signals, role grants, plans and notifications. No business rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from brightline.cases import CaseEvent, CaseMove, ReporterIdentity, Role
+from brightline.store.case_models import (
+    CaseEventRow,
+    CaseRow,
+    GuardApprovalRow,
+    NotificationAttempt,
+    NotificationContact,
+    NotificationRow,
+    PlanRow,
+    ReporterIdentityRow,
+    RoleGrantEvent,
+    SignalRow,
+)
+from brightline.store.outbox import append_outbox, canonical_json
+
+# -- roles ----------------------------------------------------------------------------------
+
+
+def roles_of(session: Session, principal: str) -> frozenset[Role]:
+    """The roles ``principal`` holds now (names compared case-insensitively)."""
+    held: dict[str, bool] = {}
+    rows = session.scalars(
+        select(RoleGrantEvent)
+        .where(func.lower(RoleGrantEvent.principal) == principal.casefold())
+        .order_by(RoleGrantEvent.seq)
+    )
+    for row in rows:
+        held[row.role] = row.kind == "grant"
+    return frozenset(Role(role) for role, on in held.items() if on)
+
+
+def all_grants(session: Session) -> dict[str, frozenset[Role]]:
+    state: dict[tuple[str, str], bool] = {}
+    for row in session.scalars(select(RoleGrantEvent).order_by(RoleGrantEvent.seq)):
+        state[(row.principal.casefold(), row.role)] = row.kind == "grant"
+    out: dict[str, set[Role]] = {}
+    for (principal, role), on in state.items():
+        if on:
+            out.setdefault(principal, set()).add(Role(role))
+    return {p: frozenset(r) for p, r in sorted(out.items())}
+
+
+def grant_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(RoleGrantEvent)) or 0
+
+
+def add_grant_event(
+    session: Session, *, principal: str, role: Role, kind: str, actor: str, at: datetime
+) -> None:
+    session.add(RoleGrantEvent(principal=principal, role=role.value, kind=kind, actor=actor, at=at))
+    session.flush()
+
+
+# -- signals --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignal:
+    id: int
+    received_at: datetime
+    source_kind: str
+    nodes: tuple[str, ...]
+    policies: tuple[str, ...]
+    summary: str
+    references: tuple[Mapping[str, Any], ...]
+    alert_id: str | None
+
+    @property
+    def ref(self) -> str:
+        return f"S-{self.id}"
+
+
+def _signal(row: SignalRow) -> StoredSignal:
+    return StoredSignal(
+        id=row.id,
+        received_at=row.received_at,
+        source_kind=row.source_kind,
+        nodes=tuple(json.loads(row.nodes)),
+        policies=tuple(json.loads(row.policies)),
+        summary=row.summary,
+        references=tuple(json.loads(row.references)),
+        alert_id=row.alert_id,
+    )
+
+
+def add_signal(
+    session: Session,
+    *,
+    at: datetime,
+    source_kind: str,
+    nodes: Sequence[str],
+    policies: Sequence[str],
+    summary: str,
+    references: Sequence[Mapping[str, Any]],
+    alert_id: str | None,
+    recorded_by: str,
+    identity: ReporterIdentity | None,
+) -> StoredSignal:
+    row = SignalRow(
+        received_at=at,
+        source_kind=source_kind,
+        nodes=canonical_json(list(nodes)),
+        policies=canonical_json(list(policies)),
+        summary=summary,
+        references=canonical_json([dict(r) for r in references]),
+        alert_id=alert_id,
+        recorded_by=recorded_by,
+    )
+    session.add(row)
+    session.flush()
+    if identity is not None:
+        session.add(
+            ReporterIdentityRow(
+                signal_id=row.id,
+                name=identity.name,
+                contact=identity.contact,
+                organization=identity.organization,
+            )
+        )
+        session.flush()
+    return _signal(row)
+
+
+def get_signal(session: Session, signal_id: int) -> StoredSignal | None:
+    row = session.get(SignalRow, signal_id)
+    return None if row is None else _signal(row)
+
+
+def signal_by_alert(session: Session, alert_id: str) -> StoredSignal | None:
+    row = session.scalar(select(SignalRow).where(SignalRow.alert_id == alert_id))
+    return None if row is None else _signal(row)
+
+
+def reporter_identity(session: Session, signal_id: int) -> ReporterIdentity | None:
+    row = session.get(ReporterIdentityRow, signal_id)
+    if row is None:
+        return None
+    return ReporterIdentity(name=row.name, contact=row.contact, organization=row.organization)
+
+
+# -- cases ----------------------------------------------------------------------------------
+
+
+def next_case_id(session: Session) -> tuple[str, int]:
+    number = (session.scalar(select(func.max(CaseRow.number))) or 0) + 1
+    return f"C-{number}", number
+
+
+def add_case(session: Session, case_id: str, number: int, *, actor: str, at: datetime) -> None:
+    session.add(CaseRow(id=case_id, number=number, opened_at=at, opened_by=actor))
+    session.flush()
+
+
+def case_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(CaseRow.id).order_by(CaseRow.number)))
+
+
+def _event(row: CaseEventRow) -> CaseEvent:
+    return CaseEvent(
+        seq=row.seq,
+        case_id=row.case_id,
+        revision=row.revision,
+        move=CaseMove(row.kind),
+        actor=row.actor,
+        at=row.at,
+        data=json.loads(row.data),
+    )
+
+
+def case_events(session: Session, case_id: str) -> list[CaseEvent]:
+    rows = session.scalars(
+        select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.revision)
+    )
+    return [_event(r) for r in rows]
+
+
+def all_case_events(session: Session) -> dict[str, list[CaseEvent]]:
+    out: dict[str, list[CaseEvent]] = {}
+    for row in session.scalars(select(CaseEventRow).order_by(CaseEventRow.seq)):
+        out.setdefault(row.case_id, []).append(_event(row))
+    return out
+
+
+def case_outbox_ids(session: Session, case_id: str) -> list[int]:
+    return list(
+        session.scalars(
+            select(CaseEventRow.outbox_id)
+            .where(CaseEventRow.case_id == case_id)
+            .order_by(CaseEventRow.revision)
+        )
+    )
+
+
+def append_case_event(
+    session: Session,
+    *,
+    case_id: str,
+    revision: int,
+    move: CaseMove,
+    actor: str,
+    at: datetime,
+    data: Mapping[str, Any],
+    outbox: Mapping[str, Any],
+) -> CaseEvent:
+    """Append the event and its outbox event (``case.<move>``) in the caller's transaction."""
+    outbox_id = append_outbox(session, f"case.{move.value}", outbox, at=at)
+    row = CaseEventRow(
+        case_id=case_id,
+        revision=revision,
+        kind=move.value,
+        actor=actor,
+        at=at,
+        data=canonical_json(dict(data)),
+        outbox_id=outbox_id,
+    )
+    session.add(row)
+    session.flush()
+    return _event(row)
+
+
+# -- plans ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlan:
+    id: int
+    created_at: datetime
+    actor: str
+    case_id: str | None
+    restrictions: tuple[str, ...]
+    exceeds_limits: bool
+    body: Mapping[str, Any]
+    digest: str
+
+
+def _plan(row: PlanRow) -> StoredPlan:
+    return StoredPlan(
+        id=row.id,
+        created_at=row.created_at,
+        actor=row.actor,
+        case_id=row.case_id,
+        restrictions=tuple(json.loads(row.restrictions)),
+        exceeds_limits=row.exceeds_limits,
+        body=json.loads(row.body),
+        digest=row.digest,
+    )
+
+
+def add_plan(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    case_id: str | None,
+    restrictions: Sequence[str],
+    exceeds_limits: bool,
+    body: Mapping[str, Any],
+    digest: str,
+) -> StoredPlan:
+    row = PlanRow(
+        created_at=at,
+        actor=actor,
+        case_id=case_id,
+        restrictions=canonical_json(list(restrictions)),
+        exceeds_limits=exceeds_limits,
+        body=canonical_json(dict(body)),
+        digest=digest,
+    )
+    session.add(row)
+    session.flush()
+    return _plan(row)
+
+
+def get_plan(session: Session, plan_id: int) -> StoredPlan | None:
+    row = session.get(PlanRow, plan_id)
+    return None if row is None else _plan(row)
+
+
+def plans_for_restriction(session: Session, restriction_id: str) -> list[StoredPlan]:
+    """Plans covering ``restriction_id``, oldest first (few plans exist; filtered here)."""
+    rows = session.scalars(select(PlanRow).order_by(PlanRow.id))
+    return [p for p in map(_plan, rows) if restriction_id in p.restrictions]
+
+
+def guard_approvers(session: Session, restriction_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(GuardApprovalRow.approver)
+            .where(GuardApprovalRow.restriction_id == restriction_id)
+            .order_by(GuardApprovalRow.seq)
+        )
+    )
+
+
+def add_guard_approval(
+    session: Session, *, restriction_id: str, plan_id: int, approver: str, at: datetime
+) -> None:
+    session.add(
+        GuardApprovalRow(restriction_id=restriction_id, plan_id=plan_id, approver=approver, at=at)
+    )
+    session.flush()
+
+
+# -- notifications --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: int
+    node: str | None
+    name: str
+    channel: str
+    target: str
+    secret: str | None
+
+    def __repr__(self) -> str:
+        return f"Contact(id={self.id}, node={self.node!r}, channel={self.channel!r})"
+
+
+def _contact(row: NotificationContact) -> Contact:
+    return Contact(row.id, row.node, row.name, row.channel, row.target, row.secret)
+
+
+def add_contact(
+    session: Session,
+    *,
+    node: str | None,
+    name: str,
+    channel: str,
+    target: str,
+    secret: str | None,
+    actor: str,
+    at: datetime,
+) -> Contact:
+    row = NotificationContact(
+        node=node,
+        name=name,
+        channel=channel,
+        target=target,
+        secret=secret,
+        added_by=actor,
+        added_at=at,
+    )
+    session.add(row)
+    session.flush()
+    return _contact(row)
+
+
+def contacts(session: Session) -> list[Contact]:
+    return [
+        _contact(r)
+        for r in session.scalars(select(NotificationContact).order_by(NotificationContact.id))
+    ]
+
+
+def add_notification(
+    session: Session,
+    *,
+    key: str,
+    contact_id: int,
+    event_type: str,
+    payload: Mapping[str, Any],
+    at: datetime,
+) -> bool:
+    """Enqueue unless ``key`` was already enqueued; True when added."""
+    if session.scalar(select(NotificationRow.id).where(NotificationRow.key == key)) is not None:
+        return False
+    session.add(
+        NotificationRow(
+            key=key,
+            contact_id=contact_id,
+            event_type=event_type,
+            payload=canonical_json(dict(payload)),
+            created_at=at,
+        )
+    )
+    session.flush()
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotification:
+    id: int
+    key: str
+    contact: Contact
+    event_type: str
+    payload: str
+    attempts: int
+    delivered: bool
+
+
+def notifications(session: Session) -> list[StoredNotification]:
+    contacts_by_id = {c.id: c for c in contacts(session)}
+    tries: dict[int, tuple[int, bool]] = {}
+    for attempt in session.scalars(select(NotificationAttempt).order_by(NotificationAttempt.seq)):
+        count, done = tries.get(attempt.notification_id, (0, False))
+        tries[attempt.notification_id] = (count + 1, done or attempt.delivered)
+    out = []
+    for row in session.scalars(select(NotificationRow).order_by(NotificationRow.id)):
+        count, done = tries.get(row.id, (0, False))
+        out.append(
+            StoredNotification(
+                row.id,
+                row.key,
+                contacts_by_id[row.contact_id],
+                row.event_type,
+                row.payload,
+                count,
+                done,
+            )
+        )
+    return out
+
+
+def add_attempt(
+    session: Session,
+    *,
+    notification_id: int,
+    attempt: int,
+    at: datetime,
+    delivered: bool,
+    detail: str,
+) -> None:
+    session.add(
+        NotificationAttempt(
+            notification_id=notification_id,
+            attempt=attempt,
+            at=at,
+            delivered=delivered,
+            detail=detail,
+        )
+    )
+    session.flush()
+
+
+def attempts_for(session: Session, notification_id: int) -> list[tuple[int, datetime, bool, str]]:
+    rows = session.scalars(
+        select(NotificationAttempt)
+        .where(NotificationAttempt.notification_id == notification_id)
+        .order_by(NotificationAttempt.attempt)
+    )
+    return [(r.attempt, r.at, r.delivered, r.detail) for r in rows]
