@@ -1,5 +1,19 @@
-"""Renderings of a snapshot in other policy languages (Cedar; cloud-native exports later)."""
+"""Renderings of a snapshot in other policy languages: Cedar, AWS SCPs, Azure Policy."""
 
+from brightline.exports.aws_scp import (
+    SCP_SIZE_LIMIT,
+    Scp,
+    ScpExport,
+    ScpTarget,
+    attachment_nodes,
+    export_aws_scp,
+)
+from brightline.exports.azure_policy import (
+    AzurePolicyExport,
+    PolicyAssignment,
+    PolicyDefinition,
+    export_azure_policy,
+)
 from brightline.exports.cedar import (
     BASELINE_ID,
     CedarExport,
@@ -9,11 +23,30 @@ from brightline.exports.cedar import (
     render_entities,
     request_for,
 )
+from brightline.exports.cloud import Gap, RestrictionReport, Status
+from brightline.exports.maps import AwsActionMap, AzureTypeMap, load_aws_map, load_azure_map
 
 __all__ = [
     "BASELINE_ID",
+    "SCP_SIZE_LIMIT",
+    "AwsActionMap",
+    "AzurePolicyExport",
+    "AzureTypeMap",
     "CedarExport",
+    "Gap",
+    "PolicyAssignment",
+    "PolicyDefinition",
+    "RestrictionReport",
+    "Scp",
+    "ScpExport",
+    "ScpTarget",
+    "Status",
+    "attachment_nodes",
+    "export_aws_scp",
+    "export_azure_policy",
     "export_cedar",
+    "load_aws_map",
+    "load_azure_map",
     "policy_ids",
     "policy_set_text",
     "render_entities",

@@ -1,0 +1,80 @@
+"""``brightline export aws-scp|azure-policy``: restrictions in the clouds' own languages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from brightline.cli.app import command, console, err_console
+from brightline.cli.check import load_snapshot
+from brightline.cli.export import export_app
+from brightline.exports import (
+    Gap,
+    RestrictionReport,
+    export_aws_scp,
+    export_azure_policy,
+    load_aws_map,
+    load_azure_map,
+)
+
+_Out = Annotated[Path, typer.Option("--out", help="Directory to write into.")]
+_World = Annotated[
+    Path | None, typer.Option("--world", help="World directory; default: the store.")
+]
+_Map = Annotated[
+    Path | None,
+    typer.Option("--map", help="Mapping file (YAML/JSON) laid over the default map."),
+]
+
+
+@command(export_app, name="aws-scp")
+def aws_scp(out: _Out, world: _World = None, map_file: _Map = None) -> None:
+    """Write one Service Control Policy per file, and manifest.json (targets, gaps)."""
+    action_map = load_aws_map(map_file)
+    snapshot = load_snapshot(world, datetime.now(UTC))
+    export = export_aws_scp(snapshot, action_map)
+    written = export.write(out)
+    _report(written, export.restrictions, export.gaps, f"{len(export.policies)} SCPs")
+
+
+@command(export_app, name="azure-policy")
+def azure_policy(out: _Out, world: _World = None, map_file: _Map = None) -> None:
+    """Write Azure Policy definitions and assignments (deny), and manifest.json."""
+    type_map = load_azure_map(map_file)
+    now = datetime.now(UTC)
+    snapshot = load_snapshot(world, now)
+    export = export_azure_policy(snapshot, type_map, at=now)
+    written = export.write(out)
+    _report(written, export.restrictions, export.gaps, f"{len(export.assignments)} assignments")
+
+
+def _report(
+    written: Sequence[Path],
+    restrictions: Sequence[RestrictionReport],
+    gaps: Sequence[Gap],
+    what: str,
+) -> None:
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+    counts: dict[str, int] = {}
+    for report in restrictions:
+        counts[report.status.value] = counts.get(report.status.value, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    console.print(f"{what}; restrictions: {summary or 'none'}", highlight=False)
+    if gaps:
+        # Not an error: the decision API covers what a cloud's language cannot say.
+        err_console.print(
+            f"[yellow]not exportable[/] ({len(gaps)}; the decision API must cover these):",
+            highlight=False,
+        )
+        for gap in gaps:
+            err_console.print(
+                f"  {gap.restriction}: {gap.item}: {gap.reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
