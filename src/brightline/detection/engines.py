@@ -1,13 +1,17 @@
 """Engines run neutral rule queries over usage; DuckDB is embedded, Spark is in ``spark``.
 
 An engine is loaded with the usage (the stored Parquet dataset, or a table of rows for
-fixtures) and the world's tables, then runs queries. Loading is the only engine-specific
-SQL: turning ``ts`` into a day number, and summing hourly rows into ``daily`` once, so
-that every rule reads the small daily table instead of every hourly row.
+fixtures), the world's tables and the condition of the usage the run's rules read, then
+runs queries. Loading is the only engine-specific SQL: turning ``ts`` into a day number,
+and summing the hourly rows that the condition keeps into ``daily`` once, so that every
+rule reads the small daily table instead of every hourly row. The condition goes into
+the Parquet scan, so a run of speech rules never sums (or, where the files allow, even
+reads) storage rows. ``span`` always covers all of the usage, whatever the condition.
 """
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,13 +20,14 @@ from typing import Any, Final, Protocol
 
 import pyarrow as pa
 
-from brightline.detection.neutral import Dialect
+from brightline.detection.neutral import Dialect, NeutralQuery
 from brightline.errors import BrightlineError, InvalidInputError, Problem
 from brightline.world import World
 
 #: The columns of ``daily``, after the day number.
 DAILY_KEYS: Final = "subscription_id, service, operation, region, unit"
 CUSTOMER: Final = "customer"
+_DUCKDB_DAY: Final = "CAST(FLOOR(epoch({}) / 86400) AS BIGINT)"
 SUBSCRIPTION: Final = "subscription"
 
 
@@ -49,13 +54,51 @@ class Usage:
         return cls(table=table)
 
 
+class ColumnType(enum.StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+
+
+@dataclass(frozen=True, slots=True)
+class SmallTable:
+    """A small table as plain Python columns, in order, each with its type.
+
+    Plain lists rather than Arrow: building any Arrow array imports pandas (through
+    pyarrow's pandas shim), which cost a DuckDB run more than reading its usage. Engines
+    that want Arrow (Spark) ask for :meth:`arrow`.
+    """
+
+    columns: tuple[tuple[str, ColumnType, tuple[object, ...]], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns[0][2]) if self.columns else 0
+
+    def to_pylist(self) -> list[dict[str, object]]:
+        names = self.names
+        return [dict(zip(names, row, strict=True)) for row in zip(*self.values(), strict=True)]
+
+    def values(self) -> list[tuple[object, ...]]:
+        return [values for _, _, values in self.columns]
+
+    def arrow(self) -> pa.Table:
+        types = {ColumnType.TEXT: pa.string(), ColumnType.INTEGER: pa.int64()}
+        return pa.table(
+            [pa.array(values, types[kind]) for _, kind, values in self.columns],
+            names=list(self.names),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class WorldTables:
     """The world as small tables: usage rolled up per level, home countries, regions."""
 
-    node_map: pa.Table
-    node_info: pa.Table
-    region_info: pa.Table
+    node_map: SmallTable
+    node_info: SmallTable
+    region_info: SmallTable
 
     @classmethod
     def build(cls, world: World, levels: Iterable[str]) -> WorldTables:
@@ -76,33 +119,37 @@ class WorldTables:
                     sub_col.append(node.id)
                     node_col.append(target)
         node_ids = sorted(directory.nodes)
-        countries = [_home_country(world, n) for n in node_ids]
         regions = sorted(world.catalog.regions.values(), key=lambda r: r.id)
+        text, integer = ColumnType.TEXT, ColumnType.INTEGER
         return cls(
-            node_map=pa.table(
-                {"level": level_col, "subscription_id": sub_col, "node": node_col},
-                schema=pa.schema(
-                    [
-                        ("level", pa.string()),
-                        ("subscription_id", pa.string()),
-                        ("node", pa.string()),
-                    ]
-                ),
+            node_map=SmallTable(
+                (
+                    ("level", text, tuple(level_col)),
+                    ("subscription_id", text, tuple(sub_col)),
+                    ("node", text, tuple(node_col)),
+                )
             ),
-            node_info=pa.table(
-                {
-                    "node": pa.array(node_ids, pa.string()),
-                    "country": pa.array(countries, pa.string()),
-                    "subscriptions": pa.array([leaves[n] for n in node_ids], pa.int64()),
-                }
+            node_info=SmallTable(
+                (
+                    ("node", text, tuple(node_ids)),
+                    ("country", text, tuple(_home_country(world, n) for n in node_ids)),
+                    ("subscriptions", integer, tuple(leaves[n] for n in node_ids)),
+                )
             ),
-            region_info=pa.table(
-                {
-                    "region": pa.array([r.id for r in regions], pa.string()),
-                    "country": pa.array([r.country for r in regions], pa.string()),
-                }
+            region_info=SmallTable(
+                (
+                    ("region", text, tuple(r.id for r in regions)),
+                    ("country", text, tuple(r.country for r in regions)),
+                )
             ),
         )
+
+    def named(self) -> dict[str, SmallTable]:
+        return {
+            "node_map": self.node_map,
+            "node_info": self.node_info,
+            "region_info": self.region_info,
+        }
 
 
 def _level_node(world: World, chain: Sequence[str], level: str) -> str | None:
@@ -133,7 +180,9 @@ def inherited(world: World, node_id: str, attribute: str) -> object | None:
 class Engine(Protocol):
     dialect: Dialect
 
-    def load(self, usage: Usage, tables: WorldTables) -> None: ...
+    def load(self, usage: Usage, tables: WorldTables, *, keep: NeutralQuery | None = None) -> None:
+        """Load ``daily`` (only rows ``keep`` holds for; all when None) and ``span``."""
+        ...
 
     def run(self, sql: str) -> list[dict[str, Any]]: ...
 
@@ -150,33 +199,32 @@ class DuckDBEngine:
 
         self._duckdb = duckdb
         self._con = duckdb.connect(":memory:")
+        self._con.execute("SET enable_progress_bar = false")
         if threads is not None:
             self._con.execute(f"SET threads = {int(threads)}")
         if memory_limit is not None:
             self._con.execute("SET memory_limit = ?", [memory_limit])
 
-    def load(self, usage: Usage, tables: WorldTables) -> None:
+    def load(self, usage: Usage, tables: WorldTables, *, keep: NeutralQuery | None = None) -> None:
         con = self._con
+        condition = "1 = 1" if keep is None else keep.render(self.dialect)
         try:
-            for name in ("node_map", "node_info", "region_info"):
-                con.register(f"{name}_arrow", getattr(tables, name))
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-                con.unregister(f"{name}_arrow")
+            for name, table in tables.named().items():
+                _create_table(con, name, table)
             if usage.table is not None:
                 con.register("usage_raw", usage.table)
-                source = "usage_raw"
             else:
                 con.register("usage_raw", con.read_parquet([str(f) for f in usage.files]))
-                source = "usage_raw"
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE daily AS SELECT "
-                "CAST(FLOOR(epoch(ts) / 86400) AS BIGINT) AS day, "
-                f"{DAILY_KEYS}, SUM(quantity) AS quantity FROM {source} "
-                f"GROUP BY ALL"
+                "CREATE OR REPLACE TEMP TABLE span AS SELECT "
+                f"{_DUCKDB_DAY.format('MIN(ts)')} AS first_day, "
+                f"{_DUCKDB_DAY.format('MAX(ts)')} AS last_day FROM usage_raw"
             )
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE span AS "
-                "SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM daily"
+                "CREATE OR REPLACE TEMP TABLE daily AS SELECT "
+                f"{_DUCKDB_DAY.format('ts')} AS day, "
+                f"{DAILY_KEYS}, SUM(quantity) AS quantity FROM usage_raw "
+                f"WHERE {condition} GROUP BY ALL"
             )
         except self._duckdb.Error as exc:
             raise EngineError(f"duckdb: cannot load usage: {exc}") from exc
@@ -184,15 +232,29 @@ class DuckDBEngine:
     def run(self, sql: str) -> list[dict[str, Any]]:
         try:
             relation = self._con.sql(sql)
-            rows: list[dict[str, Any]] = (
-                [] if relation is None else relation.to_arrow_table().to_pylist()
-            )
+            if relation is None:
+                return []
+            names = relation.columns
+            return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
         except self._duckdb.Error as exc:
             raise EngineError(f"duckdb: {exc}") from exc
-        return rows
 
     def close(self) -> None:
         self._con.close()
+
+
+def _create_table(con: Any, name: str, table: SmallTable) -> None:
+    """``name`` from ``table``'s columns, passed as list parameters (no Arrow, see
+    :class:`SmallTable`)."""
+    types = {ColumnType.TEXT: "VARCHAR", ColumnType.INTEGER: "BIGINT"}
+    columns = ", ".join(
+        f"UNNEST(CAST(${i} AS {types[kind]}[])) AS {column}"
+        for i, (column, kind, _) in enumerate(table.columns, 1)
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns}",
+        [list(values) for values in table.values()],
+    )
 
 
 def create_engine(name: str, *, spark_master: str | None = None) -> Engine:

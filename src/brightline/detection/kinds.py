@@ -15,7 +15,7 @@ the aggregated values that fired, named per kind. Queries use only the functions
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,20 +69,37 @@ class RuleKind(BaseModel):
     def query(self, rule: RuleSpec, catalog: Catalog) -> str:
         raise NotImplementedError
 
+    def selections(self, rule: RuleSpec) -> list[Selection | None]:
+        """Every selection the query reads usage through (``None``: all usage). The engine
+        reads only the usage some rule of a run selects (see :func:`usage_read`)."""
+        return [rule.select]
+
 
 def where(selection: Selection | None, catalog: Catalog, alias: str = "d") -> str:
-    """The SQL condition selecting ``selection``'s usage; FALSE when it selects nothing."""
+    """The SQL condition selecting ``selection``'s usage; FALSE when it selects nothing.
+    Columns are qualified with ``alias``, or bare when it is empty."""
     if selection is None:
         return "1 = 1"
     services = selection.services_in(catalog)
     if not services:
         return "1 = 0"
-    parts = [f"{alias}.service IN ({', '.join(text(s) for s in services)})"]
+    prefix = f"{alias}." if alias else ""
+    parts = [f"{prefix}service IN ({', '.join(text(s) for s in services)})"]
     if selection.operations:
-        parts.append(f"{alias}.operation IN ({', '.join(text(o) for o in selection.operations)})")
+        parts.append(f"{prefix}operation IN ({', '.join(text(o) for o in selection.operations)})")
     if selection.units:
-        parts.append(f"{alias}.unit IN ({', '.join(text(u) for u in selection.units)})")
+        parts.append(f"{prefix}unit IN ({', '.join(text(u) for u in selection.units)})")
     return "(" + " AND ".join(parts) + ")"
+
+
+def usage_read(selections: Iterable[Selection | None], catalog: Catalog) -> str:
+    """The condition, on bare metering columns, that keeps every row one of
+    ``selections`` reads. Rules only ever read rows of their own selections, so an
+    engine that drops the other rows before summing them gives the same results."""
+    conditions = sorted({where(selection, catalog, alias="") for selection in selections})
+    if not conditions or "1 = 1" in conditions:
+        return "1 = 1"
+    return " OR ".join(conditions)
 
 
 def bucket(rule: RuleSpec, alias: str = "d") -> str:
@@ -396,6 +413,9 @@ class CoOccurrence(RuleKind):
         if self.min_matched is not None and self.min_matched > len(self.metrics):
             problems.append(Problem(f"{rule.id}: min_matched", "more than there are metrics"))
         return problems
+
+    def selections(self, rule: RuleSpec) -> list[Selection | None]:
+        return [metric.select for metric in self.metrics]
 
     def query(self, rule: RuleSpec, catalog: Catalog) -> str:
         b = bucket(rule)

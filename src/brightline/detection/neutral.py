@@ -66,6 +66,7 @@ class NeutralQuery:
 
 
 def compile_sql(rule_id: str, sql: str) -> NeutralQuery:
+    """A query, or a condition such as the usage a run reads (see ``kinds.usage_read``)."""
     try:
         tree = sqlglot.parse_one(sql, error_level=ErrorLevel.RAISE)
     except SqlglotError as exc:

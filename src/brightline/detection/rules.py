@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brightline.detection.kinds import RULE_KINDS, RuleKind
-from brightline.detection.model import RuleSpec
+from brightline.detection.model import RuleSpec, Selection
 from brightline.detection.neutral import NeutralQuery, compile_sql
 from brightline.errors import InvalidInputError, Problem
 from brightline.world import Catalog, LocatedYaml, parse_yaml, read_yaml
@@ -26,6 +26,10 @@ class Rule:
     def problems(self, catalog: Catalog) -> list[Problem]:
         """What is wrong with the rule against ``catalog`` (empty when it can run)."""
         return self.kind.problems(self.spec, catalog)
+
+    def selections(self) -> list[Selection | None]:
+        """The selections the rule reads usage through (``None``: all usage)."""
+        return self.kind.selections(self.spec)
 
     def compile(self, catalog: Catalog) -> NeutralQuery:
         """The engine-neutral query for this catalog; InvalidInputError if it cannot run."""

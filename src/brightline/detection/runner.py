@@ -10,7 +10,9 @@ from typing import Final
 import pyarrow as pa
 
 from brightline.detection.engines import Engine, Usage, WorldTables
+from brightline.detection.kinds import usage_read
 from brightline.detection.model import FixtureCase
+from brightline.detection.neutral import compile_sql
 from brightline.detection.packs import Pack
 from brightline.detection.rules import Rule
 from brightline.detection.scoring import (
@@ -45,9 +47,12 @@ def run_rules(
     *,
     on_rule: Callable[[Rule], None] | None = None,
 ) -> list[Firing]:
-    """Every rule's firings, sorted. Each rule is compiled once, rendered for ``engine``."""
+    """Every rule's firings, sorted. Each rule is compiled once, rendered for ``engine``;
+    the engine reads only the usage that some rule selects."""
     queries = [(rule, rule.compile(world.catalog)) for rule in rules]
-    engine.load(usage, WorldTables.build(world, {rule.spec.level for rule in rules}))
+    selections = [selection for rule in rules for selection in rule.selections()]
+    keep = compile_sql("usage read", usage_read(selections, world.catalog))
+    engine.load(usage, WorldTables.build(world, {rule.spec.level for rule in rules}), keep=keep)
     firings: list[Firing] = []
     for rule, query in queries:
         if on_rule is not None:

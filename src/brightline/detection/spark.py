@@ -5,10 +5,12 @@ Imported only when Spark is asked for, so the rest of Brightline runs without a 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from brightline.detection.engines import DAILY_KEYS, EngineError, Usage, WorldTables
-from brightline.detection.neutral import Dialect
+from brightline.detection.neutral import Dialect, NeutralQuery
+
+_DAY: Final = "CAST(FLOOR(unix_timestamp({}) / 86400) AS BIGINT)"
 
 
 class SparkEngine:
@@ -40,29 +42,30 @@ class SparkEngine:
             raise EngineError(f"spark: cannot start a session on {master}: {exc}") from exc
         return cls(session, owned=True)
 
-    def load(self, usage: Usage, tables: WorldTables) -> None:
+    def load(self, usage: Usage, tables: WorldTables, *, keep: NeutralQuery | None = None) -> None:
         from pyspark.errors import PySparkException
 
         spark = self._spark
+        condition = "1 = 1" if keep is None else keep.render(self.dialect)
         try:
             self.close_views()
-            for name in ("node_map", "node_info", "region_info"):
-                frame = spark.createDataFrame(getattr(tables, name))
-                frame.createOrReplaceTempView(name)
+            for name, table in tables.named().items():
+                spark.createDataFrame(table.arrow()).createOrReplaceTempView(name)
             if usage.table is not None:
                 raw = spark.createDataFrame(usage.table)
             else:
                 raw = spark.read.parquet(*(str(f) for f in usage.files))
             raw.createOrReplaceTempView("usage_raw")
             daily = spark.sql(
-                "SELECT CAST(FLOOR(unix_timestamp(ts) / 86400) AS BIGINT) AS day, "
+                f"SELECT {_DAY.format('ts')} AS day, "
                 f"{DAILY_KEYS}, SUM(quantity) AS quantity FROM usage_raw "
-                f"GROUP BY 1, {DAILY_KEYS}"
+                f"WHERE {condition} GROUP BY 1, {DAILY_KEYS}"
             ).cache()
             self._cached.append(daily)
             daily.createOrReplaceTempView("daily")
             span = spark.sql(
-                "SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM daily"
+                f"SELECT {_DAY.format('MIN(ts)')} AS first_day, "
+                f"{_DAY.format('MAX(ts)')} AS last_day FROM usage_raw"
             ).cache()
             self._cached.append(span)
             span.createOrReplaceTempView("span")

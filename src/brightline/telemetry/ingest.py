@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Final, TextIO
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from brightline.errors import InvalidInputError, Problem
-from brightline.telemetry.dataset import STORED_SCHEMA, ManifestEntry, TelemetryDataset
+from brightline.telemetry.dataset import ManifestEntry, TelemetryDataset
 from brightline.telemetry.formats import BATCH_ROWS, read_metering
 from brightline.telemetry.schema import DAY
-from brightline.telemetry.validate import Validator
+from brightline.telemetry.validate import ACCEPTED_SCHEMA, Validator
 from brightline.world import World
 
 _ROWS_PER_GROUP: Final = 262_144
@@ -83,6 +82,9 @@ def ingest_file(
             accepted=0,
             duplicate=True,
         )
+    # Imported here: pyarrow.dataset pulls in pandas, which detection does not need.
+    import pyarrow.dataset as ds
+
     validator = Validator(world)
     counts: Counter[str] = Counter()
     totals = {"rows": 0, "accepted": 0}
@@ -105,11 +107,16 @@ def ingest_file(
 
     try:
         with quarantine_path.open("w", encoding="utf-8") as quarantine:
-            reader = pa.RecordBatchReader.from_batches(STORED_SCHEMA, accepted_batches(quarantine))
+            reader = pa.RecordBatchReader.from_batches(
+                ACCEPTED_SCHEMA, accepted_batches(quarantine)
+            )
             ds.write_dataset(
                 reader,
                 dataset.staging(ingest_id),
                 format="parquet",
+                # Without the Arrow schema the text columns read back as plain strings
+                # (STORED_SCHEMA), though they are written from dictionaries.
+                file_options=ds.ParquetFileFormat().make_write_options(store_schema=False),
                 partitioning=ds.partitioning(pa.schema([(DAY, pa.string())]), flavor="hive"),
                 basename_template=f"{ingest_id}-{{i}}.parquet",
                 existing_data_behavior="overwrite_or_ignore",
