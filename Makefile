@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run check test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## Runs Brightline's main job on the embedded defaults.
+## Runs Brightline's main job on the embedded defaults: the server (SQLite ./brightline.db,
+## ./brightline-data/, the example world loaded into an empty store, a ledger key and an
+## admin API key made on first start). Ctrl-C stops it.
 run: $(STAMP)
 	$(BIN)/brightline validate --world examples/world
+	$(BIN)/brightline check --world examples/world --requests examples/requests.csv
+	$(BIN)/brightline serve --world examples/world
+
+## The decision engine's job alone, without the server.
+check: $(STAMP)
 	$(BIN)/brightline check --world examples/world --requests examples/requests.csv
 
 ## Lint, type-check (strict on src/) and the whole test suite.
@@ -38,6 +45,9 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/decision.py
+	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -26,11 +26,31 @@ class Settings:
 
     database_url: SecretStr = field(default_factory=lambda: SecretStr(DEFAULT_DATABASE_URL))
     data_dir: Path = Path(DEFAULT_DATA_DIR)
+    #: OIDC bearer tokens (optional): issuer, audience, JWKS (a file path or an https URL),
+    #: the claim holding role names, and a map from those names to Brightline roles.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks: str | None = None
+    oidc_roles_claim: str = "roles"
+    oidc_role_map: Mapping[str, str] = field(default_factory=dict)
+    #: Requests per minute per credential on the admin and case endpoints.
+    admin_rate_per_minute: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        role_map: dict[str, str] = {}
+        for pair in (env.get("BRIGHTLINE_OIDC_ROLE_MAP") or "").split(","):
+            claim, sep, role = pair.partition("=")
+            if sep and claim.strip():
+                role_map[claim.strip()] = role.strip()
         return cls(
             database_url=SecretStr(env.get("BRIGHTLINE_DATABASE_URL") or DEFAULT_DATABASE_URL),
             data_dir=Path(env.get("BRIGHTLINE_DATA_DIR") or DEFAULT_DATA_DIR),
+            oidc_issuer=env.get("BRIGHTLINE_OIDC_ISSUER") or None,
+            oidc_audience=env.get("BRIGHTLINE_OIDC_AUDIENCE") or None,
+            oidc_jwks=env.get("BRIGHTLINE_OIDC_JWKS") or None,
+            oidc_roles_claim=env.get("BRIGHTLINE_OIDC_ROLES_CLAIM") or "roles",
+            oidc_role_map=role_map,
+            admin_rate_per_minute=int(env.get("BRIGHTLINE_ADMIN_RATE_PER_MINUTE") or 600),
         )

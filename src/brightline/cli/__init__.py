@@ -1,12 +1,17 @@
 """The ``brightline`` command. Importing this package registers every command group."""
 
 from brightline.cli import (  # noqa: F401  (registration)
+    case,
     check,
     db,
     detect,
     export,
+    export_clouds,
     ledger,
+    plan,
+    report,
     restrict,
+    serve,
     snapshot,
     synth,
     telemetry,

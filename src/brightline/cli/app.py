@@ -15,6 +15,7 @@ from rich.console import Console
 
 from brightline.config import Settings
 from brightline.errors import (
+    AccessDeniedError,
     BrightlineError,
     ConflictError,
     InvalidInputError,
@@ -41,6 +42,7 @@ EXIT_CODES: Final[dict[type[BrightlineError], int]] = {
     ConflictError: 4,
     LedgerIntegrityError: 5,
     StoreUnavailableError: 6,
+    AccessDeniedError: 7,
 }
 
 

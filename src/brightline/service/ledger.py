@@ -57,6 +57,7 @@ from brightline.store import (
     latest_world,
     open_store,
     outbox_entry,
+    outbox_head,
     read_outbox,
 )
 from brightline.store.ledger import (
@@ -251,6 +252,12 @@ def sync_ledger(
             note = sign_checkpoint(Checkpoint(signer.name, size, root), signer)
             add_checkpoint(session, size=size, root=root, note=note, at=at)
         return SyncResult(appended, size, root, note)
+
+
+def pending(store: Store) -> bool:
+    """Whether the outbox holds events the ledger has not logged (a cheap read)."""
+    with store.read() as session:
+        return outbox_head(session) > consumer_position(session, CONSUMER)
 
 
 def sync(settings: Settings, store: Store) -> SyncResult:

@@ -61,7 +61,10 @@ def read_yaml(path: Path, *, name: str | None = None) -> LocatedYaml:
 
 
 def parse_yaml(text: str, *, name: str) -> LocatedYaml:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # e.g. a character YAML does not allow
+        raise InvalidInputError(Problem(name, f"malformed YAML: {exc}")) from exc
     try:
         root = loader.get_single_node()
         lines: dict[PathKey, int] = {}

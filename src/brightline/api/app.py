@@ -1,0 +1,296 @@
+"""The FastAPI application: state, middleware (request ids, JSON logs, size limits,
+security headers, metrics), the one place where errors become status codes, health
+and readiness, and the background task that keeps the bundle and the ledger current."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from brightline import __version__
+from brightline.api.auth import (
+    AuthenticationError,
+    Authenticator,
+    ForbiddenError,
+    RateLimitedError,
+    RateLimiter,
+)
+from brightline.cases.roles import AccessDeniedError
+from brightline.config import Settings
+from brightline.errors import (
+    BrightlineError,
+    ConflictError,
+    InvalidInputError,
+    LedgerIntegrityError,
+    NotFoundError,
+    StoreUnavailableError,
+)
+from brightline.ledger import NoteSigner
+from brightline.service.bundles import BundleKeeper
+from brightline.service.ledger import pending, sync_ledger
+from brightline.store import Store
+
+log = logging.getLogger("brightline.api")
+
+#: Bodies larger than this are refused before they are read (a batch of 10,000 fits).
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+REFRESH_SECONDS: Final = 0.1
+
+STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
+    (AuthenticationError, 401),
+    (ForbiddenError, 403),
+    (AccessDeniedError, 403),
+    (RateLimitedError, 429),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidInputError, 422),
+    (StoreUnavailableError, 503),
+    (LedgerIntegrityError, 500),
+]
+
+SECURITY_HEADERS: Final = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+    "cache-control": "no-store",
+}
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.decisions = Counter(
+            "brightline_decisions", "Decisions made, by effect", ["effect"], registry=r
+        )
+        self.latency = Histogram(
+            "brightline_decision_seconds",
+            "Time to decide one request (engine time, single endpoint)",
+            buckets=(1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2),
+            registry=r,
+        )
+        self.batch_latency = Histogram(
+            "brightline_decision_batch_seconds", "Time to decide one batch", registry=r
+        )
+        self.bundle_serial = Gauge(
+            "brightline_bundle_serial", "Serial of the bundle in force", registry=r
+        )
+        self.bundle_info = Gauge(
+            "brightline_bundle_version",
+            "1 for the snapshot version in force",
+            ["version"],
+            registry=r,
+        )
+        self.ledger_size = Gauge("brightline_ledger_size", "Entries in the ledger", registry=r)
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    store: Store
+    signer: NoteSigner
+    keeper: BundleKeeper
+    authenticator: Authenticator
+    limiter: RateLimiter
+    metrics: Metrics
+    changed: asyncio.Condition | None = None
+    ready: bool = False
+
+
+def _status(error: BrightlineError) -> int:
+    for kind, code in STATUS:
+        if isinstance(error, kind):
+            return code
+    return 400
+
+
+def _problems(error: BrightlineError) -> list[dict[str, str]]:
+    if isinstance(error, InvalidInputError):
+        return [{"where": p.where, "message": p.message} for p in error.problems]
+    return []
+
+
+def create_app(settings: Settings, store: Store, signer: NoteSigner) -> FastAPI:
+    """The API over an open store; ``signer`` signs bundles and ledger checkpoints."""
+    state = AppState(
+        settings=settings,
+        store=store,
+        signer=signer,
+        keeper=BundleKeeper(store, signer),
+        authenticator=Authenticator(store, settings),
+        limiter=RateLimiter(settings.admin_rate_per_minute),
+        metrics=Metrics(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.changed = asyncio.Condition()
+        await run_in_threadpool(_refresh, state)
+        state.ready = True
+        task = asyncio.create_task(_keep_current(state))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="Brightline",
+        version=__version__,
+        description="Decisions, signed bundles, restrictions, cases and the ledger.",
+        lifespan=lifespan,
+    )
+    app.state.brightline = state
+
+    @app.exception_handler(BrightlineError)
+    async def brightline_error(request: Request, error: BrightlineError) -> JSONResponse:
+        status = _status(error)
+        headers = {"www-authenticate": "Bearer"} if status == 401 else None
+        body = {"error": type(error).__name__, "message": str(error), "problems": _problems(error)}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(UnicodeError)
+    async def unicode_error(request: Request, error: UnicodeError) -> JSONResponse:
+        # Lone surrogates and the like cannot be stored; they are the caller's mistake.
+        return JSONResponse(
+            {
+                "error": "InvalidInputError",
+                "message": "text must be valid Unicode (no lone surrogates)",
+                "problems": [],
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in error.errors()
+        ]
+        return JSONResponse(
+            {"error": "InvalidInputError", "message": "invalid request", "problems": problems},
+            status_code=422,
+        )
+
+    @app.middleware("http")
+    async def envelope(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response: Response = JSONResponse(
+                {
+                    "error": "InvalidInputError",
+                    "message": f"request body over {MAX_BODY_BYTES} bytes",
+                    "problems": [],
+                },
+                status_code=413,
+            )
+        else:
+            response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["x-request-id"] = request_id
+        principal = getattr(request.state, "principal", None)
+        log.info(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                    "principal": principal.name if principal is not None else None,
+                }
+            )
+        )
+        return response
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database and bundle")
+    async def readyz() -> JSONResponse:
+        try:
+            await run_in_threadpool(store.ping)
+        except StoreUnavailableError as exc:
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        if not state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ready", "bundle": state.keeper.current.version})
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
+    async def metrics() -> Response:
+        return Response(
+            generate_latest(state.metrics.registry), media_type="text/plain; version=0.0.4"
+        )
+
+    from brightline.api import admin, cases, decisions
+
+    app.include_router(decisions.router)
+    app.include_router(admin.router)
+    app.include_router(cases.router)
+    return app
+
+
+def _refresh(state: AppState) -> bool:
+    """Log pending changes in the ledger and recompile the bundle if anything changed."""
+    if pending(state.store) or not state.ready:
+        result = sync_ledger(state.store, signer=state.signer)
+        state.metrics.ledger_size.set(result.size)
+    changed = state.keeper.refresh()
+    bundle = state.keeper.current
+    if changed:
+        state.metrics.bundle_info.clear()
+        state.metrics.bundle_info.labels(version=bundle.version).set(1)
+        state.metrics.bundle_serial.set(bundle.serial)
+    return changed
+
+
+async def _keep_current(state: AppState) -> None:
+    assert state.changed is not None
+    while True:
+        await asyncio.sleep(REFRESH_SECONDS)
+        try:
+            changed = await run_in_threadpool(_refresh, state)
+        except BrightlineError as exc:  # the database may be away for a while
+            log.warning(json.dumps({"event": "refresh-failed", "error": str(exc)}))
+            continue
+        if changed:
+            async with state.changed:
+                state.changed.notify_all()
+
+
+async def notify_change(state: AppState) -> None:
+    """Refresh now (after a change made through the API) and wake long-polling clients."""
+    if await run_in_threadpool(_refresh, state) and state.changed is not None:
+        async with state.changed:
+            state.changed.notify_all()
+
+
+def bundle_state(request: Request) -> Any:
+    return request.app.state.brightline

@@ -1,0 +1,299 @@
+"""Decisions, signed bundles and decision logs: the endpoints enforcement points use.
+
+The batch endpoint parses its body with orjson into columns and decides them in one
+``decide_batch`` call, rather than building a pydantic model per request: at 10,000
+requests a batch, model parsing would cost more than deciding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from brightline.api.auth import require
+from brightline.errors import InvalidInputError, Problem
+from brightline.policy import BatchEffect, format_time, to_micros
+from brightline.policy import Request as DecisionRequest
+from brightline.service.apikeys import ADMIN, ENFORCEMENT_POINT, ROLES, Principal
+from brightline.service.decision_logs import DecisionCount, DecisionLogReport, record_report
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+
+MAX_BATCH: Final = 10_000
+DECIDERS: Final = tuple(sorted(ROLES))  # every role may ask for a decision
+Decider = Annotated[Principal, Depends(require(*DECIDERS))]
+Reporter = Annotated[Principal, Depends(require(ENFORCEMENT_POINT, ADMIN))]
+_EFFECTS: Final = ("allow", "deny", "error")
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    node: str = Field(min_length=1, max_length=128)
+    service: str = Field(min_length=1, max_length=128)
+    operation: str = Field(min_length=1, max_length=128)
+    region: str = Field(min_length=1, max_length=128)
+    time: AwareDatetime | None = Field(default=None, description="RFC 3339; default now")
+
+
+class DecisionOut(BaseModel):
+    effect: str = Field(description="allow or deny")
+    restrictions: list[str] = Field(description="enforcing restrictions that deny, sorted")
+    would_deny: list[str] = Field(description="dry-run restrictions that would deny, sorted")
+    version: str = Field(description="snapshot version that decided")
+    explanation: str
+
+
+class BatchDecisionOut(BaseModel):
+    effect: str = Field(description="allow, deny or error")
+    restrictions: list[str]
+    would_deny: list[str]
+    error: str | None = None
+
+
+class BatchOut(BaseModel):
+    version: str
+    decisions: list[BatchDecisionOut]
+
+
+_BATCH_SCHEMA: Final = {
+    "type": "object",
+    "required": ["requests"],
+    "additionalProperties": False,
+    "properties": {
+        "requests": {
+            "type": "array",
+            "maxItems": MAX_BATCH,
+            "items": {
+                "type": "object",
+                "required": ["node", "service", "operation", "region"],
+                "additionalProperties": False,
+                "properties": {
+                    "node": {"type": "string"},
+                    "service": {"type": "string"},
+                    "operation": {"type": "string"},
+                    "region": {"type": "string"},
+                    "time": {"type": "string", "format": "date-time"},
+                },
+            },
+        }
+    },
+}
+
+
+@router.post("/decisions", response_model=DecisionOut, summary="Decide one request")
+async def decide_one(body: DecisionIn, request: Request, _: Decider) -> DecisionOut:
+    state = request.app.state.brightline
+    snapshot = state.keeper.current.snapshot
+    at = body.time.astimezone(UTC) if body.time is not None else datetime.now(UTC)
+    started = time.perf_counter()
+    decision = snapshot.decide(
+        DecisionRequest(body.node, body.service, body.operation, body.region, at)
+    )
+    state.metrics.latency.observe(time.perf_counter() - started)
+    state.metrics.decisions.labels(effect=decision.effect.value).inc()
+    return DecisionOut(
+        effect=decision.effect.value,
+        restrictions=list(decision.matched),
+        would_deny=list(decision.would_deny),
+        version=decision.version,
+        explanation=decision.explain(),
+    )
+
+
+def _columns(body: Any) -> tuple[dict[str, list[Any]], int]:
+    if not isinstance(body, dict) or set(body) != {"requests"}:
+        raise InvalidInputError(Problem("body", 'expected {"requests": [...]}'))
+    items = body["requests"]
+    if not isinstance(items, list):
+        raise InvalidInputError(Problem("requests", "must be a list"))
+    if len(items) > MAX_BATCH:
+        raise InvalidInputError(
+            Problem("requests", f"{len(items)} requests; a batch holds at most {MAX_BATCH}")
+        )
+    columns: dict[str, list[Any]] = {"node": [], "service": [], "operation": [], "region": []}
+    times: list[int | None] = []
+    now = to_micros(datetime.now(UTC))
+    problems = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append(Problem(f"requests[{i}]", "must be an object"))
+            continue
+        for name, column in columns.items():
+            value = item.get(name)
+            if not isinstance(value, str):
+                problems.append(Problem(f"requests[{i}].{name}", "required string"))
+            column.append(value)
+        extra = set(item) - {"node", "service", "operation", "region", "time"}
+        if extra:
+            problems.append(
+                Problem(f"requests[{i}]", f"unknown field(s) {', '.join(sorted(extra))}")
+            )
+        raw = item.get("time")
+        if raw is None:
+            times.append(now)
+            continue
+        try:
+            moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            problems.append(Problem(f"requests[{i}].time", "RFC 3339 time with a zone"))
+            times.append(None)
+        else:
+            times.append(to_micros(moment))
+    if problems:
+        raise InvalidInputError(problems[:100])
+    return {**columns, "time": times}, len(items)
+
+
+@router.post(
+    "/decisions/batch",
+    response_model=BatchOut,
+    summary=f"Decide up to {MAX_BATCH:,} requests",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _BATCH_SCHEMA}},
+        }
+    },
+)
+async def decide_batch(request: Request, _: Decider) -> Response:
+    state = request.app.state.brightline
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(Problem("body", f"malformed JSON: {exc}")) from exc
+    columns, n = _columns(body)
+    snapshot = state.keeper.current.snapshot
+    started = time.perf_counter()
+    columns["time"] = np.asarray(columns["time"], dtype=np.int64)  # type: ignore[assignment]
+    result = snapshot.decide_batch(columns)
+    state.metrics.batch_latency.observe(time.perf_counter() - started)
+    effects = result.effect.tolist()
+    ids = result.restriction_ids
+    m_off, m_codes = result.matched_offsets.tolist(), result.matched.tolist()
+    w_off, w_codes = result.would_deny_offsets.tolist(), result.would_deny.tolist()
+    out = []
+    counts = [0, 0, 0]
+    for i in range(n):
+        effect = effects[i]
+        counts[effect] += 1
+        out.append(
+            {
+                "effect": _EFFECTS[effect],
+                "restrictions": [ids[c] for c in m_codes[m_off[i] : m_off[i + 1]]],
+                "would_deny": [ids[c] for c in w_codes[w_off[i] : w_off[i + 1]]],
+                "error": result.error_message(i) if effect == BatchEffect.ERROR else None,
+            }
+        )
+    for effect, count in zip(_EFFECTS, counts, strict=True):
+        if count:
+            state.metrics.decisions.labels(effect=effect).inc(count)
+    return Response(
+        orjson.dumps({"version": result.version, "decisions": out}), media_type="application/json"
+    )
+
+
+class BundleOut(BaseModel):
+    note: str = Field(description="C2SP signed note over the payload's hash")
+    payload: dict[str, Any]
+
+
+@router.get(
+    "/bundles/current",
+    response_model=BundleOut,
+    summary="The signed bundle in force",
+    responses={304: {"description": "Not modified: the bundle named by If-None-Match is current"}},
+)
+async def current_bundle(
+    request: Request,
+    _: Decider,
+    wait: Annotated[
+        float, Query(ge=0, le=300, description="Long-poll for up to this many seconds")
+    ] = 0,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    state = request.app.state.brightline
+    held = (if_none_match or "").strip().strip('"')
+    bundle = state.keeper.current
+    if held and held == bundle.version and wait > 0 and state.changed is not None:
+        deadline = time.monotonic() + wait
+        async with state.changed:
+            while state.keeper.current.version == held:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(state.changed.wait(), timeout=remaining)
+                except TimeoutError:
+                    break
+        bundle = state.keeper.current
+    etag = f'"{bundle.version}"'
+    if held and held == bundle.version:
+        return Response(status_code=304, headers={"etag": etag})
+    return Response(
+        orjson.dumps(bundle.document()),
+        media_type="application/json",
+        headers={"etag": etag, "x-brightline-serial": str(bundle.serial)},
+    )
+
+
+_ID = r"^[A-Za-z0-9._:\-]{1,128}$"
+_INT32 = 2**31 - 1
+
+
+class CountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    restriction: str = Field(pattern=_ID)
+    node: str = Field(pattern=_ID)
+    hour: AwareDatetime
+    effect: str = Field(pattern="^(deny|would-deny)$")
+    count: int = Field(ge=0, le=_INT32)
+
+
+class DecisionLogIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    report_id: str = Field(pattern=r"^[A-Za-z0-9._\-]{1,64}$")
+    enforcement_point: str = Field(pattern=_ID)
+    counts: list[CountIn] = Field(default_factory=list, max_length=100_000)
+    samples: list[dict[str, Any]] = Field(default_factory=list, max_length=1_000)
+    dropped: int = Field(default=0, ge=0, le=_INT32, description="records the point dropped")
+
+
+class DecisionLogAck(BaseModel):
+    accepted: bool
+    duplicate: bool
+
+
+@router.post("/decision-logs", response_model=DecisionLogAck, summary="Report decision logs")
+async def report_decision_logs(
+    body: DecisionLogIn, request: Request, _: Reporter
+) -> DecisionLogAck:
+    state = request.app.state.brightline
+    report = DecisionLogReport(
+        report_id=body.report_id,
+        enforcement_point=body.enforcement_point,
+        counts=[
+            DecisionCount(c.restriction, c.node, c.hour, c.effect, c.count) for c in body.counts
+        ],
+        samples=body.samples,
+        dropped=body.dropped,
+    )
+    fresh = await run_in_threadpool(record_report, state.store, report)
+    return DecisionLogAck(accepted=True, duplicate=not fresh)
+
+
+def format_now() -> str:
+    return format_time(datetime.now(UTC)) or ""

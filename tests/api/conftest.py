@@ -1,0 +1,92 @@
+"""A real server on loopback (uvicorn in a thread) over a fresh store with the example
+world, a ledger key and one API key per role."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from brightline.api import create_app
+from brightline.cases.roles import Role
+from brightline.config import Settings
+from brightline.ledger import NoteVerifier
+from brightline.service.apikeys import ADMIN, ENFORCEMENT_POINT, create_key
+from brightline.service.intake import grant_role
+from brightline.service.ledger import LedgerKeys, ensure_key
+from brightline.service.worlds import import_world
+from brightline.store import Store, open_store
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
+ROLE_NAMES = [ADMIN, ENFORCEMENT_POINT, *(r.value for r in Role)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Live:
+    url: str
+    store: Store
+    settings: Settings
+    verifier: NoteVerifier
+    keys: dict[str, str] = field(default_factory=dict)
+    server: uvicorn.Server | None = None
+
+    def client(self, role: str | None = None, **kwargs: object) -> httpx.Client:
+        headers = {"authorization": f"Bearer {self.keys[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def key_for(self, principal: str, *roles: str) -> str:
+        _, key = create_key(self.store, principal=principal, roles=roles, created_by="test")
+        return key
+
+
+def start_server(settings: Settings, store: Store) -> tuple[uvicorn.Server, threading.Thread, str]:
+    signer = LedgerKeys.of(settings).signer()
+    assert signer is not None
+    app = create_app(settings, store, signer)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000)
+    store = open_store(f"sqlite:///{tmp_path / 'api.db'}")
+    verifier = ensure_key(settings)
+    import_world(store, EXAMPLE, actor="setup")
+    server, thread, url = start_server(settings, store)
+    live = Live(url, store, settings, verifier, server=server)
+    for role in ROLE_NAMES:
+        live.keys[role] = live.key_for(f"{role}-user", role)
+    # Review roles are also granted to the principals in the store: the key limits what
+    # the credential may do, the grants what the person may do (the service checks them).
+    grant_role(store, "case-admin-user", Role.CASE_ADMIN, actor="case-admin-user")
+    for role in Role:
+        grant_role(store, f"{role.value}-user", role, actor="case-admin-user")
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
