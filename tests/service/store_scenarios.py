@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,3 +41,45 @@ def with_example_world(store: Store) -> Store:
     """The store, holding the example world imported at T0."""
     import_world(store, EXAMPLE, actor="setup", now=T0)
     return store
+
+
+def kill_writers_repeatedly(
+    writer: Callable[[str, int, int], None],
+    url: str,
+    *,
+    iterations: int,
+    max_delay: float,
+    seed: int,
+) -> tuple[list[str], list[str]]:
+    """Fork ``writer(url, iteration, ack_fd)`` ``iterations`` times and SIGKILL each after a
+    random delay counted from its ``READY`` line; return the lines it acknowledged and
+    any ``ERROR`` lines. The writer must never return; anything it raises is reported."""
+    rng = random.Random(seed)
+    acknowledged: list[str] = []
+    errors: list[str] = []
+    for iteration in range(iterations):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            try:
+                writer(url, iteration, write_end)
+            except BaseException as exc:  # report anything but the kill, then leave
+                os.write(write_end, f"ERROR {type(exc).__name__}: {exc}\n".encode())
+            finally:
+                os._exit(1)
+        os.close(write_end)
+        # Start the clock once the writer is connected, so that kills land among writes.
+        chunks = [os.read(read_end, 65536)]
+        time.sleep(rng.uniform(0, max_delay))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+        os.close(read_end)
+        for line in b"".join(chunks).decode().splitlines():
+            if line.startswith("ERROR"):
+                errors.append(line)
+            elif line != "READY":
+                acknowledged.append(line)
+    return acknowledged, errors

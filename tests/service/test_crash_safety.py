@@ -13,8 +13,6 @@ requests with their keys changes nothing.
 from __future__ import annotations
 
 import os
-import random
-import signal
 import time
 from typing import Any
 
@@ -27,7 +25,7 @@ from brightline.service import (
 )
 from brightline.service.restrictions import load_states
 from brightline.store import Store, all_events, open_store, read_outbox
-from service.store_scenarios import at, restriction_yaml
+from service.store_scenarios import at, kill_writers_repeatedly, restriction_yaml
 
 ITERATIONS = 200
 MAX_DELAY_S = 0.1
@@ -78,38 +76,14 @@ def test_killed_writers_lose_no_acknowledged_change_and_leave_no_partial_one(
     store_url: str, world_store: Store
 ) -> None:
     world_store.close()  # no pooled connection may cross the fork
-    rng = random.Random(20251001)
-    acknowledged: list[tuple[str, int, str]] = []
-    errors: list[str] = []
     started = time.monotonic()
-    for iteration in range(ITERATIONS):
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
-            try:
-                _writer(store_url, iteration, write_end)
-            except BaseException as exc:  # report anything but the kill, then leave
-                os.write(write_end, f"ERROR {type(exc).__name__}: {exc}\n".encode())
-            finally:
-                os._exit(1)
-        os.close(write_end)
-        # Start the clock once the writer is connected, so that kills land among writes.
-        chunks = [os.read(read_end, 65536)]
-        time.sleep(rng.uniform(0, MAX_DELAY_S))
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        while chunk := os.read(read_end, 65536):
-            chunks.append(chunk)
-        os.close(read_end)
-        for line in b"".join(chunks).decode().splitlines():
-            if line == "READY":
-                continue
-            if line.startswith("ERROR"):
-                errors.append(line)
-            else:
-                rid, revision, kind = line.split()
-                acknowledged.append((rid, int(revision), kind))
+    lines, errors = kill_writers_repeatedly(
+        _writer, store_url, iterations=ITERATIONS, max_delay=MAX_DELAY_S, seed=20251001
+    )
+    acknowledged: list[tuple[str, int, str]] = []
+    for line in lines:
+        rid, revision, kind = line.split()
+        acknowledged.append((rid, int(revision), kind))
     elapsed = time.monotonic() - started
 
     assert not errors, errors[:5]
