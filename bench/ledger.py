@@ -286,9 +286,7 @@ def run_store(
                 chunk = entries[start : start + batch]
                 with store.write() as session:
                     insert_entries(session, start, rows(start, chunk))
-                    tiles = SqlTileStore(session)
-                    for write in appender.append(leaf_hash(e) for e in chunk):
-                        tiles.write_tile(write)
+                    SqlTileStore(session).write_tiles(appender.append(leaf_hash(e) for e in chunk))
             return appender.root()
 
         seconds, root = timed(append_all)
@@ -316,9 +314,7 @@ def run_store(
             for i, entry in enumerate(extra):
                 with store.write() as session:
                     insert_entries(session, leaves + i, rows(leaves + i, [entry]))
-                    tiles = SqlTileStore(session)
-                    for write in appender.append([leaf_hash(entry)]):
-                        tiles.write_tile(write)
+                    SqlTileStore(session).write_tiles(appender.append([leaf_hash(entry)]))
 
         seconds, _ = timed(one_per_transaction)
         results.append(
@@ -350,7 +346,7 @@ def run_store(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--leaves", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--batch", type=int, default=4_096)
     parser.add_argument("--samples", type=int, default=1_000, help="proofs timed per kind")
     parser.add_argument(
         "--db", metavar="URL", help="database for the persistent log (default: a fresh SQLite file)"

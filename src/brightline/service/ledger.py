@@ -238,8 +238,7 @@ def sync_ledger(
                 for e, entry in zip(events, entries, strict=True)
             ]
             insert_entries(session, size + appended, rows)
-            for write in appender.append(leaf_hash(r.public) for r in rows):
-                tiles.write_tile(write)
+            tiles.write_tiles(appender.append(leaf_hash(r.public) for r in rows))
             appended += len(rows)
             position = events[-1].id
         if appended:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from brightline.errors import InvalidInputError, LedgerIntegrityError, NotFoundError
@@ -55,24 +55,28 @@ class StoredCheckpoint:
 
 _TILES: Table = LedgerTileRow.__table__  # type: ignore[assignment]
 _BUNDLES: Table = LedgerBundleRow.__table__  # type: ignore[assignment]
+_SELECT_TILE = select(_TILES.c.width, _TILES.c.hashes).where(
+    _TILES.c.level == bindparam("level"), _TILES.c.tile == bindparam("tile")
+)
+_UPDATE_TILE = (
+    update(_TILES)
+    .where(_TILES.c.level == bindparam("b_level"), _TILES.c.tile == bindparam("b_tile"))
+    .values(width=bindparam("width"), hashes=bindparam("hashes"))
+)
 
 
 class SqlTileStore:
     """The ledger's ``TileStore`` over ``ledger_tiles``, in the caller's session.
 
-    Core statements, not ORM objects: tiles are read on every proof and written on
-    every append, and the ORM's unit of work would cost more than the SQL.
+    Core statements built once, not ORM objects: tiles are read on every proof and
+    written on every append, and building statements would cost more than the SQL.
     """
 
     def __init__(self, session: Session) -> None:
         self._connection = session.connection()
 
     def _row(self, level: int, index: int) -> tuple[int, bytes] | None:
-        row = self._connection.execute(
-            select(_TILES.c.width, _TILES.c.hashes).where(
-                _TILES.c.level == level, _TILES.c.tile == index
-            )
-        ).first()
+        row = self._connection.execute(_SELECT_TILE, {"level": level, "tile": index}).first()
         return None if row is None else (row[0], row[1])
 
     def read_tile(self, level: int, index: int, width: int) -> bytes:
@@ -82,28 +86,54 @@ class SqlTileStore:
         return row[1][: width * HASH_SIZE]
 
     def write_tile(self, write: TileWrite) -> None:
-        """Insert a tile, or widen a stored one; a write that changes a stored hash is refused."""
-        width = len(write.hashes) // HASH_SIZE
-        row = self._row(write.level, write.index)
-        if row is None:
-            self._connection.execute(
-                insert(_TILES).values(
-                    level=write.level, tile=write.index, width=width, hashes=write.hashes
+        self.write_tiles([write])
+
+    def write_tiles(self, writes: Sequence[TileWrite]) -> None:
+        """Insert tiles, or widen stored ones, in a few statements; a write that would
+        change a stored hash is refused (and the caller's transaction rolls back)."""
+        if not writes:
+            return
+        stored: dict[tuple[int, int], tuple[int, bytes]] = {}
+        for level in {w.level for w in writes}:
+            indexes = [w.index for w in writes if w.level == level]
+            rows = self._connection.execute(
+                select(_TILES.c.tile, _TILES.c.width, _TILES.c.hashes).where(
+                    _TILES.c.level == level, _TILES.c.tile.in_(indexes)
                 )
             )
-            return
-        stored_width, stored = row
-        common = min(len(stored), len(write.hashes))
-        if stored[:common] != write.hashes[:common]:
-            raise LedgerIntegrityError(
-                f"refusing to change stored hashes of tile {write.level}/{write.index}"
-            )
-        if width > stored_width:
-            self._connection.execute(
-                update(_TILES)
-                .where(_TILES.c.level == write.level, _TILES.c.tile == write.index)
-                .values(width=width, hashes=write.hashes)
-            )
+            stored.update({(level, t): (w, h) for t, w, h in rows})
+        inserts, updates = [], []
+        for write in writes:
+            width = len(write.hashes) // HASH_SIZE
+            current = stored.get((write.level, write.index))
+            values = {
+                "level": write.level,
+                "tile": write.index,
+                "width": width,
+                "hashes": write.hashes,
+            }
+            if current is None:
+                inserts.append(values)
+                stored[(write.level, write.index)] = (width, write.hashes)
+                continue
+            common = min(len(current[1]), len(write.hashes))
+            if current[1][:common] != write.hashes[:common]:
+                raise LedgerIntegrityError(
+                    f"refusing to change stored hashes of tile {write.level}/{write.index}"
+                )
+            if width > current[0]:
+                updates.append(
+                    {
+                        "b_level": write.level,
+                        "b_tile": write.index,
+                        "width": width,
+                        "hashes": write.hashes,
+                    }
+                )
+        if inserts:
+            self._connection.execute(insert(_TILES), inserts)
+        if updates:
+            self._connection.execute(_UPDATE_TILE, updates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,24 +163,29 @@ def ledger_size(session: Session) -> int:
 
 
 def insert_entries(session: Session, start: int, entries: Sequence[NewLedgerEntry]) -> None:
-    """Append entries at leaf indexes ``start``, ``start + 1``, …: fill the open bundle,
-    then insert new ones. ``start`` must be the current size."""
+    """Append entries at leaf indexes ``start``, ``start + 1``, …: widen the open bundle,
+    then insert new ones in one statement. ``start`` must be the current size."""
+    if any(len(e.salt) != _SALT for e in entries):
+        raise LedgerIntegrityError("a ledger salt must be 32 bytes")
+    connection = session.connection()
     position = start
     remaining = list(entries)
-    connection = session.connection()
+    new_rows = []
     while remaining:
         index, offset = divmod(position, TILE_WIDTH)
         take, remaining = remaining[: TILE_WIDTH - offset], remaining[TILE_WIDTH - offset :]
         blob = encode_entry_bundle([e.public for e in take])
         salts = b"".join(e.salt for e in take)
         ids = b"".join(e.outbox_id.to_bytes(_ID, "big") for e in take)
-        if any(len(e.salt) != _SALT for e in take):
-            raise LedgerIntegrityError("a ledger salt must be 32 bytes")
         if offset == 0:
-            connection.execute(
-                insert(_BUNDLES).values(
-                    bundle=index, width=len(take), entries=blob, salts=salts, outbox_ids=ids
-                )
+            new_rows.append(
+                {
+                    "bundle": index,
+                    "width": len(take),
+                    "entries": blob,
+                    "salts": salts,
+                    "outbox_ids": ids,
+                }
             )
         else:
             current = _bundle(session, index)
@@ -169,6 +204,8 @@ def insert_entries(session: Session, start: int, entries: Sequence[NewLedgerEntr
                 )
             )
         position += len(take)
+    if new_rows:
+        connection.execute(insert(_BUNDLES), new_rows)
 
 
 def _entries_of(bundle: _Bundle) -> list[StoredLedgerEntry]:
