@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -111,7 +112,7 @@ def _load(
             response = http.post(path, content=body)
             if response.status_code != 200:
                 raise RuntimeError(response.text)
-            response.json()
+            orjson.loads(response.content)
             done += per_request
         out.put((done, time.perf_counter() - started))
 
@@ -207,7 +208,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()

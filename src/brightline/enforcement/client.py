@@ -160,11 +160,15 @@ class Client:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the background thread (interrupting a long poll), persist the buffer."""
+        """Stop the background thread and persist the buffer.
+
+        A long poll in flight is not waited for: the thread is a daemon and ends when
+        its request does, having nothing left to do.
+        """
         self._stop.set()
         self._http.close()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=1.0)
         self.buffer.persist()
 
     @property
