@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -338,32 +338,18 @@ def reject_restriction(
     """Reject what the restriction awaits. A rejected proposal is closed for good; a
     rejected lift or promotion leaves the restriction as it was. Anyone may reject,
     including the proposer (a withdrawal)."""
-    _check_principal(actor)
-    _check_key(key)
-    why = _check_why(why)
-    at = _now(now)
-    with store.write() as session:
-        digest = _digest("reject", restriction_id, actor=actor, why=why)
-        if _is_replay(session, key, digest):
-            return _view(session, restriction_id, at, replayed=True)
-        state = _state(session, restriction_id)
+
+    def rejection(state: RestrictionState, at: datetime) -> EventKind:
         decision = PENDING.get(state.phase)
         if decision is None:
             raise ConflictError(
                 f"restriction {restriction_id!r} awaits no decision (it is {state.status(at)})"
             )
-        _append(
-            session,
-            restriction_id,
-            state,
-            decision[1],
-            actor=actor,
-            at=at,
-            digest=digest,
-            key=key,
-            why=why,
-        )
-        return _view(session, restriction_id, at)
+        return decision[1]
+
+    return _explained_change(
+        store, "reject", restriction_id, rejection, actor=actor, why=why, key=key, now=now
+    )
 
 
 def lift_restriction(
@@ -380,15 +366,8 @@ def lift_restriction(
     The lift takes effect when someone else approves it. Lifting a restriction that is
     proposed, rejected, lifted, expired or already awaiting a decision is a conflict.
     """
-    _check_principal(actor)
-    _check_key(key)
-    why = _check_why(why)
-    at = _now(now)
-    with store.write() as session:
-        digest = _digest("lift", restriction_id, actor=actor, why=why)
-        if _is_replay(session, key, digest):
-            return _view(session, restriction_id, at, replayed=True)
-        state = _state(session, restriction_id)
+
+    def lifting(state: RestrictionState, at: datetime) -> EventKind:
         status = state.status(at)
         if status not in (Status.IN_FORCE, Status.APPROVED):
             raise ConflictError(f"restriction {restriction_id!r} is not in force (it is {status})")
@@ -396,11 +375,41 @@ def lift_restriction(
             raise ConflictError(
                 f"restriction {restriction_id!r} already awaits a decision on its {state.phase}"
             )
+        return EventKind.LIFT_PROPOSED
+
+    return _explained_change(
+        store, "lift", restriction_id, lifting, actor=actor, why=why, key=key, now=now
+    )
+
+
+def _explained_change(
+    store: Store,
+    operation: str,
+    restriction_id: str,
+    choose: Callable[[RestrictionState, datetime], EventKind],
+    *,
+    actor: str,
+    why: str,
+    key: str | None,
+    now: datetime | None,
+) -> RestrictionView:
+    """Append the event ``choose`` picks for the current state (or raises for), with a
+    reason; a retry with the same idempotency key changes nothing."""
+    _check_principal(actor)
+    _check_key(key)
+    why = _check_why(why)
+    at = _now(now)
+    with store.write() as session:
+        digest = _digest(operation, restriction_id, actor=actor, why=why)
+        if _is_replay(session, key, digest):
+            return _view(session, restriction_id, at, replayed=True)
+        state = _state(session, restriction_id)
+        kind = choose(state, at)
         _append(
             session,
             restriction_id,
             state,
-            EventKind.LIFT_PROPOSED,
+            kind,
             actor=actor,
             at=at,
             digest=digest,
