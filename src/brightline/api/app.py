@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brightline import __version__
 from brightline.api.auth import (
@@ -189,40 +190,7 @@ def create_app(settings: Settings, store: Store, signer: NoteSigner) -> FastAPI:
             status_code=422,
         )
 
-    @app.middleware("http")
-    async def envelope(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response: Response = JSONResponse(
-                {
-                    "error": "InvalidInputError",
-                    "message": f"request body over {MAX_BODY_BYTES} bytes",
-                    "problems": [],
-                },
-                status_code=413,
-            )
-        else:
-            response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        response.headers["x-request-id"] = request_id
-        principal = getattr(request.state, "principal", None)
-        log.info(
-            json.dumps(
-                {
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "ms": round((time.perf_counter() - started) * 1000, 3),
-                    "principal": principal.name if principal is not None else None,
-                }
-            )
-        )
-        return response
+    app.add_middleware(Envelope)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -255,6 +223,68 @@ def create_app(settings: Settings, store: Store, signer: NoteSigner) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(cases.router)
     return app
+
+
+_TOO_LARGE: Final = json.dumps(
+    {
+        "error": "InvalidInputError",
+        "message": f"request body over {MAX_BODY_BYTES} bytes",
+        "problems": [],
+    }
+).encode()
+_HEADERS: Final = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
+class Envelope:
+    """Around every request: a request id, the body-size limit, security headers and one
+    JSON log line. Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which would
+    cost more per call than deciding does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        extra = [*_HEADERS, (b"x-request-id", request_id.encode("latin-1"))]
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send_with_headers({"type": "http.response.body", "body": _TOO_LARGE})
+        else:
+            await self.app(scope, receive, send_with_headers)
+        principal = scope.get("state", {}).get("principal")
+        log.info(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                    "principal": principal.name if principal is not None else None,
+                }
+            )
+        )
 
 
 def _refresh(state: AppState) -> bool:
