@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run check test lint typecheck pytest bench clean
+.PHONY: run check test lint typecheck pytest bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +14,16 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+## Front-end packages from the npm registry (axe-core for the console's browser tests).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+## Copies htmx from the npm package into the console's static files (committed).
+vendor: $(NODE_STAMP)
+	cp node_modules/htmx.org/dist/htmx.min.js src/brightline/web/static/htmx.min.js
+	cp node_modules/htmx.org/LICENSE src/brightline/web/static/htmx.LICENSE
 
 ## Runs Brightline's main job on the embedded defaults: the server (SQLite ./brightline.db,
 ## ./brightline-data/, the example world loaded into an empty store, a ledger key and an
@@ -27,7 +38,7 @@ check: $(STAMP)
 	$(BIN)/brightline check --world examples/world --requests examples/requests.csv
 
 ## Lint, type-check (strict on src/) and the whole test suite.
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -40,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -50,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache
