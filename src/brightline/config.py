@@ -35,6 +35,13 @@ class Settings:
     oidc_role_map: Mapping[str, str] = field(default_factory=dict)
     #: Requests per minute per credential on the admin and case endpoints.
     admin_rate_per_minute: int = 600
+    #: Transparency reports (docs/transparency.md): counts from 1 to k-1 are shown as
+    #: "< k"; the fields of each restriction in force that the report lists.
+    transparency_k: int = 5
+    transparency_fields: tuple[str, ...] = ("policy", "sector", "country", "service_tags")
+    #: Publish each restriction's customer name in its ledger entry (and so allow the
+    #: "customer" field above). Off by default: entries are public forever.
+    ledger_publishes_customer_names: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,4 +60,17 @@ class Settings:
             oidc_roles_claim=env.get("BRIGHTLINE_OIDC_ROLES_CLAIM") or "roles",
             oidc_role_map=role_map,
             admin_rate_per_minute=int(env.get("BRIGHTLINE_ADMIN_RATE_PER_MINUTE") or 600),
+            transparency_k=int(env.get("BRIGHTLINE_TRANSPARENCY_K") or 5),
+            transparency_fields=tuple(
+                f.strip()
+                for f in (
+                    env.get("BRIGHTLINE_TRANSPARENCY_FIELDS")
+                    or "policy,sector,country,service_tags"
+                ).split(",")
+                if f.strip()
+            ),
+            ledger_publishes_customer_names=(
+                env.get("BRIGHTLINE_LEDGER_PUBLISHES_CUSTOMER_NAMES", "").lower()
+                in {"1", "true", "yes"}
+            ),
         )

@@ -229,6 +229,9 @@ def _check_outbox_is_safe(store: Store) -> None:
         "role",
         "restriction",
         "guard",
+        "case",
+        "signal",
+        "signals",
     }
     for entry in entries:
         assert "Jo Whistle" not in entry.payload

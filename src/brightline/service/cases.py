@@ -4,8 +4,9 @@ Every change runs in one write transaction that (1) loads the principal's roles 
 checks them against the permission table (``brightline.cases.roles``), (2) replays the
 case's events, (3) checks the move against the case transition table and (4) appends
 the case event together with its outbox event ``case.<move>``, whose ``public`` key
-holds the only fields the ledger may publish: policies and the kind, sector and
-country of the nodes concerned — never names, never anything about a reporter.
+holds the only fields the ledger may publish: the case id, policies, the kind, sector
+and country of the nodes concerned and the signal ids (``S-<n>``) a case groups — never
+names, titles or summaries, never anything about a reporter.
 """
 
 from __future__ import annotations
@@ -142,6 +143,9 @@ def record(
         "at": format_time(at),
         "data": dict(data),
         "public": {
+            # The case id links a case's events, for transparency reports (ages, times
+            # from the first report to a decision); it is a number, never a title.
+            "case": case_id,
             "policies": sorted(after.policies),
             "nodes": public_nodes(stored.world if stored else None, after.nodes),
             **(public or {}),
@@ -227,7 +231,14 @@ def open_case(
             "policies": list(dict.fromkeys(p for s in found for p in s.policies)),
         }
         return record(
-            session, None, case_id=case_id, move=CaseMove.OPENED, actor=actor, at=at, data=data
+            session,
+            None,
+            case_id=case_id,
+            move=CaseMove.OPENED,
+            actor=actor,
+            at=at,
+            data=data,
+            public={"signals": data["signals"]},
         )
 
 
@@ -254,6 +265,7 @@ def attach_signal(
             actor=actor,
             at=at,
             data=data,
+            public={"signals": [signal.ref]},
         )
 
 

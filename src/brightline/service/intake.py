@@ -140,6 +140,7 @@ def _add(
                 "policies": list(signal.policies),
                 "at": format_time(at),
                 "public": {
+                    "signal": stored.ref,
                     "source": signal.source_kind.public,
                     "policies": sorted(signal.policies),
                     "nodes": public_nodes(stored_world.world, signal.nodes),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from brightline.config import Settings
 from brightline.errors import (
+    ConflictError,
     InvalidInputError,
     LedgerIntegrityError,
     NotFoundError,
@@ -49,6 +50,7 @@ from brightline.ledger import (
 )
 from brightline.ledger.verify import EMPTY_ROOT
 from brightline.policy import ActionPattern, format_time
+from brightline.service.lifecycle import derive
 from brightline.store import (
     Store,
     advance_consumer,
@@ -136,14 +138,17 @@ def private_record(event: OutboxEntry) -> dict[str, Any]:
     return record
 
 
-def _entry_for(event: OutboxEntry, session: Session, world: _WorldCache) -> LedgerEntry:
+def _entry_for(
+    event: OutboxEntry, session: Session, world: _WorldCache, *, customer_names: bool = False
+) -> LedgerEntry:
     payload = event.data()
     if not isinstance(payload, dict):
         payload = {"value": payload}
     record = private_record(event)
     disclosed: dict[str, Any] = dict(payload.get("public") or {})
     if event.event_type.startswith("restriction."):
-        disclosed = {**_restriction_public(payload, session, world), **disclosed}
+        public = _restriction_public(payload, session, world, customer_names=customer_names)
+        disclosed = {**public, **disclosed}
     elif event.event_type == "world.imported":
         disclosed = {"counts": payload.get("counts", {}), **disclosed}
     return LedgerEntry.seal(
@@ -170,15 +175,38 @@ class _WorldCache:
         return self._world
 
 
+def _body_in_effect(session: Session, restriction_id: str, revision: Any) -> Any:
+    """The body a restriction has once its event ``revision`` happened (the promoted one
+    after a promotion is approved, the previous one after it is rejected), whatever
+    happened later: a sync that lags behind later events must seal what was true then."""
+    events = events_for(session, restriction_id)
+    if isinstance(revision, int) and not isinstance(revision, bool):
+        upto = [e for e in events if e.revision <= revision]
+        if upto:
+            try:
+                return derive(upto).body
+            except ConflictError:
+                pass  # an inconsistent history: fall back to the latest body
+    bodies = [e.body for e in events if e.body is not None]
+    return bodies[-1] if bodies else None
+
+
 def _restriction_public(
-    payload: Mapping[str, Any], session: Session, world_cache: _WorldCache
+    payload: Mapping[str, Any],
+    session: Session,
+    world_cache: _WorldCache,
+    *,
+    customer_names: bool = False,
 ) -> dict[str, Any]:
     restriction_id = str(payload.get("restriction", ""))
     public: dict[str, Any] = {"restriction": restriction_id, "kind": payload.get("kind")}
+    if payload.get("case") is not None:
+        # Links a restriction to its case (a number), so that a transparency report can
+        # time a case from its first report to enforcement.
+        public["case"] = payload["case"]
     body = payload.get("restriction_body")
     if body is None:
-        bodies = [e.body for e in events_for(session, restriction_id) if e.body is not None]
-        body = bodies[-1] if bodies else None
+        body = _body_in_effect(session, restriction_id, payload.get("revision"))
     if not isinstance(body, Mapping):
         return public
     reason = body.get("reason") or {}
@@ -208,6 +236,9 @@ def _restriction_public(
                 if value is not None:
                     public[attr] = value
                     break
+        if customer_names:
+            # Only when the deployment chose to (Settings.ledger_publishes_customer_names).
+            public["customer"] = world.directory[world.directory.root(scope)].name
     return public
 
 
@@ -220,9 +251,17 @@ class SyncResult:
 
 
 def sync_ledger(
-    store: Store, *, signer: NoteSigner | None, now: datetime | None = None
+    store: Store,
+    *,
+    signer: NoteSigner | None,
+    now: datetime | None = None,
+    customer_names: bool = False,
 ) -> SyncResult:
-    """Log every pending outbox event, in order, exactly once; sign a checkpoint if keyed."""
+    """Log every pending outbox event, in order, exactly once; sign a checkpoint if keyed.
+
+    ``customer_names`` publishes the name of a restriction's customer (the root of its
+    scope) in its public form; pass ``Settings.ledger_publishes_customer_names``.
+    """
     at = now or datetime.now(UTC)
     with store.write() as session:
         position = consumer_position(session, CONSUMER)
@@ -232,7 +271,7 @@ def sync_ledger(
         world = _WorldCache(session)
         appended = 0
         while events := read_outbox(session, after=position, limit=_BATCH):
-            entries = [_entry_for(e, session, world) for e in events]
+            entries = [_entry_for(e, session, world, customer_names=customer_names) for e in events]
             rows = [
                 NewLedgerEntry(outbox_id=e.id, public=entry.public_bytes(), salt=entry.salt)
                 for e, entry in zip(events, entries, strict=True)
@@ -261,7 +300,11 @@ def pending(store: Store) -> bool:
 
 def sync(settings: Settings, store: Store) -> SyncResult:
     """Sync with the deployment's key, if it has one."""
-    return sync_ledger(store, signer=LedgerKeys.of(settings).signer())
+    return sync_ledger(
+        store,
+        signer=LedgerKeys.of(settings).signer(),
+        customer_names=settings.ledger_publishes_customer_names,
+    )
 
 
 @contextmanager
