@@ -1,18 +1,33 @@
-"""``brightline report submit``: a report from a person becomes a signal."""
+"""``brightline report``: reports from people (``submit``) and transparency reports
+(``transparency`` writes one, ``verify`` checks one against the public log)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from brightline.cases import ReporterIdentity, Signal, SourceKind
-from brightline.cli.app import app, command, console, settings
+from brightline.cli.app import app, command, console, err_console, settings
+from brightline.errors import InvalidInputError, LedgerIntegrityError, Problem
+from brightline.ledger import read_verifier
+from brightline.service import open_store
 from brightline.service.intake import parse_references, submit_report
-from brightline.service.ledger import recording
+from brightline.service.ledger import LedgerKeys, recording
+from brightline.service.transparency import (
+    verify_transparency_report,
+    write_transparency_report,
+)
 
-report_app = typer.Typer(help="Reports from people.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports from people, and transparency reports anyone can verify.",
+    no_args_is_help=True,
+)
 app.add_typer(report_app, name="report")
 
 
@@ -45,3 +60,118 @@ def submit(
         console.print_json(json.dumps({"signal": stored.ref}))
     else:
         console.print(f"report received as signal {stored.ref}", highlight=False)
+
+
+def _date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInputError(
+            Problem(option, f"{value!r} is not an ISO date (YYYY-MM-DD)")
+        ) from exc
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A Rich spinner naming the current step (none with --json, or off a terminal)."""
+    if not enabled:
+        yield lambda _: None
+        return
+    with err_console.status("starting") as status:
+        yield lambda step: status.update(step)
+
+
+@command(report_app, name="transparency")
+def transparency(
+    period_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, UTC).")],
+    period_to: Annotated[str, typer.Option("--to", help="Last day, included (YYYY-MM-DD).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the site to.")],
+    tiles: Annotated[
+        Path | None,
+        typer.Option("--tiles", help="Where to export the log's tiles (default: OUT/tiles)."),
+    ] = None,
+    no_tiles: Annotated[
+        bool, typer.Option("--no-tiles", help="Do not export tiles (publish them elsewhere).")
+    ] = False,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", help="Show counts from 1 to k-1 as '< k' (default: the setting)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Write a transparency report: a static site whose every count anyone can recompute
+    from the public log."""
+    first, last = _date(period_from, "--from"), _date(period_to, "--to")
+    config = settings()
+    tiles_dir = None if no_tiles else (tiles if tiles is not None else out / "tiles")
+    with open_store(config) as store, _progress(not as_json) as step:
+        summary = write_transparency_report(
+            store,
+            settings=config,
+            period_from=first,
+            period_to=last,
+            out_dir=out,
+            tiles_dir=tiles_dir,
+            k=k,
+            progress=step,
+        )
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "out": str(summary.out_dir),
+                    "tiles": None if summary.tiles_dir is None else str(summary.tiles_dir),
+                    "checkpoint_size": summary.checkpoint.size,
+                    "tables": summary.tables,
+                    "restrictions_in_force": summary.in_force,
+                    "files": list(summary.files),
+                    **summary.parameters.to_json(),
+                }
+            )
+        )
+        return
+    console.print(
+        f"wrote the transparency report for {first} to {last} to {summary.out_dir}: "
+        f"{summary.tables} tables, {summary.in_force} restrictions in force, from a log "
+        f"of {summary.checkpoint.size} entries (k = {summary.parameters.k})",
+        highlight=False,
+    )
+    if summary.tiles_dir is not None:
+        console.print(f"tiles exported to {summary.tiles_dir}", highlight=False)
+
+
+@command(report_app, name="verify")
+def verify(
+    report_dir: Annotated[Path, typer.Argument(help="The report's directory.")],
+    tiles: Annotated[Path, typer.Option("--tiles", help="The log's tiles directory.")],
+    verifier: Annotated[
+        Path | None,
+        typer.Option("--verifier", help="Verifier key file (default: the deployment's log.pub)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recompute every figure of a report from the log's tiles and checkpoint alone;
+    exit non-zero naming the first figure, file, entry or proof that differs."""
+    key = read_verifier(verifier) if verifier is not None else LedgerKeys.of(settings()).verifier()
+    with _progress(not as_json) as step:
+        result = verify_transparency_report(report_dir, tiles, verifier=key, progress=step)
+    if as_json:
+        console.print_json(json.dumps(result.to_json()))
+    elif result.ok:
+        assert result.parameters is not None
+        assert result.checkpoint is not None
+        console.print(
+            f"OK: {result.tables} tables and {result.in_force} restrictions in force match "
+            f"the log of {result.checkpoint.size} entries (period "
+            f"{result.parameters.period.first} to {result.parameters.period.last}, "
+            f"k = {result.parameters.k})",
+            highlight=False,
+        )
+    else:
+        for problem in result.problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+    if not result.ok:
+        raise LedgerIntegrityError(
+            f"the report does not match the log: {result.problems[0]}"
+            + (f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else "")
+        )
