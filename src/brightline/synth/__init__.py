@@ -16,8 +16,9 @@ from typing import Final
 
 import numpy as np
 
+from brightline.synth.story import STORY_CATALOG, build_story_world
 from brightline.synth.usage import plan_streams, write_usage
-from brightline.synth.world import build_world, write_world
+from brightline.synth.world import CATALOG_YAML, build_world, write_world
 
 DEFAULT_START: Final = datetime(2025, 9, 1, tzinfo=UTC)
 TRUTH_FILE: Final = "truth.json"
@@ -43,14 +44,20 @@ def synthesize(
     seed: int,
     rows: int | None = None,
     start: datetime = DEFAULT_START,
+    story: bool = False,
 ) -> SynthResult:
     """Write a synthetic world and its metering under ``out``. ``rows`` (about) sets the
-    metering volume; by default three streams per subscription, one row per hour each."""
+    metering volume; by default three streams per subscription, one row per hour each.
+
+    ``story`` writes the world of ``brightline demo`` (``brightline.synth.story``): a
+    ministry whose intelligence unit is planted, and named look-alikes as decoys,
+    instead of the benchmark's numbered sets of planted customers and decoys.
+    """
     if subscriptions < 1 or days < 1:
         raise ValueError("subscriptions and days must be positive")
     rng = np.random.default_rng(seed)
-    cast = build_world(subscriptions, rng)
-    write_world(out, cast)
+    cast = build_story_world(subscriptions, rng) if story else build_world(subscriptions, rng)
+    write_world(out, cast, catalog=STORY_CATALOG if story else CATALOG_YAML)
     streams, truth = plan_streams(cast, days=days, rows=rows, rng=rng)
     metering = out / METERING_FILE
     written = write_usage(metering, streams, cast.subscriptions, start=start, days=days, rng=rng)

@@ -32,9 +32,11 @@ KINDS: Final = (
     ("ai.translator", "translate", "characters", False, 2e5, 1.2),
     ("ai.vision", "analyze", "images", False, 5e3, 1.0),
     ("net.egress", "transfer", "GB", False, 100.0, 1.0),
+    # Only in the story world's catalog (``brightline.synth.story``); never drawn at random.
+    ("ingest.streams", "publish", "GB", False, 1000.0, 1.0),
 )
-_BLOB, _FILES, _VM, _SQL, _SPEECH, _TRANSLATE, _VISION, _EGRESS = range(len(KINDS))
-_EXTRA_P: Final = (0.0, 0.08, 0.25, 0.22, 0.12, 0.08, 0.1, 0.15)
+_BLOB, _FILES, _VM, _SQL, _SPEECH, _TRANSLATE, _VISION, _EGRESS, _INGEST = range(len(KINDS))
+_EXTRA_P: Final = (0.0, 0.08, 0.25, 0.22, 0.12, 0.08, 0.1, 0.15, 0.0)
 _REGION_IDS: Final = tuple(sorted(set(REGIONS.values())))
 PB_DAY: Final = 1e6 * 24 / 730  # GB-month per day of one petabyte held
 _CHUNK_ROWS: Final = 4_000_000
@@ -177,7 +179,32 @@ def _plant(
         streams(_BLOB, ids[:4], PB_DAY, home, weekly_growth)
     elif kind == "small-spike":
         streams(_SPEECH, ids[:2], 500.0, home, np.where(d == onset, 8.0, 1.0))
+    elif kind == "intelligence-unit":
+        _plant_intelligence_unit(streams, customer, ids, step=d >= onset, growth=weekly_growth)
     del rng
+
+
+def _plant_intelligence_unit(
+    streams: Callable[..., None],
+    customer: Customer,
+    ids: np.ndarray,
+    *,
+    step: np.ndarray,
+    growth: np.ndarray,
+) -> None:
+    """The story's intelligence unit (``brightline.synth.story``): from the onset it
+    ingests telecom-scale audio, transcribes and translates it, and archives petabytes,
+    all in two regions abroad; its rescue subscription keeps a small ordinary footprint."""
+    sub = {name: ids[i : i + 1] for i, name in enumerate(customer.subscriptions)}
+    abroad = [_REGION_IDS.index(r) for r in ("westeurope", "northeurope")]
+    surge = np.where(step, 30.0, 1.0)
+    for region, share in zip(abroad, (0.6, 0.4), strict=True):
+        streams(_INGEST, sub["sub-9900-ingest"], 20_000.0 * share, region, surge)
+        streams(_BLOB, sub["sub-9900-archive"], 2.5 * PB_DAY * share, region, growth)
+        streams(_SPEECH, sub["sub-9900-transcribe"], 60_000.0 * share, region, surge)
+        streams(_TRANSLATE, sub["sub-9900-translate"], 3e6 * share, region, surge)
+    streams(_BLOB, sub["sub-9900-rescue"], 40.0, abroad[0])
+    streams(_VM, sub["sub-9900-rescue"], 30.0, abroad[0])
 
 
 def _shapes() -> tuple[np.ndarray, np.ndarray]:

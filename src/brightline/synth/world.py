@@ -104,6 +104,17 @@ def build_world(subscriptions: int, rng: np.random.Generator) -> Cast:
                 _customer(cast, f"cust-{number:05d}", country, sector, 6, role=f"{what}:{kind}")
             )
             remaining -= 6
+    add_background(cast, remaining, rng, first_number=number + 1)
+    return cast
+
+
+def add_background(
+    cast: Cast, subscriptions: int, rng: np.random.Generator, *, first_number: int
+) -> None:
+    """Ordinary customers (``cust-<n>``, numbered from ``first_number``) holding
+    ``subscriptions`` subscriptions in all."""
+    remaining = subscriptions
+    number = first_number - 1
     while remaining > 0:
         number += 1
         size = int(min(remaining, max(1, rng.geometric(1 / 8)), 40))
@@ -113,7 +124,6 @@ def build_world(subscriptions: int, rng: np.random.Generator) -> Cast:
         country = str(rng.choice(COUNTRIES, p=[0.3, 0.1, 0.15, 0.2, 0.2, 0.05]))
         cast.customers.append(_customer(cast, f"cust-{number:05d}", country, sector, size))
         remaining -= size
-    return cast
 
 
 def _customer(
@@ -147,9 +157,9 @@ def _customer(
     return Customer(cid, country, sector, subs, role)
 
 
-def write_world(out: Path, cast: Cast) -> None:
+def write_world(out: Path, cast: Cast, *, catalog: str = CATALOG_YAML) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "catalog.yaml").write_text(CATALOG_YAML, encoding="utf-8")
+    (out / "catalog.yaml").write_text(catalog, encoding="utf-8")
     with (out / "directory.jsonl").open("w", encoding="utf-8") as handle:
         for line in cast.lines:
             handle.write(json.dumps(line) + "\n")
