@@ -6,7 +6,13 @@ import importlib
 
 import pytest
 
-PACKAGES = ["brightline.world", "brightline.policy", "brightline.exports", "brightline.ledger"]
+PACKAGES = [
+    "brightline.world",
+    "brightline.policy",
+    "brightline.exports",
+    "brightline.ledger",
+    "brightline.transparency",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -19,7 +25,10 @@ def test_all_names_exist_and_are_public(name: str) -> None:
         assert hasattr(module, item), f"{name}.{item} is listed in __all__ but missing"
 
 
-@pytest.mark.parametrize("name", ["brightline.world", "brightline.policy", "brightline.ledger"])
+@pytest.mark.parametrize(
+    "name",
+    ["brightline.world", "brightline.policy", "brightline.ledger", "brightline.transparency"],
+)
 def test_core_domains_import_no_adapters(name: str) -> None:
     """Domains are pure: importing one loads no database, HTTP or CLI library."""
     import subprocess

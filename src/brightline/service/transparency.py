@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +100,13 @@ def report_parameters(
                 "not publish customer names, so a report cannot show them verifiably",
             )
         )
-    return Parameters(
-        period, min(period.end, now), check_k(settings.transparency_k if k is None else k), fields
-    )
+    # report.json states times to the second: round up, so that what happened before
+    # ``now`` is still before ``as_of`` when a verifier reads it back.
+    as_of = now.astimezone(UTC).replace(microsecond=0)
+    if as_of < now:
+        as_of += timedelta(seconds=1)
+    k = check_k(settings.transparency_k if k is None else k)
+    return Parameters(period, min(period.end, as_of), k, fields)
 
 
 def write_transparency_report(
@@ -283,7 +287,8 @@ def verify_transparency_report(
         return result(parameters, checkpoint, tiles_checkpoint.size)
 
     progress(f"recounting from {checkpoint.size} public entries")
-    raw = list(read_entries(tiles_dir, checkpoint.size))
+    # Read at the tiles' own size: a partial bundle is published at that width only.
+    raw = list(read_entries(tiles_dir, tiles_checkpoint.size))[: checkpoint.size]
     try:
         entries = [PublicEntry.parse(i, data) for i, data in enumerate(raw)]
     except InvalidInputError as exc:

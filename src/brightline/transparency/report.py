@@ -55,6 +55,8 @@ class Parameters:
     def __post_init__(self) -> None:
         check_k(self.k)
         check_fields(self.fields)
+        if self.as_of.microsecond:
+            raise InvalidInputError(Problem("as_of", "the figures hold at a whole second"))
         if not self.period.start <= self.as_of <= self.period.end:
             raise InvalidInputError(
                 Problem("as_of", "the figures must hold at a time inside the period")

@@ -1,0 +1,276 @@
+"""Transparency reports end to end on both databases: written from the real store, verified
+from the exported tiles and checkpoint alone, and caught when anything is changed."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from brightline.config import Settings
+from brightline.errors import InvalidInputError, NotFoundError
+from brightline.ledger import generate_key, read_entries, verify_tile_dir
+from brightline.service import approve_restriction, import_world, propose_restrictions
+from brightline.service.ledger import LedgerKeys, export_tiles_dir, keygen
+from brightline.service.transparency import (
+    VerificationResult,
+    verify_transparency_report,
+    write_transparency_report,
+)
+from brightline.store import Store
+from cases.case_scenarios import EXAMPLE, T0, at
+from transparency.scenario import NOW, PERIOD, seed, settings_for
+
+
+def _write(store: Store, settings: Settings, out: Path, **kw: object) -> Path:
+    write_transparency_report(
+        store,
+        settings=settings,
+        period_from=PERIOD[0],
+        period_to=PERIOD[1],
+        out_dir=out,
+        tiles_dir=out / "tiles",
+        now=NOW,
+        **kw,  # type: ignore[arg-type]
+    )
+    return out
+
+
+def _verify(out: Path, settings: Settings, tiles: Path | None = None) -> VerificationResult:
+    return verify_transparency_report(
+        out, tiles or out / "tiles", verifier=LedgerKeys.of(settings).verifier()
+    )
+
+
+def _table(out: Path, name: str) -> dict[str, list[object]]:
+    data = json.loads((out / "tables" / f"{name}.json").read_text())
+    return {row["label"]: row["values"] for row in data["rows"]}
+
+
+def _tampered(out: Path, tmp_path: Path, name: str) -> Path:
+    copy = tmp_path / name
+    shutil.copytree(out, copy)
+    return copy
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_report_counts_the_log_and_any_change_is_caught(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    seed(store, settings)
+    out = _write(store, settings, tmp_path / "site")
+
+    # The figures of the seed case (k = 1: nothing suppressed).
+    assert _table(out, "reports-by-source") == {"person": [2], "detector": [1], "total": [3]}
+    assert _table(out, "findings-by-policy")["mass-surveillance"] == [1, 0, 0]
+    assert _table(out, "restrictions-by-policy")["mass-surveillance"] == [3, 1, 0, 2]
+    assert _table(out, "restrictions-by-sector")["intelligence"] == [2, 1, 0, 1]
+    assert _table(out, "appeals") == {"received": [1], "decided: lift": [0], "decided: upheld": [1]}
+    times = _table(out, "time-to-action")
+    assert times["first report to decision"] == [1, 0.3]  # 8 hours
+    assert times["first report to enforcement"] == [1, 0.5]  # approved after 12 hours
+    listed = json.loads((out / "restrictions-in-force.json").read_text())["restrictions"]
+    assert [(r["restriction"], r["sector"], r["service_tags"]) for r in listed] == [
+        ("r-9900", "intelligence", ["file-storage", "object-storage", "speech-to-text"]),
+        ("r-hq", "defense", ["speech-to-text"]),
+    ]
+    manifest = json.loads((out / "report.json").read_text())
+    assert manifest["tiles"] == "tiles/"
+    assert manifest["k"] == 1
+    html = (out / "index.html").read_text()
+    assert '<html lang="en">' in html
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in html
+    assert "brightline report verify" in html
+
+    # No name, title or reporter in anything published.
+    checkpoint = verify_tile_dir(out / "tiles", LedgerKeys.of(settings).verifier())
+    published = b"".join(read_entries(out / "tiles", checkpoint.size)) + b"".join(
+        p.read_bytes() for p in out.rglob("*") if p.is_file()
+    )
+    for secret in (b"Jo Whistle", b"Ministry of Defence", b"Signals Intelligence", b"Unit 9900"):
+        assert secret not in published
+
+    assert _verify(out, settings).ok, _verify(out, settings).problems
+
+    def fails(copy: Path, *needles: str) -> None:
+        result = _verify(copy, settings)
+        assert not result.ok
+        for needle in needles:
+            assert needle in result.problems[0], result.problems
+
+    copy = _tampered(out, tmp_path, "json")
+    _edit(
+        copy / "tables" / "restrictions-by-policy.json",
+        '"mass-surveillance",\n      "values": [\n        3,',
+        '"mass-surveillance",\n      "values": [\n        4,',
+    )
+    fails(copy, "tables/restrictions-by-policy.json", "'imposed'", "published 4", "gives 3")
+
+    copy = _tampered(out, tmp_path, "csv")
+    _edit(copy / "tables" / "reports-by-source.csv", "person,2", "person,1")
+    fails(copy, "tables/reports-by-source.csv", "'person'")
+
+    copy = _tampered(out, tmp_path, "manifest")
+    manifest_copy = json.loads((copy / "report.json").read_text())
+    manifest_copy["tables"][0]["rows"][0]["values"] = [7]
+    (copy / "report.json").write_text(json.dumps(manifest_copy))
+    fails(copy, "report.json table reports-by-source", "'person'")
+
+    copy = _tampered(out, tmp_path, "html")
+    _edit(
+        copy / "index.html",
+        '<th scope="row">opened</th><td class="n">1</td>',
+        '<th scope="row">opened</th><td class="n">0</td>',
+    )
+    fails(copy, "index.html table cases", "'opened'")
+
+    copy = _tampered(out, tmp_path, "in-force-csv")
+    text = (copy / "restrictions-in-force.csv").read_text()
+    (copy / "restrictions-in-force.csv").write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("r-hq")) + "\n"
+    )
+    fails(copy, "restrictions-in-force.csv", "'r-hq' is missing")
+
+    copy = _tampered(out, tmp_path, "in-force-entry")
+    data = json.loads((copy / "restrictions-in-force.json").read_text())
+    data["restrictions"][0]["public_form"] = data["restrictions"][0]["public_form"].replace(
+        "intelligence", "agriculture"
+    )
+    (copy / "restrictions-in-force.json").write_text(json.dumps(data))
+    fails(copy, "restrictions-in-force.json", "'r-9900'", "not entry")
+
+    copy = _tampered(out, tmp_path, "tile")
+    tile = next(p for p in (copy / "tiles" / "tile" / "0").rglob("*") if p.is_file())
+    blob = bytearray(tile.read_bytes())
+    blob[40] ^= 0x01
+    tile.write_bytes(bytes(blob))
+    fails(copy, "tiles:", "index 1")
+
+    copy = _tampered(out, tmp_path, "entry")
+    bundle = next(p for p in (copy / "tiles" / "tile" / "entries").rglob("*") if p.is_file())
+    raw = bundle.read_bytes()
+    assert raw.count(b'"intelligence"') >= 1
+    bundle.write_bytes(raw.replace(b'"intelligence"', b'"agriculture!"', 1))
+    fails(copy, "tiles:", "entries differ")
+
+    other_key = generate_key("brightline.test/log").verifier()
+    result = verify_transparency_report(out, out / "tiles", verifier=other_key)
+    assert not result.ok
+    assert "checkpoint" in result.problems[0]
+
+
+def test_an_older_report_verifies_against_a_log_that_grew(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    seed(store, settings)
+    out = _write(store, settings, tmp_path / "site")
+    propose_restrictions(
+        store,
+        "id: r-new\nscope: mod-hq\nactions: ['ai.vision:*']\n",
+        name="n.yaml",
+        actor="alice",
+        now=at(24 * 41),
+    )
+    approve_restriction(store, "r-new", actor="bob", now=at(24 * 41))
+    from brightline.service.ledger import sync
+
+    sync(settings, store)
+    grown = tmp_path / "grown-tiles"
+    export_tiles_dir(store, grown, LedgerKeys.of(settings).verifier())
+    result = _verify(out, settings, grown)
+    assert result.ok, result.problems
+    assert result.tiles_size is not None
+    assert result.checkpoint is not None
+    assert result.tiles_size > result.checkpoint.size
+
+
+def test_small_counts_are_suppressed_in_every_file(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, k=3)
+    seed(store, settings)
+    out = _write(store, settings, tmp_path / "site")
+    assert _table(out, "reports-by-source") == {
+        "person": ["< 3"],
+        "detector": ["< 3"],
+        "total": [3],
+    }
+    assert _table(out, "time-to-action")["first report to decision"] == ["< 3", "suppressed"]
+    for path in (out / "tables").glob("*.json"):
+        for row in json.loads(path.read_text())["rows"]:
+            for value in row["values"]:
+                assert not (isinstance(value, int) and 1 <= value < 3), (path.name, row)
+    assert "person,< 3" in (out / "tables" / "reports-by-source.csv").read_text()
+    assert re.search(
+        r'<th scope="row">person</th><td class="n">&lt; 3</td>', (out / "index.html").read_text()
+    )
+    assert _verify(out, settings).ok
+
+    # A report whose k was changed after the fact no longer matches.
+    manifest = json.loads((out / "report.json").read_text())
+    manifest["k"] = 1
+    (out / "report.json").write_text(json.dumps(manifest))
+    assert not _verify(out, settings).ok
+
+
+def test_customer_names_only_when_the_deployment_publishes_them(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        transparency_fields=("sector", "customer"),
+        ledger_publishes_customer_names=False,
+    )
+    keygen(settings, name="brightline.test/log")
+    import_world(store, EXAMPLE, actor="setup", now=T0)
+    with pytest.raises(InvalidInputError, match="customer"):
+        _write(store, settings, tmp_path / "refused")
+
+    settings = Settings(
+        data_dir=settings.data_dir,
+        transparency_fields=("sector", "customer"),
+        ledger_publishes_customer_names=True,
+    )
+    propose_restrictions(
+        store, "id: r-1\nscope: mod-hq\nactions: ['ai.speech:*']\n", name="r", actor="a", now=at(1)
+    )
+    approve_restriction(store, "r-1", actor="b", now=at(2))
+    out = _write(store, settings, tmp_path / "site")
+    listed = json.loads((out / "restrictions-in-force.json").read_text())["restrictions"]
+    assert [(r["restriction"], r["customer"]) for r in listed] == [
+        ("r-1", "Ministry of Defence of Freedonia")
+    ]
+    assert _verify(out, settings).ok
+
+
+def test_bad_periods_and_missing_keys_are_clear_errors(store: Store, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    with pytest.raises(NotFoundError, match="keygen"):
+        _write(store, settings, tmp_path / "site")
+    keygen(settings)
+    with pytest.raises(InvalidInputError, match="before the start"):
+        write_transparency_report(
+            store,
+            settings=settings,
+            period_from=date(2025, 10, 2),
+            period_to=date(2025, 10, 1),
+            out_dir=tmp_path / "site",
+            now=NOW,
+        )
+    with pytest.raises(InvalidInputError, match="future"):
+        write_transparency_report(
+            store,
+            settings=settings,
+            period_from=date(2030, 1, 1),
+            period_to=date(2030, 1, 2),
+            out_dir=tmp_path / "site",
+            now=NOW,
+        )
+    with pytest.raises(NotFoundError, match="checkpoint"):
+        _write(store, settings, tmp_path / "site")
