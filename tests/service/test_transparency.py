@@ -192,6 +192,26 @@ def test_an_older_report_verifies_against_a_log_that_grew(store: Store, tmp_path
     assert result.tiles_size > result.checkpoint.size
 
 
+def test_a_period_with_nothing_in_it_verifies(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    seed(store, settings)
+    out = tmp_path / "site"
+    write_transparency_report(
+        store,
+        settings=settings,
+        period_from=date(2025, 1, 1),
+        period_to=date(2025, 1, 31),
+        out_dir=out,
+        tiles_dir=tmp_path / "tiles",
+        now=NOW,
+    )
+    assert _table(out, "restrictions-by-service-tag") == {}
+    assert json.loads((out / "report.json").read_text())["tiles"] == "../tiles/"
+    result = _verify(out, settings, tmp_path / "tiles")
+    assert result.ok, result.problems
+    assert result.in_force == 0
+
+
 def test_small_counts_are_suppressed_in_every_file(store: Store, tmp_path: Path) -> None:
     settings = settings_for(tmp_path, k=3)
     seed(store, settings)
