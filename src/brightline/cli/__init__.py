@@ -4,6 +4,7 @@ from brightline.cli import (  # noqa: F401  (registration)
     case,
     check,
     db,
+    demo,
     detect,
     export,
     export_clouds,

@@ -1,0 +1,123 @@
+"""The demo's live parts: the HTTP API on loopback (uvicorn in a thread, over the demo's
+store) and the people of the story with their roles and API keys."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Final
+
+import uvicorn
+
+from brightline.cases import Role
+from brightline.config import Settings
+from brightline.errors import BrightlineError
+from brightline.ledger import NoteSigner
+from brightline.service.apikeys import ADMIN, ENFORCEMENT_POINT, create_key
+from brightline.service.intake import grant_role
+from brightline.store import Store
+
+HOST: Final = "127.0.0.1"
+START_SECONDS: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone in the story: a principal with review roles (granted in the store) and an
+    API key whose roles are the same (the key limits the credential, the grants the
+    person)."""
+
+    name: str
+    what: str
+    roles: tuple[str, ...]
+
+
+CASE_ADMIN: Final = Person(
+    "casey.admin", "case admin (grants roles)", (Role.CASE_ADMIN.value, ADMIN)
+)
+INVESTIGATOR: Final = Person(
+    "ivan.investigator", "trust & safety investigator", (Role.INVESTIGATOR.value,)
+)
+REVIEWER: Final = Person(
+    "rita.reviewer", "external reviewer (human-rights counsel)", (Role.EXTERNAL_REVIEWER.value,)
+)
+APPROVER: Final = Person("amal.approver", "approver (legal)", (Role.APPROVER.value,))
+SECOND_APPROVER: Final = Person("bo.approver", "approver (executive)", (Role.APPROVER.value,))
+AUDITOR: Final = Person("aude.auditor", "auditor", (Role.AUDITOR.value,))
+GATEWAY: Final = Person("gw-eu-1", "enforcement point (an API gateway)", (ENFORCEMENT_POINT,))
+PEOPLE: Final = (CASE_ADMIN, INVESTIGATOR, REVIEWER, APPROVER, SECOND_APPROVER, AUDITOR, GATEWAY)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    person: Person
+    key_id: str
+    key: str
+
+
+def enrol(store: Store) -> dict[str, Credential]:
+    """Grant every person's review roles (the case admin first: on a fresh store the first
+    grant must make one) and create an API key for each, by name."""
+    for person in PEOPLE:
+        for role in person.roles:
+            if role in {r.value for r in Role}:
+                grant_role(store, person.name, Role(role), actor=CASE_ADMIN.name)
+    credentials = {}
+    for person in PEOPLE:
+        info, key = create_key(
+            store, principal=person.name, roles=person.roles, created_by=CASE_ADMIN.name
+        )
+        credentials[person.name] = Credential(person, info.id, key)
+    return credentials
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class DemoServerError(BrightlineError):
+    """The demo's server did not start."""
+
+
+class LiveServer:
+    """The real API (``create_app``) served by uvicorn from a background thread."""
+
+    def __init__(self, settings: Settings, store: Store, signer: NoteSigner, *, port: int) -> None:
+        from brightline.api import create_app
+
+        self.port = port or free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings, store, signer),
+            host=HOST,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, name="brightline-demo", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + START_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise DemoServerError(f"the server did not start on {self.url}")
+            time.sleep(0.02)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, seconds: float) -> None:
+        self._thread.join(timeout=seconds)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
