@@ -42,6 +42,7 @@ from brightline.errors import (
 from brightline.ledger import NoteSigner
 from brightline.service.bundles import BundleKeeper
 from brightline.service.ledger import pending, sync_ledger
+from brightline.service.plans import PlanLimits
 from brightline.store import Store
 
 log = logging.getLogger("brightline.api")
@@ -49,6 +50,7 @@ log = logging.getLogger("brightline.api")
 #: Bodies larger than this are refused before they are read (a batch of 10,000 fits).
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 REFRESH_SECONDS: Final = 0.1
+CONSOLE_PREFIX: Final = "/console"
 
 STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
     (AuthenticationError, 401),
@@ -127,8 +129,16 @@ def _problems(error: BrightlineError) -> list[dict[str, str]]:
     return []
 
 
-def create_app(settings: Settings, store: Store, signer: NoteSigner) -> FastAPI:
-    """The API over an open store; ``signer`` signs bundles and ledger checkpoints."""
+def create_app(
+    settings: Settings,
+    store: Store,
+    signer: NoteSigner,
+    *,
+    plan_limits: PlanLimits | None = None,
+) -> FastAPI:
+    """The API and the console over an open store; ``signer`` signs bundles and ledger
+    checkpoints; ``plan_limits`` is the blast-radius guard for decisions made in the
+    console (the defaults if None)."""
     state = AppState(
         settings=settings,
         store=store,
@@ -161,8 +171,12 @@ def create_app(settings: Settings, store: Store, signer: NoteSigner) -> FastAPI:
     app.state.brightline = state
 
     @app.exception_handler(BrightlineError)
-    async def brightline_error(request: Request, error: BrightlineError) -> JSONResponse:
+    async def brightline_error(request: Request, error: BrightlineError) -> Response:
         status = _status(error)
+        if request.url.path.startswith(CONSOLE_PREFIX):
+            from brightline.web import render_error
+
+            return render_error(request, error, status)
         headers = {"www-authenticate": "Bearer"} if status == 401 else None
         body = {"error": type(error).__name__, "message": str(error), "problems": _problems(error)}
         return JSONResponse(body, status_code=status, headers=headers)
@@ -218,10 +232,12 @@ def create_app(settings: Settings, store: Store, signer: NoteSigner) -> FastAPI:
         )
 
     from brightline.api import admin, cases, decisions
+    from brightline.web import mount_console
 
     app.include_router(decisions.router)
     app.include_router(admin.router)
     app.include_router(cases.router)
+    mount_console(app, plan_limits=plan_limits)
     return app
 
 

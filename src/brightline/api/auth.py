@@ -126,6 +126,11 @@ class Authenticator:
                 token = value.strip()
         if not token:
             raise AuthenticationError("credentials required: an API key or an OIDC bearer token")
+        return self.principal_for(token)
+
+    def principal_for(self, token: str) -> Principal:
+        """The principal behind an API key or an OIDC token (the console signs in with
+        either, and checks it again on every request so that revocation applies)."""
         if token.startswith("bl_"):
             return self._key(token)
         if self._oidc.enabled:

@@ -1,0 +1,117 @@
+"""A live server (uvicorn on loopback) over the example world, with principals for every
+review role, an alerts file, and helpers to sign in to the console."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.conftest import EXAMPLE, start_server
+from brightline.cases.roles import Role
+from brightline.config import Settings
+from brightline.service.apikeys import ADMIN, create_key
+from brightline.service.intake import grant_role
+from brightline.service.ledger import ensure_key
+from brightline.service.worlds import import_world
+from brightline.store import Store, open_store
+
+#: Principals of the console tests and the roles each holds (on the key and in the store).
+PEOPLE: dict[str, tuple[str, ...]] = {
+    "ines": (Role.INVESTIGATOR.value, Role.APPROVER.value),  # investigates and approves
+    "ext": (Role.EXTERNAL_REVIEWER.value,),
+    "ext2": (Role.EXTERNAL_REVIEWER.value,),
+    "alba": (Role.APPROVER.value,),
+    "aud": (Role.AUDITOR.value,),
+    "cadmin": (Role.CASE_ADMIN.value,),
+    "root": (ADMIN,),
+}
+
+ALERTS = [
+    {
+        "id": "A-ms-0001",
+        "node": "unit-9900",
+        "policy": "mass-surveillance",
+        "pack": "mass-surveillance",
+        "score": 9.4,
+        "threshold": 5.0,
+        "rules": ["ms-speech-spike", "ms-foreign-storage"],
+        "window_start": "2025-08-01T00:00:00+00:00",
+        "window_end": "2025-08-31T00:00:00+00:00",
+    },
+    {
+        "id": "A-ms-0002",
+        "node": "unit-9900",
+        "policy": "mass-surveillance",
+        "pack": "mass-surveillance",
+        "score": 6.1,
+        "threshold": 5.0,
+        "rules": ["ms-translation-volume"],
+        "window_start": "2025-08-01T00:00:00+00:00",
+        "window_end": "2025-08-31T00:00:00+00:00",
+    },
+]
+
+
+@dataclass
+class Console:
+    url: str
+    store: Store
+    settings: Settings
+    keys: dict[str, str] = field(default_factory=dict)
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self) -> httpx.Client:
+        """A client closed when the test ends."""
+        client = httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
+        self.clients.append(client)
+        return client
+
+    def signed_in(self, who: str) -> tuple[httpx.Client, str]:
+        """A client with a console session for ``who``, and the session's CSRF token."""
+        client = self.client()
+        form = client.get("/console/login")
+        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+        assert token is not None
+        response = client.post(
+            "/console/login",
+            data={"login_token": token.group(1), "credential": self.keys[who], "next": ""},
+        )
+        assert response.status_code == 303, response.text
+        page = client.get("/console/")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        return client, csrf.group(1)
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000)
+    store = open_store(f"sqlite:///{tmp_path / 'console.db'}")
+    ensure_key(settings)
+    import_world(store, EXAMPLE, actor="setup")
+    (settings.data_dir / "alerts.jsonl").write_text(
+        "".join(json.dumps(a) + "\n" for a in ALERTS), encoding="utf-8"
+    )
+    grant_role(store, "cadmin", Role.CASE_ADMIN, actor="cadmin")
+    keys = {}
+    for name, roles in PEOPLE.items():
+        _, keys[name] = create_key(store, principal=name, roles=roles, created_by="test")
+        for role in roles:
+            if role != ADMIN:
+                grant_role(store, name, Role(role), actor="cadmin")
+    server, thread, url = start_server(settings, store)
+    live = Console(url, store, settings, keys)
+    try:
+        yield live
+    finally:
+        for client in live.clients:
+            client.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()

@@ -1,0 +1,158 @@
+"""The console over real HTTP: sign-in, sessions, CSRF, and roles enforced by the server."""
+
+from __future__ import annotations
+
+import re
+
+from web.conftest import Console
+
+
+def test_pages_need_a_session(console: Console) -> None:
+    with console.client() as client:
+        response = client.get("/console/cases")
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/console/login?next=/console/cases")
+        assert client.post("/console/alerts/open", data={"alert": "A-ms-0001"}).status_code == 303
+
+
+def test_sign_in_sets_a_protected_cookie_and_a_bad_key_is_refused(console: Console) -> None:
+    with console.client() as client:
+        form = client.get("/console/login")
+        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+        assert token is not None
+        bad = client.post(
+            "/console/login", data={"login_token": token.group(1), "credential": "bl_nope_x"}
+        )
+        assert bad.status_code == 401
+        assert "Sign-in failed" in bad.text
+        good = client.post(
+            "/console/login",
+            data={"login_token": token.group(1), "credential": console.keys["ines"]},
+        )
+        assert good.status_code == 303
+        cookie = good.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=lax" in cookie
+        assert "secure" not in cookie  # plain HTTP on loopback
+        assert client.get("/console/").status_code == 200
+
+
+def test_sign_in_form_needs_its_token(console: Console) -> None:
+    with console.client() as client:
+        response = client.post(
+            "/console/login", data={"login_token": "forged", "credential": console.keys["ines"]}
+        )
+        assert response.status_code == 403
+
+
+def test_every_form_needs_the_csrf_token(console: Console) -> None:
+    client, csrf = console.signed_in("ines")
+    data = {"alert": "A-ms-0001", "title": "t"}
+    assert client.post("/console/alerts/open", data=data).status_code == 403
+    assert client.post("/console/alerts/open", data={**data, "csrf": "x" + csrf}).status_code == 403
+    cross = client.post(
+        "/console/alerts/open",
+        data={**data, "csrf": csrf},
+        headers={"origin": "http://evil.example"},
+    )
+    assert cross.status_code == 403
+    ok = client.post("/console/alerts/open", data={**data, "csrf": csrf})
+    assert ok.status_code == 303
+    assert ok.headers["location"].startswith("/console/cases/C-")
+
+
+def test_an_auditor_reads_everything_and_changes_nothing(console: Console) -> None:
+    ines, ines_csrf = console.signed_in("ines")
+    opened = ines.post(
+        "/console/alerts/open", data={"alert": "A-ms-0001", "title": "t", "csrf": ines_csrf}
+    )
+    case_url = opened.headers["location"]
+    client, csrf = console.signed_in("aud")
+    for url in [
+        "/console/",
+        "/console/alerts",
+        "/console/restrictions",
+        "/console/tree",
+        "/console/tree/unit-9900",
+        "/console/ledger",
+        case_url,
+    ]:
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert '<form method="post" action="/console/cases' not in page.text
+    refused = client.post(f"{case_url}/start-review", data={"csrf": csrf})
+    assert refused.status_code == 403
+    assert "may not" in refused.text
+    refused = client.post("/console/alerts/open", data={"alert": "A-ms-0002", "csrf": csrf})
+    assert refused.status_code == 403
+
+
+def test_an_external_reviewer_sees_only_its_own_cases(console: Console) -> None:
+    ines, ines_csrf = console.signed_in("ines")
+    first = ines.post(
+        "/console/alerts/open", data={"alert": "A-ms-0001", "title": "one", "csrf": ines_csrf}
+    ).headers["location"]
+    second = ines.post(
+        "/console/alerts/open", data={"alert": "A-ms-0002", "title": "two", "csrf": ines_csrf}
+    ).headers["location"]
+    assert (
+        ines.post(f"{first}/assign", data={"principal": "ext", "csrf": ines_csrf}).status_code
+        == 303
+    )
+    client, _ = console.signed_in("ext")
+    listing = client.get("/console/cases")
+    assert first.rsplit("/", 1)[1] in listing.text
+    assert second.rsplit("/", 1)[1] not in listing.text
+    assert client.get(first).status_code == 200
+    assert client.get(second).status_code == 403
+    for url in ["/console/alerts", "/console/restrictions", "/console/tree", "/console/ledger"]:
+        assert client.get(url).status_code == 403, url
+    assert "Alerts" not in client.get("/console/").text.split("</nav>")[0]
+
+
+def test_a_revoked_key_ends_the_session(console: Console) -> None:
+    from brightline.service.apikeys import list_keys, revoke_key
+
+    client, _ = console.signed_in("aud")
+    assert client.get("/console/").status_code == 200
+    key_id = next(k.id for k in list_keys(console.store) if k.principal == "aud")
+    revoke_key(console.store, key_id, by="test")
+    import time
+
+    time.sleep(5.2)  # the key cache's lifetime
+    assert client.get("/console/").status_code == 303
+
+
+def test_the_tester_explains_and_refuses_unknown_names(console: Console) -> None:
+    client, _ = console.signed_in("aud")
+    page = client.get(
+        "/console/tree/unit-9900/test",
+        params={"service": "storage.blob", "operation": "write", "region": "westeurope"},
+    )
+    assert page.status_code == 200
+    assert "ALLOW" in page.text
+    unknown = client.get(
+        "/console/tree/unit-9900/test",
+        params={"service": "storage.blob", "operation": "write", "region": "mars-north"},
+    )
+    assert unknown.status_code == 422
+    assert "ERROR" in unknown.text
+    assert "mars-north" in unknown.text
+    no_node = client.get(
+        "/console/tree/nope/test",
+        params={"service": "storage.blob", "operation": "write", "region": "westeurope"},
+    )
+    assert no_node.status_code == 404
+
+
+def test_tiles_download_is_a_tarball_with_the_checkpoint(console: Console) -> None:
+    import io
+    import tarfile
+
+    client, _ = console.signed_in("aud")
+    response = client.get("/console/ledger/tiles.tar.gz")
+    assert response.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+        names = tar.getnames()
+    assert "tiles/checkpoint" in names
+    assert "log.pub" in names
