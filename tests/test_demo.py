@@ -20,6 +20,7 @@ from brightline.demo.story import (
     EnforcementResult,
     LedgerResult,
     PeopleResult,
+    TransparencyResult,
 )
 from brightline.enforcement import Client
 from brightline.policy import Request
@@ -80,6 +81,10 @@ def test_the_story_through_the_service_steps(tmp_path: Path) -> None:
     assert [d["kind"] for d in case["decisions"]] == ["restrict"]
     assert len(case["appeals"]) == 1
 
+    report: TransparencyResult = results["transparency"]
+    assert report.verified, report.problems
+    assert report.in_force == 1
+
     # The enforcement point's bundle stays on disk: with the server gone, it still denies.
     with Client(
         "http://127.0.0.1:9",
@@ -109,6 +114,7 @@ def test_brightline_demo_runs_the_story_and_leaves_it_in_its_directory(tmp_path:
         verify_store(store, LedgerKeys.of(settings).verifier())
     assert (target / "tiles" / "checkpoint").is_file()
     assert (target / "restrictions" / f"{RESTRICTION_ID}.yaml").is_file()
+    assert (target / "transparency" / "index.html").is_file()
 
     # A directory with something in it is refused, unless --force replaces the demo's files.
     again = CliRunner().invoke(app, ["demo", "--dir", str(target), "--pace", "0"])

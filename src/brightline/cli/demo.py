@@ -22,7 +22,15 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from brightline.cli.app import command, console
-from brightline.demo import DEFAULT_SCALE, STEPS, Decided, Demo, DemoOptions, finished_case
+from brightline.demo import (
+    DEFAULT_SCALE,
+    RESTRICTION_ID,
+    STEPS,
+    Decided,
+    Demo,
+    DemoOptions,
+    finished_case,
+)
 from brightline.demo.story import (
     AppealResult,
     ApprovalResult,
@@ -35,8 +43,10 @@ from brightline.demo.story import (
     ProviderResult,
     ReportsResult,
     ReviewResult,
+    TransparencyResult,
 )
 from brightline.errors import InvalidInputError, Problem
+from brightline.service import show_restriction
 from brightline.synth.story import STORY_SUBSCRIPTIONS, UNIT
 
 #: What the demo writes in its directory; ``--force`` removes these and nothing else.
@@ -348,6 +358,23 @@ def _appeal(r: AppealResult) -> None:
     )
 
 
+def _transparency(r: TransparencyResult) -> None:
+    console.print(
+        f"Report for {r.period[0]} to {r.period[1]}: {r.tables} tables, {r.in_force} "
+        f"restriction(s) in force listed with their ledger proofs, counts from 1 to {r.k - 1} "
+        f"shown as '< {r.k}'; {r.files} files, from the {r.checkpoint_size} public entries "
+        "under the latest signed checkpoint.",
+        highlight=False,
+    )
+    console.print(f"Site: {r.site / 'index.html'}   tiles: {r.tiles}", highlight=False)
+    console.print(
+        f"{_check(r.verified)} verified against the tiles and the log's public key alone: every "
+        "figure recomputed, every file compared"
+        + ("." if r.verified else ": " + "; ".join(escape(p) for p in r.problems[:5])),
+        highlight=False,
+    )
+
+
 RENDER: Final[dict[type, Callable[[Any], None]]] = {
     ProviderResult: _provider,
     PeopleResult: _people,
@@ -360,6 +387,7 @@ RENDER: Final[dict[type, Callable[[Any], None]]] = {
     EnforcementResult: _enforcement,
     LedgerResult: _ledger,
     AppealResult: _appeal,
+    TransparencyResult: _transparency,
 }
 
 
@@ -446,7 +474,8 @@ def demo_command(
         case = finished_case(demo)
         console.rule("[bold]The end")
         console.print(
-            f"Case {case['id']}: {case['status']}; restriction in force; "
+            f"Case {case['id']}: {case['status']}; restriction {RESTRICTION_ID}: "
+            f"{show_restriction(demo.store, RESTRICTION_ID).status}; "
             f"{time.monotonic() - started:.0f} s.\nEverything is in {target}: "
             f"BRIGHTLINE_DATABASE_URL=sqlite:///{target / 'brightline.db'} "
             f"BRIGHTLINE_DATA_DIR={target / 'data'} brightline ledger verify",

@@ -789,6 +789,68 @@ def appeal(demo: Demo, progress: Progress = _no_progress) -> AppealResult:
     )
 
 
+# -- 12. the transparency report -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TransparencyResult:
+    site: Path
+    tiles: Path
+    period: tuple[str, str]
+    k: int
+    files: int
+    tables: int
+    in_force: int
+    checkpoint_size: int
+    verified: bool
+    problems: tuple[str, ...]
+
+
+def transparency(demo: Demo, progress: Progress = _no_progress) -> TransparencyResult:
+    """Write the transparency report for the demo's period from the public ledger entries
+    alone, export the log's tiles beside it, and verify the report against the tiles and
+    the log's public key, as an outsider would."""
+    from brightline.service.transparency import (
+        verify_transparency_report,
+        write_transparency_report,
+    )
+
+    site = demo.options.directory / "transparency"
+    tiles = site / "tiles"
+    if site.exists():
+        shutil.rmtree(site)
+    now = demo.now()
+    first = (now - timedelta(days=DAYS)).date()
+    written = write_transparency_report(
+        demo.store,
+        settings=demo.settings,
+        period_from=first,
+        period_to=now.date(),
+        out_dir=site,
+        tiles_dir=tiles,
+        now=now,
+        progress=lambda what: progress(what, 0, 0),
+    )
+    checked = verify_transparency_report(
+        site,
+        tiles,
+        verifier=LedgerKeys.of(demo.settings).verifier(),
+        progress=lambda what: progress(what, 0, 0),
+    )
+    return TransparencyResult(
+        site=site,
+        tiles=tiles,
+        period=(first.isoformat(), now.date().isoformat()),
+        k=written.parameters.k,
+        files=len(written.files),
+        tables=written.tables,
+        in_force=written.in_force,
+        checkpoint_size=written.checkpoint.size,
+        verified=checked.ok,
+        problems=checked.problems,
+    )
+
+
 # -- the whole story -----------------------------------------------------------------------
 
 
@@ -811,6 +873,7 @@ STEPS: Final = (
     Step("enforcement", "Enforcement: the unit denied, everyone else working", enforcement),
     Step("ledger", "The ledger: verified, and one entry disclosed with its proof", ledger),
     Step("appeal", "An appeal", appeal),
+    Step("transparency", "A transparency report anyone can verify", transparency),
 )
 
 
