@@ -13,15 +13,9 @@ from typer.testing import CliRunner
 from brightline.cli import app
 from brightline.config import Settings
 from brightline.demo import RESTRICTION_ID, STEPS, Demo, DemoOptions, finished_case
-from brightline.demo.story import (
-    AppealResult,
-    ApprovalResult,
-    DetectionResult,
-    EnforcementResult,
-    LedgerResult,
-    PeopleResult,
-    TransparencyResult,
-)
+from brightline.demo.enforce import ApprovalResult, EnforcementResult
+from brightline.demo.proof import AppealResult, LedgerResult, TransparencyResult
+from brightline.demo.provider import DetectionResult, PeopleResult
 from brightline.enforcement import Client
 from brightline.policy import Request
 from brightline.service import Status, show_restriction

@@ -31,20 +31,10 @@ from brightline.demo import (
     DemoOptions,
     finished_case,
 )
-from brightline.demo.story import (
-    AppealResult,
-    ApprovalResult,
-    CaseResult,
-    DetectionResult,
-    EnforcementResult,
-    LedgerResult,
-    PeopleResult,
-    PlanResult,
-    ProviderResult,
-    ReportsResult,
-    ReviewResult,
-    TransparencyResult,
-)
+from brightline.demo.enforce import ApprovalResult, EnforcementResult
+from brightline.demo.proof import AppealResult, LedgerResult, TransparencyResult
+from brightline.demo.provider import DetectionResult, PeopleResult, ProviderResult
+from brightline.demo.review import CaseResult, PlanResult, ReportsResult, ReviewResult
 from brightline.errors import InvalidInputError, Problem
 from brightline.service import show_restriction
 from brightline.synth.story import STORY_SUBSCRIPTIONS, UNIT

@@ -7,17 +7,15 @@ Orchestration only, as in ``brightline.service``: every step calls the service l
 
 from brightline.demo.calls import CALLS, Call, Decided
 from brightline.demo.live import PEOPLE, Credential, LiveServer, Person
-from brightline.demo.story import (
+from brightline.demo.state import (
     DEFAULT_SCALE,
     RESTRICTION,
     RESTRICTION_ID,
-    STEPS,
     Demo,
     DemoOptions,
     Progress,
-    Step,
-    finished_case,
 )
+from brightline.demo.story import STEPS, Step, finished_case
 
 __all__ = [
     "CALLS",

@@ -1,0 +1,265 @@
+"""Steps 4–7: reports from people, the case, external review, the impact plan."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from brightline.cases import (
+    AccessDeniedError,
+    DocumentKind,
+    DocumentReference,
+    Finding,
+    FindingOutcome,
+    OutsideReport,
+    Reference,
+    ReporterIdentity,
+    Signal,
+    SourceKind,
+)
+from brightline.demo.live import (
+    CASE_ADMIN,
+    INVESTIGATOR,
+    REVIEWER,
+)
+from brightline.demo.state import (
+    POLICY,
+    RESTRICTION,
+    RESTRICTION_ID,
+    Demo,
+    Progress,
+    no_progress,
+)
+from brightline.service.cases import (
+    add_evidence,
+    assign,
+    open_case,
+    record_finding,
+    start_review,
+)
+from brightline.service.intake import show_reporter, signal_from_alert, submit_report
+from brightline.service.plans import plan_text
+from brightline.service.usage import case_usage
+from brightline.synth.story import ABROAD, MINISTRY, UNIT
+
+# -- 4. reports from people ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRow:
+    ref: str
+    source: str
+    nodes: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportsResult:
+    signals: tuple[SignalRow, ...]
+    #: What the case admin sees of the employee's identity, and what the investigator gets.
+    admin_sees: str
+    investigator_gets: str
+
+
+def reports(demo: Demo, progress: Progress = no_progress) -> ReportsResult:
+    """A journalist's report and an employee's report arrive (identities stored apart);
+    the investigator turns the alerts into signals."""
+    store = demo.store
+    journalist = submit_report(
+        store,
+        Signal(
+            SourceKind.JOURNALIST,
+            (UNIT,),
+            (POLICY,),
+            "Our investigation: Signals Intelligence Unit 9900 stores intercepted phone calls "
+            "of millions of civilians on the provider's storage in two European regions and "
+            "transcribes and translates them with its AI services.",
+            references=(Reference("article", url="https://news.example/unit-9900"),),
+        ),
+        identity=ReporterIdentity("Jo Reporter", "jo@news.example", "The Example Times"),
+    )
+    employee = submit_report(
+        store,
+        Signal(
+            SourceKind.EMPLOYEE,
+            (UNIT,),
+            (POLICY,),
+            "A capacity request from the ministry asks for petabytes of archive and audio "
+            "transcription in westeurope and northeurope for 'intercept processing'.",
+            references=(
+                Reference("capacity ticket", sha256=hashlib.sha256(b"ticket 4711").hexdigest()),
+            ),
+        ),
+        identity=ReporterIdentity("A. Engineer", "secure-drop:4711"),
+    )
+    demo.signals = {"journalist": journalist.ref, "employee": employee.ref}
+    rows = [
+        SignalRow(journalist.ref, "journalist", journalist.nodes, journalist.summary),
+        SignalRow(employee.ref, "employee", employee.nodes, employee.summary),
+    ]
+    for alert in demo.alerts:
+        signal = signal_from_alert(store, alert, actor=INVESTIGATOR.name)
+        demo.signals[f"alert {alert['node']}"] = signal.ref
+        rows.append(SignalRow(signal.ref, "detector", signal.nodes, signal.summary))
+    identity = show_reporter(store, employee.ref, actor=CASE_ADMIN.name)
+    admin_sees = "anonymous" if identity is None else f"{identity.name} ({identity.contact})"
+    try:
+        show_reporter(store, employee.ref, actor=INVESTIGATOR.name)
+        investigator_gets = "the identity (unexpected)"
+    except AccessDeniedError as exc:
+        investigator_gets = f"refused: {exc}"
+    return ReportsResult(tuple(rows), admin_sees, investigator_gets)
+
+
+# -- 5. the case ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    case_id: str
+    status: str
+    nodes: tuple[str, ...]
+    signals: tuple[str, ...]
+    assigned: tuple[str, ...]
+
+
+def case(demo: Demo, progress: Progress = no_progress) -> CaseResult:
+    """The investigator opens a case from the signals, assigns the external reviewer and
+    starts the review (the case's nodes are now under a telemetry hold)."""
+    store = demo.store
+    state = open_case(
+        store,
+        actor=INVESTIGATOR.name,
+        title="Signals Intelligence Unit 9900: mass surveillance of civilians?",
+        signals=list(demo.signals.values()),
+    )
+    demo.case_id = state.id
+    assign(store, state.id, REVIEWER.name, actor=INVESTIGATOR.name)
+    state = start_review(store, state.id, actor=INVESTIGATOR.name)
+    return CaseResult(
+        state.id,
+        state.status.value,
+        state.nodes,
+        tuple(demo.signals.values()),
+        tuple(sorted(state.assignees)),
+    )
+
+
+# -- 6. external review --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    service: str
+    unit: str
+    unit_quantity: float
+    ministry_quantity: float
+    abroad_share: float  # of the unit's quantity, in the two regions abroad
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewResult:
+    usage: tuple[UsageRow, ...]
+    subscriptions_seen: tuple[str, ...]
+    evidence: tuple[str, ...]
+    finding: str
+    status: str
+
+
+def review(demo: Demo, progress: Progress = no_progress) -> ReviewResult:
+    """The external reviewer pins usage aggregates as evidence, looks per subscription
+    (with a stated purpose, itself a ledger entry), adds the article and the contract,
+    and records a finding."""
+    store, settings, case_id = demo.store, demo.settings, demo.case_id
+    pinned = case_usage(store, settings, case_id, actor=REVIEWER.name, pin=True)
+    totals: dict[tuple[str, str, str], float] = {}
+    abroad: dict[tuple[str, str], float] = {}
+    for row in pinned.aggregate.rows:
+        key = (row.node, row.service, row.unit)
+        totals[key] = totals.get(key, 0.0) + row.quantity
+        if row.node == UNIT and row.region in ABROAD:
+            abroad[(row.service, row.unit)] = (
+                abroad.get((row.service, row.unit), 0.0) + row.quantity
+            )
+    usage = []
+    for (node, service, unit), quantity in sorted(totals.items()):
+        if node != UNIT:
+            continue
+        usage.append(
+            UsageRow(
+                service,
+                unit,
+                quantity,
+                totals.get((MINISTRY, service, unit), quantity),
+                abroad.get((service, unit), 0.0) / quantity if quantity else 0.0,
+            )
+        )
+    breakdown = case_usage(
+        store,
+        settings,
+        case_id,
+        actor=REVIEWER.name,
+        nodes=[UNIT],
+        purpose="which of the unit's subscriptions archive, transcribe and translate",
+    )
+    add_evidence(
+        store,
+        case_id,
+        OutsideReport(
+            "The Example Times: the unit's archive of intercepted calls",
+            url="https://news.example/unit-9900",
+            signal=demo.signals["journalist"],
+        ),
+        actor=REVIEWER.name,
+    )
+    add_evidence(
+        store,
+        case_id,
+        DocumentReference(
+            DocumentKind.CONTRACT,
+            hashlib.sha256(b"framework agreement MoD Freedonia 2024").hexdigest(),
+            "Framework agreement with the Ministry of Defence of Freedonia, 2024",
+        ),
+        actor=REVIEWER.name,
+    )
+    rationale = (
+        "Unit 9900 alone transcribes and translates audio at telecom scale and archives "
+        "petabytes in westeurope and northeurope, matching the journalist's and the "
+        "employee's reports; the ministry's other units and the look-alike customers do not."
+    )
+    state = record_finding(
+        store,
+        case_id,
+        Finding(POLICY, FindingOutcome.SUBSTANTIATED, rationale, (1, 2, 3)),
+        actor=REVIEWER.name,
+    )
+    return ReviewResult(
+        usage=tuple(usage),
+        subscriptions_seen=tuple(sorted({r.node for r in breakdown.aggregate.rows})),
+        evidence=tuple(f"{e.number}: {e.evidence.kind.value}" for e in state.evidence),
+        finding=f"{POLICY}: {FindingOutcome.SUBSTANTIATED.value}. {rationale}",
+        status=state.status.value,
+    )
+
+
+# -- 7. the impact plan --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    restriction: str
+    file: Path
+    document: dict[str, Any]
+
+
+def plan(demo: Demo, progress: Progress = no_progress) -> PlanResult:
+    """Before anything is proposed: what the restriction would deny, replayed over the last
+    30 days of metering, and what it leaves alone."""
+    directory = demo.options.directory / "restrictions"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{RESTRICTION_ID}.yaml"
+    path.write_text(RESTRICTION, encoding="utf-8")
+    impact = plan_text(demo.store, demo.settings, RESTRICTION, name=path.name, now=demo.now())
+    return PlanResult(RESTRICTION, path, impact.to_json())
