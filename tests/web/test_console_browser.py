@@ -74,7 +74,7 @@ class Checked:
             if v["impact"] in ("serious", "critical")
         ]
         assert not bad, f"accessibility violations on {name} ({page.url}):\n" + "\n".join(bad)
-        page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(self.shots / f"{name}.png"))
         self.checked.append(name)
 
 
@@ -213,3 +213,42 @@ def _ask(page: Page, service: str, operation: str, region: str) -> None:
     page.get_by_label("Operation", exact=True).fill(operation)
     page.get_by_label("Region", exact=True).select_option(region)
     page.get_by_role("button", name="Decide").click()
+
+
+def test_the_console_works_without_javascript(browser: Browser, console: Console) -> None:
+    context = browser.new_context(base_url=console.url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/console/alerts")
+    page.get_by_label(re.compile("API key")).fill(console.keys["ines"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/console/alerts$"))
+    row = page.get_by_role("row").filter(has_text="A-ms-0002")
+    row.get_by_role("button", name="Open case").click()
+    expect(page.get_by_text(re.compile(r"Case C-\d+ opened from alert A-ms-0002"))).to_be_visible()
+    page.goto("/console/tree/unit-9900")
+    _ask(page, "ai.speech", "transcribe", "westeurope")
+    expect(page).to_have_url(re.compile(r"/console/tree/unit-9900/test\?"))
+    expect(page.locator("#verdict-result .effect")).to_have_text("ALLOW")
+    context.close()
+
+
+def test_the_transparency_site_is_accessible(
+    browser: Browser, console: Console, check: Checked, tmp_path: Path
+) -> None:
+    from datetime import UTC, date, datetime
+
+    from brightline.service.transparency import write_transparency_report
+
+    today = datetime.now(UTC).date()
+    summary = write_transparency_report(
+        console.store,
+        settings=console.settings,
+        period_from=date(today.year, 1, 1),
+        period_to=today,
+        out_dir=tmp_path / "site",
+    )
+    page = browser.new_page(bypass_csp=True)
+    page.goto((summary.out_dir / "index.html").as_uri())
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    check(page, "transparency-report")
+    page.context.close()

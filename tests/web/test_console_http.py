@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import httpx
 
 from web.conftest import Console
 
@@ -156,3 +159,116 @@ def test_tiles_download_is_a_tarball_with_the_checkpoint(console: Console) -> No
         names = tar.getnames()
     assert "tiles/checkpoint" in names
     assert "log.pub" in names
+
+
+def test_behind_tls_the_cookies_are_secure(console: Console) -> None:
+    # uvicorn trusts X-Forwarded-Proto from loopback, as from a TLS-terminating proxy.
+    client = console.client()
+    tls = {"x-forwarded-proto": "https"}
+    form = client.get("/console/login", headers=tls)
+    assert "secure" in form.headers["set-cookie"].lower()
+    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+    assert token is not None
+    # A Secure cookie is not sent back over plain HTTP; the client plays the proxy's part.
+    client.cookies.set("bl_console_login", token.group(1))
+    response = client.post(
+        "/console/login",
+        data={"login_token": token.group(1), "credential": console.keys["aud"]},
+        headers=tls,
+    )
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"].lower()
+    assert "secure" in cookie
+    assert "httponly" in cookie
+
+
+def test_sign_in_with_an_oidc_token(tmp_path: Path) -> None:
+    import json
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from api.conftest import EXAMPLE, start_server
+    from brightline.config import Settings
+    from brightline.service.ledger import ensure_key
+    from brightline.service.worlds import import_world
+    from brightline.store import open_store
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk["kid"] = "k1"
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    issuer = "https://idp.example.test/"
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        oidc_issuer=issuer,
+        oidc_audience="brightline",
+        oidc_jwks=str(tmp_path / "jwks.json"),
+        oidc_roles_claim="groups",
+        oidc_role_map={"t-and-s-audit": "auditor"},
+    )
+    store = open_store(f"sqlite:///{tmp_path / 'o.db'}")
+    ensure_key(settings)
+    import_world(store, EXAMPLE, actor="setup")
+    server, thread, url = start_server(settings, store)
+
+    def token(groups: list[str], *, expires: float) -> str:
+        claims = {
+            "sub": "olga",
+            "iss": issuer,
+            "aud": "brightline",
+            "exp": int(expires),
+            "groups": groups,
+        }
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            form = client.get("/console/login")
+            assert "or OIDC token" in form.text
+            login = re.search(r'name="login_token" value="([^"]+)"', form.text)
+            assert login is not None
+            ok = client.post(
+                "/console/login",
+                data={
+                    "login_token": login.group(1),
+                    "credential": token(["t-and-s-audit"], expires=time.time() + 3),
+                },
+            )
+            assert ok.status_code == 303
+            assert "Signed in as <strong>olga</strong> (auditor)" in client.get("/console/").text
+            time.sleep(4)  # the token expires: the session ends with it
+            assert client.get("/console/").status_code == 303
+            again = client.get("/console/login")
+            login = re.search(r'name="login_token" value="([^"]+)"', again.text)
+            assert login is not None
+            no_role = client.post(
+                "/console/login",
+                data={
+                    "login_token": login.group(1),
+                    "credential": token(["staff"], expires=time.time() + 60),
+                },
+            )
+            assert no_role.status_code == 403
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
+
+
+def test_htmx_asks_for_fragments_and_gets_them(console: Console) -> None:
+    client, _ = console.signed_in("aud")
+    fragment = client.get("/console/tree", params={"q": "9900"}, headers={"hx-request": "true"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert "unit-9900" in fragment.text
+    boosted = client.get("/console/tree", headers={"hx-request": "true", "hx-boosted": "true"})
+    assert "<html" in boosted.text
+    verdict = client.get(
+        "/console/tree/sub-9900-rescue/test",
+        params={"service": "ai.speech", "operation": "transcribe", "region": "westeurope"},
+        headers={"hx-request": "true"},
+    )
+    assert verdict.status_code == 200
+    assert verdict.text.lstrip().startswith('<div class="verdict allow"')

@@ -306,7 +306,11 @@ class Envelope:
 def _refresh(state: AppState) -> bool:
     """Log pending changes in the ledger and recompile the bundle if anything changed."""
     if pending(state.store) or not state.ready:
-        result = sync_ledger(state.store, signer=state.signer)
+        result = sync_ledger(
+            state.store,
+            signer=state.signer,
+            customer_names=state.settings.ledger_publishes_customer_names,
+        )
         state.metrics.ledger_size.set(result.size)
     changed = state.keeper.refresh()
     bundle = state.keeper.current
