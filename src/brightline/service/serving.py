@@ -11,7 +11,7 @@ from brightline.errors import ConflictError, NotFoundError
 from brightline.ledger import NoteSigner
 from brightline.service.apikeys import ADMIN, create_key, has_keys
 from brightline.service.intake import grant_role
-from brightline.service.ledger import LedgerKeys, ensure_key, sync
+from brightline.service.ledger import LedgerKeys, ensure_key, ledger_status, sync
 from brightline.service.worlds import current_world, import_world
 from brightline.store import Store, open_store
 
@@ -29,6 +29,13 @@ def prepare_server(settings: Settings, *, example_world: Path | None) -> Prepare
     world into an empty store, and create the first admin key if there is none."""
     notes: list[str] = []
     store = open_store(settings)
+    if not LedgerKeys.of(settings).private.is_file() and ledger_status(store).checkpoint:
+        store.close()
+        raise NotFoundError(
+            f"the ledger key {LedgerKeys.of(settings).private} is missing, but the store holds "
+            "checkpoints signed with it: restore the key from your backup (a new key would "
+            "make the existing log unverifiable)"
+        )
     verifier = ensure_key(settings)
     notes.append(f"ledger verifier key: {verifier}")
     signer = LedgerKeys.of(settings).signer()

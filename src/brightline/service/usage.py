@@ -55,13 +55,17 @@ def read_usage(
             files.extend(sorted(day_dir.glob("*.parquet")))
     if not files or len(wanted) == 0:
         return METERING_SCHEMA.empty_table()
-    table = pq.read_table(files, columns=list(COLUMNS), partitioning=None)
+    # The subscription filter is pushed into the read, so that a case about a few
+    # subscriptions does not materialise every row of the window.
+    table = pq.read_table(
+        files,
+        columns=list(COLUMNS),
+        partitioning=None,
+        filters=pc.is_in(pc.field("subscription_id"), wanted),
+    )
     mask = pc.and_(
-        pc.and_(
-            pc.greater_equal(table["ts"], pa.scalar(since, pa.timestamp("us", tz="UTC"))),
-            pc.less(table["ts"], pa.scalar(until, pa.timestamp("us", tz="UTC"))),
-        ),
-        pc.is_in(table["subscription_id"], wanted),
+        pc.greater_equal(table["ts"], pa.scalar(since, pa.timestamp("us", tz="UTC"))),
+        pc.less(table["ts"], pa.scalar(until, pa.timestamp("us", tz="UTC"))),
     )
     return table.filter(mask)
 
