@@ -33,6 +33,13 @@ class Settings:
     oidc_jwks: str | None = None
     oidc_roles_claim: str = "roles"
     oidc_role_map: Mapping[str, str] = field(default_factory=dict)
+    #: Console sign-in through the identity provider (authorization code flow with PKCE):
+    #: the console's client id (and secret, for a confidential client) and the provider's
+    #: authorization and token endpoints. The ID token it returns is checked as above.
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_authorization_endpoint: str | None = None
+    oidc_token_endpoint: str | None = None
     #: Requests per minute per credential on the admin and case endpoints.
     admin_rate_per_minute: int = 600
     #: Transparency reports (docs/transparency.md): counts from 1 to k-1 are shown as
@@ -59,6 +66,14 @@ class Settings:
             oidc_jwks=env.get("BRIGHTLINE_OIDC_JWKS") or None,
             oidc_roles_claim=env.get("BRIGHTLINE_OIDC_ROLES_CLAIM") or "roles",
             oidc_role_map=role_map,
+            oidc_client_id=env.get("BRIGHTLINE_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=(
+                SecretStr(env["BRIGHTLINE_OIDC_CLIENT_SECRET"])
+                if env.get("BRIGHTLINE_OIDC_CLIENT_SECRET")
+                else None
+            ),
+            oidc_authorization_endpoint=env.get("BRIGHTLINE_OIDC_AUTHORIZATION_ENDPOINT") or None,
+            oidc_token_endpoint=env.get("BRIGHTLINE_OIDC_TOKEN_ENDPOINT") or None,
             admin_rate_per_minute=int(env.get("BRIGHTLINE_ADMIN_RATE_PER_MINUTE") or 600),
             transparency_k=int(env.get("BRIGHTLINE_TRANSPARENCY_K") or 5),
             transparency_fields=tuple(

@@ -4,6 +4,7 @@ claims mapped to Brightline roles). Every endpoint names the roles it accepts.""
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import time
@@ -85,7 +86,9 @@ class OidcVerifier:
             self._keys = {k.get("kid", ""): jwt.PyJWK(k) for k in data.get("keys", [])}
         return self._keys
 
-    def principal(self, token: str) -> Principal:
+    def principal(self, token: str, *, nonce: str | None = None) -> Principal:
+        """The token's principal; with ``nonce``, the token must carry it (an ID token
+        returned to the console's sign-in, which cannot then be replayed)."""
         s = self._settings
         try:
             header = jwt.get_unverified_header(token)
@@ -105,6 +108,8 @@ class OidcVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"invalid bearer token: {exc}") from exc
+        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+            raise AuthenticationError("the ID token's nonce does not match this sign-in")
         raw = claims.get(s.oidc_roles_claim) or []
         names = [raw] if isinstance(raw, str) else [str(r) for r in raw]
         roles = frozenset(s.oidc_role_map.get(n, n) for n in names) & ROLES
@@ -127,6 +132,10 @@ class Authenticator:
         if not token:
             raise AuthenticationError("credentials required: an API key or an OIDC bearer token")
         return self.principal_for(token)
+
+    @property
+    def oidc(self) -> OidcVerifier:
+        return self._oidc
 
     def principal_for(self, token: str) -> Principal:
         """The principal behind an API key or an OIDC token (the console signs in with

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from brightline.service.plans import PlanLimits
+from brightline.web.oidc import SignIns
 from brightline.web.routes import PREFIX, ConsoleState, render_error, router
 from brightline.web.session import Sessions
 
@@ -16,7 +17,7 @@ __all__ = ["mount_console", "render_error"]
 
 def mount_console(app: FastAPI, *, plan_limits: PlanLimits | None = None) -> None:
     """Add the console's pages and its static files (htmx, the stylesheet) to ``app``."""
-    app.state.console = ConsoleState(Sessions(), plan_limits or PlanLimits())
+    app.state.console = ConsoleState(Sessions(), plan_limits or PlanLimits(), SignIns())
     app.include_router(router)
     app.mount(
         f"{PREFIX}/static",

@@ -61,6 +61,8 @@ from brightline.service.ledger import LedgerKeys, export_tiles_dir, ledger_statu
 from brightline.service.plans import PlanLimits, approve, decide_restrict
 from brightline.service.restrictions import lift_restriction, reject_restriction
 from brightline.service.usage import case_usage
+from brightline.web import oidc
+from brightline.web.oidc import SignIns
 from brightline.web.session import COOKIE, LOGIN_COOKIE, ConsoleSession, Sessions
 
 PREFIX: Final = "/console"
@@ -82,6 +84,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 class ConsoleState:
     sessions: Sessions
     limits: PlanLimits
+    sign_ins: SignIns
 
 
 class SignInRequiredError(AuthenticationError):
@@ -224,9 +227,7 @@ def _back(url: str) -> RedirectResponse:
 
 def render_error(request: Request, error: BrightlineError, status: int) -> Response:
     """Errors on console pages: a page (or a redirect to sign in), never JSON."""
-    if isinstance(error, SignInRequiredError) or (
-        isinstance(error, AuthenticationError) and status == 401
-    ):
+    if isinstance(error, SignInRequiredError):
         target = f"{PREFIX}/login?next={urllib.parse.quote(request.url.path)}"
         if request.headers.get("hx-request"):
             return Response(status_code=204, headers={"hx-redirect": target})
@@ -239,7 +240,7 @@ def render_error(request: Request, error: BrightlineError, status: int) -> Respo
         session,
         "error.html",
         status=status,
-        title={403: "Not allowed", 404: "Not found", 409: "Refused", 422: "Invalid input"}.get(
+        title={401: "Sign-in failed", 403: "Not allowed", 404: "Not found", 409: "Refused", 422: "Invalid input"}.get(
             status, "Error"
         ),
         message=str(error),
@@ -276,6 +277,7 @@ async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
         login_token=token,
         next=_safe_next(next),
         oidc=bool(_app(request).settings.oidc_issuer),
+        oidc_redirect=oidc.configured(_app(request).settings),
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -316,12 +318,17 @@ async def login(request: Request) -> Response:
             login_token=presented,
             next=_safe_next(_field(form, "next", required=False)),
             oidc=bool(state.settings.oidc_issuer),
+            oidc_redirect=oidc.configured(state.settings),
             failed=str(exc),
         )
+    return _open_session(request, credential, principal, _field(form, "next", required=False))
+
+
+def _open_session(request: Request, credential: str, principal: Any, next: str) -> Response:
     if not principal.has_any(REVIEW_ROLES):
         raise ForbiddenError(f"{principal.name} holds no role that may use the console")
     session = _console(request).sessions.open(credential, principal)
-    response: Response = _back(_safe_next(_field(form, "next", required=False)))
+    response: Response = _back(_safe_next(next))
     response.set_cookie(
         COOKIE,
         session.id,
@@ -331,7 +338,54 @@ async def login(request: Request) -> Response:
         path=PREFIX,
     )
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+    response.delete_cookie(oidc.STATE_COOKIE, path=PREFIX)
     return response
+
+
+@router.get("/login/oidc")
+async def login_oidc(request: Request, next: str | None = None) -> Response:
+    """Send the browser to the identity provider (authorization code flow with PKCE)."""
+    settings = _app(request).settings
+    if not oidc.configured(settings):
+        raise NotFoundError("sign-in through an identity provider is not configured")
+    redirect_uri = str(request.url_for("login_oidc_callback"))
+    pending, target = _console(request).sign_ins.start(
+        settings, redirect_uri=redirect_uri, next=_safe_next(next)
+    )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        oidc.STATE_COOKIE,
+        pending.state,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path=PREFIX,
+        max_age=int(oidc.PENDING_SECONDS),
+    )
+    return response
+
+
+@router.get("/login/oidc/callback", name="login_oidc_callback")
+async def login_oidc_callback(
+    request: Request,
+    state: str = "",
+    code: str = "",
+    error: str = "",
+    error_description: str = "",
+) -> Response:
+    """The identity provider sends the browser back here with a code (or an error)."""
+    settings = _app(request).settings
+    if error:
+        raise AuthenticationError(
+            f"the identity provider refused the sign-in: {error} {error_description}".strip()
+        )
+    pending = _console(request).sign_ins.finish(state, request.cookies.get(oidc.STATE_COOKIE))
+    if not code:
+        raise AuthenticationError("the identity provider returned no code")
+    token = await run_in_threadpool(oidc.redeem, settings, pending, code)
+    verifier = _app(request).authenticator.oidc
+    principal = await run_in_threadpool(lambda: verifier.principal(token, nonce=pending.nonce))
+    return _open_session(request, token, principal, pending.next)
 
 
 @router.post("/logout")

@@ -1,0 +1,182 @@
+"""Console sign-in through an identity provider: the authorization code flow with PKCE
+against a small OpenID provider on loopback that issues real signed ID tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+
+from api.conftest import EXAMPLE, start_server
+from brightline.config import Settings
+from brightline.service.ledger import ensure_key
+from brightline.service.worlds import import_world
+from brightline.store import open_store
+
+CLIENT = "brightline-console"
+
+
+@dataclass
+class Provider:
+    """Signs in whoever asks (``groups`` chosen by the test), as a real provider would
+    after its own login page; checks the client, the redirect URI and PKCE."""
+
+    url: str
+    key: Any
+    groups: list[str] = field(default_factory=lambda: ["t-and-s-investigators"])
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+
+
+def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            assert query["response_type"] == "code"
+            assert query["code_challenge_method"] == "S256"
+            code = secrets.token_urlsafe(16)
+            provider.codes[code] = query
+            target = (
+                query["redirect_uri"]
+                + "?"
+                + urllib.parse.urlencode({"code": code, "state": query["state"]})
+            )
+            self.send_response(302)
+            self.send_header("location", target)
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"])).decode()
+            form = dict(urllib.parse.parse_qsl(body))
+            asked = provider.codes.pop(form.get("code", ""), None)
+            challenge = (
+                base64.urlsafe_b64encode(
+                    hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+                )
+                .rstrip(b"=")
+                .decode()
+            )
+            if (
+                asked is None
+                or form.get("client_id") != CLIENT
+                or form.get("client_secret") != "s3cret"
+                or form.get("redirect_uri") != asked["redirect_uri"]
+                or challenge != asked["code_challenge"]
+            ):
+                provider.refused.append(form.get("code", ""))
+                self.send_response(400)
+                self.end_headers()
+                return
+            claims = {
+                "sub": "olga",
+                "iss": provider.url,
+                "aud": CLIENT,
+                "exp": int(time.time()) + 300,
+                "nonce": asked["nonce"],
+                "groups": provider.groups,
+            }
+            token = jwt.encode(claims, provider.key, algorithm="RS256", headers={"kid": "k1"})
+            payload = json.dumps({"id_token": token, "token_type": "Bearer"}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    provider = Provider(f"http://127.0.0.1:{server.server_address[1]}", key)
+    server.RequestHandlerClass = _handler(provider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield provider
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def console_url(tmp_path: Path, provider: Provider) -> Iterator[str]:
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(provider.key.public_key()))
+    jwk["kid"] = "k1"
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        oidc_issuer=provider.url,
+        oidc_audience=CLIENT,
+        oidc_jwks=str(tmp_path / "jwks.json"),
+        oidc_roles_claim="groups",
+        oidc_role_map={"t-and-s-investigators": "investigator"},
+        oidc_client_id=CLIENT,
+        oidc_client_secret=SecretStr("s3cret"),
+        oidc_authorization_endpoint=f"{provider.url}/authorize",
+        oidc_token_endpoint=f"{provider.url}/token",
+    )
+    store = open_store(f"sqlite:///{tmp_path / 'o.db'}")
+    ensure_key(settings)
+    import_world(store, EXAMPLE, actor="setup")
+    server, thread, url = start_server(settings, store)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
+
+
+def test_sign_in_through_the_identity_provider(console_url: str, provider: Provider) -> None:
+    with httpx.Client(base_url=console_url, timeout=30, follow_redirects=True) as browser:
+        login = browser.get("/console/login")
+        assert "Sign in with your identity provider" in login.text
+        home = browser.get("/console/login/oidc", params={"next": "/console/tree"})
+        assert home.status_code == 200
+        assert str(home.url).endswith("/console/tree")
+        assert "Signed in as <strong>olga</strong> (investigator)" in home.text
+        # The callback cannot be replayed: its state was used once.
+        callback = next(r for r in home.history if "/callback" in str(r.url))
+        replay = browser.get(str(callback.url))
+        assert replay.status_code == 401
+        assert "already used" in replay.text
+
+
+def test_a_callback_from_another_browser_is_refused(console_url: str, provider: Provider) -> None:
+    with httpx.Client(base_url=console_url, timeout=30) as victim:
+        start = victim.get("/console/login/oidc")
+        assert start.status_code == 303
+        authorize = httpx.get(start.headers["location"])  # the provider redirects back
+        callback = authorize.headers["location"]
+    with httpx.Client(timeout=30) as attacker:  # no state cookie
+        response = attacker.get(callback)
+        assert response.status_code == 401
+        assert "another browser" in response.text
+
+
+def test_no_role_no_session(console_url: str, provider: Provider) -> None:
+    provider.groups = ["staff"]
+    with httpx.Client(base_url=console_url, timeout=30, follow_redirects=True) as browser:
+        response = browser.get("/console/login/oidc")
+        assert response.status_code == 403
+        assert browser.get("/console/").url.path == "/console/login"
