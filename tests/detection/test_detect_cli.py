@@ -29,6 +29,23 @@ def test_synth_ingest_detect_offline(
     truth = json.loads((synth_dir / "truth.json").read_text())
     assert {a["node"] for a in alerts} == {t["customer"] for t in truth["planted"]}
 
+    # The same rules rolled up per unit name units inside the planted customers.
+    from brightline.world import load_world
+
+    directory = load_world(synth_dir).directory
+    per_unit = tmp_path / "units.jsonl"
+    result = runner.invoke(
+        app, ["detect", "run", *world, "--out", str(per_unit), "--level", "unit"]
+    )
+    assert result.exit_code == 0, result.output
+    units = [json.loads(line) for line in per_unit.read_text().splitlines()]
+    assert units
+    assert all(directory[a["node"]].kind == "unit" for a in units)
+    assert {directory.root(a["node"]) for a in units} <= {a["node"] for a in alerts}
+    wrong = runner.invoke(app, ["detect", "run", *world, "--level", "galaxy"])
+    assert wrong.exit_code == 2
+    assert "galaxy" in wrong.output
+
 
 def test_detect_test_runs_the_pack_fixtures() -> None:
     result = CliRunner().invoke(app, ["detect", "test"])

@@ -42,6 +42,14 @@ def run(
         Path | None, typer.Option("--out", help="Alerts file; default <data dir>/alerts.jsonl")
     ] = None,
     world: WorldOption = None,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level",
+            help="Roll every rule up at this level (subscription, customer or a node kind "
+            "such as unit) instead of the level in its file.",
+        ),
+    ] = None,
 ) -> None:
     """Run a pack over the stored telemetry and write its alerts (JSON Lines)."""
     now = datetime.now(UTC)
@@ -60,6 +68,7 @@ def run(
         spark_master=spark_master,
         out=out,
         on_rule=started,
+        level=level,
     )
     run_ = result.run
     console.print(

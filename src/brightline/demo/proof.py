@@ -40,7 +40,7 @@ from brightline.service.ledger import (
     LedgerKeys,
     disclose,
     export_tiles_dir,
-    sync_ledger,
+    sync,
     verify_store,
     verify_tiles,
 )
@@ -67,9 +67,8 @@ def ledger(demo: Demo, progress: Progress = no_progress) -> LedgerResult:
     """Verify the whole log against its signed checkpoints; export it as tiles and verify
     those as an outsider would; disclose the approval's entry and check its proof."""
     keys = LedgerKeys.of(demo.settings)
-    signer = keys.signer()
     verifier = keys.verifier()
-    sync_ledger(demo.store, signer=signer)
+    sync(demo.settings, demo.store)
     report = verify_store(demo.store, verifier)
     tiles = demo.options.directory / "tiles"
     if tiles.exists():

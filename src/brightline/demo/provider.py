@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,12 +17,11 @@ from brightline.demo.live import (
 )
 from brightline.demo.state import (
     DAYS,
-    UNIT_PACK,
     Demo,
     Progress,
     no_progress,
 )
-from brightline.detection.packs import BUILTIN_DIR, DEFAULT_PACK
+from brightline.detection.packs import DEFAULT_PACK
 from brightline.enforcement import Client
 from brightline.service import import_world
 from brightline.service.detection import detect
@@ -166,20 +164,6 @@ class DetectionResult:
     seconds: float
 
 
-def unit_pack(directory: Path) -> Path:
-    """The built-in pack with every rule rolled up per unit instead of per customer: the
-    same rules, so that the alert names the unit that does it, not only its customer."""
-    target = directory / "rules" / UNIT_PACK
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(BUILTIN_DIR / DEFAULT_PACK, target)
-    for rule in (target / "rules").glob("*.yaml"):
-        rule.write_text(rule.read_text().replace("level: customer", "level: unit"))
-    pack = target / "pack.yaml"
-    pack.write_text(pack.read_text().replace(f"id: {DEFAULT_PACK}\n", f"id: {UNIT_PACK}\n", 1))
-    return target
-
-
 def detection(demo: Demo, progress: Progress = no_progress) -> DetectionResult:
     """Run the built-in mass-surveillance pack on DuckDB over every metering row, per
     customer (as shipped) and per unit; raise alerts over the review threshold."""
@@ -189,12 +173,14 @@ def detection(demo: Demo, progress: Progress = no_progress) -> DetectionResult:
     assert demo.world is not None
     world = demo.world
     started = time.monotonic()
-    packs = [DEFAULT_PACK, str(unit_pack(demo.options.directory))]
+    levels = [None, "unit"]  # as shipped (per customer), then the same rules per unit
     runs = []
-    for i, pack in enumerate(packs):
-        progress("running the rules on DuckDB", i, len(packs))
-        runs.append(detect(demo.settings, world=world, now=demo.now(), rules=pack))
-    progress("running the rules on DuckDB", len(packs), len(packs))
+    for i, level in enumerate(levels):
+        progress("running the rules on DuckDB", i, len(levels))
+        runs.append(
+            detect(demo.settings, world=world, now=demo.now(), rules=DEFAULT_PACK, level=level)
+        )
+    progress("running the rules on DuckDB", len(levels), len(levels))
     rows = []
     for result in runs:
         for alert in result.run.alerts:

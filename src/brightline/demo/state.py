@@ -38,7 +38,6 @@ exempt: [{EXEMPT}]
 mode: enforce
 reason: {{policy: {POLICY}}}
 """
-UNIT_PACK: Final = "mass-surveillance-by-unit"
 #: How long to wait for the enforcement point to pick up a new bundle.
 PICKUP_SECONDS: Final = 20.0
 

@@ -7,7 +7,7 @@ its rules with review threshold 1 (every firing rule raises an alert).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -35,6 +35,16 @@ class Pack:
 
     def levels(self) -> set[str]:
         return {rule.spec.level for rule in self.rules}
+
+    def at_level(self, level: str) -> Pack:
+        """The same rules, each rolled up at ``level`` (``subscription``, ``customer`` or a
+        node kind such as ``unit``) instead of its own: so that an alert names the unit
+        that does something, not only its customer. Alerts keep the pack's id."""
+        rules = tuple(
+            replace(rule, spec=rule.spec.model_copy(update={"level": level}))
+            for rule in self.rules
+        )
+        return Pack(self.spec, rules, self.directory)
 
     def fixture_world(self) -> World:
         return load_world(self.directory / self.spec.fixture_world)

@@ -55,10 +55,20 @@ def detect(
     out: Path | None = None,
     on_rule: Callable[[Rule], None] | None = None,
     engine_instance: Engine | None = None,
+    level: str | None = None,
 ) -> DetectResult:
     """Run a pack over every stored metering row; write its alerts (updating, not
-    duplicating, alerts already in the file)."""
+    duplicating, alerts already in the file). ``level`` rolls every rule up at that
+    level (for example ``unit``) instead of the level its file names."""
     pack = load_pack(rules)
+    if level is not None:
+        if level not in {"subscription", "customer"} and not any(
+            node.kind == level for node in world.directory
+        ):
+            raise InvalidInputError(
+                Problem("--level", f"{level!r} is neither subscription, customer nor a node kind")
+            )
+        pack = pack.at_level(level)
     usage = Usage.from_files(telemetry_dataset(settings).files())
     runner = engine_instance or create_engine(engine, spark_master=spark_master)
     try:
