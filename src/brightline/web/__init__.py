@@ -1,4 +1,13 @@
-"""The reviewers' console: server-rendered pages (Jinja2, htmx) under ``/console``."""
+"""The reviewers' console: server-rendered pages under ``/console``.
+
+Every page works without JavaScript; htmx (served from this package, never from the
+internet) only makes some parts update in place. Sign-in takes an API key or an OIDC
+token, or goes through the identity provider; the session cookie is ``HttpOnly``,
+``SameSite=Lax`` and ``Secure`` over TLS, and every form carries the session's CSRF
+token. Each page names the roles it accepts, and each change calls the same service
+function as the CLI and the API, which applies the permission table, four eyes and the
+blast-radius guard: a hidden button is a courtesy, the refusal is the server's.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +17,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from brightline.service.plans import PlanLimits
+from brightline.web import cases, pages, signin  # noqa: F401  (they add their routes)
+from brightline.web.common import PREFIX, ConsoleState, render_error, router
 from brightline.web.oidc import SignIns
-from brightline.web.routes import PREFIX, ConsoleState, render_error, router
 from brightline.web.session import Sessions
 
 __all__ = ["mount_console", "render_error"]

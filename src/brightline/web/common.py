@@ -1,0 +1,222 @@
+"""What every console page shares: the router, templates, roles, the session check,
+CSRF on posted forms, rendering and the error page."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from brightline.api.app import AppState, notify_change
+from brightline.api.auth import AuthenticationError, ForbiddenError
+from brightline.cases.roles import Role
+from brightline.charts import bar_chart, line_chart
+from brightline.errors import BrightlineError, InvalidInputError, Problem
+from brightline.service.apikeys import ADMIN
+from brightline.service.plans import PlanLimits
+from brightline.web.oidc import SignIns
+from brightline.web.session import COOKIE, ConsoleSession, Sessions
+
+PREFIX: Final = "/console"
+TEMPLATES: Final = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.globals["bar_chart"] = lambda *a, **k: Markup(bar_chart(*a, **k))
+TEMPLATES.env.globals["line_chart"] = lambda *a, **k: Markup(line_chart(*a, **k))
+
+R = Role
+#: Who may sign in at all, and who sees more than their own cases.
+REVIEW_ROLES: Final = frozenset({*(r.value for r in Role), ADMIN})
+STAFF_ROLES: Final = REVIEW_ROLES - {R.EXTERNAL_REVIEWER.value}
+APPROVER_ROLES: Final = frozenset({R.APPROVER.value})
+PROPOSER_ROLES: Final = frozenset({R.INVESTIGATOR.value, ADMIN})
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@dataclass
+class ConsoleState:
+    sessions: Sessions
+    limits: PlanLimits
+    sign_ins: SignIns
+
+
+class SignInRequiredError(AuthenticationError):
+    """No console session, or one whose credential is no longer valid."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.brightline
+    return state
+
+
+def console_state(request: Request) -> ConsoleState:
+    state: ConsoleState = request.app.state.console
+    return state
+
+
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+# -- who is signed in -----------------------------------------------------------------------
+
+
+async def signed_in(request: Request) -> ConsoleSession:
+    """The console session, its credential checked again (a revoked key ends it)."""
+    sessions = console_state(request).sessions
+    session = sessions.get(request.cookies.get(COOKIE))
+    if session is None:
+        raise SignInRequiredError("sign in first")
+    try:
+        principal = await run_in_threadpool(
+            app_state(request).authenticator.principal_for, session.token
+        )
+    except AuthenticationError as exc:
+        sessions.close(session.id)
+        raise SignInRequiredError(f"signed out: {exc}") from exc
+    if not principal.has_any(REVIEW_ROLES):
+        sessions.close(session.id)
+        raise ForbiddenError(f"{principal.name} holds no role that may use the console")
+    session.principal = principal
+    request.state.principal = principal
+    return session
+
+
+Me = Annotated[ConsoleSession, Depends(signed_in)]
+
+
+def need(session: ConsoleSession, roles: frozenset[str], what: str) -> None:
+    if not session.principal.has_any(roles):
+        raise ForbiddenError(
+            f"{session.principal.name} may not {what} (needs one of: {', '.join(sorted(roles))})"
+        )
+
+
+async def posted(request: Request, session: Me) -> tuple[ConsoleSession, FormData]:
+    """A form posted from the console: same origin and the session's CSRF token."""
+    same_origin(request)
+    form = await request.form()
+    token = form.get("csrf")
+    header = request.headers.get("x-csrf-token")
+    if not (
+        session.check_csrf(token if isinstance(token, str) else None) or session.check_csrf(header)
+    ):
+        raise ForbiddenError("the form's CSRF token is missing or wrong; reload the page")
+    return session, form
+
+
+Posted = Annotated[tuple[ConsoleSession, FormData], Depends(posted)]
+
+
+def same_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return
+    if urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
+        raise ForbiddenError("cross-origin form posts are refused")
+
+
+def field_value(form: FormData, name: str, *, required: bool = True) -> str:
+    value = form.get(name)
+    text = value.strip() if isinstance(value, str) else ""
+    if required and not text:
+        raise InvalidInputError(Problem(name, "required"))
+    return text
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def _nav(session: ConsoleSession | None) -> list[tuple[str, str]]:
+    if session is None:
+        return []
+    items = [("Dashboard", f"{PREFIX}/"), ("Cases", f"{PREFIX}/cases")]
+    if session.principal.has_any(STAFF_ROLES):
+        items += [
+            ("Alerts", f"{PREFIX}/alerts"),
+            ("Restrictions", f"{PREFIX}/restrictions"),
+            ("Customers", f"{PREFIX}/tree"),
+            ("Ledger", f"{PREFIX}/ledger"),
+        ]
+    return items
+
+
+def page(
+    request: Request,
+    session: ConsoleSession | None,
+    template: str,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "me": session.principal if session else None,
+            "csrf": session.csrf if session else "",
+            "nav": _nav(session),
+            "flash": session.take_flash() if session else [],
+            "path": request.url.path,
+            "staff": bool(session and session.principal.has_any(STAFF_ROLES)),
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def partial(request: Request) -> bool:
+    """An htmx request for part of a page (not a boosted link or form, which wants it all)."""
+    return bool(request.headers.get("hx-request")) and not request.headers.get("hx-boosted")
+
+
+def back(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def render_error(request: Request, error: BrightlineError, status: int) -> Response:
+    """Errors on console pages: a page (or a redirect to sign in), never JSON."""
+    if isinstance(error, SignInRequiredError):
+        target = f"{PREFIX}/login?next={urllib.parse.quote(request.url.path)}"
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"hx-redirect": target})
+        return back(target)
+    sessions = console_state(request).sessions
+    session = sessions.get(request.cookies.get(COOKIE))
+    problems = getattr(error, "problems", ())
+    return page(
+        request,
+        session,
+        "error.html",
+        status=status,
+        title={
+            401: "Sign-in failed",
+            403: "Not allowed",
+            404: "Not found",
+            409: "Refused",
+            422: "Invalid input",
+        }.get(status, "Error"),
+        message=str(error),
+        problems=problems,
+        back=request.headers.get("referer"),
+    )
+
+
+async def run(request: Request, work: Callable[[], Any]) -> Any:
+    """Run a blocking use case, then log it in the ledger and refresh the bundle."""
+    result = await run_in_threadpool(work)
+    await notify_change(app_state(request))
+    return result

@@ -1,0 +1,245 @@
+"""The dashboard, restrictions and their plans, the customer tree with its tester, and
+the ledger."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from brightline.api.auth import ForbiddenError
+from brightline.cases.roles import Role
+from brightline.errors import BrightlineError, NotFoundError
+from brightline.ledger import verify_inclusion
+from brightline.service import console as read
+from brightline.service.ledger import LedgerKeys, export_tiles_dir, ledger_status
+from brightline.service.plans import approve
+from brightline.service.restrictions import lift_restriction, reject_restriction
+from brightline.web.common import (
+    APPROVER_ROLES,
+    PREFIX,
+    PROPOSER_ROLES,
+    STAFF_ROLES,
+    Me,
+    Posted,
+    R,
+    app_state,
+    back,
+    field_value,
+    need,
+    now,
+    page,
+    partial,
+    router,
+    run,
+)
+from brightline.web.session import ConsoleSession
+
+# -- dashboard ------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def dashboard(request: Request, me: Me) -> HTMLResponse:
+    state = app_state(request)
+    staff = me.principal.has_any(STAFF_ROLES)
+    data = await run_in_threadpool(
+        lambda: read.dashboard(
+            state.store, state.settings, actor=me.principal.name, staff=staff, now=now()
+        )
+    )
+    return page(request, me, "dashboard.html", data=data, now=now())
+
+
+# -- restrictions ---------------------------------------------------------------------------
+
+
+@router.get("/restrictions", response_class=HTMLResponse)
+async def restrictions(request: Request, me: Me) -> HTMLResponse:
+    need(me, STAFF_ROLES, "see restrictions")
+    from brightline.service.restrictions import list_restrictions
+
+    state = app_state(request)
+    views = await run_in_threadpool(lambda: list_restrictions(state.store, now=now()))
+    return page(request, me, "restrictions.html", restrictions=views)
+
+
+@router.get("/restrictions/{restriction_id}", response_class=HTMLResponse)
+async def restriction(request: Request, restriction_id: str, me: Me) -> HTMLResponse:
+    need(me, STAFF_ROLES, "see restrictions")
+    state = app_state(request)
+    data = await run_in_threadpool(
+        lambda: read.restriction_page(state.store, state.settings, restriction_id, now=now())
+    )
+    granted = await run_in_threadpool(read.granted_roles, state.store, me.principal.name)
+    return page(
+        request,
+        me,
+        "restriction.html",
+        data=data,
+        r=data.view.to_json(),
+        can_approve=me.principal.has_any(APPROVER_ROLES) and R.APPROVER in granted,
+        can_lift=me.principal.has_any(PROPOSER_ROLES),
+    )
+
+
+def _approver(me: ConsoleSession, granted: frozenset[Role]) -> None:
+    need(me, APPROVER_ROLES, "approve or reject restrictions")
+    if R.APPROVER not in granted:
+        raise ForbiddenError(f"{me.principal.name} is not granted the approver role")
+
+
+@router.post("/restrictions/{restriction_id}/approve")
+async def restriction_approve(request: Request, restriction_id: str, form: Posted) -> Response:
+    me, _ = form
+    need(me, APPROVER_ROLES, "approve restrictions")
+    state = app_state(request)
+    result = await run(
+        request, lambda: approve(state.store, restriction_id, actor=me.principal.name)
+    )
+    me.say(
+        "ok",
+        "Guard approval recorded; a second approver must now approve."
+        if result.guard
+        else f"Approved: {restriction_id} is now {result.view.status.value}.",
+    )
+    return back(f"{PREFIX}/restrictions/{restriction_id}")
+
+
+@router.post("/restrictions/{restriction_id}/reject")
+async def restriction_reject(request: Request, restriction_id: str, form: Posted) -> Response:
+    me, data = form
+    state = app_state(request)
+    granted = await run_in_threadpool(read.granted_roles, state.store, me.principal.name)
+    _approver(me, granted)
+    why = field_value(data, "why")
+    await run(
+        request,
+        lambda: reject_restriction(state.store, restriction_id, actor=me.principal.name, why=why),
+    )
+    me.say("ok", f"Rejected {restriction_id}.")
+    return back(f"{PREFIX}/restrictions/{restriction_id}")
+
+
+@router.post("/restrictions/{restriction_id}/lift")
+async def restriction_lift(request: Request, restriction_id: str, form: Posted) -> Response:
+    me, data = form
+    need(me, PROPOSER_ROLES, "propose lifting restrictions")
+    state = app_state(request)
+    why = field_value(data, "why")
+    await run(
+        request,
+        lambda: lift_restriction(state.store, restriction_id, actor=me.principal.name, why=why),
+    )
+    me.say("ok", f"Lifting {restriction_id} proposed; it needs another person's approval.")
+    return back(f"{PREFIX}/restrictions/{restriction_id}")
+
+
+# -- the customer tree ----------------------------------------------------------------------
+
+
+@router.get("/tree", response_class=HTMLResponse)
+async def tree(request: Request, me: Me, q: str = "") -> HTMLResponse:
+    need(me, STAFF_ROLES, "browse customers")
+    state = app_state(request)
+    world = state.keeper.current.snapshot.world
+    nodes = await run_in_threadpool(lambda: read.search_nodes(world, q[:200]))
+    template = "_nodes.html" if partial(request) else "tree.html"
+    return page(request, me, template, nodes=nodes, q=q)
+
+
+@router.get("/tree/{node_id}", response_class=HTMLResponse)
+async def node(request: Request, node_id: str, me: Me) -> HTMLResponse:
+    need(me, STAFF_ROLES, "browse customers")
+    snapshot = app_state(request).keeper.current.snapshot
+    data = read.node_page(snapshot.world, snapshot, node_id, now=now())
+    return page(request, me, "node.html", data=data, verdict=None, asked={})
+
+
+@router.get("/tree/{node_id}/test", response_class=HTMLResponse)
+async def node_test(
+    request: Request,
+    node_id: str,
+    me: Me,
+    service: str = "",
+    operation: str = "",
+    region: str = "",
+) -> HTMLResponse:
+    """Would this call be allowed now? Decided by the snapshot in force, explained."""
+    need(me, STAFF_ROLES, "test decisions")
+    snapshot = app_state(request).keeper.current.snapshot
+    asked = {"service": service, "operation": operation, "region": region}
+    status = 200
+    try:
+        verdict: Any = read.test_call(
+            snapshot, node=node_id, service=service, operation=operation, region=region, at=now()
+        )
+    except BrightlineError as exc:
+        verdict = read.Verdict("error", str(exc), (), (), snapshot.version)
+        status = 422
+    if partial(request):
+        return page(request, me, "_verdict.html", verdict=verdict, status=status)
+    data = read.node_page(snapshot.world, snapshot, node_id, now=now())
+    return page(request, me, "node.html", data=data, verdict=verdict, asked=asked, status=status)
+
+
+# -- the ledger -----------------------------------------------------------------------------
+
+
+@router.get("/ledger", response_class=HTMLResponse)
+async def ledger(request: Request, me: Me, index: str = "") -> HTMLResponse:
+    need(me, STAFF_ROLES, "read the ledger")
+    state = app_state(request)
+    current = await run_in_threadpool(ledger_status, state.store)
+    entry, checks, problem = None, None, None
+    if index.strip():
+        try:
+            number = int(index)
+            entry = await run_in_threadpool(read.public_entry, state.store, number)
+            p = entry.proof
+            checks = verify_inclusion(p.leaf_hash, p.index, p.size, list(p.proof), p.root)
+        except ValueError:
+            problem = f"{index!r} is not an entry number"
+        except NotFoundError as exc:
+            problem = str(exc)
+    return page(
+        request,
+        me,
+        "ledger.html",
+        status=422 if problem else 200,
+        ledger=current,
+        entry=entry,
+        checks=checks,
+        problem=problem,
+        index=index,
+    )
+
+
+@router.get("/ledger/tiles.tar.gz")
+async def ledger_tiles(request: Request, me: Me) -> Response:
+    """The log as C2SP tiles with its checkpoint and public key, for offline verification."""
+    need(me, STAFF_ROLES, "download the ledger")
+    state = app_state(request)
+
+    def build() -> bytes:
+        keys = LedgerKeys.of(state.settings)
+        with tempfile.TemporaryDirectory() as tmp:
+            export_tiles_dir(state.store, Path(tmp) / "tiles", keys.verifier())
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+                tar.add(Path(tmp) / "tiles", arcname="tiles")
+                if keys.public.is_file():
+                    tar.add(keys.public, arcname="log.pub")
+            return buffer.getvalue()
+
+    body = await run_in_threadpool(build)
+    return Response(
+        body,
+        media_type="application/gzip",
+        headers={"content-disposition": 'attachment; filename="brightline-tiles.tar.gz"'},
+    )
