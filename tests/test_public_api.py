@@ -12,6 +12,8 @@ PACKAGES = [
     "brightline.exports",
     "brightline.ledger",
     "brightline.transparency",
+    "brightline.charts",
+    "brightline.web",
 ]
 
 

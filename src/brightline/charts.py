@@ -9,6 +9,7 @@ without it. Pages should also show the same figures as a table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from hashlib import sha256
 from html import escape
@@ -19,6 +20,14 @@ __all__ = ["PALETTE", "bar_chart", "line_chart"]
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#B8860B", "#56B4E9", "#000000")
 
 _FONT = 'font-family="system-ui, sans-serif" font-size="12" fill="#1a1a1a"'
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    """Escaped for XML, with the characters XML cannot carry removed."""
+    return escape(_NOT_XML.sub("", value))
 
 
 def _chart_id(title: str, data: object) -> str:
@@ -59,8 +68,8 @@ def bar_chart(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
         f' viewBox="0 0 {width} {height}" aria-labelledby="{chart_id}-t {chart_id}-d">',
-        f'<title id="{chart_id}-t">{escape(title)}</title>',
-        f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
+        f'<title id="{chart_id}-t">{_text(title)}</title>',
+        f'<desc id="{chart_id}-d">{_text(desc)}</desc>',
     ]
     if not bars:
         parts.append(f'<text x="8" y="20" {_FONT}>No data</text>')
@@ -70,11 +79,11 @@ def bar_chart(
         colour = PALETTE[0]
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end" {_FONT}>'
-            f"{escape(label[:28])}</text>"
+            f"{_text(label[:28])}</text>"
             f'<rect x="{label_width}" y="{y + 2}" width="{length:.1f}" height="{row - 6}"'
             f' fill="{colour}"/>'
             f'<text x="{label_width + length + 4:.1f}" y="{y + 14}" {_FONT}>'
-            f"{escape(_number(value))}{escape(unit)}</text>"
+            f"{_text(_number(value))}{_text(unit)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -116,8 +125,8 @@ def line_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}"'
         f' height="{total_height}" viewBox="0 0 {width} {total_height}"'
         f' aria-labelledby="{chart_id}-t {chart_id}-d">',
-        f'<title id="{chart_id}-t">{escape(title)}</title>',
-        f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
+        f'<title id="{chart_id}-t">{_text(title)}</title>',
+        f'<desc id="{chart_id}-d">{_text(desc)}</desc>',
         f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}"'
         f' y2="{top_pad + plot_h}" stroke="#555"/>',
         f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{top_pad + plot_h}" stroke="#555"/>',
@@ -126,13 +135,13 @@ def line_chart(
         value = top * fraction
         parts.append(
             f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" {_FONT}>'
-            f"{escape(_number(value))}</text>"
+            f"{_text(_number(value))}</text>"
         )
     if x_labels:
         for index in sorted({0, (len(x_labels) - 1) // 2, len(x_labels) - 1}):
             parts.append(
                 f'<text x="{x(index):.1f}" y="{top_pad + plot_h + 16}" text-anchor="middle"'
-                f" {_FONT}>{escape(x_labels[index])}</text>"
+                f" {_FONT}>{_text(x_labels[index])}</text>"
             )
     for number, (name, points) in enumerate(series.items()):
         colour = PALETTE[number % len(PALETTE)]
@@ -146,7 +155,7 @@ def line_chart(
         legend_y = height + 18 * number
         parts.append(
             f'<rect x="{left}" y="{legend_y - 2}" width="12" height="12" fill="{colour}"/>'
-            f'<text x="{left + 18}" y="{legend_y + 8}" {_FONT}>{escape(name)}</text>'
+            f'<text x="{left + 18}" y="{legend_y + 8}" {_FONT}>{_text(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
