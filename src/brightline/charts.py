@@ -100,7 +100,7 @@ def line_chart(
 ) -> str:
     """One line per series over shared x positions (for example 30 days)."""
     chart_id = _chart_id(title, sorted(series.items()))
-    left, right, top_pad, bottom = 64, 12, 12, 40
+    left, right, top_pad, bottom = 64, 32, 12, 40
     legend = 18 * len(series)
     total_height = height + legend
     plot_w, plot_h = width - left - right, height - top_pad - bottom
