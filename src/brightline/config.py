@@ -40,6 +40,10 @@ class Settings:
     oidc_client_secret: SecretStr | None = None
     oidc_authorization_endpoint: str | None = None
     oidc_token_endpoint: str | None = None
+    #: The blast-radius guard (docs/lifecycle.md): above either limit, a proposal needs a
+    #: guard approval before its approval.
+    plan_max_subscriptions: int = 25
+    plan_max_usage_share: float = 0.5
     #: Requests per minute per credential on the admin and case endpoints.
     admin_rate_per_minute: int = 600
     #: Transparency reports (docs/transparency.md): counts from 1 to k-1 are shown as
@@ -75,6 +79,8 @@ class Settings:
             oidc_authorization_endpoint=env.get("BRIGHTLINE_OIDC_AUTHORIZATION_ENDPOINT") or None,
             oidc_token_endpoint=env.get("BRIGHTLINE_OIDC_TOKEN_ENDPOINT") or None,
             admin_rate_per_minute=int(env.get("BRIGHTLINE_ADMIN_RATE_PER_MINUTE") or 600),
+            plan_max_subscriptions=int(env.get("BRIGHTLINE_PLAN_MAX_SUBSCRIPTIONS") or 25),
+            plan_max_usage_share=float(env.get("BRIGHTLINE_PLAN_MAX_USAGE_SHARE") or 0.5),
             transparency_k=int(env.get("BRIGHTLINE_TRANSPARENCY_K") or 5),
             transparency_fields=tuple(
                 f.strip()

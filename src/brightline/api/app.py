@@ -138,7 +138,7 @@ def create_app(
 ) -> FastAPI:
     """The API and the console over an open store; ``signer`` signs bundles and ledger
     checkpoints; ``plan_limits`` is the blast-radius guard for decisions made in the
-    console (the defaults if None)."""
+    console (the settings' if None)."""
     state = AppState(
         settings=settings,
         store=store,
@@ -237,7 +237,7 @@ def create_app(
     app.include_router(decisions.router)
     app.include_router(admin.router)
     app.include_router(cases.router)
-    mount_console(app, plan_limits=plan_limits)
+    mount_console(app, plan_limits=plan_limits or PlanLimits.of(settings))
     return app
 
 

@@ -370,7 +370,7 @@ def decide(
             name=restrict.name,
             actor=actor,
             rationale=rationale,
-            limits=PlanLimits.from_env(os.environ),
+            limits=PlanLimits.of(settings()),
         )
     if as_json:
         _json({"id": state.id, "status": state.status.value, "plan": plan.to_json()})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,7 +35,7 @@ def plan(
             text,
             name=file.name,
             now=datetime.now(UTC),
-            limits=PlanLimits.from_env(os.environ),
+            limits=PlanLimits.of(settings()),
             replay_days=replay_days,
         )
     if as_json:

@@ -41,8 +41,7 @@ class Pack:
         node kind such as ``unit``) instead of its own: so that an alert names the unit
         that does something, not only its customer. Alerts keep the pack's id."""
         rules = tuple(
-            replace(rule, spec=rule.spec.model_copy(update={"level": level}))
-            for rule in self.rules
+            replace(rule, spec=rule.spec.model_copy(update={"level": level})) for rule in self.rules
         )
         return Pack(self.spec, rules, self.directory)
 

@@ -82,14 +82,13 @@ class PlanLimits:
     max_usage_share: float = 0.5
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> PlanLimits:
-        try:
-            return cls(
-                max_subscriptions=int(env.get("BRIGHTLINE_PLAN_MAX_SUBSCRIPTIONS") or 25),
-                max_usage_share=float(env.get("BRIGHTLINE_PLAN_MAX_USAGE_SHARE") or 0.5),
+    def of(cls, settings: Settings) -> PlanLimits:
+        """The deployment's limits (``BRIGHTLINE_PLAN_MAX_*``)."""
+        if settings.plan_max_subscriptions < 0 or not 0 <= settings.plan_max_usage_share <= 1:
+            raise InvalidInputError(
+                Problem("plan limits", "subscriptions ≥ 0 and a usage share between 0 and 1")
             )
-        except ValueError as exc:
-            raise InvalidInputError(Problem("plan limits", str(exc))) from exc
+        return cls(settings.plan_max_subscriptions, settings.plan_max_usage_share)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -25,9 +25,9 @@ from brightline.web.session import Sessions
 __all__ = ["mount_console", "render_error"]
 
 
-def mount_console(app: FastAPI, *, plan_limits: PlanLimits | None = None) -> None:
+def mount_console(app: FastAPI, *, plan_limits: PlanLimits) -> None:
     """Add the console's pages and its static files (htmx, the stylesheet) to ``app``."""
-    app.state.console = ConsoleState(Sessions(), plan_limits or PlanLimits(), SignIns())
+    app.state.console = ConsoleState(Sessions(), plan_limits, SignIns())
     app.include_router(router)
     app.mount(
         f"{PREFIX}/static",
