@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from api.conftest import Live
 from brightline.cases.roles import Role
@@ -81,6 +82,17 @@ def test_bad_input_gets_a_clear_4xx(live: Live) -> None:
         huge = b'{"requests": [' + b" " * (5 * 1024 * 1024) + b"]}"
         r = http.post(
             "/v1/decisions/batch", content=huge, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 413
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+            yield b'{"requests": ['
+            for _ in range(5 * 16):
+                yield b" " * 65_536
+            yield b"]}"
+
+        r = http.post(
+            "/v1/decisions/batch", content=chunks(), headers={"content-type": "application/json"}
         )
         assert r.status_code == 413
 

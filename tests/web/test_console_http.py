@@ -190,7 +190,9 @@ def test_sign_in_with_an_oidc_token(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from api.conftest import EXAMPLE, start_server
+    from brightline.cases.roles import Role
     from brightline.config import Settings
+    from brightline.service.intake import grant_role
     from brightline.service.ledger import ensure_key
     from brightline.service.worlds import import_world
     from brightline.store import open_store
@@ -211,6 +213,8 @@ def test_sign_in_with_an_oidc_token(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'o.db'}")
     ensure_key(settings)
     import_world(store, EXAMPLE, actor="setup")
+    grant_role(store, "boss", Role.CASE_ADMIN, actor="boss")
+    grant_role(store, "olga", Role.AUDITOR, actor="boss")
     server, thread, url = start_server(settings, store)
 
     def token(groups: list[str], *, expires: float) -> str:
@@ -272,3 +276,52 @@ def test_htmx_asks_for_fragments_and_gets_them(console: Console) -> None:
     )
     assert verdict.status_code == 200
     assert verdict.text.lstrip().startswith('<div class="verdict allow"')
+
+
+def test_roles_count_only_where_the_store_grants_them(console: Console) -> None:
+    from brightline.cases.roles import Role
+    from brightline.service.intake import revoke_role
+
+    client, csrf = console.signed_in("ines")
+    assert client.get("/console/tree").status_code == 200
+    revoke_role(console.store, "ines", Role.INVESTIGATOR, actor="cadmin")
+    revoke_role(console.store, "ines", Role.APPROVER, actor="cadmin")
+    # The key still says investigator and approver; the store no longer grants either:
+    # the next request is refused and the session ends.
+    refused = client.get("/console/tree")
+    assert refused.status_code == 403
+    assert "must also be granted" in refused.text
+    lift = client.post("/console/restrictions/r-1/lift", data={"why": "x", "csrf": csrf})
+    assert lift.status_code == 303
+    assert lift.headers["location"].startswith("/console/login")
+    again = console.client()
+    form = again.get("/console/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+    assert token is not None
+    signin = again.post(
+        "/console/login", data={"login_token": token.group(1), "credential": console.keys["ines"]}
+    )
+    assert signin.status_code == 403
+
+
+def test_bad_filters_and_opaque_origins_are_refused(console: Console) -> None:
+    client, csrf = console.signed_in("aud")
+    assert client.get("/console/cases", params={"status": "bogus"}).status_code == 422
+    response = client.post(
+        "/console/alerts/open",
+        data={"alert": "A-ms-0001", "csrf": csrf},
+        headers={"origin": "null"},
+    )
+    assert response.status_code == 403
+
+
+def test_one_principal_cannot_crowd_out_the_others() -> None:
+    from brightline.service.apikeys import Principal
+    from brightline.web.session import MAX_PER_PRINCIPAL, Sessions
+
+    sessions = Sessions()
+    victim = sessions.open("t1", Principal("victim", frozenset({"auditor"}), "k1"))
+    attacker = Principal("mallory", frozenset({"auditor"}), "k2")
+    opened = [sessions.open("t2", attacker) for _ in range(MAX_PER_PRINCIPAL * 5)]
+    assert sessions.get(victim.id) is victim
+    assert sum(sessions.get(s.id) is not None for s in opened) == MAX_PER_PRINCIPAL

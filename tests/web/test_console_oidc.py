@@ -23,7 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from api.conftest import EXAMPLE, start_server
+from brightline.cases.roles import Role
 from brightline.config import Settings
+from brightline.service.intake import grant_role
 from brightline.service.ledger import ensure_key
 from brightline.service.worlds import import_world
 from brightline.store import open_store
@@ -138,6 +140,9 @@ def console_url(tmp_path: Path, provider: Provider) -> Iterator[str]:
     store = open_store(f"sqlite:///{tmp_path / 'o.db'}")
     ensure_key(settings)
     import_world(store, EXAMPLE, actor="setup")
+    # The token's roles count where the store grants them too.
+    grant_role(store, "boss", Role.CASE_ADMIN, actor="boss")
+    grant_role(store, "olga", Role.INVESTIGATOR, actor="boss")
     server, thread, url = start_server(settings, store)
     try:
         yield url
@@ -155,11 +160,18 @@ def test_sign_in_through_the_identity_provider(console_url: str, provider: Provi
         assert home.status_code == 200
         assert str(home.url).endswith("/console/tree")
         assert "Signed in as <strong>olga</strong> (investigator)" in home.text
-        # The callback cannot be replayed: its state was used once.
+        # The callback cannot be replayed, even with the sign-in's cookie: used once.
+        cookie = home.history[0].cookies["bl_console_oidc"]
         callback = next(r for r in home.history if "/callback" in str(r.url))
+        browser.cookies.set("bl_console_oidc", cookie)
         replay = browser.get(str(callback.url))
         assert replay.status_code == 401
         assert "already used" in replay.text
+        # A forged or altered cookie is refused.
+        browser.cookies.set("bl_console_oidc", cookie[:-4] + "AAAA")
+        forged = browser.get(str(callback.url))
+        assert forged.status_code == 401
+        assert "another browser" in forged.text
 
 
 def test_a_callback_from_another_browser_is_refused(console_url: str, provider: Provider) -> None:

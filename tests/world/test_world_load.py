@@ -169,3 +169,19 @@ def test_world_files_may_list_children_before_parents(tmp_path: Path) -> None:
     lines = (EXAMPLE / "directory.jsonl").read_text().splitlines()
     (tmp_path / "directory.jsonl").write_text("\n".join(reversed(lines)))
     assert len(load_world(tmp_path).directory) == len(lines)
+
+
+def test_yaml_aliases_of_collections_are_refused_quickly() -> None:
+    """A few hundred bytes of nested aliases would otherwise expand exponentially."""
+    import time
+
+    from brightline.errors import InvalidInputError
+    from brightline.world.sources import parse_yaml
+
+    text = "a0: &a0 [" + ",".join(["x"] * 10) + "]\n"
+    text += "".join(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 9))
+    started = time.monotonic()
+    with pytest.raises(InvalidInputError, match="aliases"):
+        parse_yaml(text, name="bomb.yaml")
+    assert time.monotonic() - started < 5
+    assert parse_yaml("a: &one 1\nb: *one\n", name="scalars.yaml").data == {"a": 1, "b": 1}

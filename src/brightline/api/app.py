@@ -67,7 +67,9 @@ STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
 SECURITY_HEADERS: Final = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # Not "no-referrer": browsers then send "Origin: null" with the console's own form
+    # posts, and the console could no longer tell them from cross-site ones.
+    "referrer-policy": "same-origin",
     "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
     "cache-control": "no-store",
 }
@@ -167,6 +169,8 @@ def create_app(
         version=__version__,
         description="Decisions, signed bundles, restrictions, cases and the ledger.",
         lifespan=lifespan,
+        # Bodies sent without a Content-Length (chunked) are counted as they arrive.
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.brightline = state
 

@@ -120,7 +120,10 @@ async def alert_attach(request: Request, form: Posted) -> Response:
 @router.get("/cases", response_class=HTMLResponse)
 async def cases(request: Request, me: Me, status: str | None = None) -> HTMLResponse:
     state = app_state(request)
-    chosen = CaseStatus(status) if status else None
+    try:
+        chosen = CaseStatus(status) if status else None
+    except ValueError as exc:
+        raise InvalidInputError(Problem("status", f"no case status {status!r}")) from exc
     views = await run_in_threadpool(
         lambda: read.case_views_with_status(state.store, actor=me.principal.name, status=chosen)
     )

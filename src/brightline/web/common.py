@@ -22,7 +22,8 @@ from brightline.api.auth import AuthenticationError, ForbiddenError
 from brightline.cases.roles import Role
 from brightline.charts import bar_chart, line_chart
 from brightline.errors import BrightlineError, InvalidInputError, Problem
-from brightline.service.apikeys import ADMIN
+from brightline.service import console as read
+from brightline.service.apikeys import ADMIN, Principal
 from brightline.service.plans import PlanLimits
 from brightline.web.oidc import SignIns
 from brightline.web.session import COOKIE, ConsoleSession, Sessions
@@ -47,6 +48,8 @@ class ConsoleState:
     sessions: Sessions
     limits: PlanLimits
     sign_ins: SignIns
+    #: The last tiles download, kept until the next checkpoint: (checkpoint note, bytes).
+    tiles: tuple[str, bytes] | None = None
 
 
 class SignInRequiredError(AuthenticationError):
@@ -87,12 +90,28 @@ async def signed_in(request: Request) -> ConsoleSession:
     except AuthenticationError as exc:
         sessions.close(session.id)
         raise SignInRequiredError(f"signed out: {exc}") from exc
-    if not principal.has_any(REVIEW_ROLES):
+    try:
+        principal = await effective(request, principal)
+    except ForbiddenError:
         sessions.close(session.id)
-        raise ForbiddenError(f"{principal.name} holds no role that may use the console")
+        raise
     session.principal = principal
     request.state.principal = principal
     return session
+
+
+async def effective(request: Request, principal: Principal) -> Principal:
+    """The principal with the roles it may use here: those its credential carries (the
+    key's or the token's) that the store also grants it, plus ``admin`` from the key. The
+    credential limits what may be done with it, the grants what the person may do."""
+    granted = await run_in_threadpool(read.granted_roles, app_state(request).store, principal.name)
+    roles = principal.roles & ({g.value for g in granted} | {ADMIN})
+    if not roles & REVIEW_ROLES:
+        raise ForbiddenError(
+            f"{principal.name} holds no role that may use the console (the credential's roles "
+            "must also be granted: `brightline principal grant`)"
+        )
+    return Principal(principal.name, frozenset(roles), principal.credential)
 
 
 Me = Annotated[ConsoleSession, Depends(signed_in)]
@@ -122,9 +141,13 @@ Posted = Annotated[tuple[ConsoleSession, FormData], Depends(posted)]
 
 
 def same_origin(request: Request) -> None:
+    """Browsers send Origin with form posts; a missing one (older clients) is let through
+    to the CSRF token, an opaque ``null`` origin is refused."""
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
+    if origin is None:
         return
+    if origin == "null":
+        raise ForbiddenError("form posts from an opaque origin are refused")
     if urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
         raise ForbiddenError("cross-origin form posts are refused")
 

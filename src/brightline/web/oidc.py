@@ -7,7 +7,9 @@ so the session ends when the token expires."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import json
 import secrets
 import threading
 import time
@@ -16,13 +18,17 @@ from dataclasses import dataclass
 from typing import Final
 
 import httpx
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from brightline.api.auth import AuthenticationError
 from brightline.config import Settings
 
 STATE_COOKIE: Final = "bl_console_oidc"
 PENDING_SECONDS: Final = 600
-MAX_PENDING: Final = 10_000
+#: Used states remembered (oldest forgotten first; the provider's codes are single-use too).
+MAX_USED: Final = 100_000
+_AAD: Final = b"brightline-console-oidc/1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +54,21 @@ def configured(settings: Settings) -> bool:
 
 
 class SignIns:
-    """Pending sign-ins in the server's memory, each usable once and for ten minutes."""
+    """Sign-ins on their way through the identity provider.
+
+    The server keeps nothing until the browser comes back: the state, nonce and PKCE
+    verifier travel in a cookie encrypted and authenticated with this process's key
+    (AES-GCM), so that no one can fill the server's memory by starting sign-ins. Only
+    the states already used are remembered, for ten minutes, so a callback cannot be
+    replayed."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, Pending] = {}
+        self._cipher = AESGCM(AESGCM.generate_key(bit_length=256))
+        self._used: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def start(self, settings: Settings, *, redirect_uri: str, next: str) -> tuple[Pending, str]:
-        """A new pending sign-in and the identity provider's URL to send the browser to."""
+    def start(self, settings: Settings, *, redirect_uri: str, next: str) -> tuple[str, str]:
+        """The cookie to set, and the identity provider's URL to send the browser to."""
         verifier = secrets.token_urlsafe(48)
         pending = Pending(
             state=secrets.token_urlsafe(24),
@@ -63,7 +76,7 @@ class SignIns:
             verifier=verifier,
             next=next,
             redirect_uri=redirect_uri,
-            started=time.monotonic(),
+            started=time.time(),
         )
         challenge = (
             base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
@@ -82,25 +95,31 @@ class SignIns:
                 "code_challenge_method": "S256",
             }
         )
-        with self._lock:
-            now = time.monotonic()
-            for key in [k for k, p in self._pending.items() if now - p.started > PENDING_SECONDS]:
-                del self._pending[key]
-            if len(self._pending) >= MAX_PENDING:
-                raise AuthenticationError("too many sign-ins under way; try again shortly")
-            self._pending[pending.state] = pending
+        iv = secrets.token_bytes(12)
+        sealed = self._cipher.encrypt(iv, json.dumps(dataclasses.asdict(pending)).encode(), _AAD)
+        cookie = base64.urlsafe_b64encode(iv + sealed).decode()
         endpoint = str(settings.oidc_authorization_endpoint)
         separator = "&" if "?" in endpoint else "?"
-        return pending, f"{endpoint}{separator}{query}"
+        return cookie, f"{endpoint}{separator}{query}"
 
     def finish(self, state: str, cookie: str | None) -> Pending:
-        """The pending sign-in for ``state``, once, if this browser started it."""
-        with self._lock:
-            pending = self._pending.pop(state, None)
-        if pending is None or time.monotonic() - pending.started > PENDING_SECONDS:
-            raise AuthenticationError("this sign-in expired or was already used; start again")
-        if cookie is None or not secrets.compare_digest(cookie, state):
+        """The sign-in this browser started, for ``state``, usable once."""
+        try:
+            raw = base64.urlsafe_b64decode((cookie or "").encode())
+            pending = Pending(**json.loads(self._cipher.decrypt(raw[:12], raw[12:], _AAD)))
+        except (InvalidTag, ValueError, TypeError) as exc:
+            raise AuthenticationError("this sign-in was started in another browser") from exc
+        if not secrets.compare_digest(pending.state, state):
             raise AuthenticationError("this sign-in was started in another browser")
+        now = time.time()
+        with self._lock:
+            for key in [k for k, at in self._used.items() if now - at > PENDING_SECONDS]:
+                del self._used[key]
+            if state in self._used or now - pending.started > PENDING_SECONDS:
+                raise AuthenticationError("this sign-in expired or was already used; start again")
+            if len(self._used) >= MAX_USED:
+                self._used.pop(next(iter(self._used)))
+            self._used[state] = now
         return pending
 
 

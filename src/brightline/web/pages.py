@@ -31,6 +31,7 @@ from brightline.web.common import (
     R,
     app_state,
     back,
+    console_state,
     field_value,
     need,
     now,
@@ -224,9 +225,14 @@ async def ledger(request: Request, me: Me, index: str = "") -> HTMLResponse:
 async def ledger_tiles(request: Request, me: Me) -> Response:
     """The log as C2SP tiles with its checkpoint and public key, for offline verification."""
     need(me, STAFF_ROLES, "download the ledger")
-    state = app_state(request)
+    state, console = app_state(request), console_state(request)
 
     def build() -> bytes:
+        # Built once per checkpoint: a download costs a full export of the log.
+        checkpoint = ledger_status(state.store).checkpoint
+        note = checkpoint.note if checkpoint else ""
+        if console.tiles is not None and console.tiles[0] == note:
+            return console.tiles[1]
         keys = LedgerKeys.of(state.settings)
         with tempfile.TemporaryDirectory() as tmp:
             export_tiles_dir(state.store, Path(tmp) / "tiles", keys.verifier())
@@ -235,7 +241,8 @@ async def ledger_tiles(request: Request, me: Me) -> Response:
                 tar.add(Path(tmp) / "tiles", arcname="tiles")
                 if keys.public.is_file():
                     tar.add(keys.public, arcname="log.pub")
-            return buffer.getvalue()
+        console.tiles = (note, buffer.getvalue())
+        return console.tiles[1]
 
     body = await run_in_threadpool(build)
     return Response(

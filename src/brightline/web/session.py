@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
+from brightline.api.auth import ForbiddenError
 from brightline.service.apikeys import Principal
 
 COOKIE: Final = "bl_console"
@@ -24,6 +25,8 @@ LOGIN_COOKIE: Final = "bl_console_login"
 IDLE_SECONDS: Final = 60 * 60
 ABSOLUTE_SECONDS: Final = 12 * 60 * 60
 MAX_SESSIONS: Final = 10_000
+#: Sessions one principal may hold; a new one ends its own oldest (never someone else's).
+MAX_PER_PRINCIPAL: Final = 20
 
 
 @dataclass
@@ -65,11 +68,14 @@ class Sessions:
             created=now,
             seen=now,
         )
+        who = principal.name.casefold()
         with self._lock:
             self._expire(now)
-            if len(self._by_id) >= MAX_SESSIONS:
-                oldest = min(self._by_id.values(), key=lambda s: s.seen)
-                del self._by_id[oldest.id]
+            own = [s for s in self._by_id.values() if s.principal.name.casefold() == who]
+            if len(own) >= MAX_PER_PRINCIPAL:
+                del self._by_id[min(own, key=lambda s: s.seen).id]
+            elif len(self._by_id) >= MAX_SESSIONS:
+                raise ForbiddenError("too many console sessions are open; try again later")
             self._by_id[session.id] = session
         return session
 

@@ -3,22 +3,21 @@ authorization code flow) and out."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from brightline.api.auth import AuthenticationError, ForbiddenError
 from brightline.errors import NotFoundError
+from brightline.service.apikeys import Principal
 from brightline.web import oidc
 from brightline.web.common import (
     PREFIX,
-    REVIEW_ROLES,
     Posted,
     app_state,
     back,
     console_state,
+    effective,
     field_value,
     page,
     router,
@@ -92,13 +91,18 @@ async def login(request: Request) -> Response:
             oidc_redirect=oidc.configured(state.settings),
             failed=str(exc),
         )
-    return _open_session(request, credential, principal, field_value(form, "next", required=False))
+    return await _open_session(
+        request, credential, principal, field_value(form, "next", required=False)
+    )
 
 
-def _open_session(request: Request, credential: str, principal: Any, next: str) -> Response:
-    if not principal.has_any(REVIEW_ROLES):
-        raise ForbiddenError(f"{principal.name} holds no role that may use the console")
-    session = console_state(request).sessions.open(credential, principal)
+async def _open_session(
+    request: Request, credential: str, principal: Principal, next: str
+) -> Response:
+    principal = await effective(request, principal)
+    sessions = console_state(request).sessions
+    sessions.close(request.cookies.get(COOKIE))  # signing in again ends the old session
+    session = sessions.open(credential, principal)
     response: Response = back(_safe_next(next))
     response.set_cookie(
         COOKIE,
@@ -120,13 +124,13 @@ async def login_oidc(request: Request, next: str | None = None) -> Response:
     if not oidc.configured(settings):
         raise NotFoundError("sign-in through an identity provider is not configured")
     redirect_uri = str(request.url_for("login_oidc_callback"))
-    pending, target = console_state(request).sign_ins.start(
+    cookie, target = console_state(request).sign_ins.start(
         settings, redirect_uri=redirect_uri, next=_safe_next(next)
     )
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         oidc.STATE_COOKIE,
-        pending.state,
+        cookie,
         httponly=True,
         samesite="lax",
         secure=secure(request),
@@ -156,7 +160,7 @@ async def login_oidc_callback(
     token = await run_in_threadpool(oidc.redeem, settings, pending, code)
     verifier = app_state(request).authenticator.oidc
     principal = await run_in_threadpool(lambda: verifier.principal(token, nonce=pending.nonce))
-    return _open_session(request, token, principal, pending.next)
+    return await _open_session(request, token, principal, pending.next)
 
 
 @router.post("/logout")

@@ -69,7 +69,7 @@ def parse_yaml(text: str, *, name: str) -> LocatedYaml:
         root = loader.get_single_node()
         lines: dict[PathKey, int] = {}
         problems: list[Problem] = []
-        data = _build(loader, root, (), lines, problems, name) if root is not None else None
+        data = _build(loader, root, (), lines, problems, name, set()) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -92,8 +92,21 @@ def _build(
     lines: dict[PathKey, int],
     problems: list[Problem],
     name: str,
+    seen: set[int],
 ) -> Any:
     lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.CollectionNode):
+        # An alias (*name) makes a collection appear twice; refused, because nested
+        # aliases would make a few hundred bytes expand exponentially.
+        if id(node) in seen:
+            problems.append(
+                Problem(
+                    f"{name}:{node.start_mark.line + 1}: {format_path(path)}",
+                    "YAML aliases (*name) of mappings or lists are not allowed; write it out",
+                )
+            )
+            return None
+        seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -114,11 +127,11 @@ def _build(
                 )
                 continue
             child = (*path, key if isinstance(key, str) else str(key))
-            out[key] = _build(loader, value_node, child, lines, problems, name)
+            out[key] = _build(loader, value_node, child, lines, problems, name, seen)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(loader, item, (*path, i), lines, problems, name)
+            _build(loader, item, (*path, i), lines, problems, name, seen)
             for i, item in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)
