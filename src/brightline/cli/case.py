@@ -481,7 +481,10 @@ def export(case_id: CaseId, actor: Actor, out: Annotated[Path, typer.Option("--o
 
 @command(case_app, name="verify")
 def verify(
-    bundle: Path, key: Annotated[Path, typer.Option("--key", help="The log's public key.")]
+    bundle: Path,
+    key: Annotated[
+        Path, typer.Option("--verifier", "--key", help="The log's public key (log.pub).")
+    ],
 ) -> None:
     """Check a case bundle offline against the log's public key."""
     check = verify_case_bundle(read_bundle(bundle), read_verifier(key))
