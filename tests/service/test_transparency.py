@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,7 @@ from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError
 from brightline.ledger import generate_key, read_entries, verify_tile_dir
 from brightline.service import approve_restriction, import_world, propose_restrictions
-from brightline.service.ledger import LedgerKeys, export_tiles_dir, keygen
+from brightline.service.ledger import LedgerKeys, export_tiles_dir, keygen, sync
 from brightline.service.transparency import (
     VerificationResult,
     verify_transparency_report,
@@ -160,12 +162,242 @@ def test_report_counts_the_log_and_any_change_is_caught(store: Store, tmp_path: 
     raw = bundle.read_bytes()
     assert raw.count(b'"intelligence"') >= 1
     bundle.write_bytes(raw.replace(b'"intelligence"', b'"agriculture!"', 1))
-    fails(copy, "tiles:", "entries differ")
+    fails(copy, "tiles:", "entry bundles", "index 7")
 
     other_key = generate_key("brightline.test/log").verifier()
     result = verify_transparency_report(out, out / "tiles", verifier=other_key)
     assert not result.ok
     assert "checkpoint" in result.problems[0]
+
+
+def _forge_html(copy: Path, change: Callable[[str], str]) -> None:
+    page = copy / "index.html"
+    html = page.read_text()
+    changed = change(html)
+    assert changed != html
+    page.write_text(changed)
+
+
+def _hide_real_table_beside_a_fake(html: str) -> str:
+    fake = '<table id="fake"><tr><th scope="row">opened</th><td class="n">0</td></tr></table>'
+    html = html.replace("</head>", "<style>#table-cases{display:none}</style></head>", 1)
+    return html.replace('<table id="table-cases">', fake + '<table id="table-cases">', 1)
+
+
+def _real_table_in_a_template(html: str) -> str:
+    start = html.index('<table id="table-cases">')
+    end = html.index("</table>", start) + len("</table>")
+    fake = '<table id="t"><tr><th scope="row">opened</th><td class="n">0</td></tr></table>'
+    return html[:start] + "<template>" + html[start:end] + "</template>" + fake + html[end:]
+
+
+def _svg_in_a_comment(html: str) -> str:
+    start = html.index("<svg")
+    end = html.index("</svg>", start) + len("</svg>")
+    svg = html[start:end]
+    return html[:start] + f"<!--{svg}-->" + svg.replace("<svg", '<svg data-x="1"', 1) + html[end:]
+
+
+HTML_FORGERIES: dict[str, Callable[[str], str]] = {
+    "hidden table": _hide_real_table_beside_a_fake,
+    "template": _real_table_in_a_template,
+    "css content": lambda h: h.replace("</head>", '<style>td::after{content:"0"}</style></head>'),
+    "svg comment": _svg_in_a_comment,
+    "heading": lambda h: h.replace(
+        "Restrictions in force at the end of the period</h2>", "Restrictions lifted</h2>", 1
+    ),
+    "period prose": lambda h: h.replace("(UTC, both included)", "(UTC, first day only)", 1),
+    "extra table": lambda h: h.replace("</main>", "<table><tr><td>1</td></tr></table></main>"),
+    "tiles link": lambda h: h.replace('<a href="tiles/">', '<a href="https://example.org/">', 1),
+    "checkpoint": lambda h: h.replace("brightline.test/log\n", "brightline.test/log \n", 1),
+}
+
+
+def test_a_page_that_shows_anything_else_does_not_verify(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    seed(store, settings)
+    out = _write(store, settings, tmp_path / "site")
+    assert _verify(out, settings).ok
+    for name, change in HTML_FORGERIES.items():
+        copy = _tampered(out, tmp_path, name)
+        _forge_html(copy, change)
+        result = _verify(copy, settings)
+        assert not result.ok, name
+        assert result.problems[0].startswith("index.html"), (name, result.problems)
+
+
+def _json_edit(copy: Path, relative: str, change: Callable[[Any], None]) -> None:
+    path = copy / relative
+    value = json.loads(path.read_text())
+    change(value)
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def test_every_file_field_and_extra_file_is_checked(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, k=3)
+    seed(store, settings)
+    out = _write(store, settings, tmp_path / "site")
+    assert _verify(out, settings).ok
+
+    def fails(copy: Path, *needles: str) -> None:
+        result = _verify(copy, settings)
+        assert not result.ok
+        for needle in needles:
+            assert needle in result.problems[0], result.problems
+
+    def first(row: dict[str, Any]) -> None:
+        row["rows"][0]["values"][0] = True
+
+    cases: list[tuple[str, str, Callable[[Any], None], tuple[str, ...]]] = [
+        ("true", "tables/cases.json", first, ("tables/cases.json", "published True")),
+        (
+            "float",
+            "tables/appeals.json",
+            lambda v: v["rows"][1].update(values=[0.0]),
+            ("tables/appeals.json", "published 0.0", "gives 0"),
+        ),
+        (
+            "start",
+            "report.json",
+            lambda v: v["period"].update(start="2025-09-30T00:00:00Z"),
+            ("report.json", "period.start"),
+        ),
+        (
+            "duplicate table",
+            "report.json",
+            lambda v: v["tables"].append(v["tables"][0]),
+            ("report.json", "listed twice"),
+        ),
+        ("k two", "report.json", lambda v: v.update(k=2), ("report.json", "k = 2")),
+        ("k text", "report.json", lambda v: v.update(k="3"), ("report.json", "whole number")),
+        (
+            "fields",
+            "report.json",
+            lambda v: v.update(fields=["policy", "name"]),
+            ("report.json", "unknown fields"),
+        ),
+        (
+            "fields twice",
+            "report.json",
+            lambda v: v.update(fields=["policy", "policy"]),
+            ("report.json", "twice"),
+        ),
+        ("format", "report.json", lambda v: v.update(format="x/2"), ("report.json", "format")),
+        (
+            "generator",
+            "report.json",
+            lambda v: v.update(generator="Brightline 1.0 <b>"),
+            ("report.json", "generator"),
+        ),
+        (
+            "tiles",
+            "report.json",
+            lambda v: v.update(tiles="javascript:alert(1)"),
+            ("report.json", "tiles"),
+        ),
+        (
+            "customer",
+            "restrictions-in-force.json",
+            lambda v: v["restrictions"][0].update(customer="Ministry"),
+            ("restrictions-in-force.json",),
+        ),
+        (
+            "count",
+            "report.json",
+            lambda v: v["restrictions_in_force"].update(count=3),
+            ("report.json",),
+        ),
+        (
+            "in-force title",
+            "restrictions-in-force.json",
+            lambda v: v.update(title="Lifted"),
+            ("restrictions-in-force.json",),
+        ),
+        (
+            "checkpoint size",
+            "restrictions-in-force.json",
+            lambda v: v.update(checkpoint_size=1),
+            ("restrictions-in-force.json",),
+        ),
+        (
+            "proof",
+            "restrictions-in-force.json",
+            lambda v: v["restrictions"][0].update(inclusion_proof=["00" * 32]),
+            ("restrictions-in-force.json", "'r-9900'", "inclusion proof"),
+        ),
+    ]
+    for name, relative, change, needles in cases:
+        copy = _tampered(out, tmp_path, name)
+        _json_edit(copy, relative, change)
+        fails(copy, *needles)
+
+    copy = _tampered(out, tmp_path, "duplicate key")
+    text = (copy / "tables" / "cases.json").read_text()
+    (copy / "tables" / "cases.json").write_text(text.replace("{\n", '{\n  "name": "x",\n', 1))
+    fails(copy, "tables/cases.json", "duplicate key 'name'")
+
+    copy = _tampered(out, tmp_path, "extra files")
+    (copy / "tables" / "cases-2.csv").write_text("cases,cases\nopened,0\n")
+    (copy / "notes.html").write_text("<p>hello</p>")
+    result = _verify(copy, settings)
+    assert result.problems == (
+        "notes.html is not part of the report the log gives (an extra file)",
+        "tables/cases-2.csv is not part of the report the log gives (an extra file)",
+    )
+
+    copy = _tampered(out, tmp_path, "missing")
+    (copy / "tables" / "appeals.csv").unlink()
+    fails(copy, "tables/appeals.csv is missing")
+
+
+def test_a_report_that_leaves_out_logged_events_does_not_verify(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    seed(store, settings)
+    out = _write(store, settings, tmp_path / "site")
+    # Logged after the report's checkpoint, but it happened inside the period.
+    propose_restrictions(
+        store,
+        "id: r-late\nscope: mod-hq\nactions: ['ai.vision:*']\n",
+        name="n.yaml",
+        actor="alice",
+        now=at(24 * 20),
+    )
+    sync(settings, store)
+    grown = tmp_path / "grown-tiles"
+    export_tiles_dir(store, grown, LedgerKeys.of(settings).verifier())
+    result = _verify(out, settings, grown)
+    assert not result.ok
+    assert "leaves it out" in result.problems[0], result.problems
+    assert "2025-10-21T00:00:00Z" in result.problems[0]
+
+
+def test_figures_before_the_end_of_the_period_verify_with_a_warning(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    seed(store, settings)
+    out = tmp_path / "site"
+    write_transparency_report(
+        store,
+        settings=settings,
+        period_from=PERIOD[0],
+        period_to=PERIOD[1],
+        out_dir=out,
+        tiles_dir=out / "tiles",
+        now=at(24 * 2),
+    )
+    result = _verify(out, settings)
+    assert result.ok, result.problems
+    assert result.warnings == (
+        "the figures hold at 2025-10-03T00:00:00Z, before the end of the period "
+        "(2025-11-01T00:00:00Z): nothing from then on is counted",
+    )
+    assert result.to_json()["warnings"] == list(result.warnings)
+    # As seen from then, the later part of the log is missing: the report says nothing
+    # about it and is not wrong, but an outsider is told.
+    assert result.tiles_size is not None
 
 
 def test_an_older_report_verifies_against_a_log_that_grew(store: Store, tmp_path: Path) -> None:
@@ -180,8 +412,6 @@ def test_an_older_report_verifies_against_a_log_that_grew(store: Store, tmp_path
         now=at(24 * 41),
     )
     approve_restriction(store, "r-new", actor="bob", now=at(24 * 41))
-    from brightline.service.ledger import sync
-
     sync(settings, store)
     grown = tmp_path / "grown-tiles"
     export_tiles_dir(store, grown, LedgerKeys.of(settings).verifier())

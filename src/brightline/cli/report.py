@@ -14,8 +14,8 @@ import typer
 
 from brightline.cases import ReporterIdentity, Signal, SourceKind
 from brightline.cli.app import app, command, console, err_console, settings
-from brightline.errors import InvalidInputError, LedgerIntegrityError, Problem
-from brightline.ledger import read_verifier
+from brightline.errors import InvalidInputError, LedgerIntegrityError, NotFoundError, Problem
+from brightline.ledger import NoteVerifier, read_verifier
 from brightline.service import open_store
 from brightline.service.intake import parse_references, submit_report
 from brightline.service.ledger import LedgerKeys, recording
@@ -146,13 +146,17 @@ def verify(
     tiles: Annotated[Path, typer.Option("--tiles", help="The log's tiles directory.")],
     verifier: Annotated[
         Path | None,
-        typer.Option("--verifier", help="Verifier key file (default: the deployment's log.pub)."),
+        typer.Option(
+            "--verifier",
+            help="The log's public (verifier) key file, from a source you trust "
+            "(default, on the provider's own machine: the deployment's log.pub).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Recompute every figure of a report from the log's tiles and checkpoint alone;
-    exit non-zero naming the first figure, file, entry or proof that differs."""
-    key = read_verifier(verifier) if verifier is not None else LedgerKeys.of(settings()).verifier()
+    """Recompute every figure of a report from the log's tiles and checkpoint alone, render
+    the report again and compare every file; exit non-zero naming what differs."""
+    key = read_verifier(verifier) if verifier is not None else _deployment_verifier()
     with _progress(not as_json) as step:
         result = verify_transparency_report(report_dir, tiles, verifier=key, progress=step)
     if as_json:
@@ -160,18 +164,40 @@ def verify(
     elif result.ok:
         assert result.parameters is not None
         assert result.checkpoint is not None
+        assert result.tiles_root is not None
+        parameters = result.parameters
         console.print(
             f"OK: {result.tables} tables and {result.in_force} restrictions in force match "
-            f"the log of {result.checkpoint.size} entries (period "
-            f"{result.parameters.period.first} to {result.parameters.period.last}, "
-            f"k = {result.parameters.k})",
+            f"the log (period {parameters.period.first} to {parameters.period.last}, as of "
+            f"{parameters.to_json()['as_of']}, k = {parameters.k}); the report's checkpoint "
+            f"has {result.checkpoint.size} entries; the tiles have {result.tiles_size}, root "
+            f"{result.tiles_root.hex()}",
             highlight=False,
+            soft_wrap=True,
         )
-    else:
-        for problem in result.problems:
-            err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+    if not as_json:
+        for warning in result.warnings:
+            err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     if not result.ok:
+        if not as_json:
+            # Each problem once, here; the error below only counts them.
+            for problem in result.problems:
+                err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+        count = len(result.problems)
         raise LedgerIntegrityError(
-            f"the report does not match the log: {result.problems[0]}"
-            + (f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else "")
+            f"the report does not match the log: {count} problem{'s' if count > 1 else ''}"
+            + (' (see "problems")' if as_json else ", listed above")
         )
+
+
+def _deployment_verifier() -> NoteVerifier:
+    try:
+        return LedgerKeys.of(settings()).verifier()
+    except NotFoundError as exc:
+        raise InvalidInputError(
+            Problem(
+                "--verifier",
+                "pass --verifier with the log's public key file (log.pub), from a source you "
+                "trust: this machine has no deployment key to default to",
+            )
+        ) from exc

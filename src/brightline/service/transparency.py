@@ -10,9 +10,8 @@ far as their signed checkpoint, recomputes every figure and checks every file.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,11 +27,16 @@ from brightline.errors import (
     Problem,
 )
 from brightline.ledger import (
+    TILE_WIDTH,
     Checkpoint,
+    MemoryHashStore,
     NoteVerifier,
+    TamperedLogError,
+    TileAppender,
     TileDirSource,
     TiledTree,
     export_tiles,
+    leaf_hash,
     open_checkpoint,
     read_entries,
     verify_consistency,
@@ -42,20 +46,20 @@ from brightline.service.ledger import LedgerKeys, sync
 from brightline.store import Store
 from brightline.store.ledger import SqlTileStore, iter_public, latest_checkpoint
 from brightline.transparency import (
-    INDEX,
     MANIFEST,
     Parameters,
     Period,
     PublicEntry,
+    Stated,
     build_report,
+    check_complete,
     check_fields,
-    check_in_force,
     check_k,
-    check_tables,
-    published_tables,
+    check_site,
     render_site,
+    strict_json,
 )
-from brightline.transparency.site import IN_FORCE, table_path
+from brightline.transparency.model import format_time
 
 #: Called with a short description of each step, for a progress display.
 Progress = Callable[[str], None]
@@ -207,7 +211,9 @@ def _write(path: Path, data: bytes) -> None:
 @dataclass(frozen=True, slots=True)
 class VerificationResult:
     """``problems`` is empty when every figure, file, entry and proof checked out; else
-    each names what differs, the first one first."""
+    each names what differs, the first one first. ``warnings`` are true of a report that
+    verifies but that a reader should know (figures before the period's end, tiles
+    linked elsewhere)."""
 
     problems: tuple[str, ...]
     parameters: Parameters | None
@@ -215,6 +221,8 @@ class VerificationResult:
     tiles_size: int | None
     tables: int
     in_force: int
+    warnings: tuple[str, ...] = ()
+    tiles_root: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -224,9 +232,12 @@ class VerificationResult:
         return {
             "ok": self.ok,
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
             "parameters": None if self.parameters is None else self.parameters.to_json(),
             "checkpoint_size": None if self.checkpoint is None else self.checkpoint.size,
+            "checkpoint_root": None if self.checkpoint is None else self.checkpoint.root_hash.hex(),
             "tiles_size": self.tiles_size,
+            "tiles_root": None if self.tiles_root is None else self.tiles_root.hex(),
             "tables": self.tables,
             "restrictions_in_force": self.in_force,
         }
@@ -241,97 +252,170 @@ def verify_transparency_report(
 ) -> VerificationResult:
     """Check a report directory against the log's tiles and the log's public key only.
 
-    Verifies the tiles against their signed checkpoint, the report's checkpoint against
-    the key and (when older) as a prefix of the tiles' one, recomputes every figure from
-    the public entries, applies the report's k, and compares each cell of
-    ``report.json``, every table's JSON and CSV and ``index.html``; checks each listed
-    restriction's entry and inclusion proof. Raises InvalidInputError only when a
-    directory does not exist; everything else is reported in the result.
+    1. Reads ``report.json`` (strict JSON) and checks the parameters it states.
+    2. Opens the report's checkpoint with the key.
+    3. Verifies the tiles against their signed checkpoint (every entry and hash).
+    4. Checks the report's checkpoint is the tiles' or a prefix of it (RFC 9162
+       consistency proof).
+    5. Checks no entry logged after the report's checkpoint happened before its ``as_of``.
+    6. Recomputes the figures from the public entries, re-renders the whole site with the
+       stated parameters and inclusion proofs computed from the tiles, and compares every
+       file byte for byte; a file the report should not have is a problem too.
+
+    Raises InvalidInputError only when a directory does not exist; everything else is
+    reported in the result.
     """
     for where, directory in (("REPORT_DIR", report_dir), ("--tiles", tiles_dir)):
         if not directory.is_dir():
             raise InvalidInputError(Problem(where, f"{directory} is not a directory"))
     problems: list[str] = []
+    warnings: list[str] = []
 
     def result(
         parameters: Parameters | None = None,
         checkpoint: Checkpoint | None = None,
-        tiles_size: int | None = None,
+        tiles: Checkpoint | None = None,
         tables: int = 0,
         in_force: int = 0,
     ) -> VerificationResult:
         return VerificationResult(
-            tuple(problems), parameters, checkpoint, tiles_size, tables, in_force
+            tuple(problems),
+            parameters,
+            checkpoint,
+            None if tiles is None else tiles.size,
+            tables,
+            in_force,
+            tuple(warnings),
+            None if tiles is None else tiles.root_hash,
         )
 
     progress("reading the report")
-    manifest = _read_json(report_dir / MANIFEST, problems)
-    if not isinstance(manifest, dict):
+    stated = _read_stated(report_dir, problems)
+    if stated is None:
         return result()
-    try:
-        parameters = Parameters.from_json(manifest)
-    except InvalidInputError as exc:
-        problems.append(f"{MANIFEST}: {exc}")
-        return result()
-    checkpoint = _report_checkpoint(manifest, verifier, problems)
+    parameters = stated.parameters
+    if parameters.as_of < parameters.period.end:
+        warnings.append(
+            f"the figures hold at {format_time(parameters.as_of)}, before the end of the "
+            f"period ({format_time(parameters.period.end)}): nothing from then on is counted"
+        )
+    checkpoint = _report_checkpoint(stated, verifier, problems)
     if checkpoint is None:
         return result(parameters)
 
     progress("verifying the log's tiles against their signed checkpoint")
     try:
         tiles_checkpoint = verify_tile_dir(tiles_dir, verifier)
+    except TamperedLogError as exc:
+        problems.append(_tampered(exc))
+        return result(parameters, checkpoint)
     except BrightlineError as exc:
         problems.append(f"tiles: {exc}")
         return result(parameters, checkpoint)
     if not _covers(tiles_dir, checkpoint, tiles_checkpoint, problems):
-        return result(parameters, checkpoint, tiles_checkpoint.size)
+        return result(parameters, checkpoint, tiles_checkpoint)
 
     progress(f"recounting from {checkpoint.size} public entries")
     # Read at the tiles' own size: a partial bundle is published at that width only.
-    raw = list(read_entries(tiles_dir, tiles_checkpoint.size))[: checkpoint.size]
+    raw = list(read_entries(tiles_dir, tiles_checkpoint.size))
     try:
         entries = [PublicEntry.parse(i, data) for i, data in enumerate(raw)]
     except InvalidInputError as exc:
         problems.append(f"tiles: {exc}")
-        return result(parameters, checkpoint, tiles_checkpoint.size)
-    tables, in_force = published_tables(entries, parameters)
-
-    progress("comparing every figure")
-    files = _read_files(report_dir, [t.name for t in tables])
-    problems += check_tables(files, manifest, tables)
-    problems += check_in_force(
-        files, expected=in_force, fields=parameters.fields, entries=raw, checkpoint=checkpoint
+        return result(parameters, checkpoint, tiles_checkpoint)
+    if late := check_complete(entries, checkpoint_size=checkpoint.size, as_of=parameters.as_of):
+        problems.append(late)
+    tree = _tree(raw[: checkpoint.size])
+    if tree.root(checkpoint.size) != checkpoint.root_hash:  # _covers proved it; be sure
+        problems.append("the tiles' entries do not give the root of the report's checkpoint")
+        return result(parameters, checkpoint, tiles_checkpoint)
+    expected = build_report(
+        entries,
+        parameters=parameters,
+        checkpoint_note=stated.checkpoint_note,
+        checkpoint=checkpoint,
+        # Fresh proofs from the verified tiles: nothing is taken from the report.
+        prove=lambda index: tree.inclusion_proof(index, checkpoint.size),
+        tiles=stated.tiles,
+        generator=stated.generator,
     )
-    return result(parameters, checkpoint, tiles_checkpoint.size, len(tables), len(in_force))
+
+    progress("comparing every file")
+    skip = [tiles_dir]
+    if stated.tiles is not None and not stated.tiles.startswith("https://"):
+        linked = report_dir / stated.tiles
+        skip.append(linked)
+        if linked.resolve() != tiles_dir.resolve():
+            warnings.append(
+                f"the report links its tiles to {stated.tiles!r}, not to the tiles verified "
+                f"({tiles_dir}): check those too, or that they are a copy"
+            )
+    problems += check_site(_read_files(report_dir, skip), expected, entries=raw)
+    return result(
+        parameters, checkpoint, tiles_checkpoint, len(expected.tables), len(expected.in_force)
+    )
 
 
-def _read_json(path: Path, problems: list[str]) -> Any:
+def _tree(entries: list[bytes]) -> TiledTree:
+    """The tree of ``entries`` in memory: a partial tile of the report's older size need
+    not be in a tiles directory that has grown since, so proofs are computed afresh."""
+    store, appender = MemoryHashStore(), TileAppender()
+    hashes = [leaf_hash(e) for e in entries]
+    for first in range(0, len(hashes), TILE_WIDTH):
+        for write in appender.append_full_tiles(hashes[first : first + TILE_WIDTH]):
+            store.write_tile(write)
+    for write in appender.partial_tiles():
+        store.write_tile(write)
+    return TiledTree(store)
+
+
+def _read_stated(report_dir: Path, problems: list[str]) -> Stated | None:
     try:
-        return json.loads(path.read_bytes())
+        manifest = strict_json((report_dir / MANIFEST).read_bytes())
     except FileNotFoundError:
-        problems.append(f"{path.name} is missing")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.name} is not JSON: {exc}")
-    return None
+        problems.append(f"{MANIFEST} is missing")
+        return None
+    except ValueError as exc:
+        problems.append(f"{MANIFEST} is not JSON as the report writes it: {exc}")
+        return None
+    try:
+        return Stated.from_manifest(manifest)
+    except InvalidInputError as exc:
+        problems.append(f"{MANIFEST}: {exc}")
+        return None
 
 
 def _report_checkpoint(
-    manifest: Mapping[str, Any], verifier: NoteVerifier, problems: list[str]
+    stated: Stated, verifier: NoteVerifier, problems: list[str]
 ) -> Checkpoint | None:
-    stated = manifest.get("checkpoint")
-    if not isinstance(stated, Mapping) or not isinstance(stated.get("note"), str):
-        problems.append(f"{MANIFEST}: no signed checkpoint")
-        return None
     try:
-        checkpoint = open_checkpoint(stated["note"], verifier)
+        checkpoint = open_checkpoint(stated.checkpoint_note, verifier)
     except BrightlineError as exc:
         problems.append(f"{MANIFEST}: checkpoint: {exc}")
         return None
-    claimed = (stated.get("origin"), stated.get("size"), stated.get("root"))
     actual = (checkpoint.origin, checkpoint.size, checkpoint.root_hash.hex())
-    if claimed != actual:
+    if stated.checkpoint_claim != actual:
         problems.append(f"{MANIFEST}: checkpoint origin, size or root differ from its signed note")
     return checkpoint
+
+
+def _tampered(exc: TamperedLogError) -> str:
+    """Words for an outsider holding a tiles directory (the ledger's speak of a store)."""
+    index = exc.first_bad_index
+    if index is None:
+        return (
+            "tiles: the entry bundles and hash tiles agree with each other but not with the "
+            "signed checkpoint: the whole log was rewritten"
+        )
+    if str(exc).startswith("stored hash tiles"):
+        return (
+            f"tiles: a hash tile differs from what the entry bundles give, from index {index}: "
+            "the hash tiles were altered"
+        )
+    return (
+        f"tiles: the entry bundles do not hash to the hash tiles and signed checkpoint from "
+        f"index {index}: an entry was altered, removed, reordered or inserted there"
+    )
 
 
 def _covers(tiles_dir: Path, report: Checkpoint, tiles: Checkpoint, problems: list[str]) -> bool:
@@ -359,15 +443,24 @@ def _covers(tiles_dir: Path, report: Checkpoint, tiles: Checkpoint, problems: li
     return True
 
 
-def _read_files(report_dir: Path, names: list[str]) -> dict[str, bytes]:
-    """The files a report must have, by relative path (a missing one is left out)."""
-    paths = [MANIFEST, INDEX, f"{IN_FORCE}.json", f"{IN_FORCE}.csv"]
-    for name in names:
-        paths += [table_path(name, "json"), table_path(name, "csv")]
+def _read_files(report_dir: Path, skip: list[Path]) -> dict[str, bytes]:
+    """Every file under ``report_dir`` by relative path, but those under ``skip`` (the
+    log's tiles, when kept inside the report); a linked directory is listed as a file."""
+    skipped = {p.resolve() for p in skip}
     files: dict[str, bytes] = {}
-    for relative in paths:
-        try:
-            files[relative] = (report_dir / relative).read_bytes()
-        except FileNotFoundError:
-            continue
+    for root, dirs, names in os.walk(report_dir, followlinks=False):
+        here = Path(root)
+        for name in list(dirs):
+            if (here / name).resolve() in skipped and not (here / name).is_symlink():
+                dirs.remove(name)
+            elif (here / name).is_symlink():
+                dirs.remove(name)
+                files[(here / name).relative_to(report_dir).as_posix() + "/"] = b""
+        for name in names:
+            path = here / name
+            relative = path.relative_to(report_dir).as_posix()
+            try:
+                files[relative] = path.read_bytes()
+            except OSError:
+                files[relative] = b""
     return files

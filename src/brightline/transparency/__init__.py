@@ -2,13 +2,13 @@
 
 Pure: public ledger entries in, tables out (:func:`compute_figures`), small counts
 suppressed (:func:`suppress`), rendered as a static site (:func:`render_site`) and
-checked against figures recomputed from the log (:func:`check_tables`,
-:func:`check_in_force`). Reading the store, exporting tiles and writing files is
+checked, file by file, against the site re-rendered from figures recomputed from the log
+(:func:`check_site`). Reading the store, exporting tiles and writing files is
 ``brightline.service.transparency``'s job.
 """
 
 from brightline.transparency.aggregate import NOT_PUBLISHED, compute_figures
-from brightline.transparency.check import check_in_force, check_tables
+from brightline.transparency.check import check_complete, check_site, strict_json
 from brightline.transparency.model import (
     DEFAULT_FIELDS,
     LISTABLE_FIELDS,
@@ -29,11 +29,19 @@ from brightline.transparency.report import (
     Parameters,
     ProvenInForce,
     Report,
+    Stated,
     build_report,
     published_tables,
 )
 from brightline.transparency.site import INDEX, MANIFEST, render_site
-from brightline.transparency.suppression import SECONDARY, small, suppress
+from brightline.transparency.suppression import (
+    SECONDARY,
+    Interval,
+    feasible_intervals,
+    small,
+    suppress,
+    suppress_tables,
+)
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -46,6 +54,7 @@ __all__ = [
     "ColumnKind",
     "Figures",
     "InForce",
+    "Interval",
     "Parameters",
     "Period",
     "ProvenInForce",
@@ -54,15 +63,19 @@ __all__ = [
     "PublishedTable",
     "Report",
     "Row",
+    "Stated",
     "Table",
     "build_report",
+    "check_complete",
     "check_fields",
-    "check_in_force",
     "check_k",
-    "check_tables",
+    "check_site",
     "compute_figures",
+    "feasible_intervals",
     "published_tables",
     "render_site",
     "small",
+    "strict_json",
     "suppress",
+    "suppress_tables",
 ]

@@ -26,6 +26,7 @@ from brightline.transparency.model import (
     check_fields,
     parse_time,
 )
+from brightline.transparency.suppression import Place
 
 NOT_PUBLISHED: Final = "not published"
 AGE_BUCKETS: Final = (
@@ -37,6 +38,17 @@ AGE_BUCKETS: Final = (
 RESTRICTION_COLUMNS: Final = ("imposed", "lifted", "expired", "in force at end")
 _ACTIVE: Final = frozenset({"active", "lift-proposed", "promotion-proposed"})
 _DAY: Final = 86_400.0
+_BY_ONE_VALUE: Final = ("policy", "sector", "country")
+
+#: Figures published in more than one place (see :func:`~brightline.transparency.
+#: suppression.suppress_tables`): the restriction tables by policy, sector and country
+#: count the same restrictions, so their totals are equal; the age-of-cases totals are
+#: the cases closed in the period and still open at its end.
+COPIES: Final[tuple[tuple[Place, ...], ...]] = (
+    *(tuple((f"restrictions-by-{n}", None, c) for n in _BY_ONE_VALUE) for c in range(4)),
+    (("case-age", None, 0), ("cases", "closed", 0)),
+    (("case-age", None, 1), ("cases", "open at end of period", 0)),
+)
 
 
 @dataclass(slots=True)

@@ -191,6 +191,11 @@ def check_fields(fields: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 
 def check_k(k: int) -> int:
+    """k = 1 suppresses nothing; otherwise k is at least 3: ``"< 2"`` would say 1."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidInputError(Problem("k", f"k must be a whole number of at least 1, not {k!r}"))
+    if k == 2:
+        raise InvalidInputError(
+            Problem("k", "k = 2 would show 1 as '< 2', hiding nothing: use 1 or at least 3")
+        )
     return k

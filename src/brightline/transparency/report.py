@@ -3,14 +3,15 @@ proofs, and what they were computed from (period, time, k, checkpoint)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
 from brightline.errors import InvalidInputError, Problem
 from brightline.ledger import Checkpoint
-from brightline.transparency.aggregate import compute_figures
+from brightline.transparency.aggregate import COPIES, compute_figures
 from brightline.transparency.model import (
     InForce,
     Period,
@@ -21,7 +22,7 @@ from brightline.transparency.model import (
     format_time,
     parse_time,
 )
-from brightline.transparency.suppression import suppress
+from brightline.transparency.suppression import suppress_tables
 
 FORMAT: Final = "brightline-transparency-report/1"
 
@@ -77,19 +78,114 @@ class Parameters:
 
     @classmethod
     def from_json(cls, value: Any) -> Parameters:
-        """Raises :class:`InvalidInputError` for anything but what :meth:`to_json` writes."""
-        try:
-            period = Period(
-                date.fromisoformat(str(value["period"]["from"])),
-                date.fromisoformat(str(value["period"]["to"])),
+        """Raises :class:`InvalidInputError` for anything but what :meth:`to_json` writes:
+        exact types, ISO dates, a time to the second in UTC, k of 1 or at least 3, fields
+        listable and each once, and ``start``/``end`` those of the period."""
+        if not isinstance(value, Mapping):
+            raise InvalidInputError(Problem("report.json", "is not an object"))
+        period_value = value.get("period")
+        if not isinstance(period_value, Mapping):
+            raise InvalidInputError(Problem("period", "is not an object"))
+        period = Period(
+            _date(period_value.get("from"), "period.from"),
+            _date(period_value.get("to"), "period.to"),
+        )
+        for key, want in (("start", period.start), ("end", period.end)):
+            if period_value.get(key) != format_time(want):
+                raise InvalidInputError(
+                    Problem(
+                        f"period.{key}", f"is {period_value.get(key)!r}, not {format_time(want)!r}"
+                    )
+                )
+        as_of = value.get("as_of")
+        if not isinstance(as_of, str) or _time_or_none(as_of) is None:
+            raise InvalidInputError(
+                Problem("as_of", f"{as_of!r} is not a time like 2025-10-31T00:00:00Z")
             )
-            k = value["k"]
-            fields = value["fields"]
-            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-                raise InvalidInputError(Problem("fields", "must be a list of field names"))
-            return cls(period, parse_time(str(value["as_of"])), k, tuple(fields))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInputError(Problem("report.json", f"bad parameters: {exc}")) from exc
+        k = value.get("k")
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise InvalidInputError(Problem("k", f"{k!r} is not a whole number"))
+        fields = value.get("fields")
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise InvalidInputError(Problem("fields", "must be a list of field names"))
+        if len(set(fields)) != len(fields):
+            raise InvalidInputError(Problem("fields", "lists a field twice"))
+        return cls(period, parse_time(as_of), k, check_fields(fields))
+
+
+def _date(value: Any, where: str) -> date:
+    try:
+        parsed = date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.isoformat() != value:
+        raise InvalidInputError(Problem(where, f"{value!r} is not a date like 2025-10-01"))
+    return parsed
+
+
+def _time_or_none(text: str) -> datetime | None:
+    try:
+        value = parse_time(text)
+    except InvalidInputError:
+        return None
+    return value if format_time(value) == text else None
+
+
+_GENERATOR: Final = re.compile(r"Brightline [0-9A-Za-z.+_-]{1,64}")
+_RELATIVE_LINK: Final = re.compile(r"(\.\./)*([0-9A-Za-z._~-]+/)+")
+_HTTPS_LINK: Final = re.compile(r"https://[0-9A-Za-z.-]+(:[0-9]+)?(/[0-9A-Za-z._~%/-]*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Stated:
+    """What ``report.json`` says a report was made with, checked for form only: a verifier
+    re-renders the report from these and the figures it recomputes from the log."""
+
+    parameters: Parameters
+    generator: str
+    tiles: str | None
+    checkpoint_note: str
+    #: The checkpoint's origin, size and root as ``report.json`` states them beside the note.
+    checkpoint_claim: tuple[Any, ...]
+
+    @classmethod
+    def from_manifest(cls, value: Any) -> Stated:
+        """Raises :class:`InvalidInputError` naming the first thing that is not as
+        :func:`~brightline.transparency.site.render_site` writes it."""
+        if not isinstance(value, Mapping):
+            raise InvalidInputError(Problem("report.json", "is not an object"))
+        if value.get("format") != FORMAT:
+            raise InvalidInputError(
+                Problem("format", f"is {value.get('format')!r}, not {FORMAT!r}")
+            )
+        generator = value.get("generator")
+        if not isinstance(generator, str) or not _GENERATOR.fullmatch(generator):
+            raise InvalidInputError(
+                Problem("generator", f"{generator!r} is not 'Brightline <version>'")
+            )
+        tiles = value.get("tiles")
+        if tiles is not None and not (
+            isinstance(tiles, str)
+            and len(tiles) <= 500
+            and (_RELATIVE_LINK.fullmatch(tiles) or _HTTPS_LINK.fullmatch(tiles))
+        ):
+            raise InvalidInputError(
+                Problem("tiles", f"{tiles!r} is not a relative directory (…/) or an https URL")
+            )
+        checkpoint = value.get("checkpoint")
+        if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get("note"), str):
+            raise InvalidInputError(Problem("checkpoint", "no signed checkpoint note"))
+        return cls(
+            parameters=Parameters.from_json(value),
+            generator=generator,
+            tiles=tiles,
+            checkpoint_note=checkpoint["note"],
+            checkpoint_claim=(
+                checkpoint.get("origin"),
+                checkpoint.get("size"),
+                checkpoint.get("root"),
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +227,7 @@ def build_report(
         parameters=parameters,
         checkpoint_note=checkpoint_note,
         checkpoint=checkpoint,
-        tables=tuple(suppress(t, parameters.k) for t in figures.tables),
+        tables=suppress_tables(figures.tables, parameters.k, copies=COPIES),
         in_force=tuple(
             ProvenInForce(item, entries[item.entry].data, prove(item.entry))
             for item in figures.in_force
@@ -148,4 +244,4 @@ def published_tables(
     figures = compute_figures(
         entries, period=parameters.period, as_of=parameters.as_of, fields=parameters.fields
     )
-    return tuple(suppress(t, parameters.k) for t in figures.tables), figures.in_force
+    return suppress_tables(figures.tables, parameters.k, copies=COPIES), figures.in_force
