@@ -64,9 +64,14 @@ def test_write_then_verify_a_transparency_report(cli: CliRunner, tmp_path: Path)
     by_policy = (site / "tables" / "restrictions-by-policy.csv").read_text()
     assert "mass-surveillance,1,0,0,1" in by_policy
 
-    assert "OK: 10 tables and 1 restrictions in force" in ok(
-        cli, "report", "verify", str(site), "--tiles", str(site / "tiles")
+    verified = " ".join(
+        ok(cli, "report", "verify", str(site), "--tiles", str(site / "tiles")).split()
     )
+    assert "OK: 10 tables and 1 restrictions in force" in verified
+    manifest = json.loads((site / "report.json").read_text())
+    assert f"as of {manifest['as_of']}" in verified
+    assert f"checkpoint has {manifest['checkpoint']['size']} entries" in verified
+    assert f"root {manifest['checkpoint']['root']}" in verified
     verdict = json.loads(
         ok(cli, "report", "verify", str(site), "--tiles", str(site / "tiles"), "--json")
     )
@@ -78,6 +83,9 @@ def test_write_then_verify_a_transparency_report(cli: CliRunner, tmp_path: Path)
     assert failed.exit_code == 5
     assert "tables/restrictions-by-policy.csv" in failed.stderr
     assert "'in force at end'" in failed.stderr
+    # The problem is printed once; the error only counts them.
+    assert failed.stderr.count("tables/restrictions-by-policy.csv") == 1
+    assert "1 problem, listed above" in " ".join(failed.stderr.split())
 
 
 @pytest.mark.parametrize(
@@ -100,3 +108,42 @@ def test_verify_a_missing_directory(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(app, ["report", "verify", str(tmp_path / "nope"), "--tiles", str(tmp_path)])
     assert result.exit_code == 2
     assert "not a directory" in result.stderr
+
+
+def test_verify_without_a_key_says_to_pass_the_logs_public_key(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    result = cli.invoke(app, ["report", "verify", str(tmp_path), "--tiles", str(tmp_path)])
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "--verifier" in message
+    assert "public key" in message
+    assert "keygen" not in message
+
+
+def test_a_report_before_the_end_of_its_period_verifies_with_a_warning(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    ok(cli, "ledger", "keygen")
+    ok(cli, "world", "import", str(EXAMPLE))
+    today = datetime.now(UTC).date()
+    site = tmp_path / "site"
+    ok(
+        cli,
+        "report",
+        "transparency",
+        "--from",
+        today.isoformat(),
+        "--to",
+        (today + timedelta(days=3)).isoformat(),
+        "--out",
+        str(site),
+    )
+    args = ["report", "verify", str(site), "--tiles", str(site / "tiles")]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert "warning: the figures hold at" in " ".join(result.stderr.split())
+    verdict = json.loads(ok(cli, *args, "--json"))
+    assert verdict["ok"]
+    assert "before the end of the period" in verdict["warnings"][0]
+    assert verdict["tiles_root"] == verdict["checkpoint_root"]
