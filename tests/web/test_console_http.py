@@ -325,3 +325,15 @@ def test_one_principal_cannot_crowd_out_the_others() -> None:
     opened = [sessions.open("t2", attacker) for _ in range(MAX_PER_PRINCIPAL * 5)]
     assert sessions.get(victim.id) is victim
     assert sum(sessions.get(s.id) is not None for s in opened) == MAX_PER_PRINCIPAL
+
+
+def test_the_breadcrumb_names_each_ancestor_once(console: Console) -> None:
+    client, _ = console.signed_in("aud")
+    page = client.get("/console/tree/sub-9900-ingest").text
+    crumbs = page.split('aria-label="Breadcrumb"')[1].split("</nav>")[0]
+    assert crumbs.count("sub-9900-ingest") == 1
+    assert (
+        crumbs.index("mod-freedonia")
+        < crumbs.index("unit-9900")
+        < crumbs.index("unit-9900-collection")
+    )

@@ -266,7 +266,7 @@ def node_page(world: World, snapshot: Snapshot, node_id: str, *, now: datetime) 
     catalog = world.catalog
     return NodePage(
         node=_node_json(world, node_id),
-        ancestors=[_node_json(world, a) for a in reversed(directory.ancestors(node_id))],
+        ancestors=[_node_json(world, a) for a in reversed(directory.ancestors(node_id)[1:])],
         children=[_node_json(world, c) for c in directory.children(node_id)[:500]],
         restrictions=reaching,
         services=sorted(catalog.services),
