@@ -123,3 +123,67 @@ def _now() -> datetime:
 def test_a_scale_below_the_story_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path), "--scale", "10"])
     assert result.exit_code == 2
+
+
+def test_demo_serve_leaves_the_console_showing_the_finished_case(tmp_path: Path) -> None:
+    """``brightline demo --serve`` as a person runs it: a real process, then a browser's
+    requests to the console it prints, then Ctrl-C."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    brightline = str(Path(sys.executable).parent / "brightline")
+    command = [brightline, "demo", "--dir", str(tmp_path / "d")]
+    command += ["--scale", "100", "--pace", "0", "--serve"]
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C stops the server" in line:
+                break
+        output = "".join(lines)
+        url = re.search(r"The finished case: (http://\S+/console/cases/(C-\d+))", output)
+        key = re.search(r"\(investigator\): (bl_\S+)", output)
+        assert url is not None, output[-3000:]
+        assert key is not None, output[-3000:]
+        with httpx.Client(timeout=30) as browser:
+            assert browser.get(url.group(1)).status_code == 303  # sign in first
+            login = browser.get(url.group(1).split("/console/")[0] + "/console/login")
+            token = re.search(r'name="login_token" value="([^"]+)"', login.text)
+            assert token is not None
+            signed = browser.post(
+                str(login.url),
+                data={
+                    "login_token": token.group(1),
+                    "credential": key.group(1),
+                    "next": f"/console/cases/{url.group(2)}",
+                },
+                follow_redirects=True,
+            )
+            assert signed.status_code == 200
+            assert f"Case {url.group(2)}" in signed.text
+            assert "re-reviewed" in signed.text  # the story's end: the appeal was decided
+            assert "r-9900-1" in signed.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.stdout.close()
+    assert process.returncode == 0
