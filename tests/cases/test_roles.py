@@ -157,3 +157,18 @@ def test_every_role_is_held_to_the_table(store: Store, tmp_path: Path, action: A
         except BrightlineError:
             pass  # refused for another reason (state, missing object): the role passed
         assert allowed, f"{actor} ({letter}) was allowed {action}"
+
+
+def test_rejecting_a_restriction_is_an_approvers_act_too(store: Store) -> None:
+    from brightline.service.plans import reject
+
+    with_people(store)
+    for letter, actor in WHO.items():
+        try:
+            reject(store, "r-none", actor=actor, why="no")
+        except AccessDeniedError:
+            assert letter not in EXPECTED[Action.APPROVE_RESTRICTION], actor
+            continue
+        except BrightlineError:
+            pass  # the role passed; there is no such restriction
+        assert letter in EXPECTED[Action.APPROVE_RESTRICTION], actor

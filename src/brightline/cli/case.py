@@ -51,12 +51,11 @@ from brightline.service.cases import (
     start_review,
 )
 from brightline.service.intake import (
-    find_alert,
     grant_role,
     list_principals,
     revoke_role,
     show_reporter,
-    signal_from_alert,
+    signals_from_alerts,
 )
 from brightline.service.ledger import LedgerKeys, recording
 from brightline.service.notify import (
@@ -153,9 +152,7 @@ def open_(
     config = settings()
     with recording(config) as store:
         refs = list(signal or [])
-        for alert_id in alert or []:
-            item = find_alert(alerts or config.data_dir / "alerts.jsonl", alert_id)
-            refs.append(signal_from_alert(store, item, actor=actor).ref)
+        refs += signals_from_alerts(store, config, alert or [], actor=actor, alerts_file=alerts)
         state = open_case(store, actor=actor, title=title, signals=refs)
     _state(state, as_json)
 

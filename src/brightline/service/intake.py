@@ -22,6 +22,7 @@ from brightline.cases import (
     SourceKind,
     authorize,
 )
+from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.cases import check_principal, now_utc, public_nodes, require
@@ -89,6 +90,22 @@ def signal_from_alert(
         alert_id=alert_id,
     )
     return _add(store, signal, identity=None, recorded_by=actor, now=now)
+
+
+def signals_from_alerts(
+    store: Store,
+    settings: Settings,
+    alert_ids: Sequence[str],
+    *,
+    actor: str,
+    alerts_file: Path | None = None,
+) -> list[str]:
+    """The signals of detection alerts (``<data dir>/alerts.jsonl`` by default), made once
+    per alert id; their refs, to open a case with or attach to one."""
+    from brightline.service.detection import ALERTS_FILE
+
+    path = alerts_file or settings.data_dir / ALERTS_FILE
+    return [signal_from_alert(store, find_alert(path, a), actor=actor).ref for a in alert_ids]
 
 
 def find_alert(path: Path, alert_id: str) -> Mapping[str, Any]:

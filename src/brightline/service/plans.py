@@ -53,6 +53,7 @@ from brightline.service.restrictions import (
     approved_bodies,
     load_states,
     propose_restrictions,
+    reject_restriction,
     show_restriction,
 )
 from brightline.service.usage import read_usage, subscriptions_under, telemetry_of
@@ -468,6 +469,15 @@ def approve(
     if view is not None:
         return ApprovalResult(show_restriction(store, restriction_id, now=at), guard=True)
     return ApprovalResult(approve_restriction(store, restriction_id, actor=actor, now=at), False)
+
+
+def reject(
+    store: Store, restriction_id: str, *, actor: str, why: str, now: datetime | None = None
+) -> RestrictionView:
+    """Reject what the restriction awaits, as an approver (role checked, like ``approve``)."""
+    with store.read() as session:
+        require(session, actor, Action.APPROVE_RESTRICTION)
+    return reject_restriction(store, restriction_id, actor=actor, why=why, now=now)
 
 
 def _guard_step(session: Session, restriction_id: str, *, actor: str, at: datetime) -> bool | None:

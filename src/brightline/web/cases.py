@@ -35,7 +35,7 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
-from brightline.service.intake import find_alert, signal_from_alert
+from brightline.service.intake import signals_from_alerts
 from brightline.service.plans import PlanLimits, decide_restrict
 from brightline.service.usage import case_usage
 from brightline.web.common import (
@@ -87,9 +87,8 @@ async def alert_open(request: Request, form: Posted) -> Response:
     actor = me.principal.name
 
     def work() -> str:
-        alert = find_alert(state.settings.data_dir / "alerts.jsonl", alert_id)
-        signal = signal_from_alert(state.store, alert, actor=actor)
-        return open_case(state.store, actor=actor, title=title, signals=[signal.ref]).id
+        signals = signals_from_alerts(state.store, state.settings, [alert_id], actor=actor)
+        return open_case(state.store, actor=actor, title=title, signals=signals).id
 
     case_id = await run(request, work)
     me.say("ok", f"Case {case_id} opened from alert {alert_id}.")
@@ -105,9 +104,8 @@ async def alert_attach(request: Request, form: Posted) -> Response:
     actor = me.principal.name
 
     def work() -> None:
-        alert = find_alert(state.settings.data_dir / "alerts.jsonl", alert_id)
-        signal = signal_from_alert(state.store, alert, actor=actor)
-        attach_signal(state.store, case_id, signal.ref, actor=actor)
+        (signal,) = signals_from_alerts(state.store, state.settings, [alert_id], actor=actor)
+        attach_signal(state.store, case_id, signal, actor=actor)
 
     await run(request, work)
     me.say("ok", f"Alert {alert_id} attached to case {case_id}.")
