@@ -39,13 +39,13 @@ from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import Restriction, Snapshot, format_time, parse_restrictions_text
 from brightline.service.cases import (
-    guarding_plan,
     load_case,
     now_utc,
     record,
     record_decision,
     require,
 )
+from brightline.service.guard import guarding_plan
 from brightline.service.lifecycle import derive, same_principal
 from brightline.service.restrictions import (
     RestrictionView,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time, parse_restrictions_text, restriction_from_mapping
-from brightline.service.cases import check_blast_radius
+from brightline.service.guard import check_blast_radius
 from brightline.service.lifecycle import (
     APPROVED_PHASES,
     PENDING,
