@@ -78,3 +78,10 @@ def test_prove_unknown_entry(cli: CliRunner) -> None:
     ok(cli, "ledger", "keygen")
     result = cli.invoke(app, ["ledger", "prove", "99"])
     assert result.exit_code == 3
+
+
+def test_a_missing_verifier_key_is_a_one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ledger", "verify", "--verifier", str(tmp_path / "log.pub")])
+    assert result.exit_code == 3
+    assert "no ledger verifier key (log.pub) at" in result.output
+    assert "Traceback" not in result.output

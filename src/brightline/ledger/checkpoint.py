@@ -33,7 +33,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from brightline.errors import ConflictError, InvalidInputError, LedgerIntegrityError
+from brightline.errors import (
+    ConflictError,
+    InvalidInputError,
+    LedgerIntegrityError,
+    NotFoundError,
+)
 from brightline.ledger.verify import HASH_SIZE
 
 __all__ = [
@@ -189,12 +194,22 @@ def write_key_files(signer: NoteSigner, *, private_path: Path, public_path: Path
     public_path.write_text(str(signer.verifier()) + "\n", encoding="utf-8")
 
 
+def _read_key_file(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"no {what} at {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read the {what} at {path}: {exc}") from exc
+
+
 def read_signer(path: Path) -> NoteSigner:
-    return NoteSigner.parse(path.read_text(encoding="utf-8"))
+    return NoteSigner.parse(_read_key_file(path, "ledger signing key"))
 
 
 def read_verifier(path: Path) -> NoteVerifier:
-    return NoteVerifier.parse(path.read_text(encoding="utf-8"))
+    """The log's public key from a file (``log.pub``, as ``brightline ledger keygen`` writes it)."""
+    return NoteVerifier.parse(_read_key_file(path, "ledger verifier key (log.pub)"))
 
 
 # --- checkpoints -----------------------------------------------------------------------
