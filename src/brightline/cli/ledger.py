@@ -75,7 +75,10 @@ def status(as_json: AsJson = False) -> None:
             json.dumps({"size": state.size, "root": state.root.hex(), "checkpoint": note})
         )
         return
-    console.print(f"size {state.size}\nroot {_b64(state.root)}", highlight=False)
+    console.print(
+        f"size {state.size}\nroot {_b64(state.root)} (base64, as in the checkpoint)",
+        highlight=False,
+    )
     if note is None:
         console.print("[yellow]no signed checkpoint: run `brightline ledger keygen`[/]")
     else:

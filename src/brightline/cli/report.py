@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -171,7 +172,8 @@ def verify(
             f"the log (period {parameters.period.first} to {parameters.period.last}, as of "
             f"{parameters.to_json()['as_of']}, k = {parameters.k}); the report's checkpoint "
             f"has {result.checkpoint.size} entries; the tiles have {result.tiles_size}, root "
-            f"{result.tiles_root.hex()}",
+            f"{result.tiles_root.hex()} (hex; "
+            f"{base64.b64encode(result.tiles_root).decode()} in the checkpoint's base64)",
             highlight=False,
             soft_wrap=True,
         )

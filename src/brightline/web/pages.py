@@ -3,6 +3,7 @@ the ledger."""
 
 from __future__ import annotations
 
+import base64
 import io
 import tarfile
 import tempfile
@@ -201,6 +202,7 @@ async def ledger(request: Request, me: Me, index: str = "") -> HTMLResponse:
         "ledger.html",
         status=422 if problem else 200,
         ledger=current,
+        root_b64=base64.b64encode(current.root).decode(),
         entry=entry,
         checks=checks,
         problem=problem,
