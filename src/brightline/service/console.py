@@ -6,29 +6,39 @@ decide, approve...), so four eyes, the guard and the permission table apply unch
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from brightline.cases import CaseStatus
+from brightline.cases import CaseState, CaseStatus
 from brightline.cases.roles import Action, Role, may
 from brightline.config import Settings
 from brightline.detection import read_alerts
-from brightline.errors import NotFoundError
-from brightline.policy import Request, Snapshot, format_time
+from brightline.errors import InvalidInputError, NotFoundError
+from brightline.policy import Request, Snapshot, format_time, restriction_from_mapping
 from brightline.service.case_export import CaseView, list_cases
+from brightline.service.cases import load_case, require
 from brightline.service.detection import ALERTS_FILE
 from brightline.service.ledger import InclusionProof, LedgerStatus, ledger_status, prove_inclusion
 from brightline.service.lifecycle import Status
-from brightline.service.plans import ImpactPlan, PlanLimits, plan_text
+from brightline.service.plans import (
+    ImpactPlan,
+    PlanLimits,
+    covered_subscriptions,
+    plan_text,
+    restricted_actions,
+)
 from brightline.service.restrictions import RestrictionView, list_restrictions, show_restriction
-from brightline.service.usage import read_usage, subscriptions_under, telemetry_of
-from brightline.store import Store, latest_world
-from brightline.store.cases import plans_for_restriction, roles_of
+from brightline.service.usage import read_usage, telemetry_of
+from brightline.store import Store
+from brightline.store.cases import guard_approvers, plans_for_restriction, roles_of
+from brightline.store.ledger import entry_at
 from brightline.world import World
 
 #: Case age buckets on the dashboard, in days.
@@ -46,14 +56,6 @@ def allowed_actions(roles: Iterable[Role], *, assigned: bool | None = None) -> f
     The console shows only these forms; the service refuses the others anyway."""
     held = frozenset(roles)
     return frozenset(a for a in Action if may(held, a, assigned=assigned))
-
-
-def current_world(store: Store) -> World:
-    with store.read() as session:
-        stored = latest_world(session)
-    if stored is None:
-        raise NotFoundError("no world in the store yet: run `brightline world import` first")
-    return stored.world
 
 
 # -- dashboard ------------------------------------------------------------------------------
@@ -133,18 +135,22 @@ class RestrictionPage:
 
 
 def restriction_page(
-    store: Store, settings: Settings, restriction_id: str, *, now: datetime, days: int = 30
+    store: Store,
+    settings: Settings,
+    restriction_id: str,
+    *,
+    world: World,
+    now: datetime,
+    days: int = 30,
 ) -> RestrictionPage:
     """A restriction with the plan stored by its case's decision (if any) and the daily
     metered hours, per service, of the subscriptions it covers over the last ``days``."""
-    from brightline.store.cases import guard_approvers
-
     view = show_restriction(store, restriction_id, now=now)
     with store.read() as session:
         plans = plans_for_restriction(session, restriction_id)
         approvers = guard_approvers(session, restriction_id)
     plan = plans[-1] if plans else None
-    labels, series = restriction_usage(store, settings, view.state.body, now=now, days=days)
+    labels, series = restriction_usage(settings, world, view.state.body, now=now, days=days)
     return RestrictionPage(
         view=view,
         plan=plan.body if plan else None,
@@ -156,48 +162,35 @@ def restriction_page(
 
 
 def restriction_usage(
-    store: Store, settings: Settings, body: Mapping[str, Any], *, now: datetime, days: int = 30
+    settings: Settings, world: World, body: Mapping[str, Any], *, now: datetime, days: int = 30
 ) -> tuple[list[str], dict[str, list[float]]]:
     """Metered hours per day and service under a restriction's scope (exempt subtrees left
     out), for the services it names; the basis of the plan page's chart."""
-    world = current_world(store)
-    directory = world.directory
-    scope = str(body.get("scope", ""))
-    if scope not in directory:
-        return [], {}
-    exempt = {n for e in body.get("exempt") or () for n in directory.subtree(str(e))}
-    subs = [s for s in subscriptions_under(directory, scope) if s not in exempt]
     until = now.replace(minute=0, second=0, microsecond=0)
     since = until - timedelta(days=days)
-    table = read_usage(telemetry_of(settings), subscriptions=subs, since=since, until=until)
-    patterns = [str(a).split(":", 1)[0] for a in body.get("actions") or ()]
-    services = {s for p in patterns for s in world.catalog.services_matching(p)}
     labels = [(since + timedelta(days=d)).strftime("%m-%d") for d in range(days)]
-    if table.num_rows == 0:
+    try:
+        restriction = restriction_from_mapping(dict(body), world)
+    except InvalidInputError:  # the world changed since: nothing to chart under it
         return labels, {}
-    table = table.filter(pc.is_in(table["service"], value_set=_strings(sorted(services))))
-    day = pc.floor(
-        pc.divide(
-            pc.subtract(
-                pc.cast(table["ts"], "int64"),
-                int(since.timestamp() * 1_000_000),
-            ),
-            86_400 * 1_000_000,
-        )
+    services = sorted({s for s, _ in restricted_actions(world, [restriction])})
+    subscriptions = covered_subscriptions(world, restriction)
+    table = read_usage(
+        telemetry_of(settings), subscriptions=subscriptions, since=since, until=until
+    )
+    table = table.filter(pc.is_in(table["service"], value_set=pa.array(services, pa.string())))
+    microseconds = pc.subtract(pc.cast(table["ts"], pa.int64()), int(since.timestamp() * 1e6))
+    day = pc.cast(pc.floor(pc.divide(microseconds, 86_400 * 1_000_000)), pa.int64())
+    per_day = (
+        pa.table({"service": table["service"], "day": day})
+        .group_by(["service", "day"])
+        .aggregate([("day", "count")])
     )
     counts: dict[str, list[float]] = {}
-    for service, index in zip(
-        table["service"].to_pylist(), pc.cast(day, "int64").to_pylist(), strict=True
-    ):
-        if 0 <= index < days:
-            counts.setdefault(service, [0.0] * days)[index] += 1.0
+    for row in per_day.to_pylist():
+        if 0 <= row["day"] < days:
+            counts.setdefault(row["service"], [0.0] * days)[row["day"]] = float(row["day_count"])
     return labels, dict(sorted(counts.items()))
-
-
-def _strings(values: Sequence[str]) -> Any:
-    import pyarrow as pa
-
-    return pa.array(values, pa.string())
 
 
 # -- the customer tree ----------------------------------------------------------------------
@@ -240,8 +233,9 @@ def search_nodes(world: World, query: str, *, limit: int = 50) -> list[dict[str,
     return found
 
 
-def node_page(world: World, snapshot: Snapshot, node_id: str, *, now: datetime) -> NodePage:
+def node_page(snapshot: Snapshot, node_id: str, *, now: datetime) -> NodePage:
     """A node, its place in the tree, and the restrictions in force that reach it."""
+    world = snapshot.world
     directory = world.directory
     if node_id not in directory:
         raise NotFoundError(f"no node {node_id!r} in the world")
@@ -318,14 +312,8 @@ class PublicEntry:
 def public_entry(store: Store, index: int) -> PublicEntry:
     """Entry ``index`` as the log publishes it (its public form, never the private record)
     with its inclusion proof against the latest checkpoint."""
-    import json
-
-    from brightline.store.ledger import entry_at, ledger_size
-
-    proof = prove_inclusion(store, index)
+    proof = prove_inclusion(store, index)  # NotFoundError outside the signed tree
     with store.read() as session:
-        if not 0 <= index < ledger_size(session):
-            raise NotFoundError(f"no ledger entry {index}")
         raw = entry_at(session, index).public
     return PublicEntry(index, json.loads(raw), proof)
 
@@ -345,28 +333,22 @@ def preview_plan(
 ) -> ImpactPlan:
     """The impact plan of a restriction drafted for a case, before anything is proposed
     (read-only; the actor must be allowed to plan on this case)."""
-    from brightline.service.cases import load_case, require
-
     with store.read() as session:
         state = load_case(session, case_id)
         require(session, actor, Action.PLAN, state)
     return plan_text(store, settings, text, name="draft", now=now, limits=limits)
 
 
-def draft_restriction(store: Store, case_id: str, *, actor: str) -> str:
+def draft_restriction(store: Store, case: CaseState) -> str:
     """A restriction to start from, for a case: its first node and policy, one new id."""
-    from brightline.service.case_export import show_case
-
-    view = show_case(store, case_id, actor=actor)
     existing = {r.id for r in list_restrictions(store)}
     number = 1
-    while f"r-{case_id.lower()}-{number}" in existing:
+    while f"r-{case.id.lower()}-{number}" in existing:
         number += 1
-    state = view.state
-    scope = state.nodes[0] if state.nodes else ""
-    policy = state.policies[0] if state.policies else ""
+    scope = case.nodes[0] if case.nodes else ""
+    policy = case.policies[0] if case.policies else ""
     return (
-        f"id: r-{case_id.lower()}-{number}\n"
+        f"id: r-{case.id.lower()}-{number}\n"
         f"scope: {scope}\n"
         'actions: ["storage.*:*"]\n'
         "# regions: [westeurope]   # omit for every region\n"

@@ -153,7 +153,7 @@ def plan_text(
     covered: set[str] = set()
     described = []
     for r in proposal:
-        subs = _covered(world, r)
+        subs = covered_subscriptions(world, r)
         covered |= subs
         described.append(
             {
@@ -169,7 +169,7 @@ def plan_text(
                     {"node": e, "subscriptions": len(subscriptions_under(directory, e))}
                     for e in r.exempt
                 ],
-                "actions": [f"{s}:{o}" for s, o in _actions(world, [r])],
+                "actions": [f"{s}:{o}" for s, o in restricted_actions(world, [r])],
                 "regions": sorted(r.regions)
                 if r.regions is not None
                 else sorted(world.catalog.regions),
@@ -223,7 +223,8 @@ def plan_text(
     return ImpactPlan(document, tuple(r.canonical() for r in proposal))
 
 
-def _covered(world: World, restriction: Restriction) -> set[str]:
+def covered_subscriptions(world: World, restriction: Restriction) -> set[str]:
+    """The subscriptions under the restriction's scope, its exempt subtrees left out."""
     directory = world.directory
     exempt: set[str] = set()
     for node in restriction.exempt:
@@ -231,7 +232,8 @@ def _covered(world: World, restriction: Restriction) -> set[str]:
     return {s for s in subscriptions_under(directory, restriction.scope) if s not in exempt}
 
 
-def _actions(world: World, restrictions: Iterable[Restriction]) -> list[tuple[str, str]]:
+def restricted_actions(world: World, restrictions: Iterable[Restriction]) -> list[tuple[str, str]]:
+    """Every (service, operation) of the catalog that the restrictions' actions name."""
     found: set[tuple[str, str]] = set()
     for r in restrictions:
         for pattern in r.actions:
@@ -245,7 +247,7 @@ def _affected_mask(
     keys = {
         f"{s}\x00{o}\x00{region}"
         for r in proposal
-        for s, o in _actions(world, [r])
+        for s, o in restricted_actions(world, [r])
         for region in (r.regions if r.regions is not None else world.catalog.regions)
     }
     joined = pc.binary_join_element_wise(
@@ -294,7 +296,9 @@ def _phase(
     return {
         "starts": format_time(start),
         "restrictions": [r.id for r in active],
-        "denies": [f"{s}:{o}" for s, o in _actions(world, [r for r in active if r.enforcing])],
+        "denies": [
+            f"{s}:{o}" for s, o in restricted_actions(world, [r for r in active if r.enforcing])
+        ],
         "replay": replayed,
         "diff": _diff(world, before, after, proposal, start),
     }
@@ -341,7 +345,7 @@ def _diff(
     """Every (node, action, region) under the proposal's scopes whose decision changes."""
     directory = world.directory
     nodes = sorted({n for r in proposal for n in directory.subtree(r.scope)})
-    actions = _actions(world, proposal)
+    actions = restricted_actions(world, proposal)
     regions = sorted(world.catalog.regions)
     combos = [(n, s, o, g) for n in nodes for s, o in actions for g in regions]
     if not combos:

@@ -149,7 +149,7 @@ async def case(request: Request, case_id: str, me: Me) -> HTMLResponse:
             usage = case_usage(state.store, state.settings, case_id, actor=actor).aggregate
         draft = ""
         if Action.PLAN in can:
-            draft = read.draft_restriction(state.store, case_id, actor=actor)
+            draft = read.draft_restriction(state.store, view.state)
         return {
             "case": view.to_json(history=False),
             "timeline": case_timeline(state.store, case_id, actor=actor),

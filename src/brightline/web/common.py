@@ -194,7 +194,6 @@ def page(
             "nav": _nav(session),
             "flash": session.take_flash() if session else [],
             "path": request.url.path,
-            "staff": bool(session and session.principal.has_any(STAFF_ROLES)),
             **context,
         },
         status_code=status,

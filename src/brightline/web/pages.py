@@ -19,7 +19,7 @@ from brightline.ledger import verify_inclusion
 from brightline.service import console as read
 from brightline.service.ledger import LedgerKeys, export_tiles_dir, ledger_status
 from brightline.service.plans import approve, reject
-from brightline.service.restrictions import lift_restriction
+from brightline.service.restrictions import lift_restriction, list_restrictions
 from brightline.web.common import (
     APPROVER_ROLES,
     PREFIX,
@@ -60,8 +60,6 @@ async def dashboard(request: Request, me: Me) -> HTMLResponse:
 @router.get("/restrictions", response_class=HTMLResponse)
 async def restrictions(request: Request, me: Me) -> HTMLResponse:
     need(me, STAFF_ROLES, "see restrictions")
-    from brightline.service.restrictions import list_restrictions
-
     state = app_state(request)
     views = await run_in_threadpool(lambda: list_restrictions(state.store, now=now()))
     return page(request, me, "restrictions.html", restrictions=views)
@@ -72,7 +70,13 @@ async def restriction(request: Request, restriction_id: str, me: Me) -> HTMLResp
     need(me, STAFF_ROLES, "see restrictions")
     state = app_state(request)
     data = await run_in_threadpool(
-        lambda: read.restriction_page(state.store, state.settings, restriction_id, now=now())
+        lambda: read.restriction_page(
+            state.store,
+            state.settings,
+            restriction_id,
+            world=state.keeper.current.snapshot.world,
+            now=now(),
+        )
     )
     return page(
         request,
@@ -146,7 +150,7 @@ async def tree(request: Request, me: Me, q: str = "") -> HTMLResponse:
 async def node(request: Request, node_id: str, me: Me) -> HTMLResponse:
     need(me, STAFF_ROLES, "browse customers")
     snapshot = app_state(request).keeper.current.snapshot
-    data = read.node_page(snapshot.world, snapshot, node_id, now=now())
+    data = read.node_page(snapshot, node_id, now=now())
     return page(request, me, "node.html", data=data, verdict=None, asked={})
 
 
@@ -173,7 +177,7 @@ async def node_test(
         status = 422
     if partial(request):
         return page(request, me, "_verdict.html", verdict=verdict, status=status)
-    data = read.node_page(snapshot.world, snapshot, node_id, now=now())
+    data = read.node_page(snapshot, node_id, now=now())
     return page(request, me, "node.html", data=data, verdict=verdict, asked=asked, status=status)
 
 
