@@ -16,13 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 
-from brightline.config import Settings
-from brightline.demo.live import LiveServer
+from brightline.demo.live import served
 from brightline.service.apikeys import create_key
-from brightline.service.ledger import LedgerKeys
-from brightline.store import open_store
 
 PAGES = [
     "/console/",
@@ -36,37 +32,25 @@ PAGES = [
 
 
 def main(demo: Path) -> None:
-    settings = Settings(
-        database_url=SecretStr(f"sqlite:///{demo / 'brightline.db'}"), data_dir=demo / "data"
-    )
-    store = open_store(settings)
-    _, key = create_key(
-        store, principal="ivan.investigator", roles=["investigator"], created_by="bench"
-    )
-    signer = LedgerKeys.of(settings).signer()
-    assert signer is not None, "no ledger key in the demo's data directory"
-    server = LiveServer(settings, store, signer, port=0)
-    server.start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=60) as client:
-            form = client.get("/console/login").text
-            token = re.search(r'name="login_token" value="([^"]+)"', form)
-            assert token is not None
-            client.post("/console/login", data={"login_token": token.group(1), "credential": key})
-            for url in PAGES:
-                times = []
-                for _ in range(5):
-                    started = time.perf_counter()
-                    response = client.get(url)
-                    times.append(time.perf_counter() - started)
-                    response.raise_for_status()
-                print(
-                    f"{url:86s} {statistics.median(times) * 1000:7.1f} ms "
-                    f"{len(response.content) / 1024:6.1f} KiB"
-                )
-    finally:
-        server.stop()
-        store.close()
+    with served(demo) as (server, store), httpx.Client(base_url=server.url, timeout=60) as client:
+        _, key = create_key(
+            store, principal="ivan.investigator", roles=["investigator"], created_by="bench"
+        )
+        form = client.get("/console/login").text
+        token = re.search(r'name="login_token" value="([^"]+)"', form)
+        assert token is not None
+        client.post("/console/login", data={"login_token": token.group(1), "credential": key})
+        for url in PAGES:
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append(time.perf_counter() - started)
+                response.raise_for_status()
+            print(
+                f"{url:86s} {statistics.median(times) * 1000:7.1f} ms "
+                f"{len(response.content) / 1024:6.1f} KiB"
+            )
 
 
 if __name__ == "__main__":

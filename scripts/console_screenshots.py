@@ -13,53 +13,40 @@ import sys
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
-from pydantic import SecretStr
 
-from brightline.config import Settings
-from brightline.demo.live import LiveServer
+from brightline.demo.live import served
 from brightline.service.apikeys import create_key
-from brightline.service.ledger import LedgerKeys
-from brightline.store import open_store
 
+SHOTS = [
+    ("dashboard", "/console/"),
+    ("alerts", "/console/alerts"),
+    ("case", "/console/cases/C-1"),
+    ("restriction", "/console/restrictions/r-9900-1"),
+    ("tree", "/console/tree/unit-9900"),
+    (
+        "tester",
+        "/console/tree/sub-9900-ingest/test?service=storage.blob&operation=write&region=westeurope",
+    ),
+    ("ledger", "/console/ledger?index=3"),
+]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 def main(demo: Path, out: Path) -> None:
-    settings = Settings(
-        database_url=SecretStr(f"sqlite:///{demo / 'brightline.db'}"), data_dir=demo / "data"
-    )
-    store = open_store(settings)
-    signer = LedgerKeys.of(settings).signer()
-    assert signer is not None, "no ledger key in the demo's data directory"
-    _, investigator = create_key(
-        store, principal="ivan.investigator", roles=["investigator"], created_by="screenshots"
-    )
-    _, approver = create_key(
-        store, principal="amal.approver", roles=["approver"], created_by="screenshots"
-    )
-    server = LiveServer(settings, store, signer, port=0)
-    server.start()
     out.mkdir(parents=True, exist_ok=True)
-    try:
+    with served(demo) as (server, store):
+        _, investigator = create_key(
+            store, principal="ivan.investigator", roles=["investigator"], created_by="screenshots"
+        )
+        _, approver = create_key(
+            store, principal="amal.approver", roles=["approver"], created_by="screenshots"
+        )
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             page = _signed_in(browser, server.url, investigator)
-            shots = [
-                ("dashboard", "/console/"),
-                ("alerts", "/console/alerts"),
-                ("case", "/console/cases/C-1"),
-                ("restriction", "/console/restrictions/r-9900-1"),
-                ("tree", "/console/tree/unit-9900"),
-                (
-                    "tester",
-                    "/console/tree/sub-9900-ingest/test?service=storage.blob&operation=write"
-                    "&region=westeurope",
-                ),
-                ("ledger", "/console/ledger?index=3"),
-            ]
-            for name, url in shots:
+            for name, url in SHOTS:
                 page.goto(url)
-                page.screenshot(path=str(out / f"{name}.png"), full_page=name in ("case",))
+                page.screenshot(path=str(out / f"{name}.png"), full_page=name == "case")
                 print(out / f"{name}.png")
             page = _signed_in(browser, server.url, approver)
             page.goto("/console/restrictions/r-9900-1")
@@ -70,9 +57,6 @@ def main(demo: Path, out: Path) -> None:
                 report.goto(site.as_uri())
                 report.screenshot(path=str(out / "transparency-report.png"))
             browser.close()
-    finally:
-        server.stop()
-        store.close()
 
 
 def _signed_in(browser: object, url: str, key: str) -> Page:

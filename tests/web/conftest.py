@@ -58,6 +58,13 @@ ALERTS = [
 ]
 
 
+def login_token(html: str) -> str:
+    """The sign-in form's token, from the page that shows the form."""
+    found = re.search(r'name="login_token" value="([^"]+)"', html)
+    assert found is not None, "no sign-in form on the page"
+    return found.group(1)
+
+
 @dataclass
 class Console:
     url: str
@@ -76,11 +83,9 @@ class Console:
         """A client with a console session for ``who``, and the session's CSRF token."""
         client = self.client()
         form = client.get("/console/login")
-        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-        assert token is not None
         response = client.post(
             "/console/login",
-            data={"login_token": token.group(1), "credential": self.keys[who], "next": ""},
+            data={"login_token": login_token(form.text), "credential": self.keys[who], "next": ""},
         )
         assert response.status_code == 303, response.text
         page = client.get("/console/")

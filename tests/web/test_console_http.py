@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import httpx
 
-from web.conftest import Console
+from web.conftest import Console, login_token
 
 
 def test_pages_need_a_session(console: Console) -> None:
@@ -21,16 +20,13 @@ def test_pages_need_a_session(console: Console) -> None:
 def test_sign_in_sets_a_protected_cookie_and_a_bad_key_is_refused(console: Console) -> None:
     with console.client() as client:
         form = client.get("/console/login")
-        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-        assert token is not None
-        bad = client.post(
-            "/console/login", data={"login_token": token.group(1), "credential": "bl_nope_x"}
-        )
+        token = login_token(form.text)
+        bad = client.post("/console/login", data={"login_token": token, "credential": "bl_nope_x"})
         assert bad.status_code == 401
         assert "Sign-in failed" in bad.text
         good = client.post(
             "/console/login",
-            data={"login_token": token.group(1), "credential": console.keys["ines"]},
+            data={"login_token": token, "credential": console.keys["ines"]},
         )
         assert good.status_code == 303
         cookie = good.headers["set-cookie"].lower()
@@ -167,13 +163,12 @@ def test_behind_tls_the_cookies_are_secure(console: Console) -> None:
     tls = {"x-forwarded-proto": "https"}
     form = client.get("/console/login", headers=tls)
     assert "secure" in form.headers["set-cookie"].lower()
-    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-    assert token is not None
+    token = login_token(form.text)
     # A Secure cookie is not sent back over plain HTTP; the client plays the proxy's part.
-    client.cookies.set("bl_console_login", token.group(1))
+    client.cookies.set("bl_console_login", token)
     response = client.post(
         "/console/login",
-        data={"login_token": token.group(1), "credential": console.keys["aud"]},
+        data={"login_token": token, "credential": console.keys["aud"]},
         headers=tls,
     )
     assert response.status_code == 303
@@ -231,12 +226,11 @@ def test_sign_in_with_an_oidc_token(tmp_path: Path) -> None:
         with httpx.Client(base_url=url, timeout=30) as client:
             form = client.get("/console/login")
             assert "or OIDC token" in form.text
-            login = re.search(r'name="login_token" value="([^"]+)"', form.text)
-            assert login is not None
+            login = login_token(form.text)
             ok = client.post(
                 "/console/login",
                 data={
-                    "login_token": login.group(1),
+                    "login_token": login,
                     "credential": token(["t-and-s-audit"], expires=time.time() + 3),
                 },
             )
@@ -245,12 +239,11 @@ def test_sign_in_with_an_oidc_token(tmp_path: Path) -> None:
             time.sleep(4)  # the token expires: the session ends with it
             assert client.get("/console/").status_code == 303
             again = client.get("/console/login")
-            login = re.search(r'name="login_token" value="([^"]+)"', again.text)
-            assert login is not None
+            login = login_token(again.text)
             no_role = client.post(
                 "/console/login",
                 data={
-                    "login_token": login.group(1),
+                    "login_token": login,
                     "credential": token(["staff"], expires=time.time() + 60),
                 },
             )
@@ -296,10 +289,9 @@ def test_roles_count_only_where_the_store_grants_them(console: Console) -> None:
     assert lift.headers["location"].startswith("/console/login")
     again = console.client()
     form = again.get("/console/login")
-    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-    assert token is not None
+    token = login_token(form.text)
     signin = again.post(
-        "/console/login", data={"login_token": token.group(1), "credential": console.keys["ines"]}
+        "/console/login", data={"login_token": token, "credential": console.keys["ines"]}
     )
     assert signin.status_code == 403
 

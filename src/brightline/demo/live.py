@@ -6,7 +6,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import uvicorn
@@ -17,7 +20,8 @@ from brightline.errors import BrightlineError
 from brightline.ledger import NoteSigner
 from brightline.service.apikeys import ADMIN, ENFORCEMENT_POINT, create_key
 from brightline.service.intake import grant_role
-from brightline.store import Store
+from brightline.service.ledger import LedgerKeys
+from brightline.store import Store, open_store
 
 HOST: Final = "127.0.0.1"
 START_SECONDS: Final = 30.0
@@ -121,3 +125,23 @@ class LiveServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+@contextmanager
+def served(directory: Path) -> Iterator[tuple[LiveServer, Store]]:
+    """A finished demo's store served again on loopback, by the real app (for the
+    console's screenshots and page timings)."""
+    from brightline.demo.state import demo_settings  # state imports this module
+
+    settings = demo_settings(directory)
+    signer = LedgerKeys.of(settings).signer()
+    if signer is None:
+        raise DemoServerError(f"no ledger key in {settings.data_dir}: is this a demo directory?")
+    store = open_store(settings)
+    server = LiveServer(settings, store, signer, port=0)
+    try:
+        server.start()
+        yield server, store
+    finally:
+        server.stop()
+        store.close()

@@ -44,6 +44,15 @@ PICKUP_SECONDS: Final = 20.0
 Progress = Callable[[str, float, float], None]
 
 
+def demo_settings(directory: Path) -> Settings:
+    """The settings of a demo kept in ``directory``: SQLite and local files inside it."""
+    return Settings(
+        database_url=SecretStr(f"sqlite:///{directory / 'brightline.db'}"),
+        data_dir=directory / "data",
+        admin_rate_per_minute=100_000,
+    )
+
+
 def no_progress(what: str, done: float, total: float) -> None:
     del what, done, total
 
@@ -82,11 +91,7 @@ class Demo:
     def create(cls, options: DemoOptions) -> Demo:
         directory = options.directory
         directory.mkdir(parents=True, exist_ok=True)
-        settings = Settings(
-            database_url=SecretStr(f"sqlite:///{directory / 'brightline.db'}"),
-            data_dir=directory / "data",
-            admin_rate_per_minute=100_000,
-        )
+        settings = demo_settings(directory)
         return cls(options, settings, open_store(settings))
 
     def http(self, person: str) -> httpx.Client:
