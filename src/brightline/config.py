@@ -33,6 +33,9 @@ class Settings:
     oidc_jwks: str | None = None
     oidc_roles_claim: str = "roles"
     oidc_role_map: Mapping[str, str] = field(default_factory=dict)
+    #: OIDC principals are named ``oidc:<alias>:<sub>`` so that they never collide with
+    #: API-key principals (whose names cannot hold a colon); grant roles to that name.
+    oidc_issuer_alias: str = "idp"
     #: Console sign-in through the identity provider (authorization code flow with PKCE):
     #: the console's client id (and secret, for a confidential client) and the provider's
     #: authorization and token endpoints. The ID token it returns is checked as above.
@@ -70,6 +73,7 @@ class Settings:
             oidc_jwks=env.get("BRIGHTLINE_OIDC_JWKS") or None,
             oidc_roles_claim=env.get("BRIGHTLINE_OIDC_ROLES_CLAIM") or "roles",
             oidc_role_map=role_map,
+            oidc_issuer_alias=env.get("BRIGHTLINE_OIDC_ISSUER_ALIAS") or "idp",
             oidc_client_id=env.get("BRIGHTLINE_OIDC_CLIENT_ID") or None,
             oidc_client_secret=(
                 SecretStr(env["BRIGHTLINE_OIDC_CLIENT_SECRET"])

@@ -6,7 +6,9 @@
     ├── InvalidInputError        bad files, fields or requests; carries every Problem found
     │   └── UnknownReferenceError   a node, service, operation or region that does not exist
     ├── NotFoundError            a stored object that does not exist
+    ├── AuthenticationError      no credential, or an unknown, revoked or badly signed one
     ├── AccessDeniedError        the principal's roles do not allow the action
+    ├── RateLimitedError         too many requests from one credential
     ├── ConflictError            a state change that the current state does not allow
     ├── LedgerIntegrityError     the log or a proof does not verify
     └── StoreUnavailableError    the database cannot be reached or used
@@ -73,5 +75,13 @@ class StoreUnavailableError(BrightlineError):
     """The database cannot be reached or used (wrong URL, server down, locked, full…)."""
 
 
+class AuthenticationError(BrightlineError):
+    """No credential, or one that is unknown, revoked, expired or badly signed."""
+
+
 class AccessDeniedError(BrightlineError):
     """The principal's roles do not allow the action (or not on this case)."""
+
+
+class RateLimitedError(BrightlineError):
+    """Too many requests from one credential."""

@@ -18,19 +18,21 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from brightline.access import Action, Principal
 from brightline.api.auth import require
-from brightline.errors import InvalidInputError, Problem
+from brightline.errors import AccessDeniedError, InvalidInputError, Problem
 from brightline.policy import BatchEffect, format_time, to_micros
 from brightline.policy import Request as DecisionRequest
-from brightline.service.apikeys import ADMIN, ENFORCEMENT_POINT, ROLES, Principal
 from brightline.service.decision_logs import DecisionCount, DecisionLogReport, record_report
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
 MAX_BATCH: Final = 10_000
-DECIDERS: Final = tuple(sorted(ROLES))  # every role may ask for a decision
-Decider = Annotated[Principal, Depends(require(*DECIDERS))]
-Reporter = Annotated[Principal, Depends(require(ENFORCEMENT_POINT, ADMIN))]
+Decider = Annotated[
+    Principal, Depends(require(Action.REQUEST_DECISION, limited=False, hot=True))
+]
+BundleReader = Annotated[Principal, Depends(require(Action.READ_BUNDLE, limited=False, hot=True))]
+Reporter = Annotated[Principal, Depends(require(Action.REPORT_DECISION_LOGS))]
 _EFFECTS: Final = ("allow", "deny", "error")
 
 
@@ -241,7 +243,7 @@ class BundleOut(BaseModel):
 )
 async def current_bundle(
     request: Request,
-    _: Decider,
+    _: BundleReader,
     wait: Annotated[
         float, Query(ge=0, le=300, description="Long-poll for up to this many seconds")
     ] = 0,
@@ -290,7 +292,12 @@ class DecisionLogIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     report_id: str = Field(pattern=r"^[A-Za-z0-9._\-]{1,64}$")
-    enforcement_point: str = Field(pattern=_ID)
+    enforcement_point: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description="The reporting point; always the principal of the key, so it may be "
+        "left out (another name is refused)",
+    )
     counts: list[CountIn] = Field(default_factory=list, max_length=100_000)
     samples: list[dict[str, Any]] = Field(default_factory=list, max_length=1_000)
     dropped: int = Field(default=0, ge=0, le=_INT32, description="records the point dropped")
@@ -303,12 +310,18 @@ class DecisionLogAck(BaseModel):
 
 @router.post("/decision-logs", response_model=DecisionLogAck, summary="Report decision logs")
 async def report_decision_logs(
-    body: DecisionLogIn, request: Request, _: Reporter
+    body: DecisionLogIn, request: Request, who: Reporter
 ) -> DecisionLogAck:
     state = request.app.state.brightline
+    # A point reports for itself only: the name comes from its key, never from the body.
+    if body.enforcement_point is not None and body.enforcement_point != who.name:
+        raise AccessDeniedError(
+            f"{who.name} may report decision logs only as itself, not as "
+            f"{body.enforcement_point!r}"
+        )
     report = DecisionLogReport(
         report_id=body.report_id,
-        enforcement_point=body.enforcement_point,
+        enforcement_point=who.name,
         counts=[
             DecisionCount(c.restriction, c.node, c.hour, c.effect, c.count) for c in body.counts
         ],

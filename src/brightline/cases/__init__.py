@@ -1,5 +1,6 @@
 """Cases: intake from people and detectors, evidence without customer content, findings,
-decisions and appeals; roles and what each may do. Pure: no database, no I/O."""
+decisions and appeals. Pure: no database, no I/O. Roles and what each may do live in
+``brightline.access`` (re-exported here for the case code's convenience)."""
 
 from brightline.cases.evidence import (
     PROVIDER_DOCUMENTS,
@@ -31,7 +32,7 @@ from brightline.cases.model import (
     Signal,
     SourceKind,
 )
-from brightline.cases.roles import (
+from brightline.access import (
     ASSIGNMENT_SCOPED,
     PERMISSIONS,
     AccessDeniedError,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,31 +17,14 @@ from datetime import UTC, datetime
 from typing import Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from brightline.cases.roles import Role
+from brightline.access import KEY_PRINCIPAL, Action, Principal, Role, authorize
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.store import Store
 from brightline.store.serving_models import ApiKeyRevocationRow, ApiKeyRow
 
-#: Roles beyond the review roles: ``admin`` manages the world and restrictions'
-#: paperwork; ``enforcement-point`` may only ask for decisions and bundles and report
-#: decision logs.
-ADMIN: Final = "admin"
-ENFORCEMENT_POINT: Final = "enforcement-point"
-ROLES: Final = frozenset({*(r.value for r in Role), ADMIN, ENFORCEMENT_POINT})
 _PREFIX: Final = "bl_"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling, and with which roles."""
-
-    name: str
-    roles: frozenset[str]
-    credential: str
-
-    def has_any(self, roles: Iterable[str]) -> bool:
-        return not self.roles.isdisjoint(roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +38,14 @@ class ApiKeyInfo:
 
 
 def check_roles(roles: Iterable[str]) -> tuple[str, ...]:
-    chosen = tuple(sorted(set(roles)))
-    unknown = [r for r in chosen if r not in ROLES]
+    chosen = tuple(sorted({str(r) for r in roles}))
+    known = sorted(r.value for r in Role)
+    unknown = [r for r in chosen if r not in known]
     if not chosen or unknown:
         raise InvalidInputError(
             Problem(
                 "roles",
-                f"unknown role(s) {', '.join(unknown)}; roles are: {', '.join(sorted(ROLES))}"
+                f"unknown role(s) {', '.join(unknown)}; roles are: {', '.join(known)}"
                 if unknown
                 else "give at least one role",
             )
@@ -68,8 +53,45 @@ def check_roles(roles: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
+def check_key_principal(name: str) -> str:
+    """Key principals cannot contain ``:``, which only OIDC principals (``oidc:…``) carry."""
+    if not re.fullmatch(KEY_PRINCIPAL, name):
+        raise InvalidInputError(
+            Problem(
+                "principal",
+                f"{name!r} is not a key principal name (1–128 of A-Z a-z 0-9 . _ @ + -)",
+            )
+        )
+    return name
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def insert_key(
+    session: Session,
+    *,
+    principal: str,
+    roles: Iterable[str],
+    created_by: str,
+    at: datetime,
+) -> tuple[str, str]:
+    """Store a new key in ``session``; returns its id and the key itself."""
+    chosen = check_roles(roles)
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        ApiKeyRow(
+            id=key_id,
+            principal=principal,
+            roles=json.dumps(list(chosen)),
+            secret_hash=_hash(secret),
+            created_at=at,
+            created_by=created_by,
+        )
+    )
+    return key_id, f"{_PREFIX}{key_id}_{secret}"
 
 
 def create_key(
@@ -77,32 +99,25 @@ def create_key(
     *,
     principal: str,
     roles: Iterable[str],
-    created_by: str,
+    actor: Principal,
     now: datetime | None = None,
 ) -> tuple[ApiKeyInfo, str]:
-    """Create a key; returns its description and the key itself, which is never shown again."""
-    if not principal.strip():
-        raise InvalidInputError(Problem("principal", "must not be empty"))
+    """Create a key (admins only); returns its description and the key itself, which is
+    never shown again. The key's roles limit what it may do; the principal still needs
+    the store's grants for each (``brightline principal grant``)."""
+    authorize(actor, Action.CREATE_KEY)
+    check_key_principal(principal)
     chosen = check_roles(roles)
-    key_id = secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
     at = now or datetime.now(UTC)
     with store.write() as session:
-        session.add(
-            ApiKeyRow(
-                id=key_id,
-                principal=principal,
-                roles=json.dumps(list(chosen)),
-                secret_hash=_hash(secret),
-                created_at=at,
-                created_by=created_by,
-            )
+        key_id, key = insert_key(
+            session, principal=principal, roles=chosen, created_by=actor.name, at=at
         )
-    info = ApiKeyInfo(key_id, principal, chosen, at, created_by, None)
-    return info, f"{_PREFIX}{key_id}_{secret}"
+    return ApiKeyInfo(key_id, principal, chosen, at, actor.name, None), key
 
 
-def list_keys(store: Store) -> list[ApiKeyInfo]:
+def list_keys(store: Store, *, actor: Principal) -> list[ApiKeyInfo]:
+    authorize(actor, Action.LIST_KEYS)
     with store.read() as session:
         revoked = {r.key_id: r.revoked_at for r in session.scalars(select(ApiKeyRevocationRow))}
         return [
@@ -118,19 +133,26 @@ def list_keys(store: Store) -> list[ApiKeyInfo]:
         ]
 
 
-def revoke_key(store: Store, key_id: str, *, by: str, now: datetime | None = None) -> None:
+def revoke_key(
+    store: Store, key_id: str, *, actor: Principal, now: datetime | None = None
+) -> None:
+    """Revoke a key (admins only); it is refused from the next request on."""
+    authorize(actor, Action.REVOKE_KEY)
     with store.write() as session:
         if session.get(ApiKeyRow, key_id) is None:
             raise NotFoundError(f"no API key {key_id!r}")
         if session.get(ApiKeyRevocationRow, key_id) is not None:
             raise ConflictError(f"API key {key_id!r} is already revoked")
         session.add(
-            ApiKeyRevocationRow(key_id=key_id, revoked_at=now or datetime.now(UTC), revoked_by=by)
+            ApiKeyRevocationRow(
+                key_id=key_id, revoked_at=now or datetime.now(UTC), revoked_by=actor.name
+            )
         )
 
 
-def resolve_key(store: Store, presented: str) -> Principal | None:
-    """The principal of a presented key, or None if it is malformed, unknown or revoked."""
+def resolve_key(store: Store, presented: str) -> tuple[str, frozenset[str], str] | None:
+    """The principal name, the key's roles and the credential name (``key:<id>``) of a
+    presented key, or None if it is malformed, unknown or revoked."""
     if not presented.startswith(_PREFIX):
         return None
     key_id, sep, secret = presented[len(_PREFIX) :].partition("_")
@@ -142,7 +164,7 @@ def resolve_key(store: Store, presented: str) -> Principal | None:
             return None
         if session.get(ApiKeyRevocationRow, key_id) is not None:
             return None
-        return Principal(row.principal, frozenset(json.loads(row.roles)), f"key:{key_id}")
+        return row.principal, frozenset(json.loads(row.roles)), f"key:{key_id}"
 
 
 def has_keys(store: Store) -> bool:

@@ -22,15 +22,13 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from brightline.access import Principal
 from brightline.cases import (
-    AccessDeniedError,
     Action,
     CaseEvent,
     CaseState,
     CaseStatus,
     ReporterIdentity,
-    Role,
-    authorize,
     derive_case,
 )
 from brightline.errors import InvalidInputError, Problem
@@ -53,7 +51,6 @@ from brightline.store.cases import (
     case_outbox_ids,
     get_signal,
     reporter_identity,
-    roles_of,
 )
 from brightline.store.ledger import entry_at, latest_checkpoint, ledger_size
 
@@ -171,30 +168,27 @@ def event_json(event: CaseEvent) -> dict[str, Any]:
 # -- reading --------------------------------------------------------------------------------
 
 
-def show_case(store: Store, case_id: str, *, actor: str) -> CaseView:
+def show_case(store: Store, case_id: str, *, actor: Principal) -> CaseView:
     with store.read() as session:
         state = load_case(session, case_id)
-        roles = require(session, actor, Action.VIEW_CASE, state)
+        require(actor, Action.VIEW_CASE, state)
         signals = tuple(_signals(session, state.signals))
         reporters = None
-        if Role.CASE_ADMIN in roles:
+        if actor.may(Action.VIEW_REPORTER):
             reporters = {s.ref: reporter_identity(session, s.id) for s in signals}
         return CaseView(state, tuple(case_events(session, case_id)), signals, reporters)
 
 
-def list_cases(store: Store, *, actor: str, status: CaseStatus | None = None) -> list[CaseView]:
+def list_cases(store: Store, *, actor: Principal, status: CaseStatus | None = None) -> list[CaseView]:
     """Cases the actor may see (an external reviewer: only those assigned to it)."""
     with store.read() as session:
-        require(session, actor, Action.LIST_CASES)
-        roles = roles_of(session, actor)
+        require(actor, Action.LIST_CASES)
         views = []
         for events in all_case_events(session).values():
             state = derive_case(events)
             if status is not None and state.status is not status:
                 continue
-            try:
-                authorize(actor, roles, Action.VIEW_CASE, assigned=state.is_assigned(actor))
-            except AccessDeniedError:
+            if not actor.may(Action.VIEW_CASE, assigned=state.is_assigned(actor.name)):
                 continue
             views.append(CaseView(state, tuple(events), tuple(_signals(session, state.signals))))
         return views
@@ -207,11 +201,11 @@ def _signals(session: Session, refs: Iterable[str]) -> Iterable[StoredSignal]:
             yield signal
 
 
-def case_timeline(store: Store, case_id: str, *, actor: str) -> list[dict[str, Any]]:
+def case_timeline(store: Store, case_id: str, *, actor: Principal) -> list[dict[str, Any]]:
     """Everything that happened to the case and its restrictions, in time order."""
     with store.read() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.VIEW_CASE, state)
+        require(actor, Action.VIEW_CASE, state)
         items = [{"source": "case", **event_json(e)} for e in case_events(session, case_id)]
         for rid in state.restrictions():
             items += [
@@ -279,7 +273,7 @@ def export_case(
     case_id: str,
     out: Path,
     *,
-    actor: str,
+    actor: Principal,
     verifier: NoteVerifier | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -289,7 +283,7 @@ def export_case(
     at = now_utc(now)
     with store.read() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.EXPORT, state)
+        require(actor, Action.EXPORT, state)
         view = CaseView(
             state, tuple(case_events(session, case_id)), tuple(_signals(session, state.signals))
         )

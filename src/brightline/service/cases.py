@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from brightline.access import Principal
 from brightline.cases import (
     Action,
     AppealOutcome,
@@ -28,7 +29,6 @@ from brightline.cases import (
     DecisionKind,
     Evidence,
     Finding,
-    Role,
     apply_case_event,
     authorize,
     derive_case,
@@ -45,12 +45,11 @@ from brightline.store.cases import (
     case_events,
     get_signal,
     next_case_id,
-    roles_of,
 )
 from brightline.world import World
 
-#: As ``brightline.service.restrictions.PRINCIPAL`` (not imported: that module imports this one).
-PRINCIPAL: Final = re.compile(r"[A-Za-z0-9._@+\-]{1,128}")
+#: Key principals, and OIDC principals ``oidc:<alias>:<sub>`` (see brightline.access).
+PRINCIPAL: Final = re.compile(r"[A-Za-z0-9._@+\-]{1,128}|oidc:[A-Za-z0-9._\-]{1,24}:[A-Za-z0-9._@+\-|=]{1,96}")
 
 #: Node attributes that may be published with a case event (on the node or an ancestor).
 PUBLIC_NODE_ATTRS: Final = ("sector", "country")
@@ -67,23 +66,24 @@ def now_utc(now: datetime | None) -> datetime:
     return now.astimezone(UTC)
 
 
-def check_principal(name: str, where: str = "--as") -> str:
+def check_principal(name: str, where: str = "PRINCIPAL") -> str:
+    """A name roles can be granted to: a key principal, or ``oidc:<alias>:<sub>``."""
     if not PRINCIPAL.fullmatch(name):
         raise InvalidInputError(
-            Problem(where, f"{name!r} is not a principal name (1–128 of A-Z a-z 0-9 . _ @ + -)")
+            Problem(
+                where,
+                f"{name!r} is not a principal name (1–128 of A-Z a-z 0-9 . _ @ + - and, for "
+                "OIDC principals, oidc:<alias>:<sub>)",
+            )
         )
     return name
 
 
-def require(
-    session: Session, actor: str, action: Action, state: CaseState | None = None
-) -> frozenset[Role]:
-    """The actor's roles, if they allow ``action`` (on ``state``'s case); else AccessDenied."""
-    check_principal(actor)
-    roles = roles_of(session, actor)
-    assigned = None if state is None else state.is_assigned(actor)
-    authorize(actor, roles, action, assigned=assigned)
-    return roles
+def require(actor: Principal, action: Action, state: CaseState | None = None) -> None:
+    """AccessDeniedError unless the actor's roles allow ``action`` (on ``state``'s case:
+    an external reviewer only on the cases it is assigned to)."""
+    assigned = None if state is None else state.is_assigned(actor.name)
+    authorize(actor, action, assigned=assigned)
 
 
 def load_case(session: Session, case_id: str) -> CaseState:
@@ -164,7 +164,7 @@ def _change(
     store: Store,
     case_id: str,
     *,
-    actor: str,
+    actor: Principal,
     action: Action,
     move: CaseMove,
     data: Mapping[str, Any],
@@ -174,13 +174,13 @@ def _change(
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, action, state)
+        require(actor, action, state)
         return record(
             session,
             state,
             case_id=case_id,
             move=move,
-            actor=actor,
+            actor=actor.name,
             at=at,
             data=data,
             public=public,
@@ -200,7 +200,7 @@ def parse_signal_ref(ref: str) -> int:
 def open_case(
     store: Store,
     *,
-    actor: str,
+    actor: Principal,
     title: str,
     signals: Sequence[str],
     now: datetime | None = None,
@@ -211,7 +211,7 @@ def open_case(
         raise InvalidInputError(Problem("--signal", "a case groups at least one signal"))
     at = now_utc(now)
     with store.write() as session:
-        require(session, actor, Action.OPEN_CASE)
+        require(actor, Action.OPEN_CASE)
         found = []
         for ref in signals:
             signal = get_signal(session, parse_signal_ref(ref))
@@ -219,7 +219,7 @@ def open_case(
                 raise NotFoundError(f"no signal {ref!r}")
             found.append(signal)
         case_id, number = next_case_id(session)
-        add_case(session, case_id, number, actor=actor, at=at)
+        add_case(session, case_id, number, actor=actor.name, at=at)
         data = {
             "title": title,
             "signals": [s.ref for s in found],
@@ -231,7 +231,7 @@ def open_case(
             None,
             case_id=case_id,
             move=CaseMove.OPENED,
-            actor=actor,
+            actor=actor.name,
             at=at,
             data=data,
             public={"signals": data["signals"]},
@@ -239,12 +239,12 @@ def open_case(
 
 
 def attach_signal(
-    store: Store, case_id: str, signal_ref: str, *, actor: str, now: datetime | None = None
+    store: Store, case_id: str, signal_ref: str, *, actor: Principal, now: datetime | None = None
 ) -> CaseState:
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.OPEN_CASE, state)
+        require(actor, Action.OPEN_CASE, state)
         signal = get_signal(session, parse_signal_ref(signal_ref))
         if signal is None:
             raise NotFoundError(f"no signal {signal_ref!r}")
@@ -258,7 +258,7 @@ def attach_signal(
             state,
             case_id=case_id,
             move=CaseMove.SIGNAL_ATTACHED,
-            actor=actor,
+            actor=actor.name,
             at=at,
             data=data,
             public={"signals": [signal.ref]},
@@ -270,7 +270,7 @@ def assign(
     case_id: str,
     principal: str,
     *,
-    actor: str,
+    actor: Principal,
     remove: bool = False,
     now: datetime | None = None,
 ) -> CaseState:
@@ -288,7 +288,7 @@ def assign(
 
 
 def start_review(
-    store: Store, case_id: str, *, actor: str, now: datetime | None = None
+    store: Store, case_id: str, *, actor: Principal, now: datetime | None = None
 ) -> CaseState:
     return _change(
         store,
@@ -302,20 +302,20 @@ def start_review(
 
 
 def add_evidence(
-    store: Store, case_id: str, evidence: Evidence, *, actor: str, now: datetime | None = None
+    store: Store, case_id: str, evidence: Evidence, *, actor: Principal, now: datetime | None = None
 ) -> CaseState:
     """Pin an evidence item; pinned evidence is immutable (events are never changed)."""
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.ADD_EVIDENCE, state)
+        require(actor, Action.ADD_EVIDENCE, state)
         data = {"number": state.next_number("evidence"), "evidence": evidence.to_json()}
         return record(
             session,
             state,
             case_id=case_id,
             move=CaseMove.EVIDENCE_ADDED,
-            actor=actor,
+            actor=actor.name,
             at=at,
             data=data,
             public={"evidence": evidence.kind.value},
@@ -326,7 +326,7 @@ def add_task(
     store: Store,
     case_id: str,
     *,
-    actor: str,
+    actor: Principal,
     title: str,
     due: datetime | None = None,
     assignee: str | None = None,
@@ -338,7 +338,7 @@ def add_task(
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.ADD_TASK, state)
+        require(actor, Action.ADD_TASK, state)
         data = {
             "number": state.next_number("task"),
             "title": title,
@@ -346,17 +346,17 @@ def add_task(
             "assignee": assignee,
         }
         return record(
-            session, state, case_id=case_id, move=CaseMove.TASK_ADDED, actor=actor, at=at, data=data
+            session, state, case_id=case_id, move=CaseMove.TASK_ADDED, actor=actor.name, at=at, data=data
         )
 
 
 def complete_task(
-    store: Store, case_id: str, number: int, *, actor: str, now: datetime | None = None
+    store: Store, case_id: str, number: int, *, actor: Principal, now: datetime | None = None
 ) -> CaseState:
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.ADD_TASK, state)
+        require(actor, Action.ADD_TASK, state)
         if number not in {t.number for t in state.tasks if not t.done}:
             raise NotFoundError(f"case {case_id} has no open task {number}")
         return record(
@@ -364,20 +364,20 @@ def complete_task(
             state,
             case_id=case_id,
             move=CaseMove.TASK_DONE,
-            actor=actor,
+            actor=actor.name,
             at=at,
             data={"number": number},
         )
 
 
 def record_finding(
-    store: Store, case_id: str, finding: Finding, *, actor: str, now: datetime | None = None
+    store: Store, case_id: str, finding: Finding, *, actor: Principal, now: datetime | None = None
 ) -> CaseState:
     """A finding per alleged policy, linking evidence of the case; a later one supersedes."""
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.ADD_FINDING, state)
+        require(actor, Action.ADD_FINDING, state)
         if finding.policy not in state.policies:
             raise InvalidInputError(
                 Problem(
@@ -398,7 +398,7 @@ def record_finding(
             state,
             case_id=case_id,
             move=CaseMove.FINDING_RECORDED,
-            actor=actor,
+            actor=actor.name,
             at=at,
             data=data,
             public={"outcome": finding.outcome.value, "policy": finding.policy},
@@ -410,7 +410,7 @@ def record_decision(
     state: CaseState,
     decision: CaseDecision,
     *,
-    actor: str,
+    actor: Principal,
     at: datetime,
 ) -> CaseState:
     """Append a decision (the caller has checked the role and proposed any restrictions)."""
@@ -426,7 +426,7 @@ def record_decision(
         state,
         case_id=state.id,
         move=CaseMove.DECIDED,
-        actor=actor,
+        actor=actor.name,
         at=at,
         data=data,
         public={"decision": decision.kind.value},
@@ -434,29 +434,29 @@ def record_decision(
 
 
 def decide_no_restriction(
-    store: Store, case_id: str, *, actor: str, rationale: str, now: datetime | None = None
+    store: Store, case_id: str, *, actor: Principal, rationale: str, now: datetime | None = None
 ) -> CaseState:
     """Record why the case ends without a restriction."""
     decision = CaseDecision(DecisionKind.NO_RESTRICTION, rationale)
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.DECIDE, state)
+        require(actor, Action.DECIDE, state)
         return record_decision(session, state, decision, actor=actor, at=at)
 
 
 def record_appeal(
-    store: Store, case_id: str, *, actor: str, grounds: str, now: datetime | None = None
+    store: Store, case_id: str, *, actor: Principal, grounds: str, now: datetime | None = None
 ) -> CaseState:
     """Record the customer's appeal against the decision (received by ``actor``)."""
     grounds = check_text(grounds, "grounds")
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.RECORD_APPEAL, state)
+        require(actor, Action.RECORD_APPEAL, state)
         data = {"number": state.next_number("appeal"), "grounds": grounds}
         return record(
-            session, state, case_id=case_id, move=CaseMove.APPEALED, actor=actor, at=at, data=data
+            session, state, case_id=case_id, move=CaseMove.APPEALED, actor=actor.name, at=at, data=data
         )
 
 
@@ -464,7 +464,7 @@ def decide_appeal(
     store: Store,
     case_id: str,
     *,
-    actor: str,
+    actor: Principal,
     outcome: AppealOutcome,
     rationale: str,
     now: datetime | None = None,
@@ -475,7 +475,7 @@ def decide_appeal(
     at = now_utc(now)
     with store.write() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.DECIDE_APPEAL, state)
+        require(actor, Action.DECIDE_APPEAL, state)
         pending = [a for a in state.appeals if a.outcome is None]
         if not pending:
             raise InvalidInputError(Problem("appeal", f"case {case_id} has no open appeal"))
@@ -508,7 +508,7 @@ def decide_appeal(
             state,
             case_id=case_id,
             move=CaseMove.APPEAL_DECIDED,
-            actor=actor,
+            actor=actor.name,
             at=at,
             data=data,
             public={"appeal": outcome.value},
@@ -516,7 +516,7 @@ def decide_appeal(
 
 
 def close_case(
-    store: Store, case_id: str, *, actor: str, why: str, now: datetime | None = None
+    store: Store, case_id: str, *, actor: Principal, why: str, now: datetime | None = None
 ) -> CaseState:
     """Close; refused with a substantiated finding and no decision. Releases the hold."""
     why = check_text(why, "--why")

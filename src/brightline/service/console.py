@@ -16,8 +16,8 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from brightline.access import Action, Principal, Role, may
 from brightline.cases import CaseState, CaseStatus
-from brightline.cases.roles import Action, Role, may
 from brightline.config import Settings
 from brightline.detection import read_alerts
 from brightline.errors import InvalidInputError, NotFoundError
@@ -76,7 +76,7 @@ def dashboard(
     store: Store,
     settings: Settings,
     *,
-    actor: str,
+    actor: Principal,
     staff: bool,
     now: datetime,
     alert_limit: int = 10,
@@ -293,7 +293,7 @@ def test_call(
 
 
 def case_views_with_status(
-    store: Store, *, actor: str, status: CaseStatus | None
+    store: Store, *, actor: Principal, status: CaseStatus | None
 ) -> list[CaseView]:
     views = list_cases(store, actor=actor, status=status)
     return sorted(views, key=lambda v: v.state.opened_at, reverse=True)
@@ -327,7 +327,7 @@ def preview_plan(
     case_id: str,
     text: str,
     *,
-    actor: str,
+    actor: Principal,
     limits: PlanLimits,
     now: datetime,
 ) -> ImpactPlan:
@@ -335,7 +335,7 @@ def preview_plan(
     (read-only; the actor must be allowed to plan on this case)."""
     with store.read() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.PLAN, state)
+        require(actor, Action.PLAN, state)
     return plan_text(store, settings, text, name="draft", now=now, limits=limits)
 
 

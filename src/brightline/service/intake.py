@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from brightline.access import Principal, authorize_grant
 from brightline.cases import (
     Action,
     Reference,
@@ -23,7 +24,7 @@ from brightline.cases import (
     authorize,
 )
 from brightline.config import Settings
-from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.cases import check_principal, now_utc, public_nodes, require
 from brightline.store import Store, append_outbox, latest_world
@@ -33,7 +34,6 @@ from brightline.store.cases import (
     add_signal,
     all_grants,
     get_signal,
-    grant_count,
     reporter_identity,
     roles_of,
     signal_by_alert,
@@ -47,13 +47,16 @@ def submit_report(
     store: Store,
     signal: Signal,
     *,
+    actor: Principal,
     identity: ReporterIdentity | None = None,
     now: datetime | None = None,
 ) -> StoredSignal:
-    """Record a report from a person. Anyone may report; ``identity`` None is anonymous.
+    """Record a report from a person, as received by ``actor`` (intake staff); anyone may
+    report, and ``identity`` None is anonymous.
 
     The nodes must exist in the stored world (an unknown node is refused, not ignored).
     """
+    authorize(actor, Action.SUBMIT_REPORT)
     if signal.source_kind is SourceKind.DETECTOR:
         raise InvalidInputError(Problem("source", "detector signals come from alerts"))
     if signal.source_kind is SourceKind.ANONYMOUS and identity is not None:
@@ -62,7 +65,7 @@ def submit_report(
 
 
 def signal_from_alert(
-    store: Store, alert: Mapping[str, Any], *, actor: str, now: datetime | None = None
+    store: Store, alert: Mapping[str, Any], *, actor: Principal, now: datetime | None = None
 ) -> StoredSignal:
     """Turn a detection alert (a line of ``alerts.jsonl``) into a signal, once per alert id."""
     try:
@@ -78,7 +81,7 @@ def signal_from_alert(
     except (KeyError, TypeError) as exc:
         raise InvalidInputError(Problem("alert", f"not a detection alert: {exc}")) from exc
     with store.read() as session:
-        require(session, actor, Action.OPEN_CASE)
+        require(actor, Action.OPEN_CASE)
         existing = signal_by_alert(session, alert_id)
     if existing is not None:
         return existing
@@ -89,7 +92,7 @@ def signal_from_alert(
         summary=summary,
         alert_id=alert_id,
     )
-    return _add(store, signal, identity=None, recorded_by=actor, now=now)
+    return _add(store, signal, identity=None, recorded_by=actor.name, now=now)
 
 
 def signals_from_alerts(
@@ -97,7 +100,7 @@ def signals_from_alerts(
     settings: Settings,
     alert_ids: Sequence[str],
     *,
-    actor: str,
+    actor: Principal,
     alerts_file: Path | None = None,
 ) -> list[str]:
     """The signals of detection alerts (``<data dir>/alerts.jsonl`` by default), made once
@@ -168,12 +171,12 @@ def _add(
         return stored
 
 
-def show_reporter(store: Store, signal_ref: str, *, actor: str) -> ReporterIdentity | None:
+def show_reporter(store: Store, signal_ref: str, *, actor: Principal) -> ReporterIdentity | None:
     """Who reported a signal (None if anonymous); case admins only."""
     from brightline.service.cases import parse_signal_ref
 
     with store.read() as session:
-        require(session, actor, Action.VIEW_REPORTER)
+        require(actor, Action.VIEW_REPORTER)
         signal = get_signal(session, parse_signal_ref(signal_ref))
         if signal is None:
             raise NotFoundError(f"no signal {signal_ref!r}")
@@ -184,44 +187,39 @@ def show_reporter(store: Store, signal_ref: str, *, actor: str) -> ReporterIdent
 
 
 def grant_role(
-    store: Store, principal: str, role: Role, *, actor: str, now: datetime | None = None
+    store: Store, principal: str, role: Role, *, actor: Principal, now: datetime | None = None
 ) -> frozenset[Role]:
-    """Grant ``role``; case admins only, except the very first grant, which must make a
-    case admin (bootstrapping a fresh store). Recorded in the ledger."""
+    """Grant ``role`` (admins and case admins; see ``brightline.access.authorize_grant``).
+    Recorded in the ledger. An empty store is bootstrapped first
+    (``brightline.service.access.bootstrap``)."""
     return _grant(store, principal, role, actor=actor, kind="grant", now=now)
 
 
 def revoke_role(
-    store: Store, principal: str, role: Role, *, actor: str, now: datetime | None = None
+    store: Store, principal: str, role: Role, *, actor: Principal, now: datetime | None = None
 ) -> frozenset[Role]:
     return _grant(store, principal, role, actor=actor, kind="revoke", now=now)
 
 
 def _grant(
-    store: Store, principal: str, role: Role, *, actor: str, kind: str, now: datetime | None
+    store: Store, principal: str, role: Role, *, actor: Principal, kind: str, now: datetime | None
 ) -> frozenset[Role]:
     check_principal(principal, "PRINCIPAL")
-    check_principal(actor)
+    action = Action.GRANT_ROLES if kind == "grant" else Action.REVOKE_ROLES
+    authorize_grant(actor, action, target=principal, role=role)
     at = now_utc(now)
     with store.write() as session:
-        if grant_count(session) == 0:
-            if kind != "grant" or role is not Role.CASE_ADMIN:
-                raise ConflictError(
-                    "no one holds a role yet: the first grant must make a case admin"
-                )
-        else:
-            authorize(actor, roles_of(session, actor), Action.GRANT_ROLES)
         held = roles_of(session, principal)
         if (role in held) == (kind == "grant"):
             return held
-        add_grant_event(session, principal=principal, role=role, kind=kind, actor=actor, at=at)
+        add_grant_event(session, principal=principal, role=role, kind=kind, actor=actor.name, at=at)
         append_outbox(
             session,
             f"principal.role-{kind}ed",
             {
                 "principal": principal,
                 "role": role.value,
-                "actor": actor,
+                "actor": actor.name,
                 "at": format_time(at),
                 "public": {"role": role.value},
             },
@@ -230,9 +228,9 @@ def _grant(
         return roles_of(session, principal)
 
 
-def list_principals(store: Store, *, actor: str) -> dict[str, frozenset[Role]]:
+def list_principals(store: Store, *, actor: Principal) -> dict[str, frozenset[Role]]:
     with store.read() as session:
-        require(session, actor, Action.VIEW_LEDGER)
+        require(actor, Action.LIST_PRINCIPALS)
         return all_grants(session)
 
 

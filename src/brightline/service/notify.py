@@ -27,6 +27,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Final
 
+from brightline.access import Principal
 from brightline.cases import Action
 from brightline.cases.evidence import check_url
 from brightline.cases.model import check_text
@@ -95,7 +96,7 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
 def add_notification_contact(
     store: Store,
     *,
-    actor: str,
+    actor: Principal,
     name: str,
     channel: str,
     target: str,
@@ -117,7 +118,7 @@ def add_notification_contact(
         raise InvalidInputError(Problem("--channel", "webhook or smtp"))
     at = now_utc(now)
     with store.write() as session:
-        require(session, actor, Action.ASSIGN)
+        require(actor, Action.ASSIGN)
         stored = latest_world(session)
         if node is not None and (stored is None or node not in stored.world.directory):
             raise NotFoundError(f"no node {node!r}")
@@ -128,7 +129,7 @@ def add_notification_contact(
             channel=channel,
             target=target,
             secret=secret,
-            actor=actor,
+            actor=actor.name,
             at=at,
         )
 
@@ -304,7 +305,7 @@ def _send(item: StoredNotification, settings: NotifySettings) -> tuple[bool, str
     return True, "SMTP accepted"
 
 
-def notification_log(store: Store, *, actor: str) -> list[StoredNotification]:
+def notification_log(store: Store, *, actor: Principal) -> list[StoredNotification]:
     with store.read() as session:
-        require(session, actor, Action.VIEW_LEDGER)
+        require(actor, Action.VIEW_LEDGER)
         return notifications(session)

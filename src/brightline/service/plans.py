@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
+from brightline.access import Principal
 from brightline.cases import (
     Action,
     CaseDecision,
@@ -383,7 +384,7 @@ def decide_restrict(
     text: str,
     *,
     name: str,
-    actor: str,
+    actor: Principal,
     rationale: str,
     limits: PlanLimits = PlanLimits(),
     now: datetime | None = None,
@@ -399,7 +400,7 @@ def decide_restrict(
     at = now_utc(now)
     with store.read() as session:
         state = load_case(session, case_id)
-        require(session, actor, Action.DECIDE, state)
+        require(actor, Action.DECIDE, state)
         # Refuse before proposing anything if the case cannot take a decision now.
         case_transition(state.status, CaseMove.DECIDED)
         number = state.next_number("decision")
@@ -409,7 +410,7 @@ def decide_restrict(
         stored = add_plan(
             session,
             at=at,
-            actor=actor,
+            actor=actor.name,
             case_id=case_id,
             restrictions=plan.restriction_ids,
             exceeds_limits=plan.exceeds_limits,
@@ -421,7 +422,7 @@ def decide_restrict(
             state,
             case_id=case_id,
             move=CaseMove.PLAN_ATTACHED,
-            actor=actor,
+            actor=actor.name,
             at=at,
             data={
                 "plan": stored.id,
@@ -461,14 +462,14 @@ class ApprovalResult:
 
 
 def approve(
-    store: Store, restriction_id: str, *, actor: str, now: datetime | None = None
+    store: Store, restriction_id: str, *, actor: Principal, now: datetime | None = None
 ) -> ApprovalResult:
     """Approve as an approver (role checked). For a proposal whose plan exceeds the limits,
     the first approval is the guard's and records nothing in the restriction's history;
     the approval itself must then come from another approver."""
     at = now_utc(now)
+    require(actor, Action.APPROVE_RESTRICTION)
     with store.write() as session:
-        require(session, actor, Action.APPROVE_RESTRICTION)
         view = _guard_step(session, restriction_id, actor=actor, at=at)
     if view is not None:
         return ApprovalResult(show_restriction(store, restriction_id, now=at), guard=True)
@@ -476,15 +477,13 @@ def approve(
 
 
 def reject(
-    store: Store, restriction_id: str, *, actor: str, why: str, now: datetime | None = None
+    store: Store, restriction_id: str, *, actor: Principal, why: str, now: datetime | None = None
 ) -> RestrictionView:
     """Reject what the restriction awaits, as an approver (role checked, like ``approve``)."""
-    with store.read() as session:
-        require(session, actor, Action.APPROVE_RESTRICTION)
     return reject_restriction(store, restriction_id, actor=actor, why=why, now=now)
 
 
-def _guard_step(session: Session, restriction_id: str, *, actor: str, at: datetime) -> bool | None:
+def _guard_step(session: Session, restriction_id: str, *, actor: Principal, at: datetime) -> bool | None:
     events = events_for(session, restriction_id)
     if not events:
         raise NotFoundError(f"no restriction {restriction_id!r}")
@@ -492,12 +491,13 @@ def _guard_step(session: Session, restriction_id: str, *, actor: str, at: dateti
     plan = guarding_plan(session, state)
     if plan is None or guard_approvers(session, restriction_id):
         return None
-    if same_principal(actor, state.proposed_by):
+    require(actor, Action.GUARD_APPROVE)
+    if same_principal(actor.name, state.proposed_by):
         raise ConflictError(
             f"{actor} proposed {restriction_id!r} and cannot give its guard approval either"
         )
     add_guard_approval(
-        session, restriction_id=restriction_id, plan_id=plan.id, approver=actor, at=at
+        session, restriction_id=restriction_id, plan_id=plan.id, approver=actor.name, at=at
     )
     append_outbox(
         session,
@@ -505,7 +505,7 @@ def _guard_step(session: Session, restriction_id: str, *, actor: str, at: dateti
         {
             "restriction": restriction_id,
             "plan": plan.id,
-            "actor": actor,
+            "actor": actor.name,
             "at": format_time(at),
             "reasons": plan.body["blast_radius"]["reasons"],
             "public": {"restriction": restriction_id, "guard": "blast-radius"},

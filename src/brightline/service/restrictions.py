@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from brightline.access import Action, Principal, authorize
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time, parse_restrictions_text, restriction_from_mapping
 from brightline.service.guard import check_blast_radius
@@ -45,9 +46,10 @@ from brightline.store import (
     events_for,
     latest_world,
 )
+from brightline.store.cases import case_events
 from brightline.world import World
 
-PRINCIPAL: Final = re.compile(r"[A-Za-z0-9._@+\-]{1,128}")
+CASE_ID: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 IDEMPOTENCY_KEY: Final = re.compile(r"[!-~]{1,200}")  # printable ASCII, no spaces
 
 
@@ -165,7 +167,7 @@ def propose_restrictions_file(
     store: Store,
     path: Path,
     *,
-    actor: str,
+    actor: Principal,
     case_id: str | None = None,
     key: str | None = None,
     now: datetime | None = None,
@@ -185,7 +187,7 @@ def propose_restrictions(
     text: str,
     *,
     name: str,
-    actor: str,
+    actor: Principal,
     case_id: str | None = None,
     key: str | None = None,
     now: datetime | None = None,
@@ -198,9 +200,9 @@ def propose_restrictions(
     Raises InvalidInputError for malformed YAML or a restriction that does not fit the
     stored world; NotFoundError if no world was imported yet.
     """
-    _check_principal(actor)
+    authorize(actor, Action.PROPOSE_RESTRICTION)
     _check_key(key)
-    if case_id is not None and not PRINCIPAL.fullmatch(case_id):
+    if case_id is not None and not CASE_ID.fullmatch(case_id):
         raise InvalidInputError(Problem("--case", f"not a valid case id: {case_id!r}"))
     at = _now(now)
     with store.write() as session:
@@ -222,6 +224,8 @@ def propose_restrictions(
                     )
                 reason["case"] = case_id
                 body["reason"] = dict(sorted(reason.items()))
+            if reason.get("case") is not None:
+                _check_case_exists(session, str(reason["case"]), f"{name}: {restriction.id}")
             item_key = key if key is None or len(restrictions) == 1 else f"{key}#{restriction.id}"
             views.append(
                 _propose_one(
@@ -236,12 +240,13 @@ def _propose_one(
     body: dict[str, Any],
     *,
     case: str | None,
-    actor: str,
+    actor: Principal,
     key: str | None,
     at: datetime,
 ) -> RestrictionView:
     rid = str(body["id"])
-    digest = _digest("propose", rid, actor=actor, body=body, case=case)
+    digest = _digest("propose", rid, actor=actor.name, body=body, case=case)
+    key = _scoped(actor, key)
     if _is_replay(session, key, digest):
         return _view(session, rid, at, replayed=True)
     events = events_for(session, rid)
@@ -251,7 +256,7 @@ def _propose_one(
             rid,
             None,
             EventKind.PROPOSED,
-            actor=actor,
+            actor=actor.name,
             at=at,
             digest=digest,
             key=key,
@@ -264,12 +269,13 @@ def _propose_one(
     if state.phase is Phase.ACTIVE and state.mode == "dry-run" and body == promotion:
         if state.status(at) is Status.EXPIRED:
             raise ConflictError(f"restriction {rid!r} has expired; propose a new one")
+        authorize(actor, Action.PROMOTE_RESTRICTION)
         _append(
             session,
             rid,
             state,
             EventKind.PROMOTION_PROPOSED,
-            actor=actor,
+            actor=actor.name,
             at=at,
             digest=digest,
             key=key,
@@ -287,20 +293,23 @@ def approve_restriction(
     store: Store,
     restriction_id: str,
     *,
-    actor: str,
+    actor: Principal,
     key: str | None = None,
     now: datetime | None = None,
 ) -> RestrictionView:
     """Approve what the restriction awaits: its proposal, its lift or its promotion.
 
-    Four eyes: the approver must not be who proposed it. A proposal is checked again
-    against the current world, and refused if its window has already ended.
+    The one approval path, for the API, the console, the CLI and the demo alike: the
+    approver role, four eyes (the approver is not who asked) and the blast-radius guard.
+    A proposal is checked again against the current world, and refused if its window has
+    already ended.
     """
-    _check_principal(actor)
+    authorize(actor, Action.APPROVE_RESTRICTION)
     _check_key(key)
     at = _now(now)
     with store.write() as session:
-        digest = _digest("approve", restriction_id, actor=actor)
+        digest = _digest("approve", restriction_id, actor=actor.name)
+        key = _scoped(actor, key)
         if _is_replay(session, key, digest):
             return _view(session, restriction_id, at, replayed=True)
         state = _state(session, restriction_id)
@@ -310,9 +319,9 @@ def approve_restriction(
                 f"restriction {restriction_id!r} awaits no approval (it is {state.status(at)})"
             )
         kind = decision[0]
-        check_four_eyes(state, kind, actor)
+        check_four_eyes(state, kind, actor.name)
         if kind is EventKind.APPROVED:
-            check_blast_radius(session, state, actor)
+            check_blast_radius(session, state, actor.name)
             _check_fits(_world(session), state.body, restriction_id)
             if (
                 state.status(at) is Status.PROPOSED
@@ -322,7 +331,9 @@ def approve_restriction(
                 raise ConflictError(
                     f"restriction {restriction_id!r}: its window ended before approval"
                 )
-        _append(session, restriction_id, state, kind, actor=actor, at=at, digest=digest, key=key)
+        _append(
+            session, restriction_id, state, kind, actor=actor.name, at=at, digest=digest, key=key
+        )
         return _view(session, restriction_id, at)
 
 
@@ -330,14 +341,15 @@ def reject_restriction(
     store: Store,
     restriction_id: str,
     *,
-    actor: str,
+    actor: Principal,
     why: str,
     key: str | None = None,
     now: datetime | None = None,
 ) -> RestrictionView:
-    """Reject what the restriction awaits. A rejected proposal is closed for good; a
-    rejected lift or promotion leaves the restriction as it was. Anyone may reject,
-    including the proposer (a withdrawal)."""
+    """Reject what the restriction awaits (approvers only). A rejected proposal is closed
+    for good; a rejected lift or promotion leaves the restriction as it was. An approver
+    may reject their own proposal (a withdrawal)."""
+    authorize(actor, Action.REJECT_RESTRICTION)
 
     def rejection(state: RestrictionState, at: datetime) -> EventKind:
         decision = PENDING.get(state.phase)
@@ -356,7 +368,7 @@ def lift_restriction(
     store: Store,
     restriction_id: str,
     *,
-    actor: str,
+    actor: Principal,
     why: str,
     key: str | None = None,
     now: datetime | None = None,
@@ -377,6 +389,7 @@ def lift_restriction(
             )
         return EventKind.LIFT_PROPOSED
 
+    authorize(actor, Action.LIFT_RESTRICTION)
     return _explained_change(
         store, "lift", restriction_id, lifting, actor=actor, why=why, key=key, now=now
     )
@@ -388,19 +401,19 @@ def _explained_change(
     restriction_id: str,
     choose: Callable[[RestrictionState, datetime], EventKind],
     *,
-    actor: str,
+    actor: Principal,
     why: str,
     key: str | None,
     now: datetime | None,
 ) -> RestrictionView:
     """Append the event ``choose`` picks for the current state (or raises for), with a
     reason; a retry with the same idempotency key changes nothing."""
-    _check_principal(actor)
     _check_key(key)
     why = _check_why(why)
     at = _now(now)
     with store.write() as session:
-        digest = _digest(operation, restriction_id, actor=actor, why=why)
+        digest = _digest(operation, restriction_id, actor=actor.name, why=why)
+        key = _scoped(actor, key)
         if _is_replay(session, key, digest):
             return _view(session, restriction_id, at, replayed=True)
         state = _state(session, restriction_id)
@@ -410,7 +423,7 @@ def _explained_change(
             restriction_id,
             state,
             kind,
-            actor=actor,
+            actor=actor.name,
             at=at,
             digest=digest,
             key=key,
@@ -524,11 +537,19 @@ def _digest(operation: str, restriction_id: str, **fields: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _check_principal(actor: str) -> None:
-    if not PRINCIPAL.fullmatch(actor):
-        raise InvalidInputError(
-            Problem("--as", f"{actor!r} is not a principal name (1–128 of A-Z a-z 0-9 . _ @ + -)")
-        )
+def _scoped(actor: Principal, key: str | None) -> str | None:
+    """Idempotency keys belong to the principal that sends them: the same key sent by
+    another principal is another key, so no one can spend someone else's retry."""
+    if key is None:
+        return None
+    scoped = canonical_json({"principal": actor.name.casefold(), "key": key})
+    return "p:" + hashlib.sha256(scoped.encode()).hexdigest()
+
+
+def _check_case_exists(session: Session, case_id: str, where: str) -> None:
+    """A restriction names a case only if the case exists: the link is published."""
+    if not case_events(session, case_id):
+        raise InvalidInputError(Problem(f"{where}.reason.case", f"no case {case_id!r}"))
 
 
 def _check_key(key: str | None) -> None:

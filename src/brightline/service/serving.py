@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from brightline.cases.roles import Role
 from brightline.config import Settings
-from brightline.errors import ConflictError, NotFoundError
+from brightline.errors import NotFoundError
 from brightline.ledger import NoteSigner
-from brightline.service.apikeys import ADMIN, create_key, has_keys
-from brightline.service.intake import grant_role
+from brightline.service.access import Authenticator, bootstrap, is_empty
 from brightline.service.ledger import LedgerKeys, ensure_key, ledger_status, sync
 from brightline.service.worlds import current_world, import_world
 from brightline.store import Store, open_store
+
+#: The first principal of a store that ``brightline serve`` bootstraps.
+FIRST_ADMIN = "admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +26,9 @@ class PreparedServer:
 
 
 def prepare_server(settings: Settings, *, example_world: Path | None) -> PreparedServer:
-    """Open (and migrate) the store, make the ledger key if there is none, load the example
-    world into an empty store, and create the first admin key if there is none."""
+    """Open (and migrate) the store, make the ledger key if there is none; on a fresh
+    store, bootstrap its first principal (``admin``, key shown once) and load the example
+    world with it. A store with principals but no world is refused before serving."""
     notes: list[str] = []
     store = open_store(settings)
     if not LedgerKeys.of(settings).private.is_file() and ledger_status(store).checkpoint:
@@ -40,21 +42,22 @@ def prepare_server(settings: Settings, *, example_world: Path | None) -> Prepare
     notes.append(f"ledger verifier key: {verifier}")
     signer = LedgerKeys.of(settings).signer()
     assert signer is not None
+    admin_key = None
+    if is_empty(store):
+        # A fresh store: its first principal (admin and case admin, in the ledger) and
+        # key, shown once; the same bootstrap as `brightline bootstrap`.
+        admin_key = bootstrap(store, principal=FIRST_ADMIN)
     try:
         current_world(store)
     except NotFoundError:
-        if example_world is None or not example_world.is_dir():
-            raise
-        import_world(store, example_world, actor="serve")
+        if admin_key is None or example_world is None or not example_world.is_dir():
+            store.close()
+            raise NotFoundError(
+                "no world in the store yet: import one with an admin key "
+                "(`brightline world import DIR`)"
+            ) from None
+        admin = Authenticator(store, settings).principal_for(admin_key)
+        import_world(store, example_world, actor=admin)
         notes.append(f"empty store: loaded the world in {example_world}")
-    admin_key = None
-    if not has_keys(store):
-        roles = [ADMIN, *(r.value for r in Role)]
-        _, admin_key = create_key(store, principal="admin", roles=roles, created_by="serve")
-        # The first principal of a fresh store is its case admin, who grants the others.
-        try:
-            grant_role(store, "admin", Role.CASE_ADMIN, actor="admin")
-        except ConflictError:
-            notes.append("roles were already granted; the admin key holds no case-admin grant")
     sync(settings, store)
     return PreparedServer(store, signer, admin_key, tuple(notes))

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from brightline.access import Principal
 from brightline.cases import Action, AggregateRow, CaseMove, UsageAggregate
 from brightline.cases.model import check_text
 from brightline.config import Settings
@@ -112,7 +113,7 @@ def case_usage(
     settings: Settings,
     case_id: str,
     *,
-    actor: str,
+    actor: Principal,
     days: int = 30,
     nodes: Sequence[str] = (),
     purpose: str | None = None,
@@ -136,9 +137,9 @@ def case_usage(
     with store.read() as session:
         state = load_case(session, case_id)
         action = Action.VIEW_USAGE_BREAKDOWN if breakdown else Action.VIEW_USAGE
-        require(session, actor, action, state)
+        require(actor, action, state)
         if pin:
-            require(session, actor, Action.ADD_EVIDENCE, state)
+            require(actor, Action.ADD_EVIDENCE, state)
         stored = latest_world(session)
         if stored is None:
             raise NotFoundError("no world in the store yet")
@@ -180,7 +181,7 @@ def case_usage(
                     state,
                     case_id=case_id,
                     move=CaseMove.USAGE_ACCESSED,
-                    actor=actor,
+                    actor=actor.name,
                     at=at,
                     data={
                         "purpose": purpose,
@@ -196,7 +197,7 @@ def case_usage(
                     state,
                     case_id=case_id,
                     move=CaseMove.EVIDENCE_ADDED,
-                    actor=actor,
+                    actor=actor.name,
                     at=at,
                     data={"number": state.next_number("evidence"), "evidence": result.to_json()},
                     public={"evidence": result.kind.value},

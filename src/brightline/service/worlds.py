@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from brightline.access import Action, Principal, authorize
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import RESTRICTIONS_FILE, restriction_from_mapping
 from brightline.service.lifecycle import RestrictionState
@@ -95,7 +96,7 @@ def import_world(
     store: Store,
     directory: Path,
     *,
-    actor: str = "import",
+    actor: Principal,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> ImportResult:
@@ -144,7 +145,7 @@ def import_aws_organizations(
     *,
     catalog: Path | None = None,
     id_prefix: str = "",
-    actor: str = "import",
+    actor: Principal,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> ImportResult:
@@ -159,7 +160,7 @@ def import_azure_management_groups(
     *,
     catalog: Path | None = None,
     id_prefix: str = "",
-    actor: str = "import",
+    actor: Principal,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> ImportResult:
@@ -207,7 +208,7 @@ def _import_trees(
     records: list[NodeRecord],
     catalog_path: Path | None,
     *,
-    actor: str,
+    actor: Principal,
     dry_run: bool,
     now: datetime | None,
 ) -> ImportResult:
@@ -229,11 +230,12 @@ def _import(
     *,
     source: str,
     build: Callable[[World | None], World],
-    actor: str,
+    actor: Principal,
     dry_run: bool,
     now: datetime | None,
     notes: Sequence[str],
 ) -> ImportResult:
+    authorize(actor, Action.IMPORT_WORLD)
     at = now or datetime.now(UTC)
     with store.read() if dry_run else store.write() as session:
         previous = latest_world(session)
@@ -244,7 +246,7 @@ def _import(
         _check_open_restrictions(load_states(session), world, at)
         if dry_run:
             return ImportResult(source, diff, None, dry_run, tuple(notes))
-        version = add_world_version(session, world, actor=actor, source=source, at=at)
+        version = add_world_version(session, world, actor=actor.name, source=source, at=at)
         append_outbox(
             session,
             "world.imported",
@@ -252,7 +254,7 @@ def _import(
                 "version": version,
                 "digest": world_digest(world),
                 "source": source,
-                "actor": actor,
+                "actor": actor.name,
                 "counts": diff.counts(),
             },
             at=at,

@@ -1,0 +1,266 @@
+"""The FastAPI application: the API's routes and the console's pages over one
+:class:`~brightline.server.state.AppState`, middleware (request ids, JSON logs, size
+limits, security headers), the one place where errors become status codes, health and
+readiness, and the background task that keeps the bundle and the ledger current."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Final
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from brightline import __version__
+from brightline.config import Settings
+from brightline.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    BrightlineError,
+    ConflictError,
+    InvalidInputError,
+    LedgerIntegrityError,
+    NotFoundError,
+    RateLimitedError,
+    StoreUnavailableError,
+)
+from brightline.ledger import NoteSigner
+from brightline.server.state import (
+    AppState,
+    Metrics,
+    RateLimiter,
+    keep_current,
+    refresh,
+)
+from brightline.service.access import Authenticator
+from brightline.service.bundles import BundleKeeper
+from brightline.service.plans import PlanLimits
+from brightline.store import Store
+
+log = logging.getLogger("brightline.api")
+
+#: Bodies larger than this are refused before they are read (a batch of 10,000 fits).
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+CONSOLE_PREFIX: Final = "/console"
+
+STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
+    (AuthenticationError, 401),
+    (AccessDeniedError, 403),
+    (RateLimitedError, 429),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidInputError, 422),
+    (StoreUnavailableError, 503),
+    (LedgerIntegrityError, 500),
+]
+
+SECURITY_HEADERS: Final = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    # Not "no-referrer": browsers then send "Origin: null" with the console's own form
+    # posts, and the console could no longer tell them from cross-site ones.
+    "referrer-policy": "same-origin",
+    "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+    "cache-control": "no-store",
+}
+
+
+def _status(error: BrightlineError) -> int:
+    for kind, code in STATUS:
+        if isinstance(error, kind):
+            return code
+    return 400
+
+
+def _problems(error: BrightlineError) -> list[dict[str, str]]:
+    if isinstance(error, InvalidInputError):
+        return [{"where": p.where, "message": p.message} for p in error.problems]
+    return []
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    signer: NoteSigner,
+    *,
+    plan_limits: PlanLimits | None = None,
+) -> FastAPI:
+    """The API and the console over an open store; ``signer`` signs bundles and ledger
+    checkpoints; ``plan_limits`` is the blast-radius guard for decisions made in the
+    console (the settings' if None)."""
+    state = AppState(
+        settings=settings,
+        store=store,
+        signer=signer,
+        keeper=BundleKeeper(store, signer),
+        authenticator=Authenticator(store, settings),
+        limiter=RateLimiter(settings.admin_rate_per_minute),
+        metrics=Metrics(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.changed = asyncio.Condition()
+        await run_in_threadpool(refresh, state)
+        state.ready = True
+        task = asyncio.create_task(keep_current(state))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="Brightline",
+        version=__version__,
+        description="Decisions, signed bundles, restrictions, cases and the ledger.",
+        lifespan=lifespan,
+        # Bodies sent without a Content-Length (chunked) are counted as they arrive.
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.brightline = state
+
+    @app.exception_handler(BrightlineError)
+    async def brightline_error(request: Request, error: BrightlineError) -> Response:
+        status = _status(error)
+        if request.url.path.startswith(CONSOLE_PREFIX):
+            from brightline.web import render_error
+
+            return render_error(request, error, status)
+        headers = {"www-authenticate": "Bearer"} if status == 401 else None
+        body = {"error": type(error).__name__, "message": str(error), "problems": _problems(error)}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(UnicodeError)
+    async def unicode_error(request: Request, error: UnicodeError) -> JSONResponse:
+        # Lone surrogates and the like cannot be stored; they are the caller's mistake.
+        return JSONResponse(
+            {
+                "error": "InvalidInputError",
+                "message": "text must be valid Unicode (no lone surrogates)",
+                "problems": [],
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in error.errors()
+        ]
+        return JSONResponse(
+            {"error": "InvalidInputError", "message": "invalid request", "problems": problems},
+            status_code=422,
+        )
+
+    app.add_middleware(Envelope)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database and bundle")
+    async def readyz() -> JSONResponse:
+        try:
+            await run_in_threadpool(store.ping)
+        except StoreUnavailableError as exc:
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        if not state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ready", "bundle": state.keeper.current.version})
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
+    async def metrics() -> Response:
+        return Response(
+            generate_latest(state.metrics.registry), media_type="text/plain; version=0.0.4"
+        )
+
+    from brightline.api import admin, cases, decisions
+    from brightline.web import mount_console
+
+    app.include_router(decisions.router)
+    app.include_router(admin.router)
+    app.include_router(cases.router)
+    mount_console(app, plan_limits=plan_limits or PlanLimits.of(settings))
+    return app
+
+
+_TOO_LARGE: Final = json.dumps(
+    {
+        "error": "InvalidInputError",
+        "message": f"request body over {MAX_BODY_BYTES} bytes",
+        "problems": [],
+    }
+).encode()
+_HEADERS: Final = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
+class Envelope:
+    """Around every request: a request id, the body-size limit, security headers and one
+    JSON log line. Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which would
+    cost more per call than deciding does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        extra = [*_HEADERS, (b"x-request-id", request_id.encode("latin-1"))]
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send_with_headers({"type": "http.response.body", "body": _TOO_LARGE})
+        else:
+            await self.app(scope, receive, send_with_headers)
+        principal = scope.get("state", {}).get("principal")
+        log.info(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                    "principal": principal.name if principal is not None else None,
+                }
+            )
+        )
+
+
