@@ -145,5 +145,3 @@ async def notify_change(state: AppState) -> None:
     if await run_in_threadpool(refresh, state) and state.changed is not None:
         async with state.changed:
             state.changed.notify_all()
-
-

@@ -143,7 +143,9 @@ class Authenticator:
             self._cache.clear()
             self._version = None
 
-    def principal_for(self, token: str, *, fresh: bool = True, nonce: str | None = None) -> Principal:
+    def principal_for(
+        self, token: str, *, fresh: bool = True, nonce: str | None = None
+    ) -> Principal:
         """The principal behind an API key or an OIDC token, with its effective roles.
 
         ``fresh`` first checks the store's access version, so that a revoked grant or key

@@ -133,9 +133,7 @@ def list_keys(store: Store, *, actor: Principal) -> list[ApiKeyInfo]:
         ]
 
 
-def revoke_key(
-    store: Store, key_id: str, *, actor: Principal, now: datetime | None = None
-) -> None:
+def revoke_key(store: Store, key_id: str, *, actor: Principal, now: datetime | None = None) -> None:
     """Revoke a key (admins only); it is refused from the next request on."""
     authorize(actor, Action.REVOKE_KEY)
     with store.write() as session:

@@ -179,7 +179,9 @@ def show_case(store: Store, case_id: str, *, actor: Principal) -> CaseView:
         return CaseView(state, tuple(case_events(session, case_id)), signals, reporters)
 
 
-def list_cases(store: Store, *, actor: Principal, status: CaseStatus | None = None) -> list[CaseView]:
+def list_cases(
+    store: Store, *, actor: Principal, status: CaseStatus | None = None
+) -> list[CaseView]:
     """Cases the actor may see (an external reviewer: only those assigned to it)."""
     with store.read() as session:
         require(actor, Action.LIST_CASES)

@@ -49,7 +49,9 @@ from brightline.store.cases import (
 from brightline.world import World
 
 #: Key principals, and OIDC principals ``oidc:<alias>:<sub>`` (see brightline.access).
-PRINCIPAL: Final = re.compile(r"[A-Za-z0-9._@+\-]{1,128}|oidc:[A-Za-z0-9._\-]{1,24}:[A-Za-z0-9._@+\-|=]{1,96}")
+PRINCIPAL: Final = re.compile(
+    r"[A-Za-z0-9._@+\-]{1,128}|oidc:[A-Za-z0-9._\-]{1,24}:[A-Za-z0-9._@+\-|=]{1,96}"
+)
 
 #: Node attributes that may be published with a case event (on the node or an ancestor).
 PUBLIC_NODE_ATTRS: Final = ("sector", "country")
@@ -346,7 +348,13 @@ def add_task(
             "assignee": assignee,
         }
         return record(
-            session, state, case_id=case_id, move=CaseMove.TASK_ADDED, actor=actor.name, at=at, data=data
+            session,
+            state,
+            case_id=case_id,
+            move=CaseMove.TASK_ADDED,
+            actor=actor.name,
+            at=at,
+            data=data,
         )
 
 
@@ -456,7 +464,13 @@ def record_appeal(
         require(actor, Action.RECORD_APPEAL, state)
         data = {"number": state.next_number("appeal"), "grounds": grounds}
         return record(
-            session, state, case_id=case_id, move=CaseMove.APPEALED, actor=actor.name, at=at, data=data
+            session,
+            state,
+            case_id=case_id,
+            move=CaseMove.APPEALED,
+            actor=actor.name,
+            at=at,
+            data=data,
         )
 
 

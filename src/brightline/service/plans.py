@@ -483,7 +483,9 @@ def reject(
     return reject_restriction(store, restriction_id, actor=actor, why=why, now=now)
 
 
-def _guard_step(session: Session, restriction_id: str, *, actor: Principal, at: datetime) -> bool | None:
+def _guard_step(
+    session: Session, restriction_id: str, *, actor: Principal, at: datetime
+) -> bool | None:
     events = events_for(session, restriction_id)
     if not events:
         raise NotFoundError(f"no restriction {restriction_id!r}")
