@@ -1,5 +1,2 @@
-"""The HTTP API: decisions, signed bundles, decision logs, restrictions, the ledger, exports."""
-
-from brightline.api.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP API: decisions, signed bundles, decision logs, restrictions, cases, principals,
+the ledger, exports. The application that serves it is ``brightline.server.create_app``."""

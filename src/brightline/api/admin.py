@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from brightline.api.app import notify_change
+from brightline.access import Action, Principal
 from brightline.api.auth import require
-from brightline.cases.roles import Role
 from brightline.exports import export_aws_scp, export_azure_policy, export_cedar
+from brightline.server.state import notify_change
 from brightline.service import (
     Status,
     approve_restriction,
@@ -24,23 +24,18 @@ from brightline.service import (
     reject_restriction,
     show_restriction,
 )
-from brightline.service.apikeys import ADMIN, Principal
 from brightline.service.ledger import disclose, ledger_status, prove_inclusion
 
 router = APIRouter(prefix="/v1")
 
-R = Role
-Proposer = Annotated[Principal, Depends(require(R.INVESTIGATOR, ADMIN, limited=True))]
-Approver = Annotated[Principal, Depends(require(R.APPROVER, limited=True))]
-Reader = Annotated[
-    Principal,
-    Depends(require(R.INVESTIGATOR, R.APPROVER, R.AUDITOR, R.CASE_ADMIN, ADMIN, limited=True)),
-]
-LedgerReader = Annotated[
-    Principal,
-    Depends(require(R.INVESTIGATOR, R.APPROVER, R.AUDITOR, R.CASE_ADMIN, ADMIN, limited=True)),
-]
-Auditor = Annotated[Principal, Depends(require(R.AUDITOR, limited=True))]
+Proposer = Annotated[Principal, Depends(require(Action.PROPOSE_RESTRICTION))]
+Approver = Annotated[Principal, Depends(require(Action.APPROVE_RESTRICTION))]
+Rejecter = Annotated[Principal, Depends(require(Action.REJECT_RESTRICTION))]
+Lifter = Annotated[Principal, Depends(require(Action.LIFT_RESTRICTION))]
+Reader = Annotated[Principal, Depends(require(Action.LIST_RESTRICTIONS))]
+LedgerReader = Annotated[Principal, Depends(require(Action.VIEW_LEDGER))]
+Discloser = Annotated[Principal, Depends(require(Action.DISCLOSE))]
+Exporter = Annotated[Principal, Depends(require(Action.EXPORT_POLICY))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -87,7 +82,7 @@ async def propose(
             state.store,
             body.restrictions,
             name="request",
-            actor=who.name,
+            actor=who,
             case_id=body.case,
             key=key,
         )
@@ -107,7 +102,7 @@ async def approve(
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     view = await run_in_threadpool(
-        lambda: approve_restriction(state.store, restriction_id, actor=who.name, key=key)
+        lambda: approve_restriction(state.store, restriction_id, actor=who, key=key)
     )
     await notify_change(state)
     return view.to_json()
@@ -123,14 +118,12 @@ async def reject(
     restriction_id: RestrictionId,
     body: WhyIn,
     request: Request,
-    who: Approver,
+    who: Rejecter,
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     view = await run_in_threadpool(
-        lambda: reject_restriction(
-            state.store, restriction_id, actor=who.name, why=body.why, key=key
-        )
+        lambda: reject_restriction(state.store, restriction_id, actor=who, why=body.why, key=key)
     )
     await notify_change(state)
     return view.to_json()
@@ -146,12 +139,12 @@ async def lift(
     restriction_id: RestrictionId,
     body: WhyIn,
     request: Request,
-    who: Proposer,
+    who: Lifter,
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     view = await run_in_threadpool(
-        lambda: lift_restriction(state.store, restriction_id, actor=who.name, why=body.why, key=key)
+        lambda: lift_restriction(state.store, restriction_id, actor=who, why=body.why, key=key)
     )
     await notify_change(state)
     return view.to_json()
@@ -210,7 +203,7 @@ async def proof(
     summary="An entry's private record and salt (auditors only)",
 )
 async def disclosure(
-    request: Request, _: Auditor, index: Annotated[int, Path(ge=0)]
+    request: Request, _: Discloser, index: Annotated[int, Path(ge=0)]
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     return (await run_in_threadpool(lambda: disclose(state.store, index))).to_json()
@@ -221,7 +214,7 @@ async def disclosure(
 )
 async def export(
     request: Request,
-    _: Reader,
+    _: Exporter,
     target: Annotated[str, Path(pattern="^(cedar|aws-scp|azure-policy)$")],
 ) -> dict[str, Any]:
     state = request.app.state.brightline

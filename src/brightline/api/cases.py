@@ -10,22 +10,23 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from brightline.api.app import notify_change
+from brightline.access import Action, Principal
 from brightline.api.auth import require
 from brightline.cases import CaseStatus, Finding, FindingOutcome, Signal, SourceKind
-from brightline.cases.roles import Role
-from brightline.service.apikeys import ADMIN, Principal
+from brightline.server.state import notify_change
 from brightline.service.case_export import case_timeline, list_cases, show_case
 from brightline.service.cases import close_case, open_case, record_appeal, record_finding
 from brightline.service.intake import submit_report
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
-_REVIEW = tuple(r.value for r in Role)
-Reviewer = Annotated[Principal, Depends(require(*_REVIEW, limited=True))]
-Intake = Annotated[
-    Principal, Depends(require(Role.INVESTIGATOR, Role.CASE_ADMIN, ADMIN, limited=True))
-]
+Lister = Annotated[Principal, Depends(require(Action.LIST_CASES))]
+Viewer = Annotated[Principal, Depends(require(Action.VIEW_CASE))]
+Opener = Annotated[Principal, Depends(require(Action.OPEN_CASE))]
+FindingAdder = Annotated[Principal, Depends(require(Action.ADD_FINDING))]
+AppealRecorder = Annotated[Principal, Depends(require(Action.RECORD_APPEAL))]
+Closer = Annotated[Principal, Depends(require(Action.CLOSE))]
+Intake = Annotated[Principal, Depends(require(Action.SUBMIT_REPORT))]
 CaseId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:\-]{1,128}$")]
 _IDS = r"^[A-Za-z0-9._:\-]{1,128}$"
 
@@ -78,10 +79,10 @@ def _case(view: Any) -> dict[str, Any]:
 
 
 @router.post("/reports", response_model=SignalOut, summary="Record a report from a person")
-async def report(body: ReportIn, request: Request, _: Intake) -> SignalOut:
+async def report(body: ReportIn, request: Request, who: Intake) -> SignalOut:
     state = request.app.state.brightline
     signal = Signal(body.source, tuple(body.nodes), tuple(body.policies), body.summary)
-    stored = await run_in_threadpool(lambda: submit_report(state.store, signal))
+    stored = await run_in_threadpool(lambda: submit_report(state.store, signal, actor=who))
     await notify_change(state)
     return SignalOut(ref=stored.ref)
 
@@ -89,60 +90,62 @@ async def report(body: ReportIn, request: Request, _: Intake) -> SignalOut:
 @router.get("/cases", response_model=list[CaseOut], summary="Cases the caller may see")
 async def cases(
     request: Request,
-    who: Reviewer,
+    who: Lister,
     status: Annotated[CaseStatus | None, Query()] = None,
 ) -> list[dict[str, Any]]:
     state = request.app.state.brightline
-    views = await run_in_threadpool(lambda: list_cases(state.store, actor=who.name, status=status))
+    views = await run_in_threadpool(lambda: list_cases(state.store, actor=who, status=status))
     return [_case(v) for v in views]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="One case")
-async def case(case_id: CaseId, request: Request, who: Reviewer) -> dict[str, Any]:
+async def case(case_id: CaseId, request: Request, who: Viewer) -> dict[str, Any]:
     state = request.app.state.brightline
-    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who.name)))
+    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who)))
 
 
 @router.get("/cases/{case_id}/timeline", summary="Everything that happened to a case")
-async def timeline(case_id: CaseId, request: Request, who: Reviewer) -> list[dict[str, Any]]:
+async def timeline(case_id: CaseId, request: Request, who: Viewer) -> list[dict[str, Any]]:
     state = request.app.state.brightline
-    return await run_in_threadpool(lambda: case_timeline(state.store, case_id, actor=who.name))
+    return await run_in_threadpool(lambda: case_timeline(state.store, case_id, actor=who))
 
 
 @router.post("/cases", response_model=CaseOut, summary="Open a case from signals")
-async def open_(body: CaseIn, request: Request, who: Reviewer) -> dict[str, Any]:
+async def open_(body: CaseIn, request: Request, who: Opener) -> dict[str, Any]:
     state = request.app.state.brightline
     opened = await run_in_threadpool(
-        lambda: open_case(state.store, actor=who.name, title=body.title, signals=body.signals)
+        lambda: open_case(state.store, actor=who, title=body.title, signals=body.signals)
     )
     await notify_change(state)
-    return _case(await run_in_threadpool(lambda: show_case(state.store, opened.id, actor=who.name)))
+    return _case(await run_in_threadpool(lambda: show_case(state.store, opened.id, actor=who)))
 
 
 @router.post("/cases/{case_id}/findings", response_model=CaseOut, summary="Record a finding")
 async def finding(
-    case_id: CaseId, body: FindingIn, request: Request, who: Reviewer
+    case_id: CaseId, body: FindingIn, request: Request, who: FindingAdder
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     value = Finding(body.policy, body.outcome, body.rationale, tuple(body.evidence))
-    await run_in_threadpool(lambda: record_finding(state.store, case_id, value, actor=who.name))
+    await run_in_threadpool(lambda: record_finding(state.store, case_id, value, actor=who))
     await notify_change(state)
-    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who.name)))
+    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who)))
 
 
 @router.post("/cases/{case_id}/appeals", response_model=CaseOut, summary="Record an appeal")
-async def appeal(case_id: CaseId, body: TextIn, request: Request, who: Reviewer) -> dict[str, Any]:
+async def appeal(
+    case_id: CaseId, body: TextIn, request: Request, who: AppealRecorder
+) -> dict[str, Any]:
     state = request.app.state.brightline
     await run_in_threadpool(
-        lambda: record_appeal(state.store, case_id, actor=who.name, grounds=body.text)
+        lambda: record_appeal(state.store, case_id, actor=who, grounds=body.text)
     )
     await notify_change(state)
-    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who.name)))
+    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who)))
 
 
 @router.post("/cases/{case_id}/close", response_model=CaseOut, summary="Close a case")
-async def close(case_id: CaseId, body: TextIn, request: Request, who: Reviewer) -> dict[str, Any]:
+async def close(case_id: CaseId, body: TextIn, request: Request, who: Closer) -> dict[str, Any]:
     state = request.app.state.brightline
-    await run_in_threadpool(lambda: close_case(state.store, case_id, actor=who.name, why=body.text))
+    await run_in_threadpool(lambda: close_case(state.store, case_id, actor=who, why=body.text))
     await notify_change(state)
-    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who.name)))
+    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who)))

@@ -28,9 +28,7 @@ from brightline.service.decision_logs import DecisionCount, DecisionLogReport, r
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
 MAX_BATCH: Final = 10_000
-Decider = Annotated[
-    Principal, Depends(require(Action.REQUEST_DECISION, limited=False, hot=True))
-]
+Decider = Annotated[Principal, Depends(require(Action.REQUEST_DECISION, limited=False, hot=True))]
 BundleReader = Annotated[Principal, Depends(require(Action.READ_BUNDLE, limited=False, hot=True))]
 Reporter = Annotated[Principal, Depends(require(Action.REPORT_DECISION_LOGS))]
 _EFFECTS: Final = ("allow", "deny", "error")
@@ -316,8 +314,7 @@ async def report_decision_logs(
     # A point reports for itself only: the name comes from its key, never from the body.
     if body.enforcement_point is not None and body.enforcement_point != who.name:
         raise AccessDeniedError(
-            f"{who.name} may report decision logs only as itself, not as "
-            f"{body.enforcement_point!r}"
+            f"{who.name} may report decision logs only as itself, not as {body.enforcement_point!r}"
         )
     report = DecisionLogReport(
         report_id=body.report_id,

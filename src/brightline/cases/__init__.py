@@ -2,6 +2,15 @@
 decisions and appeals. Pure: no database, no I/O. Roles and what each may do live in
 ``brightline.access`` (re-exported here for the case code's convenience)."""
 
+from brightline.access import (
+    ASSIGNMENT_SCOPED,
+    PERMISSIONS,
+    AccessDeniedError,
+    Action,
+    Role,
+    authorize,
+    may,
+)
 from brightline.cases.evidence import (
     PROVIDER_DOCUMENTS,
     AggregateRow,
@@ -31,15 +40,6 @@ from brightline.cases.model import (
     ReporterIdentity,
     Signal,
     SourceKind,
-)
-from brightline.access import (
-    ASSIGNMENT_SCOPED,
-    PERMISSIONS,
-    AccessDeniedError,
-    Action,
-    Role,
-    authorize,
-    may,
 )
 from brightline.cases.state import (
     AppealItem,

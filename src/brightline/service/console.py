@@ -37,18 +37,12 @@ from brightline.service.plans import (
 from brightline.service.restrictions import RestrictionView, list_restrictions, show_restriction
 from brightline.service.usage import read_usage, telemetry_of
 from brightline.store import Store
-from brightline.store.cases import guard_approvers, plans_for_restriction, roles_of
+from brightline.store.cases import guard_approvers, plans_for_restriction
 from brightline.store.ledger import entry_at
 from brightline.world import World
 
 #: Case age buckets on the dashboard, in days.
 AGE_BUCKETS: Final = ((0, 7, "under a week"), (7, 30, "1–4 weeks"), (30, 10**6, "over 4 weeks"))
-
-
-def granted_roles(store: Store, principal: str) -> frozenset[Role]:
-    """The review roles granted to ``principal`` in the store (what the service checks)."""
-    with store.read() as session:
-        return roles_of(session, principal)
 
 
 def allowed_actions(roles: Iterable[Role], *, assigned: bool | None = None) -> frozenset[Action]:
@@ -77,12 +71,11 @@ def dashboard(
     settings: Settings,
     *,
     actor: Principal,
-    staff: bool,
     now: datetime,
     alert_limit: int = 10,
 ) -> Dashboard:
-    """What the dashboard shows to ``actor``; ``staff`` False (an external reviewer) hides
-    everything but the actor's own cases."""
+    """What the dashboard shows to ``actor``: each part only if the permission table lets
+    the actor see it (an external reviewer sees its own cases and nothing else)."""
     views = list_cases(store, actor=actor)
     open_views = [v for v in views if v.state.status is not CaseStatus.CLOSED]
     by_status = Counter(v.state.status.value for v in open_views)
@@ -92,25 +85,21 @@ def dashboard(
         for low, high, label in AGE_BUCKETS:
             if low <= days < high:
                 ages[label] += 1
-    if not staff:
-        return Dashboard(
-            dict(sorted(by_status.items())),
-            [(label, ages[label]) for _, _, label in AGE_BUCKETS],
-            open_views,
-            None,
-            None,
-            None,
-            None,
-        )
-    restrictions = list_restrictions(store, now=now)
+    restrictions = (
+        list_restrictions(store, now=now) if actor.may(Action.LIST_RESTRICTIONS) else None
+    )
     return Dashboard(
         cases_by_status=dict(sorted(by_status.items())),
         cases_by_age=[(label, ages[label]) for _, _, label in AGE_BUCKETS],
         open_cases=open_views,
-        alerts=top_alerts(settings, limit=alert_limit),
-        awaiting=[v for v in restrictions if v.state.pending is not None],
-        in_force=[v for v in restrictions if v.status is Status.IN_FORCE],
-        ledger=ledger_status(store),
+        alerts=top_alerts(settings, limit=alert_limit) if actor.may(Action.VIEW_ALERTS) else None,
+        awaiting=(None if restrictions is None else [v for v in restrictions if v.state.pending]),
+        in_force=(
+            None
+            if restrictions is None
+            else [v for v in restrictions if v.status is Status.IN_FORCE]
+        ),
+        ledger=ledger_status(store) if actor.may(Action.VIEW_LEDGER) else None,
     )
 
 

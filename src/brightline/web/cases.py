@@ -11,15 +11,15 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from brightline.api.app import AppState
+from brightline.access import Action, Principal
 from brightline.cases import (
     AppealOutcome,
     CaseStatus,
     Finding,
     FindingOutcome,
 )
-from brightline.cases.roles import Action
 from brightline.errors import InvalidInputError, NotFoundError, Problem
+from brightline.server.state import AppState, app_state
 from brightline.service import console as read
 from brightline.service.case_export import case_timeline, show_case
 from brightline.service.cases import (
@@ -40,11 +40,8 @@ from brightline.service.plans import PlanLimits, decide_restrict
 from brightline.service.usage import case_usage
 from brightline.web.common import (
     PREFIX,
-    REVIEW_ROLES,
-    STAFF_ROLES,
     Me,
     Posted,
-    app_state,
     back,
     console_state,
     field_value,
@@ -60,31 +57,30 @@ from brightline.web.common import (
 
 @router.get("/alerts", response_class=HTMLResponse)
 async def alerts(request: Request, me: Me) -> HTMLResponse:
-    need(me, STAFF_ROLES, "see detection alerts")
+    need(me, Action.VIEW_ALERTS)
     state = app_state(request)
     items = await run_in_threadpool(lambda: read.top_alerts(state.settings, limit=200))
     views = await run_in_threadpool(
-        lambda: read.case_views_with_status(state.store, actor=me.principal.name, status=None)
+        lambda: read.case_views_with_status(state.store, actor=me.principal, status=None)
     )
-    granted = await run_in_threadpool(read.granted_roles, state.store, me.principal.name)
     return page(
         request,
         me,
         "alerts.html",
         alerts=items,
         open_cases=[v for v in views if v.state.status is not CaseStatus.CLOSED],
-        can_open=Action.OPEN_CASE in read.allowed_actions(granted),
+        can_open=me.principal.may(Action.OPEN_CASE),
     )
 
 
 @router.post("/alerts/open")
 async def alert_open(request: Request, form: Posted) -> Response:
     me, data = form
-    need(me, STAFF_ROLES, "act on alerts")
+    need(me, Action.OPEN_CASE)
     state = app_state(request)
     alert_id = field_value(data, "alert")
     title = field_value(data, "title", required=False) or f"Alert {alert_id}"
-    actor = me.principal.name
+    actor = me.principal
 
     def work() -> str:
         signals = signals_from_alerts(state.store, state.settings, [alert_id], actor=actor)
@@ -98,10 +94,10 @@ async def alert_open(request: Request, form: Posted) -> Response:
 @router.post("/alerts/attach")
 async def alert_attach(request: Request, form: Posted) -> Response:
     me, data = form
-    need(me, STAFF_ROLES, "act on alerts")
+    need(me, Action.OPEN_CASE)
     state = app_state(request)
     alert_id, case_id = field_value(data, "alert"), field_value(data, "case")
-    actor = me.principal.name
+    actor = me.principal
 
     def work() -> None:
         (signal,) = signals_from_alerts(state.store, state.settings, [alert_id], actor=actor)
@@ -123,7 +119,7 @@ async def cases(request: Request, me: Me, status: str | None = None) -> HTMLResp
     except ValueError as exc:
         raise InvalidInputError(Problem("status", f"no case status {status!r}")) from exc
     views = await run_in_threadpool(
-        lambda: read.case_views_with_status(state.store, actor=me.principal.name, status=chosen)
+        lambda: read.case_views_with_status(state.store, actor=me.principal, status=chosen)
     )
     return page(
         request,
@@ -138,12 +134,11 @@ async def cases(request: Request, me: Me, status: str | None = None) -> HTMLResp
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case(request: Request, case_id: str, me: Me) -> HTMLResponse:
     state = app_state(request)
-    actor = me.principal.name
+    actor = me.principal
 
     def gather() -> dict[str, Any]:
         view = show_case(state.store, case_id, actor=actor)
-        granted = read.granted_roles(state.store, actor)
-        can = read.allowed_actions(granted, assigned=view.state.is_assigned(actor))
+        can = read.allowed_actions(actor.roles, assigned=view.state.is_assigned(actor.name))
         usage = None
         if Action.VIEW_USAGE in can:
             usage = case_usage(state.store, state.settings, case_id, actor=actor).aggregate
@@ -177,20 +172,29 @@ def _finding(form: FormData) -> Finding:
     return Finding(field_value(form, "policy"), outcome, field_value(form, "rationale"), evidence)
 
 
-CaseAction = Callable[[AppState, str, FormData, str, PlanLimits], Any]
+CaseAction = Callable[[AppState, str, FormData, Principal, PlanLimits], Any]
 
-CASE_ACTIONS: Final[Mapping[str, tuple[str, CaseAction]]] = {
+#: Each form of the case page: its message, the action of the permission table that gates
+#: it, and the service call.
+CASE_ACTIONS: Final[Mapping[str, tuple[str, Action, CaseAction]]] = {
     "assign": (
         "Reviewer assigned.",
+        Action.ASSIGN,
         lambda s, c, f, a, _: assign(s.store, c, field_value(f, "principal"), actor=a),
     ),
     "unassign": (
         "Reviewer removed.",
+        Action.ASSIGN,
         lambda s, c, f, a, _: assign(s.store, c, field_value(f, "principal"), actor=a, remove=True),
     ),
-    "start-review": ("Review started.", lambda s, c, f, a, _: start_review(s.store, c, actor=a)),
+    "start-review": (
+        "Review started.",
+        Action.START_REVIEW,
+        lambda s, c, f, a, _: start_review(s.store, c, actor=a),
+    ),
     "task": (
         "Task added.",
+        Action.ADD_TASK,
         lambda s, c, f, a, _: add_task(
             s.store,
             c,
@@ -201,24 +205,29 @@ CASE_ACTIONS: Final[Mapping[str, tuple[str, CaseAction]]] = {
     ),
     "task-done": (
         "Task done.",
+        Action.ADD_TASK,
         lambda s, c, f, a, _: complete_task(s.store, c, _int(f, "number"), actor=a),
     ),
     "finding": (
         "Finding recorded.",
+        Action.ADD_FINDING,
         lambda s, c, f, a, _: record_finding(s.store, c, _finding(f), actor=a),
     ),
     "pin-usage": (
         "Usage over the last 30 days added as evidence.",
+        Action.ADD_EVIDENCE,
         lambda s, c, f, a, _: case_usage(s.store, s.settings, c, actor=a, pin=True),
     ),
     "decide-none": (
         "Decided: no restriction.",
+        Action.DECIDE,
         lambda s, c, f, a, _: decide_no_restriction(
             s.store, c, actor=a, rationale=field_value(f, "rationale")
         ),
     ),
     "decide-restrict": (
         "Decided to restrict; the proposal awaits a second person's approval.",
+        Action.DECIDE,
         lambda s, c, f, a, limits: decide_restrict(
             s.store,
             s.settings,
@@ -232,16 +241,19 @@ CASE_ACTIONS: Final[Mapping[str, tuple[str, CaseAction]]] = {
     ),
     "appeal": (
         "Appeal recorded.",
+        Action.RECORD_APPEAL,
         lambda s, c, f, a, _: record_appeal(s.store, c, actor=a, grounds=field_value(f, "grounds")),
     ),
     "appeal-decide": (
         "Appeal decided.",
+        Action.DECIDE_APPEAL,
         lambda s, c, f, a, _: decide_appeal(
             s.store, c, actor=a, outcome=_appeal_outcome(f), rationale=field_value(f, "rationale")
         ),
     ),
     "close": (
         "Case closed.",
+        Action.CLOSE,
         lambda s, c, f, a, _: close_case(s.store, c, actor=a, why=field_value(f, "why")),
     ),
 }
@@ -265,6 +277,7 @@ def _appeal_outcome(form: FormData) -> AppealOutcome:
 async def case_plan(request: Request, case_id: str, form: Posted) -> HTMLResponse:
     """Preview a drafted restriction's impact; nothing is proposed."""
     me, data = form
+    need(me, Action.PLAN)
     state = app_state(request)
     text = field_value(data, "restrictions")
     limits = console_state(request).limits
@@ -274,7 +287,7 @@ async def case_plan(request: Request, case_id: str, form: Posted) -> HTMLRespons
             state.settings,
             case_id,
             text,
-            actor=me.principal.name,
+            actor=me.principal,
             limits=limits,
             now=now(),
         )
@@ -293,12 +306,12 @@ async def case_plan(request: Request, case_id: str, form: Posted) -> HTMLRespons
 @router.post("/cases/{case_id}/{action}")
 async def case_action(request: Request, case_id: str, action: str, form: Posted) -> Response:
     me, data = form
-    need(me, REVIEW_ROLES, "change a case")
     if action not in CASE_ACTIONS:
         raise NotFoundError(f"no case action {action!r}")
-    message, do = CASE_ACTIONS[action]
+    message, gate, do = CASE_ACTIONS[action]
+    need(me, gate)
     state, limits = app_state(request), console_state(request).limits
-    result = await run(request, lambda: do(state, case_id, data, me.principal.name, limits))
+    result = await run(request, lambda: do(state, case_id, data, me.principal, limits))
     me.say("ok", message)
     if action == "decide-restrict":
         _, plan = result

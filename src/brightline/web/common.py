@@ -17,13 +17,16 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from brightline.api.app import AppState, notify_change
-from brightline.api.auth import AuthenticationError, ForbiddenError
-from brightline.cases.roles import Role
+from brightline.access import Action, Principal, authorize
 from brightline.charts import bar_chart, line_chart
-from brightline.errors import BrightlineError, InvalidInputError, Problem
-from brightline.service import console as read
-from brightline.service.apikeys import ADMIN, Principal
+from brightline.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    BrightlineError,
+    InvalidInputError,
+    Problem,
+)
+from brightline.server.state import app_state, notify_change
 from brightline.service.plans import PlanLimits
 from brightline.web.oidc import SignIns
 from brightline.web.session import COOKIE, ConsoleSession, Sessions
@@ -33,12 +36,9 @@ TEMPLATES: Final = Jinja2Templates(directory=str(Path(__file__).parent / "templa
 TEMPLATES.env.globals["bar_chart"] = lambda *a, **k: Markup(bar_chart(*a, **k))
 TEMPLATES.env.globals["line_chart"] = lambda *a, **k: Markup(line_chart(*a, **k))
 
-R = Role
-#: Who may sign in at all, and who sees more than their own cases.
-REVIEW_ROLES: Final = frozenset({*(r.value for r in Role), ADMIN})
-STAFF_ROLES: Final = REVIEW_ROLES - {R.EXTERNAL_REVIEWER.value}
-APPROVER_ROLES: Final = frozenset({R.APPROVER.value})
-PROPOSER_ROLES: Final = frozenset({R.INVESTIGATOR.value, ADMIN})
+#: Signing in to the console needs this action of the permission table: every console
+#: user works on cases (an admin-only or gateway-only principal has nothing to do here).
+SIGN_IN: Final = Action.LIST_CASES
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -58,11 +58,6 @@ class SignInRequiredError(AuthenticationError):
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def app_state(request: Request) -> AppState:
-    state: AppState = request.app.state.brightline
-    return state
 
 
 def console_state(request: Request) -> ConsoleState:
@@ -91,8 +86,8 @@ async def signed_in(request: Request) -> ConsoleSession:
         sessions.close(session.id)
         raise SignInRequiredError(f"signed out: {exc}") from exc
     try:
-        principal = await effective(request, principal)
-    except ForbiddenError:
+        may_sign_in(principal)
+    except AccessDeniedError:
         sessions.close(session.id)
         raise
     session.principal = principal
@@ -100,28 +95,22 @@ async def signed_in(request: Request) -> ConsoleSession:
     return session
 
 
-async def effective(request: Request, principal: Principal) -> Principal:
-    """The principal with the roles it may use here: those its credential carries (the
-    key's or the token's) that the store also grants it, plus ``admin`` from the key. The
-    credential limits what may be done with it, the grants what the person may do."""
-    granted = await run_in_threadpool(read.granted_roles, app_state(request).store, principal.name)
-    roles = principal.roles & ({g.value for g in granted} | {ADMIN})
-    if not roles & REVIEW_ROLES:
-        raise ForbiddenError(
+def may_sign_in(principal: Principal) -> None:
+    """AccessDeniedError unless the principal's effective roles (the credential's roles
+    that the store grants) allow working in the console."""
+    if not principal.may(SIGN_IN):
+        raise AccessDeniedError(
             f"{principal.name} holds no role that may use the console (the credential's roles "
             "must also be granted: `brightline principal grant`)"
         )
-    return Principal(principal.name, frozenset(roles), principal.credential)
 
 
 Me = Annotated[ConsoleSession, Depends(signed_in)]
 
 
-def need(session: ConsoleSession, roles: frozenset[str], what: str) -> None:
-    if not session.principal.has_any(roles):
-        raise ForbiddenError(
-            f"{session.principal.name} may not {what} (needs one of: {', '.join(sorted(roles))})"
-        )
+def need(session: ConsoleSession, action: Action) -> None:
+    """The gate of a page or form: ``action`` of the permission table."""
+    authorize(session.principal, action)
 
 
 async def posted(request: Request, session: Me) -> tuple[ConsoleSession, FormData]:
@@ -133,7 +122,7 @@ async def posted(request: Request, session: Me) -> tuple[ConsoleSession, FormDat
     if not (
         session.check_csrf(token if isinstance(token, str) else None) or session.check_csrf(header)
     ):
-        raise ForbiddenError("the form's CSRF token is missing or wrong; reload the page")
+        raise AccessDeniedError("the form's CSRF token is missing or wrong; reload the page")
     return session, form
 
 
@@ -147,9 +136,9 @@ def same_origin(request: Request) -> None:
     if origin is None:
         return
     if origin == "null":
-        raise ForbiddenError("form posts from an opaque origin are refused")
+        raise AccessDeniedError("form posts from an opaque origin are refused")
     if urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
-        raise ForbiddenError("cross-origin form posts are refused")
+        raise AccessDeniedError("cross-origin form posts are refused")
 
 
 def field_value(form: FormData, name: str, *, required: bool = True) -> str:
@@ -167,14 +156,18 @@ def _nav(session: ConsoleSession | None) -> list[tuple[str, str]]:
     if session is None:
         return []
     items = [("Dashboard", f"{PREFIX}/"), ("Cases", f"{PREFIX}/cases")]
-    if session.principal.has_any(STAFF_ROLES):
-        items += [
-            ("Alerts", f"{PREFIX}/alerts"),
-            ("Restrictions", f"{PREFIX}/restrictions"),
-            ("Customers", f"{PREFIX}/tree"),
-            ("Ledger", f"{PREFIX}/ledger"),
-        ]
+    for label, path, action in _NAV:
+        if session.principal.may(action):
+            items.append((label, f"{PREFIX}/{path}"))
     return items
+
+
+_NAV: Final = (
+    ("Alerts", "alerts", Action.VIEW_ALERTS),
+    ("Restrictions", "restrictions", Action.LIST_RESTRICTIONS),
+    ("Customers", "tree", Action.READ_DIRECTORY),
+    ("Ledger", "ledger", Action.VIEW_LEDGER),
+)
 
 
 def page(

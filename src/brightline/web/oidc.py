@@ -21,8 +21,8 @@ import httpx
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from brightline.api.auth import AuthenticationError
 from brightline.config import Settings
+from brightline.errors import AuthenticationError
 
 STATE_COOKIE: Final = "bl_console_oidc"
 PENDING_SECONDS: Final = 600

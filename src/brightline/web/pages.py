@@ -14,20 +14,18 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from brightline.access import Action
 from brightline.errors import BrightlineError, NotFoundError
 from brightline.ledger import verify_inclusion
+from brightline.server.state import app_state
 from brightline.service import console as read
 from brightline.service.ledger import LedgerKeys, export_tiles_dir, ledger_status
 from brightline.service.plans import approve, reject
 from brightline.service.restrictions import lift_restriction, list_restrictions
 from brightline.web.common import (
-    APPROVER_ROLES,
     PREFIX,
-    PROPOSER_ROLES,
-    STAFF_ROLES,
     Me,
     Posted,
-    app_state,
     back,
     console_state,
     field_value,
@@ -45,11 +43,8 @@ from brightline.web.common import (
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(request: Request, me: Me) -> HTMLResponse:
     state = app_state(request)
-    staff = me.principal.has_any(STAFF_ROLES)
     data = await run_in_threadpool(
-        lambda: read.dashboard(
-            state.store, state.settings, actor=me.principal.name, staff=staff, now=now()
-        )
+        lambda: read.dashboard(state.store, state.settings, actor=me.principal, now=now())
     )
     return page(request, me, "dashboard.html", data=data, now=now())
 
@@ -59,7 +54,7 @@ async def dashboard(request: Request, me: Me) -> HTMLResponse:
 
 @router.get("/restrictions", response_class=HTMLResponse)
 async def restrictions(request: Request, me: Me) -> HTMLResponse:
-    need(me, STAFF_ROLES, "see restrictions")
+    need(me, Action.LIST_RESTRICTIONS)
     state = app_state(request)
     views = await run_in_threadpool(lambda: list_restrictions(state.store, now=now()))
     return page(request, me, "restrictions.html", restrictions=views)
@@ -67,7 +62,7 @@ async def restrictions(request: Request, me: Me) -> HTMLResponse:
 
 @router.get("/restrictions/{restriction_id}", response_class=HTMLResponse)
 async def restriction(request: Request, restriction_id: str, me: Me) -> HTMLResponse:
-    need(me, STAFF_ROLES, "see restrictions")
+    need(me, Action.LIST_RESTRICTIONS)
     state = app_state(request)
     data = await run_in_threadpool(
         lambda: read.restriction_page(
@@ -84,19 +79,17 @@ async def restriction(request: Request, restriction_id: str, me: Me) -> HTMLResp
         "restriction.html",
         data=data,
         r=data.view.to_json(),
-        can_approve=me.principal.has_any(APPROVER_ROLES),
-        can_lift=me.principal.has_any(PROPOSER_ROLES),
+        can_approve=me.principal.may(Action.APPROVE_RESTRICTION),
+        can_lift=me.principal.may(Action.LIFT_RESTRICTION),
     )
 
 
 @router.post("/restrictions/{restriction_id}/approve")
 async def restriction_approve(request: Request, restriction_id: str, form: Posted) -> Response:
     me, _ = form
-    need(me, APPROVER_ROLES, "approve restrictions")
+    need(me, Action.APPROVE_RESTRICTION)
     state = app_state(request)
-    result = await run(
-        request, lambda: approve(state.store, restriction_id, actor=me.principal.name)
-    )
+    result = await run(request, lambda: approve(state.store, restriction_id, actor=me.principal))
     me.say(
         "ok",
         "Guard approval recorded; a second approver must now approve."
@@ -109,12 +102,10 @@ async def restriction_approve(request: Request, restriction_id: str, form: Poste
 @router.post("/restrictions/{restriction_id}/reject")
 async def restriction_reject(request: Request, restriction_id: str, form: Posted) -> Response:
     me, data = form
-    need(me, APPROVER_ROLES, "reject restrictions")
+    need(me, Action.REJECT_RESTRICTION)
     state = app_state(request)
     why = field_value(data, "why")
-    await run(
-        request, lambda: reject(state.store, restriction_id, actor=me.principal.name, why=why)
-    )
+    await run(request, lambda: reject(state.store, restriction_id, actor=me.principal, why=why))
     me.say("ok", f"Rejected {restriction_id}.")
     return back(f"{PREFIX}/restrictions/{restriction_id}")
 
@@ -122,12 +113,12 @@ async def restriction_reject(request: Request, restriction_id: str, form: Posted
 @router.post("/restrictions/{restriction_id}/lift")
 async def restriction_lift(request: Request, restriction_id: str, form: Posted) -> Response:
     me, data = form
-    need(me, PROPOSER_ROLES, "propose lifting restrictions")
+    need(me, Action.LIFT_RESTRICTION)
     state = app_state(request)
     why = field_value(data, "why")
     await run(
         request,
-        lambda: lift_restriction(state.store, restriction_id, actor=me.principal.name, why=why),
+        lambda: lift_restriction(state.store, restriction_id, actor=me.principal, why=why),
     )
     me.say("ok", f"Lifting {restriction_id} proposed; it needs another person's approval.")
     return back(f"{PREFIX}/restrictions/{restriction_id}")
@@ -138,7 +129,7 @@ async def restriction_lift(request: Request, restriction_id: str, form: Posted) 
 
 @router.get("/tree", response_class=HTMLResponse)
 async def tree(request: Request, me: Me, q: str = "") -> HTMLResponse:
-    need(me, STAFF_ROLES, "browse customers")
+    need(me, Action.READ_DIRECTORY)
     state = app_state(request)
     world = state.keeper.current.snapshot.world
     nodes = await run_in_threadpool(lambda: read.search_nodes(world, q[:200]))
@@ -148,7 +139,7 @@ async def tree(request: Request, me: Me, q: str = "") -> HTMLResponse:
 
 @router.get("/tree/{node_id}", response_class=HTMLResponse)
 async def node(request: Request, node_id: str, me: Me) -> HTMLResponse:
-    need(me, STAFF_ROLES, "browse customers")
+    need(me, Action.READ_DIRECTORY)
     snapshot = app_state(request).keeper.current.snapshot
     data = read.node_page(snapshot, node_id, now=now())
     return page(request, me, "node.html", data=data, verdict=None, asked={})
@@ -164,7 +155,7 @@ async def node_test(
     region: str = "",
 ) -> HTMLResponse:
     """Would this call be allowed now? Decided by the snapshot in force, explained."""
-    need(me, STAFF_ROLES, "test decisions")
+    need(me, Action.REQUEST_DECISION)
     snapshot = app_state(request).keeper.current.snapshot
     asked = {"service": service, "operation": operation, "region": region}
     status = 200
@@ -186,7 +177,7 @@ async def node_test(
 
 @router.get("/ledger", response_class=HTMLResponse)
 async def ledger(request: Request, me: Me, index: str = "") -> HTMLResponse:
-    need(me, STAFF_ROLES, "read the ledger")
+    need(me, Action.VIEW_LEDGER)
     state = app_state(request)
     current = await run_in_threadpool(ledger_status, state.store)
     entry, checks, problem = None, None, None
@@ -217,7 +208,7 @@ async def ledger(request: Request, me: Me, index: str = "") -> HTMLResponse:
 @router.get("/ledger/tiles.tar.gz")
 async def ledger_tiles(request: Request, me: Me) -> Response:
     """The log as C2SP tiles with its checkpoint and public key, for offline verification."""
-    need(me, STAFF_ROLES, "download the ledger")
+    need(me, Action.VIEW_LEDGER)
     state, console = app_state(request), console_state(request)
 
     def build() -> bytes:

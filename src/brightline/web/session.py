@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from brightline.api.auth import ForbiddenError
-from brightline.service.apikeys import Principal
+from brightline.access import Principal
+from brightline.errors import AccessDeniedError
 
 COOKIE: Final = "bl_console"
 #: Sign-in form token (double-submit: cookie and form field must match).
@@ -75,7 +75,7 @@ class Sessions:
             if len(own) >= MAX_PER_PRINCIPAL:
                 del self._by_id[min(own, key=lambda s: s.seen).id]
             elif len(self._by_id) >= MAX_SESSIONS:
-                raise ForbiddenError("too many console sessions are open; try again later")
+                raise AccessDeniedError("too many console sessions are open; try again later")
             self._by_id[session.id] = session
         return session
 

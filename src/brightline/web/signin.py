@@ -7,18 +7,17 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from brightline.api.auth import AuthenticationError, ForbiddenError
-from brightline.errors import NotFoundError
-from brightline.service.apikeys import Principal
+from brightline.access import Principal
+from brightline.errors import AccessDeniedError, AuthenticationError, NotFoundError
+from brightline.server.state import app_state
 from brightline.web import oidc
 from brightline.web.common import (
     PREFIX,
     Posted,
-    app_state,
     back,
     console_state,
-    effective,
     field_value,
+    may_sign_in,
     page,
     router,
     same_origin,
@@ -74,7 +73,7 @@ async def login(request: Request) -> Response:
         and expected
         and hmac.compare_digest(presented.encode(), expected.encode())
     ):
-        raise ForbiddenError("the sign-in form expired; reload the page and try again")
+        raise AccessDeniedError("the sign-in form expired; reload the page and try again")
     credential = field_value(form, "credential")
     state = app_state(request)
     try:
@@ -99,7 +98,7 @@ async def login(request: Request) -> Response:
 async def _open_session(
     request: Request, credential: str, principal: Principal, next: str
 ) -> Response:
-    principal = await effective(request, principal)
+    may_sign_in(principal)
     sessions = console_state(request).sessions
     sessions.close(request.cookies.get(COOKIE))  # signing in again ends the old session
     session = sessions.open(credential, principal)
@@ -158,8 +157,10 @@ async def login_oidc_callback(
     if not code:
         raise AuthenticationError("the identity provider returned no code")
     token = await run_in_threadpool(oidc.redeem, settings, pending, code)
-    verifier = app_state(request).authenticator.oidc
-    principal = await run_in_threadpool(lambda: verifier.principal(token, nonce=pending.nonce))
+    authenticator = app_state(request).authenticator
+    principal = await run_in_threadpool(
+        lambda: authenticator.principal_for(token, nonce=pending.nonce)
+    )
     return await _open_session(request, token, principal, pending.next)
 
 
