@@ -95,14 +95,17 @@ async def propose(
     "/restrictions/{restriction_id}/approve",
     response_model=RestrictionOut,
     tags=["restrictions"],
-    summary="Approve a proposal, lift or promotion (never your own)",
+    summary="Approve a proposal, lift or promotion (never your own); over the blast-radius "
+    "limits, the first approval is the guard's (guard_approval: true)",
 )
 async def approve(
     restriction_id: RestrictionId, request: Request, who: Approver, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     view = await run_in_threadpool(
-        lambda: approve_restriction(state.store, restriction_id, actor=who, key=key)
+        lambda: approve_restriction(
+            state.store, restriction_id, actor=who, settings=state.settings, key=key
+        )
     )
     await notify_change(state)
     return view.to_json()

@@ -44,7 +44,7 @@ from brightline.server.state import (
 )
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
-from brightline.service.plans import PlanLimits
+from brightline.service.guard import PlanLimits
 from brightline.store import Store
 
 log = logging.getLogger("brightline.api")

@@ -8,14 +8,15 @@ which the proposal's restrictions start), a replay of the last N days' metered r
 between the snapshot in force and the snapshot with the proposal, over every
 (node, action, region) under the proposal's scopes.
 
-Blast-radius guard: a plan whose subscriptions or share of its customers' metered
-hours exceed :class:`PlanLimits` says so, with the reasons; a restriction it covers
-then needs a guard approval from one approver before a second approver can approve it
-(:func:`approve`).
+Blast-radius guard: a plan whose subscriptions, or the share of its customers' metered
+hours that *enforcing* it would deny, exceed :class:`PlanLimits` says so, with the
+reasons; a restriction it covers then needs a guard approval from one approver before a
+second approver can approve it (``approve_restriction``, :mod:`brightline.service.guard`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,6 @@ from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy.orm import Session
 
 from brightline.access import Principal
 from brightline.cases import (
@@ -37,8 +37,8 @@ from brightline.cases import (
     case_transition,
 )
 from brightline.config import Settings
-from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
-from brightline.policy import Restriction, Snapshot, format_time, parse_restrictions_text
+from brightline.errors import InvalidInputError, NotFoundError, Problem
+from brightline.policy import Mode, Restriction, Snapshot, format_time, parse_restrictions_text
 from brightline.service.cases import (
     load_case,
     now_utc,
@@ -46,57 +46,22 @@ from brightline.service.cases import (
     record_decision,
     require,
 )
-from brightline.service.guard import guarding_plan
-from brightline.service.lifecycle import derive, same_principal
+from brightline.service.guard import PlanLimits
 from brightline.service.restrictions import (
-    RestrictionView,
-    approve_restriction,
     approved_bodies,
     load_states,
     propose_restrictions,
-    reject_restriction,
-    show_restriction,
 )
 from brightline.service.usage import read_usage, subscriptions_under, telemetry_of
-from brightline.store import Store, append_outbox, canonical_json, events_for, latest_world
+from brightline.store import Store, canonical_json, latest_world
 from brightline.store.cases import (
-    add_guard_approval,
     add_plan,
-    guard_approvers,
 )
 from brightline.world import World
 
 PLAN_FORMAT: Final = "brightline.plan/1"
 #: Changes listed one by one in a phase's decision diff; the rest are counted.
 DIFF_SAMPLE: Final = 200
-
-
-@dataclass(frozen=True, slots=True)
-class PlanLimits:
-    """Above either limit, a proposal needs one more approval (the blast-radius guard).
-
-    ``max_usage_share`` is the share of the customers' metered hours of the replay
-    window that the proposal would have denied (metered hours, because quantities in
-    different units cannot be added).
-    """
-
-    max_subscriptions: int = 25
-    max_usage_share: float = 0.5
-
-    @classmethod
-    def of(cls, settings: Settings) -> PlanLimits:
-        """The deployment's limits (``BRIGHTLINE_PLAN_MAX_*``)."""
-        if settings.plan_max_subscriptions < 0 or not 0 <= settings.plan_max_usage_share <= 1:
-            raise InvalidInputError(
-                Problem("plan limits", "subscriptions ≥ 0 and a usage share between 0 and 1")
-            )
-        return cls(settings.plan_max_subscriptions, settings.plan_max_usage_share)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "max_subscriptions": self.max_subscriptions,
-            "max_usage_share": self.max_usage_share,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +148,22 @@ def plan_text(
     )
     affected_mask = _affected_mask(usage, world, proposal, covered)
     phases = []
-    final_share = 0.0
     replay = read_usage(
         dataset, subscriptions=customer_subs, since=hour - timedelta(days=replay_days), until=hour
     )
-    for start in sorted({max(now, r.not_before or now) for r in proposal}):
-        phase = _phase(world, before, after, proposal, replay, start)
-        phases.append(phase)
-        final_share = phase["replay"]["share"]
+    starts = sorted({max(now, r.not_before or now) for r in proposal})
+    for start in starts:
+        phases.append(_phase(world, before, after, proposal, replay, start))
+    # The guard weighs what enforcing the proposal would deny, so that a dry-run proposal
+    # (which denies nothing) and its later promotion are guarded on the same effect.
+    enforced = [dataclasses.replace(r, mode=Mode.ENFORCE) for r in proposal]
+    if enforced == list(proposal):
+        final_share = phases[-1]["replay"]["share"]
+    else:
+        enforcing = Snapshot(
+            world, [*(r for r in before.restrictions if r.id not in ids), *enforced]
+        )
+        final_share = _replay(before, enforcing, replay, starts[-1])["share"]
     reasons = []
     if len(covered) > limits.max_subscriptions:
         reasons.append(
@@ -198,8 +171,8 @@ def plan_text(
         )
     if final_share > limits.max_usage_share:
         reasons.append(
-            f"{final_share:.1%} of the customers' metered hours would have been denied, over "
-            f"the limit of {limits.max_usage_share:.1%}"
+            f"{final_share:.1%} of the customers' metered hours would have been denied if "
+            f"enforced, over the limit of {limits.max_usage_share:.1%}"
         )
     document = {
         "format": PLAN_FORMAT,
@@ -447,71 +420,3 @@ def decide_restrict(
     with store.write() as session:
         state = load_case(session, case_id)
         return record_decision(session, state, decision, actor=actor, at=at), plan
-
-
-@dataclass(frozen=True, slots=True)
-class ApprovalResult:
-    """``view`` is the restriction after the step; ``guard`` is True when this approval
-    was the blast-radius guard's extra one and a second approver is still needed."""
-
-    view: RestrictionView
-    guard: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {"guard_approval": self.guard, **self.view.to_json(history=False)}
-
-
-def approve(
-    store: Store, restriction_id: str, *, actor: Principal, now: datetime | None = None
-) -> ApprovalResult:
-    """Approve as an approver (role checked). For a proposal whose plan exceeds the limits,
-    the first approval is the guard's and records nothing in the restriction's history;
-    the approval itself must then come from another approver."""
-    at = now_utc(now)
-    require(actor, Action.APPROVE_RESTRICTION)
-    with store.write() as session:
-        view = _guard_step(session, restriction_id, actor=actor, at=at)
-    if view is not None:
-        return ApprovalResult(show_restriction(store, restriction_id, now=at), guard=True)
-    return ApprovalResult(approve_restriction(store, restriction_id, actor=actor, now=at), False)
-
-
-def reject(
-    store: Store, restriction_id: str, *, actor: Principal, why: str, now: datetime | None = None
-) -> RestrictionView:
-    """Reject what the restriction awaits, as an approver (role checked, like ``approve``)."""
-    return reject_restriction(store, restriction_id, actor=actor, why=why, now=now)
-
-
-def _guard_step(
-    session: Session, restriction_id: str, *, actor: Principal, at: datetime
-) -> bool | None:
-    events = events_for(session, restriction_id)
-    if not events:
-        raise NotFoundError(f"no restriction {restriction_id!r}")
-    state = derive(events)
-    plan = guarding_plan(session, state)
-    if plan is None or guard_approvers(session, restriction_id):
-        return None
-    require(actor, Action.GUARD_APPROVE)
-    if same_principal(actor.name, state.proposed_by):
-        raise ConflictError(
-            f"{actor} proposed {restriction_id!r} and cannot give its guard approval either"
-        )
-    add_guard_approval(
-        session, restriction_id=restriction_id, plan_id=plan.id, approver=actor.name, at=at
-    )
-    append_outbox(
-        session,
-        "restriction.guard-approved",
-        {
-            "restriction": restriction_id,
-            "plan": plan.id,
-            "actor": actor.name,
-            "at": format_time(at),
-            "reasons": plan.body["blast_radius"]["reasons"],
-            "public": {"restriction": restriction_id, "guard": "blast-radius"},
-        },
-        at=at,
-    )
-    return True

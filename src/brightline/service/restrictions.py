@@ -20,9 +20,16 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from brightline.access import Action, Principal, authorize
+from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time, parse_restrictions_text, restriction_from_mapping
-from brightline.service.guard import check_blast_radius
+from brightline.service.guard import (
+    GUARDED,
+    compute_plan,
+    guard_step,
+    pending_plan,
+    store_plan,
+)
 from brightline.service.lifecycle import (
     APPROVED_PHASES,
     PENDING,
@@ -58,7 +65,8 @@ class RestrictionView:
     """A restriction's derived state at ``at``, with its history.
 
     ``replayed`` is True when the request was a retry of one already applied (same
-    idempotency key, same request): nothing was written.
+    idempotency key, same request): nothing was written. ``guard_approval`` is True when
+    an approval was recorded as the blast-radius guard's: a second approver must approve.
     """
 
     state: RestrictionState
@@ -66,6 +74,7 @@ class RestrictionView:
     at: datetime
     events: tuple[StoredEvent, ...]
     replayed: bool = False
+    guard_approval: bool = False
 
     @property
     def id(self) -> str:
@@ -87,6 +96,7 @@ class RestrictionView:
             "restriction": dict(state.body),
             "pending_restriction": dict(state.pending_body) if state.pending_body else None,
             "replayed": self.replayed,
+            "guard_approval": self.guard_approval,
         }
         if history:
             out["events"] = [event_json(e) for e in self.events]
@@ -294,25 +304,40 @@ def approve_restriction(
     restriction_id: str,
     *,
     actor: Principal,
+    settings: Settings,
     key: str | None = None,
     now: datetime | None = None,
 ) -> RestrictionView:
     """Approve what the restriction awaits: its proposal, its lift or its promotion.
 
     The one approval path, for the API, the console, the CLI and the demo alike: the
-    approver role, four eyes (the approver is not who asked) and the blast-radius guard.
-    A proposal is checked again against the current world, and refused if its window has
-    already ended.
+    approver role, four eyes (the approver is not who asked) and, for a proposal or a
+    promotion, the blast-radius guard on what enforcing it would deny
+    (:mod:`brightline.service.guard`). When the guard applies and no other approver gave
+    its approval yet, this approval is recorded as the guard's and the view says so
+    (``guard_approval``); a second approver then approves. A proposal is checked again
+    against the current world, and refused if its window has already ended.
     """
     authorize(actor, Action.APPROVE_RESTRICTION)
     _check_key(key)
     at = _now(now)
-    with store.write() as session:
-        digest = _digest("approve", restriction_id, actor=actor.name)
-        key = _scoped(actor, key)
-        if _is_replay(session, key, digest):
+    digest = _digest("approve", restriction_id, actor=actor.name)
+    scoped = _scoped(actor, key)
+    computed = None
+    with store.read() as session:
+        if _is_replay(session, scoped, digest):
             return _view(session, restriction_id, at, replayed=True)
         state = _state(session, restriction_id)
+        needs_plan = state.pending in GUARDED and pending_plan(session, state) is None
+    if needs_plan:
+        # Outside the write transaction: a plan reads the telemetry.
+        computed = compute_plan(store, settings, state, now=at)
+    with store.write() as session:
+        if _is_replay(session, scoped, digest):
+            return _view(session, restriction_id, at, replayed=True)
+        current = _state(session, restriction_id)
+        if current.revision != state.revision:
+            raise ConflictError(f"restriction {restriction_id!r} changed; try again")
         decision = PENDING.get(state.phase)
         if decision is None:
             raise ConflictError(
@@ -320,8 +345,14 @@ def approve_restriction(
             )
         kind = decision[0]
         check_four_eyes(state, kind, actor.name)
+        if kind in GUARDED:
+            plan = pending_plan(session, state)
+            if plan is None:
+                assert computed is not None
+                plan = store_plan(session, state, computed, actor=actor, at=at)
+            if guard_step(session, state, plan, actor, at):
+                return _view(session, restriction_id, at, guard=True)
         if kind is EventKind.APPROVED:
-            check_blast_radius(session, state, actor.name)
             _check_fits(_world(session), state.body, restriction_id)
             if (
                 state.status(at) is Status.PROPOSED
@@ -332,7 +363,7 @@ def approve_restriction(
                     f"restriction {restriction_id!r}: its window ended before approval"
                 )
         _append(
-            session, restriction_id, state, kind, actor=actor.name, at=at, digest=digest, key=key
+            session, restriction_id, state, kind, actor=actor.name, at=at, digest=digest, key=scoped
         )
         return _view(session, restriction_id, at)
 
@@ -488,13 +519,18 @@ def _append(
 
 
 def _view(
-    session: Session, restriction_id: str, at: datetime, *, replayed: bool = False
+    session: Session,
+    restriction_id: str,
+    at: datetime,
+    *,
+    replayed: bool = False,
+    guard: bool = False,
 ) -> RestrictionView:
     events = tuple(events_for(session, restriction_id))
     if not events:
         raise NotFoundError(f"no restriction {restriction_id!r}")
     state = derive(events)
-    return RestrictionView(state, state.status(at), at, events, replayed)
+    return RestrictionView(state, state.status(at), at, events, replayed, guard)
 
 
 def _state(session: Session, restriction_id: str) -> RestrictionState:

@@ -305,6 +305,20 @@ def guard_approvers(session: Session, restriction_id: str) -> list[str]:
     )
 
 
+def guard_approvers_of_plan(session: Session, restriction_id: str, plan_id: int) -> list[str]:
+    """Who gave the guard approval of ``restriction_id`` on ``plan_id``."""
+    return list(
+        session.scalars(
+            select(GuardApprovalRow.approver)
+            .where(
+                GuardApprovalRow.restriction_id == restriction_id,
+                GuardApprovalRow.plan_id == plan_id,
+            )
+            .order_by(GuardApprovalRow.seq)
+        )
+    )
+
+
 def add_guard_approval(
     session: Session, *, restriction_id: str, plan_id: int, approver: str, at: datetime
 ) -> None:

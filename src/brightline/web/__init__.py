@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from brightline.service.plans import PlanLimits
+from brightline.service.guard import PlanLimits
 from brightline.web import cases, pages, signin  # noqa: F401  (they add their routes)
 from brightline.web.common import PREFIX, ConsoleState, render_error, router
 from brightline.web.oidc import SignIns

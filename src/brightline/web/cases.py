@@ -35,8 +35,9 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
+from brightline.service.guard import PlanLimits
 from brightline.service.intake import signals_from_alerts
-from brightline.service.plans import PlanLimits, decide_restrict
+from brightline.service.plans import decide_restrict
 from brightline.service.usage import case_usage
 from brightline.web.common import (
     PREFIX,

@@ -3,6 +3,7 @@ CSRF on posted forms, rendering and the error page."""
 
 from __future__ import annotations
 
+import secrets
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from brightline.errors import (
     Problem,
 )
 from brightline.server.state import app_state, notify_change
-from brightline.service.plans import PlanLimits
+from brightline.service.guard import PlanLimits
 from brightline.web.oidc import SignIns
 from brightline.web.session import COOKIE, ConsoleSession, Sessions
 
@@ -141,6 +142,14 @@ def same_origin(request: Request) -> None:
         raise AccessDeniedError("cross-origin form posts are refused")
 
 
+def form_key(form: FormData) -> str | None:
+    """The idempotency key a form carries: random, made when the page was rendered (so
+    that submitting the same form twice changes nothing), never guessable by another
+    principal — and the service scopes it to the principal anyway."""
+    value = form.get("idempotency_key")
+    return value if isinstance(value, str) and 16 <= len(value) <= 64 else None
+
+
 def field_value(form: FormData, name: str, *, required: bool = True) -> str:
     value = form.get(name)
     text = value.strip() if isinstance(value, str) else ""
@@ -184,6 +193,8 @@ def page(
         {
             "me": session.principal if session else None,
             "csrf": session.csrf if session else "",
+            # A fresh random idempotency key for the forms of this page.
+            "form_key": secrets.token_urlsafe(24),
             "nav": _nav(session),
             "flash": session.take_flash() if session else [],
             "path": request.url.path,

@@ -20,8 +20,12 @@ from brightline.ledger import verify_inclusion
 from brightline.server.state import app_state
 from brightline.service import console as read
 from brightline.service.ledger import LedgerKeys, export_tiles_dir, ledger_status
-from brightline.service.plans import approve, reject
-from brightline.service.restrictions import lift_restriction, list_restrictions
+from brightline.service.restrictions import (
+    approve_restriction,
+    lift_restriction,
+    list_restrictions,
+    reject_restriction,
+)
 from brightline.web.common import (
     PREFIX,
     Me,
@@ -29,6 +33,7 @@ from brightline.web.common import (
     back,
     console_state,
     field_value,
+    form_key,
     need,
     now,
     page,
@@ -86,15 +91,21 @@ async def restriction(request: Request, restriction_id: str, me: Me) -> HTMLResp
 
 @router.post("/restrictions/{restriction_id}/approve")
 async def restriction_approve(request: Request, restriction_id: str, form: Posted) -> Response:
-    me, _ = form
+    me, data = form
     need(me, Action.APPROVE_RESTRICTION)
     state = app_state(request)
-    result = await run(request, lambda: approve(state.store, restriction_id, actor=me.principal))
+    key = form_key(data)
+    view = await run(
+        request,
+        lambda: approve_restriction(
+            state.store, restriction_id, actor=me.principal, settings=state.settings, key=key
+        ),
+    )
     me.say(
         "ok",
         "Guard approval recorded; a second approver must now approve."
-        if result.guard
-        else f"Approved: {restriction_id} is now {result.view.status.value}.",
+        if view.guard_approval
+        else f"Approved: {restriction_id} is now {view.status.value}.",
     )
     return back(f"{PREFIX}/restrictions/{restriction_id}")
 
@@ -104,8 +115,13 @@ async def restriction_reject(request: Request, restriction_id: str, form: Posted
     me, data = form
     need(me, Action.REJECT_RESTRICTION)
     state = app_state(request)
-    why = field_value(data, "why")
-    await run(request, lambda: reject(state.store, restriction_id, actor=me.principal, why=why))
+    why, key = field_value(data, "why"), form_key(data)
+    await run(
+        request,
+        lambda: reject_restriction(
+            state.store, restriction_id, actor=me.principal, why=why, key=key
+        ),
+    )
     me.say("ok", f"Rejected {restriction_id}.")
     return back(f"{PREFIX}/restrictions/{restriction_id}")
 
@@ -115,10 +131,10 @@ async def restriction_lift(request: Request, restriction_id: str, form: Posted) 
     me, data = form
     need(me, Action.LIFT_RESTRICTION)
     state = app_state(request)
-    why = field_value(data, "why")
+    why, key = field_value(data, "why"), form_key(data)
     await run(
         request,
-        lambda: lift_restriction(state.store, restriction_id, actor=me.principal, why=why),
+        lambda: lift_restriction(state.store, restriction_id, actor=me.principal, why=why, key=key),
     )
     me.say("ok", f"Lifting {restriction_id} proposed; it needs another person's approval.")
     return back(f"{PREFIX}/restrictions/{restriction_id}")
