@@ -14,18 +14,19 @@ import httpx
 import pytest
 import uvicorn
 
-from brightline.api import create_app
-from brightline.cases.roles import Role
+from access_setup import ROOT, principal_of, provision
+from brightline.access import Role
 from brightline.config import Settings
 from brightline.ledger import NoteVerifier
-from brightline.service.apikeys import ADMIN, ENFORCEMENT_POINT, create_key
+from brightline.server import create_app
+from brightline.service.apikeys import create_key
 from brightline.service.intake import grant_role
 from brightline.service.ledger import LedgerKeys, ensure_key
 from brightline.service.worlds import import_world
 from brightline.store import Store, open_store
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
-ROLE_NAMES = [ADMIN, ENFORCEMENT_POINT, *(r.value for r in Role)]
+ROLE_NAMES = [r.value for r in Role]
 
 
 def free_port() -> int:
@@ -47,8 +48,14 @@ class Live:
         headers = {"authorization": f"Bearer {self.keys[role]}"} if role else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
-    def key_for(self, principal: str, *roles: str) -> str:
-        _, key = create_key(self.store, principal=principal, roles=roles, created_by="test")
+    def key_for(self, principal: str, *roles: str, grant: bool = True) -> str:
+        """A new key for ``principal`` carrying ``roles``, which the store also grants
+        unless ``grant`` is False."""
+        root = principal_of(self.store, self.settings, self.keys[ROOT])
+        _, key = create_key(self.store, principal=principal, roles=roles, actor=root)
+        if grant:
+            for role in roles:
+                grant_role(self.store, principal, Role(role), actor=root)
         return key
 
 
@@ -74,16 +81,13 @@ def live(tmp_path: Path) -> Iterator[Live]:
     settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000)
     store = open_store(f"sqlite:///{tmp_path / 'api.db'}")
     verifier = ensure_key(settings)
-    import_world(store, EXAMPLE, actor="setup")
+    # One principal per role, its key carrying the role and the store granting it: the
+    # key limits what the credential may do, the grants what the person may do.
+    keys = provision(store, settings, {f"{r}-user": [r] for r in ROLE_NAMES})
+    import_world(store, EXAMPLE, actor=principal_of(store, settings, keys[ROOT]))
     server, thread, url = start_server(settings, store)
     live = Live(url, store, settings, verifier, server=server)
-    for role in ROLE_NAMES:
-        live.keys[role] = live.key_for(f"{role}-user", role)
-    # Review roles are also granted to the principals in the store: the key limits what
-    # the credential may do, the grants what the person may do (the service checks them).
-    grant_role(store, "case-admin-user", Role.CASE_ADMIN, actor="case-admin-user")
-    for role in Role:
-        grant_role(store, f"{role.value}-user", role, actor="case-admin-user")
+    live.keys.update({r: keys[f"{r}-user"] for r in ROLE_NAMES}, **{ROOT: keys[ROOT]})
     try:
         yield live
     finally:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 from api.conftest import Live
-from brightline.cases.roles import Role
+from brightline.access import Role
 
 DENY_BODY = {
     "node": "sub-9900-archive",

@@ -29,7 +29,7 @@ def make_client(live: Live, tmp_path: Path, url: str | None = None) -> Client:
         api_key=live.keys["enforcement-point"],
         verifier=live.verifier,
         cache_dir=tmp_path / "ep",
-        enforcement_point="gw-1",
+        enforcement_point="enforcement-point-user",
     )
 
 
@@ -123,7 +123,7 @@ def test_decision_logs_reach_the_server_once(live: Live, tmp_path: Path) -> None
         assert client.report()
         # A retry of the same report (say, the answer was lost) is not counted twice.
         with live.client("enforcement-point") as http:
-            again = http.post("/v1/decision-logs", json=report.body("gw-1")).json()
+            again = http.post("/v1/decision-logs", json=report.body()).json()
         assert again["duplicate"] is True
     totals = decision_totals(live.store)
     assert totals.by_restriction[("r-api", "deny")] == 30

@@ -10,8 +10,11 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from access_setup import ROOT, principal_of, provision
 from api.conftest import EXAMPLE, start_server
+from brightline.access import Role
 from brightline.config import Settings
+from brightline.service.intake import grant_role, revoke_role
 from brightline.service.ledger import ensure_key
 from brightline.service.worlds import import_world
 from brightline.store import open_store
@@ -36,7 +39,11 @@ def test_oidc_tokens_map_role_claims(tmp_path: Path) -> None:
     )
     store = open_store(f"sqlite:///{tmp_path / 'o.db'}")
     ensure_key(settings)
-    import_world(store, EXAMPLE, actor="setup")
+    keys = provision(store, settings, {"dana": ["auditor"]})
+    root = principal_of(store, settings, keys[ROOT])
+    import_world(store, EXAMPLE, actor=root)
+    # OIDC principals are qualified by their issuer's alias: the grant names that.
+    grant_role(store, "oidc:idp:dana", Role.AUDITOR, actor=root)
     server, thread, url = start_server(settings, store)
 
     def token(**claims: object) -> str:
@@ -70,6 +77,12 @@ def test_oidc_tokens_map_role_claims(tmp_path: Path) -> None:
                 headers={"kid": "k1"},
             )
             assert get(forged) == 401
+            # A subject equal to an API-key principal ("dana", granted auditor as a key
+            # principal; "root", the bootstrap admin) inherits nothing from it.
+            revoke_role(store, "oidc:idp:dana", Role.AUDITOR, actor=root)
+            assert get(token(groups=["trust-and-safety-audit"])) == 403
+            assert get(token(sub="root", groups=["admin", "case-admin"])) == 403
+            assert get(token(sub="bad sub", groups=["trust-and-safety-audit"])) == 401
     finally:
         server.should_exit = True
         thread.join(timeout=10)

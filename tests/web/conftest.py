@@ -12,11 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from access_setup import ROOT, principal_of, provision
 from api.conftest import EXAMPLE, start_server
-from brightline.cases.roles import Role
+from brightline.access import Principal, Role
 from brightline.config import Settings
-from brightline.service.apikeys import ADMIN, create_key
-from brightline.service.intake import grant_role
 from brightline.service.ledger import ensure_key
 from brightline.service.worlds import import_world
 from brightline.store import Store, open_store
@@ -29,7 +28,6 @@ PEOPLE: dict[str, tuple[str, ...]] = {
     "alba": (Role.APPROVER.value,),
     "aud": (Role.AUDITOR.value,),
     "cadmin": (Role.CASE_ADMIN.value,),
-    "root": (ADMIN,),
 }
 
 ALERTS = [
@@ -73,6 +71,10 @@ class Console:
     keys: dict[str, str] = field(default_factory=dict)
     clients: list[httpx.Client] = field(default_factory=list)
 
+    def root(self) -> Principal:
+        """The bootstrap admin (admin and case admin), for changes made behind the scenes."""
+        return principal_of(self.store, self.settings, self.keys[ROOT])
+
     def client(self) -> httpx.Client:
         """A client closed when the test ends."""
         client = httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
@@ -99,17 +101,11 @@ def console(tmp_path: Path) -> Iterator[Console]:
     settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000)
     store = open_store(f"sqlite:///{tmp_path / 'console.db'}")
     ensure_key(settings)
-    import_world(store, EXAMPLE, actor="setup")
+    keys = provision(store, settings, PEOPLE)
+    import_world(store, EXAMPLE, actor=principal_of(store, settings, keys[ROOT]))
     (settings.data_dir / "alerts.jsonl").write_text(
         "".join(json.dumps(a) + "\n" for a in ALERTS), encoding="utf-8"
     )
-    grant_role(store, "cadmin", Role.CASE_ADMIN, actor="cadmin")
-    keys = {}
-    for name, roles in PEOPLE.items():
-        _, keys[name] = create_key(store, principal=name, roles=roles, created_by="test")
-        for role in roles:
-            if role != ADMIN:
-                grant_role(store, name, Role(role), actor="cadmin")
     server, thread, url = start_server(settings, store)
     live = Console(url, store, settings, keys)
     try:

@@ -22,8 +22,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
+from access_setup import ROOT, principal_of, provision
 from api.conftest import EXAMPLE, start_server
-from brightline.cases.roles import Role
+from brightline.access import Role
 from brightline.config import Settings
 from brightline.service.intake import grant_role
 from brightline.service.ledger import ensure_key
@@ -139,10 +140,12 @@ def console_url(tmp_path: Path, provider: Provider) -> Iterator[str]:
     )
     store = open_store(f"sqlite:///{tmp_path / 'o.db'}")
     ensure_key(settings)
-    import_world(store, EXAMPLE, actor="setup")
-    # The token's roles count where the store grants them too.
-    grant_role(store, "boss", Role.CASE_ADMIN, actor="boss")
-    grant_role(store, "olga", Role.INVESTIGATOR, actor="boss")
+    keys = provision(store, settings, {})
+    root = principal_of(store, settings, keys[ROOT])
+    import_world(store, EXAMPLE, actor=root)
+    # The token's roles count where the store grants them too, to the principal named by
+    # the issuer's alias and the subject.
+    grant_role(store, "oidc:idp:olga", Role.INVESTIGATOR, actor=root)
     server, thread, url = start_server(settings, store)
     try:
         yield url
@@ -159,7 +162,7 @@ def test_sign_in_through_the_identity_provider(console_url: str, provider: Provi
         home = browser.get("/console/login/oidc", params={"next": "/console/tree"})
         assert home.status_code == 200
         assert str(home.url).endswith("/console/tree")
-        assert "Signed in as <strong>olga</strong> (investigator)" in home.text
+        assert "Signed in as <strong>oidc:idp:olga</strong> (investigator)" in home.text
         # The callback cannot be replayed, even with the sign-in's cookie: used once.
         cookie = home.history[0].cookies["bl_console_oidc"]
         callback = next(r for r in home.history if "/callback" in str(r.url))

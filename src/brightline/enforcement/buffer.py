@@ -32,10 +32,13 @@ class PendingReport:
     def empty(self) -> bool:
         return not self.counts and not self.samples and not self.dropped
 
-    def body(self, enforcement_point: str) -> dict[str, Any]:
+    def body(self, enforcement_point: str | None = None) -> dict[str, Any]:
+        """The report as sent. The server records it under the principal of the key that
+        sends it; ``enforcement_point``, when given, must be that name."""
+        named = {} if enforcement_point is None else {"enforcement_point": enforcement_point}
         return {
             "report_id": self.report_id,
-            "enforcement_point": enforcement_point,
+            **named,
             "counts": [
                 {"restriction": r, "node": n, "hour": h, "effect": e, "count": c}
                 for (r, n, h, e), c in sorted(self.counts.items())

@@ -50,7 +50,7 @@ class Client:
         api_key: str,
         verifier: NoteVerifier | str,
         cache_dir: Path,
-        enforcement_point: str = "gateway",
+        enforcement_point: str | None = None,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:

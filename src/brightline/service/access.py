@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import re
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -90,9 +92,12 @@ class OidcVerifier:
             raise AuthenticationError("the token's signing key is not in the JWKS")
         return key.key
 
-    def claims(self, token: str, *, nonce: str | None = None) -> tuple[str, frozenset[str]]:
-        """The token's principal name and the role names its claims carry; with ``nonce``,
-        the token must carry it (an ID token returned to the console's sign-in)."""
+    def claims(
+        self, token: str, *, nonce: str | None = None
+    ) -> tuple[str, frozenset[str], float]:
+        """The token's principal name, the role names its claims carry and its expiry (a
+        POSIX time); with ``nonce``, the token must carry it (an ID token returned to the
+        console's sign-in)."""
         s = self._settings
         try:
             claims = jwt.decode(
@@ -110,7 +115,8 @@ class OidcVerifier:
         raw = claims.get(s.oidc_roles_claim) or []
         names = [raw] if isinstance(raw, str) else [str(r) for r in raw]
         roles = frozenset(s.oidc_role_map.get(n, n) for n in names)
-        return oidc_principal(s.oidc_issuer_alias, str(claims["sub"])), roles
+        name = oidc_principal(s.oidc_issuer_alias, str(claims["sub"]))
+        return name, roles, float(claims["exp"])
 
 
 class Authenticator:
@@ -120,7 +126,8 @@ class Authenticator:
         self._store = store
         self._oidc = OidcVerifier(settings)
         self._alias = settings.oidc_issuer_alias
-        self._cache: dict[str, Principal] = {}
+        #: token -> (principal, POSIX time until which it may be served from here).
+        self._cache: dict[str, tuple[Principal, float]] = {}
         self._version: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
@@ -157,30 +164,32 @@ class Authenticator:
         if nonce is None:
             with self._lock:
                 cached = self._cache.get(token)
-            if cached is not None:
-                return cached
-        principal = self._resolve(token, nonce=nonce)
+            # An OIDC token is served from the cache only until it expires.
+            if cached is not None and time.time() < cached[1]:
+                return cached[0]
+        principal, until = self._resolve(token, nonce=nonce)
         if nonce is None:
             with self._lock:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
-                self._cache[token] = principal
+                self._cache[token] = (principal, until)
         return principal
 
-    def _resolve(self, token: str, *, nonce: str | None) -> Principal:
+    def _resolve(self, token: str, *, nonce: str | None) -> tuple[Principal, float]:
+        until = math.inf
         if token.startswith("bl_"):
             key = resolve_key(self._store, token)
             if key is None:
                 raise AuthenticationError("unknown or revoked API key")
             name, carried, credential = key
         elif self._oidc.enabled:
-            name, carried = self._oidc.claims(token, nonce=nonce)
+            name, carried, until = self._oidc.claims(token, nonce=nonce)
             credential = f"oidc:{self._alias}"
         else:
             raise AuthenticationError("unknown or revoked API key")
         with self._store.read() as session:
             granted = {r.value for r in roles_of(session, name)}
-        return Principal(name, effective_roles(carried, granted), credential)
+        return Principal(name, effective_roles(carried, granted), credential), until
 
 
 def is_empty(store: Store) -> bool:
