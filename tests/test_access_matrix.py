@@ -522,3 +522,20 @@ def test_authenticator_agrees_with_the_oracle(world: World) -> None:
         if who.name.startswith("oidc:"):
             continue
         assert auth.principal_for(who.token).roles == who.roles, who.label
+
+
+def test_the_documented_table_is_the_table() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "access.md").read_text(encoding="utf-8")
+    table = doc.split("| action |", 1)[1].split("\n\n", 1)[0]
+    header = "| action |" + table.splitlines()[0]
+    rows = {
+        line.split("|")[1].strip().strip("`"): [c.strip() for c in line.split("|")[2:-1]]
+        for line in table.splitlines()
+        if line.startswith("| `")
+    }
+    roles = [Role(c.strip()) for c in header.split("|")[2:-1]]
+    documented = {
+        Action(a): frozenset(r for r, cell in zip(roles, cells, strict=True) if cell)
+        for a, cells in rows.items()
+    }
+    assert documented == dict(PERMISSIONS)
