@@ -23,11 +23,11 @@ from typing import Any, Final
 
 import httpx
 
+from brightline.bundle import Bundle, open_bundle
 from brightline.enforcement.buffer import DecisionLogBuffer
 from brightline.errors import BrightlineError, InvalidInputError, LedgerIntegrityError
 from brightline.ledger import NoteVerifier
 from brightline.policy import Decision, Request, Snapshot
-from brightline.service.bundles import Bundle, open_bundle
 
 log = logging.getLogger("brightline.enforcement")
 BUNDLE_FILE: Final = "bundle.json"
