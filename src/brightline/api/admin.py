@@ -86,7 +86,7 @@ async def propose(
         lambda: propose_restrictions(
             state.store,
             body.restrictions,
-            name="request",
+            name="restrictions",
             actor=who.name,
             case_id=body.case,
             key=key,

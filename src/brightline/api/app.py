@@ -29,6 +29,7 @@ from brightline.api.auth import (
     RateLimitedError,
     RateLimiter,
 )
+from brightline.api.bodies import JsonBodyBounds
 from brightline.cases.roles import AccessDeniedError
 from brightline.config import Settings
 from brightline.errors import (
@@ -208,6 +209,8 @@ def create_app(
             status_code=422,
         )
 
+    # Added first, so inside Envelope: its refusals get request ids and headers too.
+    app.add_middleware(JsonBodyBounds, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(Envelope)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")

@@ -18,6 +18,7 @@ from typing import Any
 
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
+from brightline.limits import load_json
 from brightline.policy import Snapshot, format_time, snapshot_document, snapshot_from_document
 from brightline.service.restrictions import approved_bodies, load_states
 from brightline.store import Store, latest_world, open_store
@@ -69,7 +70,7 @@ def read_snapshot(path: Path) -> Snapshot:
     """Rebuild a Snapshot from a snapshot file; InvalidInputError if it is malformed or
     its content does not hash to its ``version``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_bytes(), where=str(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(Problem(str(path), f"cannot read a snapshot: {exc}")) from exc
     return snapshot_from_document(data, name=path.name)
