@@ -8,7 +8,6 @@ import hmac
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,10 @@ from brightline.service.apikeys import ROLES, Principal, resolve_key
 from brightline.store import Store
 
 KEY_CACHE_SECONDS = 5.0
+#: An https JWKS is kept this long, and fetched again early (at most once in
+#: JWKS_COOLDOWN_SECONDS) when a token names a key it does not hold: a rotated key.
+JWKS_CACHE_SECONDS = 300.0
+JWKS_COOLDOWN_SECONDS = 30.0
 
 
 class AuthenticationError(BrightlineError):
@@ -68,21 +71,44 @@ class OidcVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._keys: dict[str, Any] | None = None
+        self._keys: dict[str, jwt.PyJWK] | None = None
+        source = settings.oidc_jwks or ""
+        self._client = (
+            jwt.PyJWKClient(
+                source,
+                lifespan=JWKS_CACHE_SECONDS,
+                cooldown_duration=JWKS_COOLDOWN_SECONDS,
+                timeout=5,
+            )
+            if source.startswith("https://")
+            else None
+        )
 
     @property
     def enabled(self) -> bool:
         s = self._settings
         return bool(s.oidc_issuer and s.oidc_audience and s.oidc_jwks)
 
-    def _jwks(self) -> dict[str, Any]:
+    def _signing_key(self, header: dict[str, Any]) -> jwt.PyJWK:
+        """The JWKS key named by a token's ``kid`` (or the only key, for a token without
+        one). An https JWKS goes through PyJWKClient, which raises PyJWTErrors; a JWKS
+        file is read once."""
+        kid = str(header.get("kid") or "")
+        if self._client is not None and kid:
+            return self._client.get_signing_key(kid)  # refetches for an unknown kid
+        keys = (
+            {key.key_id or "": key for key in self._client.get_signing_keys()}
+            if self._client is not None
+            else self._file_keys()
+        )
+        key = keys.get(kid) or (next(iter(keys.values())) if len(keys) == 1 else None)
+        if key is None:
+            raise AuthenticationError("the token's signing key is not in the JWKS")
+        return key
+
+    def _file_keys(self) -> dict[str, jwt.PyJWK]:
         if self._keys is None:
-            source = str(self._settings.oidc_jwks)
-            if source.startswith("https://"):
-                with urllib.request.urlopen(source, timeout=5) as response:
-                    data = json.loads(response.read())
-            else:
-                data = json.loads(Path(source).read_text(encoding="utf-8"))
+            data = json.loads(Path(str(self._settings.oidc_jwks)).read_text(encoding="utf-8"))
             self._keys = {k.get("kid", ""): jwt.PyJWK(k) for k in data.get("keys", [])}
         return self._keys
 
@@ -91,13 +117,7 @@ class OidcVerifier:
         returned to the console's sign-in, which cannot then be replayed)."""
         s = self._settings
         try:
-            header = jwt.get_unverified_header(token)
-            keys = self._jwks()
-            key = keys.get(header.get("kid", "")) or (
-                next(iter(keys.values())) if len(keys) == 1 else None
-            )
-            if key is None:
-                raise AuthenticationError("the token's signing key is not in the JWKS")
+            key = self._signing_key(jwt.get_unverified_header(token))
             claims = jwt.decode(
                 token,
                 key.key,
