@@ -37,16 +37,19 @@ run: $(STAMP)
 check: $(STAMP)
 	$(BIN)/brightline check --world examples/world --requests examples/requests.csv
 
-## Lint, type-check (strict on src/) and the whole test suite.
+## Lint, type-check (strict on src/), check the import contracts (pyproject.toml) and run
+## the whole test suite.
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -61,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

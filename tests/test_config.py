@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from typer.testing import CliRunner
 
+from brightline.cli import app
 from brightline.config import Settings
 from brightline.errors import InvalidInputError
 from brightline.service.plans import PlanLimits
@@ -33,3 +37,81 @@ def test_settings_read_the_environment_they_are_given() -> None:
 def test_impossible_plan_limits_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="usage share"):
         PlanLimits.of(Settings(plan_max_usage_share=1.5))
+
+
+def test_settings_built_from_arguments_do_not_read_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BRIGHTLINE_TRANSPARENCY_K", "9")
+    assert Settings().transparency_k == 5
+    assert Settings.from_env().transparency_k == 9
+
+
+def test_an_empty_variable_counts_as_unset() -> None:
+    assert Settings.from_env({"BRIGHTLINE_DATA_DIR": "", "BRIGHTLINE_TRANSPARENCY_K": ""}) == (
+        Settings()
+    )
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("TRUE", True), ("1", True)])
+def test_booleans_are_true_false_1_or_0(text: str, value: bool) -> None:
+    variable = Settings.variable("ledger_publishes_customer_names")
+    assert Settings.from_env({variable: text}).ledger_publishes_customer_names is value
+    assert Settings.from_env({variable: "False"}).ledger_publishes_customer_names is False
+    assert Settings.from_env({variable: "0"}).ledger_publishes_customer_names is False
+
+
+@pytest.mark.parametrize("text", ["on", "yes", "off", "no", "t", "2"])
+def test_other_spellings_of_a_boolean_are_refused(text: str) -> None:
+    variable = Settings.variable("ledger_publishes_customer_names")
+    with pytest.raises(InvalidInputError, match=f"^{variable}: not a boolean"):
+        Settings.from_env({variable: text})
+
+
+def test_every_bad_variable_is_named_at_once() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        Settings.from_env(
+            {"BRIGHTLINE_TRANSPARENCY_K": "five", "BRIGHTLINE_PLAN_MAX_USAGE_SHARE": "nan"}
+        )
+    assert [str(p) for p in caught.value.problems] == [
+        "BRIGHTLINE_PLAN_MAX_USAGE_SHARE: not a finite number: 'nan'",
+        "BRIGHTLINE_TRANSPARENCY_K: not an integer: 'five'",
+    ]
+
+
+#: A value each field type must refuse; the table is keyed by type so that a new field
+#: is checked as soon as it is declared.
+BAD_VALUE_OF_TYPE: dict[object, str] = {
+    int: "five",
+    float: "half",
+    bool: "on",
+    Mapping[str, str]: "audit",  # a claim without "=role"
+}
+#: Types of which any text is a value: nothing to refuse when they are read.
+TEXT_TYPES: set[object] = {str, str | None, Path, SecretStr, SecretStr | None, tuple[str, ...]}
+CHECKED = [
+    (name, BAD_VALUE_OF_TYPE[info.annotation])
+    for name, info in Settings.model_fields.items()
+    if info.annotation in BAD_VALUE_OF_TYPE
+]
+
+
+def test_every_setting_has_a_type_the_bad_value_table_knows() -> None:
+    unknown = {
+        name: info.annotation
+        for name, info in Settings.model_fields.items()
+        if info.annotation not in BAD_VALUE_OF_TYPE and info.annotation not in TEXT_TYPES
+    }
+    assert not unknown, "add a bad value for these types to BAD_VALUE_OF_TYPE"
+    assert {value for _, value in CHECKED} == set(BAD_VALUE_OF_TYPE.values())
+
+
+@pytest.mark.parametrize(("field", "value"), CHECKED)
+def test_a_bad_value_stops_the_cli_with_exit_2_naming_its_variable(field: str, value: str) -> None:
+    variable = Settings.variable(field)
+    result = CliRunner(env={variable: value}).invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2, (result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {variable}: ")
+    assert repr(value) in lines[0]

@@ -13,6 +13,7 @@ PACKAGES = [
     "brightline.ledger",
     "brightline.transparency",
     "brightline.charts",
+    "brightline.bundle",
     "brightline.web",
 ]
 
@@ -29,7 +30,13 @@ def test_all_names_exist_and_are_public(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["brightline.world", "brightline.policy", "brightline.ledger", "brightline.transparency"],
+    [
+        "brightline.world",
+        "brightline.policy",
+        "brightline.ledger",
+        "brightline.transparency",
+        "brightline.bundle",
+    ],
 )
 def test_core_domains_import_no_adapters(name: str) -> None:
     """Domains are pure: importing one loads no database, HTTP or CLI library."""
@@ -41,6 +48,21 @@ def test_core_domains_import_no_adapters(name: str) -> None:
         "adapters = ('sqlalchemy', 'fastapi', 'typer', 'httpx', 'duckdb'); "
         "bad = [m for m in adapters if m in sys.modules]; "
         "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_enforcement_loads_no_database_or_web_framework() -> None:
+    """Gateways embed ``brightline.enforcement``: it must not drag the server in with it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, brightline.enforcement; "
+        "server = ('sqlalchemy', 'fastapi', 'starlette', 'brightline.store', "
+        "'brightline.service', 'brightline.api', 'brightline.web'); "
+        "print(','.join(m for m in server if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

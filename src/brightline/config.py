@@ -1,38 +1,71 @@
 """Settings: one object, built by the entry point from the environment and passed down.
 
-Nothing reads the environment at import time.
+Nothing reads the environment at import time, nor when ``Settings(...)`` is built from
+arguments (as tests and embedders do): only :meth:`Settings.from_env` reads it, once.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Final, get_args
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from brightline.errors import InvalidInputError, Problem
 
 DEFAULT_DATABASE_URL = "sqlite:///brightline.db"
 DEFAULT_DATA_DIR = "brightline-data"
+ENV_PREFIX: Final = "BRIGHTLINE_"
+
+#: The only spellings of a boolean: pydantic would also take on/off, yes/no, y/n and t/f,
+#: and a typo among those would silently switch a setting.
+_BOOLEANS: Final = {"true": True, "1": True, "false": False, "0": False}
+
+#: Pydantic error types, in the words the operator reads.
+_MESSAGES: Final = {
+    "int_parsing": "not an integer",
+    "int_from_float": "not an integer",
+    "int_type": "not an integer",
+    "float_parsing": "not a number",
+    "float_type": "not a number",
+    "finite_number": "not a finite number",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Where Brightline keeps its state.
+class Settings(BaseSettings):
+    """Where Brightline keeps its state and how it behaves.
 
-    ``database_url`` is a SQLAlchemy URL: SQLite by default (``./brightline.db``),
-    PostgreSQL through ``postgresql+psycopg://…``. Its password never shows in a repr.
+    Each field ``name`` comes from the variable ``BRIGHTLINE_<NAME>``; an empty variable
+    counts as unset. ``database_url`` is a SQLAlchemy URL: SQLite by default
+    (``./brightline.db``), PostgreSQL through ``postgresql+psycopg://…``. Its password
+    never shows in a repr.
     """
 
-    database_url: SecretStr = field(default_factory=lambda: SecretStr(DEFAULT_DATABASE_URL))
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid"
+    )
+
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     #: OIDC bearer tokens (optional): issuer, audience, JWKS (a file path or an https URL),
-    #: the claim holding role names, and a map from those names to Brightline roles.
+    #: the claim holding role names, and a map from those names to Brightline roles
+    #: (``claim=role,…`` in the environment).
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks: str | None = None
     oidc_roles_claim: str = "roles"
-    oidc_role_map: Mapping[str, str] = field(default_factory=dict)
+    oidc_role_map: Annotated[Mapping[str, str], NoDecode] = Field(default_factory=dict)
     #: OIDC principals are named ``oidc:<alias>:<sub>`` so that they never collide with
     #: API-key principals (whose names cannot hold a colon); grant roles to that name.
     oidc_issuer_alias: str = "idp"
@@ -44,58 +77,119 @@ class Settings:
     oidc_authorization_endpoint: str | None = None
     oidc_token_endpoint: str | None = None
     #: The blast-radius guard (docs/lifecycle.md): above either limit, a proposal needs a
-    #: guard approval before its approval.
+    #: guard approval before its approval. Their range is checked by ``PlanLimits.of``.
     plan_max_subscriptions: int = 25
-    plan_max_usage_share: float = 0.5
+    plan_max_usage_share: float = Field(default=0.5, allow_inf_nan=False)
     #: Requests per minute per credential on the admin and case endpoints.
-    admin_rate_per_minute: int = 600
+    admin_rate_per_minute: int = Field(default=600, ge=1)
     #: Transparency reports (docs/transparency.md): counts from 1 to k-1 are shown as
-    #: "< k"; the fields of each restriction in force that the report lists.
+    #: "< k"; the fields of each restriction in force that the report lists (comma-separated
+    #: in the environment). The service checks both when it writes a report.
     transparency_k: int = 5
-    transparency_fields: tuple[str, ...] = ("policy", "sector", "country", "service_tags")
+    transparency_fields: Annotated[tuple[str, ...], NoDecode] = (
+        "policy",
+        "sector",
+        "country",
+        "service_tags",
+    )
     #: Publish each restriction's customer name in its ledger entry (and so allow the
     #: "customer" field above). Off by default: entries are public forever.
     ledger_publishes_customer_names: bool = False
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the arguments: the environment is read by from_env, at the entry point.
+        return (init_settings,)
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        role_map: dict[str, str] = {}
-        for pair in (env.get("BRIGHTLINE_OIDC_ROLE_MAP") or "").split(","):
+        """Read ``BRIGHTLINE_*`` from ``env`` (the process environment if None).
+
+        Raises InvalidInputError naming every variable whose value does not fit, e.g.
+        ``BRIGHTLINE_TRANSPARENCY_K: not an integer: 'five'``.
+        """
+        source = _Environment(cls, os.environ if env is None else env)
+        try:
+            return cls(**source())
+        except ValidationError as exc:
+            raise InvalidInputError(_problems(exc)) from exc
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable a field is read from."""
+        return f"{ENV_PREFIX}{field.upper()}"
+
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _role_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for pair in value.split(","):
+            if not pair.strip():
+                continue
             claim, sep, role = pair.partition("=")
-            if sep and claim.strip():
-                role_map[claim.strip()] = role.strip()
-        return cls(
-            database_url=SecretStr(env.get("BRIGHTLINE_DATABASE_URL") or DEFAULT_DATABASE_URL),
-            data_dir=Path(env.get("BRIGHTLINE_DATA_DIR") or DEFAULT_DATA_DIR),
-            oidc_issuer=env.get("BRIGHTLINE_OIDC_ISSUER") or None,
-            oidc_audience=env.get("BRIGHTLINE_OIDC_AUDIENCE") or None,
-            oidc_jwks=env.get("BRIGHTLINE_OIDC_JWKS") or None,
-            oidc_roles_claim=env.get("BRIGHTLINE_OIDC_ROLES_CLAIM") or "roles",
-            oidc_role_map=role_map,
-            oidc_issuer_alias=env.get("BRIGHTLINE_OIDC_ISSUER_ALIAS") or "idp",
-            oidc_client_id=env.get("BRIGHTLINE_OIDC_CLIENT_ID") or None,
-            oidc_client_secret=(
-                SecretStr(env["BRIGHTLINE_OIDC_CLIENT_SECRET"])
-                if env.get("BRIGHTLINE_OIDC_CLIENT_SECRET")
-                else None
-            ),
-            oidc_authorization_endpoint=env.get("BRIGHTLINE_OIDC_AUTHORIZATION_ENDPOINT") or None,
-            oidc_token_endpoint=env.get("BRIGHTLINE_OIDC_TOKEN_ENDPOINT") or None,
-            admin_rate_per_minute=int(env.get("BRIGHTLINE_ADMIN_RATE_PER_MINUTE") or 600),
-            plan_max_subscriptions=int(env.get("BRIGHTLINE_PLAN_MAX_SUBSCRIPTIONS") or 25),
-            plan_max_usage_share=float(env.get("BRIGHTLINE_PLAN_MAX_USAGE_SHARE") or 0.5),
-            transparency_k=int(env.get("BRIGHTLINE_TRANSPARENCY_K") or 5),
-            transparency_fields=tuple(
-                f.strip()
-                for f in (
-                    env.get("BRIGHTLINE_TRANSPARENCY_FIELDS")
-                    or "policy,sector,country,service_tags"
-                ).split(",")
-                if f.strip()
-            ),
-            ledger_publishes_customer_names=(
-                env.get("BRIGHTLINE_LEDGER_PUBLISHES_CUSTOMER_NAMES", "").lower()
-                in {"1", "true", "yes"}
-            ),
+            if not sep or not claim.strip() or not role.strip():
+                raise ValueError(f"not claim=role pairs: {pair.strip()!r} has no role")
+            pairs[claim.strip()] = role.strip()
+        return pairs
+
+    @field_validator("transparency_fields", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+
+    @field_validator("ledger_publishes_customer_names", mode="before")
+    @classmethod
+    def _boolean(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return _BOOLEANS[value.strip().lower()]
+        except KeyError:
+            raise ValueError(f"not a boolean (true, false, 1 or 0): {value!r}") from None
+
+
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
         )
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    return [_problem(error) for error in exc.errors(include_url=False)]
+
+
+def _problem(error: ErrorDetails) -> Problem:
+    field = str(error["loc"][0]) if error["loc"] else ""
+    where = Settings.variable(field) if field else ""
+    if error["type"] == "value_error":  # our validators' messages name the value
+        return Problem(where, str(error["msg"]).removeprefix("Value error, "))
+    if error["type"] == "greater_than_equal":
+        message = f"must be at least {error.get('ctx', {}).get('ge')}"
+    else:
+        message = _MESSAGES.get(error["type"], error["msg"])
+    if isinstance(error["input"], str) and not _is_secret(field):
+        message = f"{message}: {error['input']!r}"
+    return Problem(where, message)
+
+
+def _is_secret(field: str) -> bool:
+    info = Settings.model_fields.get(field)
+    return info is None or SecretStr in (info.annotation, *get_args(info.annotation))

@@ -97,6 +97,37 @@ def test_bad_input_gets_a_clear_4xx(live: Live) -> None:
         assert r.status_code == 413
 
 
+def test_deeply_nested_input_is_a_422_naming_where_never_a_500(live: Live) -> None:
+    investigator = {"authorization": f"Bearer {live.keys[Role.INVESTIGATOR.value]}"}
+    with live.client() as http:
+        for opening in ("[", "{a: "):
+            r = http.post(
+                "/v1/restrictions",
+                json={"restrictions": opening * 20_000},
+                headers=investigator,
+            )
+            assert r.status_code == 422, r.text
+            assert r.json()["problems"] == [
+                {"where": "restrictions:1", "message": "nested deeper than 64 levels"}
+            ]
+        for path, body in [
+            ("/v1/restrictions", b"[" * 20_000),
+            ("/v1/restrictions", b'{"restrictions": "x", "case": ' + b"[" * 5_000),
+            ("/v1/decisions", b'{"node": ' + b'{"a": ' * 20_000),
+            ("/v1/decisions/batch", b'{"requests": ' + b"[" * 20_000),
+        ]:
+            r = http.post(
+                path,
+                content=body,
+                headers={**investigator, "content-type": "application/json"},
+            )
+            assert r.status_code == 422, (path, r.text)
+            assert r.json()["problems"] == [
+                {"where": "body", "message": "nested deeper than 64 levels"}
+            ]
+            assert r.headers["x-request-id"]
+
+
 def test_responses_carry_security_headers_and_request_ids(live: Live) -> None:
     with live.client("enforcement-point") as http:
         r = http.post("/v1/decisions", json=DENY_BODY, headers={"x-request-id": "abc123"})

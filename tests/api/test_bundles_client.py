@@ -12,11 +12,11 @@ import pytest
 
 from api.conftest import Live
 from api.test_api_decisions import enforce_example
+from brightline.bundle import open_bundle
 from brightline.enforcement import Client, NoBundleError, RollbackError
 from brightline.errors import LedgerIntegrityError
 from brightline.ledger import generate_key
 from brightline.policy import Request
-from brightline.service.bundles import open_bundle
 from brightline.service.decision_logs import decision_totals
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -206,6 +206,16 @@ def test_validate_reports_structure_after_json(tmp_path: Path) -> None:
     assert "directory.jsonl:22: duplicate node id 'sub-hq-mail'" in err
 
 
+@pytest.mark.parametrize("file", ["restrictions.yaml", "catalog.yaml", "directory.jsonl"])
+def test_validate_refuses_a_file_nested_20000_deep_in_one_line(tmp_path: Path, file: str) -> None:
+    world = tmp_path / "w"
+    shutil.copytree(EXAMPLE, world)
+    (world / file).write_text("[" * 20_000 + "\n")
+    code, _, err = run("validate", "--world", str(world))
+    assert code == 2
+    assert err.strip().splitlines() == [f"error: {file}:1: nested deeper than 64 levels"]
+
+
 def test_export_cedar(tmp_path: Path) -> None:
     code, _, _ = run("export", "cedar", "--world", str(EXAMPLE), "--out", str(tmp_path))
     assert code == 0

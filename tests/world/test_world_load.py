@@ -185,3 +185,35 @@ def test_yaml_aliases_of_collections_are_refused_quickly() -> None:
         parse_yaml(text, name="bomb.yaml")
     assert time.monotonic() - started < 5
     assert parse_yaml("a: &one 1\nb: *one\n", name="scalars.yaml").data == {"a": 1, "b": 1}
+
+
+@pytest.mark.parametrize("opening", ["[", "{a: ", "- "])
+def test_yaml_nested_twenty_thousand_deep_is_refused_naming_the_file(opening: str) -> None:
+    from brightline.world.sources import parse_yaml
+
+    with pytest.raises(InvalidInputError) as caught:
+        parse_yaml(opening * 20_000 + "x", name="restrictions.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "restrictions.yaml:1: nested deeper than 64 levels"
+    ]
+
+
+def test_yaml_may_nest_64_levels_and_no_more() -> None:
+    from brightline.world.sources import parse_yaml
+
+    assert parse_yaml("[" * 64 + "x" + "]" * 64, name="ok.yaml").data is not None
+    block = "".join(" " * i + "k:\n" for i in range(65))
+    with pytest.raises(InvalidInputError, match=r"^deep.yaml:65: nested deeper than 64"):
+        parse_yaml(block, name="deep.yaml")
+
+
+def test_deep_or_huge_directory_lines_are_named_with_the_rest(tmp_path: Path) -> None:
+    from brightline.limits import MAX_JSON_LINE_BYTES
+
+    huge = json.dumps({**node("h"), "attrs": {"note": "x" * MAX_JSON_LINE_BYTES}})
+    found = problems(make_world(tmp_path, [node("c", kind="customer"), "[" * 20_000, huge, "{"]))
+    assert found[:2] == [
+        "directory.jsonl:2: nested deeper than 64 levels",
+        f"directory.jsonl:3: over {MAX_JSON_LINE_BYTES} characters",
+    ]
+    assert found[2].startswith("directory.jsonl:4: malformed JSON")

@@ -81,7 +81,7 @@ async def propose(
         lambda: propose_restrictions(
             state.store,
             body.restrictions,
-            name="request",
+            name="restrictions",
             actor=who,
             case_id=body.case,
             key=key,

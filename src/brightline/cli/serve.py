@@ -30,7 +30,7 @@ def serve(
     """Serve decisions, bundles, restrictions and the ledger over HTTP (TLS at your proxy)."""
     import uvicorn
 
-    from brightline.api import create_app
+    from brightline.server import create_app
 
     config = settings()
     prepared = prepare_server(config, example_world=world)

@@ -91,7 +91,7 @@ class LiveServer:
     """The real API (``create_app``) served by uvicorn from a background thread."""
 
     def __init__(self, settings: Settings, store: Store, signer: NoteSigner, *, port: int) -> None:
-        from brightline.api import create_app
+        from brightline.server import create_app
 
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"

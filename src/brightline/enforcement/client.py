@@ -23,11 +23,12 @@ from typing import Any, Final
 
 import httpx
 
+from brightline.bundle import Bundle, open_bundle
 from brightline.enforcement.buffer import DecisionLogBuffer
 from brightline.errors import BrightlineError, InvalidInputError, LedgerIntegrityError
 from brightline.ledger import NoteVerifier
+from brightline.limits import load_json
 from brightline.policy import Decision, Request, Snapshot
-from brightline.service.bundles import Bundle, open_bundle
 
 log = logging.getLogger("brightline.enforcement")
 BUNDLE_FILE: Final = "bundle.json"
@@ -79,8 +80,9 @@ class Client:
         if not path.is_file():
             return
         try:
-            self._install(open_bundle(json.loads(path.read_text(encoding="utf-8")), self._verifier))
-        except (BrightlineError, json.JSONDecodeError, OSError) as exc:
+            document = load_json(path.read_bytes(), where=str(path))
+            self._install(open_bundle(document, self._verifier))
+        except (BrightlineError, ValueError, OSError) as exc:
             # A damaged cache is ignored, not trusted; the server will send a good one.
             log.warning("ignoring the cached bundle: %s", exc)
 
@@ -127,7 +129,7 @@ class Client:
             self.last_error = f"server answered {response.status_code}: {response.text[:200]}"
             return False
         try:
-            bundle = open_bundle(response.json(), self._verifier)
+            bundle = open_bundle(load_json(response.content, where="bundle"), self._verifier)
         except (ValueError, InvalidInputError) as exc:
             raise LedgerIntegrityError(f"the server sent a malformed bundle: {exc}") from exc
         if self._bundle is not None and bundle.version == self._bundle.version:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from brightline.errors import InvalidInputError
+from brightline.limits import load_json
 
 PUBLIC_FORM_VERSION: Final = 1
 SALT_SIZE: Final = 32
@@ -98,7 +99,7 @@ class LedgerEntry:
 def parse_public_form(data: bytes) -> dict[str, Any]:
     """Parse a logged entry; raises InvalidInputError if it is not a public form."""
     try:
-        value = json.loads(data)
+        value = load_json(data, where="ledger entry")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"not a ledger entry: {exc}") from exc
     required = {"v", "type", "time", "commitment", "public"}

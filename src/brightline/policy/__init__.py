@@ -2,6 +2,7 @@
 
 from brightline.policy.batch import BatchArrays, BatchDecisions, BatchEffect, BatchError, to_micros
 from brightline.policy.decision import Decision, Request
+from brightline.policy.document import SNAPSHOT_FORMAT, snapshot_document, snapshot_from_document
 from brightline.policy.load import (
     RESTRICTIONS_FILE,
     RestrictionRecord,
@@ -16,6 +17,7 @@ from brightline.policy.snapshot import CompiledRestriction, Snapshot, compile_sn
 
 __all__ = [
     "RESTRICTIONS_FILE",
+    "SNAPSHOT_FORMAT",
     "ActionPattern",
     "BatchArrays",
     "BatchDecisions",
@@ -36,5 +38,7 @@ __all__ = [
     "parse_restrictions",
     "parse_restrictions_text",
     "restriction_from_mapping",
+    "snapshot_document",
+    "snapshot_from_document",
     "to_micros",
 ]

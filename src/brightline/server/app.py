@@ -35,6 +35,7 @@ from brightline.errors import (
     StoreUnavailableError,
 )
 from brightline.ledger import NoteSigner
+from brightline.server.bodies import JsonBodyBounds
 from brightline.server.state import (
     AppState,
     Metrics,
@@ -165,6 +166,8 @@ def create_app(
             status_code=422,
         )
 
+    # Added first, so inside Envelope: its refusals get request ids and headers too.
+    app.add_middleware(JsonBodyBounds, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(Envelope)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")

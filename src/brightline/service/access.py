@@ -21,7 +21,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import jwt
 from sqlalchemy import func, select
@@ -40,6 +40,8 @@ from brightline.store.serving_models import ApiKeyRevocationRow, ApiKeyRow
 _SUB: Final = re.compile(r"[A-Za-z0-9._@+\-|=]{1,96}")
 _ALIAS: Final = re.compile(r"[A-Za-z0-9._\-]{1,24}")
 _CACHE_LIMIT: Final = 10_000
+JWKS_CACHE_SECONDS: Final = 300.0
+JWKS_COOLDOWN_SECONDS = 30.0
 
 
 def oidc_principal(alias: str, sub: str) -> str:
@@ -63,38 +65,56 @@ def access_version(store: Store) -> tuple[int, int]:
 
 
 class OidcVerifier:
-    """Checks bearer JWTs: signature (JWKS), issuer, audience, expiry; maps role claims."""
+    """Checks bearer JWTs: signature (JWKS), issuer, audience, expiry; maps role claims.
+
+    An https JWKS goes through PyJWT's ``PyJWKClient``: kept for JWKS_CACHE_SECONDS and
+    fetched again early (at most once in JWKS_COOLDOWN_SECONDS) when a token names a key
+    it does not hold — a rotated key. A JWKS file is read once.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._client: jwt.PyJWKClient | None = None
-        self._file_keys: dict[str, jwt.PyJWK] | None = None
+        self._file: dict[str, jwt.PyJWK] | None = None
+        source = settings.oidc_jwks or ""
+        self._client = (
+            jwt.PyJWKClient(
+                source,
+                lifespan=JWKS_CACHE_SECONDS,
+                cooldown_duration=JWKS_COOLDOWN_SECONDS,
+                timeout=5,
+            )
+            if source.startswith("https://")
+            else None
+        )
 
     @property
     def enabled(self) -> bool:
         s = self._settings
         return bool(s.oidc_issuer and s.oidc_audience and s.oidc_jwks)
 
-    def _signing_key(self, token: str) -> Any:
-        source = str(self._settings.oidc_jwks)
-        if source.startswith("https://"):
-            # Cached by the client, fetched again when a token names an unknown kid.
-            if self._client is None:
-                self._client = jwt.PyJWKClient(source, cache_keys=True, timeout=5)
-            return self._client.get_signing_key_from_jwt(token).key
-        if self._file_keys is None:
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
-            self._file_keys = {k.get("kid", ""): jwt.PyJWK(k) for k in data.get("keys", [])}
-        keys = self._file_keys
-        kid = jwt.get_unverified_header(token).get("kid", "")
+    def _signing_key(self, token: str) -> jwt.PyJWK:
+        """The JWKS key named by the token's ``kid`` (or the only key, for a token
+        without one)."""
+        kid = str(jwt.get_unverified_header(token).get("kid") or "")
+        if self._client is not None and kid:
+            return self._client.get_signing_key(kid)  # fetched again for an unknown kid
+        keys = (
+            {key.key_id or "": key for key in self._client.get_signing_keys()}
+            if self._client is not None
+            else self._file_keys()
+        )
         key = keys.get(kid) or (next(iter(keys.values())) if len(keys) == 1 else None)
         if key is None:
             raise AuthenticationError("the token's signing key is not in the JWKS")
-        return key.key
+        return key
 
-    def claims(
-        self, token: str, *, nonce: str | None = None
-    ) -> tuple[str, frozenset[str], float]:
+    def _file_keys(self) -> dict[str, jwt.PyJWK]:
+        if self._file is None:
+            data = json.loads(Path(str(self._settings.oidc_jwks)).read_text(encoding="utf-8"))
+            self._file = {k.get("kid", ""): jwt.PyJWK(k) for k in data.get("keys", [])}
+        return self._file
+
+    def claims(self, token: str, *, nonce: str | None = None) -> tuple[str, frozenset[str], float]:
         """The token's principal name, the role names its claims carry and its expiry (a
         POSIX time); with ``nonce``, the token must carry it (an ID token returned to the
         console's sign-in)."""
@@ -102,7 +122,7 @@ class OidcVerifier:
         try:
             claims = jwt.decode(
                 token,
-                self._signing_key(token),
+                self._signing_key(token).key,
                 algorithms=["RS256", "ES256", "EdDSA", "PS256"],
                 audience=s.oidc_audience,
                 issuer=s.oidc_issuer,

@@ -39,6 +39,7 @@ from brightline.ledger import (
     open_checkpoint,
     verify_inclusion,
 )
+from brightline.limits import load_json
 from brightline.policy import format_time
 from brightline.service.cases import load_case, now_utc, require
 from brightline.service.ledger import disclose
@@ -359,7 +360,7 @@ def verify_case_bundle(bundle: Mapping[str, Any], verifier: NoteVerifier) -> Bun
 
 def read_bundle(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_bytes(), where=str(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(Problem(str(path), f"cannot read a case bundle: {exc}")) from exc
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:

@@ -25,8 +25,8 @@ from brightline.policy import Request, Snapshot, format_time, restriction_from_m
 from brightline.service.case_export import CaseView, list_cases
 from brightline.service.cases import load_case, require
 from brightline.service.detection import ALERTS_FILE
-from brightline.service.ledger import InclusionProof, LedgerStatus, ledger_status, prove_inclusion
 from brightline.service.guard import PlanLimits
+from brightline.service.ledger import InclusionProof, LedgerStatus, ledger_status, prove_inclusion
 from brightline.service.lifecycle import Status
 from brightline.service.plans import (
     ImpactPlan,

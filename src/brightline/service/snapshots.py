@@ -4,10 +4,8 @@ The state *at* a time is the one the store recorded by then: the newest world im
 at or before it, and every restriction replayed from its events recorded at or before
 it, keeping those approved and not lifted, rejected or expired at that time.
 
-A snapshot file is JSON: ``format``, ``at``, ``world_version``, ``version`` (the
-Snapshot's SHA-256) and the snapshot's canonical form (``nodes``, ``services``,
-``regions``, ``restrictions``), from which :func:`read_snapshot` rebuilds an equal
-Snapshot, checking its version.
+A snapshot file is the snapshot document (:mod:`brightline.policy.document`), from
+which :func:`read_snapshot` rebuilds an equal Snapshot, checking its version.
 """
 
 from __future__ import annotations
@@ -16,19 +14,14 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Final
-
-from pydantic import ValidationError
+from typing import Any
 
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
-from brightline.policy import Snapshot, format_time
+from brightline.limits import load_json
+from brightline.policy import Snapshot, format_time, snapshot_document, snapshot_from_document
 from brightline.service.restrictions import approved_bodies, load_states
 from brightline.store import Store, latest_world, open_store
-from brightline.world import Catalog, NodeRecord, Region, Service, World, build_directory
-
-SNAPSHOT_FORMAT: Final = "brightline.snapshot/1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +31,7 @@ class StoreSnapshot:
     world_version: int
 
     def document(self) -> dict[str, Any]:
-        return {
-            "format": SNAPSHOT_FORMAT,
-            "at": format_time(self.at),
-            "world_version": self.world_version,
-            "version": self.snapshot.version,
-            **self.snapshot.canonical(),
-        }
+        return snapshot_document(self.snapshot, at=self.at, world_version=self.world_version)
 
 
 def compile_snapshot_at(store: Store, at: datetime) -> StoreSnapshot:
@@ -83,38 +70,7 @@ def read_snapshot(path: Path) -> Snapshot:
     """Rebuild a Snapshot from a snapshot file; InvalidInputError if it is malformed or
     its content does not hash to its ``version``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_bytes(), where=str(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(Problem(str(path), f"cannot read a snapshot: {exc}")) from exc
     return snapshot_from_document(data, name=path.name)
-
-
-def snapshot_from_document(data: Any, *, name: str = "snapshot") -> Snapshot:
-    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
-        raise InvalidInputError(Problem(name, f"not a {SNAPSHOT_FORMAT} document"))
-    try:
-        records = [
-            (
-                i + 1,
-                NodeRecord(id=n[0], parent=n[1], kind=n[2], name=n[3], attrs=n[4]),
-            )
-            for i, n in enumerate(data["nodes"])
-        ]
-        services = {
-            s[0]: Service(id=s[0], operations=tuple(s[1]), tags=frozenset(s[2]))
-            for s in data["services"]
-        }
-        regions = {r[0]: Region(id=r[0], country=r[1]) for r in data["regions"]}
-        restrictions = list(data["restrictions"])
-    except (KeyError, IndexError, TypeError, ValidationError) as exc:
-        raise InvalidInputError(Problem(name, f"malformed snapshot: {exc}")) from exc
-    world = World(
-        directory=build_directory(records, file=name),
-        catalog=Catalog(services=MappingProxyType(services), regions=MappingProxyType(regions)),
-    )
-    snapshot = Snapshot.from_records(world, restrictions)
-    if snapshot.version != data.get("version"):
-        raise InvalidInputError(
-            Problem(name, "the snapshot's content does not match its version (edited or damaged)")
-        )
-    return snapshot

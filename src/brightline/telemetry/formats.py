@@ -42,6 +42,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from brightline.errors import InvalidInputError, Problem
+from brightline.limits import MAX_JSON_LINE_BYTES, check_json
 from brightline.telemetry.schema import COLUMNS, PRESET_REASON, QUANTITY, TS, Reason
 
 BATCH_ROWS: Final = 262_144
@@ -216,9 +217,10 @@ def _jsonl_chunk(
         if not line.strip():
             continue
         try:
+            check_json(line, where=str(path), max_bytes=MAX_JSON_LINE_BYTES)
             value = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            value = None
+        except (InvalidInputError, json.JSONDecodeError, UnicodeDecodeError):
+            value = None  # a malformed row, quarantined with its reason
         if isinstance(value, dict):
             extra = sorted(set(value) - allowed)
             if extra:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from brightline.ledger import Checkpoint, leaf_hash, verify_inclusion
+from brightline.limits import MAX_DEPTH, MAX_JSON_BYTES, json_depth
 from brightline.transparency.htmltables import html_tables
 from brightline.transparency.model import PublicEntry, PublishedTable, format_time
 from brightline.transparency.report import Report
@@ -46,6 +47,10 @@ def strict_json(data: bytes) -> Any:
     def constant(name: str) -> Any:
         raise ValueError(f"{name} is not a JSON number")
 
+    if len(data) > MAX_JSON_BYTES:
+        raise ValueError(f"over {MAX_JSON_BYTES} bytes")
+    if json_depth(data) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     return json.loads(data.decode("utf-8"), object_pairs_hook=pairs, parse_constant=constant)
 
 

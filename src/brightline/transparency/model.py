@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from brightline.errors import InvalidInputError, Problem
+from brightline.limits import load_json
 
 #: A published cell: a number, a suppression marker (a string) or nothing (no data).
 PublishedCell = int | float | str | None
@@ -66,7 +67,7 @@ class PublicEntry:
     def parse(cls, index: int, data: bytes) -> PublicEntry:
         """Raises :class:`InvalidInputError` if ``data`` is not a public form."""
         try:
-            form = json.loads(data)
+            form = load_json(data, where=f"entry {index}")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"entry {index} is not a ledger entry: {exc}") from exc
         if not isinstance(form, dict) or not {"type", "time", "public"} <= form.keys():

@@ -10,12 +10,13 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from brightline.errors import InvalidInputError, Problem
+from brightline.limits import MAX_DEPTH, MAX_JSON_LINE_BYTES, MAX_YAML_BYTES, check_json
 
 PathKey = tuple[str | int, ...]
 _M = TypeVar("_M", bound=BaseModel)
@@ -54,15 +55,50 @@ def read_yaml(path: Path, *, name: str | None = None) -> LocatedYaml:
     """Parse one YAML document. Malformed YAML or duplicate keys raise InvalidInputError."""
     name = name or path.name
     try:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise InvalidInputError(Problem(name, f"over {MAX_YAML_BYTES} bytes"))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(Problem(name, f"cannot read: {exc}")) from exc
     return parse_yaml(text, name=name)
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses to compose nodes nested deeper than MAX_DEPTH.
+
+    PyYAML's scanner and parser keep explicit stacks, but its composer recurses once per
+    level: 20,000 ``[`` would exhaust the stack. Counting levels here stops it at
+    MAX_DEPTH, before the recursion could get deep.
+    """
+
+    def __init__(self, text: str, *, name: str) -> None:
+        super().__init__(text)
+        self._name = name
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.ScalarEvent, yaml.AliasEvent):  # leaves: no deeper
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            line = int(self.current_event.start_mark.line) + 1
+            raise InvalidInputError(
+                Problem(f"{self._name}:{line}", f"nested deeper than {MAX_DEPTH} levels")
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def parse_yaml(text: str, *, name: str) -> LocatedYaml:
+    """Parse one YAML document of at most MAX_YAML_BYTES characters nested at most
+    MAX_DEPTH levels. Malformed YAML, duplicate keys, aliases of collections and the
+    bounds raise InvalidInputError located in ``name``."""
+    if len(text) > MAX_YAML_BYTES:
+        raise InvalidInputError(Problem(name, f"over {MAX_YAML_BYTES} characters"))
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text, name=name)
     except yaml.YAMLError as exc:  # e.g. a character YAML does not allow
         raise InvalidInputError(Problem(name, f"malformed YAML: {exc}")) from exc
     try:
@@ -140,8 +176,9 @@ def _build(
 def read_json_lines(path: Path, *, name: str | None = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, value)`` for each non-blank line.
 
-    A malformed line raises InvalidInputError only after the whole file was read, with
-    every malformed line named, so that a validation run reports them all at once.
+    A malformed line (or one over MAX_JSON_LINE_BYTES characters or nested deeper than
+    MAX_DEPTH) raises InvalidInputError only after the whole file was read, with every
+    such line named, so that a validation run reports them all at once.
     """
     name = name or path.name
     problems: list[Problem] = []
@@ -151,11 +188,20 @@ def read_json_lines(path: Path, *, name: str | None = None) -> Iterator[tuple[in
         raise InvalidInputError(Problem(name, f"cannot read: {exc}")) from exc
     with handle:
         try:
-            for number, line in enumerate(handle, start=1):
+            for number, line in enumerate(_bounded_lines(handle), start=1):
+                if line is None:
+                    problems.append(
+                        Problem(f"{name}:{number}", f"over {MAX_JSON_LINE_BYTES} characters")
+                    )
+                    continue
                 if not line.strip():
                     continue
                 try:
+                    check_json(line, where=f"{name}:{number}", max_bytes=MAX_JSON_LINE_BYTES)
                     value = json.loads(line)
+                except InvalidInputError as exc:
+                    problems.extend(exc.problems)
+                    continue
                 except json.JSONDecodeError as exc:
                     problems.append(
                         Problem(
@@ -168,6 +214,18 @@ def read_json_lines(path: Path, *, name: str | None = None) -> Iterator[tuple[in
             problems.append(Problem(name, f"not UTF-8 text: {exc}"))
     if problems:
         raise InvalidInputError(problems)
+
+
+def _bounded_lines(handle: TextIO) -> Iterator[str | None]:
+    """The lines of ``handle``, None for each one over MAX_JSON_LINE_BYTES characters
+    (skipped without holding it in memory)."""
+    while line := handle.readline(MAX_JSON_LINE_BYTES + 1):
+        if len(line.rstrip("\n")) <= MAX_JSON_LINE_BYTES:
+            yield line
+            continue
+        while line and not line.endswith("\n"):
+            line = handle.readline(MAX_JSON_LINE_BYTES + 1)
+        yield None
 
 
 def pydantic_problems(exc: ValidationError, where: Any) -> list[Problem]:

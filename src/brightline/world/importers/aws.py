@@ -37,6 +37,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from brightline.errors import InvalidInputError, Problem
+from brightline.limits import load_json
 from brightline.world.load import NodeRecord
 from brightline.world.model import AttrValue
 from brightline.world.sources import validate_model
@@ -114,7 +115,7 @@ def aws_organizations_records(
     """
     problems: list[Problem] = []
     try:
-        data = json.loads(text)
+        data = load_json(text, where=name)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             Problem(f"{name}:{exc.lineno}", f"malformed JSON: {exc.msg} (column {exc.colno})")

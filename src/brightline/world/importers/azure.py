@@ -25,6 +25,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from brightline.errors import InvalidInputError, Problem
+from brightline.limits import load_json
 from brightline.world.load import NodeRecord
 from brightline.world.model import AttrValue
 
@@ -51,7 +52,7 @@ def azure_management_group_records(
     are not valid node ids, a subscription or group listed twice).
     """
     try:
-        data = json.loads(text)
+        data = load_json(text, where=name)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             Problem(f"{name}:{exc.lineno}", f"malformed JSON: {exc.msg} (column {exc.colno})")
