@@ -25,7 +25,7 @@ from brightline.cases import (
 from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
-from brightline.service.cases import check_principal, now_utc, public_nodes, require
+from brightline.service.cases import check_principal, now_utc, require
 from brightline.store import Store, append_outbox, latest_world
 from brightline.store.cases import (
     StoredSignal,
@@ -156,12 +156,7 @@ def _add(
                 "nodes": list(signal.nodes),
                 "policies": list(signal.policies),
                 "at": format_time(at),
-                "public": {
-                    "signal": stored.ref,
-                    "source": signal.source_kind.public,
-                    "policies": sorted(signal.policies),
-                    "nodes": public_nodes(stored_world.world, signal.nodes),
-                },
+                "world_version": stored_world.version,
             },
             at=at,
         )
@@ -223,7 +218,6 @@ def _grant(
                 "role": role.value,
                 "actor": actor,
                 "at": format_time(at),
-                "public": {"role": role.value},
             },
             at=at,
         )

@@ -57,7 +57,14 @@ from brightline.service.restrictions import (
     show_restriction,
 )
 from brightline.service.usage import read_usage, subscriptions_under, telemetry_of
-from brightline.store import Store, append_outbox, canonical_json, events_for, latest_world
+from brightline.store import (
+    Store,
+    append_outbox,
+    canonical_json,
+    events_for,
+    latest_world,
+    latest_world_version,
+)
 from brightline.store.cases import (
     add_guard_approval,
     add_plan,
@@ -429,7 +436,6 @@ def decide_restrict(
                 "exceeds_limits": plan.exceeds_limits,
                 "restrictions": list(plan.restriction_ids),
             },
-            public={"exceeds_limits": plan.exceeds_limits},
         )
     propose_restrictions(
         store,
@@ -508,7 +514,7 @@ def _guard_step(session: Session, restriction_id: str, *, actor: str, at: dateti
             "actor": actor,
             "at": format_time(at),
             "reasons": plan.body["blast_radius"]["reasons"],
-            "public": {"restriction": restriction_id, "guard": "blast-radius"},
+            "world_version": latest_world_version(session),
         },
         at=at,
     )
