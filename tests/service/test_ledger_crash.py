@@ -28,7 +28,8 @@ def _writer(url: str, iteration: int, ack: int) -> None:
     while True:
         with store.write() as session:
             for i in range(random.randint(1, 40)):
-                append_outbox(session, "crash.event", {"it": iteration, "step": step, "i": i}, at=T)
+                payload = {"role": "auditor", "it": iteration, "step": step, "i": i}
+                append_outbox(session, "principal.role-granted", payload, at=T)
         result = sync_ledger(store, signer=SIGNER, now=T)
         os.write(ack, f"SYNCED {result.size}\n".encode())
         step += 1

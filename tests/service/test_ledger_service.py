@@ -41,10 +41,12 @@ SIGNER = generate_key("test.brightline/ledger")
 VERIFIER = SIGNER.verifier()
 
 
-def add_events(store: Store, count: int, *, kind: str = "test.event") -> None:
+def add_events(store: Store, count: int, *, kind: str = "principal.role-granted") -> None:
+    """Events of a type the ledger publishes (the role only), with private extras."""
     with store.write() as session:
         for i in range(count):
-            append_outbox(session, kind, {"n": i, "secret": f"reporter-{i}"}, at=T)
+            payload = {"role": "auditor", "n": i, "secret": f"reporter-{i}"}
+            append_outbox(session, kind, payload, at=T)
 
 
 def test_sync_logs_every_event_once_in_order(world_store: Store) -> None:
@@ -60,10 +62,22 @@ def test_sync_logs_every_event_once_in_order(world_store: Store) -> None:
     assert b'"type":"world.imported"' in rows[0][1]
     assert all(b"reporter-" not in public for _, public in rows)  # private stays private
     assert disclose(world_store, 3).record["secret"] == "reporter-2"
+    assert disclose(world_store, 3).public["public"] == {"role": "auditor"}
     status = ledger_status(world_store)
     assert status.size == 6
     assert status.checkpoint is not None
     assert status.checkpoint.size == 6
+
+
+def test_an_unknown_event_type_stops_the_sync_and_publishes_nothing(world_store: Store) -> None:
+    sync_ledger(world_store, signer=SIGNER, now=T)
+    add_events(world_store, 2)
+    add_events(world_store, 1, kind="case.renamed")
+    with pytest.raises(LedgerIntegrityError, match=r"'case\.renamed'"):
+        sync_ledger(world_store, signer=SIGNER, now=T)
+    assert ledger_status(world_store).size == 1  # not even the known events before it
+    with world_store.read() as session:
+        assert all(b"case.renamed" not in public for _, public in iter_public(session))
 
 
 def test_restriction_events_publish_policy_tags_and_no_names(world_store: Store) -> None:

@@ -248,7 +248,6 @@ def bootstrap(store: Store, *, principal: str, now: datetime | None = None) -> s
                 "roles": [r.value for r in roles],
                 "key": key_id,
                 "at": format_time(at),
-                "public": {},
             },
             at=at,
         )

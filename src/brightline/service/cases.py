@@ -3,16 +3,15 @@
 Every change runs in one write transaction that (1) loads the principal's roles and
 checks them against the permission table (``brightline.cases.roles``), (2) replays the
 case's events, (3) checks the move against the case transition table and (4) appends
-the case event together with its outbox event ``case.<move>``, whose ``public`` key
-holds the only fields the ledger may publish: the case id, policies, the kind, sector
-and country of the nodes concerned and the signal ids (``S-<n>``) a case groups — never
-names, titles or summaries, never anything about a reporter.
+the case event together with its outbox event ``case.<move>``: the private facts of the
+move and the world version it was made against. What the ledger publishes of it is
+decided by ``brightline.disclosure`` alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -37,7 +36,7 @@ from brightline.cases.model import check_text
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.lifecycle import Status
-from brightline.store import Store, latest_world
+from brightline.store import Store, latest_world_version
 from brightline.store.cases import (
     add_case,
     all_case_events,
@@ -46,16 +45,11 @@ from brightline.store.cases import (
     get_signal,
     next_case_id,
 )
-from brightline.world import World
 
 #: Key principals, and OIDC principals ``oidc:<alias>:<sub>`` (see brightline.access).
 PRINCIPAL: Final = re.compile(
     r"[A-Za-z0-9._@+\-]{1,128}|oidc:[A-Za-z0-9._\-]{1,24}:[A-Za-z0-9._@+\-|=]{1,96}"
 )
-
-#: Node attributes that may be published with a case event (on the node or an ancestor).
-PUBLIC_NODE_ATTRS: Final = ("sector", "country")
-
 
 # -- shared steps ---------------------------------------------------------------------------
 
@@ -95,26 +89,6 @@ def load_case(session: Session, case_id: str) -> CaseState:
     return derive_case(events)
 
 
-def public_nodes(world: World | None, nodes: Iterable[str]) -> list[dict[str, Any]]:
-    """Kind, sector and country of each node (inherited), deduplicated: never a name or id."""
-    if world is None:
-        return []
-    seen: list[dict[str, Any]] = []
-    for node in nodes:
-        if node not in world.directory:
-            continue
-        item: dict[str, Any] = {"kind": world.directory[node].kind}
-        for attr in PUBLIC_NODE_ATTRS:
-            for ancestor in world.directory.ancestors(node):
-                value = world.directory[ancestor].attrs.get(attr)
-                if value is not None:
-                    item[attr] = value
-                    break
-        if item not in seen:
-            seen.append(item)
-    return seen
-
-
 def record(
     session: Session,
     state: CaseState | None,
@@ -124,7 +98,6 @@ def record(
     actor: str,
     at: datetime,
     data: Mapping[str, Any],
-    public: Mapping[str, Any] | None = None,
 ) -> CaseState:
     """Check ``move`` through the transition table and append it with its outbox event."""
     if state is not None:
@@ -132,7 +105,6 @@ def record(
     revision = 1 if state is None else state.revision + 1
     probe = CaseEvent(0, case_id, revision, move, actor, at, data)
     after = apply_case_event(state, probe)  # raises on an illegal move
-    stored = latest_world(session)
     outbox = {
         "case": case_id,
         "revision": revision,
@@ -140,14 +112,7 @@ def record(
         "actor": actor,
         "at": format_time(at),
         "data": dict(data),
-        "public": {
-            # The case id links a case's events, for transparency reports (ages, times
-            # from the first report to a decision); it is a number, never a title.
-            "case": case_id,
-            "policies": sorted(after.policies),
-            "nodes": public_nodes(stored.world if stored else None, after.nodes),
-            **(public or {}),
-        },
+        "world_version": latest_world_version(session),
     }
     append_case_event(
         session,
@@ -171,7 +136,6 @@ def _change(
     move: CaseMove,
     data: Mapping[str, Any],
     now: datetime | None,
-    public: Mapping[str, Any] | None = None,
 ) -> CaseState:
     at = now_utc(now)
     with store.write() as session:
@@ -185,7 +149,6 @@ def _change(
             actor=actor.name,
             at=at,
             data=data,
-            public=public,
         )
 
 
@@ -236,7 +199,6 @@ def open_case(
             actor=actor.name,
             at=at,
             data=data,
-            public={"signals": data["signals"]},
         )
 
 
@@ -263,7 +225,6 @@ def attach_signal(
             actor=actor.name,
             at=at,
             data=data,
-            public={"signals": [signal.ref]},
         )
 
 
@@ -320,7 +281,6 @@ def add_evidence(
             actor=actor.name,
             at=at,
             data=data,
-            public={"evidence": evidence.kind.value},
         )
 
 
@@ -409,7 +369,6 @@ def record_finding(
             actor=actor.name,
             at=at,
             data=data,
-            public={"outcome": finding.outcome.value, "policy": finding.policy},
         )
 
 
@@ -437,7 +396,6 @@ def record_decision(
         actor=actor.name,
         at=at,
         data=data,
-        public={"decision": decision.kind.value},
     )
 
 
@@ -525,7 +483,6 @@ def decide_appeal(
             actor=actor.name,
             at=at,
             data=data,
-            public={"appeal": outcome.value},
         )
 
 

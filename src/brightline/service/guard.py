@@ -25,7 +25,7 @@ from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError, Problem
 from brightline.policy import format_time
 from brightline.service.lifecycle import EventKind, RestrictionState, same_principal
-from brightline.store import Store, append_outbox, events_for
+from brightline.store import Store, append_outbox, events_for, latest_world_version
 from brightline.store.cases import (
     StoredPlan,
     add_guard_approval,
@@ -167,7 +167,7 @@ def guard_step(
             "actor": actor.name,
             "at": format_time(at),
             "reasons": plan.body["blast_radius"]["reasons"],
-            "public": {"restriction": state.id, "guard": "blast-radius"},
+            "world_version": latest_world_version(session),
         },
         at=at,
     )

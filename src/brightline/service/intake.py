@@ -26,7 +26,7 @@ from brightline.cases import (
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
-from brightline.service.cases import check_principal, now_utc, public_nodes, require
+from brightline.service.cases import check_principal, now_utc, require
 from brightline.store import Store, append_outbox, latest_world
 from brightline.store.cases import (
     StoredSignal,
@@ -159,12 +159,7 @@ def _add(
                 "nodes": list(signal.nodes),
                 "policies": list(signal.policies),
                 "at": format_time(at),
-                "public": {
-                    "signal": stored.ref,
-                    "source": signal.source_kind.public,
-                    "policies": sorted(signal.policies),
-                    "nodes": public_nodes(stored_world.world, signal.nodes),
-                },
+                "world_version": stored_world.version,
             },
             at=at,
         )
@@ -221,7 +216,6 @@ def _grant(
                 "role": role.value,
                 "actor": actor.name,
                 "at": format_time(at),
-                "public": {"role": role.value},
             },
             at=at,
         )

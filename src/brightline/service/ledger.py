@@ -20,7 +20,9 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from brightline.cases import CaseState, apply_case_event
 from brightline.config import Settings
+from brightline.disclosure import Facts, public_fields, published
 from brightline.errors import (
     ConflictError,
     InvalidInputError,
@@ -49,7 +51,7 @@ from brightline.ledger import (
     write_key_files,
 )
 from brightline.ledger.verify import EMPTY_ROOT
-from brightline.policy import ActionPattern, format_time
+from brightline.policy import format_time
 from brightline.service.lifecycle import derive
 from brightline.store import (
     Store,
@@ -61,7 +63,9 @@ from brightline.store import (
     outbox_entry,
     outbox_head,
     read_outbox,
+    world_by_version,
 )
+from brightline.store.cases import case_events
 from brightline.store.ledger import (
     NewLedgerEntry,
     SqlTileStore,
@@ -122,63 +126,108 @@ def ensure_key(settings: Settings) -> NoteVerifier:
 
 # --- what goes in -----------------------------------------------------------------------
 
-#: Node attributes published for restriction events, looked up on the scope and its
-#: ancestors: enough for transparency counts by sector and country, never a name.
-PUBLIC_NODE_ATTRS: Final = ("sector", "country")
-
 
 def private_record(event: OutboxEntry) -> dict[str, Any]:
-    """The record an entry commits to: its outbox event's payload (less the fields it
-    publishes) and the event's id. Rebuilt from the outbox, which is never changed."""
-    payload = event.data()
-    if not isinstance(payload, dict):
-        payload = {"value": payload}
-    record = {k: v for k, v in payload.items() if k != "public"}
+    """The record an entry commits to: its outbox event's payload and the event's id.
+    Rebuilt from the outbox, which is never changed. Events written before
+    ``brightline.disclosure`` carried a ``public`` key, which their records never held."""
+    record = {k: v for k, v in _payload(event).items() if k != "public"}
     record["outbox_event"] = event.id
     return record
 
 
-def _entry_for(
-    event: OutboxEntry, session: Session, world: _WorldCache, *, customer_names: bool = False
-) -> LedgerEntry:
+def _payload(event: OutboxEntry) -> dict[str, Any]:
     payload = event.data()
-    if not isinstance(payload, dict):
-        payload = {"value": payload}
-    record = private_record(event)
-    disclosed: dict[str, Any] = dict(payload.get("public") or {})
-    if event.event_type.startswith("restriction."):
-        public = _restriction_public(payload, session, world, customer_names=customer_names)
-        disclosed = {**public, **disclosed}
-    elif event.event_type == "world.imported":
-        disclosed = {"counts": payload.get("counts", {}), **disclosed}
+    return payload if isinstance(payload, dict) else {"value": payload}
+
+
+def _entry_for(event: OutboxEntry, known: _Known) -> LedgerEntry:
+    """The entry logging ``event``; its public part comes from ``brightline.disclosure``
+    alone (this is its only caller), which refuses an event type it does not list."""
+    public_fields(event.event_type)  # refuse an unknown type before reading anything for it
+    payload = _payload(event)
     return LedgerEntry.seal(
         event_type=event.event_type,
         time=format_time(event.created_at) or "",
-        record=record,
-        disclosed=disclosed,
+        record=private_record(event),
+        disclosed=published(event.event_type, payload, known.facts(event.event_type, payload)),
     )
 
 
-class _WorldCache:
-    """The latest stored world, loaded at most once per sync."""
+class _Known:
+    """The disclosure facts of events as of when they happened, read from the store at
+    most once per world version and case during one sync (which holds the write lock, so
+    nothing it reads changes under it)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, customer_names: bool) -> None:
         self._session = session
-        self._world: World | None = None
-        self._loaded = False
+        self._customer_names = customer_names
+        self._worlds: dict[int | str, World | None] = {}
+        self._cases: dict[str, list[CaseState]] = {}
 
-    def get(self) -> World | None:
-        if not self._loaded:
-            stored = latest_world(self._session)
-            self._world = stored.world if stored else None
-            self._loaded = True
-        return self._world
+    def facts(self, event_type: str, payload: Mapping[str, Any]) -> Facts:
+        family = event_type.partition(".")[0]
+        restriction = None
+        case_policies: tuple[str, ...] = ()
+        case_nodes: tuple[str, ...] = ()
+        if family == "restriction" and payload.get("restriction_body") is None:
+            restriction = _body_in_effect(
+                self._session, str(payload.get("restriction", "")), payload.get("revision")
+            )
+        elif family == "case":
+            case = self._case(str(payload.get("case")), payload.get("revision"))
+            case_policies, case_nodes = case.policies, case.nodes
+        return Facts(
+            world=self._world(payload),
+            restriction=restriction if isinstance(restriction, Mapping) else None,
+            case_policies=case_policies,
+            case_nodes=case_nodes,
+            customer_names=self._customer_names,
+        )
+
+    def _world(self, payload: Mapping[str, Any]) -> World | None:
+        """The world the change was made against, which its writer recorded (None if it
+        was made before any import); for events written before writers recorded it, the
+        latest world, as the sync used then."""
+        version = payload.get("world_version", "latest")
+        if version is None:
+            return None
+        if version not in self._worlds:
+            if version == "latest":
+                stored = latest_world(self._session)
+            elif isinstance(version, int) and not isinstance(version, bool):
+                stored = world_by_version(self._session, version)
+                if stored is None:
+                    raise LedgerIntegrityError(f"world version {version} is not in the store")
+            else:
+                raise LedgerIntegrityError(f"{version!r} is not a world version")
+            self._worlds[version] = stored.world if stored is not None else None
+        return self._worlds[version]
+
+    def _case(self, case_id: str, revision: Any) -> CaseState:
+        """The case once its event ``revision`` happened."""
+        if case_id not in self._cases:
+            states: list[CaseState] = []
+            for event in case_events(self._session, case_id):
+                if event.revision != len(states) + 1:
+                    raise LedgerIntegrityError(f"case {case_id} skips to revision {event.revision}")
+                states.append(apply_case_event(states[-1] if states else None, event))
+            self._cases[case_id] = states
+        states = self._cases[case_id]
+        if not isinstance(revision, int) or not 1 <= revision <= len(states):
+            raise LedgerIntegrityError(f"case {case_id} has no event of revision {revision!r}")
+        return states[revision - 1]
 
 
 def _body_in_effect(session: Session, restriction_id: str, revision: Any) -> Any:
     """The body a restriction has once its event ``revision`` happened (the promoted one
     after a promotion is approved, the previous one after it is rejected), whatever
-    happened later: a sync that lags behind later events must seal what was true then."""
+    happened later: a sync that lags behind later events must seal what was true then.
+
+    An event without a revision (a guard approval) gets the latest body proposed, as of
+    the sync: a guard approval seals the proposal it guards unless a later one was made
+    before the sync ran.
+    """
     events = events_for(session, restriction_id)
     if isinstance(revision, int) and not isinstance(revision, bool):
         upto = [e for e in events if e.revision <= revision]
@@ -189,57 +238,6 @@ def _body_in_effect(session: Session, restriction_id: str, revision: Any) -> Any
                 pass  # an inconsistent history: fall back to the latest body
     bodies = [e.body for e in events if e.body is not None]
     return bodies[-1] if bodies else None
-
-
-def _restriction_public(
-    payload: Mapping[str, Any],
-    session: Session,
-    world_cache: _WorldCache,
-    *,
-    customer_names: bool = False,
-) -> dict[str, Any]:
-    restriction_id = str(payload.get("restriction", ""))
-    public: dict[str, Any] = {"restriction": restriction_id, "kind": payload.get("kind")}
-    if payload.get("case") is not None:
-        # Links a restriction to its case (a number), so that a transparency report can
-        # time a case from its first report to enforcement.
-        public["case"] = payload["case"]
-    body = payload.get("restriction_body")
-    if body is None:
-        body = _body_in_effect(session, restriction_id, payload.get("revision"))
-    if not isinstance(body, Mapping):
-        return public
-    reason = body.get("reason") or {}
-    public["policy"] = reason.get("policy") if isinstance(reason, Mapping) else None
-    public["mode"] = body.get("mode", "enforce")
-    public["regions"] = sorted(body["regions"]) if body.get("regions") else None
-    public["not_before"] = body.get("not_before")
-    public["not_after"] = body.get("not_after")
-    world = world_cache.get()
-    if world is None:
-        return public
-    tags: set[str] = set()
-    for text in body.get("actions") or ():
-        try:
-            pattern = ActionPattern.parse(str(text))
-        except InvalidInputError:
-            continue
-        for service in world.catalog.services_matching(pattern.service):
-            tags.update(world.catalog.services[service].tags)
-    public["service_tags"] = sorted(tags)
-    scope = str(body.get("scope", ""))
-    if scope in world.directory:
-        public["scope_kind"] = world.directory[scope].kind
-        for attr in PUBLIC_NODE_ATTRS:
-            for node in world.directory.ancestors(scope):
-                value = world.directory[node].attrs.get(attr)
-                if value is not None:
-                    public[attr] = value
-                    break
-        if customer_names:
-            # Only when the deployment chose to (Settings.ledger_publishes_customer_names).
-            public["customer"] = world.directory[world.directory.root(scope)].name
-    return public
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +257,8 @@ def sync_ledger(
 ) -> SyncResult:
     """Log every pending outbox event, in order, exactly once; sign a checkpoint if keyed.
 
+    Each entry publishes what ``brightline.disclosure`` allows for its type; an event of
+    a type it does not list stops the sync with LedgerIntegrityError, logging nothing.
     ``customer_names`` publishes the name of a restriction's customer (the root of its
     scope) in its public form; pass ``Settings.ledger_publishes_customer_names``.
     """
@@ -268,10 +268,10 @@ def sync_ledger(
         size = ledger_size(session)
         tiles = SqlTileStore(session)
         appender = TileAppender.resume(tiles, size)
-        world = _WorldCache(session)
+        known = _Known(session, customer_names=customer_names)
         appended = 0
         while events := read_outbox(session, after=position, limit=_BATCH):
-            entries = [_entry_for(e, session, world, customer_names=customer_names) for e in events]
+            entries = [_entry_for(e, known) for e in events]  # in order
             rows = [
                 NewLedgerEntry(outbox_id=e.id, public=entry.public_bytes(), salt=entry.salt)
                 for e, entry in zip(events, entries, strict=True)

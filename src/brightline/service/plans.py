@@ -403,7 +403,6 @@ def decide_restrict(
                 "exceeds_limits": plan.exceeds_limits,
                 "restrictions": list(plan.restriction_ids),
             },
-            public={"exceeds_limits": plan.exceeds_limits},
         )
     propose_restrictions(
         store,

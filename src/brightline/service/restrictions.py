@@ -52,6 +52,7 @@ from brightline.store import (
     event_by_key,
     events_for,
     latest_world,
+    latest_world_version,
 )
 from brightline.store.cases import case_events
 from brightline.world import World
@@ -511,6 +512,7 @@ def _append(
         "at": format_time(event.at),
         "why": why,
         "case": case,
+        "world_version": latest_world_version(session),
     }
     if body is not None:
         payload["restriction_body"] = dict(body)

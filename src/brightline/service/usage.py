@@ -189,7 +189,6 @@ def case_usage(
                         "params": params,
                         "result_sha256": result.result_sha256,
                     },
-                    public={"access": "per-subscription usage"},
                 )
             if pin:
                 record(
@@ -200,6 +199,5 @@ def case_usage(
                     actor=actor.name,
                     at=at,
                     data={"number": state.next_number("evidence"), "evidence": result.to_json()},
-                    public={"evidence": result.kind.value},
                 )
     return UsageView(result, breakdown)

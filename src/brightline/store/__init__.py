@@ -30,6 +30,8 @@ from brightline.store.worlds import (
     StoredWorld,
     add_world_version,
     latest_world,
+    latest_world_version,
+    world_by_version,
     world_digest,
     world_versions,
 )
@@ -54,6 +56,7 @@ __all__ = [
     "events_for",
     "head_revision",
     "latest_world",
+    "latest_world_version",
     "open_store",
     "outbox_entry",
     "outbox_head",
@@ -61,6 +64,7 @@ __all__ = [
     "redact",
     "restriction_ids",
     "upgrade",
+    "world_by_version",
     "world_digest",
     "world_versions",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from brightline.store.models import WorldNode, WorldRegion, WorldService, WorldVersion
@@ -86,6 +86,16 @@ def latest_world(session: Session, *, at: datetime | None = None) -> StoredWorld
         query = query.where(WorldVersion.created_at <= at)
     version = session.scalar(query)
     return None if version is None else _load(session, version)
+
+
+def latest_world_version(session: Session) -> int | None:
+    """The newest world version's number, without loading it (None before any import)."""
+    return session.scalar(select(func.max(WorldVersion.id)))
+
+
+def world_by_version(session: Session, version: int) -> StoredWorld | None:
+    row = session.get(WorldVersion, version)
+    return None if row is None else _load(session, row)
 
 
 def world_versions(session: Session) -> list[tuple[int, datetime, str, str]]:
