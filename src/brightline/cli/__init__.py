@@ -10,6 +10,7 @@ from brightline.cli import (  # noqa: F401  (registration)
     export_clouds,
     ledger,
     plan,
+    principals,
     report,
     restrict,
     serve,
