@@ -69,7 +69,8 @@ def test_bootstrap_prints_the_key_once_without_key_out(tmp_path: Path) -> None:
     runner = CliRunner(env={"BRIGHTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}"})
     result = runner.invoke(app, ["bootstrap", "--principal", "root"])
     assert result.exit_code == 0, result.output
-    key = next(line for line in result.stdout.split() if line.startswith("bl_"))
+    key = result.stdout.strip()  # alone on standard output
+    assert key.startswith("bl_")
     listed = runner.invoke(app, ["principal", "list"], env={"BRIGHTLINE_API_KEY": key})
     assert listed.exit_code == 0, listed.output
     assert "root: admin, case-admin" in listed.stdout

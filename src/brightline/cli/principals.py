@@ -69,9 +69,11 @@ def _key_out(path: Path | None) -> Iterator[IO[str] | None]:
 
 
 def _show_key(key: str, handle: IO[str] | None, path: Path | None) -> None:
+    """Into the file, or alone on standard output (so that a script can capture it); what
+    is said about it goes to standard error."""
     if handle is not None:
         handle.write(key + "\n")
-        console.print(f"key written to {path} (mode 0600)", highlight=False)
+        err_console.print(f"key written to {path} (mode 0600)", highlight=False)
         return
     err_console.print("[bold]the key (shown once, store it now):[/]", highlight=False)
     console.print(key, highlight=False, markup=False, soft_wrap=True)
@@ -94,7 +96,7 @@ def bootstrap(
     with _key_out(key_out) as handle, recording(settings()) as store:
         key = bootstrap_store(store, principal=principal)
         _show_key(key, handle, key_out)
-    console.print(
+    err_console.print(
         f"{principal}: admin, case-admin. Next: `brightline apikey create` and "
         "`brightline principal grant` for each person (docs/operations.md)",
         highlight=False,
@@ -176,7 +178,7 @@ def create(
         acting(Action.CREATE_KEY, key_file, token_file) as (store, actor),
     ):
         info, key = create_key(store, principal=principal, roles=role, actor=actor)
-        console.print(
+        err_console.print(
             f"key {info.id} for {info.principal} ({', '.join(info.roles)})", highlight=False
         )
         _show_key(key, handle, key_out)
