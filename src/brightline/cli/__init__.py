@@ -9,6 +9,7 @@ from brightline.cli import (  # noqa: F401  (registration)
     export,
     export_clouds,
     ledger,
+    notify,
     plan,
     principals,
     report,

@@ -1,13 +1,12 @@
-"""``brightline case``: cases, evidence, findings, decisions, appeals, exports and
-notifications. Every command but ``verify`` acts as the principal of its credential
-(:mod:`brightline.cli.credentials`); the service checks that principal's roles again, and
-an external reviewer's assignment to the case."""
+"""``brightline case``: cases, evidence, findings, decisions, appeals and exports
+(notifications: :mod:`brightline.cli.notify`). Every command but ``verify`` acts as the
+principal of its credential (:mod:`brightline.cli.credentials`); the service checks that
+principal's roles again, and an external reviewer's assignment to the case."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,13 +52,6 @@ from brightline.service.cases import (
 )
 from brightline.service.intake import show_reporter, signals_from_alerts
 from brightline.service.ledger import LedgerKeys, sync
-from brightline.service.notify import (
-    NotifySettings,
-    add_notification_contact,
-    deliver_pending,
-    enqueue_notifications,
-    notification_log,
-)
 from brightline.service.plans import PlanLimits, approve, decide_restrict
 from brightline.service.usage import case_usage
 
@@ -69,12 +61,10 @@ case_app = typer.Typer(
 evidence_app = typer.Typer(help="Evidence of a case.", no_args_is_help=True)
 finding_app = typer.Typer(help="Findings of a case.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks of a case.", no_args_is_help=True)
-notify_app = typer.Typer(help="Notification contacts and delivery.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 case_app.add_typer(evidence_app, name="evidence")
 case_app.add_typer(finding_app, name="finding")
 case_app.add_typer(task_app, name="task")
-case_app.add_typer(notify_app, name="notify")
 
 CaseId = Annotated[str, typer.Argument(help="Case id (C-<n>).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -488,67 +478,3 @@ def verify(
     if not check.ok:
         raise InvalidInputError([Problem(str(bundle), p) for p in check.problems])
     console.print(f"{bundle}: {check.entries} entries verified", highlight=False)
-
-
-@command(notify_app, name="add-contact")
-def add_contact(
-    name: Annotated[str, typer.Option("--name")],
-    channel: Annotated[str, typer.Option("--channel", help="webhook or smtp")],
-    target: Annotated[str, typer.Option("--target", help="URL or e-mail address")],
-    node: Annotated[
-        str | None, typer.Option("--node", help="Customer node; none: internal")
-    ] = None,
-    secret: Annotated[
-        str | None, typer.Option("--secret", envvar="BRIGHTLINE_WEBHOOK_SECRET")
-    ] = None,
-    key_file: KeyFile = None,
-    token_file: TokenFile = None,
-) -> None:
-    """Add a notification contact."""
-    with acting(Action.MANAGE_NOTIFICATIONS, key_file, token_file, record=True) as (store, actor):
-        contact = add_notification_contact(
-            store, actor=actor, name=name, channel=channel, target=target, node=node, secret=secret
-        )
-    console.print(f"contact {contact.id} added", highlight=False)
-
-
-@command(notify_app, name="send")
-def send(key_file: KeyFile = None, token_file: TokenFile = None) -> None:
-    """Enqueue notifications for new events and deliver every pending one."""
-    with acting(Action.MANAGE_NOTIFICATIONS, key_file, token_file) as (store, _):
-        added = enqueue_notifications(store)
-        report = deliver_pending(store, NotifySettings.from_env(os.environ))
-    console.print(
-        f"{added} enqueued, {report.delivered} delivered, {report.failed} failed "
-        f"({report.attempts} attempts)",
-        highlight=False,
-    )
-
-
-@command(notify_app, name="log")
-def log(key_file: KeyFile = None, token_file: TokenFile = None, as_json: AsJson = False) -> None:
-    """Every notification: to whom, for which event, attempts, delivered or not."""
-    with acting(Action.VIEW_NOTIFICATIONS, key_file, token_file) as (store, actor):
-        sent = notification_log(store, actor=actor)
-    rows = [
-        {
-            "id": n.id,
-            "event": n.event_type,
-            "contact": n.contact.name,
-            "channel": n.contact.channel,
-            "node": n.contact.node,
-            "attempts": n.attempts,
-            "delivered": n.delivered,
-        }
-        for n in sent
-    ]
-    if as_json:
-        _json(rows)
-        return
-    for row in rows:
-        console.print(
-            f"{row['id']:>5}  {row['event']:28} {row['contact']} ({row['channel']}): "
-            f"{'delivered' if row['delivered'] else 'pending'} after {row['attempts']} attempts",
-            highlight=False,
-            markup=False,
-        )
