@@ -1,44 +1,32 @@
-"""The case commands end to end, on both databases: clear refusals and --json output."""
+"""The case commands end to end, on both databases: clear refusals and --json output, each
+command acting as a principal with its own key."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from brightline.cli import app
 from cases.case_scenarios import EXAMPLE
+from cli.people import ADMIN, People, words
 
 RESTRICTION = "id: r-cli\nscope: unit-9900\nactions: ['storage.*:*']\nregions: [westeurope]\n"
 
 
-def _run(cli: CliRunner, *args: str, code: int = 0) -> str:
-    result = cli.invoke(app, list(args))
-    assert result.exit_code == code, (args, result.output, result.stderr)
-    assert "Traceback" not in result.output + result.stderr
-    return result.stdout if code == 0 else result.stderr
-
-
-def test_case_from_report_to_close_through_the_cli(store_url: str, tmp_path: Path) -> None:
-    cli = CliRunner(
-        env={"BRIGHTLINE_DATABASE_URL": store_url, "BRIGHTLINE_DATA_DIR": str(tmp_path / "data")}
-    )
-    _run(cli, "world", "import", str(EXAMPLE))
-    _run(cli, "principal", "grant", "admin", "case-admin", "--as", "admin")
+def test_case_from_report_to_close_through_the_cli(people: People, tmp_path: Path) -> None:
+    run = people.invoke
+    run("world", "import", str(EXAMPLE), by=ADMIN)
     for name, role in (
         ("ivy", "investigator"),
         ("ext", "external-reviewer"),
         ("ann", "approver"),
         ("bob", "approver"),
     ):
-        _run(cli, "principal", "grant", name, role, "--as", "admin")
-    refused = _run(cli, "principal", "grant", "eve", "approver", "--as", "ivy", code=7)
-    assert "may not grant-roles" in " ".join(refused.split())
+        people.enrol(name, role)
+    refused = run("principal", "grant", "eve", "approver", by="ivy", code=7)
+    assert "may not grant-roles" in words(refused)
 
     signal = json.loads(
-        _run(
-            cli,
+        run(
             "report",
             "submit",
             "--node",
@@ -48,36 +36,23 @@ def test_case_from_report_to_close_through_the_cli(store_url: str, tmp_path: Pat
             "--summary",
             "calls transcribed",
             "--json",
+            by="ivy",
         )
     )
     case = json.loads(
-        _run(
-            cli,
-            "case",
-            "open",
-            "--title",
-            "9900",
-            "--signal",
-            signal["signal"],
-            "--as",
-            "ivy",
-            "--json",
-        )
+        run("case", "open", "--title", "9900", "--signal", signal["signal"], "--json", by="ivy")
     )["id"]
     assert case == "C-1"
-    _run(cli, "case", "show", case, "--as", "ext", code=7)
-    _run(cli, "case", "assign", case, "ext", "--as", "ivy")
-    _run(cli, "case", "review", case, "--as", "ivy")
+    run("case", "show", case, by="ext", code=7)
+    run("case", "assign", case, "ext", by="ivy")
+    run("case", "review", case, by="ivy")
     contract = tmp_path / "contract.pdf"
     contract.write_bytes(b"%PDF- provider contract")
-    _run(
-        cli,
+    run(
         "case",
         "evidence",
         "add",
         case,
-        "--as",
-        "ext",
         "--title",
         "Contract",
         "--document",
@@ -85,15 +60,13 @@ def test_case_from_report_to_close_through_the_cli(store_url: str, tmp_path: Pat
         "--file",
         str(contract),
         "--upload",
+        by="ext",
     )
-    _run(
-        cli,
+    run(
         "case",
         "finding",
         "add",
         case,
-        "--as",
-        "ext",
         "--policy",
         "mass-surveillance",
         "--outcome",
@@ -102,38 +75,85 @@ def test_case_from_report_to_close_through_the_cli(store_url: str, tmp_path: Pat
         "matches",
         "--evidence",
         "1",
+        by="ext",
     )
-    refused = _run(cli, "case", "close", case, "--as", "ivy", "--why", "x", code=4)
-    assert "substantiated finding" in " ".join(refused.split())
+    refused = run("case", "close", case, "--why", "x", by="ivy", code=4)
+    assert "substantiated finding" in words(refused)
 
     proposal = tmp_path / "r.yaml"
     proposal.write_text(RESTRICTION)
-    planned = json.loads(_run(cli, "restrict", "plan", str(proposal), "--json"))
+    planned = json.loads(run("restrict", "plan", str(proposal), "--json", by="ivy"))
     assert planned["restrictions"][0]["subscriptions"] == 5
     decided = json.loads(
-        _run(
-            cli,
+        run(
             "case",
             "decide",
             case,
-            "--as",
-            "ivy",
             "--restrict",
             str(proposal),
             "--rationale",
             "substantiated",
             "--json",
+            by="ivy",
         )
     )
     assert decided["status"] == "decided"
-    _run(cli, "case", "approve", "r-cli", "--as", "ext", code=7)
-    approved = json.loads(_run(cli, "case", "approve", "r-cli", "--as", "ann", "--json"))
+    run("case", "approve", "r-cli", by="ext", code=7)
+    approved = json.loads(run("case", "approve", "r-cli", "--json", by="ann"))
     assert approved["status"] == "in-force"
-    _run(cli, "case", "appeal", case, "--as", "ivy", "--grounds", "repurposed")
-    _run(cli, "case", "appeal", case, "--as", "bob", "--outcome", "upheld", "--rationale", "no")
-    closed = json.loads(_run(cli, "case", "close", case, "--as", "ivy", "--why", "done", "--json"))
+    run("case", "appeal", case, "--grounds", "repurposed", by="ivy")
+    run("case", "appeal", case, "--outcome", "upheld", "--rationale", "no", by="bob")
+    closed = json.loads(run("case", "close", case, "--why", "done", "--json", by="ivy"))
     assert closed["status"] == "closed"
-    again = _run(cli, "case", "assign", case, "ext", "--as", "ivy", code=4)
+    again = run("case", "assign", case, "ext", by="ivy", code=4)
     assert "closed" in again
-    timeline = json.loads(_run(cli, "case", "timeline", case, "--as", "ivy", "--json"))
+    timeline = json.loads(run("case", "timeline", case, "--json", by="ivy"))
     assert [t["kind"] for t in timeline if t["source"] == "restriction"] == ["proposed", "approved"]
+
+
+def test_only_a_case_admin_sees_who_reported(people: People) -> None:
+    run = people.invoke
+    run("world", "import", str(EXAMPLE), by=ADMIN)
+    people.enrol("ivy", "investigator")
+    signal = json.loads(
+        run(
+            "report",
+            "submit",
+            "--node",
+            "unit-9900",
+            "--policy",
+            "mass-surveillance",
+            "--summary",
+            "seen at work",
+            "--source",
+            "employee",
+            "--name",
+            "Rosa",
+            "--json",
+            by="ivy",
+        )
+    )["signal"]
+    assert "may not view-reporter" in words(run("case", "reporter", signal, by="ivy", code=7))
+    # The bootstrapped admin is also a case admin.
+    assert json.loads(run("case", "reporter", signal, by=ADMIN))["name"] == "Rosa"
+
+
+def test_notification_contacts_and_log_are_for_case_admins(people: People) -> None:
+    people.enrol("ivy", "investigator")
+    people.invoke(
+        "case",
+        "notify",
+        "add-contact",
+        "--name",
+        "legal",
+        "--channel",
+        "webhook",
+        "--target",
+        "https://hooks.example.test/legal",
+        "--secret",
+        "s3cret-for-hmac",
+        by=ADMIN,
+    )
+    assert json.loads(people.invoke("case", "notify", "log", "--json", by=ADMIN)) == []
+    refused = people.invoke("case", "notify", "log", by="ivy", code=7)
+    assert "may not view-notifications" in words(refused)

@@ -8,76 +8,79 @@ import pytest
 from typer.testing import CliRunner
 
 from brightline.cli import app
+from cli.people import ADMIN, People
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> CliRunner:
-    return CliRunner(
-        env={
-            "BRIGHTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
-            "BRIGHTLINE_DATA_DIR": str(tmp_path / "data"),
-        }
-    )
+def cli(sqlite_people: People) -> People:
+    """A bootstrapped store and its ledger key; alice and carol investigate, bob approves,
+    aude audits."""
+    out = sqlite_people.invoke("ledger", "keygen")
+    assert "brightline.local/ledger+" in out
+    for name, role in (
+        ("alice", "investigator"),
+        ("carol", "investigator"),
+        ("bob", "approver"),
+        ("aude", "auditor"),
+    ):
+        sqlite_people.enrol(name, role)
+    return sqlite_people
 
 
-def ok(cli: CliRunner, *args: str) -> str:
-    result = cli.invoke(app, list(args))
-    assert result.exit_code == 0, result.stderr + result.stdout
-    return result.stdout
-
-
-def test_keygen_sync_status_prove_disclose_verify_export(cli: CliRunner, tmp_path: Path) -> None:
-    out = ok(cli, "ledger", "keygen")
+def test_keygen_sync_status_prove_disclose_verify_export(cli: People, tmp_path: Path) -> None:
+    run = cli.invoke
     key = tmp_path / "data" / "ledger" / "log.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    assert "brightline.local/ledger+" in out
-    assert cli.invoke(app, ["ledger", "keygen"]).exit_code == 4  # never overwritten
+    run("ledger", "keygen", code=4)  # never overwritten
 
-    ok(cli, "world", "import", str(EXAMPLE))
+    base = json.loads(run("ledger", "status", "--json", by="aude"))["size"]
+    run("world", "import", str(EXAMPLE), by=ADMIN)
     proposal = tmp_path / "p.yaml"
     proposal.write_text("id: r-1\nscope: unit-9900\nactions: ['ai.speech:*']\n")
-    ok(cli, "restrict", "propose", str(proposal), "--as", "alice")
-    ok(cli, "restrict", "approve", "r-1", "--as", "bob")
+    run("restrict", "propose", str(proposal), by="alice")
+    run("restrict", "approve", "r-1", by="bob")
 
-    status = json.loads(ok(cli, "ledger", "status", "--json"))
-    assert status["size"] == 3
-    assert status["checkpoint"].startswith("brightline.local/ledger\n3\n")
+    status = json.loads(run("ledger", "status", "--json", by="aude"))
+    size = base + 3
+    assert status["size"] == size
+    assert status["checkpoint"].startswith(f"brightline.local/ledger\n{size}\n")
 
-    proof = json.loads(ok(cli, "ledger", "prove", "1"))
-    assert proof["size"] == 3
+    proof = json.loads(run("ledger", "prove", str(size - 2), by="alice"))
+    assert proof["size"] == size
     assert proof["root"] == status["root"]
 
-    disclosed = json.loads(ok(cli, "ledger", "disclose", "2"))
+    run("ledger", "disclose", str(size - 1), by="alice", code=7)  # auditors only
+    disclosed = json.loads(run("ledger", "disclose", str(size - 1), by="aude"))
     assert disclosed["record"]["actor"] == "bob"
     assert "bob" not in json.dumps(disclosed["public"])
 
     kept = tmp_path / "old-checkpoint"
     kept.write_text(status["checkpoint"])
-    ok(cli, "restrict", "lift", "r-1", "--as", "carol", "--why", "appeal upheld")
-    assert "verified store: 4 entries" in ok(cli, "ledger", "verify", "--checkpoint", str(kept))
+    run("restrict", "lift", "r-1", "--why", "appeal upheld", by="carol")
+    verified = run("ledger", "verify", "--checkpoint", str(kept), by="aude")
+    assert f"verified store: {size + 1} entries" in verified
 
     tiles = tmp_path / "tiles"
-    ok(cli, "ledger", "export-tiles", str(tiles))
-    out = ok(cli, "ledger", "verify", "--tiles", str(tiles), "--checkpoint", str(kept))
+    run("ledger", "export-tiles", str(tiles), by="aude")
+    out = run("ledger", "verify", "--tiles", str(tiles), "--checkpoint", str(kept))
     assert "verified" in out
-    (tiles / "tile" / "entries" / "000.p" / "4").write_bytes(b"\x00\x01x")
-    result = cli.invoke(app, ["ledger", "verify", "--tiles", str(tiles)])
+    (tiles / "tile" / "entries" / "000.p" / str(size + 1)).write_bytes(b"\x00\x01x")
+    result = cli.runner.invoke(app, ["ledger", "verify", "--tiles", str(tiles)])
     assert result.exit_code == 5
     assert "index 0" in result.stderr
 
 
-def test_verify_without_a_key_says_what_to_do(cli: CliRunner) -> None:
-    result = cli.invoke(app, ["ledger", "verify"])
+def test_verify_without_a_key_says_what_to_do(tmp_path: Path) -> None:
+    runner = CliRunner(env={"BRIGHTLINE_DATA_DIR": str(tmp_path / "data")})
+    result = runner.invoke(app, ["ledger", "verify"])
     assert result.exit_code == 3
     assert "brightline ledger keygen" in result.stderr
 
 
-def test_prove_unknown_entry(cli: CliRunner) -> None:
-    ok(cli, "ledger", "keygen")
-    result = cli.invoke(app, ["ledger", "prove", "99"])
-    assert result.exit_code == 3
+def test_prove_unknown_entry(cli: People) -> None:
+    cli.invoke("ledger", "prove", "99", by="aude", code=3)
 
 
 def test_a_missing_verifier_key_is_a_one_line_error(tmp_path: Path) -> None:

@@ -10,19 +10,17 @@ import pytest
 from typer.testing import CliRunner
 
 from brightline.cli import app
+from cli.people import ADMIN, People
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> CliRunner:
-    return CliRunner(
-        env={
-            "BRIGHTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
-            "BRIGHTLINE_DATA_DIR": str(tmp_path / "data"),
-            "BRIGHTLINE_TRANSPARENCY_K": "1",
-        }
-    )
+def cli(sqlite_people: People) -> CliRunner:
+    """A bootstrapped store (k = 1) whose admin's key is in the environment."""
+    key = sqlite_people.key_file(ADMIN).read_text().strip()
+    sqlite_people.runner.env["BRIGHTLINE_API_KEY"] = key
+    return sqlite_people.runner
 
 
 def ok(cli: CliRunner, *args: str) -> str:
@@ -31,15 +29,19 @@ def ok(cli: CliRunner, *args: str) -> str:
     return result.stdout
 
 
-def test_write_then_verify_a_transparency_report(cli: CliRunner, tmp_path: Path) -> None:
+def test_write_then_verify_a_transparency_report(
+    cli: CliRunner, sqlite_people: People, tmp_path: Path
+) -> None:
     ok(cli, "ledger", "keygen")
     ok(cli, "world", "import", str(EXAMPLE))
+    sqlite_people.enrol("alice", "investigator")
+    sqlite_people.enrol("bob", "approver")
     proposal = tmp_path / "p.yaml"
     proposal.write_text(
         "id: r-1\nscope: unit-9900\nactions: ['ai.speech:*']\nreason: {policy: mass-surveillance}\n"
     )
-    ok(cli, "restrict", "propose", str(proposal), "--as", "alice")
-    ok(cli, "restrict", "approve", "r-1", "--as", "bob")
+    sqlite_people.invoke("restrict", "propose", str(proposal), by="alice")
+    sqlite_people.invoke("restrict", "approve", "r-1", by="bob")
 
     today = datetime.now(UTC).date()
     first = (today - timedelta(days=6)).isoformat()

@@ -1,4 +1,5 @@
-"""The store commands end to end: db, world, restrict, snapshot (on both databases)."""
+"""The store commands end to end: db, world, restrict, snapshot (on both databases), each
+acting as a principal with its own key."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from brightline.cli import app
 from brightline.service import read_snapshot
+from cli.people import ADMIN, People, words
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
 AWS = Path(__file__).parents[1] / "fixtures" / "aws" / "organization.json"
@@ -28,109 +30,141 @@ def cli(store_url: str) -> CliRunner:
     return CliRunner(env={"BRIGHTLINE_DATABASE_URL": store_url})
 
 
+@pytest.fixture
+def staff(people: People) -> People:
+    """The admin imports the example world; alice and carol investigate, bob and dave
+    approve."""
+    people.invoke("world", "import", str(EXAMPLE), by=ADMIN)
+    for name, role in (
+        ("alice", "investigator"),
+        ("carol", "investigator"),
+        ("bob", "approver"),
+        ("dave", "approver"),
+    ):
+        people.enrol(name, role)
+    return people
+
+
 def _ok(cli: CliRunner, *args: str) -> str:
     result = cli.invoke(app, list(args))
     assert result.exit_code == 0, (result.output, result.stderr)
     return result.stdout
 
 
-def _text(output: str) -> str:
-    """Rich wraps lines at the terminal width; compare words."""
-    return " ".join(output.split())
-
-
 def test_db_upgrade_reports_the_revision(cli: CliRunner) -> None:
     from brightline.store import head_revision
 
-    assert f"already at revision {head_revision()}" in _text(_ok(cli, "db", "upgrade"))
+    assert f"already at revision {head_revision()}" in words(_ok(cli, "db", "upgrade"))
 
 
-def test_full_lifecycle_through_the_cli(cli: CliRunner, tmp_path: Path) -> None:
-    assert "imported as world version 1" in _text(_ok(cli, "world", "import", str(EXAMPLE)))
+def test_full_lifecycle_through_the_cli(staff: People, tmp_path: Path) -> None:
     proposal = tmp_path / "r.yaml"
     proposal.write_text(PROPOSAL)
-    _ok(cli, "restrict", "propose", str(proposal), "--as", "alice", "--case", "C-9")
+    staff.invoke("restrict", "propose", str(proposal), by="alice")
 
-    own = cli.invoke(app, ["restrict", "approve", "r-cli", "--as", "alice"])
-    assert own.exit_code == 4
-    assert "second person" in _text(own.stderr)
-    assert "Traceback" not in own.output + own.stderr
+    own = staff.invoke("restrict", "approve", "r-cli", by="alice", code=7)
+    assert "alice (investigator) may not approve-restriction" in words(own)
 
-    shown = json.loads(_ok(cli, "restrict", "approve", "r-cli", "--as", "bob", "--json"))
+    shown = json.loads(staff.invoke("restrict", "approve", "r-cli", "--json", by="bob"))
     assert shown[0]["status"] == "in-force"
-    listed = json.loads(_ok(cli, "restrict", "list", "--state", "in-force", "--json"))
+    listed = json.loads(
+        staff.invoke("restrict", "list", "--state", "in-force", "--json", by="alice")
+    )
     assert [r["id"] for r in listed] == ["r-cli"]
-    history = json.loads(_ok(cli, "restrict", "show", "r-cli", "--json"))["events"]
+    history = json.loads(staff.invoke("restrict", "show", "r-cli", "--json", by="dave"))["events"]
     assert [(e["kind"], e["actor"]) for e in history] == [
         ("proposed", "alice"),
         ("approved", "bob"),
     ]
 
     out = tmp_path / "snapshot.json"
-    _ok(cli, "snapshot", "--out", str(out))
+    staff.invoke("snapshot", "--out", str(out), by="alice")
     assert [r.id for r in read_snapshot(out).restrictions] == ["r-cli"]
 
-    _ok(cli, "restrict", "lift", "r-cli", "--as", "carol", "--why", "case closed")
-    _ok(cli, "restrict", "approve", "r-cli", "--as", "dave")
-    assert "lifted" in _ok(cli, "restrict", "show", "r-cli")
-    assert json.loads(_ok(cli, "snapshot"))["restrictions"] == []
+    staff.invoke("restrict", "lift", "r-cli", "--why", "case closed", by="carol")
+    staff.invoke("restrict", "approve", "r-cli", by="dave")
+    assert "lifted" in staff.invoke("restrict", "show", "r-cli", by="carol")
+    assert json.loads(staff.invoke("snapshot", by="bob"))["restrictions"] == []
 
 
-def test_world_import_dry_run_and_aws_source(cli: CliRunner) -> None:
-    _ok(cli, "world", "import", str(EXAMPLE))
-    dry = _ok(cli, "world", "import", str(AWS), "--from", "aws-organizations", "--dry-run")
-    assert "dry run: nothing was written" in _text(dry)
+def test_approving_your_own_proposal_is_refused(people: People, tmp_path: Path) -> None:
+    """Four eyes compares the authenticated principals: a key carrying both roles, granted
+    both, still cannot approve what its principal proposed."""
+    people.invoke("world", "import", str(EXAMPLE), by=ADMIN)
+    people.enrol("pat", "investigator", "approver")
+    proposal = tmp_path / "r.yaml"
+    proposal.write_text(PROPOSAL)
+    people.invoke("restrict", "propose", str(proposal), by="pat")
+    own = people.invoke("restrict", "approve", "r-cli", by="pat", code=4)
+    assert "second person" in words(own)
+    assert (
+        json.loads(people.invoke("restrict", "show", "r-cli", "--json", by="pat"))["status"]
+        == "proposed"
+    )
+
+
+def test_world_import_dry_run_and_aws_source(people: People) -> None:
+    people.invoke("world", "import", str(EXAMPLE), by=ADMIN)
+    dry = people.invoke(
+        "world", "import", str(AWS), "--from", "aws-organizations", "--dry-run", by=ADMIN
+    )
+    assert "dry run: nothing was written" in words(dry)
     assert "555566667777" in dry
     result = json.loads(
-        _ok(cli, "world", "import", str(AWS), "--from", "aws-organizations", "--json")
+        people.invoke(
+            "world", "import", str(AWS), "--from", "aws-organizations", "--json", by=ADMIN
+        )
     )
     assert result["version"] == 2
     assert result["counts"]["added_nodes"] == 8
 
 
-def test_world_export_writes_loadable_files(cli: CliRunner, tmp_path: Path) -> None:
-    _ok(cli, "world", "import", str(EXAMPLE))
-    _ok(cli, "world", "export", str(tmp_path / "out"))
-    again = json.loads(_ok(cli, "world", "import", str(tmp_path / "out"), "--json"))
+def test_world_import_needs_the_admin_role(people: People) -> None:
+    people.enrol("ivy", "investigator")
+    refused = people.invoke("world", "import", str(EXAMPLE), by="ivy", code=7)
+    assert "may not import-world" in words(refused)
+
+
+def test_world_export_writes_loadable_files(staff: People, tmp_path: Path) -> None:
+    staff.invoke("world", "export", str(tmp_path / "out"), by="alice")
+    again = json.loads(staff.invoke("world", "import", str(tmp_path / "out"), "--json", by=ADMIN))
     assert again["changed"] is False
 
 
 @pytest.mark.parametrize(
-    ("args", "code", "message"),
+    ("args", "by", "code", "message"),
     [
-        (["restrict", "approve", "r-none", "--as", "bob"], 3, "no restriction 'r-none'"),
-        (["restrict", "lift", "r-none", "--as", "bob", "--why", "x"], 3, "no restriction"),
-        (["world", "import", "/nonexistent/world"], 2, "not a directory"),
+        (["restrict", "approve", "r-none"], "bob", 3, "no restriction 'r-none'"),
+        (["restrict", "lift", "r-none", "--why", "x"], "carol", 3, "no restriction"),
+        (["world", "import", "/nonexistent/world"], ADMIN, 2, "not a directory"),
     ],
 )
 def test_bad_input_is_a_clear_error(
-    cli: CliRunner, args: list[str], code: int, message: str
+    staff: People, args: list[str], by: str, code: int, message: str
 ) -> None:
-    result = cli.invoke(app, args)
-    assert result.exit_code == code
-    assert message in _text(result.stderr)
-    assert "Traceback" not in result.stderr
+    assert message in words(staff.invoke(*args, by=by, code=code))
 
 
-def test_malformed_proposal_yaml_is_a_clear_error(cli: CliRunner, tmp_path: Path) -> None:
-    _ok(cli, "world", "import", str(EXAMPLE))
+def test_malformed_proposal_yaml_is_a_clear_error(staff: People, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: r-x\nscope: [unclosed\n")
-    result = cli.invoke(app, ["restrict", "propose", str(bad), "--as", "alice"])
-    assert result.exit_code == 2
-    assert "bad.yaml" in result.stderr
-    assert "malformed YAML" in _text(result.stderr)
-    assert json.loads(_ok(cli, "restrict", "list", "--json")) == []
+    refused = staff.invoke("restrict", "propose", str(bad), by="alice", code=2)
+    assert "bad.yaml" in refused
+    assert "malformed YAML" in words(refused)
+    assert json.loads(staff.invoke("restrict", "list", "--json", by="alice")) == []
 
 
 def test_unreachable_database_is_one_line_not_a_traceback() -> None:
     runner = CliRunner(
-        env={"BRIGHTLINE_DATABASE_URL": "postgresql+psycopg://u:hunter2@127.0.0.1:1/none"}
+        env={
+            "BRIGHTLINE_DATABASE_URL": "postgresql+psycopg://u:hunter2@127.0.0.1:1/none",
+            "BRIGHTLINE_API_KEY": "bl_0123456789abcdef_secret",
+        }
     )
     result = runner.invoke(app, ["restrict", "list"])
     assert result.exit_code == 6
     assert len(result.stderr.strip().splitlines()) == 1
-    message = _text(result.stderr)
+    message = words(result.stderr)
     assert message.startswith("error: cannot use the database at")
     assert message.count("error:") == 1
     assert "Connection refused" in message

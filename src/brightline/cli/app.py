@@ -16,6 +16,7 @@ from rich.console import Console
 from brightline.config import Settings
 from brightline.errors import (
     AccessDeniedError,
+    AuthenticationError,
     BrightlineError,
     ConflictError,
     InvalidInputError,
@@ -35,7 +36,9 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-#: Exit codes, by error kind; 1 is anything else Brightline refused.
+#: Exit codes, by error kind; 1 is anything else Brightline refused. 7 is "you may not"
+#: (the principal's roles do not allow it), 8 "who are you?" (no credential, or an
+#: unknown, revoked, expired or badly signed one), like HTTP's 403 and 401.
 EXIT_CODES: Final[dict[type[BrightlineError], int]] = {
     InvalidInputError: 2,
     NotFoundError: 3,
@@ -43,6 +46,7 @@ EXIT_CODES: Final[dict[type[BrightlineError], int]] = {
     LedgerIntegrityError: 5,
     StoreUnavailableError: 6,
     AccessDeniedError: 7,
+    AuthenticationError: 8,
 }
 
 

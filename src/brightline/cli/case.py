@@ -1,18 +1,19 @@
-"""``brightline case`` and ``brightline principal``: cases, evidence, findings, decisions,
-appeals, exports, notifications, and who holds which role. Every command acts ``--as``
-a principal; the service checks that principal's roles."""
+"""``brightline case``: cases, evidence, findings, decisions, appeals and exports
+(notifications: :mod:`brightline.cli.notify`). Every command but ``verify`` acts as the
+principal of its credential (:mod:`brightline.cli.credentials`); the service checks that
+principal's roles again, and an external reviewer's assignment to the case."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from brightline.access import Action
 from brightline.cases import (
     AppealOutcome,
     CaseState,
@@ -22,12 +23,11 @@ from brightline.cases import (
     Finding,
     FindingOutcome,
     OutsideReport,
-    Role,
 )
 from brightline.cli.app import app, command, console, settings
+from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
 from brightline.ledger import read_verifier
-from brightline.service import open_store
 from brightline.service.case_export import (
     CaseView,
     case_timeline,
@@ -50,20 +50,8 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
-from brightline.service.intake import (
-    grant_role,
-    list_principals,
-    revoke_role,
-    show_reporter,
-    signals_from_alerts,
-)
-from brightline.service.ledger import LedgerKeys, recording
-from brightline.service.notify import (
-    NotifySettings,
-    add_notification_contact,
-    deliver_pending,
-    enqueue_notifications,
-)
+from brightline.service.intake import show_reporter, signals_from_alerts
+from brightline.service.ledger import LedgerKeys, sync
 from brightline.service.plans import PlanLimits, approve, decide_restrict
 from brightline.service.usage import case_usage
 
@@ -73,16 +61,11 @@ case_app = typer.Typer(
 evidence_app = typer.Typer(help="Evidence of a case.", no_args_is_help=True)
 finding_app = typer.Typer(help="Findings of a case.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks of a case.", no_args_is_help=True)
-notify_app = typer.Typer(help="Notification contacts and delivery.", no_args_is_help=True)
-principal_app = typer.Typer(help="Principals and their roles.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
-app.add_typer(principal_app, name="principal")
 case_app.add_typer(evidence_app, name="evidence")
 case_app.add_typer(finding_app, name="finding")
 case_app.add_typer(task_app, name="task")
-case_app.add_typer(notify_app, name="notify")
 
-Actor = Annotated[str, typer.Option("--as", help="Who you are (your principal name).")]
 CaseId = Annotated[str, typer.Argument(help="Case id (C-<n>).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -98,59 +81,25 @@ def _state(state: CaseState, as_json: bool, note: str = "") -> None:
     console.print(f"[bold]{state.id}[/]: {state.status.value}{note}", highlight=False)
 
 
-# -- principals -------------------------------------------------------------------------------
-
-
-@command(principal_app, name="grant")
-def grant(principal: str, role: Role, actor: Actor, as_json: AsJson = False) -> None:
-    """Grant a role (case admins; the first grant of a fresh store makes a case admin)."""
-    with recording(settings()) as store:
-        roles = grant_role(store, principal, role, actor=actor)
-    _roles(principal, roles, as_json)
-
-
-@command(principal_app, name="revoke")
-def revoke(principal: str, role: Role, actor: Actor, as_json: AsJson = False) -> None:
-    """Revoke a role (case admins)."""
-    with recording(settings()) as store:
-        roles = revoke_role(store, principal, role, actor=actor)
-    _roles(principal, roles, as_json)
-
-
-def _roles(principal: str, roles: frozenset[Role], as_json: bool) -> None:
-    if as_json:
-        _json({"principal": principal, "roles": sorted(roles)})
-    else:
-        console.print(f"{principal}: {', '.join(sorted(roles)) or 'no role'}", highlight=False)
-
-
-@command(principal_app, name="list")
-def principals(actor: Actor, as_json: AsJson = False) -> None:
-    """Every principal holding a role."""
-    with open_store(settings()) as store:
-        grants = list_principals(store, actor=actor)
-    if as_json:
-        _json({p: sorted(r) for p, r in grants.items()})
-        return
-    for principal, roles in grants.items():
-        console.print(f"{principal}: {', '.join(sorted(roles))}", highlight=False)
-
-
 # -- cases ------------------------------------------------------------------------------------
 
 
 @command(case_app, name="open")
 def open_(
-    actor: Actor,
     title: Annotated[str, typer.Option("--title", help="What the case is about.")],
     signal: Annotated[list[str] | None, typer.Option("--signal", help="Signal id (S-<n>).")] = None,
     alert: Annotated[list[str] | None, typer.Option("--alert", help="Detection alert id.")] = None,
     alerts: Annotated[Path | None, typer.Option("--alerts", help="Alerts file.")] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Open a case from signals and/or detection alerts."""
     config = settings()
-    with recording(config) as store:
+    with acting(Action.OPEN_CASE, key_file, token_file, config=config, record=True) as (
+        store,
+        actor,
+    ):
         refs = list(signal or [])
         refs += signals_from_alerts(store, config, alert or [], actor=actor, alerts_file=alerts)
         state = open_case(store, actor=actor, title=title, signals=refs)
@@ -158,9 +107,11 @@ def open_(
 
 
 @command(case_app, name="show")
-def show(case_id: CaseId, actor: Actor, as_json: AsJson = False) -> None:
+def show(
+    case_id: CaseId, key_file: KeyFile = None, token_file: TokenFile = None, as_json: AsJson = False
+) -> None:
     """A case as you may see it (reporters only for case admins)."""
-    with open_store(settings()) as store:
+    with acting(Action.VIEW_CASE, key_file, token_file) as (store, actor):
         view = show_case(store, case_id, actor=actor)
     if as_json:
         _json(view.to_json())
@@ -187,12 +138,13 @@ def _brief(item: dict[str, Any]) -> str:
 
 @command(case_app, name="list")
 def list_(
-    actor: Actor,
     status: Annotated[CaseStatus | None, typer.Option("--status")] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Cases you may see."""
-    with open_store(settings()) as store:
+    with acting(Action.LIST_CASES, key_file, token_file) as (store, actor):
         views = list_cases(store, actor=actor, status=status)
     if as_json:
         _json([v.to_json(history=False) for v in views])
@@ -209,20 +161,23 @@ def list_(
 def assign_(
     case_id: CaseId,
     principal: str,
-    actor: Actor,
     remove: Annotated[bool, typer.Option("--remove")] = False,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Assign someone (an external reviewer sees only cases assigned to it)."""
-    with recording(settings()) as store:
+    with acting(Action.ASSIGN, key_file, token_file, record=True) as (store, actor):
         state = assign(store, case_id, principal, actor=actor, remove=remove)
     _state(state, as_json)
 
 
 @command(case_app, name="review")
-def review(case_id: CaseId, actor: Actor, as_json: AsJson = False) -> None:
+def review(
+    case_id: CaseId, key_file: KeyFile = None, token_file: TokenFile = None, as_json: AsJson = False
+) -> None:
     """Start reviewing an open case."""
-    with recording(settings()) as store:
+    with acting(Action.START_REVIEW, key_file, token_file, record=True) as (store, actor):
         state = start_review(store, case_id, actor=actor)
     _state(state, as_json)
 
@@ -230,7 +185,6 @@ def review(case_id: CaseId, actor: Actor, as_json: AsJson = False) -> None:
 @command(evidence_app, name="add")
 def evidence_add(
     case_id: CaseId,
-    actor: Actor,
     title: Annotated[str, typer.Option("--title")],
     document: Annotated[DocumentKind | None, typer.Option("--document")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Hash this file.")] = None,
@@ -238,11 +192,14 @@ def evidence_add(
     url: Annotated[str | None, typer.Option("--url")] = None,
     report: Annotated[bool, typer.Option("--report", help="An outside report.")] = False,
     upload: Annotated[bool, typer.Option("--upload", help="Keep a copy (own documents).")] = False,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Add a document reference (contract, order, ticket…) or an outside report, by hash.
     Usage aggregates are pinned with `case usage --pin`."""
     config = settings()
+    content = None
     if file is not None:
         try:
             content = file.read_bytes()
@@ -255,13 +212,17 @@ def evidence_add(
         if document is None or sha256 is None:
             raise InvalidInputError(Problem("--document", "give --document and --file or --sha256"))
         item = DocumentReference(document, sha256, title, url, uploaded=upload)
-        if upload:
-            if file is None:
-                raise InvalidInputError(Problem("--upload", "needs --file"))
+        if upload and content is None:
+            raise InvalidInputError(Problem("--upload", "needs --file"))
+    with acting(Action.ADD_EVIDENCE, key_file, token_file, config=config, record=True) as (
+        store,
+        actor,
+    ):
+        if upload and content is not None and sha256 is not None:
+            # Only once the principal is known: no copy is kept for an unknown caller.
             target = config.data_dir / "case-documents" / sha256
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(file.read_bytes())
-    with recording(config) as store:
+            target.write_bytes(content)
         state = add_evidence(store, case_id, item, actor=actor)
     _state(state, as_json, f", evidence {len(state.evidence)} pinned")
 
@@ -269,17 +230,19 @@ def evidence_add(
 @command(case_app, name="usage")
 def usage(
     case_id: CaseId,
-    actor: Actor,
     days: Annotated[int, typer.Option("--days")] = 30,
     node: Annotated[list[str] | None, typer.Option("--node")] = None,
     purpose: Annotated[
         str | None, typer.Option("--purpose", help="Per-subscription breakdown: why (logged).")
     ] = None,
     pin: Annotated[bool, typer.Option("--pin", help="Pin the aggregate as evidence.")] = False,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
 ) -> None:
     """Usage of the case's nodes: aggregates per node; per subscription with a purpose."""
     config = settings()
-    with recording(config) as store:
+    action = Action.VIEW_USAGE if purpose is None else Action.VIEW_USAGE_BREAKDOWN
+    with acting(action, key_file, token_file, config=config, record=True) as (store, actor):
         view = case_usage(
             store,
             config,
@@ -296,24 +259,32 @@ def usage(
 @command(task_app, name="add")
 def task_add(
     case_id: CaseId,
-    actor: Actor,
     title: Annotated[str, typer.Option("--title")],
     due: Annotated[datetime | None, typer.Option("--due")] = None,
     assignee: Annotated[str | None, typer.Option("--assignee")] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Add a task with an optional due date and assignee."""
     from datetime import UTC
 
     due_at = due.replace(tzinfo=UTC) if due is not None and due.tzinfo is None else due
-    with recording(settings()) as store:
+    with acting(Action.ADD_TASK, key_file, token_file, record=True) as (store, actor):
         state = add_task(store, case_id, actor=actor, title=title, due=due_at, assignee=assignee)
     _state(state, as_json)
 
 
 @command(task_app, name="done")
-def task_done(case_id: CaseId, number: int, actor: Actor, as_json: AsJson = False) -> None:
-    with recording(settings()) as store:
+def task_done(
+    case_id: CaseId,
+    number: int,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Mark a task done."""
+    with acting(Action.ADD_TASK, key_file, token_file, record=True) as (store, actor):
         state = complete_task(store, case_id, number, actor=actor)
     _state(state, as_json)
 
@@ -321,18 +292,19 @@ def task_done(case_id: CaseId, number: int, actor: Actor, as_json: AsJson = Fals
 @command(finding_app, name="add")
 def finding_add(
     case_id: CaseId,
-    actor: Actor,
     policy: Annotated[str, typer.Option("--policy")],
     outcome: Annotated[FindingOutcome, typer.Option("--outcome")],
     rationale: Annotated[str, typer.Option("--rationale")],
     evidence: Annotated[
         list[int] | None, typer.Option("--evidence", help="Evidence number.")
     ] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Record a finding on one alleged policy, linking evidence."""
     finding = Finding(policy, outcome, rationale, tuple(evidence or ()))
-    with recording(settings()) as store:
+    with acting(Action.ADD_FINDING, key_file, token_file, record=True) as (store, actor):
         state = record_finding(store, case_id, finding, actor=actor)
     _state(state, as_json)
 
@@ -340,17 +312,21 @@ def finding_add(
 @command(case_app, name="decide")
 def decide(
     case_id: CaseId,
-    actor: Actor,
     rationale: Annotated[str, typer.Option("--rationale")],
     restrict: Annotated[Path | None, typer.Option("--restrict", help="Restrictions YAML.")] = None,
     no_restriction: Annotated[bool, typer.Option("--no-restriction")] = False,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Decide: propose restrictions (with their impact plan) or record why none."""
     config = settings()
     if (restrict is None) == (not no_restriction):
         raise InvalidInputError(Problem("--restrict", "give --restrict FILE or --no-restriction"))
-    with recording(config) as store:
+    with acting(Action.DECIDE, key_file, token_file, config=config, record=True) as (
+        store,
+        actor,
+    ):
         if restrict is None:
             state = decide_no_restriction(store, case_id, actor=actor, rationale=rationale)
             _state(state, as_json)
@@ -367,7 +343,7 @@ def decide(
             name=restrict.name,
             actor=actor,
             rationale=rationale,
-            limits=PlanLimits.of(settings()),
+            limits=PlanLimits.of(config),
         )
     if as_json:
         _json({"id": state.id, "status": state.status.value, "plan": plan.to_json()})
@@ -379,9 +355,14 @@ def decide(
 
 
 @command(case_app, name="approve")
-def approve_(restriction_id: str, actor: Actor, as_json: AsJson = False) -> None:
+def approve_(
+    restriction_id: str,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+    as_json: AsJson = False,
+) -> None:
     """Approve a restriction as an approver (a guarded one needs two approvers)."""
-    with recording(settings()) as store:
+    with acting(Action.APPROVE_RESTRICTION, key_file, token_file, record=True) as (store, actor):
         result = approve(store, restriction_id, actor=actor)
     if as_json:
         _json(result.to_json())
@@ -397,42 +378,47 @@ def approve_(restriction_id: str, actor: Actor, as_json: AsJson = False) -> None
 @command(case_app, name="appeal")
 def appeal(
     case_id: CaseId,
-    actor: Actor,
     grounds: Annotated[str | None, typer.Option("--grounds", help="Record an appeal.")] = None,
     outcome: Annotated[AppealOutcome | None, typer.Option("--outcome")] = None,
     rationale: Annotated[str | None, typer.Option("--rationale")] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Record the customer's appeal (--grounds), or decide it (--outcome, --rationale)."""
-    with recording(settings()) as store:
-        if grounds is not None:
+    if grounds is not None:
+        with acting(Action.RECORD_APPEAL, key_file, token_file, record=True) as (store, actor):
             state = record_appeal(store, case_id, actor=actor, grounds=grounds)
-        elif outcome is not None and rationale is not None:
+    elif outcome is not None and rationale is not None:
+        with acting(Action.DECIDE_APPEAL, key_file, token_file, record=True) as (store, actor):
             state = decide_appeal(store, case_id, actor=actor, outcome=outcome, rationale=rationale)
-        else:
-            raise InvalidInputError(
-                Problem("--grounds", "give --grounds, or --outcome and --rationale")
-            )
+    else:
+        raise InvalidInputError(
+            Problem("--grounds", "give --grounds, or --outcome and --rationale")
+        )
     _state(state, as_json)
 
 
 @command(case_app, name="close")
 def close(
     case_id: CaseId,
-    actor: Actor,
     why: Annotated[str, typer.Option("--why")],
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Close (refused with a substantiated finding and no decision); releases the hold."""
-    with recording(settings()) as store:
+    with acting(Action.CLOSE, key_file, token_file, record=True) as (store, actor):
         state = close_case(store, case_id, actor=actor, why=why)
     _state(state, as_json)
 
 
 @command(case_app, name="timeline")
-def timeline(case_id: CaseId, actor: Actor, as_json: AsJson = False) -> None:
+def timeline(
+    case_id: CaseId, key_file: KeyFile = None, token_file: TokenFile = None, as_json: AsJson = False
+) -> None:
     """Everything that happened to the case and its restrictions."""
-    with open_store(settings()) as store:
+    with acting(Action.VIEW_CASE, key_file, token_file) as (store, actor):
         items = case_timeline(store, case_id, actor=actor)
     if as_json:
         _json(items)
@@ -445,22 +431,26 @@ def timeline(case_id: CaseId, actor: Actor, as_json: AsJson = False) -> None:
 
 
 @command(case_app, name="reporter")
-def reporter(signal: str, actor: Actor) -> None:
+def reporter(signal: str, key_file: KeyFile = None, token_file: TokenFile = None) -> None:
     """Who reported a signal (case admins only)."""
-    with recording(settings()) as store:
+    with acting(Action.VIEW_REPORTER, key_file, token_file, record=True) as (store, actor):
         identity = show_reporter(store, signal, actor=actor)
     _json(identity.to_json() if identity else {"anonymous": True})
 
 
 @command(case_app, name="export")
-def export(case_id: CaseId, actor: Actor, out: Annotated[Path, typer.Option("--out")]) -> None:
+def export(
+    case_id: CaseId,
+    out: Annotated[Path, typer.Option("--out")],
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+) -> None:
     """Write a bundle of the case verifiable offline (timeline, evidence hashes, findings,
     decisions, ledger entries with inclusion proofs and their checkpoint)."""
     config = settings()
     keys = LedgerKeys.of(config)
-    with recording(config) as store:
-        pass  # the ledger is synced on leaving, so the case's events are logged first
-    with open_store(config) as store:
+    with acting(Action.EXPORT, key_file, token_file, config=config) as (store, actor):
+        sync(config, store)  # first, so that the case's events are in the log
         bundle = export_case(
             store,
             case_id,
@@ -488,37 +478,3 @@ def verify(
     if not check.ok:
         raise InvalidInputError([Problem(str(bundle), p) for p in check.problems])
     console.print(f"{bundle}: {check.entries} entries verified", highlight=False)
-
-
-@command(notify_app, name="add-contact")
-def add_contact(
-    actor: Actor,
-    name: Annotated[str, typer.Option("--name")],
-    channel: Annotated[str, typer.Option("--channel", help="webhook or smtp")],
-    target: Annotated[str, typer.Option("--target", help="URL or e-mail address")],
-    node: Annotated[
-        str | None, typer.Option("--node", help="Customer node; none: internal")
-    ] = None,
-    secret: Annotated[
-        str | None, typer.Option("--secret", envvar="BRIGHTLINE_WEBHOOK_SECRET")
-    ] = None,
-) -> None:
-    """Add a notification contact."""
-    with recording(settings()) as store:
-        contact = add_notification_contact(
-            store, actor=actor, name=name, channel=channel, target=target, node=node, secret=secret
-        )
-    console.print(f"contact {contact.id} added", highlight=False)
-
-
-@command(notify_app, name="send")
-def send() -> None:
-    """Enqueue notifications for new events and deliver every pending one."""
-    with open_store(settings()) as store:
-        added = enqueue_notifications(store)
-        report = deliver_pending(store, NotifySettings.from_env(os.environ))
-    console.print(
-        f"{added} enqueued, {report.delivered} delivered, {report.failed} failed "
-        f"({report.attempts} attempts)",
-        highlight=False,
-    )

@@ -11,7 +11,9 @@ import typer
 from rich.padding import Padding
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from brightline.access import Action
 from brightline.cli.app import command, console
+from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy import Request, Snapshot
 from brightline.service.offline import load_world_dir
@@ -35,14 +37,22 @@ def parse_time(text: str | None) -> datetime:
     return moment.astimezone(UTC)
 
 
-def load_snapshot(world: Path | None, at: datetime) -> Snapshot:
-    """The snapshot from world files, or from the store's restrictions in force at ``at``."""
+def load_snapshot(
+    world: Path | None,
+    at: datetime,
+    *,
+    action: Action,
+    key_file: Path | None,
+    token_file: Path | None,
+) -> Snapshot:
+    """The snapshot from world files (offline: no credential), or from the store's
+    restrictions in force at ``at``, for a principal whom the table allows ``action``."""
     if world is not None:
         return load_world_dir(world).snapshot()
-    from brightline.cli.app import settings
-    from brightline.service.snapshots import snapshot_at
+    from brightline.service.snapshots import compile_snapshot_at
 
-    return snapshot_at(settings(), at)
+    with acting(action, key_file, token_file) as (store, _):
+        return compile_snapshot_at(store, at).snapshot
 
 
 def _split_action(text: str) -> tuple[str, str]:
@@ -70,10 +80,16 @@ def check(
     out: Annotated[
         Path | None, typer.Option("--out", help="Where to write the decided rows (.csv/.parquet).")
     ] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
 ) -> None:
-    """Decide a request (NODE SERVICE:OPERATION REGION) or a file (--requests); explain why."""
+    """Decide a request (NODE SERVICE:OPERATION REGION) or a file (--requests); explain why.
+
+    With --world it reads only files and needs no credential."""
     moment = parse_time(at)
-    snapshot = load_snapshot(world, moment)
+    snapshot = load_snapshot(
+        world, moment, action=Action.REQUEST_DECISION, key_file=key_file, token_file=token_file
+    )
     if requests is not None:
         if node or action or region:
             raise InvalidInputError(

@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
+from brightline.access import Action
 from brightline.cli.app import app, command, console
 from brightline.cli.check import load_snapshot
+from brightline.cli.credentials import KeyFile, TokenFile
 from brightline.exports import export_cedar
 
 export_app = typer.Typer(
@@ -24,8 +26,18 @@ def cedar(
     world: Annotated[
         Path | None, typer.Option("--world", help="World directory; default: the store.")
     ] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
 ) -> None:
-    """Write schema.cedarschema, policies.cedar, dry-run.cedar and entities.json."""
-    snapshot = load_snapshot(world, datetime.now(UTC))
+    """Write schema.cedarschema, policies.cedar, dry-run.cedar and entities.json.
+
+    From the store; with --world, from files only and without a credential."""
+    snapshot = load_snapshot(
+        world,
+        datetime.now(UTC),
+        action=Action.EXPORT_POLICY,
+        key_file=key_file,
+        token_file=token_file,
+    )
     for path in export_cedar(snapshot).write(out):
         console.print(f"wrote {path}", highlight=False)

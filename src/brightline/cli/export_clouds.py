@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
+from brightline.access import Action
 from brightline.cli.app import command, console, err_console
 from brightline.cli.check import load_snapshot
+from brightline.cli.credentials import KeyFile, TokenFile
 from brightline.cli.export import export_app
 from brightline.exports import (
     Gap,
@@ -32,21 +34,41 @@ _Map = Annotated[
 
 
 @command(export_app, name="aws-scp")
-def aws_scp(out: _Out, world: _World = None, map_file: _Map = None) -> None:
+def aws_scp(
+    out: _Out,
+    world: _World = None,
+    map_file: _Map = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+) -> None:
     """Write one Service Control Policy per file, and manifest.json (targets, gaps)."""
     action_map = load_aws_map(map_file)
-    snapshot = load_snapshot(world, datetime.now(UTC))
+    snapshot = load_snapshot(
+        world,
+        datetime.now(UTC),
+        action=Action.EXPORT_POLICY,
+        key_file=key_file,
+        token_file=token_file,
+    )
     export = export_aws_scp(snapshot, action_map)
     written = export.write(out)
     _report(written, export.restrictions, export.gaps, f"{len(export.policies)} SCPs")
 
 
 @command(export_app, name="azure-policy")
-def azure_policy(out: _Out, world: _World = None, map_file: _Map = None) -> None:
+def azure_policy(
+    out: _Out,
+    world: _World = None,
+    map_file: _Map = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+) -> None:
     """Write Azure Policy definitions and assignments (deny), and manifest.json."""
     type_map = load_azure_map(map_file)
     now = datetime.now(UTC)
-    snapshot = load_snapshot(world, now)
+    snapshot = load_snapshot(
+        world, now, action=Action.EXPORT_POLICY, key_file=key_file, token_file=token_file
+    )
     export = export_azure_policy(snapshot, type_map, at=now)
     written = export.write(out)
     _report(written, export.restrictions, export.gaps, f"{len(export.assignments)} assignments")

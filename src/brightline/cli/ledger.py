@@ -9,10 +9,11 @@ from typing import Annotated
 
 import typer
 
+from brightline.access import Action
 from brightline.cli.app import app, command, console, settings
+from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
 from brightline.ledger import read_verifier
-from brightline.service import open_store
 from brightline.service.ledger import (
     DEFAULT_ORIGIN,
     LedgerKeys,
@@ -54,19 +55,19 @@ def keygen_command(
 
 
 @command(ledger_app, name="sync")
-def sync_command() -> None:
+def sync_command(key_file: KeyFile = None, token_file: TokenFile = None) -> None:
     """Log every pending state change and sign a checkpoint."""
     config = settings()
-    with open_store(config) as store:
+    with acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _):
         result = sync(config, store)
     console.print(f"appended {result.appended}; the log holds {result.size} entries")
 
 
 @command(ledger_app, name="status")
-def status(as_json: AsJson = False) -> None:
+def status(key_file: KeyFile = None, token_file: TokenFile = None, as_json: AsJson = False) -> None:
     """Size, root and the latest signed checkpoint."""
     config = settings()
-    with open_store(config) as store:
+    with acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _):
         sync(config, store)
         state = ledger_status(store)
     note = state.checkpoint.note if state.checkpoint else None
@@ -89,20 +90,26 @@ def status(as_json: AsJson = False) -> None:
 def prove(
     entry: Annotated[int, typer.Argument(help="Entry index (from 0).")],
     size: Annotated[int | None, typer.Option("--size", help="Tree size (default: signed).")] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
 ) -> None:
     """Print an inclusion proof for an entry (JSON)."""
     config = settings()
-    with open_store(config) as store:
+    with acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _):
         sync(config, store)
         proof = prove_inclusion(store, entry, size=size)
     console.print_json(json.dumps(proof.to_json()))
 
 
 @command(ledger_app, name="disclose")
-def disclose_command(entry: Annotated[int, typer.Argument(help="Entry index (from 0).")]) -> None:
-    """Print an entry's private record, salt, public form and inclusion proof, for an auditor."""
+def disclose_command(
+    entry: Annotated[int, typer.Argument(help="Entry index (from 0).")],
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+) -> None:
+    """Print an entry's private record, salt, public form and inclusion proof (auditors)."""
     config = settings()
-    with open_store(config) as store:
+    with acting(Action.DISCLOSE, key_file, token_file, config=config) as (store, _):
         sync(config, store)
         disclosure = disclose(store, entry)
     console.print_json(json.dumps(disclosure.to_json()))
@@ -117,8 +124,12 @@ def verify(
         Path | None, typer.Option("--tiles", help="Verify an exported tiles directory instead.")
     ] = None,
     verifier: Verifier = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
 ) -> None:
-    """Recompute the tree and check it against the signed checkpoints; name the first bad entry."""
+    """Recompute the tree and check it against the signed checkpoints; name the first bad entry.
+
+    With --tiles it reads only files and needs no credential."""
     key = read_verifier(verifier) if verifier is not None else LedgerKeys.of(settings()).verifier()
     older = None
     if checkpoint is not None:
@@ -130,7 +141,7 @@ def verify(
         report = verify_tiles(tiles, key, older=older)
     else:
         config = settings()
-        with open_store(config) as store:
+        with acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _):
             sync(config, store)
             report = verify_store(store, key, older=older)
     console.print(f"[green]verified[/] {report.source}: {report.size} entries", highlight=False)
@@ -142,11 +153,13 @@ def verify(
 @command(ledger_app, name="export-tiles")
 def export_tiles_command(
     directory: Annotated[Path, typer.Argument(help="Directory to write the tiles into.")],
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
 ) -> None:
     """Write the log as C2SP tlog-tiles, servable by any static web server."""
     config = settings()
     keys = LedgerKeys.of(config)
-    with open_store(config) as store:
+    with acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _):
         sync(config, store)
         checkpoint = export_tiles_dir(store, directory, keys.verifier())
     console.print(f"wrote {checkpoint.size} entries as tiles to {directory}", highlight=False)

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 import typer
 
+from brightline.access import Action
 from brightline.cli.app import command, console, settings
+from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.cli.restrict import restrict_app
 from brightline.errors import InvalidInputError, Problem
-from brightline.service import open_store
 from brightline.service.plans import PlanLimits, plan_text
 
 
@@ -20,6 +21,8 @@ from brightline.service.plans import PlanLimits, plan_text
 def plan(
     file: Annotated[Path, typer.Argument(help="YAML file: one restriction, or a list.")],
     replay_days: Annotated[int, typer.Option("--replay-days")] = 30,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show what the restrictions would do: nodes, usage, replay, decision diff, guard."""
@@ -28,14 +31,14 @@ def plan(
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInputError(Problem(str(file), f"cannot read: {exc}")) from exc
-    with open_store(config) as store:
+    with acting(Action.PLAN, key_file, token_file, config=config) as (store, _):
         result = plan_text(
             store,
             config,
             text,
             name=file.name,
             now=datetime.now(UTC),
-            limits=PlanLimits.of(settings()),
+            limits=PlanLimits.of(config),
             replay_days=replay_days,
         )
     if as_json:

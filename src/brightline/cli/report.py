@@ -13,13 +13,14 @@ from typing import Annotated
 
 import typer
 
+from brightline.access import Action
 from brightline.cases import ReporterIdentity, Signal, SourceKind
 from brightline.cli.app import app, command, console, err_console, settings
+from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, LedgerIntegrityError, NotFoundError, Problem
 from brightline.ledger import NoteVerifier, read_verifier
-from brightline.service import open_store
 from brightline.service.intake import parse_references, submit_report
-from brightline.service.ledger import LedgerKeys, recording
+from brightline.service.ledger import LedgerKeys
 from brightline.service.transparency import (
     verify_transparency_report,
     write_transparency_report,
@@ -44,9 +45,12 @@ def submit(
     name: Annotated[str | None, typer.Option("--name", help="Reporter (kept apart).")] = None,
     contact: Annotated[str | None, typer.Option("--contact")] = None,
     organization: Annotated[str | None, typer.Option("--organization")] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Submit a report; anonymous unless --name is given (then seen by case admins only)."""
+    """Record a report received from a person (intake staff: investigators and case admins);
+    anonymous unless --name is given (then seen by case admins only)."""
     signal = Signal(
         source_kind=source,
         nodes=tuple(node),
@@ -55,8 +59,8 @@ def submit(
         references=parse_references(ref or []),
     )
     identity = None if name is None else ReporterIdentity(name, contact, organization)
-    with recording(settings()) as store:
-        stored = submit_report(store, signal, identity=identity)
+    with acting(Action.SUBMIT_REPORT, key_file, token_file, record=True) as (store, actor):
+        stored = submit_report(store, signal, actor=actor, identity=identity)
     if as_json:
         console.print_json(json.dumps({"signal": stored.ref}))
     else:
@@ -98,6 +102,8 @@ def transparency(
         int | None,
         typer.Option("--k", help="Show counts from 1 to k-1 as '< k' (default: the setting)."),
     ] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Write a transparency report: a static site whose every count anyone can recompute
@@ -105,7 +111,10 @@ def transparency(
     first, last = _date(period_from, "--from"), _date(period_to, "--to")
     config = settings()
     tiles_dir = None if no_tiles else (tiles if tiles is not None else out / "tiles")
-    with open_store(config) as store, _progress(not as_json) as step:
+    with (
+        acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _),
+        _progress(not as_json) as step,
+    ):
         summary = write_transparency_report(
             store,
             settings=config,

@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from brightline.cli.app import app, command, console, settings
+from brightline.access import Action
+from brightline.cli.app import app, command, console
+from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.policy import format_time
 from brightline.service import (
     EventKind,
@@ -18,12 +20,10 @@ from brightline.service import (
     approve_restriction,
     lift_restriction,
     list_restrictions,
-    open_store,
     propose_restrictions_file,
     reject_restriction,
     show_restriction,
 )
-from brightline.service.ledger import recording
 
 restrict_app = typer.Typer(
     help="Restrictions: proposed, approved by a second person, in force, lifted.",
@@ -31,7 +31,6 @@ restrict_app = typer.Typer(
 )
 app.add_typer(restrict_app, name="restrict")
 
-Actor = Annotated[str, typer.Option("--as", help="Who you are (your principal name).")]
 Why = Annotated[str, typer.Option("--why", help="Why, for the record.")]
 Key = Annotated[
     str | None,
@@ -44,43 +43,58 @@ RestrictionId = Annotated[str, typer.Argument(help="Restriction id.")]
 @command(restrict_app, name="propose")
 def propose(
     file: Annotated[Path, typer.Argument(help="YAML file: one restriction, or a list.")],
-    actor: Actor,
     case: Annotated[str | None, typer.Option("--case", help="Case id behind it.")] = None,
     key: Key = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Propose restrictions (or a dry-run restriction's promotion to enforce)."""
-    with recording(settings()) as store:
+    with acting(Action.PROPOSE_RESTRICTION, key_file, token_file, record=True) as (store, actor):
         views = propose_restrictions_file(store, file, actor=actor, case_id=case, key=key)
     _print(views, as_json)
 
 
 @command(restrict_app, name="approve")
 def approve(
-    restriction_id: RestrictionId, actor: Actor, key: Key = None, as_json: AsJson = False
+    restriction_id: RestrictionId,
+    key: Key = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+    as_json: AsJson = False,
 ) -> None:
     """Approve a proposal, a lift or a promotion (not your own)."""
-    with recording(settings()) as store:
+    with acting(Action.APPROVE_RESTRICTION, key_file, token_file, record=True) as (store, actor):
         view = approve_restriction(store, restriction_id, actor=actor, key=key)
     _print([view], as_json)
 
 
 @command(restrict_app, name="reject")
 def reject(
-    restriction_id: RestrictionId, actor: Actor, why: Why, key: Key = None, as_json: AsJson = False
+    restriction_id: RestrictionId,
+    why: Why,
+    key: Key = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+    as_json: AsJson = False,
 ) -> None:
     """Reject a proposal (closing it), a lift or a promotion."""
-    with recording(settings()) as store:
+    with acting(Action.REJECT_RESTRICTION, key_file, token_file, record=True) as (store, actor):
         view = reject_restriction(store, restriction_id, actor=actor, why=why, key=key)
     _print([view], as_json)
 
 
 @command(restrict_app, name="lift")
 def lift(
-    restriction_id: RestrictionId, actor: Actor, why: Why, key: Key = None, as_json: AsJson = False
+    restriction_id: RestrictionId,
+    why: Why,
+    key: Key = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+    as_json: AsJson = False,
 ) -> None:
     """Propose lifting a restriction; it is lifted when someone else approves."""
-    with recording(settings()) as store:
+    with acting(Action.LIFT_RESTRICTION, key_file, token_file, record=True) as (store, actor):
         view = lift_restriction(store, restriction_id, actor=actor, why=why, key=key)
     _print([view], as_json)
 
@@ -88,10 +102,12 @@ def lift(
 @command(restrict_app, name="list")
 def list_(
     state: Annotated[Status | None, typer.Option("--state", help="Only this status.")] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
     """Every restriction with its status now."""
-    with open_store(settings()) as store:
+    with acting(Action.LIST_RESTRICTIONS, key_file, token_file) as (store, _):
         views = list_restrictions(store, status=state)
     if as_json:
         console.print_json(json.dumps([v.to_json(history=False) for v in views]))
@@ -113,9 +129,14 @@ def list_(
 
 
 @command(restrict_app, name="show")
-def show(restriction_id: RestrictionId, as_json: AsJson = False) -> None:
+def show(
+    restriction_id: RestrictionId,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+    as_json: AsJson = False,
+) -> None:
     """One restriction, its status and its full event history."""
-    with open_store(settings()) as store:
+    with acting(Action.LIST_RESTRICTIONS, key_file, token_file) as (store, _):
         view = show_restriction(store, restriction_id)
     if as_json:
         console.print_json(json.dumps(view.to_json()))

@@ -1,4 +1,4 @@
-"""``brightline serve`` and ``brightline apikey``: run the API; manage API keys."""
+"""``brightline serve``: run the API (and, on a fresh store, bootstrap its first principal)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from brightline.cli.app import app, command, console, settings
-from brightline.policy import format_time
-from brightline.service import open_store
-from brightline.service.apikeys import ADMIN, ROLES, create_key, list_keys, revoke_key
+from brightline.cli.app import command, console, settings
 from brightline.service.serving import prepare_server
-
-apikey_app = typer.Typer(help="API keys: stored hashed, shown once.", no_args_is_help=True)
-app.add_typer(apikey_app, name="apikey")
 
 
 @command(name="serve")
@@ -51,46 +44,3 @@ def serve(
         log_level="warning",
         access_log=False,
     )
-
-
-@command(apikey_app, name="create")
-def create(
-    principal: Annotated[str, typer.Argument(help="Who the key is for.")],
-    role: Annotated[
-        list[str], typer.Option("--role", help=f"One of: {', '.join(sorted(ROLES))}. Repeatable.")
-    ],
-    by: Annotated[str, typer.Option("--as", help="Who creates it.")] = ADMIN,
-) -> None:
-    """Create an API key; it is printed once and stored only as a hash."""
-    with open_store(settings()) as store:
-        info, key = create_key(store, principal=principal, roles=role, created_by=by)
-    console.print(f"key {info.id} for {info.principal} ({', '.join(info.roles)}):", highlight=False)
-    console.print(key, highlight=False, soft_wrap=True)
-
-
-@command(apikey_app, name="list")
-def list_command() -> None:
-    """List API keys (ids, principals, roles; never the secrets)."""
-    with open_store(settings()) as store:
-        keys = list_keys(store)
-    table = Table("id", "principal", "roles", "created", "revoked")
-    for k in keys:
-        table.add_row(
-            k.id,
-            k.principal,
-            ", ".join(k.roles),
-            format_time(k.created_at),
-            format_time(k.revoked_at) or "",
-        )
-    console.print(table)
-
-
-@command(apikey_app, name="revoke")
-def revoke(
-    key_id: Annotated[str, typer.Argument(help="Key id.")],
-    by: Annotated[str, typer.Option("--as", help="Who revokes it.")] = ADMIN,
-) -> None:
-    """Revoke an API key (it stops working within seconds)."""
-    with open_store(settings()) as store:
-        revoke_key(store, key_id, by=by)
-    console.print(f"revoked {key_id}")

@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 
-from brightline.cli.app import command, console, settings
+from brightline.access import Action
+from brightline.cli.app import command, console
+from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
-from brightline.service import compile_snapshot_at, open_store, write_snapshot
+from brightline.service import compile_snapshot_at, write_snapshot
 
 
 def _moment(text: str | None) -> datetime:
@@ -34,10 +36,12 @@ def snapshot(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the snapshot JSON here (default: stdout).")
     ] = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
 ) -> None:
     """Compile the world and the restrictions in force at a time into a snapshot file."""
     moment = _moment(at)
-    with open_store(settings()) as store:
+    with acting(Action.READ_BUNDLE, key_file, token_file) as (store, _):
         compiled = compile_snapshot_at(store, moment)
     if out is None:
         typer.echo(json.dumps(compiled.document(), indent=2, ensure_ascii=False))

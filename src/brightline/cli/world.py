@@ -10,16 +10,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from brightline.cli.app import app, command, console, settings
+from brightline.access import Action
+from brightline.cli.app import app, command, console
+from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.service import (
     ImportResult,
     export_world,
     import_aws_organizations,
     import_azure_management_groups,
     import_world,
-    open_store,
 )
-from brightline.service.ledger import recording
 
 world_app = typer.Typer(help="The world in the store: import and export.", no_args_is_help=True)
 app.add_typer(world_app, name="world")
@@ -45,11 +45,12 @@ def import_(
         str, typer.Option("--id-prefix", help="Put before every imported node id.")
     ] = "",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff only.")] = False,
-    actor: Annotated[str, typer.Option("--as", help="Who imports.")] = "import",
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Load a world (or a cloud hierarchy) into the store and print what changed."""
-    with recording(settings()) as store:
+    """Load a world (or a cloud hierarchy) into the store and print what changed (admins)."""
+    with acting(Action.IMPORT_WORLD, key_file, token_file, record=True) as (store, actor):
         if from_ is SourceFormat.WORLD:
             if catalog is not None or id_prefix:
                 console.print("[yellow]--catalog and --id-prefix apply to --from aws/azure[/]")
@@ -132,9 +133,11 @@ def _node_change(before: object, after: object) -> str:
 @command(world_app, name="export")
 def export(
     directory: Annotated[Path, typer.Argument(help="Directory to write the world files into.")],
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
 ) -> None:
     """Write the stored world (and the restrictions approved now) as world files."""
-    with open_store(settings()) as store:
+    with acting(Action.READ_DIRECTORY, key_file, token_file) as (store, _):
         result = export_world(store, directory)
     console.print(
         f"wrote world version {result.version} ({result.nodes} nodes, "
