@@ -50,9 +50,11 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
+from brightline.service.guard import PlanLimits
 from brightline.service.intake import show_reporter, signals_from_alerts
 from brightline.service.ledger import LedgerKeys, sync
-from brightline.service.plans import PlanLimits, approve, decide_restrict
+from brightline.service.plans import decide_restrict
+from brightline.service.restrictions import approve_restriction
 from brightline.service.usage import case_usage
 
 case_app = typer.Typer(
@@ -363,16 +365,16 @@ def approve_(
 ) -> None:
     """Approve a restriction as an approver (a guarded one needs two approvers)."""
     with acting(Action.APPROVE_RESTRICTION, key_file, token_file, record=True) as (store, actor):
-        result = approve(store, restriction_id, actor=actor)
+        view = approve_restriction(store, restriction_id, actor=actor, settings=settings())
     if as_json:
-        _json(result.to_json())
-    elif result.guard:
+        _json(view.to_json(history=False))
+    elif view.guard_approval:
         console.print(
             f"{restriction_id}: guard approval recorded; a second approver must now approve it",
             highlight=False,
         )
     else:
-        console.print(f"{restriction_id}: {result.view.status.value}", highlight=False)
+        console.print(f"{restriction_id}: {view.status.value}", highlight=False)
 
 
 @command(case_app, name="appeal")

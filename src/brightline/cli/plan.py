@@ -14,7 +14,8 @@ from brightline.cli.app import command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.cli.restrict import restrict_app
 from brightline.errors import InvalidInputError, Problem
-from brightline.service.plans import PlanLimits, plan_text
+from brightline.service.guard import PlanLimits
+from brightline.service.plans import plan_text
 
 
 @command(restrict_app, name="plan")

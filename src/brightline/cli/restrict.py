@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from brightline.access import Action
-from brightline.cli.app import app, command, console
+from brightline.cli.app import app, command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.policy import format_time
 from brightline.service import (
@@ -65,7 +65,7 @@ def approve(
 ) -> None:
     """Approve a proposal, a lift or a promotion (not your own)."""
     with acting(Action.APPROVE_RESTRICTION, key_file, token_file, record=True) as (store, actor):
-        view = approve_restriction(store, restriction_id, actor=actor, key=key)
+        view = approve_restriction(store, restriction_id, actor=actor, settings=settings(), key=key)
     _print([view], as_json)
 
 
@@ -179,6 +179,8 @@ def _summary(view: RestrictionView) -> None:
         line += f", awaiting {_pending(view)}"
     if view.replayed:
         line += " [dim](retry: nothing changed)[/]"
+    if view.guard_approval:
+        line += " — guard approval recorded; a second approver must now approve it"
     console.print(line, highlight=False)
 
 
