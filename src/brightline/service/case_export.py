@@ -178,7 +178,7 @@ def show_case(store: Store, case_id: str, *, actor: str) -> CaseView:
         signals = tuple(_signals(session, state.signals))
         reporters = None
         if Role.CASE_ADMIN in roles:
-            reporters = {s.ref: reporter_identity(session, s.id) for s in signals}
+            reporters = {s.ref: reporter_identity(session, s.id, store.secrets) for s in signals}
         return CaseView(state, tuple(case_events(session, case_id)), signals, reporters)
 
 

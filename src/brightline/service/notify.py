@@ -7,7 +7,8 @@ reading their state against the clock. Each (event, contact) is enqueued once.
 
 Delivery sends each pending message by webhook (a JSON POST signed with HMAC-SHA256
 over ``<timestamp>.<body>``, see :func:`webhook_signature`) or by SMTP, retrying with
-exponential backoff; every attempt, failed or not, is recorded.
+exponential backoff; every attempt, failed or not, is recorded. Webhook secrets are
+stored sealed (``brightline.store.secrets``) and opened only to sign.
 Messages carry the restriction (scope, actions, regions, window) and never anything
 about a reporter or a case's evidence.
 """
@@ -51,6 +52,7 @@ from brightline.store.cases import (
     contacts,
     notifications,
 )
+from brightline.store.secrets import Keyring, SealedField
 from brightline.world import World
 
 CONSUMER: Final = "notify"
@@ -130,6 +132,7 @@ def add_notification_contact(
             secret=secret,
             actor=actor,
             at=at,
+            secrets=store.secrets,
         )
 
 
@@ -231,7 +234,9 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send every undelivered message with attempts left, retrying with backoff
     (``backoff_seconds`` × 2ⁿ between tries). The network is used outside any transaction;
-    each attempt is then recorded in one of its own."""
+    each attempt is then recorded in one of its own.
+
+    StoreUnavailableError if webhook secrets are pending and their key is missing."""
     delivered = failed = tries = 0
     with store.read() as session:
         pending = [
@@ -239,6 +244,11 @@ def deliver_pending(
             for n in notifications(session)
             if not n.delivered and n.attempts < settings.max_attempts
         ]
+    keyring = (
+        store.secrets.for_opening()
+        if any(n.contact.sealed_secret is not None for n in pending)
+        else None
+    )
     for item in pending:
         attempt = item.attempts
         ok = False
@@ -246,7 +256,7 @@ def deliver_pending(
             if attempt > item.attempts:
                 sleep(settings.backoff_seconds * 2 ** (attempt - item.attempts - 1))
             attempt += 1
-            ok, detail = _send(item, settings)
+            ok, detail = _send(item, settings, keyring)
             tries += 1
             with store.write() as session:
                 add_attempt(
@@ -262,10 +272,19 @@ def deliver_pending(
     return DeliveryReport(delivered, failed, tries)
 
 
-def _send(item: StoredNotification, settings: NotifySettings) -> tuple[bool, str]:
+def _send(
+    item: StoredNotification, settings: NotifySettings, keyring: Keyring | None
+) -> tuple[bool, str]:
     contact = item.contact
     body = item.payload.encode()
     if contact.channel == "webhook":
+        sealed = contact.sealed_secret
+        field = SealedField.WEBHOOK_SECRET
+        secret = (
+            ""
+            if sealed is None or keyring is None
+            else keyring.open(sealed, field=field, row=contact.id)
+        )
         timestamp = str(int(time.time()))
         request = urllib.request.Request(
             contact.target,
@@ -275,7 +294,7 @@ def _send(item: StoredNotification, settings: NotifySettings) -> tuple[bool, str
                 "Content-Type": "application/json",
                 "X-Brightline-Event": item.event_type,
                 TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: webhook_signature(contact.secret or "", timestamp, body),
+                SIGNATURE_HEADER: webhook_signature(secret, timestamp, body),
             },
         )
         try:

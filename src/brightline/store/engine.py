@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError, StoreUnavailableError
+from brightline.store.secrets import StoreSecrets, key_path
 
 #: Arbitrary constant naming Brightline's write lock among PostgreSQL advisory locks.
 WRITE_LOCK_KEY: Final = 0x6272_6C69_6E65  # "brline"
@@ -144,12 +145,14 @@ class Store:
     """A database holding Brightline's state; hands out sessions for units of work.
 
     ``settings`` are those it was opened with; None when opened from a bare URL (tests,
-    tools), which then has the safe defaults and no data directory.
+    tools), which then has the safe defaults and no data directory, hence no key for
+    sealed values (:mod:`brightline.store.secrets`).
     """
 
     def __init__(self, engine: Engine, *, settings: Settings | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self.secrets = StoreSecrets(None if settings is None else key_path(settings.data_dir))
 
     @property
     def backend(self) -> str:

@@ -11,8 +11,8 @@ def open_store(settings: Settings | str, *, migrate: bool = True) -> Store:
     """Connect (raising StoreUnavailableError with a one-line reason if that fails) and,
     unless ``migrate`` is False, bring the schema up to date.
 
-    Opened from a bare URL, the store has no settings: no data directory, and the
-    default (safe) behaviour wherever a setting would change it."""
+    Opened from a bare URL, the store has no data directory: it cannot seal or open
+    reporter identities and webhook secrets, and it has the default (safe) settings."""
     if isinstance(settings, str):
         store = Store(create_store_engine(settings))
     else:
