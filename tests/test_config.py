@@ -33,3 +33,13 @@ def test_settings_read_the_environment_they_are_given() -> None:
 def test_impossible_plan_limits_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="usage share"):
         PlanLimits.of(Settings(plan_max_usage_share=1.5))
+
+
+def test_private_webhook_targets_are_allowed_only_when_asked_for() -> None:
+    assert not Settings().webhook_allow_private_targets_unsafe
+    assert not Settings.from_env({}).webhook_allow_private_targets_unsafe
+    for value in ("1", "true", "YES"):
+        env = {"BRIGHTLINE_WEBHOOK_ALLOW_PRIVATE_TARGETS_UNSAFE": value}
+        assert Settings.from_env(env).webhook_allow_private_targets_unsafe
+    env = {"BRIGHTLINE_WEBHOOK_ALLOW_PRIVATE_TARGETS_UNSAFE": "no"}
+    assert not Settings.from_env(env).webhook_allow_private_targets_unsafe

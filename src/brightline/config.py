@@ -53,6 +53,11 @@ class Settings:
     #: Publish each restriction's customer name in its ledger entry (and so allow the
     #: "customer" field above). Off by default: entries are public forever.
     ledger_publishes_customer_names: bool = False
+    #: Let webhook contacts point at loopback, private, link-local and other non-public
+    #: addresses. Off by default: whoever adds a contact chooses its URL, and could
+    #: otherwise make Brightline send signed requests into the provider's own network
+    #: (metadata services, admin ports). For tests and closed single-host setups.
+    webhook_allow_private_targets_unsafe: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +97,10 @@ class Settings:
             ),
             ledger_publishes_customer_names=(
                 env.get("BRIGHTLINE_LEDGER_PUBLISHES_CUSTOMER_NAMES", "").lower()
+                in {"1", "true", "yes"}
+            ),
+            webhook_allow_private_targets_unsafe=(
+                env.get("BRIGHTLINE_WEBHOOK_ALLOW_PRIVATE_TARGETS_UNSAFE", "").lower()
                 in {"1", "true", "yes"}
             ),
         )
