@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from brightline.config import Settings
 from brightline.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +114,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    """An open store on a fresh database (SQLite, then PostgreSQL)."""
-    with open_store(store_url, migrate=False) as opened:
+def store(store_url: str, tmp_path: Path) -> Iterator[Store]:
+    """An open store on a fresh database (SQLite, then PostgreSQL), with a data directory
+    of its own (``tmp_path/data``: the key of sealed values)."""
+    settings = Settings(database_url=SecretStr(store_url), data_dir=tmp_path / "data")
+    with open_store(settings, migrate=False) as opened:
         yield opened

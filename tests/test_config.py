@@ -115,3 +115,14 @@ def test_a_bad_value_stops_the_cli_with_exit_2_naming_its_variable(field: str, v
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"error: {variable}: ")
     assert repr(value) in lines[0]
+
+
+def test_private_webhook_targets_are_allowed_only_when_asked_for() -> None:
+    assert not Settings().webhook_allow_private_targets_unsafe
+    assert not Settings.from_env({}).webhook_allow_private_targets_unsafe
+    for value in ("1", "true", "TRUE"):
+        env = {"BRIGHTLINE_WEBHOOK_ALLOW_PRIVATE_TARGETS_UNSAFE": value}
+        assert Settings.from_env(env).webhook_allow_private_targets_unsafe
+    for value in ("0", "false"):
+        env = {"BRIGHTLINE_WEBHOOK_ALLOW_PRIVATE_TARGETS_UNSAFE": value}
+        assert not Settings.from_env(env).webhook_allow_private_targets_unsafe

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     #: Publish each restriction's customer name in its ledger entry (and so allow the
     #: "customer" field above). Off by default: entries are public forever.
     ledger_publishes_customer_names: bool = False
+    #: Let webhook contacts point at loopback, private, link-local and other non-public
+    #: addresses. Off by default: whoever adds a contact chooses its URL, and could
+    #: otherwise make Brightline send signed requests into the provider's own network
+    #: (metadata services, admin ports). For tests and closed single-host setups.
+    webhook_allow_private_targets_unsafe: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -148,7 +153,9 @@ class Settings(BaseSettings):
             return value
         return tuple(part.strip() for part in value.split(",") if part.strip())
 
-    @field_validator("ledger_publishes_customer_names", mode="before")
+    @field_validator(
+        "ledger_publishes_customer_names", "webhook_allow_private_targets_unsafe", mode="before"
+    )
     @classmethod
     def _boolean(cls, value: Any) -> Any:
         if not isinstance(value, str):

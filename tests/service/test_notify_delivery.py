@@ -1,4 +1,8 @@
-"""Notifications through a real SMTP server on loopback and a real HTTP receiver."""
+"""Notifications through a real SMTP server on loopback and a real HTTP receiver.
+
+The receiver listens on loopback, so these stores allow private webhook targets
+(``webhook_allow_private_targets_unsafe``); test_webhook_targets checks the default.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
+from brightline.config import Settings
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.notify import (
     SIGNATURE_HEADER,
@@ -24,13 +31,25 @@ from brightline.service.notify import (
     enqueue_notifications,
     webhook_signature,
 )
-from brightline.store import Store
+from brightline.store import Store, open_store
 from brightline.store.cases import attempts_for, notifications
 from cases.case_scenarios import with_people
 
 SECRET = "s3cret"
 NOW = datetime(2025, 10, 1, tzinfo=UTC)
 RESTRICTION = "id: r-n\nscope: unit-9900\nactions: ['storage.*:*']\n"
+
+
+@pytest.fixture
+def store(store_url: str, tmp_path: Path) -> Iterator[Store]:
+    """The store fixture, allowing webhooks to loopback (where the receiver listens)."""
+    settings = Settings(
+        database_url=SecretStr(store_url),
+        data_dir=tmp_path / "data",
+        webhook_allow_private_targets_unsafe=True,
+    )
+    with open_store(settings, migrate=False) as opened:
+        yield opened
 
 
 class _Mailbox:

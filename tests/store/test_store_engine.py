@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +34,31 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert session.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_a_new_sqlite_database_and_its_wal_and_shm_files_are_private(tmp_path: Path) -> None:
+    """Created 0600 even under the common umask 022, which would make them 0644."""
+    path = tmp_path / "private.db"
+    old = os.umask(0o022)
+    try:
+        with open_store(f"sqlite:///{path}") as store:
+            with store.write() as session:
+                append_outbox(session, "test.event", {"n": 1}, at=NOW)
+            files = [path, path.with_name("private.db-wal"), path.with_name("private.db-shm")]
+            assert all(f.exists() for f in files)
+            assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {
+                f.name: 0o600 for f in files
+            }
+    finally:
+        os.umask(old)
+
+
+def test_an_existing_sqlite_database_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    path.touch(mode=0o640)
+    os.chmod(path, 0o640)
+    with open_store(f"sqlite:///{path}"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_store_fixture_is_at_head(store: Store) -> None:

@@ -176,7 +176,7 @@ def show_case(store: Store, case_id: str, *, actor: Principal) -> CaseView:
         signals = tuple(_signals(session, state.signals))
         reporters = None
         if actor.may(Action.VIEW_REPORTER):
-            reporters = {s.ref: reporter_identity(session, s.id) for s in signals}
+            reporters = {s.ref: reporter_identity(session, s.id, store.secrets) for s in signals}
         return CaseView(state, tuple(case_events(session, case_id)), signals, reporters)
 
 

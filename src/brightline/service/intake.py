@@ -1,7 +1,8 @@
 """Intake: reports from people and alerts from detection become signals; principals get roles.
 
-A report's author is stored apart from the report (``reporter_identities``) and only
-the case-admin role can read it; an anonymous report has none and is a signal like any
+A report's author is stored apart from the report (``reporter_identities``), sealed
+under the data directory's key (``brightline.store.secrets``), and only the case-admin
+role can read it; an anonymous report has none and is a signal like any
 other. The outbox event of a new signal carries no reporter, not even what kind of
 source it was (an employee report is the most retaliation-sensitive fact there is).
 """
@@ -148,6 +149,7 @@ def _add(
             alert_id=signal.alert_id,
             recorded_by=recorded_by,
             identity=identity,
+            secrets=store.secrets,
         )
         append_outbox(
             session,
@@ -175,7 +177,7 @@ def show_reporter(store: Store, signal_ref: str, *, actor: Principal) -> Reporte
         signal = get_signal(session, parse_signal_ref(signal_ref))
         if signal is None:
             raise NotFoundError(f"no signal {signal_ref!r}")
-        return reporter_identity(session, signal.id)
+        return reporter_identity(session, signal.id, store.secrets)
 
 
 # -- principals -----------------------------------------------------------------------------

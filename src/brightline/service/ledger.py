@@ -79,6 +79,7 @@ from brightline.store.ledger import (
     ledger_size,
 )
 from brightline.store.outbox import OutboxEntry
+from brightline.store.secrets import make_private_dir
 from brightline.world import World
 
 CONSUMER: Final = "ledger"
@@ -110,7 +111,7 @@ class LedgerKeys:
 def keygen(settings: Settings, *, name: str = DEFAULT_ORIGIN) -> tuple[LedgerKeys, NoteVerifier]:
     """Create the log's Ed25519 key (private file mode 0600); refuses to overwrite one."""
     keys = LedgerKeys.of(settings)
-    keys.private.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(keys.private.parent)
     signer = generate_key(name)
     write_key_files(signer, private_path=keys.private, public_path=keys.public)
     return keys, signer.verifier()

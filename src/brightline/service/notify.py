@@ -7,7 +7,11 @@ reading their state against the clock. Each (event, contact) is enqueued once.
 
 Delivery sends each pending message by webhook (a JSON POST signed with HMAC-SHA256
 over ``<timestamp>.<body>``, see :func:`webhook_signature`) or by SMTP, retrying with
-exponential backoff; every attempt, failed or not, is recorded.
+exponential backoff; every attempt, failed or not, is recorded. A webhook reaches public
+addresses only, checked when the contact is added and again, after resolving its name,
+at each delivery, which connects to the address checked and follows no redirect
+(:mod:`brightline.service.webhook`; ``Settings.webhook_allow_private_targets_unsafe``
+lifts the address check). Webhook secrets are stored sealed and opened only to sign.
 Messages carry the restriction (scope, actions, regions, window) and never anything
 about a reporter or a case's evidence.
 """
@@ -19,8 +23,6 @@ import hmac
 import json
 import smtplib
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,13 +31,21 @@ from typing import Any, Final
 
 from brightline.access import Principal
 from brightline.cases import Action
-from brightline.cases.evidence import check_url
 from brightline.cases.model import check_text
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.cases import now_utc, require
 from brightline.service.lifecycle import Status
 from brightline.service.restrictions import load_states
+from brightline.service.webhook import (
+    Resolver,
+    TargetRefusedError,
+    check_webhook_url,
+    checked_address,
+    parse_target,
+    post,
+    resolve_host,
+)
 from brightline.store import (
     Store,
     advance_consumer,
@@ -52,6 +62,7 @@ from brightline.store.cases import (
     contacts,
     notifications,
 )
+from brightline.store.secrets import Keyring, SealedField
 from brightline.world import World
 
 CONSUMER: Final = "notify"
@@ -105,10 +116,13 @@ def add_notification_contact(
     now: datetime | None = None,
 ) -> Contact:
     """A customer's named contact (``node``: notified about restrictions touching its
-    subtree) or, without a node, an internal watcher notified about everything."""
+    subtree) or, without a node, an internal watcher notified about everything.
+
+    A webhook's target must reach only public addresses (module docstring); its secret
+    is stored sealed."""
     name = check_text(name, "name", limit=200)
     if channel == "webhook":
-        check_url(target, "target")
+        check_webhook_url(target, where="target", allow_private=_allow_private(store))
         if not secret:
             raise InvalidInputError(Problem("--secret", "a webhook needs an HMAC secret"))
     elif channel == "smtp":
@@ -131,7 +145,12 @@ def add_notification_contact(
             secret=secret,
             actor=actor.name,
             at=at,
+            secrets=store.secrets,
         )
+
+
+def _allow_private(store: Store) -> bool:
+    return store.settings is not None and store.settings.webhook_allow_private_targets_unsafe
 
 
 def _concerns(world: World | None, contact: Contact, nodes: list[str]) -> bool:
@@ -229,10 +248,14 @@ def deliver_pending(
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] | None = None,
+    resolve: Resolver = resolve_host,
 ) -> DeliveryReport:
     """Send every undelivered message with attempts left, retrying with backoff
     (``backoff_seconds`` × 2ⁿ between tries). The network is used outside any transaction;
-    each attempt is then recorded in one of its own."""
+    each attempt is then recorded in one of its own. A webhook target refused at delivery
+    (its name now resolves to a non-public address, say) is a failed attempt.
+
+    StoreUnavailableError if webhook secrets are pending and their key is missing."""
     delivered = failed = tries = 0
     with store.read() as session:
         pending = [
@@ -240,6 +263,12 @@ def deliver_pending(
             for n in notifications(session)
             if not n.delivered and n.attempts < settings.max_attempts
         ]
+    keyring = (
+        store.secrets.for_opening()
+        if any(n.contact.sealed_secret is not None for n in pending)
+        else None
+    )
+    allow_private = _allow_private(store)
     for item in pending:
         attempt = item.attempts
         ok = False
@@ -247,7 +276,12 @@ def deliver_pending(
             if attempt > item.attempts:
                 sleep(settings.backoff_seconds * 2 ** (attempt - item.attempts - 1))
             attempt += 1
-            ok, detail = _send(item, settings)
+            if item.contact.channel == "webhook":
+                ok, detail = _send_webhook(
+                    item, settings, keyring=keyring, resolve=resolve, allow_private=allow_private
+                )
+            else:
+                ok, detail = _send_mail(item, settings)
             tries += 1
             with store.write() as session:
                 add_attempt(
@@ -263,32 +297,10 @@ def deliver_pending(
     return DeliveryReport(delivered, failed, tries)
 
 
-def _send(item: StoredNotification, settings: NotifySettings) -> tuple[bool, str]:
-    contact = item.contact
-    body = item.payload.encode()
-    if contact.channel == "webhook":
-        timestamp = str(int(time.time()))
-        request = urllib.request.Request(
-            contact.target,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "X-Brightline-Event": item.event_type,
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: webhook_signature(contact.secret or "", timestamp, body),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=settings.timeout_seconds) as response:
-                return True, f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            return False, f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            return False, f"cannot reach webhook: {exc}"
+def _send_mail(item: StoredNotification, settings: NotifySettings) -> tuple[bool, str]:
     message = EmailMessage()
     message["From"] = settings.sender
-    message["To"] = contact.target
+    message["To"] = item.contact.target
     data = json.loads(item.payload)
     subject = data.get("restriction") or data.get("case") or ""
     message["Subject"] = f"[brightline] {item.event_type}: {subject}"
@@ -303,6 +315,40 @@ def _send(item: StoredNotification, settings: NotifySettings) -> tuple[bool, str
     if refused:
         return False, f"SMTP refused: {refused}"
     return True, "SMTP accepted"
+
+
+def _send_webhook(
+    item: StoredNotification,
+    settings: NotifySettings,
+    *,
+    keyring: Keyring | None,
+    resolve: Resolver,
+    allow_private: bool,
+) -> tuple[bool, str]:
+    contact = item.contact
+    try:
+        # Checked again at each delivery: the contact may predate the checks, and the
+        # name may resolve elsewhere now. The connection goes to the address checked.
+        target = parse_target(contact.target, allow_private=allow_private)
+        address = checked_address(target, resolve=resolve, allow_private=allow_private)
+    except TargetRefusedError as exc:
+        return False, f"refused: {exc}"
+    sealed = contact.sealed_secret
+    field = SealedField.WEBHOOK_SECRET
+    secret = (
+        ""
+        if sealed is None or keyring is None
+        else keyring.open(sealed, field=field, row=contact.id)
+    )
+    body = item.payload.encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Brightline-Event": item.event_type,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: webhook_signature(secret, timestamp, body),
+    }
+    return post(target, address, body=body, headers=headers, timeout=settings.timeout_seconds)
 
 
 def notification_log(store: Store, *, actor: Principal) -> list[StoredNotification]:

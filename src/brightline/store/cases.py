@@ -1,4 +1,9 @@
-"""Repositories for cases, signals, role grants, plans and notifications. No business rules."""
+"""Repositories for cases, signals, role grants, plans and notifications. No business rules.
+
+Reporter identities and webhook secrets are sealed here as they are written
+(:mod:`brightline.store.secrets`); :func:`reporter_identity` opens an identity, and a
+:class:`Contact` carries its secret still sealed, opened by the caller that signs with it.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from brightline.store.case_models import (
     SignalRow,
 )
 from brightline.store.outbox import append_outbox, canonical_json
+from brightline.store.secrets import SealedField, StoreSecrets
 
 # -- roles ----------------------------------------------------------------------------------
 
@@ -108,7 +114,9 @@ def add_signal(
     alert_id: str | None,
     recorded_by: str,
     identity: ReporterIdentity | None,
+    secrets: StoreSecrets,
 ) -> StoredSignal:
+    """Add a signal and, for a named report, its reporter's identity, sealed for its row."""
     row = SignalRow(
         received_at=at,
         source_kind=source_kind,
@@ -122,12 +130,17 @@ def add_signal(
     session.add(row)
     session.flush()
     if identity is not None:
+        keyring = secrets.for_sealing(session)
+
+        def seal(value: str | None, field: SealedField) -> str | None:
+            return None if value is None else keyring.seal(value, field=field, row=row.id)
+
         session.add(
             ReporterIdentityRow(
                 signal_id=row.id,
-                name=identity.name,
-                contact=identity.contact,
-                organization=identity.organization,
+                name=keyring.seal(identity.name, field=SealedField.REPORTER_NAME, row=row.id),
+                contact=seal(identity.contact, SealedField.REPORTER_CONTACT),
+                organization=seal(identity.organization, SealedField.REPORTER_ORGANIZATION),
             )
         )
         session.flush()
@@ -144,11 +157,24 @@ def signal_by_alert(session: Session, alert_id: str) -> StoredSignal | None:
     return None if row is None else _signal(row)
 
 
-def reporter_identity(session: Session, signal_id: int) -> ReporterIdentity | None:
+def reporter_identity(
+    session: Session, signal_id: int, secrets: StoreSecrets
+) -> ReporterIdentity | None:
+    """Who reported the signal, opened from its sealed row (None: anonymous). Only the
+    case admin's reads call this."""
     row = session.get(ReporterIdentityRow, signal_id)
     if row is None:
         return None
-    return ReporterIdentity(name=row.name, contact=row.contact, organization=row.organization)
+    keyring = secrets.for_opening()
+
+    def unseal(value: str | None, field: SealedField) -> str | None:
+        return None if value is None else keyring.open(value, field=field, row=signal_id)
+
+    return ReporterIdentity(
+        name=keyring.open(row.name, field=SealedField.REPORTER_NAME, row=signal_id),
+        contact=unseal(row.contact, SealedField.REPORTER_CONTACT),
+        organization=unseal(row.organization, SealedField.REPORTER_ORGANIZATION),
+    )
 
 
 # -- cases ----------------------------------------------------------------------------------
@@ -333,12 +359,15 @@ def add_guard_approval(
 
 @dataclass(frozen=True, slots=True)
 class Contact:
+    """A notification contact; ``sealed_secret`` is a webhook's HMAC key as stored, opened
+    with ``Keyring.open(…, field=SealedField.WEBHOOK_SECRET, row=id)`` only to sign."""
+
     id: int
     node: str | None
     name: str
     channel: str
     target: str
-    secret: str | None
+    sealed_secret: str | None
 
     def __repr__(self) -> str:
         return f"Contact(id={self.id}, node={self.node!r}, channel={self.channel!r})"
@@ -358,18 +387,25 @@ def add_contact(
     secret: str | None,
     actor: str,
     at: datetime,
+    secrets: StoreSecrets,
 ) -> Contact:
+    """Add a contact; its secret is sealed for the row's id, so it is written (in the
+    same transaction) right after the insert that assigns the id."""
     row = NotificationContact(
         node=node,
         name=name,
         channel=channel,
         target=target,
-        secret=secret,
+        secret=None,
         added_by=actor,
         added_at=at,
     )
     session.add(row)
     session.flush()
+    if secret is not None:
+        keyring = secrets.for_sealing(session)
+        row.secret = keyring.seal(secret, field=SealedField.WEBHOOK_SECRET, row=row.id)
+        session.flush()
     return _contact(row)
 
 

@@ -6,12 +6,17 @@ and approving restrictions, imports) and the lock makes each read-decide-write s
 atomic on both databases alike; the unique constraints of the tables stay as a second
 line of defence. Database failures become :class:`StoreUnavailableError` (cannot reach
 or use the database) or :class:`~brightline.errors.ConflictError` (a constraint said no).
+
+A SQLite database file is created with mode 0600 before SQLite opens it; SQLite gives
+its ``-wal`` and ``-shm`` files the mode of the database file, so they are 0600 too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -25,7 +30,9 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session
 
+from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError, StoreUnavailableError
+from brightline.store.secrets import StoreSecrets, key_path
 
 #: Arbitrary constant naming Brightline's write lock among PostgreSQL advisory locks.
 WRITE_LOCK_KEY: Final = 0x6272_6C69_6E65  # "brline"
@@ -74,11 +81,44 @@ def create_store_engine(url: str) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise InvalidInputError(f"cannot use database URL {redact(url)}: {exc}") from exc
     if backend == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, _sqlite_file(parsed))
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL; None for in-memory and ``file:`` URI databases."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    if str(url.query.get("uri", "")).lower() in {"1", "true"}:
+        return None
+    return Path(database)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (an empty file is an empty
+    SQLite database). Any other failure is left for SQLite to report as it opens it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # a missing directory, say: SQLite's own error names the database
+    try:
+        os.fchmod(fd, 0o600)  # exact, whatever the umask
+    finally:
+        os.close(fd)
+
+
+def _configure_sqlite(engine: Engine, path: Path | None) -> None:
+    if path is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _before_connect(*_: Any) -> None:
+            # The database holds reporters' cases and the ledger's private records: no
+            # other local user may read it, nor its WAL (recent writes) or shared memory.
+            _create_private_file(path)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's BEGIN below be the only transaction control (pysqlite would
@@ -102,10 +142,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Store:
-    """A database holding Brightline's state; hands out sessions for units of work."""
+    """A database holding Brightline's state; hands out sessions for units of work.
 
-    def __init__(self, engine: Engine) -> None:
+    ``settings`` are those it was opened with; None when opened from a bare URL (tests,
+    tools), which then has the safe defaults and no data directory, hence no key for
+    sealed values (:mod:`brightline.store.secrets`).
+    """
+
+    def __init__(self, engine: Engine, *, settings: Settings | None = None) -> None:
         self.engine = engine
+        self.settings = settings
+        self.secrets = StoreSecrets(None if settings is None else key_path(settings.data_dir))
 
     @property
     def backend(self) -> str:

@@ -13,15 +13,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from brightline.store.engine import WRITE_LOCK_KEY, Store
+from brightline.store.secrets import StoreSecrets
 
 SCRIPT_LOCATION = "brightline.store:migrations"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(
+    connection: Connection | None = None, secrets: StoreSecrets | None = None
+) -> Config:
+    """``secrets``: the store's key, for migrations that seal stored values."""
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     if connection is not None:
         config.attributes["connection"] = connection
+    if secrets is not None:
+        config.attributes["secrets"] = secrets
     return config
 
 
@@ -52,7 +58,7 @@ def upgrade(store: Store, revision: str = "head") -> str | None:
             connection.execution_options(brightline_write=True)
         try:
             with connection.begin():
-                command.upgrade(alembic_config(connection), revision)
+                command.upgrade(alembic_config(connection, store.secrets), revision)
         finally:
             if store.backend == "postgresql":
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": WRITE_LOCK_KEY})

@@ -9,9 +9,16 @@ from brightline.store.migrate import is_current, upgrade
 
 def open_store(settings: Settings | str, *, migrate: bool = True) -> Store:
     """Connect (raising StoreUnavailableError with a one-line reason if that fails) and,
-    unless ``migrate`` is False, bring the schema up to date."""
-    url = settings if isinstance(settings, str) else settings.database_url.get_secret_value()
-    store = Store(create_store_engine(url))
+    unless ``migrate`` is False, bring the schema up to date.
+
+    Opened from a bare URL, the store has no data directory: it cannot seal or open
+    reporter identities and webhook secrets, and it has the default (safe) settings."""
+    if isinstance(settings, str):
+        store = Store(create_store_engine(settings))
+    else:
+        store = Store(
+            create_store_engine(settings.database_url.get_secret_value()), settings=settings
+        )
     try:
         store.ping()
         if migrate and not is_current(store):
