@@ -118,7 +118,7 @@ def add_notification_contact(
         raise InvalidInputError(Problem("--channel", "webhook or smtp"))
     at = now_utc(now)
     with store.write() as session:
-        require(actor, Action.ASSIGN)
+        require(actor, Action.MANAGE_NOTIFICATIONS)
         stored = latest_world(session)
         if node is not None and (stored is None or node not in stored.world.directory):
             raise NotFoundError(f"no node {node!r}")
@@ -307,5 +307,5 @@ def _send(item: StoredNotification, settings: NotifySettings) -> tuple[bool, str
 
 def notification_log(store: Store, *, actor: Principal) -> list[StoredNotification]:
     with store.read() as session:
-        require(actor, Action.VIEW_LEDGER)
+        require(actor, Action.VIEW_NOTIFICATIONS)
         return notifications(session)

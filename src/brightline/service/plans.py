@@ -496,7 +496,7 @@ def _guard_step(
     require(actor, Action.GUARD_APPROVE)
     if same_principal(actor.name, state.proposed_by):
         raise ConflictError(
-            f"{actor} proposed {restriction_id!r} and cannot give its guard approval either"
+            f"{actor.name} proposed {restriction_id!r} and cannot give its guard approval either"
         )
     add_guard_approval(
         session, restriction_id=restriction_id, plan_id=plan.id, approver=actor.name, at=at
