@@ -7,6 +7,9 @@ import importlib
 import pytest
 
 PACKAGES = [
+    "brightline.access",
+    "brightline.cases",
+    "brightline.demo",
     "brightline.world",
     "brightline.policy",
     "brightline.exports",
@@ -29,7 +32,14 @@ def test_all_names_exist_and_are_public(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["brightline.world", "brightline.policy", "brightline.ledger", "brightline.transparency"],
+    [
+        "brightline.access",
+        "brightline.cases",
+        "brightline.world",
+        "brightline.policy",
+        "brightline.ledger",
+        "brightline.transparency",
+    ],
 )
 def test_core_domains_import_no_adapters(name: str) -> None:
     """Domains are pure: importing one loads no database, HTTP or CLI library."""
