@@ -7,6 +7,9 @@ import importlib
 import pytest
 
 PACKAGES = [
+    "brightline.access",
+    "brightline.cases",
+    "brightline.demo",
     "brightline.world",
     "brightline.policy",
     "brightline.exports",
@@ -31,6 +34,8 @@ def test_all_names_exist_and_are_public(name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     [
+        "brightline.access",
+        "brightline.cases",
         "brightline.world",
         "brightline.policy",
         "brightline.ledger",

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from brightline.cases import Role, Signal, SourceKind
+from brightline.access import Principal, Role
+from brightline.cases import Signal, SourceKind
 from brightline.config import Settings
 from brightline.service import import_world
+from brightline.service.access import Authenticator, bootstrap
+from brightline.service.apikeys import create_key
 from brightline.service.intake import grant_role, submit_report
 from brightline.store import Store
 from brightline.telemetry import METERING_SCHEMA
@@ -20,12 +24,18 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
 T0 = datetime(2025, 9, 1, tzinfo=UTC)
 NOW = datetime(2025, 10, 1, tzinfo=UTC)
 POLICY = "mass-surveillance"
-PEOPLE = {
-    "investigator": Role.INVESTIGATOR,
-    "reviewer": Role.EXTERNAL_REVIEWER,
-    "approver1": Role.APPROVER,
-    "approver2": Role.APPROVER,
-    "auditor": Role.AUDITOR,
+#: The store's first principal, bootstrapped: admin and case admin.
+ADMIN = "admin"
+#: Everyone else, with the roles the admin grants them (and their keys carry).
+PEOPLE: dict[str, tuple[Role, ...]] = {
+    "investigator": (Role.INVESTIGATOR,),
+    "reviewer": (Role.EXTERNAL_REVIEWER,),
+    "approver1": (Role.APPROVER,),
+    "approver2": (Role.APPROVER,),
+    "auditor": (Role.AUDITOR,),
+    "casey": (Role.CASE_ADMIN,),
+    "keeper": (Role.ADMIN,),
+    "gateway": (Role.ENFORCEMENT_POINT,),
 }
 
 
@@ -33,12 +43,31 @@ def at(hours: float) -> datetime:
     return NOW + timedelta(hours=hours)
 
 
-def with_people(store: Store) -> Store:
-    import_world(store, EXAMPLE, actor="setup", now=T0)
-    grant_role(store, "admin", Role.CASE_ADMIN, actor="admin", now=T0)
-    for name, role in PEOPLE.items():
-        grant_role(store, name, role, actor="admin", now=T0)
-    return store
+@dataclass(frozen=True, slots=True)
+class People:
+    """The people of a store, by name: ``people[name]`` is the principal the Authenticator
+    makes of their key at that moment (so a changed grant shows on the next use)."""
+
+    keys: Mapping[str, str]
+    authenticator: Authenticator
+
+    def __getitem__(self, name: str) -> Principal:
+        return self.authenticator.principal_for(self.keys[name])
+
+
+def with_people(store: Store) -> People:
+    """Bootstrap the store's first admin (``admin``: admin and case admin), import the
+    example world as it, grant every person of PEOPLE its roles and give it a key
+    carrying them."""
+    keys = {ADMIN: bootstrap(store, principal=ADMIN, now=T0)}
+    people = People(keys, Authenticator(store, Settings()))
+    admin = people[ADMIN]
+    import_world(store, EXAMPLE, actor=admin, now=T0)
+    for name, roles in PEOPLE.items():
+        for role in roles:
+            grant_role(store, name, role, actor=admin, now=T0)
+        _, keys[name] = create_key(store, principal=name, roles=roles, actor=admin, now=T0)
+    return people
 
 
 def write_usage(
@@ -85,6 +114,7 @@ def september_usage(settings: Settings) -> None:
 def report(
     store: Store,
     *,
+    actor: Principal,
     node: str = "unit-9900",
     source: SourceKind = SourceKind.ANONYMOUS,
     name: str | None = None,
@@ -93,4 +123,4 @@ def report(
 
     signal = Signal(source, (node,), (POLICY,), "unit intercepts and transcribes calls")
     identity = None if name is None else ReporterIdentity(name, "secure-drop:42")
-    return submit_report(store, signal, identity=identity, now=at(0)).ref
+    return submit_report(store, signal, actor=actor, identity=identity, now=at(0)).ref

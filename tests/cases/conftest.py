@@ -3,10 +3,11 @@ from __future__ import annotations
 import pytest
 
 from brightline.store import Store
-from cases.case_scenarios import with_people
+from cases.case_scenarios import People, with_people
 
 
 @pytest.fixture
-def people_store(store: Store) -> Store:
-    """A fresh store (each backend) with the example world and one principal per role."""
+def people(store: Store) -> People:
+    """The example world and one principal per role in a fresh store (each backend), by
+    name (see ``with_people``); tests take ``store`` for the store itself."""
     return with_people(store)

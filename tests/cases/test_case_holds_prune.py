@@ -13,16 +13,18 @@ from brightline.service.cases import open_case
 from brightline.service.telemetry import holds_source, prune_telemetry, telemetry_dataset
 from brightline.store import Store
 from brightline.world import load_world
-from cases.case_scenarios import EXAMPLE, at, report, september_usage
+from cases.case_scenarios import EXAMPLE, People, at, report, september_usage
 
 
-def test_prune_keeps_usage_of_nodes_under_an_open_case(people_store: Store, tmp_path: Path) -> None:
-    url = make_url(people_store.engine.url).render_as_string(hide_password=False)
+def test_prune_keeps_usage_of_nodes_under_an_open_case(
+    store: Store, people: People, tmp_path: Path
+) -> None:
+    url = make_url(store.engine.url).render_as_string(hide_password=False)
     settings = Settings(data_dir=tmp_path / "data", database_url=SecretStr(url))
     september_usage(settings)
-    open_case(
-        people_store, actor="investigator", title="9900", signals=[report(people_store)], now=at(1)
-    )
+    investigator = people["investigator"]
+    signal = report(store, actor=investigator)
+    open_case(store, actor=investigator, title="9900", signals=[signal], now=at(1))
     assert "unit-9900" in holds_source(settings).held_nodes(at(1))
 
     world = load_world(EXAMPLE)

@@ -43,7 +43,7 @@ from brightline.service.plans import PlanLimits, approve, decide_restrict
 from brightline.service.usage import case_usage
 from brightline.store import Store, read_outbox
 from brightline.store.ledger import iter_public
-from cases.case_scenarios import POLICY, at, report, september_usage
+from cases.case_scenarios import POLICY, People, at, report, september_usage
 
 RESTRICTION = """\
 id: r-9900
@@ -73,18 +73,21 @@ def _deny(store: Store, node: str, when_hours: float) -> bool:
     return snapshot.decide(request).denied
 
 
-def test_whole_case_from_reports_to_lifted_restriction(people_store: Store, tmp_path: Path) -> None:
-    store = people_store
+def test_whole_case_from_reports_to_lifted_restriction(
+    store: Store, people: People, tmp_path: Path
+) -> None:
+    investigator, reviewer, auditor = people["investigator"], people["reviewer"], people["auditor"]
+    approver1, approver2, admin = people["approver1"], people["approver2"], people["admin"]
     settings = Settings(data_dir=tmp_path / "data")
     september_usage(settings)
 
-    anonymous = report(store)
-    named = report(store, name="Jo Whistle", source=SourceKind.EMPLOYEE)
-    alert = signal_from_alert(store, ALERT, actor="investigator", now=at(0)).ref
-    assert signal_from_alert(store, ALERT, actor="investigator", now=at(0)).ref == alert
+    anonymous = report(store, actor=admin)
+    named = report(store, actor=admin, name="Jo Whistle", source=SourceKind.EMPLOYEE)
+    alert = signal_from_alert(store, ALERT, actor=investigator, now=at(0)).ref
+    assert signal_from_alert(store, ALERT, actor=investigator, now=at(0)).ref == alert
     state = open_case(
         store,
-        actor="investigator",
+        actor=investigator,
         title="Unit 9900",
         signals=[anonymous, named, alert],
         now=at(1),
@@ -94,25 +97,25 @@ def test_whole_case_from_reports_to_lifted_restriction(people_store: Store, tmp_
     assert CaseHolds(store).held_nodes(at(1)) == {"unit-9900", "unit-9900-analysis"}
 
     # The reporter is visible to the case admin only.
-    assert show_reporter(store, named, actor="admin") is not None
-    assert show_reporter(store, anonymous, actor="admin") is None
+    assert show_reporter(store, named, actor=admin) is not None
+    assert show_reporter(store, anonymous, actor=admin) is None
     with pytest.raises(AccessDeniedError):
-        show_reporter(store, named, actor="investigator")
-    assert "reporters" not in show_case(store, case, actor="investigator").to_json()
-    assert "Jo Whistle" in json.dumps(show_case(store, case, actor="admin").to_json())
+        show_reporter(store, named, actor=investigator)
+    assert "reporters" not in show_case(store, case, actor=investigator).to_json()
+    assert "Jo Whistle" in json.dumps(show_case(store, case, actor=admin).to_json())
 
     # External review: only once assigned.
     with pytest.raises(AccessDeniedError, match="not assigned"):
-        show_case(store, case, actor="reviewer")
-    assign(store, case, "reviewer", actor="investigator", now=at(2))
-    start_review(store, case, actor="investigator", now=at(3))
-    pinned = case_usage(store, settings, case, actor="reviewer", pin=True, now=at(4))
+        show_case(store, case, actor=reviewer)
+    assign(store, case, "reviewer", actor=investigator, now=at(2))
+    start_review(store, case, actor=investigator, now=at(3))
+    pinned = case_usage(store, settings, case, actor=reviewer, pin=True, now=at(4))
     assert {r.node for r in pinned.aggregate.rows} == {"unit-9900", "unit-9900-analysis"}
     breakdown = case_usage(
         store,
         settings,
         case,
-        actor="reviewer",
+        actor=reviewer,
         purpose="which subscription transcribes",
         now=at(4),
     )
@@ -121,18 +124,18 @@ def test_whole_case_from_reports_to_lifted_restriction(people_store: Store, tmp_
         store,
         case,
         DocumentReference(DocumentKind.CONTRACT, "ab" * 32, "Framework agreement 2024"),
-        actor="reviewer",
+        actor=reviewer,
         now=at(5),
     )
     record_finding(
         store,
         case,
         Finding(POLICY, FindingOutcome.SUBSTANTIATED, "telecom-scale speech", (1,)),
-        actor="reviewer",
+        actor=reviewer,
         now=at(6),
     )
     with pytest.raises(ConflictError, match="substantiated"):
-        close_case(store, case, actor="investigator", why="done", now=at(7))
+        close_case(store, case, actor=investigator, why="done", now=at(7))
     with pytest.raises(AccessDeniedError):
         decide_restrict(
             store,
@@ -140,7 +143,7 @@ def test_whole_case_from_reports_to_lifted_restriction(people_store: Store, tmp_
             case,
             RESTRICTION,
             name="r.yaml",
-            actor="reviewer",
+            actor=reviewer,
             rationale="x",
             now=at(7),
         )
@@ -152,7 +155,7 @@ def test_whole_case_from_reports_to_lifted_restriction(people_store: Store, tmp_
         case,
         RESTRICTION,
         name="r.yaml",
-        actor="investigator",
+        actor=investigator,
         rationale="substantiated mass surveillance",
         limits=PlanLimits(max_subscriptions=1),
         now=at(8),
@@ -163,35 +166,35 @@ def test_whole_case_from_reports_to_lifted_restriction(people_store: Store, tmp_
     assert plan.document["phases"][0]["replay"]["denied"] == 40  # ingest + transcribe, westeurope
 
     with pytest.raises(AccessDeniedError):
-        approve(store, "r-9900", actor="reviewer", now=at(9))
+        approve(store, "r-9900", actor=reviewer, now=at(9))
     with pytest.raises(AccessDeniedError, match="needs one of: approver"):
-        approve(store, "r-9900", actor="investigator", now=at(9))
-    first = approve(store, "r-9900", actor="approver1", now=at(9))
+        approve(store, "r-9900", actor=investigator, now=at(9))
+    first = approve(store, "r-9900", actor=approver1, now=at(9))
     assert first.guard
     assert first.view.status is Status.PROPOSED
     with pytest.raises(ConflictError, match="blast-radius"):
-        approve_restriction(store, "r-9900", actor="approver1", now=at(9))
+        approve_restriction(store, "r-9900", actor=approver1, now=at(9))
     assert not _deny(store, "sub-9900-ingest", 10)
-    second = approve(store, "r-9900", actor="approver2", now=at(10))
+    second = approve(store, "r-9900", actor=approver2, now=at(10))
     assert second.view.status is Status.IN_FORCE
     assert _deny(store, "sub-9900-ingest", 11)
     assert not _deny(store, "sub-9900-rescue", 11)
 
     # The customer appeals; the re-review lifts it, with a second person's approval.
-    record_appeal(store, case, actor="investigator", grounds="unit repurposed", now=at(12))
+    record_appeal(store, case, actor=investigator, grounds="unit repurposed", now=at(12))
     state = decide_appeal(
         store,
         case,
-        actor="approver1",
+        actor=approver1,
         outcome=AppealOutcome.LIFT,
         rationale="verified",
         now=at(13),
     )
     assert state.status is CaseStatus.RE_REVIEWED
-    approve(store, "r-9900", actor="approver2", now=at(14))
+    approve(store, "r-9900", actor=approver2, now=at(14))
     assert show_restriction(store, "r-9900", now=at(15)).status is Status.LIFTED
     assert not _deny(store, "sub-9900-ingest", 15)
-    state = close_case(store, case, actor="investigator", why="lifted on appeal", now=at(16))
+    state = close_case(store, case, actor=investigator, why="lifted on appeal", now=at(16))
     assert state.status is CaseStatus.CLOSED
     assert CaseHolds(store).held_nodes(at(16)) == set()
 
@@ -202,7 +205,7 @@ def test_whole_case_from_reports_to_lifted_restriction(people_store: Store, tmp_
     sync_ledger(store, signer=signer, now=at(17))
     _check_public_forms(store)
     out = tmp_path / "case.json"
-    bundle = export_case(store, case, out, actor="auditor", verifier=signer.verifier(), now=at(18))
+    bundle = export_case(store, case, out, actor=auditor, verifier=signer.verifier(), now=at(18))
     assert bundle["ledger"]["not_yet_logged"] == []
     assert len(bundle["ledger"]["entries"]) >= len(bundle["case"]["events"]) + 4
     check = verify_case_bundle(json.loads(out.read_text()), signer.verifier())

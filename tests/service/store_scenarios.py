@@ -10,12 +10,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from brightline.access import Role
+from brightline.cases import Signal, SourceKind
 from brightline.service import import_world
+from brightline.service.cases import open_case
+from brightline.service.intake import submit_report
 from brightline.store import Store
+from principals import principal
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
 #: When the example world is imported in these tests.
 T0 = datetime(2025, 9, 1, tzinfo=UTC)
+
+
+#: Who imports worlds in these tests.
+SETUP = principal("setup", Role.ADMIN)
+#: People who may both propose and approve, so that four eyes is what keeps each from
+#: approving their own request (roles themselves are tested in service/test_access_rules).
+ALICE = principal("alice", Role.INVESTIGATOR, Role.APPROVER)
+BOB = principal("bob", Role.INVESTIGATOR, Role.APPROVER)
+CAROL = principal("carol", Role.INVESTIGATOR, Role.APPROVER)
+DAVE = principal("dave", Role.INVESTIGATOR, Role.APPROVER)
 
 
 def at(hours: float) -> datetime:
@@ -39,8 +54,15 @@ def restriction_yaml(
 
 def with_example_world(store: Store) -> Store:
     """The store, holding the example world imported at T0."""
-    import_world(store, EXAMPLE, actor="setup", now=T0)
+    import_world(store, EXAMPLE, actor=SETUP, now=T0)
     return store
+
+
+def a_case(store: Store) -> str:
+    """A case on unit-9900 opened by alice from a report at T0: a restriction may name it."""
+    signal = Signal(SourceKind.ANONYMOUS, ("unit-9900",), ("mass-surveillance",), "a report")
+    stored = submit_report(store, signal, actor=ALICE, now=T0)
+    return open_case(store, actor=ALICE, title="unit 9900", signals=[stored.ref], now=T0).id
 
 
 def kill_writers_repeatedly(

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from brightline.access import Principal
 from brightline.errors import BrightlineError, ConflictError
 from brightline.service import (
     RestrictionView,
@@ -14,7 +15,7 @@ from brightline.service import (
     propose_restrictions,
 )
 from brightline.store import Store, all_events, open_store, read_outbox
-from service.store_scenarios import at, restriction_yaml
+from service.store_scenarios import ALICE, BOB, CAROL, at, restriction_yaml
 
 ROUNDS = 5
 
@@ -45,7 +46,7 @@ def _kinds(store: Store, rid: str) -> list[str]:
 
 
 def _propose(store: Store, rid: str) -> None:
-    propose_restrictions(store, restriction_yaml(rid), name="r.yaml", actor="alice", now=at(1))
+    propose_restrictions(store, restriction_yaml(rid), name="r.yaml", actor=ALICE, now=at(1))
 
 
 def test_two_approvals_at_once_in_threads_yield_one_approval(world_store: Store) -> None:
@@ -54,8 +55,8 @@ def test_two_approvals_at_once_in_threads_yield_one_approval(world_store: Store)
         _propose(world_store, rid)
         outcomes = _race(
             [
-                lambda rid=rid: approve_restriction(world_store, rid, actor="bob", now=at(2)),
-                lambda rid=rid: approve_restriction(world_store, rid, actor="carol", now=at(2)),
+                lambda rid=rid: approve_restriction(world_store, rid, actor=BOB, now=at(2)),
+                lambda rid=rid: approve_restriction(world_store, rid, actor=CAROL, now=at(2)),
             ]
         )
         assert sum(isinstance(o, RestrictionView) for o in outcomes) == 1, outcomes
@@ -67,7 +68,7 @@ def test_concurrent_retries_with_one_key_apply_once(world_store: Store) -> None:
     _propose(world_store, "r-1")
     outcomes = _race(
         [
-            lambda: approve_restriction(world_store, "r-1", actor="bob", key="k-1", now=at(2))
+            lambda: approve_restriction(world_store, "r-1", actor=BOB, key="k-1", now=at(2))
             for _ in range(4)
         ]
     )
@@ -78,7 +79,7 @@ def test_concurrent_retries_with_one_key_apply_once(world_store: Store) -> None:
         assert [o.event_type for o in read_outbox(session)].count("restriction.approved") == 1
 
 
-def _approve_in_child(url: str, rid: str, actor: str, go: int, report: int) -> None:
+def _approve_in_child(url: str, rid: str, actor: Principal, go: int, report: int) -> None:
     """Body of a forked process: wait for the go signal, approve, report the outcome."""
     try:
         store = open_store(url, migrate=False)
@@ -104,7 +105,7 @@ def test_two_approvals_at_once_in_processes_yield_one_approval(
         rid = f"r-{n}"
         go_read, go_write = os.pipe()
         pids, reports = [], []
-        for actor in ("bob", "carol"):
+        for actor in (BOB, CAROL):
             report_read, report_write = os.pipe()
             pid = os.fork()
             if pid == 0:

@@ -25,7 +25,15 @@ from brightline.service import (
 )
 from brightline.service.restrictions import load_states
 from brightline.store import Store, all_events, open_store, read_outbox
-from service.store_scenarios import at, kill_writers_repeatedly, restriction_yaml
+from service.store_scenarios import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    at,
+    kill_writers_repeatedly,
+    restriction_yaml,
+)
 
 ITERATIONS = 200
 MAX_DELAY_S = 0.1
@@ -41,14 +49,14 @@ def _writer(url: str, iteration: int, ack: int) -> None:
     while True:
         rid = f"c{iteration}-{step}"
         propose_restrictions(
-            store, restriction_yaml(rid), name="r.yaml", actor="alice", key=f"{rid}/1", now=at(1)
+            store, restriction_yaml(rid), name="r.yaml", actor=ALICE, key=f"{rid}/1", now=at(1)
         )
         os.write(ack, f"{rid} 1 proposed\n".encode())
-        approve_restriction(store, rid, actor="bob", key=f"{rid}/2", now=at(2))
+        approve_restriction(store, rid, actor=BOB, key=f"{rid}/2", now=at(2))
         os.write(ack, f"{rid} 2 approved\n".encode())
-        lift_restriction(store, rid, actor="carol", why="done", key=f"{rid}/3", now=at(3))
+        lift_restriction(store, rid, actor=CAROL, why="done", key=f"{rid}/3", now=at(3))
         os.write(ack, f"{rid} 3 lift-proposed\n".encode())
-        approve_restriction(store, rid, actor="dave", key=f"{rid}/4", now=at(4))
+        approve_restriction(store, rid, actor=DAVE, key=f"{rid}/4", now=at(4))
         os.write(ack, f"{rid} 4 lift-approved\n".encode())
         step += 1
 
@@ -56,13 +64,13 @@ def _writer(url: str, iteration: int, ack: int) -> None:
 def _retry(store: Store, rid: str, revision: int) -> Any:
     if revision == 1:
         return propose_restrictions(
-            store, restriction_yaml(rid), name="r.yaml", actor="alice", key=f"{rid}/1", now=at(9)
+            store, restriction_yaml(rid), name="r.yaml", actor=ALICE, key=f"{rid}/1", now=at(9)
         )[0]
     if revision == 2:
-        return approve_restriction(store, rid, actor="bob", key=f"{rid}/2", now=at(9))
+        return approve_restriction(store, rid, actor=BOB, key=f"{rid}/2", now=at(9))
     if revision == 3:
-        return lift_restriction(store, rid, actor="carol", why="done", key=f"{rid}/3", now=at(9))
-    return approve_restriction(store, rid, actor="dave", key=f"{rid}/4", now=at(9))
+        return lift_restriction(store, rid, actor=CAROL, why="done", key=f"{rid}/3", now=at(9))
+    return approve_restriction(store, rid, actor=DAVE, key=f"{rid}/4", now=at(9))
 
 
 def _contents(store: Store) -> tuple[Any, ...]:

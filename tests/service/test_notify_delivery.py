@@ -118,12 +118,12 @@ def test_proposal_approval_and_force_reach_webhook_and_mail_with_retries(
     smtp: tuple[_Mailbox, int],
     receiver: tuple[list[dict[str, Any]], str, list[int]],
 ) -> None:
-    with_people(store)
+    people = with_people(store)
     box, port = smtp
     received, url, failures = receiver
     add_notification_contact(
         store,
-        actor="admin",
+        actor=people["admin"],
         name="Customer security",
         channel="webhook",
         target=url,
@@ -133,7 +133,7 @@ def test_proposal_approval_and_force_reach_webhook_and_mail_with_retries(
     )
     add_notification_contact(
         store,
-        actor="admin",
+        actor=people["admin"],
         name="Watchers",
         channel="smtp",
         target="watch@provider.example",
@@ -141,15 +141,15 @@ def test_proposal_approval_and_force_reach_webhook_and_mail_with_retries(
     )
     add_notification_contact(
         store,
-        actor="admin",
+        actor=people["admin"],
         name="Other customer",
         channel="smtp",
         target="ops@acme.example",
         node="acme-voice",
         now=NOW,
     )
-    propose_restrictions(store, RESTRICTION, name="r.yaml", actor="alice", now=NOW)
-    approve_restriction(store, "r-n", actor="bob", now=NOW)
+    propose_restrictions(store, RESTRICTION, name="r.yaml", actor=people["investigator"], now=NOW)
+    approve_restriction(store, "r-n", actor=people["approver1"], now=NOW)
     assert enqueue_notifications(store, now=NOW) == 6  # proposal, approval, in force × 2
     assert enqueue_notifications(store, now=NOW) == 0  # once per event and contact
 
@@ -177,16 +177,16 @@ def test_proposal_approval_and_force_reach_webhook_and_mail_with_retries(
 def test_unreachable_endpoints_are_recorded_and_given_up_after_max_attempts(
     store: Store,
 ) -> None:
-    with_people(store)
+    people = with_people(store)
     add_notification_contact(
         store,
-        actor="admin",
+        actor=people["admin"],
         name="Watchers",
         channel="smtp",
         target="watch@provider.example",
         now=NOW,
     )
-    propose_restrictions(store, RESTRICTION, name="r.yaml", actor="alice", now=NOW)
+    propose_restrictions(store, RESTRICTION, name="r.yaml", actor=people["investigator"], now=NOW)
     enqueue_notifications(store, now=NOW)
     settings = NotifySettings(smtp_port=_free_port(), max_attempts=3, timeout_seconds=2)
     report = deliver_pending(store, settings, sleep=lambda _: None)

@@ -18,7 +18,7 @@ from brightline.service import (
     write_snapshot,
 )
 from brightline.store import Store
-from service.store_scenarios import T0, at, restriction_yaml
+from service.store_scenarios import ALICE, BOB, CAROL, DAVE, T0, at, restriction_yaml
 
 
 def _request(node: str = "sub-9900-ingest", hours: float = 10) -> Request:
@@ -28,10 +28,10 @@ def _request(node: str = "sub-9900-ingest", hours: float = 10) -> Request:
 
 
 def test_snapshot_holds_what_was_in_force_at_each_time(world_store: Store) -> None:
-    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
-    approve_restriction(world_store, "r-1", actor="bob", now=at(2))
-    lift_restriction(world_store, "r-1", actor="carol", why="resolved", now=at(3))
-    approve_restriction(world_store, "r-1", actor="dave", now=at(4))
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    lift_restriction(world_store, "r-1", actor=CAROL, why="resolved", now=at(3))
+    approve_restriction(world_store, "r-1", actor=DAVE, now=at(4))
 
     assert compile_snapshot_at(world_store, at(1.5)).snapshot.restrictions == ()
     during = compile_snapshot_at(world_store, at(2.5)).snapshot
@@ -47,9 +47,9 @@ def test_snapshot_holds_what_was_in_force_at_each_time(world_store: Store) -> No
 
 def test_dry_run_restrictions_are_in_the_snapshot_as_would_deny(world_store: Store) -> None:
     propose_restrictions(
-        world_store, restriction_yaml(mode="dry-run"), name="r.yaml", actor="alice", now=at(1)
+        world_store, restriction_yaml(mode="dry-run"), name="r.yaml", actor=ALICE, now=at(1)
     )
-    approve_restriction(world_store, "r-1", actor="bob", now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
     decision = compile_snapshot_at(world_store, at(3)).snapshot.decide(_request())
     assert decision.effect is Effect.ALLOW
     assert decision.would_deny == ("r-1",)
@@ -61,8 +61,8 @@ def test_no_world_yet_is_not_found(world_store: Store) -> None:
 
 
 def test_snapshot_file_rebuilds_an_equal_snapshot(world_store: Store, tmp_path: Path) -> None:
-    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
-    approve_restriction(world_store, "r-1", actor="bob", now=at(2))
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
     compiled = compile_snapshot_at(world_store, at(3))
     path = tmp_path / "snapshot.json"
     write_snapshot(compiled, path)
@@ -73,8 +73,8 @@ def test_snapshot_file_rebuilds_an_equal_snapshot(world_store: Store, tmp_path: 
 
 
 def test_an_edited_snapshot_file_is_refused(world_store: Store, tmp_path: Path) -> None:
-    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
-    approve_restriction(world_store, "r-1", actor="bob", now=at(2))
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
     path = tmp_path / "snapshot.json"
     write_snapshot(compile_snapshot_at(world_store, at(3)), path)
     data = json.loads(path.read_text())

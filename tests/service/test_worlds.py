@@ -20,7 +20,7 @@ from brightline.service import (
     reject_restriction,
 )
 from brightline.store import Store, read_outbox, world_versions
-from service.store_scenarios import EXAMPLE, T0, at, restriction_yaml
+from service.store_scenarios import ALICE, BOB, EXAMPLE, SETUP, T0, at, restriction_yaml
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 AWS = FIXTURES / "aws" / "organization.json"
@@ -41,7 +41,7 @@ def _rewrite_nodes(world_dir: Path, edit: object) -> None:
 
 
 def test_first_import_adds_everything_and_records_a_version(store: Store) -> None:
-    result = import_world(store, EXAMPLE, now=T0)
+    result = import_world(store, EXAMPLE, actor=SETUP, now=T0)
     assert result.version == 1
     assert len(result.diff.added_nodes) == 20
     assert len(result.diff.added_services) == 11
@@ -75,7 +75,7 @@ def test_reimport_reports_added_changed_moved_removed(world_store: Store, tmp_pa
             "{id: net.egress, operations: [transfer, peer],",
         )
     )
-    result = import_world(world_store, world_dir, now=at(1))
+    result = import_world(world_store, world_dir, actor=SETUP, now=at(1))
     diff = result.diff
     assert [n.id for n in diff.added_nodes] == ["sub-new"]
     assert [n.id for n in diff.removed_nodes] == ["sub-meteo-models"]
@@ -89,7 +89,7 @@ def test_reimport_reports_added_changed_moved_removed(world_store: Store, tmp_pa
 def test_dry_run_prints_the_diff_and_writes_nothing(world_store: Store, tmp_path: Path) -> None:
     world_dir = _copy_example(tmp_path)
     _rewrite_nodes(world_dir, lambda nodes: [n for n in nodes if n["id"] != "sub-meteo-models"])
-    result = import_world(world_store, world_dir, dry_run=True, now=at(1))
+    result = import_world(world_store, world_dir, dry_run=True, actor=SETUP, now=at(1))
     assert [n.id for n in result.diff.removed_nodes] == ["sub-meteo-models"]
     assert result.version is None
     with world_store.read() as session:
@@ -98,7 +98,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(world_store: Store, tmp_path
 
 
 def test_unchanged_import_writes_no_version(world_store: Store) -> None:
-    result = import_world(world_store, EXAMPLE, now=at(1))
+    result = import_world(world_store, EXAMPLE, actor=SETUP, now=at(1))
     assert result.diff.empty
     assert result.version is None
 
@@ -106,22 +106,22 @@ def test_unchanged_import_writes_no_version(world_store: Store) -> None:
 def test_removing_a_node_an_active_restriction_names_is_refused(
     world_store: Store, tmp_path: Path
 ) -> None:
-    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
-    approve_restriction(world_store, "r-1", actor="bob", now=at(2))
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
     world_dir = _copy_example(tmp_path)
     _rewrite_nodes(world_dir, lambda nodes: [n for n in nodes if n["id"] != "sub-9900-rescue"])
     for dry_run in (True, False):
         with pytest.raises(ConflictError, match=r"r-1 \(in-force\).*sub-9900-rescue"):
-            import_world(world_store, world_dir, dry_run=dry_run, now=at(3))
+            import_world(world_store, world_dir, dry_run=dry_run, actor=SETUP, now=at(3))
     assert "sub-9900-rescue" in current_world(world_store).world.directory
 
 
 def test_a_closed_restriction_does_not_hold_its_nodes(world_store: Store, tmp_path: Path) -> None:
-    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
-    reject_restriction(world_store, "r-1", actor="bob", why="no", now=at(2))
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
+    reject_restriction(world_store, "r-1", actor=BOB, why="no", now=at(2))
     world_dir = _copy_example(tmp_path)
     _rewrite_nodes(world_dir, lambda nodes: [n for n in nodes if n["id"] != "sub-9900-rescue"])
-    assert import_world(world_store, world_dir, now=at(3)).version == 2
+    assert import_world(world_store, world_dir, actor=SETUP, now=at(3)).version == 2
 
 
 def test_malformed_world_is_refused_with_every_problem(world_store: Store, tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_malformed_world_is_refused_with_every_problem(world_store: Store, tmp_p
     with (world_dir / "directory.jsonl").open("a") as handle:
         handle.write('{"id": "orphan", "parent": "ghost", "kind": "unit"}\nnot json\n')
     with pytest.raises(InvalidInputError) as caught:
-        import_world(world_store, world_dir, now=at(1))
+        import_world(world_store, world_dir, actor=SETUP, now=at(1))
     text = str(caught.value)
     assert "malformed JSON" in text
     with world_store.read() as session:
@@ -137,10 +137,10 @@ def test_malformed_world_is_refused_with_every_problem(world_store: Store, tmp_p
 
 
 def test_import_export_import_is_lossless(world_store: Store, tmp_path: Path) -> None:
-    import_aws_organizations(world_store, AWS, now=at(1))
+    import_aws_organizations(world_store, AWS, actor=SETUP, now=at(1))
     before = current_world(world_store)
     export_world(world_store, tmp_path / "out", now=at(2))
-    again = import_world(world_store, tmp_path / "out", now=at(3))
+    again = import_world(world_store, tmp_path / "out", actor=SETUP, now=at(3))
     assert again.diff.empty
     assert again.version is None
     after = current_world(world_store)
@@ -149,8 +149,8 @@ def test_import_export_import_is_lossless(world_store: Store, tmp_path: Path) ->
 
 
 def test_export_includes_the_restrictions_in_force(world_store: Store, tmp_path: Path) -> None:
-    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor="alice", now=at(1))
-    approve_restriction(world_store, "r-1", actor="bob", now=at(2))
+    propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
     result = export_world(world_store, tmp_path / "out", now=at(3))
     assert result.restrictions == 1
     from brightline.service.offline import load_world_dir
@@ -160,7 +160,7 @@ def test_export_includes_the_restrictions_in_force(world_store: Store, tmp_path:
 
 
 def test_aws_import_adds_its_tree_and_keeps_the_other_customers(world_store: Store) -> None:
-    result = import_aws_organizations(world_store, AWS, now=at(1))
+    result = import_aws_organizations(world_store, AWS, actor=SETUP, now=at(1))
     assert {n.id for n in result.diff.added_nodes} >= {"r-f7dn", "555566667777"}
     assert not result.diff.removed_nodes
     world = current_world(world_store).world
@@ -172,7 +172,7 @@ def test_aws_import_adds_its_tree_and_keeps_the_other_customers(world_store: Sto
 def test_aws_reimport_reports_moves_and_removals_within_its_tree(
     world_store: Store, tmp_path: Path
 ) -> None:
-    import_aws_organizations(world_store, AWS, now=at(1))
+    import_aws_organizations(world_store, AWS, actor=SETUP, now=at(1))
     data = json.loads(AWS.read_text())
     data["Accounts"] = [a for a in data["Accounts"] if a["Id"] != "222233334444"]
     for account in data["Accounts"]:
@@ -180,16 +180,16 @@ def test_aws_reimport_reports_moves_and_removals_within_its_tree(
             account["ParentId"] = "ou-f7dn-c011ect1"
     changed = tmp_path / "org.json"
     changed.write_text(json.dumps(data))
-    result = import_aws_organizations(world_store, changed, now=at(2))
+    result = import_aws_organizations(world_store, changed, actor=SETUP, now=at(2))
     assert [n.id for n in result.diff.removed_nodes] == ["222233334444"]
     assert [c.id for c in result.diff.moved_nodes] == ["888899990000"]
     assert "sub-acme-calls" in current_world(world_store).world.directory
 
 
 def test_restriction_on_an_aws_ou_blocks_its_removal(world_store: Store, tmp_path: Path) -> None:
-    import_aws_organizations(world_store, AWS, now=at(1))
+    import_aws_organizations(world_store, AWS, actor=SETUP, now=at(1))
     text = 'id: r-aws\nscope: ou-f7dn-9900abcd\nactions: ["ai.speech:*"]\n'
-    propose_restrictions(world_store, text, name="r.yaml", actor="alice", now=at(2))
+    propose_restrictions(world_store, text, name="r.yaml", actor=ALICE, now=at(2))
     data = json.loads(AWS.read_text())
     data["OrganizationalUnits"] = [
         u for u in data["OrganizationalUnits"] if u["Id"] == "ou-f7dn-hq8x2k1a"
@@ -198,7 +198,7 @@ def test_restriction_on_an_aws_ou_blocks_its_removal(world_store: Store, tmp_pat
     smaller = tmp_path / "org.json"
     smaller.write_text(json.dumps(data))
     with pytest.raises(ConflictError, match=r"r-aws \(proposed\)"):
-        import_aws_organizations(world_store, smaller, now=at(3))
+        import_aws_organizations(world_store, smaller, actor=SETUP, now=at(3))
 
 
 def test_azure_import_with_its_own_catalog(store: Store, tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_azure_import_with_its_own_catalog(store: Store, tmp_path: Path) -> None
         "services:\n  - {id: Microsoft.Storage, operations: [read, write]}\n"
         "regions:\n  - {id: westeurope, country: NL}\n"
     )
-    result = import_azure_management_groups(store, AZURE, catalog=catalog, now=T0)
+    result = import_azure_management_groups(store, AZURE, catalog=catalog, actor=SETUP, now=T0)
     assert len(result.diff.added_nodes) == 8
     assert [s.id for s in result.diff.added_services] == ["Microsoft.Storage"]
     world = current_world(store).world

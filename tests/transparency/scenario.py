@@ -71,20 +71,22 @@ def settings_for(tmp_path: Path, *, k: int = 1) -> Settings:
 
 def seed(store: Store, settings: Settings) -> str:
     """Everything happens on 1–3 October 2025; returns the case id."""
-    with_people(store)
+    people = with_people(store)
+    investigator, admin = people["investigator"], people["admin"]
+    approver1, approver2 = people["approver1"], people["approver2"]
     september_usage(settings)
-    anonymous = report(store)
-    named = report(store, name="Jo Whistle", source=SourceKind.EMPLOYEE)
-    alert = signal_from_alert(store, ALERT, actor="investigator", now=at(0)).ref
+    anonymous = report(store, actor=admin)
+    named = report(store, actor=admin, name="Jo Whistle", source=SourceKind.EMPLOYEE)
+    alert = signal_from_alert(store, ALERT, actor=investigator, now=at(0)).ref
     case = open_case(
-        store, actor="investigator", title="Unit 9900", signals=[anonymous, named, alert], now=at(1)
+        store, actor=investigator, title="Unit 9900", signals=[anonymous, named, alert], now=at(1)
     ).id
-    start_review(store, case, actor="investigator", now=at(3))
+    start_review(store, case, actor=investigator, now=at(3))
     record_finding(
         store,
         case,
         Finding(POLICY, FindingOutcome.SUBSTANTIATED, "telecom-scale speech"),
-        actor="investigator",
+        actor=investigator,
         now=at(6),
     )
     decide_restrict(
@@ -93,19 +95,19 @@ def seed(store: Store, settings: Settings) -> str:
         case,
         CASE_RESTRICTION,
         name="r.yaml",
-        actor="investigator",
+        actor=investigator,
         rationale="substantiated mass surveillance",
         limits=PlanLimits(max_subscriptions=100, max_usage_share=1.0),
         now=at(8),
     )
-    approve(store, "r-9900", actor="approver1", now=at(12))
-    record_appeal(store, case, actor="investigator", grounds="unit repurposed", now=at(20))
+    approve(store, "r-9900", actor=approver1, now=at(12))
+    record_appeal(store, case, actor=investigator, grounds="unit repurposed", now=at(20))
     decide_appeal(
-        store, case, actor="approver1", outcome=AppealOutcome.UPHELD, rationale="no", now=at(30)
+        store, case, actor=approver1, outcome=AppealOutcome.UPHELD, rationale="no", now=at(30)
     )
-    propose_restrictions(store, OTHER, name="o.yaml", actor="alice", now=at(40))
+    propose_restrictions(store, OTHER, name="o.yaml", actor=investigator, now=at(40))
     for rid in ("r-hq", "r-dry", "r-lifted"):
-        approve_restriction(store, rid, actor="bob", now=at(41))
-    lift_restriction(store, "r-lifted", actor="alice", why="mistake", now=at(50))
-    approve_restriction(store, "r-lifted", actor="bob", now=at(51))
+        approve_restriction(store, rid, actor=approver2, now=at(41))
+    lift_restriction(store, "r-lifted", actor=investigator, why="mistake", now=at(50))
+    approve_restriction(store, "r-lifted", actor=approver2, now=at(51))
     return case

@@ -21,10 +21,10 @@ from brightline.demo.state import (
     Progress,
     no_progress,
 )
-from brightline.errors import BrightlineError, ConflictError
+from brightline.errors import AccessDeniedError, BrightlineError, ConflictError
 from brightline.service import compile_snapshot_at, show_restriction
 from brightline.service.decision_logs import decision_totals
-from brightline.service.plans import approve, decide_restrict
+from brightline.service.plans import decide_restrict
 
 # -- 8. proposal and approval --------------------------------------------------------------
 
@@ -46,24 +46,29 @@ def approval(demo: Demo, progress: Progress = no_progress) -> ApprovalResult:
     from brightline.service import approve_restriction
 
     store = demo.store
+    investigator = demo.principal(INVESTIGATOR)
     state, impact = decide_restrict(
         store,
         demo.settings,
         demo.case_id,
         RESTRICTION,
         name=f"{RESTRICTION_ID}.yaml",
-        actor=INVESTIGATOR.name,
+        actor=investigator,
         rationale="Substantiated: restrict storage and AI for unit 9900 in the two regions.",
     )
     try:
-        approve_restriction(store, RESTRICTION_ID, actor=INVESTIGATOR.name)
+        approve_restriction(store, RESTRICTION_ID, actor=investigator, settings=demo.settings)
         refused = "accepted (unexpected)"
-    except ConflictError as exc:
+    except (AccessDeniedError, ConflictError) as exc:
+        # The investigator holds no approver role; were it granted, four eyes would refuse.
         refused = f"refused: {exc}"
     guard_by = None
     final = APPROVER
     if impact.exceeds_limits:  # the blast-radius guard wants one more approver first
-        approve(store, RESTRICTION_ID, actor=APPROVER.name)
+        guard = approve_restriction(
+            store, RESTRICTION_ID, actor=demo.principal(APPROVER), settings=demo.settings
+        )
+        assert guard.guard_approval
         guard_by, final = APPROVER.name, SECOND_APPROVER
     demo.approved_at = time.monotonic()
     response = demo.http(final.name).post(f"/v1/restrictions/{RESTRICTION_ID}/approve")

@@ -1,5 +1,10 @@
 """The demo's live parts: the HTTP API on loopback (uvicorn in a thread, over the demo's
-store) and the people of the story with their roles and API keys."""
+store) and the people of the story with their roles and API keys.
+
+The people act as authenticated principals, as at every way in: the store's first
+principal is bootstrapped (the case admin, also its admin), creates everyone else's key
+and grants them the key's roles, and each step acts as the principal that the
+Authenticator makes of a person's key (``Demo.principal``)."""
 
 from __future__ import annotations
 
@@ -14,11 +19,12 @@ from typing import Final
 
 import uvicorn
 
-from brightline.cases import Role
+from brightline.access import Principal, Role
 from brightline.config import Settings
 from brightline.errors import BrightlineError
 from brightline.ledger import NoteSigner
-from brightline.service.apikeys import ADMIN, ENFORCEMENT_POINT, create_key
+from brightline.service.access import Authenticator, bootstrap
+from brightline.service.apikeys import create_key
 from brightline.service.intake import grant_role
 from brightline.service.ledger import LedgerKeys
 from brightline.store import Store, open_store
@@ -29,17 +35,17 @@ START_SECONDS: Final = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """Someone in the story: a principal with review roles (granted in the store) and an
-    API key whose roles are the same (the key limits the credential, the grants the
-    person)."""
+    """Someone in the story: a principal with roles (granted in the store) and an API key
+    whose roles are the same (the key limits the credential, the grants the person)."""
 
     name: str
     what: str
     roles: tuple[str, ...]
 
 
+#: The store's first principal: bootstrapping grants it exactly these two roles.
 CASE_ADMIN: Final = Person(
-    "casey.admin", "case admin (grants roles)", (Role.CASE_ADMIN.value, ADMIN)
+    "casey.admin", "case admin (grants roles)", (Role.CASE_ADMIN.value, Role.ADMIN.value)
 )
 INVESTIGATOR: Final = Person(
     "ivan.investigator", "trust & safety investigator", (Role.INVESTIGATOR.value,)
@@ -50,7 +56,9 @@ REVIEWER: Final = Person(
 APPROVER: Final = Person("amal.approver", "approver (legal)", (Role.APPROVER.value,))
 SECOND_APPROVER: Final = Person("bo.approver", "approver (executive)", (Role.APPROVER.value,))
 AUDITOR: Final = Person("aude.auditor", "auditor", (Role.AUDITOR.value,))
-GATEWAY: Final = Person("gw-eu-1", "enforcement point (an API gateway)", (ENFORCEMENT_POINT,))
+GATEWAY: Final = Person(
+    "gw-eu-1", "enforcement point (an API gateway)", (Role.ENFORCEMENT_POINT.value,)
+)
 PEOPLE: Final = (CASE_ADMIN, INVESTIGATOR, REVIEWER, APPROVER, SECOND_APPROVER, AUDITOR, GATEWAY)
 
 
@@ -61,18 +69,24 @@ class Credential:
     key: str
 
 
-def enrol(store: Store) -> dict[str, Credential]:
-    """Grant every person's review roles (the case admin first: on a fresh store the first
-    grant must make one) and create an API key for each, by name."""
-    for person in PEOPLE:
-        for role in person.roles:
-            if role in {r.value for r in Role}:
-                grant_role(store, person.name, Role(role), actor=CASE_ADMIN.name)
+def bootstrap_admin(store: Store, authenticator: Authenticator) -> Credential:
+    """Bootstrap the empty store's first principal, the case admin (``admin`` and
+    ``case-admin``, in the ledger), and return its key."""
+    key = bootstrap(store, principal=CASE_ADMIN.name)
+    admin = authenticator.principal_for(key)
+    return Credential(CASE_ADMIN, admin.credential.removeprefix("key:"), key)
+
+
+def enrol(store: Store, admin: Principal) -> dict[str, Credential]:
+    """As the bootstrapped ``admin``: grant everyone else their roles and create each an
+    API key carrying the same roles, by name."""
     credentials = {}
     for person in PEOPLE:
-        info, key = create_key(
-            store, principal=person.name, roles=person.roles, created_by=CASE_ADMIN.name
-        )
+        if person is CASE_ADMIN:
+            continue
+        for role in person.roles:
+            grant_role(store, person.name, Role(role), actor=admin)
+        info, key = create_key(store, principal=person.name, roles=person.roles, actor=admin)
         credentials[person.name] = Credential(person, info.id, key)
     return credentials
 

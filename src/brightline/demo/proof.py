@@ -121,11 +121,11 @@ def appeal(demo: Demo, progress: Progress = no_progress) -> AppealResult:
         "The ministry says the unit's archive serves lawful foreign-intelligence work and "
         "asks for the restriction to be lifted."
     )
-    record_appeal(demo.store, demo.case_id, actor=INVESTIGATOR.name, grounds=grounds)
+    record_appeal(demo.store, demo.case_id, actor=demo.principal(INVESTIGATOR), grounds=grounds)
     state = decide_appeal(
         demo.store,
         demo.case_id,
-        actor=SECOND_APPROVER.name,
+        actor=demo.principal(SECOND_APPROVER),
         outcome=AppealOutcome.UPHELD,
         rationale="The grounds do not address the mass collection of civilians' calls.",
     )

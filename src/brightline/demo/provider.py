@@ -13,6 +13,7 @@ from brightline.demo.live import (
     GATEWAY,
     Credential,
     LiveServer,
+    bootstrap_admin,
     enrol,
 )
 from brightline.demo.state import (
@@ -53,7 +54,11 @@ class ProviderResult:
 
 def provider(demo: Demo, progress: Progress = no_progress) -> ProviderResult:
     """Synthesize the provider (world and 30 days of hourly metering), import the world
-    into the store, ingest the metering into the Parquet dataset."""
+    into the store, ingest the metering into the Parquet dataset.
+
+    The world is imported by the store's first principal, the case admin, bootstrapped
+    here (``admin`` and ``case-admin``, in the ledger): importing a world is an admin's.
+    """
     world_dir = demo.options.directory / "world"
     until = demo.now().replace(hour=0, minute=0, second=0, microsecond=0)
     since = until - timedelta(days=DAYS)
@@ -67,7 +72,8 @@ def provider(demo: Demo, progress: Progress = no_progress) -> ProviderResult:
         story=True,
     )
     progress("generating metering", 1, 1)
-    import_world(demo.store, world_dir, actor=CASE_ADMIN.name)
+    demo.credentials[CASE_ADMIN.name] = bootstrap_admin(demo.store, demo.authenticator)
+    import_world(demo.store, world_dir, actor=demo.principal(CASE_ADMIN))
     demo.world = load_world_dir(world_dir).world
     reports = ingest_files(
         demo.settings,
@@ -110,11 +116,15 @@ class PeopleResult:
 
 def people(demo: Demo, progress: Progress = no_progress) -> PeopleResult:
     """Grant roles and create API keys; start the API on loopback; an enforcement point
-    fetches its first signed bundle; decide the story's calls before any restriction."""
+    fetches its first signed bundle; decide the story's calls before any restriction.
+
+    The case admin, the store's admin since the first step, creates everyone's key and
+    grants the key's roles; from here on each person acts through their key.
+    """
     demo.verifier = str(ensure_key(demo.settings))
     signer = LedgerKeys.of(demo.settings).signer()
     assert signer is not None
-    demo.credentials = enrol(demo.store)
+    demo.credentials.update(enrol(demo.store, demo.principal(CASE_ADMIN)))
     progress("starting the API on loopback", 0, 1)
     demo.server = LiveServer(demo.settings, demo.store, signer, port=demo.options.port)
     demo.server.start()

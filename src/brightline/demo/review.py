@@ -67,6 +67,8 @@ def reports(demo: Demo, progress: Progress = no_progress) -> ReportsResult:
     """A journalist's report and an employee's report arrive (identities stored apart);
     the investigator turns the alerts into signals."""
     store = demo.store
+    # Reports reach the case admin, who alone may later see who sent them.
+    intake = demo.principal(CASE_ADMIN)
     journalist = submit_report(
         store,
         Signal(
@@ -78,6 +80,7 @@ def reports(demo: Demo, progress: Progress = no_progress) -> ReportsResult:
             "transcribes and translates them with its AI services.",
             references=(Reference("article", url="https://news.example/unit-9900"),),
         ),
+        actor=intake,
         identity=ReporterIdentity("Jo Reporter", "jo@news.example", "The Example Times"),
     )
     employee = submit_report(
@@ -92,6 +95,7 @@ def reports(demo: Demo, progress: Progress = no_progress) -> ReportsResult:
                 Reference("capacity ticket", sha256=hashlib.sha256(b"ticket 4711").hexdigest()),
             ),
         ),
+        actor=intake,
         identity=ReporterIdentity("A. Engineer", "secure-drop:4711"),
     )
     demo.signals = {"journalist": journalist.ref, "employee": employee.ref}
@@ -99,14 +103,15 @@ def reports(demo: Demo, progress: Progress = no_progress) -> ReportsResult:
         SignalRow(journalist.ref, "journalist", journalist.nodes, journalist.summary),
         SignalRow(employee.ref, "employee", employee.nodes, employee.summary),
     ]
+    investigator = demo.principal(INVESTIGATOR)
     for alert in demo.alerts:
-        signal = signal_from_alert(store, alert, actor=INVESTIGATOR.name)
+        signal = signal_from_alert(store, alert, actor=investigator)
         demo.signals[f"alert {alert['node']}"] = signal.ref
         rows.append(SignalRow(signal.ref, "detector", signal.nodes, signal.summary))
-    identity = show_reporter(store, employee.ref, actor=CASE_ADMIN.name)
+    identity = show_reporter(store, employee.ref, actor=intake)
     admin_sees = "anonymous" if identity is None else f"{identity.name} ({identity.contact})"
     try:
-        show_reporter(store, employee.ref, actor=INVESTIGATOR.name)
+        show_reporter(store, employee.ref, actor=investigator)
         investigator_gets = "the identity (unexpected)"
     except AccessDeniedError as exc:
         investigator_gets = f"refused: {exc}"
@@ -129,15 +134,16 @@ def case(demo: Demo, progress: Progress = no_progress) -> CaseResult:
     """The investigator opens a case from the signals, assigns the external reviewer and
     starts the review (the case's nodes are now under a telemetry hold)."""
     store = demo.store
+    investigator = demo.principal(INVESTIGATOR)
     state = open_case(
         store,
-        actor=INVESTIGATOR.name,
+        actor=investigator,
         title="Signals Intelligence Unit 9900: mass surveillance of civilians?",
         signals=list(demo.signals.values()),
     )
     demo.case_id = state.id
-    assign(store, state.id, REVIEWER.name, actor=INVESTIGATOR.name)
-    state = start_review(store, state.id, actor=INVESTIGATOR.name)
+    assign(store, state.id, REVIEWER.name, actor=investigator)
+    state = start_review(store, state.id, actor=investigator)
     return CaseResult(
         state.id,
         state.status.value,
@@ -173,7 +179,8 @@ def review(demo: Demo, progress: Progress = no_progress) -> ReviewResult:
     (with a stated purpose, itself a ledger entry), adds the article and the contract,
     and records a finding."""
     store, settings, case_id = demo.store, demo.settings, demo.case_id
-    pinned = case_usage(store, settings, case_id, actor=REVIEWER.name, pin=True)
+    reviewer = demo.principal(REVIEWER)
+    pinned = case_usage(store, settings, case_id, actor=reviewer, pin=True)
     totals: dict[tuple[str, str, str], float] = {}
     abroad: dict[tuple[str, str], float] = {}
     for row in pinned.aggregate.rows:
@@ -200,7 +207,7 @@ def review(demo: Demo, progress: Progress = no_progress) -> ReviewResult:
         store,
         settings,
         case_id,
-        actor=REVIEWER.name,
+        actor=reviewer,
         nodes=[UNIT],
         purpose="which of the unit's subscriptions archive, transcribe and translate",
     )
@@ -212,7 +219,7 @@ def review(demo: Demo, progress: Progress = no_progress) -> ReviewResult:
             url="https://news.example/unit-9900",
             signal=demo.signals["journalist"],
         ),
-        actor=REVIEWER.name,
+        actor=reviewer,
     )
     add_evidence(
         store,
@@ -222,7 +229,7 @@ def review(demo: Demo, progress: Progress = no_progress) -> ReviewResult:
             hashlib.sha256(b"framework agreement MoD Freedonia 2024").hexdigest(),
             "Framework agreement with the Ministry of Defence of Freedonia, 2024",
         ),
-        actor=REVIEWER.name,
+        actor=reviewer,
     )
     rationale = (
         "Unit 9900 alone transcribes and translates audio at telecom scale and archives "
@@ -233,7 +240,7 @@ def review(demo: Demo, progress: Progress = no_progress) -> ReviewResult:
         store,
         case_id,
         Finding(POLICY, FindingOutcome.SUBSTANTIATED, rationale, (1, 2, 3)),
-        actor=REVIEWER.name,
+        actor=reviewer,
     )
     return ReviewResult(
         usage=tuple(usage),

@@ -1,5 +1,6 @@
 """The demo's state and options: where it keeps its files, the store, the live server,
-the enforcement point, the people's credentials and what each step found."""
+the enforcement point, the people's credentials (and the principals the Authenticator
+makes of them) and what each step found."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from typing import Any, Final
 import httpx
 from pydantic import SecretStr
 
+from brightline.access import Principal
 from brightline.config import Settings
 from brightline.demo.calls import Decided
 from brightline.demo.live import (
     Credential,
     LiveServer,
+    Person,
 )
 from brightline.enforcement import Client
+from brightline.service.access import Authenticator
 from brightline.store import Store, open_store
 from brightline.synth.story import ABROAD, EXEMPT, UNIT
 from brightline.world import World
@@ -73,6 +77,7 @@ class Demo:
     options: DemoOptions
     settings: Settings
     store: Store
+    authenticator: Authenticator
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     world: World | None = None
     server: LiveServer | None = None
@@ -92,7 +97,13 @@ class Demo:
         directory = options.directory
         directory.mkdir(parents=True, exist_ok=True)
         settings = demo_settings(directory)
-        return cls(options, settings, open_store(settings))
+        store = open_store(settings)
+        return cls(options, settings, store, Authenticator(store, settings))
+
+    def principal(self, person: Person) -> Principal:
+        """``person`` as every way in sees them: the principal the Authenticator makes of
+        their API key, with the roles the key carries and the store grants now."""
+        return self.authenticator.principal_for(self.credentials[person.name].key)
 
     def http(self, person: str) -> httpx.Client:
         """An HTTP client to the live server, signed in as ``person``."""

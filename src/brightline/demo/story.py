@@ -49,7 +49,8 @@ STEPS: Final = (
 
 def finished_case(demo: Demo) -> dict[str, Any]:
     """The case as the auditor sees it at the end (status, decisions, appeals)."""
-    return show_case(demo.store, demo.case_id, actor=AUDITOR.name).to_json(history=False)
+    auditor = demo.principal(AUDITOR)
+    return show_case(demo.store, demo.case_id, actor=auditor).to_json(history=False)
 
 
 __all__ = ["STEPS", "Step", "finished_case"]

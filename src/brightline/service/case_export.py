@@ -294,7 +294,7 @@ def export_case(
     bundle: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "exported_at": format_time(at),
-        "exported_by": actor,
+        "exported_by": actor.name,
         "case": view.to_json(),
         "timeline": case_timeline(store, case_id, actor=actor),
         "ledger": {**ledger, "verifier_key": str(verifier) if verifier else None},

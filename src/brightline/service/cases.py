@@ -451,14 +451,14 @@ def decide_appeal(
         pending = [a for a in state.appeals if a.outcome is None]
         if not pending:
             raise InvalidInputError(Problem("appeal", f"case {case_id} has no open appeal"))
-    from brightline.service.restrictions import lift_restriction, show_restriction
+    from brightline.service.restrictions import lift_on_appeal, show_restriction
 
     lifts: list[str] = []
     if outcome is AppealOutcome.LIFT:
         for rid in state.restrictions():
             view = show_restriction(store, rid, now=at)
             if view.status in (Status.IN_FORCE, Status.APPROVED) and view.state.pending is None:
-                lift_restriction(
+                lift_on_appeal(
                     store,
                     rid,
                     actor=actor,

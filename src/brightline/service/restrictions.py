@@ -410,7 +410,34 @@ def lift_restriction(
     The lift takes effect when someone else approves it. Lifting a restriction that is
     proposed, rejected, lifted, expired or already awaiting a decision is a conflict.
     """
+    authorize(actor, Action.LIFT_RESTRICTION)
+    return _propose_lift(store, restriction_id, actor=actor, why=why, key=key, now=now)
 
+
+def lift_on_appeal(
+    store: Store,
+    restriction_id: str,
+    *,
+    actor: Principal,
+    why: str,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> RestrictionView:
+    """The lift that an appeal's re-review decides (``decide_appeal``): whoever may decide
+    the appeal proposes it, and, as any lift, someone else must approve it."""
+    authorize(actor, Action.DECIDE_APPEAL)
+    return _propose_lift(store, restriction_id, actor=actor, why=why, key=key, now=now)
+
+
+def _propose_lift(
+    store: Store,
+    restriction_id: str,
+    *,
+    actor: Principal,
+    why: str,
+    key: str | None,
+    now: datetime | None,
+) -> RestrictionView:
     def lifting(state: RestrictionState, at: datetime) -> EventKind:
         status = state.status(at)
         if status not in (Status.IN_FORCE, Status.APPROVED):
@@ -421,7 +448,6 @@ def lift_restriction(
             )
         return EventKind.LIFT_PROPOSED
 
-    authorize(actor, Action.LIFT_RESTRICTION)
     return _explained_change(
         store, "lift", restriction_id, lifting, actor=actor, why=why, key=key, now=now
     )
