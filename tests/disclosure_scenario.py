@@ -44,8 +44,9 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
+from brightline.service.guard import PlanLimits
 from brightline.service.intake import revoke_role, signal_from_alert
-from brightline.service.plans import PlanLimits, approve, decide_restrict
+from brightline.service.plans import decide_restrict
 from brightline.service.usage import case_usage
 from brightline.store import Store
 from cases.case_scenarios import EXAMPLE, POLICY, at, report, september_usage, with_people
@@ -93,41 +94,49 @@ def _changed_world(directory: Path) -> Path:
 def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str]:
     """Run the story, yielding after each step (its name) so that a caller may sync the
     ledger in between, as the command line does, or not, as a lagging server does."""
-    with_people(store)
+    people = with_people(store)
     september_usage(settings)
     yield "people"
     anonymous = report(store)
     named = report(store, name="Jo Whistle", source=SourceKind.EMPLOYEE)
-    alert = signal_from_alert(store, ALERT, actor="investigator", now=at(0)).ref
+    alert = signal_from_alert(store, ALERT, actor=people["investigator"], now=at(0)).ref
     yield "signals"
     case = open_case(
-        store, actor="investigator", title="Unit 9900", signals=[anonymous, named], now=at(1)
+        store,
+        actor=people["investigator"],
+        title="Unit 9900",
+        signals=[anonymous, named],
+        now=at(1),
     ).id
     yield "opened"
-    attach_signal(store, case, alert, actor="investigator", now=at(1.5))
-    assign(store, case, "reviewer", actor="investigator", now=at(2))
-    start_review(store, case, actor="investigator", now=at(3))
+    attach_signal(store, case, alert, actor=people["investigator"], now=at(1.5))
+    assign(store, case, "reviewer", actor=people["investigator"], now=at(2))
+    start_review(store, case, actor=people["investigator"], now=at(3))
     yield "review"
-    case_usage(store, settings, case, actor="reviewer", pin=True, now=at(4))
-    case_usage(store, settings, case, actor="reviewer", purpose="which subscription", now=at(4))
+    case_usage(store, settings, case, actor=people["reviewer"], pin=True, now=at(4))
+    case_usage(
+        store, settings, case, actor=people["reviewer"], purpose="which subscription", now=at(4)
+    )
     add_evidence(
         store,
         case,
         DocumentReference(DocumentKind.CONTRACT, "ab" * 32, "Framework agreement 2024"),
-        actor="reviewer",
+        actor=people["reviewer"],
         now=at(5),
     )
-    add_task(store, case, actor="investigator", title="ask sales", assignee="reviewer", now=at(5))
-    complete_task(store, case, 1, actor="investigator", now=at(5.5))
+    add_task(
+        store, case, actor=people["investigator"], title="ask sales", assignee="reviewer", now=at(5)
+    )
+    complete_task(store, case, 1, actor=people["investigator"], now=at(5.5))
     yield "evidence"
     record_finding(
         store,
         case,
         Finding(POLICY, FindingOutcome.SUBSTANTIATED, "telecom-scale speech", (1,)),
-        actor="reviewer",
+        actor=people["reviewer"],
         now=at(6),
     )
-    assign(store, case, "reviewer", actor="investigator", remove=True, now=at(6.5))
+    assign(store, case, "reviewer", actor=people["investigator"], remove=True, now=at(6.5))
     yield "finding"
     decide_restrict(
         store,
@@ -135,60 +144,68 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
         case,
         CASE_RESTRICTION,
         name="r.yaml",
-        actor="investigator",
+        actor=people["investigator"],
         rationale="substantiated mass surveillance",
         limits=PlanLimits(max_subscriptions=1),
         now=at(8),
     )
     yield "decided"
-    approve(store, "r-9900", actor="approver1", now=at(9))  # the guard's approval
+    # The guard's approval:
+    approve_restriction(store, "r-9900", actor=people["approver1"], settings=settings, now=at(9))
     yield "guard"
-    approve(store, "r-9900", actor="approver2", now=at(10))
+    approve_restriction(store, "r-9900", actor=people["approver2"], settings=settings, now=at(10))
     yield "approved"
-    record_appeal(store, case, actor="investigator", grounds="unit repurposed", now=at(20))
+    record_appeal(store, case, actor=people["investigator"], grounds="unit repurposed", now=at(20))
     decide_appeal(
-        store, case, actor="approver1", outcome=AppealOutcome.LIFT, rationale="ok", now=at(30)
+        store,
+        case,
+        actor=people["approver1"],
+        outcome=AppealOutcome.LIFT,
+        rationale="ok",
+        now=at(30),
     )
-    approve(store, "r-9900", actor="approver2", now=at(31))
-    close_case(store, case, actor="investigator", why="lifted on appeal", now=at(32))
+    approve_restriction(store, "r-9900", actor=people["approver2"], settings=settings, now=at(31))
+    close_case(store, case, actor=people["investigator"], why="lifted on appeal", now=at(32))
     yield "appeal"
     other = report(store, node="acme-voice")
-    second = open_case(store, actor="investigator", title="Acme", signals=[other], now=at(33)).id
-    start_review(store, second, actor="investigator", now=at(34))
+    second = open_case(
+        store, actor=people["investigator"], title="Acme", signals=[other], now=at(33)
+    ).id
+    start_review(store, second, actor=people["investigator"], now=at(34))
     record_finding(
         store,
         second,
         Finding(POLICY, FindingOutcome.NOT_SUBSTANTIATED, "a call centre"),
-        actor="investigator",
+        actor=people["investigator"],
         now=at(34.5),
     )
     decide_no_restriction(
-        store, second, actor="investigator", rationale="a call centre", now=at(35)
+        store, second, actor=people["investigator"], rationale="a call centre", now=at(35)
     )
-    close_case(store, second, actor="investigator", why="no misuse", now=at(36))
+    close_case(store, second, actor=people["investigator"], why="no misuse", now=at(36))
     yield "second case"
-    propose_restrictions(store, OTHER, name="o.yaml", actor="alice", now=at(40))
-    propose_restrictions(store, DRY_RUNS, name="d.yaml", actor="alice", now=at(40))
+    propose_restrictions(store, OTHER, name="o.yaml", actor=people["investigator"], now=at(40))
+    propose_restrictions(store, DRY_RUNS, name="d.yaml", actor=people["investigator"], now=at(40))
     for rid in ("r-hq", "r-dry", "r-lifted", "r-dry-kept"):
-        approve_restriction(store, rid, actor="bob", now=at(41))
-    reject_restriction(store, "r-refused", actor="bob", why="too broad", now=at(41))
+        approve_restriction(store, rid, actor=people["approver1"], settings=settings, now=at(41))
+    reject_restriction(store, "r-refused", actor=people["approver1"], why="too broad", now=at(41))
     yield "restrictions"
-    lift_restriction(store, "r-lifted", actor="alice", why="mistake", now=at(50))
-    approve_restriction(store, "r-lifted", actor="bob", now=at(51))
-    lift_restriction(store, "r-hq", actor="alice", why="maybe", now=at(52))
-    reject_restriction(store, "r-hq", actor="bob", why="keep it", now=at(53))
+    lift_restriction(store, "r-lifted", actor=people["investigator"], why="mistake", now=at(50))
+    approve_restriction(store, "r-lifted", actor=people["approver1"], settings=settings, now=at(51))
+    lift_restriction(store, "r-hq", actor=people["investigator"], why="maybe", now=at(52))
+    reject_restriction(store, "r-hq", actor=people["approver1"], why="keep it", now=at(53))
     yield "lifts"
     propose_restrictions(
-        store, _promotion(OTHER, "r-dry"), name="p.yaml", actor="alice", now=at(54)
+        store, _promotion(OTHER, "r-dry"), name="p.yaml", actor=people["investigator"], now=at(54)
     )
-    approve_restriction(store, "r-dry", actor="bob", now=at(55))
+    approve_restriction(store, "r-dry", actor=people["approver1"], settings=settings, now=at(55))
     promote = _promotion(DRY_RUNS, "r-dry-kept")
-    propose_restrictions(store, promote, name="p.yaml", actor="alice", now=at(56))
-    reject_restriction(store, "r-dry-kept", actor="bob", why="not yet", now=at(57))
+    propose_restrictions(store, promote, name="p.yaml", actor=people["investigator"], now=at(56))
+    reject_restriction(store, "r-dry-kept", actor=people["approver1"], why="not yet", now=at(57))
     yield "promotions"
-    import_world(store, _changed_world(scratch / "world-2"), actor="setup", now=at(60))
+    import_world(store, _changed_world(scratch / "world-2"), actor=people["admin"], now=at(60))
     yield "second world"
-    lift_restriction(store, "r-hq", actor="alice", why="reorganised", now=at(61))
-    approve_restriction(store, "r-hq", actor="bob", now=at(62))
-    revoke_role(store, "auditor", Role.AUDITOR, actor="admin", now=at(63))
+    lift_restriction(store, "r-hq", actor=people["investigator"], why="reorganised", now=at(61))
+    approve_restriction(store, "r-hq", actor=people["approver1"], settings=settings, now=at(62))
+    revoke_role(store, "auditor", Role.AUDITOR, actor=people["admin"], now=at(63))
     yield "after"

@@ -36,7 +36,13 @@ from brightline.cases import (
 )
 from brightline.config import Settings
 from brightline.errors import BrightlineError
-from brightline.service import import_world, lift_restriction, propose_restrictions
+from brightline.service import (
+    approve_restriction,
+    import_world,
+    lift_restriction,
+    propose_restrictions,
+    reject_restriction,
+)
 from brightline.service.apikeys import create_key, list_keys, revoke_key
 from brightline.service.case_export import export_case, list_cases, show_case
 from brightline.service.cases import (
@@ -59,7 +65,6 @@ from brightline.service.intake import (
     submit_report,
 )
 from brightline.service.notify import add_notification_contact, notification_log
-from brightline.service.plans import approve, reject
 from brightline.service.usage import case_usage
 from brightline.store import Store
 from cases.case_scenarios import EXAMPLE, POLICY, at, report, with_people
@@ -222,8 +227,10 @@ def _calls(store: Store, case: str, tmp: Path) -> dict[Action, Callable[[Princip
         Action.PROPOSE_RESTRICTION: lambda a: propose_restrictions(
             store, RESTRICTION, name="r.yaml", actor=a, now=at(1)
         ),
-        Action.APPROVE_RESTRICTION: lambda a: approve(store, "r-none", actor=a),
-        Action.REJECT_RESTRICTION: lambda a: reject(store, "r-none", actor=a, why="no"),
+        Action.APPROVE_RESTRICTION: lambda a: approve_restriction(
+            store, "r-none", actor=a, settings=Settings()
+        ),
+        Action.REJECT_RESTRICTION: lambda a: reject_restriction(store, "r-none", actor=a, why="no"),
         Action.LIFT_RESTRICTION: lambda a: lift_restriction(store, "r-none", actor=a, why="w"),
         Action.IMPORT_WORLD: lambda a: import_world(store, EXAMPLE, actor=a, dry_run=True),
         Action.MANAGE_NOTIFICATIONS: lambda a: add_notification_contact(

@@ -37,9 +37,10 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
+from brightline.service.guard import PlanLimits
 from brightline.service.intake import show_reporter, signal_from_alert
 from brightline.service.ledger import sync_ledger
-from brightline.service.plans import PlanLimits, approve, decide_restrict
+from brightline.service.plans import decide_restrict
 from brightline.service.usage import case_usage
 from brightline.store import Store, read_outbox
 from brightline.store.ledger import iter_public
@@ -166,17 +167,17 @@ def test_whole_case_from_reports_to_lifted_restriction(
     assert plan.document["phases"][0]["replay"]["denied"] == 40  # ingest + transcribe, westeurope
 
     with pytest.raises(AccessDeniedError):
-        approve(store, "r-9900", actor=reviewer, now=at(9))
+        approve_restriction(store, "r-9900", actor=reviewer, settings=settings, now=at(9))
     with pytest.raises(AccessDeniedError, match="needs one of: approver"):
-        approve(store, "r-9900", actor=investigator, now=at(9))
-    first = approve(store, "r-9900", actor=approver1, now=at(9))
-    assert first.guard
-    assert first.view.status is Status.PROPOSED
+        approve_restriction(store, "r-9900", actor=investigator, settings=settings, now=at(9))
+    first = approve_restriction(store, "r-9900", actor=approver1, settings=settings, now=at(9))
+    assert first.guard_approval
+    assert first.status is Status.PROPOSED
     with pytest.raises(ConflictError, match="blast-radius"):
-        approve_restriction(store, "r-9900", actor=approver1, now=at(9))
+        approve_restriction(store, "r-9900", actor=approver1, settings=settings, now=at(9))
     assert not _deny(store, "sub-9900-ingest", 10)
-    second = approve(store, "r-9900", actor=approver2, now=at(10))
-    assert second.view.status is Status.IN_FORCE
+    second = approve_restriction(store, "r-9900", actor=approver2, settings=settings, now=at(10))
+    assert second.status is Status.IN_FORCE
     assert _deny(store, "sub-9900-ingest", 11)
     assert not _deny(store, "sub-9900-rescue", 11)
 
@@ -191,7 +192,7 @@ def test_whole_case_from_reports_to_lifted_restriction(
         now=at(13),
     )
     assert state.status is CaseStatus.RE_REVIEWED
-    approve(store, "r-9900", actor=approver2, now=at(14))
+    approve_restriction(store, "r-9900", actor=approver2, settings=settings, now=at(14))
     assert show_restriction(store, "r-9900", now=at(15)).status is Status.LIFTED
     assert not _deny(store, "sub-9900-ingest", 15)
     state = close_case(store, case, actor=investigator, why="lifted on appeal", now=at(16))

@@ -17,9 +17,10 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
+from brightline.service.guard import PlanLimits
 from brightline.service.intake import signal_from_alert
 from brightline.service.ledger import keygen
-from brightline.service.plans import PlanLimits, approve, decide_restrict
+from brightline.service.plans import decide_restrict
 from brightline.store import Store
 from cases.case_scenarios import POLICY, at, report, september_usage, with_people
 
@@ -100,7 +101,7 @@ def seed(store: Store, settings: Settings) -> str:
         limits=PlanLimits(max_subscriptions=100, max_usage_share=1.0),
         now=at(8),
     )
-    approve(store, "r-9900", actor=approver1, now=at(12))
+    approve_restriction(store, "r-9900", actor=approver1, settings=settings, now=at(12))
     record_appeal(store, case, actor=investigator, grounds="unit repurposed", now=at(20))
     decide_appeal(
         store, case, actor=approver1, outcome=AppealOutcome.UPHELD, rationale="no", now=at(30)
@@ -109,5 +110,5 @@ def seed(store: Store, settings: Settings) -> str:
     for rid in ("r-hq", "r-dry", "r-lifted"):
         approve_restriction(store, rid, actor=approver2, now=at(41))
     lift_restriction(store, "r-lifted", actor=investigator, why="mistake", now=at(50))
-    approve_restriction(store, "r-lifted", actor=approver2, now=at(51))
+    approve_restriction(store, "r-lifted", actor=approver2, settings=settings, now=at(51))
     return case
