@@ -17,8 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from brightline.demo.live import served
-from brightline.service.apikeys import create_key
+from brightline.demo.live import saved_key, served
 
 PAGES = [
     "/console/",
@@ -32,10 +31,8 @@ PAGES = [
 
 
 def main(demo: Path) -> None:
-    with served(demo) as (server, store), httpx.Client(base_url=server.url, timeout=60) as client:
-        _, key = create_key(
-            store, principal="ivan.investigator", roles=["investigator"], created_by="bench"
-        )
+    with served(demo) as (server, _store), httpx.Client(base_url=server.url, timeout=60) as client:
+        key = saved_key(demo, "ivan.investigator")
         form = client.get("/console/login").text
         token = re.search(r'name="login_token" value="([^"]+)"', form)
         assert token is not None

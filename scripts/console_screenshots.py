@@ -14,8 +14,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from brightline.demo.live import served
-from brightline.service.apikeys import create_key
+from brightline.demo.live import saved_key, served
 
 SHOTS = [
     ("dashboard", "/console/"),
@@ -34,13 +33,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 
 def main(demo: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    with served(demo) as (server, store):
-        _, investigator = create_key(
-            store, principal="ivan.investigator", roles=["investigator"], created_by="screenshots"
-        )
-        _, approver = create_key(
-            store, principal="amal.approver", roles=["approver"], created_by="screenshots"
-        )
+    with served(demo) as (server, _store):
+        investigator = saved_key(demo, "ivan.investigator")
+        approver = saved_key(demo, "amal.approver")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             page = _signed_in(browser, server.url, investigator)

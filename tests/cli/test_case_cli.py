@@ -147,11 +147,9 @@ def test_notification_contacts_and_log_are_for_case_admins(people: People) -> No
         "--name",
         "legal",
         "--channel",
-        "webhook",
+        "smtp",
         "--target",
-        "https://hooks.example.test/legal",
-        "--secret",
-        "s3cret-for-hmac",
+        "legal@provider.example",
         by=ADMIN,
     )
     assert json.loads(people.invoke("case", "notify", "log", "--json", by=ADMIN)) == []

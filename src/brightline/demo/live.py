@@ -8,10 +8,11 @@ Authenticator makes of a person's key (``Demo.principal``)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,28 @@ def enrol(store: Store, admin: Principal) -> dict[str, Credential]:
         info, key = create_key(store, principal=person.name, roles=person.roles, actor=admin)
         credentials[person.name] = Credential(person, info.id, key)
     return credentials
+
+
+def save_keys(directory: Path, credentials: Mapping[str, Credential]) -> Path:
+    """Keep each person's key in ``directory/keys/<name>.key`` (0600, in a 0700 folder), so
+    that a finished demo can be served and signed in to again."""
+    folder = directory / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    for name, credential in credentials.items():
+        path = folder / f"{name}.key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(credential.key + "\n")
+    return folder
+
+
+def saved_key(directory: Path, name: str) -> str:
+    """A person's key kept by :func:`save_keys`."""
+    path = directory / "keys" / f"{name}.key"
+    if not path.is_file():
+        raise DemoServerError(f"no key for {name} in {path.parent}: is this a demo directory?")
+    return path.read_text(encoding="utf-8").strip()
 
 
 def free_port() -> int:

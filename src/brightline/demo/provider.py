@@ -15,6 +15,7 @@ from brightline.demo.live import (
     LiveServer,
     bootstrap_admin,
     enrol,
+    save_keys,
 )
 from brightline.demo.state import (
     DAYS,
@@ -125,6 +126,7 @@ def people(demo: Demo, progress: Progress = no_progress) -> PeopleResult:
     signer = LedgerKeys.of(demo.settings).signer()
     assert signer is not None
     demo.credentials.update(enrol(demo.store, demo.principal(CASE_ADMIN)))
+    save_keys(demo.options.directory, demo.credentials)
     progress("starting the API on loopback", 0, 1)
     demo.server = LiveServer(demo.settings, demo.store, signer, port=demo.options.port)
     demo.server.start()
