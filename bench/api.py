@@ -188,15 +188,25 @@ def propagation(url: str, key: str, clients: int, directory: Path) -> list[float
 
 
 def create_key(url: str, admin_key: str, role: str = "enforcement-point") -> str:
+    """A key for a new principal carrying ``role``, which the store grants it: made by the
+    server's first admin with the CLI, as an operator would."""
+    name = f"bench-{role}-{time.monotonic_ns()}"
+    as_admin = {**_ENV, "BRIGHTLINE_API_KEY": admin_key}
     out = subprocess.run(
-        [BRIGHTLINE, "apikey", "create", f"bench-{role}-{time.monotonic_ns()}", "--role", role],
-        env=_ENV,
+        [BRIGHTLINE, "apikey", "create", name, "--role", role],
+        env=as_admin,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     found = re.search(r"(bl_[A-Za-z0-9_\-]+)", out)
     assert found, out
+    subprocess.run(
+        [BRIGHTLINE, "principal", "grant", name, role],
+        env=as_admin,
+        capture_output=True,
+        check=True,
+    )
     return found.group(1)
 
 
