@@ -13,6 +13,7 @@ import pytest
 from brightline.access import Principal, Role
 from brightline.cases import Finding, FindingOutcome, SourceKind
 from brightline.config import Settings
+from brightline.disclosure import Facts, published
 from brightline.errors import AccessDeniedError, ConflictError, InvalidInputError
 from brightline.service import (
     Status,
@@ -28,6 +29,7 @@ from brightline.service.intake import grant_role, list_principals, revoke_role
 from brightline.service.plans import PlanLimits, decide_restrict
 from brightline.store import Store, read_outbox
 from cases.case_scenarios import POLICY, T0, People, at, report, with_people
+from principals import NO_TELEMETRY
 from service.store_scenarios import restriction_yaml
 
 
@@ -62,12 +64,12 @@ def test_a_key_carrying_approver_without_the_grant_cannot_approve(
     mallory = _as(store, _key(store, people, "mallory", Role.APPROVER))
     assert mallory.roles == frozenset()
     with pytest.raises(AccessDeniedError, match="holds no role"):
-        approve_restriction(store, rid, actor=mallory, now=at(2))
+        approve_restriction(store, rid, actor=mallory, now=at(2), settings=NO_TELEMETRY)
     # An investigator's key that also carries approver: only the granted role counts.
     ivan = _as(store, _key(store, people, "investigator", Role.INVESTIGATOR, Role.APPROVER))
     assert ivan.roles == {Role.INVESTIGATOR}
     with pytest.raises(AccessDeniedError, match="needs one of: approver"):
-        approve_restriction(store, rid, actor=ivan, now=at(2))
+        approve_restriction(store, rid, actor=ivan, now=at(2), settings=NO_TELEMETRY)
     assert show_restriction(store, rid, now=at(3)).status is Status.PROPOSED
 
 
@@ -75,10 +77,14 @@ def test_a_revoked_grant_stops_working_on_the_next_call(store: Store, people: Pe
     first, second = _proposed(store, people, "r-1"), _proposed(store, people, "r-2")
     authenticator = Authenticator(store, Settings())  # one, with its cache, as a server's
     key = people.keys["approver1"]
-    approve_restriction(store, first, actor=authenticator.principal_for(key), now=at(2))
+    approve_restriction(
+        store, first, actor=authenticator.principal_for(key), now=at(2), settings=NO_TELEMETRY
+    )
     revoke_role(store, "approver1", Role.APPROVER, actor=people["admin"], now=at(2))
     with pytest.raises(AccessDeniedError):
-        approve_restriction(store, second, actor=authenticator.principal_for(key), now=at(3))
+        approve_restriction(
+            store, second, actor=authenticator.principal_for(key), now=at(3), settings=NO_TELEMETRY
+        )
     assert show_restriction(store, second, now=at(3)).status is Status.PROPOSED
 
 
@@ -89,7 +95,7 @@ def test_the_bootstrap_admin_can_neither_propose_nor_approve(store: Store, peopl
         propose_restrictions(store, restriction_yaml(), name="r.yaml", actor=admin, now=at(1))
     rid = _proposed(store, people)
     with pytest.raises(AccessDeniedError, match="needs one of: approver"):
-        approve_restriction(store, rid, actor=admin, now=at(2))
+        approve_restriction(store, rid, actor=admin, now=at(2), settings=NO_TELEMETRY)
 
 
 def test_a_case_admins_reviewer_key_does_not_see_reporters(store: Store, people: People) -> None:
@@ -203,7 +209,8 @@ def test_bootstrap_is_recorded_and_only_for_an_empty_store(store: Store) -> None
     data = entry.data()
     assert (data["principal"], sorted(data["roles"])) == ("root", ["admin", "case-admin"])
     assert f"key:{data['key']}" == first.credential
-    assert data["public"] == {}
+    assert "public" not in data  # what is published is brightline.disclosure's to say
+    assert published("principal.bootstrapped", data, Facts()) == {}
 
     with pytest.raises(ConflictError, match="empty store"):
         bootstrap(store, principal="usurper", now=T0)

@@ -15,6 +15,7 @@ from brightline.service import (
     propose_restrictions,
 )
 from brightline.store import Store, all_events, open_store, read_outbox
+from principals import NO_TELEMETRY
 from service.store_scenarios import ALICE, BOB, CAROL, at, restriction_yaml
 
 ROUNDS = 5
@@ -55,8 +56,12 @@ def test_two_approvals_at_once_in_threads_yield_one_approval(world_store: Store)
         _propose(world_store, rid)
         outcomes = _race(
             [
-                lambda rid=rid: approve_restriction(world_store, rid, actor=BOB, now=at(2)),
-                lambda rid=rid: approve_restriction(world_store, rid, actor=CAROL, now=at(2)),
+                lambda rid=rid: approve_restriction(
+                    world_store, rid, actor=BOB, now=at(2), settings=NO_TELEMETRY
+                ),
+                lambda rid=rid: approve_restriction(
+                    world_store, rid, actor=CAROL, now=at(2), settings=NO_TELEMETRY
+                ),
             ]
         )
         assert sum(isinstance(o, RestrictionView) for o in outcomes) == 1, outcomes
@@ -68,7 +73,9 @@ def test_concurrent_retries_with_one_key_apply_once(world_store: Store) -> None:
     _propose(world_store, "r-1")
     outcomes = _race(
         [
-            lambda: approve_restriction(world_store, "r-1", actor=BOB, key="k-1", now=at(2))
+            lambda: approve_restriction(
+                world_store, "r-1", actor=BOB, key="k-1", now=at(2), settings=NO_TELEMETRY
+            )
             for _ in range(4)
         ]
     )
@@ -85,7 +92,7 @@ def _approve_in_child(url: str, rid: str, actor: Principal, go: int, report: int
         store = open_store(url, migrate=False)
         os.read(go, 1)
         try:
-            approve_restriction(store, rid, actor=actor, now=at(2))
+            approve_restriction(store, rid, actor=actor, now=at(2), settings=NO_TELEMETRY)
             outcome = b"ok"
         except ConflictError:
             outcome = b"conflict"

@@ -25,6 +25,7 @@ from brightline.service import (
 )
 from brightline.service.restrictions import load_states
 from brightline.store import Store, all_events, open_store, read_outbox
+from principals import NO_TELEMETRY
 from service.store_scenarios import (
     ALICE,
     BOB,
@@ -52,11 +53,13 @@ def _writer(url: str, iteration: int, ack: int) -> None:
             store, restriction_yaml(rid), name="r.yaml", actor=ALICE, key=f"{rid}/1", now=at(1)
         )
         os.write(ack, f"{rid} 1 proposed\n".encode())
-        approve_restriction(store, rid, actor=BOB, key=f"{rid}/2", now=at(2))
+        approve_restriction(store, rid, actor=BOB, key=f"{rid}/2", now=at(2), settings=NO_TELEMETRY)
         os.write(ack, f"{rid} 2 approved\n".encode())
         lift_restriction(store, rid, actor=CAROL, why="done", key=f"{rid}/3", now=at(3))
         os.write(ack, f"{rid} 3 lift-proposed\n".encode())
-        approve_restriction(store, rid, actor=DAVE, key=f"{rid}/4", now=at(4))
+        approve_restriction(
+            store, rid, actor=DAVE, key=f"{rid}/4", now=at(4), settings=NO_TELEMETRY
+        )
         os.write(ack, f"{rid} 4 lift-approved\n".encode())
         step += 1
 
@@ -67,10 +70,14 @@ def _retry(store: Store, rid: str, revision: int) -> Any:
             store, restriction_yaml(rid), name="r.yaml", actor=ALICE, key=f"{rid}/1", now=at(9)
         )[0]
     if revision == 2:
-        return approve_restriction(store, rid, actor=BOB, key=f"{rid}/2", now=at(9))
+        return approve_restriction(
+            store, rid, actor=BOB, key=f"{rid}/2", now=at(9), settings=NO_TELEMETRY
+        )
     if revision == 3:
         return lift_restriction(store, rid, actor=CAROL, why="done", key=f"{rid}/3", now=at(9))
-    return approve_restriction(store, rid, actor=DAVE, key=f"{rid}/4", now=at(9))
+    return approve_restriction(
+        store, rid, actor=DAVE, key=f"{rid}/4", now=at(9), settings=NO_TELEMETRY
+    )
 
 
 def _contents(store: Store) -> tuple[Any, ...]:

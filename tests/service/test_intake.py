@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from brightline.access import Role
 from brightline.cases import ReporterIdentity, SourceKind
 from brightline.config import Settings
 from brightline.errors import StoreUnavailableError
@@ -18,6 +19,12 @@ from brightline.service.notify import add_notification_contact
 from brightline.store import Store, open_store
 from brightline.store.secrets import key_path
 from cases.case_scenarios import report, with_people
+from principals import principal
+
+#: Acting principals of these tests, which are about sealing and delivery, not access
+#: (the store's own principals come from ``with_people``).
+ADMIN = principal("admin", Role.ADMIN, Role.CASE_ADMIN)
+ALICE = principal("alice", Role.INVESTIGATOR)
 
 NAME = "Jo Whistleblower"
 CONTACT = "secure-drop:42"  # what case_scenarios.report gives every named reporter
@@ -42,7 +49,7 @@ def _raw_identities(store: Store) -> list[tuple[str, str | None, str | None]]:
 
 
 def _named(store: Store, name: str) -> str:
-    return report(store, source=SourceKind.JOURNALIST, name=name)
+    return report(store, actor=ADMIN, source=SourceKind.JOURNALIST, name=name)
 
 
 def _settings(store: Store) -> Settings:
@@ -69,7 +76,7 @@ def test_a_reporter_identity_is_sealed_at_rest_and_opened_for_the_case_admin(
         for path in (database, database.with_name(database.name + "-wal")):
             assert NAME.encode() not in path.read_bytes()
 
-    assert show_reporter(store, ref, actor="admin") == ReporterIdentity(NAME, CONTACT)
+    assert show_reporter(store, ref, actor=ADMIN) == ReporterIdentity(NAME, CONTACT)
 
     data_dir = _settings(store).data_dir
     key = key_path(data_dir)
@@ -92,7 +99,7 @@ def test_a_sealed_identity_moved_to_another_row_does_not_open(store: Store) -> N
             )
     for ref in (first, second):
         with pytest.raises(StoreUnavailableError, match="row was altered or moved"):
-            show_reporter(store, ref, actor="admin")
+            show_reporter(store, ref, actor=ADMIN)
 
 
 def test_a_missing_key_with_sealed_values_is_an_error_never_a_new_key(store: Store) -> None:
@@ -103,10 +110,10 @@ def test_a_missing_key_with_sealed_values_is_an_error_never_a_new_key(store: Sto
 
     with open_store(settings, migrate=False) as reopened:  # a fresh process, say
         with pytest.raises(StoreUnavailableError, match=r"key .* is missing"):
-            show_reporter(reopened, ref, actor="admin")
+            show_reporter(reopened, ref, actor=ADMIN)
         with pytest.raises(StoreUnavailableError, match=r"key .* is missing"):
             _named(reopened, "Another Reporter")
-        assert report(reopened) != ref  # anonymous reports need no key
+        assert report(reopened, actor=ADMIN) != ref  # anonymous reports need no key
     assert not key_path(settings.data_dir).exists()
 
 
@@ -118,7 +125,7 @@ def test_a_store_opened_from_a_bare_url_cannot_seal(store: Store) -> None:
         with pytest.raises(StoreUnavailableError, match="without a data directory"):
             add_notification_contact(
                 bare,
-                actor="admin",
+                actor=ADMIN,
                 name="Hooks",
                 channel="webhook",
                 target="https://93.184.216.34/hook",
@@ -131,7 +138,7 @@ def test_a_webhook_secret_is_sealed_at_rest(store: Store) -> None:
     with_people(store)
     add_notification_contact(
         store,
-        actor="admin",
+        actor=ADMIN,
         name="Hooks",
         channel="webhook",
         target="https://93.184.216.34/hook",

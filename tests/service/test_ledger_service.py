@@ -34,6 +34,7 @@ from brightline.service.ledger import (
 from brightline.store import Store, append_outbox
 from brightline.store.ledger import iter_public
 from brightline.store.ledger_models import LedgerBundleRow
+from principals import NO_TELEMETRY
 from service.store_scenarios import ALICE, BOB, restriction_yaml
 
 T = datetime(2025, 10, 1, tzinfo=UTC)
@@ -82,7 +83,7 @@ def test_an_unknown_event_type_stops_the_sync_and_publishes_nothing(world_store:
 
 def test_restriction_events_publish_policy_tags_and_no_names(world_store: Store) -> None:
     propose_restrictions(world_store, restriction_yaml("r-pub"), name="r.yaml", actor=ALICE, now=T)
-    approve_restriction(world_store, "r-pub", actor=BOB, now=T)
+    approve_restriction(world_store, "r-pub", actor=BOB, now=T, settings=NO_TELEMETRY)
     sync_ledger(world_store, signer=SIGNER, now=T)
     disclosure = disclose(world_store, 2)
     assert disclosure.event_type == "restriction.approved"

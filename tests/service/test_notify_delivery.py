@@ -34,6 +34,7 @@ from brightline.service.notify import (
 from brightline.store import Store, open_store
 from brightline.store.cases import attempts_for, notifications
 from cases.case_scenarios import with_people
+from principals import NO_TELEMETRY
 
 SECRET = "s3cret"
 NOW = datetime(2025, 10, 1, tzinfo=UTC)
@@ -149,7 +150,7 @@ def test_proposal_approval_and_force_reach_webhook_and_mail_with_retries(
         now=NOW,
     )
     propose_restrictions(store, RESTRICTION, name="r.yaml", actor=people["investigator"], now=NOW)
-    approve_restriction(store, "r-n", actor=people["approver1"], now=NOW)
+    approve_restriction(store, "r-n", actor=people["approver1"], now=NOW, settings=NO_TELEMETRY)
     assert enqueue_notifications(store, now=NOW) == 6  # proposal, approval, in force × 2
     assert enqueue_notifications(store, now=NOW) == 0  # once per event and contact
 

@@ -20,6 +20,7 @@ from brightline.service import (
     show_restriction,
 )
 from brightline.store import Store, all_events, read_outbox
+from principals import NO_TELEMETRY
 from service.store_scenarios import ALICE, BOB, CAROL, DAVE, a_case, at, restriction_yaml
 
 
@@ -39,7 +40,7 @@ def test_proposal_comes_into_force_only_after_another_person_approves(world_stor
     assert view.status is Status.PROPOSED
     assert view.state.case_id == case
     assert view.state.body["reason"] == {"case": case}
-    approved = approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approved = approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     assert approved.status is Status.IN_FORCE
     assert [(e.kind, e.actor) for e in approved.events] == [
         ("proposed", "alice"),
@@ -52,7 +53,10 @@ def test_approved_restriction_waits_for_its_window_then_expires(world_store: Sto
     propose_restrictions(
         world_store, restriction_yaml(extra=extra), name="r.yaml", actor=ALICE, now=at(1)
     )
-    assert approve_restriction(world_store, "r-1", actor=BOB, now=at(2)).status is Status.APPROVED
+    assert (
+        approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY).status
+        is Status.APPROVED
+    )
     assert show_restriction(world_store, "r-1", now=at(24 * 10)).status is Status.IN_FORCE
     assert show_restriction(world_store, "r-1", now=at(24 * 18.9)).status is Status.IN_FORCE
     assert show_restriction(world_store, "r-1", now=at(24 * 20)).status is Status.EXPIRED
@@ -60,9 +64,9 @@ def test_approved_restriction_waits_for_its_window_then_expires(world_store: Sto
 
 def test_every_change_writes_one_outbox_event_in_step(world_store: Store) -> None:
     propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     lift_restriction(world_store, "r-1", actor=CAROL, why="case closed", now=at(3))
-    approve_restriction(world_store, "r-1", actor=DAVE, now=at(4))
+    approve_restriction(world_store, "r-1", actor=DAVE, now=at(4), settings=NO_TELEMETRY)
     with world_store.read() as session:
         events = all_events(session)
         outbox = [o for o in read_outbox(session) if o.event_type.startswith("restriction.")]
@@ -83,19 +87,19 @@ def test_every_change_writes_one_outbox_event_in_step(world_store: Store) -> Non
 
 def test_lift_is_proposed_then_approved_by_someone_else(world_store: Store) -> None:
     propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     pending = lift_restriction(world_store, "r-1", actor=BOB, why="resolved", now=at(3))
     assert pending.status is Status.IN_FORCE
     assert pending.state.pending_by == "bob"
     with pytest.raises(ConflictError, match="second person"):
-        approve_restriction(world_store, "r-1", actor=BOB, now=at(4))
-    lifted = approve_restriction(world_store, "r-1", actor=ALICE, now=at(5))
+        approve_restriction(world_store, "r-1", actor=BOB, now=at(4), settings=NO_TELEMETRY)
+    lifted = approve_restriction(world_store, "r-1", actor=ALICE, now=at(5), settings=NO_TELEMETRY)
     assert lifted.status is Status.LIFTED
 
 
 def test_rejected_lift_keeps_the_restriction_in_force(world_store: Store) -> None:
     propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     lift_restriction(world_store, "r-1", actor=CAROL, why="resolved", now=at(3))
     view = reject_restriction(world_store, "r-1", actor=DAVE, why="not yet", now=at(4))
     assert view.status is Status.IN_FORCE
@@ -110,7 +114,7 @@ def test_rejected_proposal_is_closed_for_good(world_store: Store) -> None:
     )
     before = fingerprint(world_store)
     with pytest.raises(ConflictError, match="awaits no approval"):
-        approve_restriction(world_store, "r-1", actor=CAROL, now=at(3))
+        approve_restriction(world_store, "r-1", actor=CAROL, now=at(3), settings=NO_TELEMETRY)
     with pytest.raises(ConflictError, match="ids are never reused"):
         propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(4))
     assert fingerprint(world_store) == before
@@ -120,15 +124,15 @@ def test_promoting_dry_run_to_enforce_is_a_new_approval(world_store: Store) -> N
     propose_restrictions(
         world_store, restriction_yaml(mode="dry-run"), name="r.yaml", actor=ALICE, now=at(1)
     )
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     promoted = propose_restrictions(
         world_store, restriction_yaml(mode="enforce"), name="r.yaml", actor=CAROL, now=at(3)
     )[0]
     assert promoted.state.mode == "dry-run"
     assert promoted.state.pending_body is not None
     with pytest.raises(ConflictError, match="second person"):
-        approve_restriction(world_store, "r-1", actor=CAROL, now=at(4))
-    done = approve_restriction(world_store, "r-1", actor=ALICE, now=at(5))
+        approve_restriction(world_store, "r-1", actor=CAROL, now=at(4), settings=NO_TELEMETRY)
+    done = approve_restriction(world_store, "r-1", actor=ALICE, now=at(5), settings=NO_TELEMETRY)
     assert done.state.mode == "enforce"
     assert done.status is Status.IN_FORCE
 
@@ -137,7 +141,7 @@ def test_changing_anything_but_the_mode_is_not_a_promotion(world_store: Store) -
     propose_restrictions(
         world_store, restriction_yaml(mode="dry-run"), name="r.yaml", actor=ALICE, now=at(1)
     )
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     before = fingerprint(world_store)
     with pytest.raises(ConflictError, match="ids are never reused"):
         propose_restrictions(
@@ -154,7 +158,7 @@ def test_list_filters_by_status(world_store: Store) -> None:
     text = restriction_yaml("r-1") + "---\n"
     propose_restrictions(world_store, text.split("---")[0], name="a", actor=ALICE, now=at(1))
     propose_restrictions(world_store, restriction_yaml("r-2"), name="b", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-2", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-2", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     assert [v.id for v in list_restrictions(world_store, now=at(3))] == ["r-1", "r-2"]
     proposed = list_restrictions(world_store, status=Status.PROPOSED, now=at(3))
     assert [v.id for v in proposed] == ["r-1"]
@@ -183,9 +187,13 @@ def test_a_retry_with_the_same_key_changes_nothing(world_store: Store) -> None:
     propose_restrictions(
         world_store, restriction_yaml(), name="r.yaml", actor=ALICE, key="p-1", now=at(1)
     )
-    first = approve_restriction(world_store, "r-1", actor=BOB, key="a-1", now=at(2))
+    first = approve_restriction(
+        world_store, "r-1", actor=BOB, key="a-1", now=at(2), settings=NO_TELEMETRY
+    )
     before = fingerprint(world_store)
-    again = approve_restriction(world_store, "r-1", actor=BOB, key="a-1", now=at(3))
+    again = approve_restriction(
+        world_store, "r-1", actor=BOB, key="a-1", now=at(3), settings=NO_TELEMETRY
+    )
     proposed_again = propose_restrictions(
         world_store, restriction_yaml(), name="r.yaml", actor=ALICE, key="p-1", now=at(3)
     )
@@ -214,7 +222,7 @@ def test_the_same_key_for_a_different_request_is_refused(world_store: Store) -> 
     ("action", "error", "message"),
     [
         (
-            lambda s: approve_restriction(s, "r-404", actor=BOB, now=at(5)),
+            lambda s: approve_restriction(s, "r-404", actor=BOB, now=at(5), settings=NO_TELEMETRY),
             NotFoundError,
             "no restriction 'r-404'",
         ),
@@ -224,7 +232,7 @@ def test_the_same_key_for_a_different_request_is_refused(world_store: Store) -> 
             "no restriction",
         ),
         (
-            lambda s: approve_restriction(s, "r-1", actor=ALICE, now=at(5)),
+            lambda s: approve_restriction(s, "r-1", actor=ALICE, now=at(5), settings=NO_TELEMETRY),
             ConflictError,
             "cannot also approve",
         ),
@@ -281,7 +289,7 @@ def test_lifting_an_expired_restriction_is_refused(world_store: Store) -> None:
     propose_restrictions(
         world_store, restriction_yaml(extra=extra), name="r.yaml", actor=ALICE, now=at(1)
     )
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     with pytest.raises(ConflictError, match=r"not in force \(it is expired\)"):
         lift_restriction(world_store, "r-1", actor=BOB, why="x", now=at(48))
 

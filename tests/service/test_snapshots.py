@@ -18,6 +18,7 @@ from brightline.service import (
     write_snapshot,
 )
 from brightline.store import Store
+from principals import NO_TELEMETRY
 from service.store_scenarios import ALICE, BOB, CAROL, DAVE, T0, at, restriction_yaml
 
 
@@ -29,9 +30,9 @@ def _request(node: str = "sub-9900-ingest", hours: float = 10) -> Request:
 
 def test_snapshot_holds_what_was_in_force_at_each_time(world_store: Store) -> None:
     propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     lift_restriction(world_store, "r-1", actor=CAROL, why="resolved", now=at(3))
-    approve_restriction(world_store, "r-1", actor=DAVE, now=at(4))
+    approve_restriction(world_store, "r-1", actor=DAVE, now=at(4), settings=NO_TELEMETRY)
 
     assert compile_snapshot_at(world_store, at(1.5)).snapshot.restrictions == ()
     during = compile_snapshot_at(world_store, at(2.5)).snapshot
@@ -49,7 +50,7 @@ def test_dry_run_restrictions_are_in_the_snapshot_as_would_deny(world_store: Sto
     propose_restrictions(
         world_store, restriction_yaml(mode="dry-run"), name="r.yaml", actor=ALICE, now=at(1)
     )
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     decision = compile_snapshot_at(world_store, at(3)).snapshot.decide(_request())
     assert decision.effect is Effect.ALLOW
     assert decision.would_deny == ("r-1",)
@@ -62,7 +63,7 @@ def test_no_world_yet_is_not_found(world_store: Store) -> None:
 
 def test_snapshot_file_rebuilds_an_equal_snapshot(world_store: Store, tmp_path: Path) -> None:
     propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     compiled = compile_snapshot_at(world_store, at(3))
     path = tmp_path / "snapshot.json"
     write_snapshot(compiled, path)
@@ -74,7 +75,7 @@ def test_snapshot_file_rebuilds_an_equal_snapshot(world_store: Store, tmp_path: 
 
 def test_an_edited_snapshot_file_is_refused(world_store: Store, tmp_path: Path) -> None:
     propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     path = tmp_path / "snapshot.json"
     write_snapshot(compile_snapshot_at(world_store, at(3)), path)
     data = json.loads(path.read_text())

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
+from brightline.access import Role
 from brightline.config import Settings
 from brightline.errors import InvalidInputError
 from brightline.service import propose_restrictions
@@ -42,6 +43,12 @@ from brightline.service.webhook import IPAddress
 from brightline.store import Store, open_store
 from brightline.store.cases import add_contact, attempts_for, contacts, notifications
 from cases.case_scenarios import with_people
+from principals import principal
+
+#: Acting principals of these tests, which are about sealing and delivery, not access
+#: (the store's own principals come from ``with_people``).
+ADMIN = principal("admin", Role.ADMIN, Role.CASE_ADMIN)
+ALICE = principal("alice", Role.INVESTIGATOR)
 
 SECRET = "s3cret"
 NOW = datetime(2025, 10, 1, tzinfo=UTC)
@@ -116,13 +123,15 @@ def _store(store_url: str, data_dir: Path, *, unsafe: bool) -> Store:
 def unsafe_store(store_url: str, tmp_path: Path) -> Iterator[Store]:
     """A store whose settings let webhooks reach loopback, where the receivers listen."""
     with _store(store_url, tmp_path / "data", unsafe=True) as store:
-        yield with_people(store)
+        with_people(store)
+        yield store
 
 
 @pytest.fixture
 def default_store(store_url: str, tmp_path: Path) -> Iterator[Store]:
     with _store(store_url, tmp_path / "data", unsafe=False) as store:
-        yield with_people(store)
+        with_people(store)
+        yield store
 
 
 class FakeDns:
@@ -136,14 +145,14 @@ class FakeDns:
 
 
 def _propose_and_enqueue(store: Store) -> None:
-    propose_restrictions(store, RESTRICTION, name="r.yaml", actor="alice", now=NOW)
+    propose_restrictions(store, RESTRICTION, name="r.yaml", actor=ALICE, now=NOW)
     assert enqueue_notifications(store, now=NOW) == 1
 
 
 def _add_webhook(store: Store, target: str) -> None:
     add_notification_contact(
         store,
-        actor="admin",
+        actor=ADMIN,
         name="Customer security",
         channel="webhook",
         target=target,

@@ -20,6 +20,7 @@ from brightline.service import (
     reject_restriction,
 )
 from brightline.store import Store, read_outbox, world_versions
+from principals import NO_TELEMETRY
 from service.store_scenarios import ALICE, BOB, EXAMPLE, SETUP, T0, at, restriction_yaml
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -107,7 +108,7 @@ def test_removing_a_node_an_active_restriction_names_is_refused(
     world_store: Store, tmp_path: Path
 ) -> None:
     propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     world_dir = _copy_example(tmp_path)
     _rewrite_nodes(world_dir, lambda nodes: [n for n in nodes if n["id"] != "sub-9900-rescue"])
     for dry_run in (True, False):
@@ -150,7 +151,7 @@ def test_import_export_import_is_lossless(world_store: Store, tmp_path: Path) ->
 
 def test_export_includes_the_restrictions_in_force(world_store: Store, tmp_path: Path) -> None:
     propose_restrictions(world_store, restriction_yaml(), name="r.yaml", actor=ALICE, now=at(1))
-    approve_restriction(world_store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(world_store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     result = export_world(world_store, tmp_path / "out", now=at(3))
     assert result.restrictions == 1
     from brightline.service.offline import load_world_dir

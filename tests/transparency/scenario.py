@@ -23,6 +23,7 @@ from brightline.service.ledger import keygen
 from brightline.service.plans import decide_restrict
 from brightline.store import Store
 from cases.case_scenarios import POLICY, at, report, september_usage, with_people
+from principals import NO_TELEMETRY
 
 PERIOD = (date(2025, 10, 1), date(2025, 10, 31))
 NOW = at(24 * 40)  # well after the period
@@ -108,7 +109,7 @@ def seed(store: Store, settings: Settings) -> str:
     )
     propose_restrictions(store, OTHER, name="o.yaml", actor=investigator, now=at(40))
     for rid in ("r-hq", "r-dry", "r-lifted"):
-        approve_restriction(store, rid, actor=approver2, now=at(41))
+        approve_restriction(store, rid, actor=approver2, now=at(41), settings=NO_TELEMETRY)
     lift_restriction(store, "r-lifted", actor=investigator, why="mistake", now=at(50))
     approve_restriction(store, "r-lifted", actor=approver2, settings=settings, now=at(51))
     return case
