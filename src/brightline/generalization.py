@@ -267,11 +267,17 @@ class ScopeFacts:
         )
 
 
+def _own(value: object) -> str | None:
+    """An attribute's value as the hierarchies read it; None if unset or blank."""
+    text = None if value is None else str(value).strip()
+    return text or None
+
+
 def _inherited(directory: Directory, node: str, attr: str) -> str | None:
     for ancestor in directory.ancestors(node):
-        value = directory[ancestor].attrs.get(attr)
-        if value is not None and str(value).strip():
-            return str(value).strip()
+        value = _own(directory[ancestor].attrs.get(attr))
+        if value is not None:
+            return value
     return None
 
 
@@ -328,9 +334,26 @@ class CustomerIndex:
 
     @classmethod
     def of(cls, directory: Directory) -> CustomerIndex:
+        # Each node's inherited (country, sector), memoized down the tree: one pass.
+        inherited: dict[str, tuple[str | None, str | None]] = {}
         profiles: dict[ScopeFacts, set[str]] = {}
         for node in directory:
-            facts = ScopeFacts.of(directory, node.id)
+            chain = []
+            current: str | None = node.id
+            while current is not None and current not in inherited:
+                chain.append(current)
+                current = directory[current].parent
+            above = inherited[current] if current is not None else (None, None)
+            for item in reversed(chain):
+                attrs = directory[item].attrs
+                country, sector = _own(attrs.get("country")), _own(attrs.get("sector"))
+                above = (
+                    above[0] if country is None else country.upper(),
+                    above[1] if sector is None else sector,
+                )
+                inherited[item] = above
+            country, sector = inherited[node.id]
+            facts = ScopeFacts(country, sector, node.kind, kind_class(directory, node.id))
             profiles.setdefault(facts, set()).add(directory.root(node.id))
         return cls({p: frozenset(r) for p, r in profiles.items()}, len(directory.roots()))
 
