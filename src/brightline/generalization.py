@@ -4,14 +4,14 @@ A restriction's public form says *what kind* of customer it concerns, never whic
 its scope's country, sector and kind, and the tags of the services it covers, each
 published at some level of a fixed hierarchy (level 0 is the value itself):
 
-=============  ===========================  ======================================  ======
-dimension      level 0                      level 1                                 top
-=============  ===========================  ======================================  ======
-country        ISO code (``DE``)            M49 region (``Europe``), else ``other``  ``any``
-sector         sector (``intelligence``)    ``public`` / ``private``, else ``any``   ``any``
-scope kind     node kind (``unit``)         ``customer`` / ``unit`` / ``subscription``  ``node``
-service tags   tags (``speech-to-text``)    families (``ai``)                        ``any``
-=============  ===========================  ======================================  ======
+============  =========================  ========================================  ========
+dimension     level 0                    level 1                                   top
+============  =========================  ========================================  ========
+country       ISO code (``DE``)          M49 region (``Europe``), else ``other``   ``any``
+sector        sector (``intelligence``)  ``public`` / ``private``, else ``any``    ``any``
+scope kind    node kind (``unit``)       ``customer``/``unit``/``subscription``    ``node``
+service tags  tags (``speech-to-text``)  families (``ai``)                         ``any``
+============  =========================  ========================================  ========
 
 A published value *covers* a node when it is the top, the node's own value, or that
 value's parent (level 1); a node without the attribute is covered by the top only (and
