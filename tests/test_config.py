@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from brightline.cli import app
 from brightline.config import Settings
 from brightline.errors import InvalidInputError
+from brightline.generalization import TimeGranularity
 from brightline.service.plans import PlanLimits
 
 
@@ -86,6 +87,7 @@ BAD_VALUE_OF_TYPE: dict[object, str] = {
     float: "half",
     bool: "on",
     Mapping[str, str]: "audit",  # a claim without "=role"
+    TimeGranularity: "year",
 }
 #: Types of which any text is a value: nothing to refuse when they are read.
 TEXT_TYPES: set[object] = {str, str | None, Path, SecretStr, SecretStr | None, tuple[str, ...]}
@@ -126,3 +128,19 @@ def test_private_webhook_targets_are_allowed_only_when_asked_for() -> None:
     for value in ("0", "false"):
         env = {"BRIGHTLINE_WEBHOOK_ALLOW_PRIVATE_TARGETS_UNSAFE": value}
         assert not Settings.from_env(env).webhook_allow_private_targets_unsafe
+
+
+def test_the_ledger_s_granularity_is_a_day_week_or_month_and_sectors_extend_the_classes() -> None:
+    assert Settings().ledger_time_granularity is TimeGranularity.DAY
+    settings = Settings.from_env(
+        {
+            "BRIGHTLINE_LEDGER_TIME_GRANULARITY": "week",
+            "BRIGHTLINE_LEDGER_PUBLIC_SECTORS": "health, coast-guard",
+            "BRIGHTLINE_LEDGER_PRIVATE_SECTORS": "shipping",
+        }
+    )
+    assert settings.ledger_time_granularity is TimeGranularity.WEEK
+    assert settings.ledger_public_sectors == ("health", "coast-guard")
+    assert settings.ledger_private_sectors == ("shipping",)
+    with pytest.raises(InvalidInputError, match="media cannot be both public and private"):
+        Settings.from_env({"BRIGHTLINE_LEDGER_PUBLIC_SECTORS": "media"})

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, get_args
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -23,6 +23,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from brightline.errors import InvalidInputError, Problem
+from brightline.generalization import SectorClasses, TimeGranularity
 
 DEFAULT_DATABASE_URL = "sqlite:///brightline.db"
 DEFAULT_DATA_DIR = "brightline-data"
@@ -95,6 +96,14 @@ class Settings(BaseSettings):
     #: Publish each restriction's customer name in its ledger entry (and so allow the
     #: "customer" field above). Off by default: entries are public forever.
     ledger_publishes_customer_names: bool = False
+    #: Ledger entries publish times (and restriction windows) rounded down to the start
+    #: of their day, ISO week or month, in UTC (docs/privacy.md). Decide before the first
+    #: entry: entries are public forever.
+    ledger_time_granularity: TimeGranularity = TimeGranularity.DAY
+    #: Sectors the deployment adds to the built-in public and private classes that
+    #: restriction entries generalize a sector to (comma-separated in the environment).
+    ledger_public_sectors: Annotated[tuple[str, ...], NoDecode] = ()
+    ledger_private_sectors: Annotated[tuple[str, ...], NoDecode] = ()
     #: Let webhook contacts point at loopback, private, link-local and other non-public
     #: addresses. Off by default: whoever adds a contact chooses its URL, and could
     #: otherwise make Brightline send signed requests into the provider's own network
@@ -146,7 +155,9 @@ class Settings(BaseSettings):
             pairs[claim.strip()] = role.strip()
         return pairs
 
-    @field_validator("transparency_fields", mode="before")
+    @field_validator(
+        "transparency_fields", "ledger_public_sectors", "ledger_private_sectors", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if not isinstance(value, str):
@@ -164,6 +175,19 @@ class Settings(BaseSettings):
             return _BOOLEANS[value.strip().lower()]
         except KeyError:
             raise ValueError(f"not a boolean (true, false, 1 or 0): {value!r}") from None
+
+    @model_validator(mode="after")
+    def _sector_classes(self) -> Settings:
+        try:
+            SectorClasses.extended(
+                public=self.ledger_public_sectors, private=self.ledger_private_sectors
+            )
+        except InvalidInputError as exc:
+            raise ValueError(
+                f"{self.variable('ledger_public_sectors')} and "
+                f"{self.variable('ledger_private_sectors')}: {exc}"
+            ) from None
+        return self
 
 
 class _Environment(EnvSettingsSource):

@@ -1,19 +1,29 @@
 """What each ledger entry publishes: one allow-list per event type, one derivation per field.
 
 A ledger entry's public form (``{"v", "type", "time", "commitment", "public"}``) is
-published forever. Its ``public`` member is decided here and nowhere else:
+published forever. Its time and its ``public`` member are decided here and nowhere else.
 
-- :data:`PUBLIC_FIELDS` lists, for every event type the code writes, the only fields its
-  entries may publish;
-- each field is computed by one derivation of its family (``restriction``, ``case``,
-  ``signal``, ``principal``, ``world``) from the event's private record (its outbox
-  payload) and the :class:`Facts` the ledger sync knows about the event: the world it was
-  made against, the restriction or the case as they stood once it happened, and whether
-  the deployment publishes customer names. A derivation picks named values; it never
-  copies a record, so a key added to a record is not published until someone adds it here.
+The model: **enforcement acts are public at the deployment's granularity; investigations
+never individually.**
 
-A type missing from the table is refused with :class:`LedgerIntegrityError`, which stops
-the sync: nothing of an unknown type is ever published.
+- A restriction approved, promoted to enforce or lifted publishes its enforcement facts:
+  an opaque reference (``R-<n>``, never the operator's id), policy, mode, regions, time
+  window, and its scope's country, sector and kind and its services' tags *generalized*
+  (:mod:`brightline.generalization`) until they cover at least k customers of the
+  directory.
+- Every other event (proposals, rejections, guard approvals, cases, signals, principals,
+  world imports) publishes its type, its day and its commitment only: the log proves it
+  happened and what record it committed to, and says nothing of it.
+- Every time is rounded down to the day (or week, or month) in UTC.
+
+:data:`PUBLIC_FIELDS` lists every event type the code writes and the only fields its
+entries may publish; each field is computed by one derivation of its family from the
+event's private record (its outbox payload) and the :class:`Facts` the ledger sync
+gathers. A derivation picks named values; it never copies a record, so a key added to a
+record is not published until someone adds it here. A type missing from the table is
+refused with :class:`LedgerIntegrityError`, which stops the sync: nothing of an unknown
+type is ever published. To publish a new type, add it to the table and, if it publishes
+any field, a derivation for each field under its family in ``_DERIVATIONS``.
 
 Pure: no store, clock or I/O. The ledger sync (``brightline.service.ledger``) gathers the
 facts and is the only caller.
@@ -21,36 +31,42 @@ facts and is the only caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Final
 
 from brightline.errors import InvalidInputError, LedgerIntegrityError
-from brightline.policy import ActionPattern
+from brightline.generalization import (
+    CustomerIndex,
+    Generalized,
+    ScopeFacts,
+    SectorClasses,
+    TimeGranularity,
+    floor_time,
+    generalize,
+)
+from brightline.policy import ActionPattern, format_time
 from brightline.world import World
 
 __all__ = [
+    "ENFORCEMENT_FIELDS",
     "PUBLIC_FIELDS",
-    "PUBLIC_NODE_ATTRS",
-    "PUBLIC_NODE_FIELDS",
     "Facts",
+    "Granularity",
     "public_fields",
+    "public_time",
     "published",
+    "reference",
 ]
 
-#: Node attributes published for the nodes an entry concerns, each looked up on the node
-#: and then its ancestors (the nearest value wins): enough for transparency counts by
-#: sector and country, never a name or an id.
-PUBLIC_NODE_ATTRS: Final = ("sector", "country")
-#: The fields of one published node (the items of ``nodes``).
-PUBLIC_NODE_FIELDS: Final = frozenset({"kind", *PUBLIC_NODE_ATTRS})
-
-_RESTRICTION: Final = frozenset(
+#: What an enforcement act publishes: the restriction as the deployment enforces it.
+ENFORCEMENT_FIELDS: Final = frozenset(
     {
         "restriction",
         "kind",
-        "case",
         "policy",
         "mode",
         "regions",
@@ -64,65 +80,104 @@ _RESTRICTION: Final = frozenset(
         "customer",
     }
 )
-_CASE: Final = frozenset({"case", "policies", "nodes"})
+#: Type, day and commitment only.
+_NOTHING: Final[frozenset[str]] = frozenset()
 
 #: Every event type the code writes, and the only fields its public form may hold.
 PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
-        "world.imported": frozenset({"counts"}),
-        "principal.role-granted": frozenset({"role"}),
-        # Sic: the type a revocation has always been written with; kept so that entries
-        # already published and new ones agree.
-        "principal.role-revokeed": frozenset({"role"}),
-        # The first principal of an empty store: the type and time only (its name is
-        # private; the ledger proves that bootstrapping happened once, and when).
-        "principal.bootstrapped": frozenset(),
-        "signal.received": frozenset({"signal", "source", "policies", "nodes"}),
-        "restriction.proposed": _RESTRICTION,
-        "restriction.approved": _RESTRICTION,
-        "restriction.rejected": _RESTRICTION,
-        "restriction.lift-proposed": _RESTRICTION,
-        "restriction.lift-approved": _RESTRICTION,
-        "restriction.lift-rejected": _RESTRICTION,
-        "restriction.promotion-proposed": _RESTRICTION,
-        "restriction.promotion-approved": _RESTRICTION,
-        "restriction.promotion-rejected": _RESTRICTION,
-        "restriction.guard-approved": _RESTRICTION | {"guard"},
-        "case.opened": _CASE | {"signals"},
-        "case.signal-attached": _CASE | {"signals"},
-        "case.assigned": _CASE,
-        "case.unassigned": _CASE,
-        "case.review-started": _CASE,
-        "case.evidence-added": _CASE | {"evidence"},
-        "case.usage-accessed": _CASE | {"access"},
-        "case.task-added": _CASE,
-        "case.task-done": _CASE,
-        "case.finding-recorded": _CASE | {"policy", "outcome"},
-        "case.plan-attached": _CASE | {"exceeds_limits"},
-        "case.decided": _CASE | {"decision"},
-        "case.appealed": _CASE,
-        "case.appeal-decided": _CASE | {"appeal"},
-        "case.closed": _CASE,
+        # Enforcement acts.
+        "restriction.approved": ENFORCEMENT_FIELDS,
+        "restriction.promotion-approved": ENFORCEMENT_FIELDS,
+        "restriction.lift-approved": ENFORCEMENT_FIELDS,
+        # Steps towards an act, or acts not taken: proposals name what an investigation
+        # suspected, rejections what it did not carry.
+        "restriction.proposed": _NOTHING,
+        "restriction.rejected": _NOTHING,
+        "restriction.lift-proposed": _NOTHING,
+        "restriction.lift-rejected": _NOTHING,
+        "restriction.promotion-proposed": _NOTHING,
+        "restriction.promotion-rejected": _NOTHING,
+        "restriction.guard-approved": _NOTHING,
+        # Investigations: never individually (a customer cleared, a reporter's timing).
+        "signal.received": _NOTHING,
+        "case.opened": _NOTHING,
+        "case.signal-attached": _NOTHING,
+        "case.assigned": _NOTHING,
+        "case.unassigned": _NOTHING,
+        "case.review-started": _NOTHING,
+        "case.evidence-added": _NOTHING,
+        "case.usage-accessed": _NOTHING,
+        "case.task-added": _NOTHING,
+        "case.task-done": _NOTHING,
+        "case.finding-recorded": _NOTHING,
+        "case.plan-attached": _NOTHING,
+        "case.decided": _NOTHING,
+        "case.appealed": _NOTHING,
+        "case.appeal-decided": _NOTHING,
+        "case.closed": _NOTHING,
+        # Administration.
+        "world.imported": _NOTHING,
+        "principal.bootstrapped": _NOTHING,
+        "principal.role-granted": _NOTHING,
+        # Sic: the type a revocation has always been written with.
+        "principal.role-revokeed": _NOTHING,
     }
 )
 
 
 @dataclass(frozen=True, slots=True)
-class Facts:
-    """What the ledger sync knows about an event besides its record, as of the event.
+class Granularity:
+    """How precise the deployment's public forms are, decided once for the deployment:
+    entries are public forever, and two entries of one restriction published at different
+    granularities could be intersected.
 
-    ``world`` is the world the change was made against (the latest imported before it);
-    ``restriction`` the restriction's body in effect once a restriction event happened
-    (needed only when its record carries none: a proposal records the body it proposes);
-    ``case_policies`` and ``case_nodes`` the case's once a case event happened. Nothing
-    here is published except through a derivation of a field the table allows.
+    ``k``: a restriction's generalized scope covers at least this many customers (1 or
+    less generalizes nothing); ``time``: the granule times are rounded down to;
+    ``customer_names``: enforcement acts also name the customer (the root of the scope),
+    which k cannot protect: a name is one customer; ``sectors``: the public and private
+    sector classes.
+    """
+
+    k: int = 5
+    time: TimeGranularity = TimeGranularity.DAY
+    customer_names: bool = False
+    sectors: SectorClasses = field(default_factory=SectorClasses)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the ledger sync knows about an event besides its record.
+
+    ``world`` is the world a restriction's scope is generalized against (the sync passes
+    the world its proposal was made against, the same for every entry of a restriction);
+    ``index`` its :class:`CustomerIndex`, if the sync keeps one per world (else built
+    here); ``restriction`` the restriction's body in effect once the event happened
+    (needed only when its record carries none); ``reference`` the restriction's opaque
+    reference (:func:`reference`). Nothing here is published except through a derivation
+    of a field the table allows.
     """
 
     world: World | None = None
+    index: CustomerIndex | None = None
     restriction: Mapping[str, Any] | None = None
-    case_policies: tuple[str, ...] = ()
-    case_nodes: tuple[str, ...] = ()
-    customer_names: bool = False
+    reference: str | None = None
+    granularity: Granularity = field(default_factory=Granularity)
+
+
+def reference(rank: int) -> str:
+    """A restriction's public reference: ``R-<rank>``, where ``rank`` (from 1) orders the
+    restrictions of the store by their first event. It says how many restrictions were
+    proposed before this one, which the log's ``restriction.proposed`` entries say
+    anyway, and nothing the operator wrote in its id."""
+    if rank < 1:
+        raise InvalidInputError(f"a restriction's rank counts from 1, not {rank}")
+    return f"R-{rank}"
+
+
+def public_time(at: datetime, granularity: TimeGranularity) -> str:
+    """An entry's published time: the start of its day (week, month) in UTC, RFC 3339."""
+    return format_time(floor_time(at, granularity)) or ""
 
 
 def public_fields(event_type: str) -> frozenset[str]:
@@ -142,17 +197,18 @@ def published(event_type: str, record: Mapping[str, Any], facts: Facts) -> dict[
 
     ``record`` is the event's outbox payload. Holds only fields that
     ``PUBLIC_FIELDS[event_type]`` allows (a field whose facts are missing, such as a
-    scope's sector in a world without one, is left out). Raises LedgerIntegrityError for
-    a type the table does not list, or a record that lacks what its type must publish.
+    scope no longer in the world, is left out). Raises LedgerIntegrityError for a type
+    the table does not list, or a record or facts lacking what its type must publish.
     """
     fields = public_fields(event_type)
-    derivations = _DERIVATIONS[event_type.partition(".")[0]]
+    derivations = _DERIVATIONS.get(event_type.partition(".")[0], {})
+    event = _Event(record, facts)
     public: dict[str, Any] = {}
     for name in sorted(fields):
         derive = derivations[name]  # every field of the table has one (tested)
         try:
-            value = derive(record, facts)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            value = derive(event)
+        except (KeyError, TypeError, AttributeError, ValueError, InvalidInputError) as exc:
             raise LedgerIntegrityError(
                 f"a {event_type} record lacks what its public {name!r} needs: {exc!r}"
             ) from exc
@@ -166,70 +222,50 @@ def published(event_type: str, record: Mapping[str, Any], facts: Facts) -> dict[
 #: Returned by a derivation when the field is left out of the public form.
 _OMIT: Final = object()
 
-_Derivation = Callable[[Mapping[str, Any], Facts], object]
+
+class _Event:
+    """One event's record and facts, with what several derivations share computed once."""
+
+    def __init__(self, record: Mapping[str, Any], facts: Facts) -> None:
+        self.record = record
+        self.facts = facts
+
+    @cached_property
+    def body(self) -> Mapping[str, Any] | None:
+        """The body a proposal records, else the one in effect once the event happened."""
+        body = self.record.get("restriction_body")
+        if body is None:
+            body = self.facts.restriction
+        return body if isinstance(body, Mapping) else None
+
+    @cached_property
+    def scope(self) -> str | None:
+        """The scope node, if the body and the world know it."""
+        world = self.facts.world
+        if self.body is None or world is None:
+            return None
+        scope = str(self.body.get("scope", ""))
+        return scope if scope in world.directory else None
+
+    @cached_property
+    def generalized(self) -> Generalized | None:
+        world, scope = self.facts.world, self.scope
+        if world is None or scope is None:
+            return None
+        index = self.facts.index or CustomerIndex.of(world.directory)
+        return generalize(
+            ScopeFacts.of(world.directory, scope),
+            _service_tags(self.body or {}, world),
+            index=index,
+            k=self.facts.granularity.k,
+            sectors=self.facts.granularity.sectors,
+        )
 
 
-def _public_node(world: World, node: str) -> dict[str, Any]:
-    """Kind, sector and country (inherited) of one node: the one ancestor walk."""
-    item: dict[str, Any] = {"kind": world.directory[node].kind}
-    for attr in PUBLIC_NODE_ATTRS:
-        value = _inherited(world, node, attr)
-        if value is not _OMIT:
-            item[attr] = value
-    return item
+_Derivation = Callable[[_Event], object]
 
 
-def _inherited(world: World, node: str, attr: str) -> object:
-    for ancestor in world.directory.ancestors(node):
-        value = world.directory[ancestor].attrs.get(attr)
-        if value is not None:
-            return value
-    return _OMIT
-
-
-def _public_nodes(world: World | None, nodes: Iterable[str]) -> list[dict[str, Any]]:
-    """Each known node's kind, sector and country, deduplicated, in first-seen order."""
-    if world is None:
-        return []
-    seen: list[dict[str, Any]] = []
-    for node in nodes:
-        if node in world.directory:
-            item = _public_node(world, node)
-            if item not in seen:
-                seen.append(item)
-    return seen
-
-
-# Restriction events publish the body they propose, or else the one in effect once they
-# happened (an approval records none), with its service *tags* rather than ids and its
-# scope's kind, sector and country rather than its id.
-
-
-def _body(record: Mapping[str, Any], facts: Facts) -> Mapping[str, Any] | None:
-    """The body a proposal records, else the one in effect once the event happened."""
-    body = record.get("restriction_body")
-    if body is None:
-        body = facts.restriction
-    return body if isinstance(body, Mapping) else None
-
-
-def _from_body(derive: Callable[[Mapping[str, Any]], object]) -> _Derivation:
-    def derivation(record: Mapping[str, Any], facts: Facts) -> object:
-        body = _body(record, facts)
-        return _OMIT if body is None else derive(body)
-
-    return derivation
-
-
-def _policy(body: Mapping[str, Any]) -> object:
-    reason = body.get("reason") or {}
-    return reason.get("policy") if isinstance(reason, Mapping) else None
-
-
-def _service_tags(record: Mapping[str, Any], facts: Facts) -> object:
-    body, world = _body(record, facts), facts.world
-    if body is None or world is None:
-        return _OMIT
+def _service_tags(body: Mapping[str, Any], world: World) -> list[str]:
     tags: set[str] = set()
     for text in body.get("actions") or ():
         try:
@@ -241,100 +277,77 @@ def _service_tags(record: Mapping[str, Any], facts: Facts) -> object:
     return sorted(tags)
 
 
-def _from_scope(derive: Callable[[World, str], object]) -> _Derivation:
-    def derivation(record: Mapping[str, Any], facts: Facts) -> object:
-        body, world = _body(record, facts), facts.world
-        if body is None or world is None:
-            return _OMIT
-        scope = str(body.get("scope", ""))
-        return derive(world, scope) if scope in world.directory else _OMIT
+def _from_body(derive: Callable[[Mapping[str, Any]], object]) -> _Derivation:
+    def derivation(event: _Event) -> object:
+        return _OMIT if event.body is None else derive(event.body)
 
     return derivation
 
 
-def _customer(record: Mapping[str, Any], facts: Facts) -> object:
-    if not facts.customer_names:
+def _generalized(derive: Callable[[Generalized], object]) -> _Derivation:
+    def derivation(event: _Event) -> object:
+        return _OMIT if event.generalized is None else derive(event.generalized)
+
+    return derivation
+
+
+def _policy(body: Mapping[str, Any]) -> object:
+    reason = body.get("reason") or {}
+    return reason.get("policy") if isinstance(reason, Mapping) else None
+
+
+def _window(key: str) -> _Derivation:
+    """A window's bound, rounded down like entry times (None if open)."""
+
+    def derivation(event: _Event) -> object:
+        if event.body is None:
+            return _OMIT
+        value = event.body.get(key)
+        if value is None:
+            return None
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return public_time(at, event.facts.granularity.time)
+
+    return derivation
+
+
+def _reference(event: _Event) -> object:
+    if event.facts.reference is None:
+        raise ValueError("the sync gave no reference for the restriction")
+    return event.facts.reference
+
+
+def _customer(event: _Event) -> object:
+    world, scope = event.facts.world, event.scope
+    if not event.facts.granularity.customer_names or world is None or scope is None:
         return _OMIT
-    return _from_scope(lambda w, scope: w.directory[w.directory.root(scope)].name)(record, facts)
+    return world.directory[world.directory.root(scope)].name
 
 
-_RESTRICTION_DERIVATIONS: Final[Mapping[str, _Derivation]] = {
-    "restriction": lambda r, f: str(r.get("restriction", "")),
-    # None on a guard approval, whose record has no kind (published as null).
-    "kind": lambda r, f: r.get("kind"),
-    # Links a restriction to its case (a number), so that a transparency report can time
-    # a case from its first report to enforcement.
-    "case": lambda r, f: r["case"] if r.get("case") is not None else _OMIT,
-    "policy": _from_body(_policy),
-    "mode": _from_body(lambda b: b.get("mode", "enforce")),
-    "regions": _from_body(lambda b: sorted(b["regions"]) if b.get("regions") else None),
-    "not_before": _from_body(lambda b: b.get("not_before")),
-    "not_after": _from_body(lambda b: b.get("not_after")),
-    "service_tags": _service_tags,
-    "scope_kind": _from_scope(lambda w, scope: w.directory[scope].kind),
-    "sector": _from_scope(lambda w, scope: _inherited(w, scope, "sector")),
-    "country": _from_scope(lambda w, scope: _inherited(w, scope, "country")),
-    "customer": _customer,
-    # The blast-radius guard is the only guard there is.
-    "guard": lambda r, f: "blast-radius",
-}
-
-
-def _signals(record: Mapping[str, Any], facts: Facts) -> object:
-    data = record["data"]
-    return list(data["signals"]) if "signals" in data else [data["signal"]]
-
-
-# Case events publish the case's id (a number linking its events, never a title), its
-# policies and its nodes' kind, sector and country as they stood once the event happened,
-# and per move one closed value: an evidence kind, a finding's outcome, a decision kind…
-_CASE_DERIVATIONS: Final[Mapping[str, _Derivation]] = {
-    "case": lambda r, f: r["case"],
-    "policies": lambda r, f: sorted(f.case_policies),
-    "nodes": lambda r, f: _public_nodes(f.world, f.case_nodes),
-    "signals": _signals,
-    "evidence": lambda r, f: r["data"]["evidence"]["kind"],
-    # Recorded only for a per-subscription breakdown, which needs a stated purpose.
-    "access": lambda r, f: "per-subscription usage",
-    "policy": lambda r, f: r["data"]["policy"],
-    "outcome": lambda r, f: r["data"]["outcome"],
-    "exceeds_limits": lambda r, f: r["data"]["exceeds_limits"],
-    "decision": lambda r, f: r["data"]["kind"],
-    "appeal": lambda r, f: r["data"]["outcome"],
-}
-
-
-def _source(record: Mapping[str, Any], facts: Facts) -> object:
-    """Whether a person or a detector raised a signal, never who or what kind of person
-    (an employee report is the most retaliation-sensitive fact there is)."""
-    source = record["source"]
-    if source not in ("person", "detector"):
-        raise ValueError(f"a signal's public source is person or detector, not {source!r}")
-    return source
-
-
-_SIGNAL_DERIVATIONS: Final[Mapping[str, _Derivation]] = {
-    "signal": lambda r, f: r["signal"],
-    "source": _source,
-    "policies": lambda r, f: sorted(r["policies"]),
-    "nodes": lambda r, f: _public_nodes(f.world, r["nodes"]),
-}
-
-
-def _counts(record: Mapping[str, Any], facts: Facts) -> object:
-    """How many nodes, services and regions an import added, changed…: numbers only."""
-    counts = record.get("counts", {})
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
-        raise ValueError(f"counts must be numbers: {counts!r}")
-    return {str(k): v for k, v in counts.items()}
-
-
-_DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
+# Enforcement acts publish the body in effect once they happened (the one promoted, the
+# one lifted), with its service *tags* rather than ids and its scope's kind, sector and
+# country rather than its id, each generalized together.
+_RESTRICTION_DERIVATIONS: Final[Mapping[str, _Derivation]] = MappingProxyType(
     {
-        "restriction": _RESTRICTION_DERIVATIONS,
-        "case": _CASE_DERIVATIONS,
-        "signal": _SIGNAL_DERIVATIONS,
-        "principal": {"role": lambda r, f: r["role"]},
-        "world": {"counts": _counts},
+        "restriction": _reference,
+        "kind": lambda e: str(e.record["kind"]),
+        "policy": _from_body(_policy),
+        "mode": _from_body(lambda b: b.get("mode", "enforce")),
+        "regions": _from_body(lambda b: sorted(b["regions"]) if b.get("regions") else None),
+        "not_before": _window("not_before"),
+        "not_after": _window("not_after"),
+        "service_tags": _generalized(lambda g: list(g.service_tags)),
+        "scope_kind": _generalized(lambda g: g.scope_kind),
+        "sector": _generalized(lambda g: g.sector),
+        "country": _generalized(lambda g: g.country),
+        "customer": _customer,
     }
+)
+
+#: Derivations by family (the part of the type before the dot); a family whose types
+#: publish nothing needs none.
+_DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
+    {"restriction": _RESTRICTION_DERIVATIONS}
 )

@@ -65,11 +65,14 @@ def test_write_then_verify_a_transparency_report(
     assert (site / "tiles" / "checkpoint").is_file()
     by_policy = (site / "tables" / "restrictions-by-policy.csv").read_text()
     assert "mass-surveillance,1,0,0,1" in by_policy
+    listed = (site / "restrictions-in-force.csv").read_text().splitlines()
+    assert listed[1].startswith("R-1,")  # the operator's id "r-1" is never published
+    assert all(b"r-1" not in p.read_bytes() for p in site.rglob("*") if p.is_file())
 
     verified = " ".join(
         ok(cli, "report", "verify", str(site), "--tiles", str(site / "tiles")).split()
     )
-    assert "OK: 10 tables and 1 restrictions in force" in verified
+    assert "OK: 4 tables and 1 restrictions in force" in verified
     manifest = json.loads((site / "report.json").read_text())
     assert f"as of {manifest['as_of']}" in verified
     assert f"checkpoint has {manifest['checkpoint']['size']} entries" in verified

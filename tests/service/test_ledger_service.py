@@ -43,7 +43,8 @@ VERIFIER = SIGNER.verifier()
 
 
 def add_events(store: Store, count: int, *, kind: str = "principal.role-granted") -> None:
-    """Events of a type the ledger publishes (the role only), with private extras."""
+    """Events of a type whose entries publish their type, day and commitment only, with
+    private extras."""
     with store.write() as session:
         for i in range(count):
             payload = {"role": "auditor", "n": i, "secret": f"reporter-{i}"}
@@ -63,7 +64,8 @@ def test_sync_logs_every_event_once_in_order(world_store: Store) -> None:
     assert b'"type":"world.imported"' in rows[0][1]
     assert all(b"reporter-" not in public for _, public in rows)  # private stays private
     assert disclose(world_store, 3).record["secret"] == "reporter-2"
-    assert disclose(world_store, 3).public["public"] == {"role": "auditor"}
+    assert disclose(world_store, 3).public["public"] == {}
+    assert disclose(world_store, 3).public["time"] == "2025-10-01T00:00:00Z"
     status = ledger_status(world_store)
     assert status.size == 6
     assert status.checkpoint is not None
@@ -81,17 +83,25 @@ def test_an_unknown_event_type_stops_the_sync_and_publishes_nothing(world_store:
         assert all(b"case.renamed" not in public for _, public in iter_public(session))
 
 
-def test_restriction_events_publish_policy_tags_and_no_names(world_store: Store) -> None:
-    propose_restrictions(world_store, restriction_yaml("r-pub"), name="r.yaml", actor=ALICE, now=T)
-    approve_restriction(world_store, "r-pub", actor=BOB, now=T, settings=NO_TELEMETRY)
+def test_an_approval_publishes_its_reference_policy_and_tags_and_no_names(
+    world_store: Store,
+) -> None:
+    at = datetime(2025, 10, 1, 17, 42, 7, 1234, tzinfo=UTC)
+    propose_restrictions(world_store, restriction_yaml("r-pub"), name="r.yaml", actor=ALICE, now=at)
+    approve_restriction(world_store, "r-pub", actor=BOB, now=at, settings=NO_TELEMETRY)
     sync_ledger(world_store, signer=SIGNER, now=T)
+    assert disclose(world_store, 1).public["public"] == {}  # the proposal
     disclosure = disclose(world_store, 2)
     assert disclosure.event_type == "restriction.approved"
     public = disclosure.public["public"]
-    assert public["restriction"] == "r-pub"
+    assert public["restriction"] == "R-1"
     assert public["kind"] == "approved"
     assert "bob" not in str(disclosure.public)
+    assert "r-pub" not in str(disclosure.public)
+    assert disclosure.public["time"] == "2025-10-01T00:00:00Z"
     assert disclosure.record["actor"] == "bob"
+    assert disclosure.record["restriction"] == "r-pub"
+    assert disclosure.record["at"] == "2025-10-01T17:42:07.001234Z"  # exact, in private
 
 
 def test_inclusion_proofs_verify_with_the_standalone_verifier(world_store: Store) -> None:

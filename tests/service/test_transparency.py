@@ -72,36 +72,50 @@ def test_report_counts_the_log_and_any_change_is_caught(store: Store, tmp_path: 
     seed(store, settings)
     out = _write(store, settings, tmp_path / "site")
 
-    # The figures of the seed case (k = 1: nothing suppressed).
-    assert _table(out, "reports-by-source") == {"person": [2], "detector": [1], "total": [3]}
-    assert _table(out, "findings-by-policy")["mass-surveillance"] == [1, 0, 0]
+    # The figures of the seed (k = 1: nothing suppressed, nothing generalized).
+    assert sorted(p.name for p in (out / "tables").glob("*.json")) == [
+        "restrictions-by-country.json",
+        "restrictions-by-policy.json",
+        "restrictions-by-sector.json",
+        "restrictions-by-service-tag.json",
+    ]
     assert _table(out, "restrictions-by-policy")["mass-surveillance"] == [3, 1, 0, 2]
     assert _table(out, "restrictions-by-sector")["intelligence"] == [2, 1, 0, 1]
-    assert _table(out, "appeals") == {"received": [1], "decided: lift": [0], "decided: upheld": [1]}
-    times = _table(out, "time-to-action")
-    assert times["first report to decision"] == [1, 0.3]  # 8 hours
-    assert times["first report to enforcement"] == [1, 0.5]  # approved after 12 hours
     listed = json.loads((out / "restrictions-in-force.json").read_text())["restrictions"]
     assert [(r["restriction"], r["sector"], r["service_tags"]) for r in listed] == [
-        ("r-9900", "intelligence", ["file-storage", "object-storage", "speech-to-text"]),
-        ("r-hq", "defense", ["speech-to-text"]),
+        ("R-1", "intelligence", ["file-storage", "object-storage", "speech-to-text"]),
+        ("R-2", "defense", ["speech-to-text"]),
     ]
+    # The listed fields only: the entry itself is in the tiles, proved by its leaf hash.
+    assert set(listed[0]) == {
+        "restriction",
+        "entry",
+        "policy",
+        "sector",
+        "country",
+        "service_tags",
+        "leaf_hash",
+        "inclusion_proof",
+    }
     manifest = json.loads((out / "report.json").read_text())
     assert manifest["tiles"] == "tiles/"
     assert manifest["k"] == 1
+    assert manifest["time_granularity"] == "day"
     html = (out / "index.html").read_text()
     assert '<html lang="en">' in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in html
     assert "brightline report verify" in html
 
-    # No name, title or reporter in anything published.
+    # No name, title, reporter or restriction id in anything published.
     checkpoint = verify_tile_dir(out / "tiles", LedgerKeys.of(settings).verifier())
     published = b"".join(read_entries(out / "tiles", checkpoint.size)) + b"".join(
         p.read_bytes() for p in out.rglob("*") if p.is_file()
     )
     for secret in (b"Jo Whistle", b"Ministry of Defence", b"Signals Intelligence", b"Unit 9900"):
         assert secret not in published
+    for rid in (b"r-9900", b"r-hq", b"r-dry", b"r-lifted"):
+        assert rid not in published
 
     assert _verify(out, settings).ok, _verify(out, settings).problems
 
@@ -120,37 +134,35 @@ def test_report_counts_the_log_and_any_change_is_caught(store: Store, tmp_path: 
     fails(copy, "tables/restrictions-by-policy.json", "'imposed'", "published 4", "gives 3")
 
     copy = _tampered(out, tmp_path, "csv")
-    _edit(copy / "tables" / "reports-by-source.csv", "person,2", "person,1")
-    fails(copy, "tables/reports-by-source.csv", "'person'")
+    _edit(copy / "tables" / "restrictions-by-sector.csv", "intelligence,2", "intelligence,1")
+    fails(copy, "tables/restrictions-by-sector.csv", "'intelligence'")
 
     copy = _tampered(out, tmp_path, "manifest")
     manifest_copy = json.loads((copy / "report.json").read_text())
-    manifest_copy["tables"][0]["rows"][0]["values"] = [7]
+    manifest_copy["tables"][0]["rows"][0]["values"] = [7, 1, 0, 2]
     (copy / "report.json").write_text(json.dumps(manifest_copy))
-    fails(copy, "report.json table reports-by-source", "'person'")
+    fails(copy, "report.json table restrictions-by-policy", "'mass-surveillance'")
 
     copy = _tampered(out, tmp_path, "html")
     _edit(
         copy / "index.html",
-        '<th scope="row">opened</th><td class="n">1</td>',
-        '<th scope="row">opened</th><td class="n">0</td>',
+        '<th scope="row">intelligence</th><td class="n">2</td>',
+        '<th scope="row">intelligence</th><td class="n">0</td>',
     )
-    fails(copy, "index.html table cases", "'opened'")
+    fails(copy, "index.html table restrictions-by-sector", "'intelligence'")
 
     copy = _tampered(out, tmp_path, "in-force-csv")
     text = (copy / "restrictions-in-force.csv").read_text()
     (copy / "restrictions-in-force.csv").write_text(
-        "\n".join(line for line in text.splitlines() if not line.startswith("r-hq")) + "\n"
+        "\n".join(line for line in text.splitlines() if not line.startswith("R-2")) + "\n"
     )
-    fails(copy, "restrictions-in-force.csv", "'r-hq' is missing")
+    fails(copy, "restrictions-in-force.csv", "'R-2' is missing")
 
     copy = _tampered(out, tmp_path, "in-force-entry")
     data = json.loads((copy / "restrictions-in-force.json").read_text())
-    data["restrictions"][0]["public_form"] = data["restrictions"][0]["public_form"].replace(
-        "intelligence", "agriculture"
-    )
+    data["restrictions"][0]["leaf_hash"] = "00" * 32
     (copy / "restrictions-in-force.json").write_text(json.dumps(data))
-    fails(copy, "restrictions-in-force.json", "'r-9900'", "not entry")
+    fails(copy, "restrictions-in-force.json", "'R-1'", "leaf hash")
 
     copy = _tampered(out, tmp_path, "tile")
     tile = next(p for p in (copy / "tiles" / "tile" / "0").rglob("*") if p.is_file())
@@ -164,8 +176,13 @@ def test_report_counts_the_log_and_any_change_is_caught(store: Store, tmp_path: 
     raw = bundle.read_bytes()
     assert raw.count(b'"intelligence"') >= 1
     bundle.write_bytes(raw.replace(b'"intelligence"', b'"agriculture!"', 1))
-    # The bootstrap, the world and eight grants come first: the first report is entry 10.
-    fails(copy, "tiles:", "entry bundles", "index 10")
+    # The first entry that publishes a sector is R-1's approval.
+    first = next(
+        i
+        for i, entry in enumerate(read_entries(out / "tiles", checkpoint.size))
+        if b'"intelligence"' in entry
+    )
+    fails(copy, "tiles:", "entry bundles", f"index {first}")
 
     other_key = generate_key("brightline.test/log").verifier()
     result = verify_transparency_report(out, out / "tiles", verifier=other_key)
@@ -181,16 +198,22 @@ def _forge_html(copy: Path, change: Callable[[str], str]) -> None:
     page.write_text(changed)
 
 
+_POLICY_TABLE = '<table id="table-restrictions-by-policy">'
+_FAKE_ROW = '<tr><th scope="row">mass-surveillance</th><td class="n">0</td></tr>'
+
+
 def _hide_real_table_beside_a_fake(html: str) -> str:
-    fake = '<table id="fake"><tr><th scope="row">opened</th><td class="n">0</td></tr></table>'
-    html = html.replace("</head>", "<style>#table-cases{display:none}</style></head>", 1)
-    return html.replace('<table id="table-cases">', fake + '<table id="table-cases">', 1)
+    fake = f'<table id="fake">{_FAKE_ROW}</table>'
+    html = html.replace(
+        "</head>", "<style>#table-restrictions-by-policy{display:none}</style></head>", 1
+    )
+    return html.replace(_POLICY_TABLE, fake + _POLICY_TABLE, 1)
 
 
 def _real_table_in_a_template(html: str) -> str:
-    start = html.index('<table id="table-cases">')
+    start = html.index(_POLICY_TABLE)
     end = html.index("</table>", start) + len("</table>")
-    fake = '<table id="t"><tr><th scope="row">opened</th><td class="n">0</td></tr></table>'
+    fake = f'<table id="t">{_FAKE_ROW}</table>'
     return html[:start] + "<template>" + html[start:end] + "</template>" + fake + html[end:]
 
 
@@ -251,14 +274,13 @@ def test_every_file_field_and_extra_file_is_checked(store: Store, tmp_path: Path
     def first(row: dict[str, Any]) -> None:
         row["rows"][0]["values"][0] = True
 
+    def expired(row: dict[str, Any]) -> None:
+        row["rows"][0]["values"][2] = 0.0
+
+    by_policy = "tables/restrictions-by-policy.json"
     cases: list[tuple[str, str, Callable[[Any], None], tuple[str, ...]]] = [
-        ("true", "tables/cases.json", first, ("tables/cases.json", "published True")),
-        (
-            "float",
-            "tables/appeals.json",
-            lambda v: v["rows"][1].update(values=[0.0]),
-            ("tables/appeals.json", "published 0.0", "gives 0"),
-        ),
+        ("true", by_policy, first, (by_policy, "published True")),
+        ("float", by_policy, expired, (by_policy, "published 0.0", "gives 0")),
         (
             "start",
             "report.json",
@@ -326,7 +348,7 @@ def test_every_file_field_and_extra_file_is_checked(store: Store, tmp_path: Path
             "proof",
             "restrictions-in-force.json",
             lambda v: v["restrictions"][0].update(inclusion_proof=["00" * 32]),
-            ("restrictions-in-force.json", "'r-9900'", "inclusion proof"),
+            ("restrictions-in-force.json", "'R-1'", "inclusion proof"),
         ),
     ]
     for name, relative, change, needles in cases:
@@ -335,9 +357,9 @@ def test_every_file_field_and_extra_file_is_checked(store: Store, tmp_path: Path
         fails(copy, *needles)
 
     copy = _tampered(out, tmp_path, "duplicate key")
-    text = (copy / "tables" / "cases.json").read_text()
-    (copy / "tables" / "cases.json").write_text(text.replace("{\n", '{\n  "name": "x",\n', 1))
-    fails(copy, "tables/cases.json", "duplicate key 'name'")
+    text = (copy / by_policy).read_text()
+    (copy / by_policy).write_text(text.replace("{\n", '{\n  "name": "x",\n', 1))
+    fails(copy, by_policy, "duplicate key 'name'")
 
     copy = _tampered(out, tmp_path, "extra files")
     (copy / "tables" / "cases-2.csv").write_text("cases,cases\nopened,0\n")
@@ -349,8 +371,8 @@ def test_every_file_field_and_extra_file_is_checked(store: Store, tmp_path: Path
     )
 
     copy = _tampered(out, tmp_path, "missing")
-    (copy / "tables" / "appeals.csv").unlink()
-    fails(copy, "tables/appeals.csv is missing")
+    (copy / "tables" / "restrictions-by-country.csv").unlink()
+    fails(copy, "tables/restrictions-by-country.csv is missing")
 
 
 def test_a_report_that_leaves_out_logged_events_does_not_verify(
@@ -449,19 +471,20 @@ def test_small_counts_are_suppressed_in_every_file(store: Store, tmp_path: Path)
     settings = settings_for(tmp_path, k=3)
     seed(store, settings)
     out = _write(store, settings, tmp_path / "site")
-    assert _table(out, "reports-by-source") == {
-        "person": ["< 3"],
-        "detector": ["< 3"],
-        "total": [3],
+    assert _table(out, "restrictions-by-policy") == {
+        "mass-surveillance": [3, "< 3", 0, "< 3"],
+        "total": [3, "< 3", 0, "< 3"],
     }
-    assert _table(out, "time-to-action")["first report to decision"] == ["< 3", "suppressed"]
     for path in (out / "tables").glob("*.json"):
         for row in json.loads(path.read_text())["rows"]:
             for value in row["values"]:
                 assert not (isinstance(value, int) and 1 <= value < 3), (path.name, row)
-    assert "person,< 3" in (out / "tables" / "reports-by-source.csv").read_text()
+    assert "mass-surveillance,3,< 3,0,< 3" in (
+        (out / "tables" / "restrictions-by-policy.csv").read_text()
+    )
     assert re.search(
-        r'<th scope="row">person</th><td class="n">&lt; 3</td>', (out / "index.html").read_text()
+        r'<th scope="row">mass-surveillance</th><td class="n">3</td><td class="n">&lt; 3</td>',
+        (out / "index.html").read_text(),
     )
     assert _verify(out, settings).ok
 
@@ -470,6 +493,45 @@ def test_small_counts_are_suppressed_in_every_file(store: Store, tmp_path: Path)
     manifest["k"] = 1
     (out / "report.json").write_text(json.dumps(manifest))
     assert not _verify(out, settings).ok
+
+
+def test_with_k_of_three_the_log_generalizes_what_the_report_lists(
+    store: Store, tmp_path: Path
+) -> None:
+    """The example world has four customers: with k = 3, no restriction of the seed can
+    be described more precisely than any node of any customer."""
+    settings = settings_for(tmp_path, k=3)
+    seed(store, settings)
+    out = _write(store, settings, tmp_path / "site")
+    assert set(_table(out, "restrictions-by-sector")) == {"any", "total"}
+    listed = json.loads((out / "restrictions-in-force.json").read_text())["restrictions"]
+    assert {(r["sector"], r["country"]) for r in listed} == {("any", "any")}
+
+
+def test_a_weekly_log_reports_whole_weeks(store: Store, tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", transparency_k=1, ledger_time_granularity="week"
+    )
+    keygen(settings, name="brightline.test/log")
+    seed(store, settings)
+    with pytest.raises(InvalidInputError, match="whole weeks"):
+        _write(store, settings, tmp_path / "refused")  # 1 to 31 October
+    out = tmp_path / "site"
+    write_transparency_report(
+        store,
+        settings=settings,
+        period_from=date(2025, 9, 29),  # a Monday
+        period_to=date(2025, 11, 2),  # a Sunday
+        out_dir=out,
+        tiles_dir=out / "tiles",
+        now=NOW,
+    )
+    assert json.loads((out / "report.json").read_text())["time_granularity"] == "week"
+    checkpoint = verify_tile_dir(out / "tiles", LedgerKeys.of(settings).verifier())
+    times = {json.loads(e)["time"] for e in read_entries(out / "tiles", checkpoint.size)}
+    assert times <= {"2025-09-01T00:00:00Z", "2025-09-29T00:00:00Z"}  # Mondays
+    assert _table(out, "restrictions-by-policy")["mass-surveillance"] == [3, 1, 0, 2]
+    assert _verify(out, settings).ok
 
 
 def test_customer_names_only_when_the_deployment_publishes_them(
@@ -500,8 +562,9 @@ def test_customer_names_only_when_the_deployment_publishes_them(
     approve_restriction(store, "r-1", actor=BOB, now=at(2), settings=NO_TELEMETRY)
     out = _write(store, settings, tmp_path / "site")
     listed = json.loads((out / "restrictions-in-force.json").read_text())["restrictions"]
-    assert [(r["restriction"], r["customer"]) for r in listed] == [
-        ("r-1", "Ministry of Defence of Freedonia")
+    # Named, by the deployment's choice; k = 5 of four customers: nothing else is precise.
+    assert [(r["restriction"], r["customer"], r["sector"]) for r in listed] == [
+        ("R-1", "Ministry of Defence of Freedonia", "any")
     ]
     assert _verify(out, settings).ok
 

@@ -22,7 +22,7 @@ from brightline.errors import BrightlineError, RateLimitedError
 from brightline.ledger import NoteSigner
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
-from brightline.service.ledger import pending, sync_ledger
+from brightline.service.ledger import granularity_of, pending, sync_ledger
 from brightline.store import Store
 
 log = logging.getLogger("brightline.api")
@@ -110,7 +110,7 @@ def refresh(state: AppState) -> bool:
         result = sync_ledger(
             state.store,
             signer=state.signer,
-            customer_names=state.settings.ledger_publishes_customer_names,
+            granularity=granularity_of(state.settings),
         )
         state.metrics.ledger_size.set(result.size)
     state.authenticator.check_version()

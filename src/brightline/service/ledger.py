@@ -20,9 +20,15 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from brightline.cases import CaseState, apply_case_event
 from brightline.config import Settings
-from brightline.disclosure import Facts, public_fields, published
+from brightline.disclosure import (
+    Facts,
+    Granularity,
+    public_fields,
+    public_time,
+    published,
+    reference,
+)
 from brightline.errors import (
     ConflictError,
     InvalidInputError,
@@ -30,6 +36,7 @@ from brightline.errors import (
     NotFoundError,
     Problem,
 )
+from brightline.generalization import CustomerIndex, SectorClasses
 from brightline.ledger import (
     Checkpoint,
     LedgerEntry,
@@ -51,7 +58,6 @@ from brightline.ledger import (
     write_key_files,
 )
 from brightline.ledger.verify import EMPTY_ROOT
-from brightline.policy import format_time
 from brightline.service.lifecycle import derive
 from brightline.store import (
     Store,
@@ -63,9 +69,10 @@ from brightline.store import (
     outbox_entry,
     outbox_head,
     read_outbox,
+    read_outbox_of_type,
+    restriction_ranks,
     world_by_version,
 )
-from brightline.store.cases import case_events
 from brightline.store.ledger import (
     NewLedgerEntry,
     SqlTileStore,
@@ -143,54 +150,89 @@ def _payload(event: OutboxEntry) -> dict[str, Any]:
 
 
 def _entry_for(event: OutboxEntry, known: _Known) -> LedgerEntry:
-    """The entry logging ``event``; its public part comes from ``brightline.disclosure``
-    alone (this is its only caller), which refuses an event type it does not list."""
-    public_fields(event.event_type)  # refuse an unknown type before reading anything for it
+    """The entry logging ``event``; its time and public part come from
+    ``brightline.disclosure`` alone (this is its only caller), which refuses an event type
+    it does not list. The private record keeps the exact time (``at``)."""
+    fields = public_fields(event.event_type)  # refuse an unknown type before reading more
     payload = _payload(event)
+    facts = known.facts(event.event_type, payload) if fields else known.nothing
     return LedgerEntry.seal(
         event_type=event.event_type,
-        time=format_time(event.created_at) or "",
+        time=public_time(event.created_at, known.granularity.time),
         record=private_record(event),
-        disclosed=published(event.event_type, payload, known.facts(event.event_type, payload)),
+        disclosed=published(event.event_type, payload, facts),
     )
 
 
-class _Known:
-    """The disclosure facts of events as of when they happened, read from the store at
-    most once per world version and case during one sync (which holds the write lock, so
-    nothing it reads changes under it)."""
+def granularity_of(settings: Settings) -> Granularity:
+    """The deployment's :class:`~brightline.disclosure.Granularity`, from its settings."""
+    return Granularity(
+        k=settings.transparency_k,
+        time=settings.ledger_time_granularity,
+        customer_names=settings.ledger_publishes_customer_names,
+        sectors=SectorClasses.extended(
+            public=settings.ledger_public_sectors, private=settings.ledger_private_sectors
+        ),
+    )
 
-    def __init__(self, session: Session, *, customer_names: bool) -> None:
+
+_Version = int | str | None
+
+
+class _Known:
+    """The disclosure facts of restriction events, read from the store at most once per
+    world version and restriction during one sync (which holds the write lock, so nothing
+    it reads changes under it)."""
+
+    def __init__(self, session: Session, *, granularity: Granularity) -> None:
         self._session = session
-        self._customer_names = customer_names
-        self._worlds: dict[int | str, World | None] = {}
-        self._cases: dict[str, list[CaseState]] = {}
+        self.granularity = granularity
+        self.nothing = Facts(granularity=granularity)
+        self._worlds: dict[_Version, tuple[World, CustomerIndex] | None] = {}
+        self._ranks: dict[str, int] | None = None
+        self._proposed_against: dict[str, _Version] | None = None
 
     def facts(self, event_type: str, payload: Mapping[str, Any]) -> Facts:
-        family = event_type.partition(".")[0]
-        restriction = None
-        case_policies: tuple[str, ...] = ()
-        case_nodes: tuple[str, ...] = ()
-        if family == "restriction" and payload.get("restriction_body") is None:
-            restriction = _body_in_effect(
-                self._session, str(payload.get("restriction", "")), payload.get("revision")
-            )
-        elif family == "case":
-            case = self._case(str(payload.get("case")), payload.get("revision"))
-            case_policies, case_nodes = case.policies, case.nodes
+        if event_type.partition(".")[0] != "restriction":
+            return self.nothing
+        restriction_id = str(payload.get("restriction", ""))
+        body = None
+        if payload.get("restriction_body") is None:
+            body = _body_in_effect(self._session, restriction_id, payload.get("revision"))
+        world = self._world(self._pinned_version(restriction_id, payload))
+        rank = self._rank(restriction_id)
         return Facts(
-            world=self._world(payload),
-            restriction=restriction if isinstance(restriction, Mapping) else None,
-            case_policies=case_policies,
-            case_nodes=case_nodes,
-            customer_names=self._customer_names,
+            world=None if world is None else world[0],
+            index=None if world is None else world[1],
+            restriction=body if isinstance(body, Mapping) else None,
+            reference=None if rank is None else reference(rank),
+            granularity=self.granularity,
         )
 
-    def _world(self, payload: Mapping[str, Any]) -> World | None:
-        """The world the change was made against, which its writer recorded (None if it
-        was made before any import); for events written before writers recorded it, the
-        latest world, as the sync used then."""
-        version = payload.get("world_version", "latest")
+    def _rank(self, restriction_id: str) -> int | None:
+        if self._ranks is None:
+            self._ranks = restriction_ranks(self._session)
+        return self._ranks.get(restriction_id)
+
+    def _pinned_version(self, restriction_id: str, payload: Mapping[str, Any]) -> _Version:
+        """The world the restriction's proposal was made against: every entry of one
+        restriction is generalized against the same directory, so that two of them
+        cannot be intersected into fewer than k customers. An event whose proposal is not
+        in the outbox (written before the outbox) uses its own."""
+        if self._proposed_against is None:
+            self._proposed_against = {}
+            for event in read_outbox_of_type(self._session, "restriction.proposed"):
+                data = _payload(event)
+                self._proposed_against.setdefault(
+                    str(data.get("restriction", "")), data.get("world_version", "latest")
+                )
+        own: _Version = payload.get("world_version", "latest")
+        return self._proposed_against.get(restriction_id, own)
+
+    def _world(self, version: _Version) -> tuple[World, CustomerIndex] | None:
+        """The world of ``version`` (None if the change was made before any import); for
+        events written before writers recorded it, the latest world, as the sync used
+        then."""
         if version is None:
             return None
         if version not in self._worlds:
@@ -202,22 +244,10 @@ class _Known:
                     raise LedgerIntegrityError(f"world version {version} is not in the store")
             else:
                 raise LedgerIntegrityError(f"{version!r} is not a world version")
-            self._worlds[version] = stored.world if stored is not None else None
+            self._worlds[version] = (
+                None if stored is None else (stored.world, CustomerIndex.of(stored.world.directory))
+            )
         return self._worlds[version]
-
-    def _case(self, case_id: str, revision: Any) -> CaseState:
-        """The case once its event ``revision`` happened."""
-        if case_id not in self._cases:
-            states: list[CaseState] = []
-            for event in case_events(self._session, case_id):
-                if event.revision != len(states) + 1:
-                    raise LedgerIntegrityError(f"case {case_id} skips to revision {event.revision}")
-                states.append(apply_case_event(states[-1] if states else None, event))
-            self._cases[case_id] = states
-        states = self._cases[case_id]
-        if not isinstance(revision, int) or not 1 <= revision <= len(states):
-            raise LedgerIntegrityError(f"case {case_id} has no event of revision {revision!r}")
-        return states[revision - 1]
 
 
 def _body_in_effect(session: Session, restriction_id: str, revision: Any) -> Any:
@@ -254,14 +284,14 @@ def sync_ledger(
     *,
     signer: NoteSigner | None,
     now: datetime | None = None,
-    customer_names: bool = False,
+    granularity: Granularity | None = None,
 ) -> SyncResult:
     """Log every pending outbox event, in order, exactly once; sign a checkpoint if keyed.
 
-    Each entry publishes what ``brightline.disclosure`` allows for its type; an event of
-    a type it does not list stops the sync with LedgerIntegrityError, logging nothing.
-    ``customer_names`` publishes the name of a restriction's customer (the root of its
-    scope) in its public form; pass ``Settings.ledger_publishes_customer_names``.
+    Each entry publishes what ``brightline.disclosure`` allows for its type, at
+    ``granularity`` (pass :func:`granularity_of` the deployment's settings; the default
+    is k = 5, days, no customer names); an event of a type it does not list stops the
+    sync with LedgerIntegrityError, logging nothing.
     """
     at = now or datetime.now(UTC)
     with store.write() as session:
@@ -269,7 +299,7 @@ def sync_ledger(
         size = ledger_size(session)
         tiles = SqlTileStore(session)
         appender = TileAppender.resume(tiles, size)
-        known = _Known(session, customer_names=customer_names)
+        known = _Known(session, granularity=granularity or Granularity())
         appended = 0
         while events := read_outbox(session, after=position, limit=_BATCH):
             entries = [_entry_for(e, known) for e in events]  # in order
@@ -302,9 +332,7 @@ def pending(store: Store) -> bool:
 def sync(settings: Settings, store: Store) -> SyncResult:
     """Sync with the deployment's key, if it has one."""
     return sync_ledger(
-        store,
-        signer=LedgerKeys.of(settings).signer(),
-        customer_names=settings.ledger_publishes_customer_names,
+        store, signer=LedgerKeys.of(settings).signer(), granularity=granularity_of(settings)
     )
 
 

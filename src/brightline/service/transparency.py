@@ -110,7 +110,7 @@ def report_parameters(
     if as_of < now:
         as_of += timedelta(seconds=1)
     k = check_k(settings.transparency_k if k is None else k)
-    return Parameters(period, min(period.end, as_of), k, fields)
+    return Parameters(period, min(period.end, as_of), k, fields, settings.ledger_time_granularity)
 
 
 def write_transparency_report(
@@ -323,7 +323,12 @@ def verify_transparency_report(
     except InvalidInputError as exc:
         problems.append(f"tiles: {exc}")
         return result(parameters, checkpoint, tiles_checkpoint)
-    if late := check_complete(entries, checkpoint_size=checkpoint.size, as_of=parameters.as_of):
+    if late := check_complete(
+        entries,
+        checkpoint_size=checkpoint.size,
+        as_of=parameters.as_of,
+        granularity=parameters.time_granularity,
+    ):
         problems.append(late)
     tree = _tree(raw[: checkpoint.size])
     if tree.root(checkpoint.size) != checkpoint.root_hash:  # _covers proved it; be sure

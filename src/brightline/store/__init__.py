@@ -13,6 +13,7 @@ from brightline.store.events import (
     event_by_key,
     events_for,
     restriction_ids,
+    restriction_ranks,
 )
 from brightline.store.migrate import current_revision, head_revision, upgrade
 from brightline.store.open import open_store
@@ -25,6 +26,7 @@ from brightline.store.outbox import (
     outbox_entry,
     outbox_head,
     read_outbox,
+    read_outbox_of_type,
 )
 from brightline.store.worlds import (
     StoredWorld,
@@ -61,8 +63,10 @@ __all__ = [
     "outbox_entry",
     "outbox_head",
     "read_outbox",
+    "read_outbox_of_type",
     "redact",
     "restriction_ids",
+    "restriction_ranks",
     "upgrade",
     "world_by_version",
     "world_digest",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from brightline.store.models import RestrictionEvent
@@ -106,11 +106,23 @@ def event_by_key(session: Session, key: str) -> StoredEvent | None:
 def restriction_ids(session: Session) -> Sequence[str]:
     return list(
         session.scalars(
-            select(distinct(RestrictionEvent.restriction_id)).order_by(
-                RestrictionEvent.restriction_id
-            )
+            select(RestrictionEvent.restriction_id)
+            .distinct()
+            .order_by(RestrictionEvent.restriction_id)
         )
     )
+
+
+def restriction_ranks(session: Session) -> dict[str, int]:
+    """Each restriction's rank (from 1) in the order of its first event. Events are only
+    ever appended and ids never reused, so a restriction's rank never changes."""
+    first = func.min(RestrictionEvent.seq)
+    rows = session.execute(
+        select(RestrictionEvent.restriction_id, first)
+        .group_by(RestrictionEvent.restriction_id)
+        .order_by(first)
+    )
+    return {restriction_id: rank for rank, (restriction_id, _) in enumerate(rows, start=1)}
 
 
 def event_count(session: Session) -> int:

@@ -51,6 +51,14 @@ def read_outbox(session: Session, *, after: int = 0, limit: int = 1000) -> list[
     return [OutboxEntry(r.id, r.event_type, r.payload, r.created_at) for r in rows]
 
 
+def read_outbox_of_type(session: Session, event_type: str) -> list[OutboxEntry]:
+    """Every outbox event of ``event_type``, oldest first."""
+    rows = session.scalars(
+        select(OutboxEvent).where(OutboxEvent.event_type == event_type).order_by(OutboxEvent.id)
+    )
+    return [OutboxEntry(r.id, r.event_type, r.payload, r.created_at) for r in rows]
+
+
 def outbox_head(session: Session) -> int:
     """The id of the newest outbox event, 0 when empty."""
     return session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0))) or 0

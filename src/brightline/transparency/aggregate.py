@@ -1,14 +1,20 @@
 """From public ledger entries to exact figures: the only source of every count.
 
 Pure: entries, a period and the time the figures hold at (``as_of``) in, figures out.
-Entries after ``as_of`` are ignored. What each event type publishes is set where it is
-sealed (``brightline.service.ledger``, ``cases``, ``intake``); this module reads only
-that, never the store, so that anyone holding the log's tiles gets the same figures.
+Entries at or after ``as_of`` are ignored. What each event type publishes is decided by
+``brightline.disclosure``; this module reads only that, never the store, so that anyone
+holding the log's tiles gets the same figures.
+
+Only enforcement acts publish anything (a restriction approved, promoted, lifted, with its
+generalized facts under an opaque reference), so only enforcement is counted here:
+restrictions imposed, lifted, expired and in force, by policy, sector, country and
+service tag, and the list of those in force. Investigations (reports, cases, findings,
+appeals, how long they took) publish nothing individually and cannot be counted from the
+log.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +22,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from brightline.transparency.model import (
-    ColumnKind,
     Figures,
     InForce,
     Period,
@@ -29,32 +34,21 @@ from brightline.transparency.model import (
 from brightline.transparency.suppression import Place
 
 NOT_PUBLISHED: Final = "not published"
-AGE_BUCKETS: Final = (
-    ("under 30 days", 0, 30),
-    ("30 to 89 days", 30, 90),
-    ("90 to 179 days", 90, 180),
-    ("180 days or more", 180, None),
-)
 RESTRICTION_COLUMNS: Final = ("imposed", "lifted", "expired", "in force at end")
 _ACTIVE: Final = frozenset({"active", "lift-proposed", "promotion-proposed"})
-_DAY: Final = 86_400.0
 _BY_ONE_VALUE: Final = ("policy", "sector", "country")
 
 #: Figures published in more than one place (see :func:`~brightline.transparency.
 #: suppression.suppress_tables`): the restriction tables by policy, sector and country
-#: count the same restrictions, so their totals are equal; the age-of-cases totals are
-#: the cases closed in the period and still open at its end.
-COPIES: Final[tuple[tuple[Place, ...], ...]] = (
-    *(tuple((f"restrictions-by-{n}", None, c) for n in _BY_ONE_VALUE) for c in range(4)),
-    (("case-age", None, 0), ("cases", "closed", 0)),
-    (("case-age", None, 1), ("cases", "open at end of period", 0)),
+#: count the same restrictions, so their totals are equal.
+COPIES: Final[tuple[tuple[Place, ...], ...]] = tuple(
+    tuple((f"restrictions-by-{n}", None, c) for n in _BY_ONE_VALUE) for c in range(4)
 )
 
 
 @dataclass(slots=True)
 class _Restriction:
     phase: str = "proposed"
-    case: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     approval: int | None = None
     approved_at: datetime | None = None
@@ -90,17 +84,8 @@ class _Tally:
 
     period: Period
     as_of: datetime
-    reports: Counter[str] = field(default_factory=Counter)
-    signal_at: dict[str, datetime] = field(default_factory=dict)
-    case_opened: dict[str, datetime] = field(default_factory=dict)
-    case_closed: dict[str, datetime] = field(default_factory=dict)
-    case_decided: dict[str, datetime] = field(default_factory=dict)
-    case_signals: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    cases: Counter[str] = field(default_factory=Counter)
-    findings: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    appeals: Counter[str] = field(default_factory=Counter)
     restrictions: dict[str, _Restriction] = field(default_factory=dict)
-    # (dimension value getter applied later) events as (restriction fields, column)
+    # Events as (the restriction's fields, column).
     restriction_events: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
     def in_period(self, when: datetime) -> bool:
@@ -126,56 +111,16 @@ def compute_figures(
         read += 1
         if entry.time >= as_of:
             continue
-        kind, _, move = entry.event_type.partition(".")
-        if entry.event_type == "signal.received":
-            _signal(tally, entry)
-        elif kind == "case":
-            _case(tally, entry, move)
-        elif kind == "restriction":
+        if entry.event_type.partition(".")[0] == "restriction":
             _restriction(tally, entry)
-    return Figures(tables=_tables(tally), in_force=_in_force(tally, fields), entries_read=read)
+    return Figures(
+        tables=tuple(_restriction_tables(tally)),
+        in_force=_in_force(tally, fields),
+        entries_read=read,
+    )
 
 
 # -- replay ------------------------------------------------------------------------------
-
-
-def _signal(tally: _Tally, entry: PublicEntry) -> None:
-    ref = entry.public.get("signal")
-    if isinstance(ref, str):
-        tally.signal_at.setdefault(ref, entry.time)
-    if tally.in_period(entry.time):
-        tally.reports[str(entry.public.get("source") or NOT_PUBLISHED)] += 1
-
-
-def _case(tally: _Tally, entry: PublicEntry, move: str) -> None:
-    public = entry.public
-    case = public.get("case") if isinstance(public.get("case"), str) else None
-    here = tally.in_period(entry.time)
-    signals = [str(s) for s in public.get("signals") or () if isinstance(s, str)]
-    if case is not None and signals:
-        tally.case_signals[case].extend(signals)
-    if move == "opened":
-        if case is not None:
-            tally.case_opened.setdefault(case, entry.time)
-        if here:
-            tally.cases["opened"] += 1
-    elif move == "closed":
-        if case is not None:
-            tally.case_closed[case] = entry.time
-        if here:
-            tally.cases["closed"] += 1
-    elif move == "decided":
-        if case is not None:
-            tally.case_decided.setdefault(case, entry.time)
-        if here:
-            tally.cases[f"decided: {public.get('decision') or NOT_PUBLISHED}"] += 1
-    elif move == "finding-recorded" and here:
-        policy = str(public.get("policy") or NOT_PUBLISHED)
-        tally.findings[policy][str(public.get("outcome") or NOT_PUBLISHED)] += 1
-    elif move == "appealed" and here:
-        tally.appeals["received"] += 1
-    elif move == "appeal-decided" and here:
-        tally.appeals[f"decided: {public.get('appeal') or NOT_PUBLISHED}"] += 1
 
 
 _PHASE_AFTER: Final = {
@@ -197,8 +142,6 @@ def _restriction(tally: _Tally, entry: PublicEntry) -> None:
     if not isinstance(rid, str) or kind not in _PHASE_AFTER:
         return  # e.g. restriction.guard-approved: no change of phase
     state = tally.restrictions.setdefault(rid, _Restriction())
-    if isinstance(public.get("case"), str):
-        state.case = public["case"]
     was_enforcing = state.enforcing
     state.phase = _PHASE_AFTER[str(kind)]
     here = tally.in_period(entry.time)
@@ -219,134 +162,9 @@ def _restriction(tally: _Tally, entry: PublicEntry) -> None:
 # -- tables ------------------------------------------------------------------------------
 
 
-def _days(later: datetime, earlier: datetime) -> float:
-    return (later - earlier).total_seconds() / _DAY
-
-
-def _median(values: Sequence[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
-
-
 def _with_total(rows: list[Row], width: int) -> tuple[Row, ...]:
     total = tuple(sum(int(r.values[c] or 0) for r in rows) for c in range(width))
     return (*rows, Row("total", total))
-
-
-def _tables(tally: _Tally) -> tuple[Table, ...]:
-    return (
-        _reports_table(tally),
-        _cases_table(tally),
-        _age_table(tally),
-        _findings_table(tally),
-        *_restriction_tables(tally),
-        _times_table(tally),
-        _appeals_table(tally),
-    )
-
-
-def _reports_table(tally: _Tally) -> Table:
-    sources = ["person", "detector", *sorted(set(tally.reports) - {"person", "detector"})]
-    rows = [Row(s, (tally.reports[s],)) for s in sources]
-    return Table(
-        name="reports-by-source",
-        title="Reports received, by source",
-        description=(
-            "Signals received in the period: reports from people (employees, journalists, "
-            "NGOs, regulators, anonymous reporters: the log never says which, to protect "
-            "them) and alerts from metadata-only detection."
-        ),
-        label="source",
-        columns=("received",),
-        rows=_with_total(rows, 1),
-        total=True,
-        chart_column=0,
-    )
-
-
-def _cases_table(tally: _Tally) -> Table:
-    still_open = [
-        c
-        for c in tally.case_opened
-        if c not in tally.case_closed or tally.case_closed[c] >= tally.as_of
-    ]
-    decided = sorted(k for k in tally.cases if k.startswith("decided: "))
-    for kind in ("decided: restrict", "decided: no-restriction"):
-        if kind not in decided:
-            decided.append(kind)
-    labels = ["opened", *sorted(decided), "closed"]
-    rows = [Row(label, (tally.cases[label],)) for label in labels]
-    rows.append(Row("open at end of period", (len(still_open),)))
-    return Table(
-        name="cases",
-        title="Cases",
-        description=(
-            "Cases opened, decided and closed in the period, and cases still open at its end. "
-            "A case groups one or more signals about the same customer."
-        ),
-        label="cases",
-        columns=("cases",),
-        rows=tuple(rows),
-    )
-
-
-def _bucket(days: float) -> str:
-    for label, low, high in AGE_BUCKETS:
-        if days >= low and (high is None or days < high):
-            return label
-    return AGE_BUCKETS[0][0]
-
-
-def _age_table(tally: _Tally) -> Table:
-    closed: Counter[str] = Counter()
-    still_open: Counter[str] = Counter()
-    for case, opened in tally.case_opened.items():
-        shut = tally.case_closed.get(case)
-        if shut is not None and tally.in_period(shut):
-            closed[_bucket(_days(shut, opened))] += 1
-        elif shut is None or shut >= tally.as_of:
-            still_open[_bucket(_days(tally.as_of, opened))] += 1
-    rows = [Row(label, (closed[label], still_open[label])) for label, _, _ in AGE_BUCKETS]
-    return Table(
-        name="case-age",
-        title="Age of cases",
-        description=(
-            "How long cases took: the age at closing of the cases closed in the period, and "
-            "the age at the end of the period of the cases still open then."
-        ),
-        label="age",
-        columns=("closed in period", "open at end of period"),
-        rows=_with_total(rows, 2),
-        total=True,
-        chart_column=1,
-    )
-
-
-_OUTCOMES: Final = ("substantiated", "not-substantiated", "inconclusive")
-
-
-def _findings_table(tally: _Tally) -> Table:
-    outcomes = [
-        *_OUTCOMES,
-        *sorted({o for c in tally.findings.values() for o in c} - set(_OUTCOMES)),
-    ]
-    rows = [
-        Row(policy, tuple(tally.findings[policy][o] for o in outcomes))
-        for policy in sorted(tally.findings)
-    ]
-    return Table(
-        name="findings-by-policy",
-        title="Findings, by prohibited-use policy",
-        description=(
-            "Findings recorded in the period by reviewers, per policy a case alleged to be "
-            "broken, and what they found. A later finding on the same policy supersedes an "
-            "earlier one; both are counted."
-        ),
-        label="policy",
-        columns=tuple(o.replace("-", " ") for o in outcomes),
-        rows=_with_total(rows, len(outcomes)),
-        total=True,
-        chart_column=0,
-    )
 
 
 def _values(fields: Mapping[str, Any], dimension: str) -> list[str]:
@@ -362,6 +180,11 @@ _DIMENSIONS: Final = (
     ("sector", "sector", "customer sector"),
     ("country", "country", "customer country"),
     ("service-tag", "service_tags", "service tag"),
+)
+_GENERALIZED: Final = (
+    " Each restriction is counted under the value its ledger entry publishes: generalized "
+    "(a region for a country, public or private for a sector, a family for a service, or "
+    "any) until the customers it could concern number at least the deployment's k."
 )
 
 
@@ -404,6 +227,7 @@ def _restriction_tables(tally: _Tally) -> list[Table]:
                 description=(
                     f"Restrictions imposed (approved, in enforce mode), lifted and expired in "
                     f"the period, and in force at its end, by {words}."
+                    + (_GENERALIZED if dimension != "policy" else "")
                     + (
                         " A restriction covering services of several tags counts once under "
                         "each, so the rows do not add up to a total."
@@ -421,77 +245,17 @@ def _restriction_tables(tally: _Tally) -> list[Table]:
     return tables
 
 
-def _first_report(tally: _Tally, case: str) -> datetime | None:
-    times = [tally.signal_at[s] for s in tally.case_signals.get(case, ()) if s in tally.signal_at]
-    return min(times) if times else None
-
-
-def _times_table(tally: _Tally) -> Table:
-    to_decision: list[float] = []
-    to_enforcement: list[float] = []
-    to_close: list[float] = []
-    enforced: dict[str, datetime] = {}
-    for state in tally.restrictions.values():
-        start = state.enforced_from()
-        if state.case is not None and start is not None and start < tally.as_of:
-            enforced[state.case] = min(start, enforced.get(state.case, start))
-    for case in tally.case_opened:
-        first = _first_report(tally, case)
-        decided = tally.case_decided.get(case)
-        if first is not None and decided is not None and tally.in_period(decided):
-            to_decision.append(_days(decided, first))
-        if first is not None and case in enforced and tally.in_period(enforced[case]):
-            to_enforcement.append(_days(enforced[case], first))
-        shut = tally.case_closed.get(case)
-        if shut is not None and tally.in_period(shut):
-            to_close.append(_days(shut, tally.case_opened[case]))
-    rows = (
-        Row("first report to decision", (len(to_decision), _median(to_decision))),
-        Row("first report to enforcement", (len(to_enforcement), _median(to_enforcement))),
-        Row("case opened to closed", (len(to_close), _median(to_close))),
-    )
-    return Table(
-        name="time-to-action",
-        title="Time from first report to decision and to enforcement",
-        description=(
-            "Median days, over the cases that reached the step in the period: from the first "
-            "signal of a case to its first decision; to the moment its first restriction came "
-            "into force (approved in enforce mode, from its start date if later); and from "
-            "opening a case to closing it."
-        ),
-        label="step",
-        columns=("cases", "median days"),
-        rows=rows,
-        kinds=(ColumnKind.COUNT, ColumnKind.MEDIAN_DAYS),
-    )
-
-
-def _appeals_table(tally: _Tally) -> Table:
-    outcomes = sorted({"decided: upheld", "decided: lift"} | (set(tally.appeals) - {"received"}))
-    rows = tuple(Row(label, (tally.appeals[label],)) for label in ["received", *outcomes])
-    return Table(
-        name="appeals",
-        title="Appeals and their outcomes",
-        description=(
-            "Appeals by customers against a decision received in the period, and the outcome "
-            "of those decided in it: upheld, or the restrictions lifted."
-        ),
-        label="appeals",
-        columns=("appeals",),
-        rows=rows,
-    )
-
-
 # -- restrictions in force ---------------------------------------------------------------
 
 
 def _in_force(tally: _Tally, fields: Sequence[str]) -> tuple[InForce, ...]:
+    """In the order of the entries that approved them."""
     items = []
-    for rid, state in sorted(tally.restrictions.items()):
+    for rid, state in tally.restrictions.items():
         if state.in_force(tally.as_of) and state.approval is not None:
             shown = {f: _listed(state.fields.get(f)) for f in fields}
             items.append(InForce(rid, state.approval, shown))
-    return tuple(items)
+    return tuple(sorted(items, key=lambda item: item.entry))
 
 
 def _listed(value: Any) -> Any:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from brightline.generalization import TimeGranularity, next_boundary
 from brightline.ledger import Checkpoint, leaf_hash, verify_inclusion
 from brightline.limits import MAX_DEPTH, MAX_JSON_BYTES, json_depth
 from brightline.transparency.htmltables import html_tables
@@ -76,12 +77,19 @@ def check_site(
 
 
 def check_complete(
-    entries: Sequence[PublicEntry], *, checkpoint_size: int, as_of: datetime
+    entries: Sequence[PublicEntry],
+    *,
+    checkpoint_size: int,
+    as_of: datetime,
+    granularity: TimeGranularity = TimeGranularity.DAY,
 ) -> str | None:
     """A report counts what happened before ``as_of`` among the entries under its
     checkpoint: an entry logged after the checkpoint (index ``checkpoint_size`` or more)
-    that happened before ``as_of`` is one the report leaves out."""
-    late = [e for e in entries[checkpoint_size:] if e.time < as_of]
+    that happened before ``as_of`` is one the report leaves out. A published time is the
+    start of the event's day (week, month): an entry is known to have happened before
+    ``as_of`` only when its whole day did, so one logged late on the day of ``as_of``
+    is not held against the report."""
+    late = [e for e in entries[checkpoint_size:] if next_boundary(e.time, granularity) <= as_of]
     if not late:
         return None
     more = f" and {len(late) - 1} more" if len(late) > 1 else ""
@@ -275,15 +283,15 @@ def _check_proof(
         return f"{path}: an item is not an object"
     name = item.get("restriction")
     index = item.get("entry")
-    form = item.get("public_form")
     if (
         isinstance(index, bool)
         or not isinstance(index, int)
         or not 0 <= index < min(len(entries), checkpoint.size)
     ):
         return f"{path}: restriction {name!r} names entry {index!r}, not in the log"
-    if not isinstance(form, str) or form.encode() != entries[index]:
-        return f"{path}: restriction {name!r}: its public form is not entry {index} of the log"
+    leaf = leaf_hash(entries[index])
+    if item.get("leaf_hash") != leaf.hex():
+        return f"{path}: restriction {name!r}: its leaf hash is not entry {index}'s in the log"
     proof_hex = item.get("inclusion_proof")
     try:
         proof = [bytes.fromhex(h) for h in proof_hex] if isinstance(proof_hex, list) else None
@@ -291,9 +299,7 @@ def _check_proof(
         proof = None
     if proof is None:
         return f"{path}: restriction {name!r}: its inclusion proof is not a list of hex hashes"
-    if not verify_inclusion(
-        leaf_hash(form.encode()), index, checkpoint.size, proof, checkpoint.root_hash
-    ):
+    if not verify_inclusion(leaf, index, checkpoint.size, proof, checkpoint.root_hash):
         return (
             f"{path}: restriction {name!r}: the inclusion proof of entry {index} does not "
             f"verify against the checkpoint of size {checkpoint.size}"

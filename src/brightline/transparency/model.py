@@ -20,8 +20,9 @@ from brightline.limits import load_json
 #: A published cell: a number, a suppression marker (a string) or nothing (no data).
 PublishedCell = int | float | str | None
 
-#: Fields of a restriction that a deployment may list for the restrictions in force.
-#: ``customer`` exists in a public form only where the deployment publishes names.
+#: Fields of a restriction that a deployment may list for the restrictions in force: what
+#: an enforcement act's public form carries (``brightline.disclosure``). ``customer``
+#: exists in a public form only where the deployment publishes names.
 LISTABLE_FIELDS: Final = (
     "policy",
     "mode",
@@ -32,7 +33,6 @@ LISTABLE_FIELDS: Final = (
     "regions",
     "not_before",
     "not_after",
-    "case",
     "customer",
 )
 DEFAULT_FIELDS: Final = ("policy", "sector", "country", "service_tags")

@@ -10,7 +10,8 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from brightline.errors import InvalidInputError, Problem
-from brightline.ledger import Checkpoint
+from brightline.generalization import TimeGranularity, floor_time
+from brightline.ledger import Checkpoint, leaf_hash
 from brightline.transparency.aggregate import COPIES, compute_figures
 from brightline.transparency.model import (
     InForce,
@@ -24,13 +25,19 @@ from brightline.transparency.model import (
 )
 from brightline.transparency.suppression import suppress_tables
 
-FORMAT: Final = "brightline-transparency-report/1"
+FORMAT: Final = "brightline-transparency-report/2"
+_WHOLE: Final = {
+    TimeGranularity.DAY: "days",
+    TimeGranularity.WEEK: "weeks, Monday to Sunday",
+    TimeGranularity.MONTH: "months, from the 1st to the last day",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ProvenInForce:
-    """A restriction in force, its approving entry's public form, and that entry's RFC 9162
-    inclusion proof in the tree of the report's checkpoint."""
+    """A restriction in force, the RFC 9162 leaf hash of its approving entry and that
+    entry's inclusion proof in the tree of the report's checkpoint. The entry itself is in
+    the log's tiles; the report shows only the fields the deployment lists."""
 
     item: InForce
     public_form: bytes
@@ -39,19 +46,24 @@ class ProvenInForce:
     def to_json(self) -> dict[str, Any]:
         return {
             **self.item.to_json(),
-            "public_form": self.public_form.decode(),
+            "leaf_hash": leaf_hash(self.public_form).hex(),
             "inclusion_proof": [h.hex() for h in self.proof],
         }
 
 
 @dataclass(frozen=True, slots=True)
 class Parameters:
-    """What a report was computed with; a verifier reads them back from ``report.json``."""
+    """What a report was computed with; a verifier reads them back from ``report.json``.
+
+    ``time_granularity`` is how precisely the log publishes times: the period must be
+    whole days, weeks or months of it, so that no entry's published time is counted in a
+    period its event was not in."""
 
     period: Period
     as_of: datetime
     k: int
     fields: tuple[str, ...]
+    time_granularity: TimeGranularity = TimeGranularity.DAY
 
     def __post_init__(self) -> None:
         check_k(self.k)
@@ -62,6 +74,16 @@ class Parameters:
             raise InvalidInputError(
                 Problem("as_of", "the figures must hold at a time inside the period")
             )
+        granule = self.time_granularity
+        for where, at in (("--from", self.period.start), ("--to", self.period.end)):
+            if floor_time(at, granule) != at:
+                raise InvalidInputError(
+                    Problem(
+                        where,
+                        f"the log publishes times by {granule.value}: a report's period is "
+                        f"whole {_WHOLE[granule]}",
+                    )
+                )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +96,7 @@ class Parameters:
             "as_of": format_time(self.as_of),
             "k": self.k,
             "fields": list(self.fields),
+            "time_granularity": self.time_granularity.value,
         }
 
     @classmethod
@@ -110,7 +133,13 @@ class Parameters:
             raise InvalidInputError(Problem("fields", "must be a list of field names"))
         if len(set(fields)) != len(fields):
             raise InvalidInputError(Problem("fields", "lists a field twice"))
-        return cls(period, parse_time(as_of), k, check_fields(fields))
+        granularity = value.get("time_granularity")
+        if granularity not in tuple(TimeGranularity):
+            choices = ", ".join(g.value for g in TimeGranularity)
+            raise InvalidInputError(
+                Problem("time_granularity", f"{granularity!r} is not one of {choices}")
+            )
+        return cls(period, parse_time(as_of), k, check_fields(fields), TimeGranularity(granularity))
 
 
 def _date(value: Any, where: str) -> date:
