@@ -97,8 +97,8 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
     people = with_people(store)
     september_usage(settings)
     yield "people"
-    anonymous = report(store)
-    named = report(store, name="Jo Whistle", source=SourceKind.EMPLOYEE)
+    anonymous = report(store, actor=people["casey"])
+    named = report(store, actor=people["casey"], name="Jo Whistle", source=SourceKind.EMPLOYEE)
     alert = signal_from_alert(store, ALERT, actor=people["investigator"], now=at(0)).ref
     yield "signals"
     case = open_case(
@@ -167,7 +167,7 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
     approve_restriction(store, "r-9900", actor=people["approver2"], settings=settings, now=at(31))
     close_case(store, case, actor=people["investigator"], why="lifted on appeal", now=at(32))
     yield "appeal"
-    other = report(store, node="acme-voice")
+    other = report(store, actor=people["casey"], node="acme-voice")
     second = open_case(
         store, actor=people["investigator"], title="Acme", signals=[other], now=at(33)
     ).id

@@ -413,7 +413,7 @@ def test_an_older_report_verifies_against_a_log_that_grew(store: Store, tmp_path
         actor=ALICE,
         now=at(24 * 41),
     )
-    approve_restriction(store, "r-new", actor=BOB, now=at(24 * 41))
+    approve_restriction(store, "r-new", actor=BOB, settings=settings, now=at(24 * 41))
     sync(settings, store)
     grown = tmp_path / "grown-tiles"
     export_tiles_dir(store, grown, LedgerKeys.of(settings).verifier())
@@ -496,7 +496,7 @@ def test_customer_names_only_when_the_deployment_publishes_them(
         actor=ALICE,
         now=at(1),
     )
-    approve_restriction(store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(store, "r-1", actor=BOB, settings=settings, now=at(2))
     out = _write(store, settings, tmp_path / "site")
     listed = json.loads((out / "restrictions-in-force.json").read_text())["restrictions"]
     assert [(r["restriction"], r["customer"]) for r in listed] == [
