@@ -103,6 +103,9 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "case.appealed": _CASE,
         "case.appeal-decided": _CASE | {"appeal"},
         "case.closed": _CASE,
+        # A release of figures with differential privacy: its record keeps exact values
+        # and noise, so the type, time and commitment only (docs/transparency.md).
+        "transparency.released": frozenset(),
     }
 )
 
@@ -336,5 +339,6 @@ _DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
         "signal": _SIGNAL_DERIVATIONS,
         "principal": {"role": lambda r, f: r["role"]},
         "world": {"counts": _counts},
+        "transparency": {},
     }
 )
