@@ -87,7 +87,9 @@ def test_a_report_over_the_privacy_budget_is_refused_with_exit_4(
     people.invoke("ledger", "keygen")
     people.invoke("world", "import", str(EXAMPLE), by=ADMIN)
     people.runner.env["BRIGHTLINE_PRIVACY_EPSILON_BUDGET"] = "20"
-    _report(people, tmp_path / "first")  # ε = 14
+    said = words(_report(people, tmp_path / "first"))
+    assert "released 28 figures about investigations with differential privacy (ε = 14" in said
+    assert "ε = 14 of the budget of 20 spent so far" in said
     refused = words(_report(people, tmp_path / "second", code=4))
     assert "would spend ε = 14 (28 figures × ε = 0.5) on top of ε = 14" in refused
     assert "privacy budget of ε = 20 (BRIGHTLINE_PRIVACY_EPSILON_BUDGET)" in refused

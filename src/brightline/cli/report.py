@@ -28,6 +28,8 @@ from brightline.service.transparency import (
     verify_transparency_report,
     write_transparency_report,
 )
+from brightline.transparency.private_doc import PrivateFigures
+from brightline.transparency.private_figures import decimal
 
 report_app = typer.Typer(
     help="Reports from people, and transparency reports anyone can verify.",
@@ -139,6 +141,7 @@ def transparency(
                     "restrictions_in_force": summary.in_force,
                     "files": list(summary.files),
                     **summary.parameters.to_json(),
+                    "private_figures": _released(summary.private),
                 }
             )
         )
@@ -149,6 +152,15 @@ def transparency(
         f"of {summary.checkpoint.size} entries (k = {summary.parameters.k})",
         highlight=False,
     )
+    if summary.private is not None:
+        private = summary.private
+        console.print(
+            f"released {private.figures} figures about investigations with differential "
+            f"privacy (ε = {decimal(private.release_epsilon)}, ledger entry "
+            f"{private.release_entry}): ε = {decimal(private.budget_after)} of the budget of "
+            f"{decimal(private.budget_cap)} spent so far",
+            highlight=False,
+        )
     if summary.tiles_dir is not None:
         console.print(f"tiles exported to {summary.tiles_dir}", highlight=False)
 
@@ -202,6 +214,19 @@ def verify(
             f"the report does not match the log: {count} problem{'s' if count > 1 else ''}"
             + (' (see "problems")' if as_json else ", listed above")
         )
+
+
+def _released(private: PrivateFigures | None) -> dict[str, object] | None:
+    if private is None:
+        return None
+    return {
+        "release_entry": private.release_entry,
+        "figures": private.figures,
+        "epsilon_per_figure": private.epsilon_per_figure,
+        "release_epsilon": private.release_epsilon,
+        "cumulative_epsilon": private.budget_after,
+        "epsilon_budget": private.budget_cap,
+    }
 
 
 def _deployment_verifier() -> NoteVerifier:

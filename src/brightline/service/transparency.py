@@ -80,6 +80,8 @@ class ReportSummary:
     tables: int
     in_force: int
     tiles_dir: Path | None
+    #: The figures about investigations released with differential privacy.
+    private: PrivateFigures | None = None
 
 
 def report_parameters(
@@ -198,6 +200,7 @@ def write_transparency_report(
         tables=len(report.tables),
         in_force=len(report.in_force),
         tiles_dir=tiles_dir,
+        private=private,
     )
 
 
