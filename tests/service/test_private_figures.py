@@ -32,12 +32,8 @@ from brightline.store import Store
 from brightline.store.ledger import iter_public
 from brightline.store.releases import outbox_of_type
 from brightline.transparency import PublicEntry, Stated, build_report, render_site
-from brightline.transparency.private_doc import (
-    NOTE_FILE,
-    PrivateFigures,
-    audit,
-    check_disclosures,
-)
+from brightline.transparency.private_audit import audit, check_disclosures
+from brightline.transparency.private_doc import NOTE_FILE, PrivateFigures
 from brightline.transparency.private_figures import RELEASE_EVENT
 from cases.case_scenarios import report, with_people
 from transparency.scenario import NOW, PERIOD, seed, settings_for

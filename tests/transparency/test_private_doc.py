@@ -12,12 +12,8 @@ from brightline.errors import LedgerIntegrityError
 from brightline.ledger import generate_key
 from brightline.transparency import PublicEntry
 from brightline.transparency.investigations import count_investigations
-from brightline.transparency.private_doc import (
-    Disclosed,
-    PrivateFigures,
-    audit,
-    check_published,
-)
+from brightline.transparency.private_audit import Disclosed, audit
+from brightline.transparency.private_doc import PrivateFigures, check_published
 from brightline.transparency.private_figures import PriorRelease, make_release
 from transparency.private_scenario import END, PERIOD, POLICIES, FixedNoise, story
 

@@ -23,15 +23,13 @@ from brightline.transparency.investigations import (
 from brightline.transparency.private_figures import (
     BINS,
     Budget,
-    FigureKind,
     PriorRelease,
     exact_epsilon,
     histogram,
-    layout,
     make_release,
     median_days,
-    noisy_figures,
 )
+from brightline.transparency.private_layout import FigureKind, layout, noisy_figures
 from transparency.private_scenario import END, PERIOD, POLICIES, FixedNoise, story
 
 

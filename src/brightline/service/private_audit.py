@@ -22,12 +22,8 @@ from brightline.limits import load_json
 from brightline.service.transparency import verify_transparency_report
 from brightline.transparency import PublicEntry
 from brightline.transparency.investigations import is_investigation
-from brightline.transparency.private_doc import (
-    NOTE_FILE,
-    PrivateFigures,
-    audit,
-    check_disclosures,
-)
+from brightline.transparency.private_audit import audit, check_disclosures
+from brightline.transparency.private_doc import NOTE_FILE, PrivateFigures
 
 
 @dataclass(frozen=True, slots=True)
