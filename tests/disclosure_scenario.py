@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 from brightline.cases import (
@@ -46,7 +47,10 @@ from brightline.service.cases import (
 )
 from brightline.service.guard import PlanLimits
 from brightline.service.intake import revoke_role, signal_from_alert
+from brightline.service.ledger import LedgerKeys, keygen, sync
 from brightline.service.plans import decide_restrict
+from brightline.service.private_figures import release_private_figures
+from brightline.service.transparency import report_parameters
 from brightline.service.usage import case_usage
 from brightline.store import Store
 from cases.case_scenarios import EXAMPLE, POLICY, at, report, september_usage, with_people
@@ -209,3 +213,13 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
     approve_restriction(store, "r-hq", actor=people["approver1"], settings=settings, now=at(62))
     revoke_role(store, "auditor", Role.AUDITOR, actor=people["admin"], now=at(63))
     yield "after"
+    # A transparency report's release of figures with differential privacy: it needs the
+    # log's key and a signed checkpoint.
+    if LedgerKeys.of(settings).signer() is None:
+        keygen(settings)
+    sync(settings, store)
+    october = report_parameters(
+        settings, period_from=date(2025, 10, 1), period_to=date(2025, 10, 31), now=at(70)
+    )
+    release_private_figures(store, settings=settings, parameters=october, now=at(70))
+    yield "released"

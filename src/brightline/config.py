@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         "country",
         "service_tags",
     )
+    #: Figures about investigations, published with differential privacy
+    #: (docs/transparency.md): the ε of each noisy figure; the ε all releases together may
+    #: ever spend (a report that would go over it is refused); the prohibited-use policies
+    #: given a row of their own among findings (comma-separated; others share one row).
+    privacy_epsilon_per_figure: float = Field(default=0.5, gt=0, allow_inf_nan=False)
+    privacy_epsilon_budget: float = Field(default=100.0, gt=0, allow_inf_nan=False)
+    privacy_policies: Annotated[tuple[str, ...], NoDecode] = ("mass-surveillance",)
     #: Publish each restriction's customer name in its ledger entry (and so allow the
     #: "customer" field above). Off by default: entries are public forever.
     ledger_publishes_customer_names: bool = False
@@ -156,7 +163,11 @@ class Settings(BaseSettings):
         return pairs
 
     @field_validator(
-        "transparency_fields", "ledger_public_sectors", "ledger_private_sectors", mode="before"
+        "transparency_fields",
+        "ledger_public_sectors",
+        "ledger_private_sectors",
+        "privacy_policies",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:

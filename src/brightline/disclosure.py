@@ -122,6 +122,9 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "principal.role-granted": _NOTHING,
         # Sic: the type a revocation has always been written with.
         "principal.role-revokeed": _NOTHING,
+        # A transparency report's release (its differentially private figures, the noise
+        # drawn, what was suppressed): the record is for auditors, the entry says when.
+        "transparency.released": _NOTHING,
     }
 )
 

@@ -1,5 +1,6 @@
 """``brightline report``: reports from people (``submit``) and transparency reports
-(``transparency`` writes one, ``verify`` checks one against the public log)."""
+(``transparency`` writes one, ``verify`` checks one against the public log; ``audit``
+recounts its private figures from ``disclose-release``'s records)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,14 @@ from brightline.errors import InvalidInputError, LedgerIntegrityError, NotFoundE
 from brightline.ledger import NoteVerifier, read_verifier
 from brightline.service.intake import parse_references, submit_report
 from brightline.service.ledger import LedgerKeys
+from brightline.service.private_audit import audit_transparency_report, read_disclosures
+from brightline.service.private_figures import disclose_release
 from brightline.service.transparency import (
     verify_transparency_report,
     write_transparency_report,
 )
+from brightline.transparency.private_doc import PrivateFigures
+from brightline.transparency.private_figures import decimal
 
 report_app = typer.Typer(
     help="Reports from people, and transparency reports anyone can verify.",
@@ -136,6 +141,7 @@ def transparency(
                     "restrictions_in_force": summary.in_force,
                     "files": list(summary.files),
                     **summary.parameters.to_json(),
+                    "private_figures": _released(summary.private),
                 }
             )
         )
@@ -146,6 +152,15 @@ def transparency(
         f"of {summary.checkpoint.size} entries (k = {summary.parameters.k})",
         highlight=False,
     )
+    if summary.private is not None:
+        private = summary.private
+        console.print(
+            f"released {private.figures} figures about investigations with differential "
+            f"privacy (ε = {decimal(private.release_epsilon)}, ledger entry "
+            f"{private.release_entry}): ε = {decimal(private.budget_after)} of the budget of "
+            f"{decimal(private.budget_cap)} spent so far",
+            highlight=False,
+        )
     if summary.tiles_dir is not None:
         console.print(f"tiles exported to {summary.tiles_dir}", highlight=False)
 
@@ -201,6 +216,19 @@ def verify(
         )
 
 
+def _released(private: PrivateFigures | None) -> dict[str, object] | None:
+    if private is None:
+        return None
+    return {
+        "release_entry": private.release_entry,
+        "figures": private.figures,
+        "epsilon_per_figure": private.epsilon_per_figure,
+        "release_epsilon": private.release_epsilon,
+        "cumulative_epsilon": private.budget_after,
+        "epsilon_budget": private.budget_cap,
+    }
+
+
 def _deployment_verifier() -> NoteVerifier:
     try:
         return LedgerKeys.of(settings()).verifier()
@@ -212,3 +240,72 @@ def _deployment_verifier() -> NoteVerifier:
                 "trust: this machine has no deployment key to default to",
             )
         ) from exc
+
+
+@command(report_app, name="disclose-release")
+def disclose_release_command(
+    entry: Annotated[int, typer.Argument(help="The release's ledger entry (in the report).")],
+    out: Annotated[Path, typer.Option("--out", help="File to write, one disclosure a line.")],
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+) -> None:
+    """Write what an auditor needs to recount a report's private figures (auditors): the
+    release entry's record and salt, and those of every entry it was counted from."""
+    config = settings()
+    with acting(Action.DISCLOSE, key_file, token_file, config=config) as (store, _):
+        disclosures = disclose_release(store, entry)
+    out.write_text("".join(json.dumps(d.to_json()) + "\n" for d in disclosures), encoding="utf-8")
+    console.print(
+        f"wrote {len(disclosures)} disclosures (the release and {len(disclosures) - 1} inputs) "
+        f"to {out}: they hold private records, keep them as such",
+        highlight=False,
+    )
+
+
+@command(report_app, name="audit")
+def audit(
+    report_dir: Annotated[Path, typer.Argument(help="The report's directory.")],
+    tiles: Annotated[Path, typer.Option("--tiles", help="The log's tiles directory.")],
+    disclosure: Annotated[
+        list[Path],
+        typer.Option(
+            "--disclosure",
+            help="Disclosed entries: `brightline report disclose-release` output, or "
+            "`brightline ledger disclose` outputs (repeatable).",
+        ),
+    ],
+    verifier: Annotated[
+        Path | None,
+        typer.Option("--verifier", help="The log's public (verifier) key file."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Verify a report, then recount its private figures exactly from disclosed records:
+    each checked against the log's commitment, every figure its true value plus the noise
+    recorded before the report was written. Exit non-zero naming what differs."""
+    key = read_verifier(verifier) if verifier is not None else _deployment_verifier()
+    result = audit_transparency_report(
+        report_dir, tiles, read_disclosures(disclosure), verifier=key
+    )
+    if as_json:
+        console.print_json(json.dumps(result.to_json()))
+    elif result.ok:
+        console.print(
+            f"OK: the report verifies, and its {result.figures} figures with differential "
+            f"privacy (release entry {result.release_entry}) are exactly the true values "
+            f"recounted from {result.inputs} disclosed records plus the noise recorded",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not as_json:
+        for warning in result.warnings:
+            err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
+    if not result.ok:
+        if not as_json:
+            for problem in result.problems:
+                err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+        count = len(result.problems)
+        raise LedgerIntegrityError(
+            f"the audit found {count} problem{'s' if count > 1 else ''}"
+            + (' (see "problems")' if as_json else ", listed above")
+        )

@@ -43,6 +43,7 @@ from brightline.ledger import (
     verify_tile_dir,
 )
 from brightline.service.ledger import LedgerKeys, sync
+from brightline.service.private_figures import release_private_figures, sign_private_figures
 from brightline.store import Store
 from brightline.store.ledger import SqlTileStore, iter_public, latest_checkpoint
 from brightline.transparency import (
@@ -60,6 +61,7 @@ from brightline.transparency import (
     strict_json,
 )
 from brightline.transparency.model import format_time
+from brightline.transparency.private_doc import NOTE_FILE, PrivateFigures, check_published
 
 #: Called with a short description of each step, for a progress display.
 Progress = Callable[[str], None]
@@ -78,6 +80,8 @@ class ReportSummary:
     tables: int
     in_force: int
     tiles_dir: Path | None
+    #: The figures about investigations released with differential privacy.
+    private: PrivateFigures | None = None
 
 
 def report_parameters(
@@ -133,6 +137,9 @@ def write_transparency_report(
     links to it. ``k`` overrides ``settings.transparency_k``. Raises NotFoundError
     without a verifier key or a signed checkpoint, InvalidInputError for a bad period,
     k or field list, LedgerIntegrityError if the stored log does not match its checkpoint.
+    Releases the figures about investigations with differential privacy first
+    (``brightline.service.private_figures``): ConflictError, and nothing written, if that
+    would go over the deployment's privacy budget.
     """
     at = datetime.now(UTC) if now is None else now
     parameters = report_parameters(
@@ -141,6 +148,10 @@ def write_transparency_report(
     verifier = LedgerKeys.of(settings).verifier()
     progress("logging pending events")
     sync(settings, store)
+    progress("releasing the figures about investigations, with differential privacy")
+    pending = release_private_figures(store, settings=settings, parameters=parameters, now=at)
+    sync(settings, store)
+    private = sign_private_figures(store, settings=settings, pending=pending)
     with store.read() as session:
         stored = latest_checkpoint(session)
         if stored is None:
@@ -175,6 +186,7 @@ def write_transparency_report(
             prove=lambda index: tree.inclusion_proof(index, checkpoint.size),
             tiles=_link(out_dir, tiles_dir),
             generator=f"Brightline {brightline.__version__}",
+            private=private,
         )
     progress("writing the site")
     files = render_site(report)
@@ -188,6 +200,7 @@ def write_transparency_report(
         tables=len(report.tables),
         in_force=len(report.in_force),
         tiles_dir=tiles_dir,
+        private=private,
     )
 
 
@@ -334,6 +347,15 @@ def verify_transparency_report(
     if tree.root(checkpoint.size) != checkpoint.root_hash:  # _covers proved it; be sure
         problems.append("the tiles' entries do not give the root of the report's checkpoint")
         return result(parameters, checkpoint, tiles_checkpoint)
+    private = _read_private(report_dir, verifier, problems)
+    if private is not None:
+        problems += check_published(
+            private,
+            period=parameters.period,
+            as_of=parameters.as_of,
+            entries=entries,
+            checkpoint_size=checkpoint.size,
+        )
     expected = build_report(
         entries,
         parameters=parameters,
@@ -343,6 +365,8 @@ def verify_transparency_report(
         prove=lambda index: tree.inclusion_proof(index, checkpoint.size),
         tiles=stated.tiles,
         generator=stated.generator,
+        # Signed by the log's key, checked above; its files are compared like the rest.
+        private=private,
     )
 
     progress("comparing every file")
@@ -387,6 +411,20 @@ def _read_stated(report_dir: Path, problems: list[str]) -> Stated | None:
         return Stated.from_manifest(manifest)
     except InvalidInputError as exc:
         problems.append(f"{MANIFEST}: {exc}")
+        return None
+
+
+def _read_private(
+    report_dir: Path, verifier: NoteVerifier, problems: list[str]
+) -> PrivateFigures | None:
+    """The signed document of the report's private figures, if it has one."""
+    path = report_dir / NOTE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return PrivateFigures.open(path.read_text(encoding="utf-8"), verifier)
+    except (BrightlineError, UnicodeDecodeError) as exc:
+        problems.append(f"{NOTE_FILE}: {exc}")
         return None
 
 

@@ -22,6 +22,7 @@ from brightline.ledger import Checkpoint, leaf_hash, verify_inclusion
 from brightline.limits import MAX_DEPTH, MAX_JSON_BYTES, json_depth
 from brightline.transparency.htmltables import html_tables
 from brightline.transparency.model import PublicEntry, PublishedTable, format_time
+from brightline.transparency.private_site import published_tables as private_tables
 from brightline.transparency.report import Report
 from brightline.transparency.site import (
     IN_FORCE,
@@ -102,7 +103,7 @@ def check_complete(
 
 def _describe(path: str, got: bytes, want: bytes, report: Report, entries: Sequence[bytes]) -> str:
     """The most precise words for how ``got`` differs from ``want``."""
-    tables = {t.name: t for t in report.tables}
+    tables = {t.name: t for t in (*report.tables, *private_tables(report.private))}
     precise: str | None = None
     if path.endswith(".json"):
         try:
@@ -263,7 +264,7 @@ def _in_force_json_difference(
 
 def _page_difference(html: bytes, report: Report) -> str | None:
     page = html_tables(html.decode("utf-8", errors="replace"))
-    for table in report.tables:
+    for table in (*report.tables, *private_tables(report.private)):
         where = f"{INDEX} table {table.name}"
         rows = page.get(f"table-{table.name}")
         if rows is None:

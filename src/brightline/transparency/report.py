@@ -23,6 +23,7 @@ from brightline.transparency.model import (
     format_time,
     parse_time,
 )
+from brightline.transparency.private_doc import PrivateFigures
 from brightline.transparency.suppression import suppress_tables
 
 FORMAT: Final = "brightline-transparency-report/2"
@@ -227,6 +228,8 @@ class Report:
     #: Where the log's tiles are, relative to the report (or a URL), if published with it.
     tiles: str | None
     generator: str
+    #: Figures about investigations with differential privacy (signed), if released.
+    private: PrivateFigures | None = None
 
 
 def build_report(
@@ -238,6 +241,7 @@ def build_report(
     prove: Callable[[int], tuple[bytes, ...]],
     tiles: str | None,
     generator: str,
+    private: PrivateFigures | None = None,
 ) -> Report:
     """Figures from the first ``checkpoint.size`` entries, suppressed with ``k``, and the
     restrictions in force, each proved with ``prove(index)`` (an inclusion proof in the
@@ -263,6 +267,7 @@ def build_report(
         ),
         tiles=tiles,
         generator=generator,
+        private=private,
     )
 
 

@@ -113,6 +113,7 @@ def manifest(report: Report) -> dict[str, Any]:
             "csv": f"{IN_FORCE}.csv",
             "count": len(report.in_force),
         },
+        **(_private().manifest_member(report.private) if report.private else {}),
     }
 
 
@@ -162,6 +163,7 @@ def render_index(report: Report) -> str:
             in_force_json=f"{IN_FORCE}.json",
             in_force_csv=f"{IN_FORCE}.csv",
             root=report.checkpoint.root_hash.hex(),
+            private=_private().page_context(report.private) if report.private else None,
         )
     )
 
@@ -176,6 +178,16 @@ def render_site(report: Report) -> dict[str, bytes]:
     files[f"{IN_FORCE}.csv"] = in_force_csv(
         [p.item.to_json() for p in report.in_force], report.parameters.fields
     )
+    if report.private is not None:
+        files.update(_private().files(report.private))
     files[MANIFEST] = _json(manifest(report))
     files[INDEX] = render_index(report).encode()
     return files
+
+
+def _private() -> Any:
+    # private_site renders with this module's table helpers: imported when used, not at
+    # the top, so that neither module needs the other first.
+    from brightline.transparency import private_site
+
+    return private_site
