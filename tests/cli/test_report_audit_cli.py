@@ -77,7 +77,7 @@ def test_an_auditor_recounts_the_private_figures_and_a_forged_one_fails(
     forged.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
     failed = words(people.invoke(*audit, "--disclosure", str(forged), code=5))
     assert f"entry {entry}: the disclosed record and salt are not what the log commits to" in failed
-    assert "the audit found" in failed
+    assert "the audit failed" in failed
 
 
 def test_a_report_over_the_privacy_budget_is_refused_with_exit_4(

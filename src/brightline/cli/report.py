@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -201,19 +201,7 @@ def verify(
             highlight=False,
             soft_wrap=True,
         )
-    if not as_json:
-        for warning in result.warnings:
-            err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
-    if not result.ok:
-        if not as_json:
-            # Each problem once, here; the error below only counts them.
-            for problem in result.problems:
-                err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
-        count = len(result.problems)
-        raise LedgerIntegrityError(
-            f"the report does not match the log: {count} problem{'s' if count > 1 else ''}"
-            + (' (see "problems")' if as_json else ", listed above")
-        )
+    _conclude(result.warnings, result.problems, "the report does not match the log", as_json)
 
 
 def _released(private: PrivateFigures | None) -> dict[str, object] | None:
@@ -297,15 +285,22 @@ def audit(
             highlight=False,
             soft_wrap=True,
         )
+    _conclude(result.warnings, result.problems, "the audit failed", as_json)
+
+
+def _conclude(
+    warnings: Sequence[str], problems: Sequence[str], failure: str, as_json: bool
+) -> None:
+    """Print the warnings, then each problem once; LedgerIntegrityError (exit 5) counting
+    them if there are any."""
     if not as_json:
-        for warning in result.warnings:
+        for warning in warnings:
             err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
-    if not result.ok:
-        if not as_json:
-            for problem in result.problems:
-                err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
-        count = len(result.problems)
+        for problem in problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+    if problems:
+        count = len(problems)
         raise LedgerIntegrityError(
-            f"the audit found {count} problem{'s' if count > 1 else ''}"
+            f"{failure}: {count} problem{'s' if count > 1 else ''}"
             + (' (see "problems")' if as_json else ", listed above")
         )
