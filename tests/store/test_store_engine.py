@@ -127,3 +127,15 @@ def test_a_failed_unit_of_work_writes_nothing(store: Store) -> None:
         fail_midway()
     with store.read() as session:
         assert read_outbox(session) == []
+
+
+def test_a_closed_store_hands_out_no_connection(tmp_path: Path) -> None:
+    """A worker still running after shutdown (a server's refresh) must not open a
+    connection in the pool that dispose leaves behind: it would never be closed."""
+    from brightline.errors import StoreUnavailableError
+    from brightline.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'closed.db'}")
+    store.close()
+    with pytest.raises(StoreUnavailableError, match="closed"), store.read():
+        pass

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -153,6 +153,7 @@ class Store:
         self.engine = engine
         self.settings = settings
         self.secrets = StoreSecrets(None if settings is None else key_path(settings.data_dir))
+        self._closed = False
 
     @property
     def backend(self) -> str:
@@ -166,7 +167,7 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in a transaction holding the write lock; committed on success."""
-        with self._translate_errors(), self.engine.connect() as connection:
+        with self._translate_errors(), self._connect() as connection:
             connection.execution_options(brightline_write=True)
             with connection.begin():
                 if self.backend == "postgresql":
@@ -182,7 +183,7 @@ class Store:
         """A session in a read-only transaction (rolled back at the end)."""
         with (
             self._translate_errors(),
-            self.engine.connect() as connection,
+            self._connect() as connection,
             connection.begin() as transaction,
         ):
             with Session(bind=connection, autoflush=False) as session:
@@ -204,10 +205,19 @@ class Store:
 
     def ping(self) -> None:
         """Connect once; raises StoreUnavailableError if the database cannot be reached."""
-        with self._translate_errors(), self.engine.connect() as connection:
+        with self._translate_errors(), self._connect() as connection:
             connection.exec_driver_sql("SELECT 1")
 
+    def _connect(self) -> Connection:
+        # A closed store hands out no connection: a late caller (a server's refresh still
+        # running in a worker thread at shutdown) would otherwise open one in the fresh
+        # pool that ``dispose`` leaves behind, and nothing would ever close it.
+        if self._closed:
+            raise StoreUnavailableError(f"the store at {self.url} is closed")
+        return self.engine.connect()
+
     def close(self) -> None:
+        self._closed = True
         self.engine.dispose()
 
     def __enter__(self) -> Store:
