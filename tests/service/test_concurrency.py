@@ -107,7 +107,7 @@ def test_two_approvals_at_once_in_processes_yield_one_approval(
 ) -> None:
     for n in range(ROUNDS):
         _propose(world_store, f"r-{n}")
-    world_store.close()  # no pooled connection may cross the fork
+    world_store.engine.dispose()  # no pooled connection may cross the fork
     for n in range(ROUNDS):
         rid = f"r-{n}"
         go_read, go_write = os.pipe()
