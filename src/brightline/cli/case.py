@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from brightline.access import Action
 from brightline.cases import (
@@ -26,7 +27,7 @@ from brightline.cases import (
 )
 from brightline.cli.app import app, command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
-from brightline.errors import InvalidInputError, Problem
+from brightline.errors import InvalidInputError, LedgerIntegrityError, Problem
 from brightline.ledger import read_verifier
 from brightline.service.case_export import (
     CaseView,
@@ -475,8 +476,21 @@ def verify(
         Path, typer.Option("--verifier", "--key", help="The log's public key (log.pub).")
     ],
 ) -> None:
-    """Check a case bundle offline against the log's public key."""
+    """Check a case bundle offline against the log's public key, and derive its case,
+    restrictions and timeline again from the entries it verified. A bundle that does not
+    verify, or says anything else, exits with 5 and every problem found."""
     check = verify_case_bundle(read_bundle(bundle), read_verifier(key))
     if not check.ok:
-        raise InvalidInputError([Problem(str(bundle), p) for p in check.problems])
-    console.print(f"{bundle}: {check.entries} entries verified", highlight=False)
+        # The problems quote the bundle's own values: never let them read as markup.
+        problems = [escape(p) for p in check.problems]
+        raise LedgerIntegrityError(
+            f"{escape(str(bundle))}: {problems[0]}"
+            if len(problems) == 1
+            else f"{escape(str(bundle))}: {len(problems)} problems\n  " + "\n  ".join(problems)
+        )
+    console.print(
+        f"{bundle}: {check.entries} entries verified; the case, its restrictions and its "
+        "timeline are what they give (signal texts are not in the log)",
+        highlight=False,
+        markup=False,
+    )
