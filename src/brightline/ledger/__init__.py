@@ -3,16 +3,20 @@
 Pure core, no database: :mod:`~brightline.ledger.verify` (stand-alone, stdlib only,
 for auditors), :mod:`~brightline.ledger.tree` (tiled hash storage, appends, proofs),
 :mod:`~brightline.ledger.audit` (recompute a log, name the first bad index),
-:mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519) and
+:mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519),
+:mod:`~brightline.ledger.cosignature` (C2SP witness cosignatures and quorums) and
 :mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification).
 """
 
 from brightline.ledger.audit import TamperedLogError, audit_tiles
 from brightline.ledger.checkpoint import (
     Checkpoint,
+    NoteSignature,
     NoteSigner,
     NoteVerifier,
+    add_signatures,
     generate_key,
+    note_signatures,
     open_checkpoint,
     open_note,
     read_signer,
@@ -20,6 +24,14 @@ from brightline.ledger.checkpoint import (
     sign_checkpoint,
     sign_note,
     write_key_files,
+)
+from brightline.ledger.cosignature import (
+    Cosignature,
+    CosignatureSigner,
+    CosignatureVerifier,
+    WitnessQuorum,
+    cosignatures,
+    generate_cosigner,
 )
 from brightline.ledger.entries import (
     LedgerEntry,
@@ -65,9 +77,13 @@ __all__ = [
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "Checkpoint",
+    "Cosignature",
+    "CosignatureSigner",
+    "CosignatureVerifier",
     "HashSource",
     "LedgerEntry",
     "MemoryHashStore",
+    "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
     "TamperedLogError",
@@ -78,16 +94,21 @@ __all__ = [
     "TileStore",
     "TileWrite",
     "TiledTree",
+    "WitnessQuorum",
+    "add_signatures",
     "audit_tiles",
     "canonical_json",
     "check_disclosure",
+    "cosignatures",
     "decode_entry_bundle",
     "encode_entry_bundle",
     "entries_path",
     "export_tiles",
+    "generate_cosigner",
     "generate_key",
     "leaf_hash",
     "node_hash",
+    "note_signatures",
     "open_checkpoint",
     "open_note",
     "parse_public_form",
