@@ -4,7 +4,8 @@ Pure core, no database: :mod:`~brightline.ledger.verify` (stand-alone, stdlib on
 for auditors), :mod:`~brightline.ledger.tree` (tiled hash storage, appends, proofs),
 :mod:`~brightline.ledger.audit` (recompute a log, name the first bad index),
 :mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519),
-:mod:`~brightline.ledger.cosignature` (C2SP witness cosignatures and quorums) and
+:mod:`~brightline.ledger.cosignature` (C2SP witness cosignatures and quorums),
+:mod:`~brightline.ledger.witness` (a witness's checks, C2SP tlog-witness) and
 :mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification).
 """
 
@@ -70,12 +71,23 @@ from brightline.ledger.verify import (
     verify_consistency,
     verify_inclusion,
 )
+from brightline.ledger.witness import (
+    SIZE_CONTENT_TYPE,
+    AddCheckpoint,
+    WitnessedLog,
+    WitnessStatus,
+    WitnessVerdict,
+    judge_submission,
+    parse_tree_size,
+)
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "SIZE_CONTENT_TYPE",
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "AddCheckpoint",
     "Checkpoint",
     "Cosignature",
     "CosignatureSigner",
@@ -95,6 +107,9 @@ __all__ = [
     "TileWrite",
     "TiledTree",
     "WitnessQuorum",
+    "WitnessStatus",
+    "WitnessVerdict",
+    "WitnessedLog",
     "add_signatures",
     "audit_tiles",
     "canonical_json",
@@ -106,12 +121,14 @@ __all__ = [
     "export_tiles",
     "generate_cosigner",
     "generate_key",
+    "judge_submission",
     "leaf_hash",
     "node_hash",
     "note_signatures",
     "open_checkpoint",
     "open_note",
     "parse_public_form",
+    "parse_tree_size",
     "read_entries",
     "read_signer",
     "read_verifier",
