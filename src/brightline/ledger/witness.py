@@ -33,7 +33,12 @@ from enum import IntEnum
 from typing import Final
 
 from brightline.errors import BrightlineError, InvalidInputError
-from brightline.ledger.checkpoint import Checkpoint, NoteVerifier, open_checkpoint
+from brightline.ledger.checkpoint import (
+    Checkpoint,
+    NoteVerifier,
+    note_signatures,
+    open_checkpoint,
+)
 from brightline.ledger.verify import EMPTY_ROOT, HASH_SIZE, verify_consistency
 
 __all__ = [
@@ -193,7 +198,8 @@ def judge_submission(
         WitnessStatus.OK,
         "consistent",
         accepted=WitnessedLog(origin, checkpoint.size, checkpoint.root_hash),
-        text=checkpoint.body(),
+        # The exact text signed by the log, which a verifier will hold: never a re-encoding.
+        text=note_signatures(request.note)[0],
     )
 
 

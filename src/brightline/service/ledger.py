@@ -59,6 +59,7 @@ from brightline.ledger import (
 )
 from brightline.ledger.verify import EMPTY_ROOT
 from brightline.service.lifecycle import derive
+from brightline.service.witnessing import witness_latest
 from brightline.store import (
     Store,
     advance_consumer,
@@ -330,10 +331,15 @@ def pending(store: Store) -> bool:
 
 
 def sync(settings: Settings, store: Store) -> SyncResult:
-    """Sync with the deployment's key, if it has one."""
-    return sync_ledger(
+    """Sync with the deployment's key, if it has one; then, the append committed, submit
+    the latest checkpoint to the settings' witnesses (each bounded by its timeout; one
+    that fails is logged and tried again next time)."""
+    result = sync_ledger(
         store, signer=LedgerKeys.of(settings).signer(), granularity=granularity_of(settings)
     )
+    if settings.ledger_witnesses:
+        witness_latest(settings, store)
+    return result
 
 
 @contextmanager

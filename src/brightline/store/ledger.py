@@ -20,7 +20,12 @@ from brightline.ledger import (
     decode_entry_bundle,
     encode_entry_bundle,
 )
-from brightline.store.ledger_models import LedgerBundleRow, LedgerCheckpointRow, LedgerTileRow
+from brightline.store.ledger_models import (
+    LedgerBundleRow,
+    LedgerCheckpointRow,
+    LedgerCosignatureRow,
+    LedgerTileRow,
+)
 
 _SALT = 32
 _ID = 8
@@ -46,11 +51,15 @@ class StoredLedgerEntry:
 
 @dataclass(frozen=True, slots=True)
 class StoredCheckpoint:
+    """A checkpoint as published: ``note`` is the log's signed note followed by the
+    cosignature lines its witnesses returned so far (``signed_note`` without them)."""
+
     id: int
     size: int
     root: bytes
     note: str
     created_at: datetime
+    signed_note: str
 
 
 _TILES: Table = LedgerTileRow.__table__  # type: ignore[assignment]
@@ -270,16 +279,69 @@ def add_checkpoint(session: Session, *, size: int, root: bytes, note: str, at: d
 
 
 def checkpoints(session: Session) -> list[StoredCheckpoint]:
-    rows = session.scalars(select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.id))
-    return [StoredCheckpoint(r.id, r.size, r.root, r.note, r.created_at) for r in rows]
+    rows = list(session.scalars(select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.id)))
+    lines = _cosignature_lines(session)
+    return [_published(r, lines.get(r.id, ())) for r in rows]
 
 
 def latest_checkpoint(session: Session) -> StoredCheckpoint | None:
     row = session.scalars(
         select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.id.desc()).limit(1)
     ).first()
-    return (
-        None
-        if row is None
-        else StoredCheckpoint(row.id, row.size, row.root, row.note, row.created_at)
+    if row is None:
+        return None
+    return _published(row, _cosignature_lines(session, only=row.id).get(row.id, ()))
+
+
+def _published(row: LedgerCheckpointRow, lines: Sequence[str]) -> StoredCheckpoint:
+    # A signed note ends in its last signature line and a newline: the cosignature lines
+    # follow it as further signatures (C2SP signed-note, tlog-cosignature).
+    note = row.note + "".join(lines)
+    return StoredCheckpoint(row.id, row.size, row.root, note, row.created_at, row.note)
+
+
+def _cosignature_lines(session: Session, *, only: int | None = None) -> dict[int, tuple[str, ...]]:
+    """Cosignature lines by checkpoint id, in the order received (of one checkpoint if
+    ``only`` is given)."""
+    query = select(LedgerCosignatureRow.checkpoint, LedgerCosignatureRow.line)
+    if only is not None:
+        query = query.where(LedgerCosignatureRow.checkpoint == only)
+    found: dict[int, list[str]] = {}
+    for checkpoint, line in session.execute(query.order_by(LedgerCosignatureRow.id)):
+        found.setdefault(checkpoint, []).append(line)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def add_cosignature(
+    session: Session, *, checkpoint: int, witness: str, key_id: bytes, line: str, at: datetime
+) -> bool:
+    """Keep a verified cosignature line of checkpoint ``checkpoint``; False (and nothing
+    written) if that witness key's cosignature of it is already kept."""
+    held = session.scalars(
+        select(LedgerCosignatureRow.id).where(
+            LedgerCosignatureRow.checkpoint == checkpoint,
+            LedgerCosignatureRow.witness == witness,
+            LedgerCosignatureRow.key_id == key_id,
+        )
+    ).first()
+    if held is not None:
+        return False
+    session.add(
+        LedgerCosignatureRow(
+            checkpoint=checkpoint, witness=witness, key_id=key_id, line=line, received_at=at
+        )
     )
+    session.flush()
+    return True
+
+
+def witnessed_size(session: Session, *, witness: str, key_id: bytes) -> int | None:
+    """The size of the latest checkpoint this witness key cosigned, None if none: where
+    the next consistency proof for it starts."""
+    return session.scalars(
+        select(LedgerCheckpointRow.size)
+        .join(LedgerCosignatureRow, LedgerCosignatureRow.checkpoint == LedgerCheckpointRow.id)
+        .where(LedgerCosignatureRow.witness == witness, LedgerCosignatureRow.key_id == key_id)
+        .order_by(LedgerCheckpointRow.id.desc())
+        .limit(1)
+    ).first()

@@ -5,15 +5,16 @@ publishes them, in blobs of up to 256: a bundle row holds 256 consecutive entrie
 public forms (each as a big-endian uint16 length and the bytes), their salts and the
 outbox events they record; a tile row holds 256 hashes of 32 bytes. A row is inserted
 partial and widened as the log grows — only ever by appending, never by changing what
-it holds — and ``ledger_checkpoints`` is insert-only. Each entry's private record is its
-outbox event, which is never updated or deleted either.
+it holds — and ``ledger_checkpoints`` and ``ledger_cosignatures`` are insert-only.
+Each entry's private record is its outbox event, which is never updated or deleted
+either.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, Text
+from sqlalchemy import ForeignKey, Integer, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from brightline.store.models import Base, BigId, UtcDateTime
@@ -52,3 +53,23 @@ class LedgerCheckpointRow(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LedgerCosignatureRow(Base):
+    """A witness's cosignature of a checkpoint (C2SP tlog-cosignature), as the witness
+    returned it: a signature line that the published note carries after the log's own.
+    Kept only once verified with the witness's key; one per checkpoint and witness key."""
+
+    __tablename__ = "ledger_cosignatures"
+    __table_args__ = (
+        UniqueConstraint("checkpoint", "witness", "key_id", name="uq_ledger_cosignatures_witness"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    checkpoint: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_checkpoints.id"))
+    #: The witness's key name and 4-byte key id, as in its signature line.
+    witness: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[bytes] = mapped_column(LargeBinary)
+    #: ``— <witness> <base64>`` and its newline.
+    line: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
