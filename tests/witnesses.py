@@ -1,9 +1,13 @@
-"""Real witnesses on loopback for the tests: ``brightline.server.witness`` under uvicorn,
-in a thread, on an ephemeral port bound before the server starts."""
+"""Real witnesses on loopback for the tests: ``brightline.server.witness`` under uvicorn in a
+thread, or the ``brightline ledger witness`` command in a process of its own; each on an
+ephemeral port bound before the server starts."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -14,6 +18,8 @@ import uvicorn
 from brightline.ledger import CosignatureVerifier, NoteVerifier
 from brightline.server.witness import witness_app
 from brightline.service.witness import Witness, witness_keygen
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 class WitnessServer:
@@ -63,3 +69,67 @@ class WitnessServer:
             self._server.should_exit = True
             self._thread.join(timeout=10)
         self._server = self._thread = None
+
+
+class WitnessProcess:
+    """``brightline ledger witness`` as a process of its own, as an outside witness runs it."""
+
+    def __init__(self, directory: Path, *, logs: Sequence[str]) -> None:
+        self.directory = directory
+        self.logs = tuple(logs)
+        self.process: subprocess.Popen[str] | None = None
+        self._drainer: threading.Thread | None = None
+        self.url = ""
+
+    def start(self, port: int = 0) -> WitnessProcess:
+        args = ["ledger", "witness", "--dir", str(self.directory), "--listen", f"127.0.0.1:{port}"]
+        for log in self.logs:
+            args += ["--log", log]
+        env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "300"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from brightline.cli import main; main()", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 60
+        seen = []
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("listening on "):
+                self.url = line.split()[-1]
+                # Keep draining its output so that the witness never blocks on a full pipe.
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
+                return self
+        self.stop()
+        raise RuntimeError("the witness did not start:\n" + "".join(seen))
+
+    def _drain(self) -> None:
+        process = self.process
+        if process is not None and process.stdout is not None:
+            for _ in process.stdout:
+                pass
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            if self._drainer is not None:
+                self._drainer.join(timeout=10)  # it ends at the end of the output
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        self.process = self._drainer = None

@@ -27,6 +27,7 @@ from brightline.cases import (
 )
 from brightline.cli.app import app, command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
+from brightline.cli.witness_options import WitnessKeys, WitnessQuorumOption
 from brightline.errors import InvalidInputError, LedgerIntegrityError, Problem
 from brightline.ledger import read_verifier
 from brightline.service.case_export import (
@@ -57,6 +58,7 @@ from brightline.service.ledger import LedgerKeys, sync
 from brightline.service.plans import decide_restrict
 from brightline.service.restrictions import approve_restriction
 from brightline.service.usage import case_usage
+from brightline.service.witnessing import witness_quorum
 
 case_app = typer.Typer(
     help="Cases: signals, review, evidence, findings, decisions, appeals.", no_args_is_help=True
@@ -475,11 +477,15 @@ def verify(
     key: Annotated[
         Path, typer.Option("--verifier", "--key", help="The log's public key (log.pub).")
     ],
+    witness: WitnessKeys = None,
+    witness_quorum_: WitnessQuorumOption = None,
 ) -> None:
-    """Check a case bundle offline against the log's public key, and derive its case,
+    """Check a case bundle offline against the log's public key (and, with --witness, a
+    quorum of those witnesses' cosignatures on its checkpoint), and derive its case,
     restrictions and timeline again from the entries it verified. A bundle that does not
     verify, or says anything else, exits with 5 and every problem found."""
-    check = verify_case_bundle(read_bundle(bundle), read_verifier(key))
+    witnesses = witness_quorum(witness or [], witness_quorum_)
+    check = verify_case_bundle(read_bundle(bundle), read_verifier(key), witnesses=witnesses)
     if not check.ok:
         # The problems quote the bundle's own values: never let them read as markup.
         problems = [escape(p) for p in check.problems]

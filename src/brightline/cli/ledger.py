@@ -12,6 +12,7 @@ import typer
 from brightline.access import Action
 from brightline.cli.app import app, command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
+from brightline.cli.witness_options import WitnessKeys, WitnessQuorumOption
 from brightline.errors import InvalidInputError, Problem
 from brightline.ledger import read_verifier
 from brightline.service.ledger import (
@@ -26,6 +27,7 @@ from brightline.service.ledger import (
     verify_store,
     verify_tiles,
 )
+from brightline.service.witnessing import witness_quorum, witnessed_store, witnessed_tiles
 
 ledger_app = typer.Typer(
     help="The public, append-only log of every state change.", no_args_is_help=True
@@ -124,13 +126,18 @@ def verify(
         Path | None, typer.Option("--tiles", help="Verify an exported tiles directory instead.")
     ] = None,
     verifier: Verifier = None,
+    witness: WitnessKeys = None,
+    witness_quorum_: WitnessQuorumOption = None,
     key_file: KeyFile = None,
     token_file: TokenFile = None,
 ) -> None:
     """Recompute the tree and check it against the signed checkpoints; name the first bad entry.
+    With --witness, the latest checkpoint must carry a quorum of those witnesses'
+    cosignatures (without, the deployment's own witness settings apply).
 
     With --tiles it reads only files and needs no credential."""
     key = read_verifier(verifier) if verifier is not None else LedgerKeys.of(settings()).verifier()
+    witnesses = witness_quorum(witness or [], witness_quorum_, settings())
     older = None
     if checkpoint is not None:
         try:
@@ -139,14 +146,23 @@ def verify(
             raise InvalidInputError(Problem(str(checkpoint), f"cannot read: {exc}")) from exc
     if tiles is not None:
         report = verify_tiles(tiles, key, older=older)
+        cosigned = witnessed_tiles(tiles, key, witnesses)
     else:
         config = settings()
         with acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _):
             sync(config, store)
             report = verify_store(store, key, older=older)
+            cosigned = witnessed_store(store, key, witnesses)
     console.print(f"[green]verified[/] {report.source}: {report.size} entries", highlight=False)
     for note in report.notes:
         console.print(f"  {note}", highlight=False)
+    if witnesses:
+        names = ", ".join(c.witness.name for c in cosigned)
+        console.print(
+            f"  cosigned by {len(cosigned)} of {len(witnesses.witnesses)} witnesses "
+            f"({witnesses.quorum} needed): {names}",
+            highlight=False,
+        )
     console.print(f"  root {_b64(report.root)}", highlight=False)
 
 

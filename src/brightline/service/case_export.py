@@ -36,6 +36,7 @@ from brightline.errors import ConflictError, InvalidInputError, LedgerIntegrityE
 from brightline.ledger import (
     Checkpoint,
     NoteVerifier,
+    WitnessQuorum,
     check_disclosure,
     leaf_hash,
     open_checkpoint,
@@ -307,11 +308,17 @@ class BundleCheck:
         return not self.problems
 
 
-def verify_case_bundle(bundle: Mapping[str, Any], verifier: NoteVerifier) -> BundleCheck:
+def verify_case_bundle(
+    bundle: Mapping[str, Any],
+    verifier: NoteVerifier,
+    *,
+    witnesses: WitnessQuorum = WitnessQuorum.none(),
+) -> BundleCheck:
     """Check a case bundle offline against the log's public key; lists every problem found.
 
     (0) The digest over the rest of the bundle (a damaged file; anyone can recompute it).
-    (1) The checkpoint's signature, and the bundle's size and key against it.
+    (1) The checkpoint's signature, the quorum of ``witnesses``' cosignatures on it (none
+        by default), and the bundle's size and key against it.
     (2) Each entry's inclusion in the checkpoint's tree (RFC 9162 §2.1.3.2), in log order.
     (3) Each record against its entry's commitment, the entry's labels against its
         public form and record.
@@ -331,9 +338,10 @@ def verify_case_bundle(bundle: Mapping[str, Any], verifier: NoteVerifier) -> Bun
     if not isinstance(ledger, Mapping):
         return BundleCheck(0, (*problems, "ledger: not an object"))
     problems += _unknown_keys("ledger.", ledger, _LEDGER_KEYS)
-    # Step 1: the checkpoint is signed by the log's key.
+    # Step 1: the checkpoint is signed by the log's key and cosigned by the witnesses.
     try:
         checkpoint = open_checkpoint(str(ledger.get("checkpoint") or ""), verifier)
+        witnesses.check(str(ledger.get("checkpoint")))
     except (InvalidInputError, LedgerIntegrityError) as exc:
         return BundleCheck(0, (*problems, f"checkpoint: {exc}"))
     size = ledger.get("size")

@@ -35,6 +35,7 @@ from brightline.ledger import (
     TileAppender,
     TileDirSource,
     TiledTree,
+    WitnessQuorum,
     export_tiles,
     leaf_hash,
     open_checkpoint,
@@ -261,12 +262,14 @@ def verify_transparency_report(
     tiles_dir: Path,
     *,
     verifier: NoteVerifier,
+    witnesses: WitnessQuorum = WitnessQuorum.none(),
     progress: Progress = _quiet,
 ) -> VerificationResult:
     """Check a report directory against the log's tiles and the log's public key only.
 
     1. Reads ``report.json`` (strict JSON) and checks the parameters it states.
-    2. Opens the report's checkpoint with the key.
+    2. Opens the report's checkpoint with the key, and requires the quorum of
+       ``witnesses``' cosignatures on it (none by default).
     3. Verifies the tiles against their signed checkpoint (every entry and hash).
     4. Checks the report's checkpoint is the tiles' or a prefix of it (RFC 9162
        consistency proof).
@@ -312,7 +315,7 @@ def verify_transparency_report(
             f"the figures hold at {format_time(parameters.as_of)}, before the end of the "
             f"period ({format_time(parameters.period.end)}): nothing from then on is counted"
         )
-    checkpoint = _report_checkpoint(stated, verifier, problems)
+    checkpoint = _report_checkpoint(stated, verifier, witnesses, problems)
     if checkpoint is None:
         return result(parameters)
 
@@ -429,13 +432,17 @@ def _read_private(
 
 
 def _report_checkpoint(
-    stated: Stated, verifier: NoteVerifier, problems: list[str]
+    stated: Stated, verifier: NoteVerifier, witnesses: WitnessQuorum, problems: list[str]
 ) -> Checkpoint | None:
     try:
         checkpoint = open_checkpoint(stated.checkpoint_note, verifier)
     except BrightlineError as exc:
         problems.append(f"{MANIFEST}: checkpoint: {exc}")
         return None
+    try:
+        witnesses.check(stated.checkpoint_note)
+    except BrightlineError as exc:
+        problems.append(f"{MANIFEST}: checkpoint: {exc}")
     actual = (checkpoint.origin, checkpoint.size, checkpoint.root_hash.hex())
     if stated.checkpoint_claim != actual:
         problems.append(f"{MANIFEST}: checkpoint origin, size or root differ from its signed note")
