@@ -6,7 +6,9 @@
 - keeps the last good bundle on disk and, when the server is unreachable, keeps
   deciding from it — including after a restart;
 - decides at the engine's speed (a Snapshot in memory) and counts denials and
-  would-denials in a bounded on-disk buffer that it reports to ``/v1/decision-logs``.
+  would-denials in a bounded on-disk buffer that it reports to ``/v1/decision-logs``;
+- trusts a ledger checkpoint only when signed by the log's key and cosigned by a quorum
+  of the witnesses it is given (:meth:`Client.open_checkpoint`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -26,7 +28,13 @@ import httpx
 from brightline.bundle import Bundle, open_bundle
 from brightline.enforcement.buffer import DecisionLogBuffer
 from brightline.errors import BrightlineError, InvalidInputError, LedgerIntegrityError
-from brightline.ledger import NoteVerifier
+from brightline.ledger import (
+    Checkpoint,
+    CosignatureVerifier,
+    NoteVerifier,
+    WitnessQuorum,
+    open_checkpoint,
+)
 from brightline.limits import load_json
 from brightline.policy import Decision, Request, Snapshot
 
@@ -44,6 +52,9 @@ class NoBundleError(BrightlineError):
 
 
 class Client:
+    """``witnesses`` are the verifier keys of the witnesses whose cosignatures a ledger
+    checkpoint must carry, ``witness_quorum`` how many of them (default: all)."""
+
     def __init__(
         self,
         base_url: str,
@@ -54,8 +65,11 @@ class Client:
         enforcement_point: str | None = None,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        witnesses: Sequence[CosignatureVerifier | str] = (),
+        witness_quorum: int | None = None,
     ) -> None:
         self._verifier = NoteVerifier.parse(verifier) if isinstance(verifier, str) else verifier
+        self.witnesses = WitnessQuorum.of(witnesses, quorum=witness_quorum)
         self._cache_dir = cache_dir
         self.enforcement_point = enforcement_point
         self._http = httpx.Client(
@@ -180,6 +194,15 @@ class Client:
     @property
     def serial(self) -> int | None:
         return None if self._bundle is None else self._bundle.serial
+
+    def open_checkpoint(self, note: str) -> Checkpoint:
+        """A ledger checkpoint this client may rely on: signed by the log's key and
+        cosigned by the quorum of its witnesses. Raises LedgerIntegrityError (naming how
+        many cosignatures were valid and needed) otherwise, InvalidInputError when the
+        note is malformed."""
+        checkpoint = open_checkpoint(note, self._verifier)
+        self.witnesses.check(note)
+        return checkpoint
 
     # -- deciding ----------------------------------------------------------------------
 
