@@ -43,6 +43,7 @@ from brightline.server.state import (
     keep_current,
     refresh,
 )
+from brightline.server.witnessing import keep_witnessed
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.guard import PlanLimits
@@ -114,13 +115,17 @@ def create_app(
         state.changed = asyncio.Condition()
         await run_in_threadpool(refresh, state)
         state.ready = True
-        task = asyncio.create_task(keep_current(state))
+        tasks = [asyncio.create_task(keep_current(state))]
+        if settings.ledger_witnesses:
+            tasks.append(asyncio.create_task(keep_witnessed(state)))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="Brightline",
