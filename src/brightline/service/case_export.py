@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from brightline import files
 from brightline.access import Principal
 from brightline.cases import (
     Action,
@@ -300,10 +301,7 @@ def export_case(
         "ledger": {**ledger, "verifier_key": str(verifier) if verifier else None},
     }
     bundle["digest"] = hashlib.sha256(canonical_json(bundle).encode()).hexdigest()
-    try:
-        out.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputError(Problem(str(out), f"cannot write: {exc}")) from exc
+    files.write_file(out, json.dumps(bundle, indent=2, ensure_ascii=False) + "\n")
     return bundle
 
 
