@@ -95,9 +95,9 @@ def ingest_file(
             totals, counts = _stage(
                 path,
                 world,
-                dataset,
-                ingest_id,
-                quarantine_path,
+                dataset=dataset,
+                ingest_id=ingest_id,
+                quarantine_path=quarantine_path,
                 progress=progress,
                 batch_rows=batch_rows,
             )
@@ -135,10 +135,10 @@ def ingest_file(
 def _stage(
     path: Path,
     world: World,
+    *,
     dataset: TelemetryDataset,
     ingest_id: str,
     quarantine_path: Path,
-    *,
     progress: Callable[[int, int], None] | None,
     batch_rows: int,
 ) -> tuple[dict[str, int], Counter[str]]:
@@ -198,12 +198,7 @@ def _stage(
 def _read(path: Path, batch_rows: int) -> Iterator[RawBatch]:
     """The file's batches; a failure to read it is the input's problem, not the
     dataset's."""
-    batches = read_metering(path, batch_rows=batch_rows)
-    while True:
-        try:
-            raw = next(batches)
-        except StopIteration:
-            return
-        except OSError as exc:
-            raise InvalidInputError(Problem(str(path), f"cannot read: {files.cause(exc)}")) from exc
-        yield raw
+    try:
+        yield from read_metering(path, batch_rows=batch_rows)
+    except OSError as exc:
+        raise InvalidInputError(Problem(str(path), f"cannot read: {files.cause(exc)}")) from exc
