@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from brightline import files
 from brightline.access import Action
 from brightline.cases import (
     AppealOutcome,
@@ -225,9 +226,7 @@ def evidence_add(
     ):
         if upload and content is not None and sha256 is not None:
             # Only once the principal is known: no copy is kept for an unknown caller.
-            target = config.data_dir / "case-documents" / sha256
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            files.write_file(config.data_dir / "case-documents" / sha256, content)
         state = add_evidence(store, case_id, item, actor=actor)
     _state(state, as_json, f", evidence {len(state.evidence)} pinned")
 

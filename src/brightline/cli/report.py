@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from brightline import files
 from brightline.access import Action
 from brightline.cases import ReporterIdentity, Signal, SourceKind
 from brightline.cli.app import app, command, console, err_console, settings
@@ -250,7 +251,7 @@ def disclose_release_command(
     config = settings()
     with acting(Action.DISCLOSE, key_file, token_file, config=config) as (store, _):
         disclosures = disclose_release(store, entry)
-    out.write_text("".join(json.dumps(d.to_json()) + "\n" for d in disclosures), encoding="utf-8")
+    files.write_file(out, "".join(json.dumps(d.to_json()) + "\n" for d in disclosures))
     console.print(
         f"wrote {len(disclosures)} disclosures (the release and {len(disclosures) - 1} inputs) "
         f"to {out}: they hold private records, keep them as such",

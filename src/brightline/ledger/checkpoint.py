@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from brightline import files
 from brightline.errors import (
     ConflictError,
     InvalidInputError,
@@ -187,15 +188,15 @@ def write_key_files(signer: NoteSigner, *, private_path: Path, public_path: Path
     """Write the private key (created with mode 0600) and the verifier key.
 
     Refuses to overwrite an existing private key file (:class:`ConflictError`):
-    replacing a log's key would orphan every checkpoint signed with it.
+    replacing a log's key would orphan every checkpoint signed with it. Both are written
+    whole (:mod:`brightline.files`); :class:`~brightline.errors.StorageError` when they
+    cannot be.
     """
     try:
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        files.write_new(private_path, signer.to_secret_string() + "\n", mode=0o600)
     except FileExistsError as exc:
         raise ConflictError(f"{private_path} already exists; not overwriting a key") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(signer.to_secret_string() + "\n")
-    public_path.write_text(str(signer.verifier()) + "\n", encoding="utf-8")
+    files.write_file(public_path, str(signer.verifier()) + "\n")
 
 
 def _read_key_file(path: Path, what: str) -> str:

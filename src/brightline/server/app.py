@@ -32,6 +32,7 @@ from brightline.errors import (
     LedgerIntegrityError,
     NotFoundError,
     RateLimitedError,
+    StorageError,
     StoreUnavailableError,
 )
 from brightline.ledger import NoteSigner
@@ -63,6 +64,7 @@ STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
     (ConflictError, 409),
     (InvalidInputError, 422),
     (StoreUnavailableError, 503),
+    (StorageError, 503),
     (LedgerIntegrityError, 500),
 ]
 

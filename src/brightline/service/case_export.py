@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from brightline import files
 from brightline.access import Principal
 from brightline.cases import (
     Action,
@@ -273,10 +274,7 @@ def export_case(
         },
     }
     bundle["digest"] = _digest(bundle)
-    try:
-        out.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputError(Problem(str(out), f"cannot write: {exc}")) from exc
+    files.write_file(out, json.dumps(bundle, indent=2, ensure_ascii=False) + "\n")
     return bundle
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import brightline
+from brightline import files
 from brightline.config import Settings
 from brightline.errors import (
     BrightlineError,
@@ -190,12 +191,13 @@ def write_transparency_report(
             private=private,
         )
     progress("writing the site")
-    files = render_site(report)
-    for relative, data in files.items():
-        _write(out_dir / relative, data)
+    site = render_site(report)
+    with files.writing_many() as batch:
+        for relative, data in site.items():
+            batch.write(out_dir / relative, data)
     return ReportSummary(
         out_dir=out_dir,
-        files=tuple(sorted(files)),
+        files=tuple(sorted(site)),
         parameters=parameters,
         checkpoint=checkpoint,
         tables=len(report.tables),
@@ -210,13 +212,6 @@ def _link(out_dir: Path, tiles_dir: Path | None) -> str | None:
         return None
     relative = os.path.relpath(tiles_dir.resolve(), out_dir.resolve())
     return relative.replace(os.sep, "/") + "/"
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # -- verification ----------------------------------------------------------------------------
@@ -497,7 +492,7 @@ def _read_files(report_dir: Path, skip: list[Path]) -> dict[str, bytes]:
     """Every file under ``report_dir`` by relative path, but those under ``skip`` (the
     log's tiles, when kept inside the report); a linked directory is listed as a file."""
     skipped = {p.resolve() for p in skip}
-    files: dict[str, bytes] = {}
+    found: dict[str, bytes] = {}
     for root, dirs, names in os.walk(report_dir, followlinks=False):
         here = Path(root)
         for name in list(dirs):
@@ -505,12 +500,12 @@ def _read_files(report_dir: Path, skip: list[Path]) -> dict[str, bytes]:
                 dirs.remove(name)
             elif (here / name).is_symlink():
                 dirs.remove(name)
-                files[(here / name).relative_to(report_dir).as_posix() + "/"] = b""
+                found[(here / name).relative_to(report_dir).as_posix() + "/"] = b""
         for name in names:
             path = here / name
             relative = path.relative_to(report_dir).as_posix()
             try:
-                files[relative] = path.read_bytes()
+                found[relative] = path.read_bytes()
             except OSError:
-                files[relative] = b""
-    return files
+                found[relative] = b""
+    return found

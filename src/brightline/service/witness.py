@@ -23,7 +23,6 @@ import binascii
 import fcntl
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from brightline import files
 from brightline.errors import (
     ConflictError,
     InvalidInputError,
     LedgerIntegrityError,
     NotFoundError,
+    StorageError,
     StoreUnavailableError,
 )
 from brightline.ledger import (
@@ -67,16 +68,12 @@ def witness_keygen(directory: Path, *, name: str) -> CosignatureVerifier:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     signer = generate_cosigner(name)
     try:
-        fd = os.open(directory / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        files.write_new(directory / KEY_FILE, signer.to_secret_string() + "\n", mode=0o600)
     except FileExistsError as exc:
         raise ConflictError(
             f"{directory / KEY_FILE} already exists; not overwriting a key"
         ) from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(signer.to_secret_string() + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    _write_whole(directory / PUBLIC_FILE, (str(signer.verifier()) + "\n").encode(), mode=0o644)
+    files.write_file(directory / PUBLIC_FILE, str(signer.verifier()) + "\n", mode=0o644)
     return signer.verifier()
 
 
@@ -228,28 +225,7 @@ def _write_state(path: Path, state: Mapping[str, WitnessedLog]) -> None:
         },
     }
     try:
-        _write_whole(path, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600)
-    except OSError as exc:
+        files.write_file(path, json.dumps(document, indent=2) + "\n", mode=0o600)
+    except (OSError, StorageError) as exc:
         # Nothing is cosigned that is not recorded: the request fails, the memory stays.
         raise StoreUnavailableError(f"cannot record the witness state {path}: {exc}") from exc
-
-
-def _write_whole(path: Path, data: bytes, *, mode: int) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old file or the new one:
-    a new file beside it, fsynced, renamed over it, and the directory fsynced."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
