@@ -77,17 +77,22 @@ def witness_keygen(directory: Path, *, name: str) -> CosignatureVerifier:
     return signer.verifier()
 
 
-def read_log_key(value: str) -> NoteVerifier:
-    """A log's verifier key given as the key itself or as a file holding it (log.pub)."""
+def key_text(value: str, what: str) -> str:
+    """A key given as the key itself or as a file holding it (``log.pub``, ``witness.pub``)."""
     path = Path(value)
     if "+" not in value or path.is_file():
         try:
-            value = path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInputError(
-                f"{value} is neither a log verifier key nor a readable file: {exc}"
+                f"{value} is neither a {what} verifier key nor a readable file: {exc}"
             ) from exc
-    return NoteVerifier.parse(value)
+    return value
+
+
+def read_log_key(value: str) -> NoteVerifier:
+    """A log's verifier key given as the key itself or as a file holding it (log.pub)."""
+    return NoteVerifier.parse(key_text(value, "log"))
 
 
 @dataclass(frozen=True, slots=True)

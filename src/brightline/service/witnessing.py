@@ -42,6 +42,7 @@ from brightline.ledger import (
     open_checkpoint,
     parse_tree_size,
 )
+from brightline.service.witness import key_text
 from brightline.store import Store
 from brightline.store.ledger import (
     SqlTileStore,
@@ -233,15 +234,7 @@ def witness_quorum(
 
 
 def _read_witness_key(value: str) -> CosignatureVerifier:
-    path = Path(value)
-    if "+" not in value or path.is_file():
-        try:
-            value = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(
-                f"{value} is neither a witness verifier key nor a readable file: {exc}"
-            ) from exc
-    return CosignatureVerifier.parse(value)
+    return CosignatureVerifier.parse(key_text(value, "witness"))
 
 
 def require_witnessed(
