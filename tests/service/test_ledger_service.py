@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from brightline.config import Settings
 from brightline.errors import LedgerIntegrityError
 from brightline.ledger import (
     TamperedLogError,
@@ -80,9 +81,12 @@ def test_an_unknown_event_type_stops_the_sync_and_publishes_nothing(world_store:
         assert all(b"case.renamed" not in public for _, public in iter_public(session))
 
 
-def test_restriction_events_publish_policy_tags_and_no_names(world_store: Store) -> None:
+def test_restriction_events_publish_policy_tags_and_no_names(
+    world_store: Store, tmp_path: Path
+) -> None:
     propose_restrictions(world_store, restriction_yaml("r-pub"), name="r.yaml", actor=ALICE, now=T)
-    approve_restriction(world_store, "r-pub", actor=BOB, now=T)
+    settings = Settings(data_dir=tmp_path / "data")
+    approve_restriction(world_store, "r-pub", actor=BOB, settings=settings, now=T)
     sync_ledger(world_store, signer=SIGNER, now=T)
     disclosure = disclose(world_store, 2)
     assert disclosure.event_type == "restriction.approved"
