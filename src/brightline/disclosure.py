@@ -103,6 +103,9 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "case.appealed": _CASE,
         "case.appeal-decided": _CASE | {"appeal"},
         "case.closed": _CASE,
+        # Log migration (issue 15): entry 0 of a log that continues a sealed one
+        # (brightline.ledger.chain); exactly what a verifier needs to walk back to it.
+        "ledger.continued": frozenset({"origin", "size", "root", "checkpoint_sha256"}),
     }
 )
 
@@ -329,6 +332,17 @@ def _counts(record: Mapping[str, Any], facts: Facts) -> object:
     return {str(k): v for k, v in counts.items()}
 
 
+# Log migration (issue 15): a ``ledger.continued`` record holds the sealed log's origin,
+# final size and root (base64) and the SHA-256 of its final signed checkpoint (hex), as
+# brightline.ledger.chain.Continuation.public() writes them; all four are public.
+_LEDGER_DERIVATIONS: Final[Mapping[str, _Derivation]] = {
+    "origin": lambda r, f: str(r["origin"]),
+    "size": lambda r, f: int(r["size"]),
+    "root": lambda r, f: str(r["root"]),
+    "checkpoint_sha256": lambda r, f: str(r["checkpoint_sha256"]),
+}
+
+
 _DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
     {
         "restriction": _RESTRICTION_DERIVATIONS,
@@ -336,5 +350,6 @@ _DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
         "signal": _SIGNAL_DERIVATIONS,
         "principal": {"role": lambda r, f: r["role"]},
         "world": {"counts": _counts},
+        "ledger": _LEDGER_DERIVATIONS,  # log migration (issue 15)
     }
 )
