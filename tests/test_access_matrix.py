@@ -495,6 +495,7 @@ CLI_ONLY = {
     Action.IMPORT_WORLD,
     Action.MANAGE_NOTIFICATIONS,
     Action.VIEW_NOTIFICATIONS,
+    Action.SEAL_LEDGER,
 }
 
 
@@ -508,6 +509,7 @@ def test_admin_manages_keys_and_grants_only() -> None:
         Action.LIST_KEYS,
         Action.CREATE_KEY,
         Action.REVOKE_KEY,
+        Action.SEAL_LEDGER,
     }
 
 
