@@ -17,6 +17,7 @@ from brightline.ledger import (
     CONTINUED,
     Checkpoint,
     TamperedLogError,
+    generate_key,
     note_sha256,
     read_signer,
     sign_checkpoint,
@@ -237,9 +238,7 @@ def test_entries_added_to_a_sealed_log_are_found(world_store: Store, settings: S
         chain(settings, world_store)
 
 
-def test_a_sealed_log_whose_key_is_missing_is_named(
-    world_store: Store, settings: Settings
-) -> None:
+def test_a_sealed_log_whose_key_is_missing_is_named(world_store: Store, settings: Settings) -> None:
     sealed(settings, world_store, 1)
     with pytest.raises(NotFoundError, match=r"sealed log 1 \(brightline.local/ledger\)"):
         verify_chain(world_store, LedgerKeys.of(settings).verifier(), sealed=[])
@@ -300,3 +299,18 @@ def test_keys_left_half_moved_by_a_crash_are_settled(
     assert filed.verifier() == old
     assert not staged.private.parent.exists()
     assert chain(settings, world_store) == (2, 2)
+
+
+def test_a_kept_checkpoint_is_checked_against_its_own_log(
+    world_store: Store, settings: Settings
+) -> None:
+    kept = sync(settings, world_store).checkpoint
+    sealed(settings, world_store, 1)
+    current, keys = LedgerKeys.of(settings).verifier(), sealed_verifiers(settings)
+    assert verify_chain(world_store, current, sealed=keys, older=kept)[1].notes[-1] == (
+        "consistent with the given older checkpoint"
+    )
+    stranger = generate_key("other.example/log")
+    other = sign_checkpoint(Checkpoint(stranger.name, 1, bytes(32)), stranger)
+    with pytest.raises(LedgerIntegrityError, match="none of the logs verified"):
+        verify_chain(world_store, current, sealed=keys, older=other)

@@ -95,9 +95,8 @@ def status(
             )
         )
         return
-    if state.logs > 1:
-        sealed = "sealed" if state.log < state.logs else f"the current one of {state.logs}"
-        console.print(f"log {state.log} ({state.origin}), {sealed}", highlight=False)
+    which = "sealed" if state.log < state.logs else f"the current one of {state.logs}"
+    console.print(f"log {state.log} ({state.origin or 'no origin yet'}), {which}", highlight=False)
     console.print(
         f"size {state.size}\nroot {_b64(state.root)} (base64, as in the checkpoint)",
         highlight=False,

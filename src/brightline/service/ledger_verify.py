@@ -247,12 +247,21 @@ def verify_chain(
                     _check_frozen(session, log.number, report.size)
             reports.append(report)
             newer = log
+        _check_kept_origin(kept, [log.origin for log in logs])
         first = _first_entry(session, logs[0].number)
         if _starts_with_continued(first):
             raise LedgerIntegrityError(
                 f"log {logs[0].number} ({logs[0].origin}) continues a log the store does not hold"
             )
     return tuple(reports)
+
+
+def _check_kept_origin(kept: str | None, origins: Sequence[str | None]) -> None:
+    """A checkpoint kept by the caller must be of one of the logs verified."""
+    if kept is not None and kept not in origins:
+        raise LedgerIntegrityError(
+            f"the checkpoint you kept is of {kept}, which is none of the logs verified"
+        )
 
 
 def _first_entry(session: Session, log: int) -> bytes | None:
@@ -328,6 +337,7 @@ def verify_tiles_chain(
                 verify_tiles(earlier, key, older=older if kept == continuation.origin else None)
             )
         current = earlier
+    _check_kept_origin(kept, [r.origin for r in reports])
     if by_note:
         raise InvalidInputError(
             Problem(str(next(iter(by_note.values()))), "is not a log this chain continues")
