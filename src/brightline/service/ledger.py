@@ -243,7 +243,8 @@ def sync_log(
     if signer is not None and log.origin not in (None, signer.name):
         raise LedgerIntegrityError(
             f"the ledger key is {signer.name}'s but the current log is {log.origin} (log "
-            f"{log.number}): a checkpoint signed with it would not be that log's"
+            f"{log.number}): a checkpoint signed with it would not be that log's (a process "
+            "started before the log was sealed, such as `brightline serve`, must be restarted)"
         )
     position = consumer_position(session, CONSUMER)
     size = ledger_size(session, log=log.number)
@@ -281,12 +282,18 @@ def pending(store: Store) -> bool:
         return outbox_head(session) > consumer_position(session, CONSUMER)
 
 
-def sync(settings: Settings, store: Store) -> SyncResult:
-    """Sync with the deployment's key, if it has one (first finishing the move of the
-    key files that a seal interrupted by a crash left half done)."""
+def settle_key_files(settings: Settings, store: Store) -> None:
+    """Finish moving the key files of a seal that committed but died before it moved
+    them (:func:`~brightline.service.ledger_keys.settle_keys`); a no-op otherwise."""
     if LedgerKeys.staged(settings).private.parent.is_dir():
         with store.read() as session:
             settle_keys(settings, ledger_logs(session))
+
+
+def sync(settings: Settings, store: Store) -> SyncResult:
+    """Sync with the deployment's key, if it has one (first finishing the move of the
+    key files that a seal interrupted by a crash left half done)."""
+    settle_key_files(settings, store)
     return sync_ledger(
         store,
         signer=LedgerKeys.of(settings).signer(),
