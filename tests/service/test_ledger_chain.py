@@ -5,6 +5,8 @@ from the current log to the first, naming what was tampered with."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,16 +37,19 @@ from brightline.service.ledger import (
 from brightline.service.ledger_keys import LedgerKeys, sealed_verifiers, stage_key
 from brightline.service.ledger_seal import SealResult, log_verifier, seal_and_restart
 from brightline.service.ledger_verify import verify_chain, verify_tiles_chain
-from brightline.store import Store, append_outbox
+from brightline.store import Store, append_outbox, open_store, read_outbox
 from brightline.store.ledger import (
     StoredLog,
     add_checkpoint,
     checkpoints,
+    entry_at,
     iter_public,
     ledger_logs,
+    ledger_size,
 )
 from brightline.store.ledger_models import LedgerCheckpointRow
 from principals import principal
+from service.store_scenarios import kill_writers_repeatedly
 from service.test_ledger_service import _tamper
 
 T = datetime(2025, 10, 1, tzinfo=UTC)
@@ -314,3 +319,58 @@ def test_a_kept_checkpoint_is_checked_against_its_own_log(
     other = sign_checkpoint(Checkpoint(stranger.name, 1, bytes(32)), stranger)
     with pytest.raises(LedgerIntegrityError, match="none of the logs verified"):
         verify_chain(world_store, current, sealed=keys, older=other)
+
+
+# -- seals killed at random points --------------------------------------------------------------
+
+KILLS = 40
+
+
+def _sealer(settings: Settings) -> Callable[[str, int, int], None]:
+    def write(url: str, iteration: int, ack: int) -> None:
+        store = open_store(url, migrate=False)
+        sync(settings, store)  # warm up (and settle a seal killed before) before the clock
+        os.write(ack, b"READY\n")
+        while True:
+            add_events(store, 3)
+            result = seal_and_restart(settings, store, actor=ADMIN, now=T)
+            os.write(ack, f"SEALED {result.sealed.number}\n".encode())
+
+    return write
+
+
+def test_killed_seals_leave_a_chain_that_verifies(
+    store_url: str, store: Store, settings: Settings
+) -> None:
+    """Killed in the transaction, it sealed nothing; killed after it, the next command
+    finishes moving the keys. Every event is logged once, in order, across the logs."""
+    add_events(store, 1)
+    sync(settings, store)
+    store.close()  # no pooled connection may cross the fork
+    lines, errors = kill_writers_repeatedly(
+        _sealer(settings), store_url, iterations=KILLS, max_delay=0.3, seed=15
+    )
+    assert not errors, errors[:5]
+    assert len(lines) >= 3, "the sealers barely sealed: the test proves little"
+    with open_store(store_url, migrate=False) as again:
+        sync(settings, again)
+        logs = _logs(again)
+        assert len(logs) > len(lines)
+        reports = chain(settings, again)
+        assert len(reports) == len(logs)
+        with again.read() as session:
+            outbox = [e.id for e in read_outbox(session, limit=1_000_000)]
+            logged = [
+                entry_at(session, seq, log=log.number).outbox_id
+                for log in logs
+                for seq in range(ledger_size(session, log=log.number))
+            ]
+        assert logged == outbox
+        # A key left staged by a seal killed before its commit belongs to no log yet; the
+        # next seal uses it.
+        staged = LedgerKeys.staged(settings)
+        if staged.private.exists():
+            assert read_signer(staged.private).name not in {log.origin for log in logs}
+        seal(settings, again, len(logs))
+        assert not staged.private.parent.exists()
+        assert len(chain(settings, again)) == len(logs) + 1

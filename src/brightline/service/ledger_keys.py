@@ -20,6 +20,7 @@ that a crash interrupted. Every step of it is idempotent.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,12 @@ def sealed_verifiers(settings: Settings) -> list[NoteVerifier]:
 def stage_key(settings: Settings, origin: str) -> NoteSigner:
     """The next log's key, named ``origin``: the one an interrupted seal staged, or a new
     one. ConflictError if a staged key is named otherwise (the interrupted seal was for
-    another origin: finish it with that origin, or remove ``ledger/next/``)."""
+    another origin: finish it with that origin, or remove ``ledger/next/``).
+
+    A new key is written in a directory of its own and renamed to ``next/`` (one atomic
+    step), so that a crash never leaves half a key there; directories left by such a
+    crash held keys no log ever used, and are removed.
+    """
     staged = LedgerKeys.staged(settings)
     if staged.private.is_file():
         signer = read_signer(staged.private)
@@ -113,11 +119,19 @@ def stage_key(settings: Settings, origin: str) -> NoteSigner:
                 f"{staged.private} holds the key of an unfinished seal for {signer.name}: "
                 f"run it again with --origin {signer.name}, or remove {staged.private.parent}"
             )
-        staged.public.write_text(str(signer.verifier()) + "\n", encoding="utf-8")
         return signer
-    make_private_dir(staged.private.parent)
+    ledger = staged.private.parent.parent
+    for leftover in ledger.glob(".next-*"):
+        shutil.rmtree(leftover)
     signer = generate_key(origin)
-    write_key_files(signer, private_path=staged.private, public_path=staged.public)
+    making = LedgerKeys._in(ledger / f".next-{signer.key_id.hex()}")
+    make_private_dir(making.private.parent)
+    write_key_files(signer, private_path=making.private, public_path=making.public)
+    try:
+        os.rename(making.private.parent, staged.private.parent)
+    except OSError as exc:  # another seal staged one meanwhile
+        shutil.rmtree(making.private.parent)
+        raise ConflictError(f"{staged.private.parent} appeared meanwhile: run again") from exc
     return signer
 
 
