@@ -3,11 +3,13 @@
 Pure core, no database: :mod:`~brightline.ledger.verify` (stand-alone, stdlib only,
 for auditors), :mod:`~brightline.ledger.tree` (tiled hash storage, appends, proofs),
 :mod:`~brightline.ledger.audit` (recompute a log, name the first bad index),
-:mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519) and
-:mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification).
+:mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519),
+:mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification) and
+:mod:`~brightline.ledger.chain` (a sealed log continued by a new one).
 """
 
 from brightline.ledger.audit import TamperedLogError, audit_tiles
+from brightline.ledger.chain import CONTINUED, Continuation, note_sha256, verify_continuation
 from brightline.ledger.checkpoint import (
     Checkpoint,
     NoteSigner,
@@ -60,11 +62,13 @@ from brightline.ledger.verify import (
 )
 
 __all__ = [
+    "CONTINUED",
     "EMPTY_ROOT",
     "HASH_SIZE",
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "Checkpoint",
+    "Continuation",
     "HashSource",
     "LedgerEntry",
     "MemoryHashStore",
@@ -88,6 +92,7 @@ __all__ = [
     "generate_key",
     "leaf_hash",
     "node_hash",
+    "note_sha256",
     "open_checkpoint",
     "open_note",
     "parse_public_form",
@@ -99,6 +104,7 @@ __all__ = [
     "sign_note",
     "tile_path",
     "verify_consistency",
+    "verify_continuation",
     "verify_inclusion",
     "verify_tile_dir",
     "write_key_files",
