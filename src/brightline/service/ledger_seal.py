@@ -22,10 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import Session
+
 from brightline.access import Action, Principal, authorize
 from brightline.config import Settings
 from brightline.errors import ConflictError, LedgerIntegrityError, NotFoundError
 from brightline.ledger import CONTINUED, Continuation, NoteSigner, NoteVerifier, open_checkpoint
+from brightline.policy import format_time
 from brightline.service.ledger import granularity_of, sync_log
 from brightline.service.ledger_keys import (
     LedgerKeys,
@@ -42,6 +45,8 @@ from brightline.store.ledger import (
     ledger_logs,
     start_log,
 )
+from brightline.store.releases import outbox_of_type
+from brightline.transparency.private_figures import RELEASE_EVENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,24 @@ def _next_origin(logs: list[StoredLog], signer: NoteSigner) -> str:
     return f"{base}/{logs[-1].number + 1}"
 
 
+def _refuse_after_a_release(session: Session) -> None:
+    """A transparency report states the privacy budget spent by every earlier release of
+    figures with differential privacy, and ``report verify`` checks that list against the
+    release entries of the report's own log (``brightline.transparency.private_doc``). A
+    release logged in a sealed log could be neither listed (it is not in the new log) nor
+    left out (the budget would be understated), so no report could be signed after the
+    seal. Until reports follow a chain of logs, a store that has released figures is not
+    sealed."""
+    released = outbox_of_type(session, RELEASE_EVENT)
+    if released:
+        raise ConflictError(
+            f"this store has released figures with differential privacy ({len(released)} "
+            f"{RELEASE_EVENT} event{'' if len(released) == 1 else 's'}): a report made after "
+            "a seal checks its privacy budget against the releases of its own log only, so "
+            "a store that has released figures cannot be sealed yet (docs/ledger.md)"
+        )
+
+
 def seal_and_restart(
     settings: Settings,
     store: Store,
@@ -77,14 +100,16 @@ def seal_and_restart(
     (default: the first log's origin and ``/<n>``); it must be new to the store.
 
     Needs the ``seal-ledger`` permission (AccessDeniedError) and the current log's key
-    (NotFoundError); refuses an empty log, an origin already used or a key that is not
-    the current log's (ConflictError / LedgerIntegrityError). Safe to run again after a
+    (NotFoundError); refuses an empty log, an origin already used, a store that has
+    released figures with differential privacy or a key that is not the current log's
+    (ConflictError / LedgerIntegrityError). Safe to run again after a
     crash: a key staged for the new log is reused, and key files left half moved are
     settled.
     """
     authorize(actor, Action.SEAL_LEDGER)
     with store.read() as session:
         logs = ledger_logs(session)
+        _refuse_after_a_release(session)
     settle_keys(settings, logs)  # a seal that committed before a crash: finish it first
     if expected is not None and expected != logs[-1].number:
         already = ": it is sealed already" if expected < logs[-1].number else ""
@@ -108,6 +133,7 @@ def seal_and_restart(
         sealed = current_log(session)
         if sealed.number != logs[-1].number:
             raise ConflictError(f"log {logs[-1].number} was sealed meanwhile; run again")
+        _refuse_after_a_release(session)  # again, under the write lock
         # 1. Log what is pending in the old log and sign its final checkpoint.
         final = sync_log(session, signer=old_signer, at=at, granularity=granularity)
         if final.size == 0:
@@ -127,6 +153,7 @@ def seal_and_restart(
                 "log": log.number,
                 "sealed_log": sealed.number,
                 "actor": actor.name,
+                "at": format_time(at),  # exact, in private: the entry's time is rounded
             },
             at=at,
         )
