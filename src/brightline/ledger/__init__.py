@@ -5,11 +5,13 @@ for auditors), :mod:`~brightline.ledger.tree` (tiled hash storage, appends, proo
 :mod:`~brightline.ledger.audit` (recompute a log, name the first bad index),
 :mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519),
 :mod:`~brightline.ledger.cosignature` (C2SP witness cosignatures and quorums),
-:mod:`~brightline.ledger.witness` (a witness's checks, C2SP tlog-witness) and
-:mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification).
+:mod:`~brightline.ledger.witness` (a witness's checks, C2SP tlog-witness),
+:mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification) and
+:mod:`~brightline.ledger.chain` (a sealed log continued by a new one).
 """
 
 from brightline.ledger.audit import TamperedLogError, audit_tiles
+from brightline.ledger.chain import CONTINUED, Continuation, note_sha256, verify_continuation
 from brightline.ledger.checkpoint import (
     Checkpoint,
     NoteSignature,
@@ -82,6 +84,7 @@ from brightline.ledger.witness import (
 )
 
 __all__ = [
+    "CONTINUED",
     "EMPTY_ROOT",
     "HASH_SIZE",
     "SIZE_CONTENT_TYPE",
@@ -89,6 +92,7 @@ __all__ = [
     "TILE_WIDTH",
     "AddCheckpoint",
     "Checkpoint",
+    "Continuation",
     "Cosignature",
     "CosignatureSigner",
     "CosignatureVerifier",
@@ -124,6 +128,7 @@ __all__ = [
     "judge_submission",
     "leaf_hash",
     "node_hash",
+    "note_sha256",
     "note_signatures",
     "open_checkpoint",
     "open_note",
@@ -137,6 +142,7 @@ __all__ = [
     "sign_note",
     "tile_path",
     "verify_consistency",
+    "verify_continuation",
     "verify_inclusion",
     "verify_tile_dir",
     "write_key_files",

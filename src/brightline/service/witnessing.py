@@ -107,7 +107,10 @@ def witness_latest(
             if cosignatures(latest.note, [key]):
                 held.append(Submission(key.name, Outcome.HELD, "already cosigned"))
             else:
-                old = witnessed_size(session, witness=key.name, key_id=key.key_id) or 0
+                old = (
+                    witnessed_size(session, witness=key.name, key_id=key.key_id, log=latest.log)
+                    or 0
+                )
                 pending.append((endpoint, min(old, latest.size)))
     submit = _Submitter(store, latest, settings.ledger_witness_timeout, transport, clock)
     with ThreadPoolExecutor(max_workers=max(1, len(pending))) as pool:
@@ -177,7 +180,8 @@ class _Submitter:
     def _post(self, client: httpx.Client, endpoint: WitnessEndpoint, old: int) -> httpx.Response:
         size = self._checkpoint.size
         with self._store.read() as session:
-            proof = TiledTree(SqlTileStore(session)).consistency_proof(old, size) if old else ()
+            tiles = SqlTileStore(session, log=self._checkpoint.log)
+            proof = TiledTree(tiles).consistency_proof(old, size) if old else ()
         body = AddCheckpoint(old, proof, self._checkpoint.signed_note).encode()
         return client.post(f"{endpoint.url}/add-checkpoint", content=body)
 
