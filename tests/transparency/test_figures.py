@@ -111,7 +111,8 @@ def test_lifted_dry_run_expired_and_future_restrictions() -> None:
     log.restriction("r-dry", "lift-proposed", "2025-11-02T00:00:00Z")
     log.restriction("r-dry", "lift-approved", "2025-11-03T00:00:00Z", **BODY)
     figures = log.figures()
-    assert rows(figures, "restrictions-by-policy")["mass-surveillance"] == (3, 1, 1, 1)
+    # Imposed: r-short and the promoted r-dry; r-later comes into force in December.
+    assert rows(figures, "restrictions-by-policy")["mass-surveillance"] == (2, 1, 1, 1)
     assert [i.restriction for i in figures.in_force] == ["r-dry"]
     assert figures.in_force[0].entry == 10  # the promotion-approved entry
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -26,26 +26,30 @@ from brightline.transparency.model import (
     check_fields,
     parse_time,
 )
+from brightline.transparency.spells import (
+    NOT_PUBLISHED,
+    RESTRICTION_COLUMNS,
+    restriction_spells,
+    restriction_tables,
+)
 from brightline.transparency.suppression import Place
 
-NOT_PUBLISHED: Final = "not published"
+__all__ = ["COPIES", "NOT_PUBLISHED", "RESTRICTION_COLUMNS", "compute_figures"]
+
 AGE_BUCKETS: Final = (
     ("under 30 days", 0, 30),
     ("30 to 89 days", 30, 90),
     ("90 to 179 days", 90, 180),
     ("180 days or more", 180, None),
 )
-RESTRICTION_COLUMNS: Final = ("imposed", "lifted", "expired", "in force at end")
 _ACTIVE: Final = frozenset({"active", "lift-proposed", "promotion-proposed"})
 _DAY: Final = 86_400.0
-_BY_ONE_VALUE: Final = ("policy", "sector", "country")
 
 #: Figures published in more than one place (see :func:`~brightline.transparency.
-#: suppression.suppress_tables`): the restriction tables by policy, sector and country
-#: count the same restrictions, so their totals are equal; the age-of-cases totals are
-#: the cases closed in the period and still open at its end.
+#: suppression.suppress_tables`): the age-of-cases totals are the cases closed in the
+#: period and still open at its end. (The restriction tables, whose totals are one figure
+#: in three places, are suppressed together over the series: see ``series``.)
 COPIES: Final[tuple[tuple[Place, ...], ...]] = (
-    *(tuple((f"restrictions-by-{n}", None, c) for n in _BY_ONE_VALUE) for c in range(4)),
     (("case-age", None, 0), ("cases", "closed", 0)),
     (("case-age", None, 1), ("cases", "open at end of period", 0)),
 )
@@ -58,7 +62,6 @@ class _Restriction:
     fields: dict[str, Any] = field(default_factory=dict)
     approval: int | None = None
     approved_at: datetime | None = None
-    lifted_at: datetime | None = None
 
     @property
     def enforcing(self) -> bool:
@@ -100,8 +103,7 @@ class _Tally:
     findings: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     appeals: Counter[str] = field(default_factory=Counter)
     restrictions: dict[str, _Restriction] = field(default_factory=dict)
-    # (dimension value getter applied later) events as (restriction fields, column)
-    restriction_events: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    restriction_entries: list[PublicEntry] = field(default_factory=list)
 
     def in_period(self, when: datetime) -> bool:
         return when in self.period and when < self.as_of
@@ -133,6 +135,7 @@ def compute_figures(
             _case(tally, entry, move)
         elif kind == "restriction":
             _restriction(tally, entry)
+            tally.restriction_entries.append(entry)
     return Figures(tables=_tables(tally), in_force=_in_force(tally, fields), entries_read=read)
 
 
@@ -201,19 +204,12 @@ def _restriction(tally: _Tally, entry: PublicEntry) -> None:
         state.case = public["case"]
     was_enforcing = state.enforcing
     state.phase = _PHASE_AFTER[str(kind)]
-    here = tally.in_period(entry.time)
     if kind in ("approved", "promotion-approved"):
         # The approval's public form carries the body in effect from then on.
         state.fields = dict(public)
         state.approval = entry.index
         if state.enforcing and not was_enforcing:
             state.approved_at = entry.time
-            if here:
-                tally.restriction_events.append((state.fields, "imposed"))
-    elif kind == "lift-approved":
-        state.lifted_at = entry.time
-        if here and was_enforcing:
-            tally.restriction_events.append((state.fields, "lifted"))
 
 
 # -- tables ------------------------------------------------------------------------------
@@ -238,7 +234,12 @@ def _tables(tally: _Tally) -> tuple[Table, ...]:
         _cases_table(tally),
         _age_table(tally),
         _findings_table(tally),
-        *_restriction_tables(tally),
+        # Counted from when each restriction was in force (see ``spells``).
+        *restriction_tables(
+            restriction_spells(tally.restriction_entries, as_of=tally.as_of),
+            start=tally.period.start,
+            as_of=tally.as_of,
+        ),
         _times_table(tally),
         _appeals_table(tally),
     )
@@ -347,78 +348,6 @@ def _findings_table(tally: _Tally) -> Table:
         total=True,
         chart_column=0,
     )
-
-
-def _values(fields: Mapping[str, Any], dimension: str) -> list[str]:
-    value = fields.get(dimension)
-    if dimension == "service_tags":
-        tags = [str(t) for t in value or ()] if isinstance(value, list) else []
-        return tags or [NOT_PUBLISHED]
-    return [str(value)] if value else [NOT_PUBLISHED]
-
-
-_DIMENSIONS: Final = (
-    ("policy", "policy", "prohibited-use policy"),
-    ("sector", "sector", "customer sector"),
-    ("country", "country", "customer country"),
-    ("service-tag", "service_tags", "service tag"),
-)
-
-
-def _restriction_tables(tally: _Tally) -> list[Table]:
-    expired: list[dict[str, Any]] = []
-    in_force: list[dict[str, Any]] = []
-    for state in tally.restrictions.values():
-        if state.in_force(tally.as_of):
-            in_force.append(state.fields)
-        not_after = state.window("not_after")
-        started = state.enforced_from()
-        if (
-            not_after is not None
-            and started is not None
-            and started < not_after
-            and tally.in_period(not_after)
-            and (state.lifted_at is None or state.lifted_at > not_after)
-        ):
-            expired.append(state.fields)
-    events = [
-        *tally.restriction_events,
-        *((f, "expired") for f in expired),
-        *((f, "in force at end") for f in in_force),
-    ]
-    tables = []
-    for name, dimension, words in _DIMENSIONS:
-        counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        for fields, column in events:
-            for value in _values(fields, dimension):
-                counts[value][column] += 1
-        rows = [
-            Row(value, tuple(counts[value][c] for c in RESTRICTION_COLUMNS))
-            for value in sorted(counts)
-        ]
-        multi = dimension == "service_tags"
-        tables.append(
-            Table(
-                name=f"restrictions-by-{name}",
-                title=f"Restrictions, by {words}",
-                description=(
-                    f"Restrictions imposed (approved, in enforce mode), lifted and expired in "
-                    f"the period, and in force at its end, by {words}."
-                    + (
-                        " A restriction covering services of several tags counts once under "
-                        "each, so the rows do not add up to a total."
-                        if multi
-                        else ""
-                    )
-                ),
-                label=words,
-                columns=RESTRICTION_COLUMNS,
-                rows=tuple(rows) if multi else _with_total(rows, len(RESTRICTION_COLUMNS)),
-                total=not multi,
-                chart_column=3,
-            )
-        )
-    return tables
 
 
 def _first_report(tally: _Tally, case: str) -> datetime | None:
