@@ -13,6 +13,7 @@ from brightline.errors import InvalidInputError, Problem
 from brightline.ledger import Checkpoint
 from brightline.transparency.aggregate import COPIES, compute_figures
 from brightline.transparency.model import (
+    Figures,
     InForce,
     Period,
     PublicEntry,
@@ -22,6 +23,8 @@ from brightline.transparency.model import (
     format_time,
     parse_time,
 )
+from brightline.transparency.series import Release, suppress_series
+from brightline.transparency.spells import TABLES, restriction_spells
 from brightline.transparency.suppression import suppress_tables
 
 FORMAT: Final = "brightline-transparency-report/1"
@@ -52,6 +55,8 @@ class Parameters:
     as_of: datetime
     k: int
     fields: tuple[str, ...]
+    #: The reports released before this one, whose suppression this one respects.
+    series: tuple[Release, ...] = ()
 
     def __post_init__(self) -> None:
         check_k(self.k)
@@ -74,6 +79,7 @@ class Parameters:
             "as_of": format_time(self.as_of),
             "k": self.k,
             "fields": list(self.fields),
+            "series": [r.to_json() for r in self.series],
         }
 
     @classmethod
@@ -110,7 +116,16 @@ class Parameters:
             raise InvalidInputError(Problem("fields", "must be a list of field names"))
         if len(set(fields)) != len(fields):
             raise InvalidInputError(Problem("fields", "lists a field twice"))
-        return cls(period, parse_time(as_of), k, check_fields(fields))
+        series = value.get("series")
+        if not isinstance(series, list):
+            raise InvalidInputError(Problem("series", "must be a list of released reports"))
+        return cls(
+            period,
+            parse_time(as_of),
+            k,
+            check_fields(fields),
+            tuple(Release.from_json(r, where=f"series[{n}]") for n, r in enumerate(series)),
+        )
 
 
 def _date(value: Any, where: str) -> date:
@@ -227,7 +242,7 @@ def build_report(
         parameters=parameters,
         checkpoint_note=checkpoint_note,
         checkpoint=checkpoint,
-        tables=suppress_tables(figures.tables, parameters.k, copies=COPIES),
+        tables=_suppressed(entries[: checkpoint.size], figures, parameters),
         in_force=tuple(
             ProvenInForce(item, entries[item.entry].data, prove(item.entry))
             for item in figures.in_force
@@ -241,7 +256,28 @@ def published_tables(
     entries: Iterable[PublicEntry], parameters: Parameters
 ) -> tuple[tuple[PublishedTable, ...], tuple[InForce, ...]]:
     """What a report computed with ``parameters`` over ``entries`` must publish."""
+    entries = list(entries)
     figures = compute_figures(
         entries, period=parameters.period, as_of=parameters.as_of, fields=parameters.fields
     )
-    return suppress_tables(figures.tables, parameters.k, copies=COPIES), figures.in_force
+    return _suppressed(entries, figures, parameters), figures.in_force
+
+
+def _suppressed(
+    entries: Sequence[PublicEntry], figures: Figures, parameters: Parameters
+) -> tuple[PublishedTable, ...]:
+    """The restriction tables suppressed over the series (``series``), the others alone."""
+    others = [t for t in figures.tables if t.name not in TABLES]
+    published = {t.name: t for t in suppress_tables(others, parameters.k, copies=COPIES)}
+    # Counts over a period depend on nothing logged after it ends: read up to the latest.
+    latest = max([parameters.as_of, *(r.as_of for r in parameters.series)])
+    restriction = suppress_series(
+        restriction_spells(entries, as_of=latest),
+        [t for t in figures.tables if t.name in TABLES],
+        period=parameters.period,
+        as_of=parameters.as_of,
+        k=parameters.k,
+        releases=parameters.series,
+    )
+    published |= {t.name: t for t in restriction}
+    return tuple(published[t.name] for t in figures.tables)
