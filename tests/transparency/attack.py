@@ -27,6 +27,7 @@ A hidden figure is *pinned* when every solution gives it its true value.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import sys
@@ -39,6 +40,7 @@ from typing import Any
 import highspy
 
 from brightline.transparency import DEFAULT_FIELDS, InForce, Parameters, Period, PublicEntry
+from brightline.transparency.aggregate import compute_figures
 from brightline.transparency.model import PublishedTable, Table, format_time, parse_time
 from brightline.transparency.report import published_tables
 from brightline.transparency.series import released
@@ -51,7 +53,6 @@ from brightline.transparency.spells import (
     restriction_spells,
     values,
 )
-from brightline.transparency.aggregate import compute_figures
 from brightline.transparency.suppression import suppress_tables
 
 POLICIES = ("mass-surveillance", "mass-surveillance", "weapons", "disinformation")
@@ -328,7 +329,7 @@ class Attack:
         for (name, value, i), ids in self._starts.items():
             self._row({self.x[(name, value, IMPOSED, i)]: 1}, len(ids), inf)
         times = sorted(listed)
-        for t0, t1 in zip(times, times[1:], strict=False):
+        for t0, t1 in itertools.pairwise(times):
             b0, b1 = self.bounds.index(t0), self.bounds.index(t1)
             gone = [public for rid, public in listed[t0].items() if rid not in listed[t1]]
             ended: Counter[tuple[str, str]] = Counter()
