@@ -4,13 +4,14 @@ The transparency seed's story (reports, a case, a restricting decision, an appea
 restrictions without a case) told at greater length, so that every event type the code
 can write happens at least once: signals attached, assignment, usage accessed and pinned,
 tasks, the blast-radius guard, a decision without a restriction, rejections, promotions,
-a second world import and a role revoked.
+a second world import, a role revoked and a transparency report released.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 from brightline.cases import (
@@ -46,7 +47,9 @@ from brightline.service.cases import (
 )
 from brightline.service.guard import PlanLimits
 from brightline.service.intake import revoke_role, signal_from_alert
+from brightline.service.ledger import ensure_key
 from brightline.service.plans import decide_restrict
+from brightline.service.transparency import write_transparency_report
 from brightline.service.usage import case_usage
 from brightline.store import Store
 from cases.case_scenarios import EXAMPLE, POLICY, at, report, september_usage, with_people
@@ -97,8 +100,8 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
     people = with_people(store)
     september_usage(settings)
     yield "people"
-    anonymous = report(store)
-    named = report(store, name="Jo Whistle", source=SourceKind.EMPLOYEE)
+    anonymous = report(store, actor=people["admin"])
+    named = report(store, actor=people["admin"], name="Jo Whistle", source=SourceKind.EMPLOYEE)
     alert = signal_from_alert(store, ALERT, actor=people["investigator"], now=at(0)).ref
     yield "signals"
     case = open_case(
@@ -167,7 +170,7 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
     approve_restriction(store, "r-9900", actor=people["approver2"], settings=settings, now=at(31))
     close_case(store, case, actor=people["investigator"], why="lifted on appeal", now=at(32))
     yield "appeal"
-    other = report(store, node="acme-voice")
+    other = report(store, actor=people["admin"], node="acme-voice")
     second = open_case(
         store, actor=people["investigator"], title="Acme", signals=[other], now=at(33)
     ).id
@@ -209,3 +212,13 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
     approve_restriction(store, "r-hq", actor=people["approver1"], settings=settings, now=at(62))
     revoke_role(store, "auditor", Role.AUDITOR, actor=people["admin"], now=at(63))
     yield "after"
+    ensure_key(settings)
+    write_transparency_report(
+        store,
+        settings=settings,
+        period_from=date(2025, 9, 1),
+        period_to=date(2025, 9, 30),
+        out_dir=scratch / "report",
+        now=at(64),
+    )
+    yield "report"

@@ -103,6 +103,7 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "case.appealed": _CASE,
         "case.appeal-decided": _CASE | {"appeal"},
         "case.closed": _CASE,
+        "transparency.released": frozenset(),
     }
 )
 
@@ -336,5 +337,8 @@ _DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
         "signal": _SIGNAL_DERIVATIONS,
         "principal": {"role": lambda r, f: r["role"]},
         "world": {"counts": _counts},
+        # Transparency releases publish their type and time only (their record, what a
+        # report showed and hid, is committed to, never published).
+        "transparency": {},
     }
 )

@@ -413,7 +413,7 @@ def test_an_older_report_verifies_against_a_log_that_grew(store: Store, tmp_path
         actor=ALICE,
         now=at(24 * 41),
     )
-    approve_restriction(store, "r-new", actor=BOB, now=at(24 * 41))
+    approve_restriction(store, "r-new", actor=BOB, settings=settings, now=at(24 * 41))
     sync(settings, store)
     grown = tmp_path / "grown-tiles"
     export_tiles_dir(store, grown, LedgerKeys.of(settings).verifier())
@@ -456,7 +456,9 @@ def test_small_counts_are_suppressed_in_every_file(store: Store, tmp_path: Path)
     assert _table(out, "time-to-action")["first report to decision"] == ["< 3", "suppressed"]
     for path in (out / "tables").glob("*.json"):
         for row in json.loads(path.read_text())["rows"]:
-            for value in row["values"]:
+            # "in force at end" is shown as counted: the list of restrictions names them.
+            listed = path.name.startswith("restrictions-by-")
+            for value in row["values"][:3] if listed else row["values"]:
                 assert not (isinstance(value, int) and 1 <= value < 3), (path.name, row)
     assert "person,< 3" in (out / "tables" / "reports-by-source.csv").read_text()
     assert re.search(
@@ -496,7 +498,7 @@ def test_customer_names_only_when_the_deployment_publishes_them(
         actor=ALICE,
         now=at(1),
     )
-    approve_restriction(store, "r-1", actor=BOB, now=at(2))
+    approve_restriction(store, "r-1", actor=BOB, settings=settings, now=at(2))
     out = _write(store, settings, tmp_path / "site")
     listed = json.loads((out / "restrictions-in-force.json").read_text())["restrictions"]
     assert [(r["restriction"], r["customer"]) for r in listed] == [

@@ -108,7 +108,7 @@ def seed(store: Store, settings: Settings) -> str:
     )
     propose_restrictions(store, OTHER, name="o.yaml", actor=investigator, now=at(40))
     for rid in ("r-hq", "r-dry", "r-lifted"):
-        approve_restriction(store, rid, actor=approver2, now=at(41))
+        approve_restriction(store, rid, actor=approver2, settings=settings, now=at(41))
     lift_restriction(store, "r-lifted", actor=investigator, why="mistake", now=at(50))
     approve_restriction(store, "r-lifted", actor=approver2, settings=settings, now=at(51))
     return case

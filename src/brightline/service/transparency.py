@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import brightline
 from brightline.config import Settings
 from brightline.errors import (
     BrightlineError,
+    ConflictError,
     InvalidInputError,
     LedgerIntegrityError,
     NotFoundError,
@@ -43,19 +44,24 @@ from brightline.ledger import (
     verify_tile_dir,
 )
 from brightline.service.ledger import LedgerKeys, sync
-from brightline.store import Store
+from brightline.store import Store, append_outbox
 from brightline.store.ledger import SqlTileStore, iter_public, latest_checkpoint
+from brightline.store.releases import RELEASED, released_reports
 from brightline.transparency import (
     MANIFEST,
+    RESTRICTION_TABLES,
     Parameters,
     Period,
     PublicEntry,
+    Release,
+    Report,
     Stated,
     build_report,
     check_complete,
     check_fields,
     check_k,
     check_site,
+    released,
     render_site,
     strict_json,
 )
@@ -138,6 +144,9 @@ def write_transparency_report(
     parameters = report_parameters(
         settings, period_from=period_from, period_to=period_to, now=at, k=k
     )
+    # Suppressed consistently with every report released before (see
+    # brightline.transparency.series), with the deployment's one k.
+    parameters = replace(parameters, series=_released(store, parameters.k))
     verifier = LedgerKeys.of(settings).verifier()
     progress("logging pending events")
     sync(settings, store)
@@ -176,6 +185,13 @@ def write_transparency_report(
             tiles=_link(out_dir, tiles_dir),
             generator=f"Brightline {brightline.__version__}",
         )
+    # Recorded before the files are written: a report written but not recorded could be
+    # undone by the next one; one recorded but not written only makes the next hide more.
+    with store.write() as session:
+        # The type as a literal: tests read the types written from these calls. It is
+        # brightline.store.releases.RELEASED, which reads them back.
+        record = _release_record(report)
+        append_outbox(session, "transparency.released", record, at=max(at, parameters.as_of))
     progress("writing the site")
     files = render_site(report)
     for relative, data in files.items():
@@ -189,6 +205,43 @@ def write_transparency_report(
         in_force=len(report.in_force),
         tiles_dir=tiles_dir,
     )
+
+
+def _released(store: Store, k: int) -> tuple[Release, ...]:
+    """The reports released so far; ConflictError if one was released with another k."""
+    with store.read() as session:
+        records = [r.data() for r in released_reports(session)]
+    releases = tuple(
+        Release.from_json(r["suppression"]["release"])
+        for r in records
+        if isinstance(r, dict) and isinstance(r.get("suppression"), dict)
+    )
+    for release in releases:
+        if release.k != k:
+            raise ConflictError(
+                f"k is fixed for a deployment: reports were released with k = {release.k} "
+                f"(the first for {release.period.first} to {release.period.last}); a report "
+                f"with k = {k} would let a reader set the two side by side"
+            )
+    return releases
+
+
+def _release_record(report: Report) -> dict[str, Any]:
+    """What a released report published and hid, for the reports after it (its public form
+    is its type and time only). The series suppression's part is under ``suppression``."""
+    parameters = report.parameters
+    tables = [t for t in report.tables if t.name in RESTRICTION_TABLES]
+    return {
+        "world_version": None,
+        "suppression": {
+            "release": released(
+                tables, period=parameters.period, as_of=parameters.as_of, k=parameters.k
+            ).to_json(),
+            "checkpoint_size": report.checkpoint.size,
+            "tables": {t.name: t.to_json()["rows"] for t in tables},
+            "in_force": [p.item.restriction for p in report.in_force],
+        },
+    }
 
 
 def _link(out_dir: Path, tiles_dir: Path | None) -> str | None:
@@ -329,16 +382,27 @@ def verify_transparency_report(
     if tree.root(checkpoint.size) != checkpoint.root_hash:  # _covers proved it; be sure
         problems.append("the tiles' entries do not give the root of the report's checkpoint")
         return result(parameters, checkpoint, tiles_checkpoint)
-    expected = build_report(
-        entries,
-        parameters=parameters,
-        checkpoint_note=stated.checkpoint_note,
-        checkpoint=checkpoint,
-        # Fresh proofs from the verified tiles: nothing is taken from the report.
-        prove=lambda index: tree.inclusion_proof(index, checkpoint.size),
-        tiles=stated.tiles,
-        generator=stated.generator,
-    )
+    releases = sum(1 for e in entries[: checkpoint.size] if e.event_type == RELEASED)
+    if releases > len(parameters.series):
+        warnings.append(
+            f"the log holds {releases} transparency releases before this report's checkpoint; "
+            f"the report was suppressed with {len(parameters.series)} of them (report.json, "
+            "series): a figure it shows may give away one an earlier report hid"
+        )
+    try:
+        expected = build_report(
+            entries,
+            parameters=parameters,
+            checkpoint_note=stated.checkpoint_note,
+            checkpoint=checkpoint,
+            # Fresh proofs from the verified tiles: nothing is taken from the report.
+            prove=lambda index: tree.inclusion_proof(index, checkpoint.size),
+            tiles=stated.tiles,
+            generator=stated.generator,
+        )
+    except (InvalidInputError, ConflictError) as exc:  # the series it states
+        problems.append(f"{MANIFEST}: series: {exc}")
+        return result(parameters, checkpoint, tiles_checkpoint)
 
     progress("comparing every file")
     skip = [tiles_dir]

@@ -1,7 +1,8 @@
 """Transparency reports: counts anyone can recompute from the public ledger.
 
 Pure: public ledger entries in, tables out (:func:`compute_figures`), small counts
-suppressed (:func:`suppress`), rendered as a static site (:func:`render_site`) and
+suppressed (:func:`suppress`; the restriction tables together with every report released
+before, :func:`suppress_series`), rendered as a static site (:func:`render_site`) and
 checked, file by file, against the site re-rendered from figures recomputed from the log
 (:func:`check_site`). Reading the store, exporting tiles and writing files is
 ``brightline.service.transparency``'s job.
@@ -33,7 +34,9 @@ from brightline.transparency.report import (
     build_report,
     published_tables,
 )
+from brightline.transparency.series import Release, released, suppress_series
 from brightline.transparency.site import INDEX, MANIFEST, render_site
+from brightline.transparency.spells import TABLES as RESTRICTION_TABLES
 from brightline.transparency.suppression import (
     SECONDARY,
     Interval,
@@ -50,6 +53,7 @@ __all__ = [
     "LISTABLE_FIELDS",
     "MANIFEST",
     "NOT_PUBLISHED",
+    "RESTRICTION_TABLES",
     "SECONDARY",
     "ColumnKind",
     "Figures",
@@ -61,6 +65,7 @@ __all__ = [
     "PublicEntry",
     "PublishedCell",
     "PublishedTable",
+    "Release",
     "Report",
     "Row",
     "Stated",
@@ -73,9 +78,11 @@ __all__ = [
     "compute_figures",
     "feasible_intervals",
     "published_tables",
+    "released",
     "render_site",
     "small",
     "strict_json",
     "suppress",
+    "suppress_series",
     "suppress_tables",
 ]
