@@ -25,6 +25,7 @@ value: it may be 0, below k, or more.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -47,6 +48,7 @@ from brightline.transparency.suppression import SECONDARY, small, suppress
 #: A hidden cell of a restriction table: (table, row label, column, marker shown).
 HiddenCell = tuple[str, str, str, str]
 _TOTAL_LABEL: Final = "total"
+_SINGLE: Final = tuple(t for t in TABLES if t != MULTI_VALUED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +172,14 @@ def _known(
     series: Series, releases: Sequence[Release], index: Mapping[tuple[datetime, datetime], int]
 ) -> list[Cell]:
     """Fix the figures of earlier reports as they were published; their hidden cells."""
-    markers: dict[Cell, list[str]] = {}
-    shown_by: dict[int, int] = {}
+    # By figure, the releases hiding it (a total must be hidden in all three tables) and
+    # the markers they showed.
+    places: dict[Cell, Counter[int]] = {}
+    markers: dict[Cell, set[str]] = {}
+    by_interval: dict[int, set[int]] = {}
     for n, release in enumerate(releases):
         j = index[release.interval]
-        shown_by.setdefault(j, n)
+        by_interval.setdefault(j, set()).add(n)
         for table, label, column, marker in release.hidden:
             cell = _cell(j, table, label, column)
             figure = series.figures.get(cell) if cell is not None else None
@@ -196,17 +201,19 @@ def _known(
                         f"{marker!r}; the log gives {figure.value}",
                     )
                 )
-            markers.setdefault(cell, []).append(marker)
+            places.setdefault(cell, Counter())[n] += 1
+            markers.setdefault(cell, set()).add(marker)
     hidden: list[Cell] = []
     for cell, figure in series.figures.items():
-        if cell[0] not in shown_by:
+        released_in = by_interval.get(cell[0])
+        if released_in is None:
             continue
-        said = markers.get(cell)
-        count = sum(1 for r in releases if index[r.interval] == cell[0])
-        if said is None or len(said) < count:
-            figure.state = SHOWN  # shown by at least one of them: known
+        needed = len(_SINGLE) if cell[1] == TOTAL else 1
+        hid = places.get(cell, Counter())
+        if any(hid[n] < needed for n in released_in):
+            figure.state = SHOWN  # shown somewhere: known
         else:
-            figure.state = SMALL if all(m != SECONDARY for m in said) else SUPPRESSED
+            figure.state = SUPPRESSED if SECONDARY in markers[cell] else SMALL
             hidden.append(cell)
         figure.fixed = True
     return hidden
