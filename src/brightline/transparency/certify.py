@@ -169,6 +169,10 @@ class Series:
                 and bounds[i + 1] <= period[1]
             ]
             self._calendar.append(inside)
+        quarter_of = [_calendar(bounds[i])[0] for i in atoms]
+        self._same_quarter: list[list[int]] = [
+            [o for o in atoms if o != i and quarter_of[o] == quarter_of[i]] for i in atoms
+        ]
 
     def _atom(self, moment: Moment) -> int | None:
         """The atom ``((b_i, 0), (b_i+1, 0)]`` holding ``moment``, if any."""
@@ -267,7 +271,22 @@ class Series:
                 ):
                     if table == TOTAL or value in self.placed[s].labels[table]:
                         yield self._flip(s)
+            # Moving a short-lived spell to another atom of the same calendar quarter: the
+            # sums of the quarter and the year stay as they are.
+            for s in self._short_at.get((column, atom), ()):
+                if table == TOTAL or value in self.placed[s].labels[table]:
+                    for other_atom in self._same_quarter[atom]:
+                        yield self._shift(s, other_atom)
+            for other_atom in self._same_quarter[atom]:
+                for s in self._short_at.get((column, other_atom), ()):
+                    if table == TOTAL or value in self.placed[s].labels[table]:
+                        yield self._shift(s, atom)
             yield from self._phantoms(atom, table, value, column)
+
+    def _shift(self, s: int, atom: int) -> Counter[AtomCell]:
+        placed = self.placed[s]
+        moved = _Placed(placed.labels, atom, atom, placed.ended)
+        return _minus(_cells(moved), _cells(placed))
 
     def _flip(self, s: int) -> Counter[AtomCell]:
         placed = self.placed[s]
