@@ -9,8 +9,12 @@ every marker. For each hidden figure it asks whether any other value is possible
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from brightline.errors import ConflictError
+from brightline.transparency import Period
 from transparency.attack import (
     Attack,
     provider,
@@ -70,3 +74,22 @@ def test_the_attacker_reads_lists_by_id() -> None:
     by_id = Attack(reports, entries, 3).pinned()
     assert set(by_counts) <= set(by_id)
     assert by_counts
+
+
+def _half_january_after_january() -> list[Period]:
+    january, february = Period(date(2025, 1, 1), date(2025, 1, 31)), year_of_reports()[1]
+    return [january, february, Period(date(2025, 1, 1), date(2025, 1, 15))]
+
+
+def test_a_list_inside_an_earlier_period_pins_nothing_when_it_is_released() -> None:
+    """Half of January after January: a list inside January's period."""
+    entries = provider(3, 80)
+    reports = release_all(entries, _half_january_after_january(), 5)
+    assert Attack(reports, entries, 5).pinned() == []
+
+
+def test_a_list_inside_an_earlier_period_that_leaves_no_proof_is_refused() -> None:
+    """With that list, some figure January hid has no other history left: refused."""
+    entries = provider(4, 80)
+    with pytest.raises(ConflictError, match="no history consistent with the reports released"):
+        release_all(entries, _half_january_after_january(), 5)

@@ -375,11 +375,13 @@ class Series:
 
 def _calendar(when: datetime) -> tuple[tuple[datetime, datetime], ...]:
     """The calendar quarter and year (UTC) ``when`` falls in, as ``[start, end)``."""
-    year = datetime(when.year, 1, 1, tzinfo=UTC)
-    month = (when.month - 1) // 3 * 3 + 1
-    quarter = datetime(when.year, month, 1, tzinfo=UTC)
-    after = datetime(when.year + (month == 10), month % 12 + 3 if month != 10 else 1, 1, tzinfo=UTC)
-    return ((quarter, after), (year, datetime(when.year + 1, 1, 1, tzinfo=UTC)))
+
+    def month(year: int, number: int) -> datetime:  # number may be 13: next January
+        return datetime(year + (number - 1) // 12, (number - 1) % 12 + 1, 1, tzinfo=UTC)
+
+    first = (when.month - 1) // 3 * 3 + 1
+    quarter = (month(when.year, first), month(when.year, first + 3))
+    return (quarter, (month(when.year, 1), month(when.year, 13)))
 
 
 def _cells(placed: _Placed) -> Counter[AtomCell]:
