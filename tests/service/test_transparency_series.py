@@ -118,3 +118,24 @@ def test_k_is_fixed_once_a_report_is_released(store: Store, tmp_path: Path) -> N
         _write(store, settings, tmp_path / "second", k=5)
     assert not (tmp_path / "second" / "report.json").exists()
     _write(store, settings, tmp_path / "third", k=3)
+
+
+def test_a_report_released_meanwhile_stops_the_one_being_made(store: Store, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, k=3)
+    seed(store, settings)
+
+    def meanwhile(step: str) -> None:  # another report, released while this one counts
+        if step.startswith("reading"):
+            _write(store, settings, tmp_path / "other")
+
+    with pytest.raises(ConflictError, match="released while this one was made"):
+        write_transparency_report(
+            store,
+            settings=settings,
+            period_from=PERIOD[0],
+            period_to=PERIOD[1],
+            out_dir=tmp_path / "late",
+            now=NOW,
+            progress=meanwhile,
+        )
+    assert not (tmp_path / "late").exists()

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 import brightline
 from brightline.config import Settings
 from brightline.errors import (
@@ -146,7 +148,8 @@ def write_transparency_report(
     )
     # Suppressed consistently with every report released before (see
     # brightline.transparency.series), with the deployment's one k.
-    parameters = replace(parameters, series=_released(store, parameters.k))
+    with store.read() as session:
+        parameters = replace(parameters, series=_released(session, parameters.k))
     verifier = LedgerKeys.of(settings).verifier()
     progress("logging pending events")
     sync(settings, store)
@@ -188,6 +191,11 @@ def write_transparency_report(
     # Recorded before the files are written: a report written but not recorded could be
     # undone by the next one; one recorded but not written only makes the next hide more.
     with store.write() as session:
+        if _released(session, parameters.k) != parameters.series:
+            raise ConflictError(
+                "another transparency report was released while this one was made: make it "
+                "again, so that it is suppressed with that one too"
+            )
         # The type as a literal: tests read the types written from these calls. It is
         # brightline.store.releases.RELEASED, which reads them back.
         record = _release_record(report)
@@ -207,10 +215,9 @@ def write_transparency_report(
     )
 
 
-def _released(store: Store, k: int) -> tuple[Release, ...]:
+def _released(session: Session, k: int) -> tuple[Release, ...]:
     """The reports released so far; ConflictError if one was released with another k."""
-    with store.read() as session:
-        records = [r.data() for r in released_reports(session)]
+    records = [r.data() for r in released_reports(session)]
     releases = tuple(
         Release.from_json(r["suppression"]["release"])
         for r in records
