@@ -15,17 +15,24 @@ hidden figure, as a small *move* on the true history:
 
 - add a *phantom* restriction that starts and ends between two consecutive times a list
   was published (so no list shows it);
-- remove, relabel (another policy, sector, country or tag), swap the labels of, or change
-  how it ended (lifted / expired) for a *short-lived* restriction: one that no list shows.
+- remove, relabel (another policy, sector, country or tag), swap the labels of, move
+  within its calendar quarter, or change how it ended (lifted / expired) a *short-lived*
+  restriction: one no list shows, that ended by the last list.
 
 Restrictions a list shows are never touched. A move changes the figures of every report
 whose period holds the moment it touches. It is *valid* when each figure it changes is
 hidden (those of earlier reports are fixed; those of the new report may be hidden for it)
 and stays true to its marker; a row that has a count keeps one. The search picks, for each
-hidden figure not yet covered, the valid move hiding the fewest more figures (ties: the
-first found), hides what it needs, and covers every figure it changes. Hiding more never
+hidden figure not yet covered, the valid move hiding the fewest more figures (counting those
+it changes in calendar quarters and years no report covers yet; ties: the first found),
+hides what it needs, and covers every figure it changes. Hiding more never
 makes a valid move invalid, so every figure stays covered: the result is proof, not a
 heuristic. Figures are tried in a fixed order, so a verifier gets the same cells.
+
+The library of moves is searched completely for each figure, so a move that covered a
+figure when an earlier report was made is found again: a new report can always hide what
+it needs, unless its list falls inside a period already reported (it may then turn a
+short-lived restriction into a listed one, or split an atom a phantom needed).
 
 Pure and deterministic.
 """
