@@ -18,8 +18,8 @@ from brightline.service.transparency import (
     verify_transparency_report,
     write_transparency_report,
 )
-from brightline.store import Store
-from brightline.store.releases import RELEASED, released_reports
+from brightline.store import Store, append_outbox
+from brightline.store.releases import RELEASED, outbox_of_type, released_reports
 from transparency.scenario import NOW, PERIOD, seed, settings_for
 
 
@@ -143,6 +143,29 @@ def test_a_report_released_meanwhile_stops_the_one_being_made(store: Store, tmp_
             progress=meanwhile,
         )
     assert not (tmp_path / "late").exists()
+
+
+def test_a_report_the_series_refuses_releases_nothing(store: Store, tmp_path: Path) -> None:
+    """The restriction tables are suppressed with the series before the figures about
+    investigations are released: a report refused there spends no privacy budget."""
+    settings = settings_for(tmp_path, k=3)
+    seed(store, settings)
+    forged = {
+        "from": "2025-10-01",
+        "to": "2025-10-31",
+        "as_of": "2025-11-01T00:00:00Z",
+        "k": 3,
+        "hidden": [["restrictions-by-policy", "no such policy", "imposed", "< 3"]],
+    }
+    with store.write() as session:  # a series release that the log contradicts
+        append_outbox(session, RELEASED, {"suppression": {"release": forged}}, at=NOW)
+    with store.read() as session:
+        before = len(outbox_of_type(session, RELEASED))
+    with pytest.raises(InvalidInputError, match="the log gives no such cell"):
+        _write(store, settings, tmp_path / "refused")
+    with store.read() as session:
+        assert len(outbox_of_type(session, RELEASED)) == before
+    assert not (tmp_path / "refused").exists()
 
 
 def test_a_series_release_is_not_a_release_of_figures(store: Store, tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ from brightline.transparency import (
     check_fields,
     check_k,
     check_site,
+    published_tables,
     render_site,
     series_left_out,
     strict_json,
@@ -155,9 +156,9 @@ def write_transparency_report(
     would go over the deployment's privacy budget. The restriction tables are suppressed
     with every report released before (``brightline.service.report_series``), and the
     report's series release is recorded before its files are written. ConflictError, and
-    nothing released, for a k other than the released reports'; ConflictError after its
-    figures were released (their ε spent), and nothing written, if the series suppression
-    refuses the report or another report was released meanwhile.
+    nothing released, for a k other than the released reports' or a report the series
+    suppression refuses; ConflictError after its figures were released (their ε spent),
+    and nothing written, if another report was released meanwhile.
     """
     at = datetime.now(UTC) if now is None else now
     parameters = report_parameters(
@@ -170,6 +171,14 @@ def write_transparency_report(
     verifier = LedgerKeys.of(settings).verifier()
     progress("logging pending events")
     sync(settings, store)
+    progress("suppressing the restriction tables with the reports released before")
+    with store.read() as session:
+        # As the log stands, before any privacy budget is spent: a report that the series
+        # refuses (ConflictError) releases nothing. Counted again below, from the
+        # checkpoint that holds the release of the private figures.
+        if (stored := latest_checkpoint(session)) is not None:
+            size = open_checkpoint(stored.note, verifier).size
+            published_tables(_public_entries(session, size), parameters)
     progress("releasing the figures about investigations, with differential privacy")
     pending = release_private_figures(store, settings=settings, parameters=parameters, now=at)
     sync(settings, store)
