@@ -74,13 +74,17 @@ def _midnight(when: datetime) -> datetime:
     return datetime.combine(when.date(), datetime.min.time(), UTC)
 
 
-def provider(seed: int, restrictions: int = 45) -> list[PublicEntry]:
-    """A year of restrictions as public entries, in log order."""
+def provider(seed: int, restrictions: int = 45, *, published: bool = False) -> list[PublicEntry]:
+    """A year of restrictions as public entries, in log order.
+
+    ``published``: as the privacy model publishes them (``brightline.disclosure``): times
+    rounded down to the day, references ``R-<n>``, and some restrictions lifted within
+    hours of their approval, often the same published day."""
     rng = random.Random(seed)
     first = datetime(YEAR, 1, 1, tzinfo=UTC) - timedelta(days=120)
     events: list[tuple[datetime, str, dict[str, Any]]] = []
     for n in range(restrictions):
-        rid = f"r-{n:03d}"
+        rid = f"R-{n + 1}" if published else f"r-{n:03d}"
         body: dict[str, Any] = {
             "restriction": rid,
             "policy": rng.choice(POLICIES),
@@ -106,6 +110,8 @@ def provider(seed: int, restrictions: int = 45) -> list[PublicEntry]:
         lift = None
         if end < 0.5:
             lift = approved + timedelta(days=days)
+            if published and rng.random() < 0.3:
+                lift = approved + timedelta(hours=rng.uniform(1, 12))
         elif end < 0.85:
             body["not_after"] = format_time(_midnight(approved + timedelta(days=days)))
         if rng.random() < 0.1:
@@ -122,7 +128,7 @@ def provider(seed: int, restrictions: int = 45) -> list[PublicEntry]:
         form = {
             "v": 1,
             "type": f"restriction.{kind}",
-            "time": format_time(when),
+            "time": format_time(_midnight(when) if published else when),
             "commitment": "00",
             "public": {**body, "kind": kind},
         }

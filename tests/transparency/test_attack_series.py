@@ -15,6 +15,7 @@ import pytest
 
 from brightline.errors import ConflictError
 from brightline.transparency import Period
+from brightline.transparency.spells import restriction_spells
 from transparency.attack import (
     Attack,
     provider,
@@ -32,6 +33,19 @@ def test_no_hidden_figure_of_a_year_of_reports_is_pinned(
     reports = release_all(entries, year_of_reports(), k)
     attacker = Attack(reports, entries, k)
     assert attacker.admits(entries)  # it assumes nothing the history contradicts
+    assert len(attacker.hidden) > 300
+    assert attacker.pinned() == []
+
+
+def test_no_hidden_figure_is_pinned_with_the_log_as_the_privacy_model_publishes_it() -> None:
+    """Entry times rounded to the day, opaque references, and restrictions lifted on the
+    day they were approved (imposed and lifted, in force at no report's end)."""
+    entries = provider(5, 80, published=True)
+    spells = restriction_spells(entries, as_of=year_of_reports()[-1].end)
+    assert any(s.start == s.end for s in spells)
+    reports = release_all(entries, year_of_reports(), 5)
+    attacker = Attack(reports, entries, 5)
+    assert attacker.admits(entries)
     assert len(attacker.hidden) > 300
     assert attacker.pinned() == []
 
