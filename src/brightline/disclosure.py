@@ -129,8 +129,10 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "principal.role-granted": _NOTHING,
         # Sic: the type a revocation has always been written with.
         "principal.role-revokeed": _NOTHING,
-        # A transparency report's release (its differentially private figures, the noise
-        # drawn, what was suppressed): the record is for auditors, the entry says when.
+        # A transparency report's releases: its differentially private figures with the
+        # noise drawn (brightline.service.private_figures), and what its restriction
+        # tables showed and hid, under "suppression" (brightline.service.transparency).
+        # The records are for auditors and later reports; the entry says when, no more.
         "transparency.released": _NOTHING,
         # The log itself (issue 15, point 6): entry 0 of a log that continues a sealed one
         # (brightline.ledger.chain) publishes what a verifier needs to walk back to it and

@@ -152,3 +152,17 @@ def test_a_report_before_the_end_of_its_period_verifies_with_a_warning(
     assert verdict["ok"]
     assert "before the end of the period" in verdict["warnings"][0]
     assert verdict["tiles_root"] == verdict["checkpoint_root"]
+
+
+def test_a_report_with_another_k_than_those_released_is_refused(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    ok(cli, "ledger", "keygen")
+    ok(cli, "world", "import", str(EXAMPLE))
+    today = datetime.now(UTC).date().isoformat()
+    args = ["report", "transparency", "--from", today, "--to", today]
+    ok(cli, *args, "--out", str(tmp_path / "first"))
+    result = cli.invoke(app, [*args, "--out", str(tmp_path / "second"), "--k", "3"])
+    assert result.exit_code == 4, result.stderr
+    assert "k is fixed" in " ".join(result.stderr.split())
+    assert not (tmp_path / "second").exists()

@@ -216,7 +216,10 @@ def test_the_budget_counts_every_release_and_refuses_to_go_over(
     one, two = _figures(first, settings), _figures(again, settings)
     assert (one.budget_before, one.budget_after) == (0, 14)
     assert (two.budget_before, two.budget_after) == (14, 28)
-    assert [r.entry for r in two.releases] == [one.release_entry]
+    # Every release entry before it is listed with what it spent: the first report's
+    # figures, then its series release (what its restriction tables hid), which spent none.
+    assert [r.epsilon for r in two.releases] == [14, 0]
+    assert two.releases[0].entry == one.release_entry < two.releases[1].entry
     verifier = LedgerKeys.of(settings).verifier()
     for out in (first, again):
         result = verify_transparency_report(out, out / "tiles", verifier=verifier)
@@ -235,7 +238,9 @@ def test_the_budget_counts_every_release_and_refuses_to_go_over(
     wider = settings.model_copy(update={"privacy_epsilon_budget": 42.0})
     overlap = _write(store, wider, tmp_path / "overlap", (date(2025, 9, 15), date(2025, 10, 15)))
     three = _figures(overlap, settings)
-    assert [r.entry for r in three.releases] == [one.release_entry, two.release_entry]
+    spent = [r.entry for r in three.releases if r.epsilon]
+    assert spent == [one.release_entry, two.release_entry]
+    assert len(three.releases) == 4  # and the two reports' series releases, at ε = 0
     assert (three.budget_before, three.budget_after, three.budget_cap) == (28, 42, 42)
 
     # A document that leaves an earlier release out of its budget does not verify.

@@ -90,7 +90,8 @@ def test_lifted_dry_run_expired_and_future_restrictions() -> None:
     # After the period: ignored.
     log.restriction("R-2", "lift-approved", "2025-11-03T00:00:00Z", **BODY)
     figures = log.figures()
-    assert rows(figures, "restrictions-by-policy")["mass-surveillance"] == (3, 1, 1, 1)
+    # Imposed: R-3 and the promoted R-2; R-4 comes into force in December.
+    assert rows(figures, "restrictions-by-policy")["mass-surveillance"] == (2, 1, 1, 1)
     assert [i.restriction for i in figures.in_force] == ["R-2"]
     assert figures.in_force[0].entry == 5  # the promotion-approved entry
 
@@ -120,7 +121,21 @@ def test_suppressed_figures_with_k() -> None:
     log.restriction("R-1", "approved", "2025-10-08T00:00:00Z", **BODY)
     published = [suppress(t, 5) for t in log.figures().tables]
     by_policy = next(t for t in published if t.name == "restrictions-by-policy")
-    assert by_policy.rows[0] == ("mass-surveillance", ("< 5", 0, 0, "< 5"))
+    # "in force at end" is shown as counted: the list of restrictions in force names each.
+    assert by_policy.rows[0] == ("mass-surveillance", ("< 5", 0, 0, 1))
+
+
+def test_a_restriction_lifted_on_the_day_it_was_approved_is_imposed_and_lifted() -> None:
+    """Both entries publish the same day; the log's order says it was in force a while."""
+    log = Log()
+    log.restriction("R-1", "approved", "2025-10-08T00:00:00Z", **BODY)
+    log.restriction("R-1", "lift-approved", "2025-10-08T00:00:00Z", **BODY)
+    # A window that ends the day it starts is empty: never in force.
+    empty = {**BODY, "not_before": "2025-10-09T00:00:00Z", "not_after": "2025-10-09T00:00:00Z"}
+    log.restriction("R-2", "approved", "2025-10-08T00:00:00Z", **empty)
+    figures = log.figures()
+    assert rows(figures, "restrictions-by-policy")["mass-surveillance"] == (1, 1, 0, 0)
+    assert figures.in_force == ()
 
 
 def test_unknown_fields_and_bad_periods_are_refused() -> None:

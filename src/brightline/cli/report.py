@@ -108,7 +108,11 @@ def transparency(
     ] = False,
     k: Annotated[
         int | None,
-        typer.Option("--k", help="Show counts from 1 to k-1 as '< k' (default: the setting)."),
+        typer.Option(
+            "--k",
+            help="Show counts from 1 to k-1 as '< k' (default: the setting; fixed once a "
+            "report is released).",
+        ),
     ] = None,
     key_file: KeyFile = None,
     token_file: TokenFile = None,

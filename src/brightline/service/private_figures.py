@@ -11,7 +11,8 @@ the first two around a ledger sync):
    noise — in one write transaction, so two reports cannot both spend the last of a
    budget;
 2. once that event is logged, :func:`sign_private_figures` signs the published document
-   with the ledger's key, naming its release entry and every earlier release's;
+   with the ledger's key, naming its release entry and every earlier release's (a
+   report's series release, of the same type, listed with ε = 0: see :func:`_epsilon`);
 3. an auditor given :func:`disclose_release` (the release record and every input record,
    each with its salt) runs ``brightline.service.private_audit.audit_transparency_report``,
    which checks each record against the log's commitment and recomputes every figure.
@@ -36,7 +37,12 @@ from brightline.service.ledger import (
 )
 from brightline.store import OutboxEntry, Store, append_outbox, consumer_position, read_outbox
 from brightline.store.ledger import latest_checkpoint, ledger_size
-from brightline.store.releases import logged_events, outbox_events, outbox_of_type
+from brightline.store.releases import (
+    is_suppression_record,
+    logged_events,
+    outbox_events,
+    outbox_of_type,
+)
 from brightline.transparency import Parameters, PublicEntry
 from brightline.transparency.investigations import (
     PrivateRecord,
@@ -152,6 +158,14 @@ def _pending(session: Session) -> list[OutboxEntry]:
 
 
 def _epsilon(payload: Any) -> float:
+    """The ε a release spent. Every ``transparency.released`` event is listed in the
+    budget, since its public form (type and day) cannot tell a reader which kind it is and
+    :func:`~brightline.transparency.private_doc.check_published` wants every release entry
+    accounted for; a series release (what a report's restriction tables hid, under
+    ``suppression``: ``brightline.service.report_series``) publishes exact counts with no
+    noise and spends none."""
+    if is_suppression_record(payload):
+        return 0.0
     value = payload.get("release_epsilon") if isinstance(payload, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise LedgerIntegrityError("a transparency.released event states no ε")
@@ -201,6 +215,14 @@ def disclose_release(store: Store, index: int) -> list[Disclosure]:
     release = disclose(store, index)
     if release.event_type != RELEASE_EVENT:
         raise InvalidInputError(Problem("ENTRY", f"entry {index} is not a {RELEASE_EVENT} entry"))
+    if is_suppression_record(release.record):
+        raise InvalidInputError(
+            Problem(
+                "ENTRY",
+                f"entry {index} is a series release (what a report's restriction tables "
+                "showed and hid), not a release of figures with differential privacy",
+            )
+        )
     inputs = release.record.get("inputs")
     size = inputs.get("log_size") if isinstance(inputs, dict) else None
     if not isinstance(size, int) or size > index:

@@ -1,9 +1,11 @@
 """Transparency reports: write one from the store's public log, and verify one from the
 log's tiles and checkpoint alone.
 
-:func:`write_transparency_report` logs what is pending, takes the latest signed
-checkpoint, counts from the public forms of the entries it covers (nothing else in the
-store is read), optionally exports those tiles, and writes the site.
+:func:`write_transparency_report` logs what is pending, releases the figures about
+investigations, takes the latest signed checkpoint, counts from the public forms of the
+entries it covers (nothing else in the store is read but the reports released before,
+which the restriction tables are suppressed with), records what it hid, optionally
+exports those tiles, and writes the site.
 :func:`verify_transparency_report` is what an outsider runs: it trusts the tiles only as
 far as their signed checkpoint, recomputes every figure and checks every file.
 """
@@ -12,16 +14,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 import brightline
 from brightline import files
 from brightline.config import Settings
 from brightline.errors import (
     BrightlineError,
+    ConflictError,
     InvalidInputError,
     LedgerIntegrityError,
     NotFoundError,
@@ -46,6 +51,7 @@ from brightline.ledger import (
 )
 from brightline.service.ledger import LedgerKeys, sync
 from brightline.service.private_figures import release_private_figures, sign_private_figures
+from brightline.service.report_series import record_series_release, released_series
 from brightline.store import Store
 from brightline.store.ledger import SqlTileStore, iter_public, latest_checkpoint
 from brightline.transparency import (
@@ -59,7 +65,9 @@ from brightline.transparency import (
     check_fields,
     check_k,
     check_site,
+    published_tables,
     render_site,
+    series_left_out,
     strict_json,
 )
 from brightline.transparency.model import format_time
@@ -116,7 +124,13 @@ def report_parameters(
     if as_of < now:
         as_of += timedelta(seconds=1)
     k = check_k(settings.transparency_k if k is None else k)
-    return Parameters(period, min(period.end, as_of), k, fields, settings.ledger_time_granularity)
+    return Parameters(
+        period,
+        min(period.end, as_of),
+        k,
+        fields,
+        time_granularity=settings.ledger_time_granularity,
+    )
 
 
 def write_transparency_report(
@@ -141,15 +155,32 @@ def write_transparency_report(
     k or field list, LedgerIntegrityError if the stored log does not match its checkpoint.
     Releases the figures about investigations with differential privacy first
     (``brightline.service.private_figures``): ConflictError, and nothing written, if that
-    would go over the deployment's privacy budget.
+    would go over the deployment's privacy budget. The restriction tables are suppressed
+    with every report released before (``brightline.service.report_series``), and the
+    report's series release is recorded before its files are written. ConflictError, and
+    nothing released, for a k other than the released reports' or a report the series
+    suppression refuses; ConflictError after its figures were released (their ε spent),
+    and nothing written, if another report was released meanwhile.
     """
     at = datetime.now(UTC) if now is None else now
     parameters = report_parameters(
         settings, period_from=period_from, period_to=period_to, now=at, k=k
     )
+    # Suppressed consistently with every report released before (see
+    # brightline.transparency.series), with the deployment's one k.
+    with store.read() as session:
+        parameters = replace(parameters, series=released_series(session, parameters.k))
     verifier = LedgerKeys.of(settings).verifier()
     progress("logging pending events")
     sync(settings, store)
+    progress("suppressing the restriction tables with the reports released before")
+    with store.read() as session:
+        # As the log stands, before any privacy budget is spent: a report that the series
+        # refuses (ConflictError) releases nothing. Counted again below, from the
+        # checkpoint that holds the release of the private figures.
+        if (stored := latest_checkpoint(session)) is not None:
+            size = open_checkpoint(stored.note, verifier).size
+            published_tables(_public_entries(session, size), parameters)
     progress("releasing the figures about investigations, with differential privacy")
     pending = release_private_figures(store, settings=settings, parameters=parameters, now=at)
     sync(settings, store)
@@ -162,11 +193,7 @@ def write_transparency_report(
             )
         checkpoint = open_checkpoint(stored.note, verifier)
         progress(f"reading {checkpoint.size} public entries")
-        entries: list[PublicEntry] = []
-        for seq, data in iter_public(session):
-            if seq >= checkpoint.size:
-                break
-            entries.append(PublicEntry.parse(seq, data))
+        entries = _public_entries(session, checkpoint.size)
         tree = TiledTree(SqlTileStore(session))
         if checkpoint.size and tree.root(checkpoint.size) != checkpoint.root_hash:
             raise LedgerIntegrityError("the stored log's root is not its checkpoint's")
@@ -190,6 +217,10 @@ def write_transparency_report(
             generator=f"Brightline {brightline.__version__}",
             private=private,
         )
+    # Recorded before the files are written: a report written but not recorded could be
+    # undone by the next one; one recorded but not written only makes the next hide more.
+    with store.write() as session:
+        record_series_release(session, report, at=max(at, parameters.as_of))
     progress("writing the site")
     site = render_site(report)
     with files.writing_many() as batch:
@@ -205,6 +236,16 @@ def write_transparency_report(
         tiles_dir=tiles_dir,
         private=private,
     )
+
+
+def _public_entries(session: Session, size: int) -> list[PublicEntry]:
+    """The first ``size`` public entries of the stored log."""
+    entries: list[PublicEntry] = []
+    for seq, data in iter_public(session):
+        if seq >= size:
+            break
+        entries.append(PublicEntry.parse(seq, data))
+    return entries
 
 
 def _link(out_dir: Path, tiles_dir: Path | None) -> str | None:
@@ -354,18 +395,26 @@ def verify_transparency_report(
             entries=entries,
             checkpoint_size=checkpoint.size,
         )
-    expected = build_report(
-        entries,
-        parameters=parameters,
-        checkpoint_note=stated.checkpoint_note,
-        checkpoint=checkpoint,
-        # Fresh proofs from the verified tiles: nothing is taken from the report.
-        prove=lambda index: tree.inclusion_proof(index, checkpoint.size),
-        tiles=stated.tiles,
-        generator=stated.generator,
-        # Signed by the log's key, checked above; its files are compared like the rest.
-        private=private,
-    )
+    if left_out := series_left_out(
+        entries[: checkpoint.size], series=len(parameters.series), private=private
+    ):
+        warnings.append(left_out)
+    try:
+        expected = build_report(
+            entries,
+            parameters=parameters,
+            checkpoint_note=stated.checkpoint_note,
+            checkpoint=checkpoint,
+            # Fresh proofs from the verified tiles: nothing is taken from the report.
+            prove=lambda index: tree.inclusion_proof(index, checkpoint.size),
+            tiles=stated.tiles,
+            generator=stated.generator,
+            # Signed by the log's key, checked above; its files are compared like the rest.
+            private=private,
+        )
+    except (InvalidInputError, ConflictError) as exc:  # the series it states
+        problems.append(f"{MANIFEST}: series: {exc}")
+        return result(parameters, checkpoint, tiles_checkpoint)
 
     progress("comparing every file")
     skip = [tiles_dir]

@@ -1,14 +1,22 @@
-"""Reading the ledger's private records in log order, and the privacy releases made.
+"""Reading the ledger's private records in log order, and the transparency releases made.
 
 A ledger entry's private record is its outbox event's payload (``brightline.service.
 ledger.private_record``); the bundles keep, beside each public form, the id of that
 event. Nothing here writes: releases are outbox events like any other state change.
+
+A transparency report makes two releases, both of type :data:`RELEASED` (whose public
+form is its type and day only): its figures about investigations with differential
+privacy, the record's data at its top level (``brightline.service.private_figures``), then
+what its restriction tables showed and hid, the record's data under :data:`SUPPRESSION`
+(``brightline.service.transparency``). Each reader reads its own: the privacy budget
+counts ε from the first kind only, :func:`released_reports` returns the second kind only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +26,11 @@ from brightline.store.ledger import ledger_log
 from brightline.store.ledger_models import LedgerBundleRow
 from brightline.store.models import OutboxEvent
 from brightline.store.outbox import OutboxEntry
+
+#: The ledger event type of every transparency release.
+RELEASED: Final = "transparency.released"
+#: The member of a release record that holds the series suppression's part.
+SUPPRESSION: Final = "suppression"
 
 _ID = 8
 _CHUNK = 500
@@ -71,3 +84,15 @@ def outbox_of_type(session: Session, event_type: str) -> list[OutboxEntry]:
         select(OutboxEvent).where(OutboxEvent.event_type == event_type).order_by(OutboxEvent.id)
     )
     return [OutboxEntry(r.id, r.event_type, r.payload, r.created_at) for r in rows]
+
+
+def is_suppression_record(payload: Any) -> bool:
+    """Whether a :data:`RELEASED` record is the series suppression's (its data under
+    :data:`SUPPRESSION`), rather than a release of figures with differential privacy."""
+    return isinstance(payload, dict) and isinstance(payload.get(SUPPRESSION), dict)
+
+
+def released_reports(session: Session) -> list[OutboxEntry]:
+    """The series suppression's release records (what each report's restriction tables
+    showed and hid), oldest first; the releases of private figures are left out."""
+    return [e for e in outbox_of_type(session, RELEASED) if is_suppression_record(e.data())]

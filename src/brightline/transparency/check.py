@@ -22,6 +22,8 @@ from brightline.ledger import Checkpoint, leaf_hash, verify_inclusion
 from brightline.limits import MAX_DEPTH, MAX_JSON_BYTES, json_depth
 from brightline.transparency.htmltables import html_tables
 from brightline.transparency.model import PublicEntry, PublishedTable, format_time
+from brightline.transparency.private_doc import PrivateFigures
+from brightline.transparency.private_figures import RELEASE_EVENT
 from brightline.transparency.private_site import published_tables as private_tables
 from brightline.transparency.report import Report
 from brightline.transparency.site import (
@@ -98,6 +100,33 @@ def check_complete(
         f"entry {late[0].index} of the log ({format_time(late[0].time)}){more} happened before "
         f"the time the report's figures hold at ({format_time(as_of)}) but is not under its "
         f"checkpoint of {checkpoint_size} entries: the report leaves it out"
+    )
+
+
+def series_left_out(
+    entries: Sequence[PublicEntry], *, series: int, private: PrivateFigures | None
+) -> str | None:
+    """Words of warning if the log under a report's checkpoint (``entries``) may hold more
+    series releases than the ``series`` earlier reports the report states it was
+    suppressed with; None if not.
+
+    Every release is published as a ``transparency.released`` entry, its type and day
+    only. The report's signed private figures name its own release and every earlier one
+    with the ε it spent: a release of figures spends some, a series release none (it is
+    listed with ε = 0). Every release entry not known to be one of figures is counted as
+    possibly one of the series."""
+    figures: set[int] = set()
+    if private is not None:
+        figures = {private.release_entry}
+        figures |= {r.entry for r in private.releases if r.epsilon > 0 and r.entry is not None}
+    others = [e.index for e in entries if e.event_type == RELEASE_EVENT and e.index not in figures]
+    if len(others) <= series:
+        return None
+    return (
+        f"the log holds {len(others)} transparency releases before this report's checkpoint "
+        f"that may be earlier reports' series releases (entries {', '.join(map(str, others))}); "
+        f"the report was suppressed with {series} of them (report.json, series): a figure "
+        "it shows may give away one an earlier report hid"
     )
 
 

@@ -105,6 +105,9 @@ class ColumnKind(StrEnum):
     COUNT = "count"
     #: A median number of days over the row's first column, a count of cases.
     MEDIAN_DAYS = "median-days"
+    #: A count the report also lists item by item (the restrictions in force): shown as
+    #: counted, whatever its size, since hiding it would hide nothing.
+    LISTED = "listed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,7 +231,10 @@ def exact_epsilon(value: float) -> Fraction:
 
 @dataclass(frozen=True, slots=True)
 class PriorRelease:
-    """A release made before: its ledger entry (None until logged) and its ε."""
+    """A release made before: its ledger entry (None until logged) and its ε. A report's
+    series release (what its restriction tables hid), of the same ledger type, is listed
+    with ε = 0: the public cannot tell the two kinds apart, and every release entry must
+    be accounted for."""
 
     entry: int | None
     epsilon: float
@@ -261,12 +264,14 @@ class Budget:
         ConflictError, releasing nothing, if that would spend more than ``cap``."""
         cost = exact_epsilon(per_figure) * figures
         budget = cls(cap, tuple(releases), float(cost))
+        # Releases listed at ε = 0 (a report's series release) spent nothing.
+        spending = sum(1 for r in releases if r.epsilon)
         if budget.after > exact_epsilon(cap):
             raise ConflictError(
                 f"this report would spend ε = {decimal(cost)} ({figures} figures × ε = "
                 f"{decimal(exact_epsilon(per_figure))}) on top of ε = {decimal(budget.before)} "
-                f"already spent by {len(releases)} earlier release"
-                f"{'' if len(releases) == 1 else 's'}, over the deployment's privacy budget of "
+                f"already spent by {spending} earlier release"
+                f"{'' if spending == 1 else 's'}, over the deployment's privacy budget of "
                 f"ε = {decimal(exact_epsilon(cap))} (BRIGHTLINE_PRIVACY_EPSILON_BUDGET): nothing "
                 "was released. Raising the budget is a decision to state publicly; a larger "
                 "BRIGHTLINE_PRIVACY_EPSILON_PER_FIGURE spends it faster."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -14,6 +14,7 @@ from brightline.generalization import TimeGranularity, floor_time
 from brightline.ledger import Checkpoint, leaf_hash
 from brightline.transparency.aggregate import COPIES, compute_figures
 from brightline.transparency.model import (
+    Figures,
     InForce,
     Period,
     PublicEntry,
@@ -24,9 +25,11 @@ from brightline.transparency.model import (
     parse_time,
 )
 from brightline.transparency.private_doc import PrivateFigures
+from brightline.transparency.series import SeriesRelease, suppress_series
+from brightline.transparency.spells import TABLES, restriction_spells
 from brightline.transparency.suppression import suppress_tables
 
-FORMAT: Final = "brightline-transparency-report/2"
+FORMAT: Final = "brightline-transparency-report/3"
 _WHOLE: Final = {
     TimeGranularity.DAY: "days",
     TimeGranularity.WEEK: "weeks, Monday to Sunday",
@@ -58,13 +61,17 @@ class Parameters:
 
     ``time_granularity`` is how precisely the log publishes times: the period must be
     whole days, weeks or months of it, so that no entry's published time is counted in a
-    period its event was not in."""
+    period its event was not in. ``series`` is the reports released before this one, as
+    the store recorded them: the restriction tables are suppressed together with them
+    (:mod:`~brightline.transparency.series`)."""
 
     period: Period
     as_of: datetime
     k: int
     fields: tuple[str, ...]
-    time_granularity: TimeGranularity = TimeGranularity.DAY
+    # Keyword-only: two optional members of different types are easily swapped.
+    time_granularity: TimeGranularity = field(default=TimeGranularity.DAY, kw_only=True)
+    series: tuple[SeriesRelease, ...] = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
         check_k(self.k)
@@ -98,6 +105,7 @@ class Parameters:
             "k": self.k,
             "fields": list(self.fields),
             "time_granularity": self.time_granularity.value,
+            "series": [r.to_json() for r in self.series],
         }
 
     @classmethod
@@ -140,7 +148,19 @@ class Parameters:
             raise InvalidInputError(
                 Problem("time_granularity", f"{granularity!r} is not one of {choices}")
             )
-        return cls(period, parse_time(as_of), k, check_fields(fields), TimeGranularity(granularity))
+        series = value.get("series")
+        if not isinstance(series, list):
+            raise InvalidInputError(Problem("series", "must be a list of released reports"))
+        return cls(
+            period,
+            parse_time(as_of),
+            k,
+            check_fields(fields),
+            time_granularity=TimeGranularity(granularity),
+            series=tuple(
+                SeriesRelease.from_json(r, where=f"series[{n}]") for n, r in enumerate(series)
+            ),
+        )
 
 
 def _date(value: Any, where: str) -> date:
@@ -260,7 +280,7 @@ def build_report(
         parameters=parameters,
         checkpoint_note=checkpoint_note,
         checkpoint=checkpoint,
-        tables=suppress_tables(figures.tables, parameters.k, copies=COPIES),
+        tables=_suppressed(entries[: checkpoint.size], figures, parameters),
         in_force=tuple(
             ProvenInForce(item, entries[item.entry].data, prove(item.entry))
             for item in figures.in_force
@@ -275,7 +295,28 @@ def published_tables(
     entries: Iterable[PublicEntry], parameters: Parameters
 ) -> tuple[tuple[PublishedTable, ...], tuple[InForce, ...]]:
     """What a report computed with ``parameters`` over ``entries`` must publish."""
+    entries = list(entries)
     figures = compute_figures(
         entries, period=parameters.period, as_of=parameters.as_of, fields=parameters.fields
     )
-    return suppress_tables(figures.tables, parameters.k, copies=COPIES), figures.in_force
+    return _suppressed(entries, figures, parameters), figures.in_force
+
+
+def _suppressed(
+    entries: Sequence[PublicEntry], figures: Figures, parameters: Parameters
+) -> tuple[PublishedTable, ...]:
+    """The restriction tables suppressed over the series (``series``), the others alone."""
+    others = [t for t in figures.tables if t.name not in TABLES]
+    published = {t.name: t for t in suppress_tables(others, parameters.k, copies=COPIES)}
+    # Counts over a period depend on nothing logged after it ends: read up to the latest.
+    latest = max([parameters.as_of, *(r.as_of for r in parameters.series)])
+    restriction = suppress_series(
+        restriction_spells(entries, as_of=latest),
+        [t for t in figures.tables if t.name in TABLES],
+        period=parameters.period,
+        as_of=parameters.as_of,
+        k=parameters.k,
+        releases=parameters.series,
+    )
+    published |= {t.name: t for t in restriction}
+    return tuple(published[t.name] for t in figures.tables)
