@@ -38,6 +38,7 @@ from brightline.store.waits import (
     connect_postgres,
     postgres_connect_args,
     sqlite_busy_timeout_ms,
+    waiting,
 )
 
 #: Arbitrary constant naming Brightline's write lock among PostgreSQL advisory locks.
@@ -233,7 +234,8 @@ class Store:
         # pool that ``dispose`` leaves behind, and nothing would ever close it.
         if self._closed:
             raise StoreUnavailableError(f"the store at {self.url} is closed")
-        return self.engine.connect()
+        with waiting():  # for a pooled connection, a new one, or a ping of an old one
+            return self.engine.connect()
 
     def close(self) -> None:
         self._closed = True

@@ -13,6 +13,11 @@ timeout (a commit may still land).
 
 Migrations are exempt (:func:`lift_timeouts`): they may rewrite whole tables and wait for
 another process that migrates the same database.
+
+Whoever runs work that uses the store can also see, through :class:`DatabaseWait`, whether
+that work is waiting for the database right now and since when: the server gives up on a
+request once it has waited the timeout for one answer, however long the work itself may
+take (:func:`brightline.server.state.store_call`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from time import monotonic
 from typing import Any, Final
 
@@ -48,6 +54,49 @@ def sqlite_busy_timeout_ms(timeout: float) -> int:
     return max(1, round(timeout * 1000))
 
 
+class DatabaseWait:
+    """Whether the work it watches (:func:`watching`) waits for the database now: for a
+    connection, or for the answer to a statement, commit or ping on PostgreSQL (SQLite's
+    one wait, for the write lock, ends by itself within the timeout)."""
+
+    def __init__(self) -> None:
+        #: ``time.monotonic()`` when the current wait began; None when not waiting.
+        self.since: float | None = None
+
+    def longer_than(self, seconds: float) -> bool:
+        since = self.since
+        return since is not None and monotonic() - since > seconds
+
+
+_WATCHED: ContextVar[DatabaseWait | None] = ContextVar("brightline_database_wait", default=None)
+
+
+@contextmanager
+def watching(wait: DatabaseWait) -> Iterator[None]:
+    """Record the database waits of the work run inside (in this thread) in ``wait``."""
+    token = _WATCHED.set(wait)
+    try:
+        yield
+    finally:
+        _WATCHED.reset(token)
+
+
+@contextmanager
+def waiting() -> Iterator[None]:
+    """Mark the block as a wait for the database, for whoever is watching."""
+    wait = _WATCHED.get()
+    if wait is None:
+        yield
+        return
+    outer = wait.since  # a ping inside a checkout: the checkout's wait goes on
+    if outer is None:
+        wait.since = monotonic()
+    try:
+        yield
+    finally:
+        wait.since = outer
+
+
 class AnsweringConnection(psycopg.Connection[Any]):
     """A psycopg connection that gives up when the server stays silent for ``silence``
     seconds during one operation (a statement, a commit, a ping): it closes itself and
@@ -58,9 +107,11 @@ class AnsweringConnection(psycopg.Connection[Any]):
 
     def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
         if self.silence is None:
-            return super().wait(gen, interval, timeout)
+            with waiting():
+                return super().wait(gen, interval, timeout)
         try:
-            return super().wait(_until_silent(gen, self.silence), interval, timeout)
+            with waiting():
+                return super().wait(_until_silent(gen, self.silence), interval, timeout)
         except _Silent as exc:
             self.pgconn.finish()  # mid-statement: the connection's state is unknown
             raise psycopg.OperationalError(
