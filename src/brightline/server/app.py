@@ -42,6 +42,7 @@ from brightline.server.state import (
     RateLimiter,
     keep_current,
     refresh,
+    store_call,
 )
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
@@ -114,13 +115,13 @@ def create_app(
         state.changed = asyncio.Condition()
         await run_in_threadpool(refresh, state)
         state.ready = True
-        task = asyncio.create_task(keep_current(state))
+        stop = asyncio.Event()
+        task = asyncio.create_task(keep_current(state, stop))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stop.set()  # a refresh under way finishes first (the store bounds its waits)
+            await task
 
     app = FastAPI(
         title="Brightline",
@@ -177,7 +178,7 @@ def create_app(
     @app.get("/readyz", tags=["operations"], summary="Readiness: database and bundle")
     async def readyz() -> JSONResponse:
         try:
-            await run_in_threadpool(store.ping)
+            await store_call(state, store.ping)
         except StoreUnavailableError as exc:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         if not state.ready:
