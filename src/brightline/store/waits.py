@@ -105,13 +105,14 @@ class AnsweringConnection(psycopg.Connection[Any]):
 
     silence: float | None = None
 
-    def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
+    def wait(self, gen: PQGen[RV], *args: Any, **kwargs: Any) -> RV:
+        # psycopg's own arguments (its polling interval, a timeout) pass through as given.
         if self.silence is None:
             with waiting():
-                return super().wait(gen, interval, timeout)
+                return super().wait(gen, *args, **kwargs)
         try:
             with waiting():
-                return super().wait(_until_silent(gen, self.silence), interval, timeout)
+                return super().wait(_until_silent(gen, self.silence), *args, **kwargs)
         except _Silent as exc:
             self.pgconn.finish()  # mid-statement: the connection's state is unknown
             raise psycopg.OperationalError(
