@@ -184,7 +184,6 @@ def _check_wave(outcomes: list[Outcome], *, reads_answer: bool) -> dict[str, flo
     assert p99 < HOT_P99, f"hot-path p99 {p99 * 1000:.1f} ms: {sorted(o.seconds for o in hot)}"
     return {
         "hot_p99_ms": round(p99 * 1000, 1),
-        "hot_max_ms": round(max(o.seconds for o in hot) * 1000, 1),
         "write_max_s": round(max(o.seconds for o in writes), 2),
     }
 
