@@ -172,3 +172,19 @@ def test_witnesses_are_url_and_key_pairs_with_a_quorum_they_can_meet() -> None:
     ):
         with pytest.raises(InvalidInputError, match=words):
             Settings.from_env(env)
+
+
+def test_the_database_timeout_is_two_seconds_unless_set_to_a_positive_number() -> None:
+    assert Settings().db_timeout == 2.0
+    assert Settings.from_env({"BRIGHTLINE_DB_TIMEOUT": "0.5"}).db_timeout == 0.5
+    for value, message in [
+        ("0", "must be more than 0"),
+        ("-1", "must be more than 0"),
+        ("inf", "not a finite number"),
+        ("7200", "must be at most 3600"),
+    ]:
+        with pytest.raises(InvalidInputError) as caught:
+            Settings.from_env({"BRIGHTLINE_DB_TIMEOUT": value})
+        assert [str(p) for p in caught.value.problems] == [
+            f"BRIGHTLINE_DB_TIMEOUT: {message}: {value!r}"
+        ]

@@ -36,6 +36,8 @@ from brightline.ledger import CosignatureVerifier
 
 DEFAULT_DATABASE_URL = "sqlite:///brightline.db"
 DEFAULT_DATA_DIR = "brightline-data"
+#: Seconds the server waits for the database (docs/operations.md).
+DEFAULT_DB_TIMEOUT: Final = 2.0
 ENV_PREFIX: Final = "BRIGHTLINE_"
 
 #: The only spellings of a boolean: pydantic would also take on/off, yes/no, y/n and t/f,
@@ -96,6 +98,10 @@ class Settings(BaseSettings):
 
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     data_dir: Path = Path(DEFAULT_DATA_DIR)
+    #: The longest any step waits for the database, in seconds: a connection (at least
+    #: 2 s on PostgreSQL, libpq's floor), a pooled connection, the write lock, a statement,
+    #: a silent server. The server answers 503 when it runs out (docs/operations.md).
+    db_timeout: float = Field(default=DEFAULT_DB_TIMEOUT, gt=0, le=3600, allow_inf_nan=False)
     #: OIDC bearer tokens (optional): issuer, audience, JWKS (a file path or an https URL),
     #: the claim holding role names, and a map from those names to Brightline roles
     #: (``claim=role,…`` in the environment).
@@ -297,12 +303,21 @@ def _problem(error: ErrorDetails) -> Problem:
     if error["type"] == "value_error":  # our validators' messages name the value
         return Problem(where, str(error["msg"]).removeprefix("Value error, "))
     if error["type"] == "greater_than_equal":
-        message = f"must be at least {error.get('ctx', {}).get('ge')}"
+        message = f"must be at least {_bound(error, 'ge')}"
+    elif error["type"] == "greater_than":
+        message = f"must be more than {_bound(error, 'gt')}"
+    elif error["type"] == "less_than_equal":
+        message = f"must be at most {_bound(error, 'le')}"
     else:
         message = _MESSAGES.get(error["type"], error["msg"])
     if isinstance(error["input"], str) and not _is_secret(field):
         message = f"{message}: {error['input']!r}"
     return Problem(where, message)
+
+
+def _bound(error: ErrorDetails, name: str) -> str:
+    value = error.get("ctx", {}).get(name)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _is_secret(field: str) -> bool:

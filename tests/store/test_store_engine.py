@@ -33,7 +33,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     with open_store(f"sqlite:///{tmp_path / 'wal.db'}") as store, store.read() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 2000
 
 
 def test_a_new_sqlite_database_and_its_wal_and_shm_files_are_private(tmp_path: Path) -> None:

@@ -9,12 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from brightline.access import Action, Principal
 from brightline.api.auth import require
 from brightline.exports import export_aws_scp, export_azure_policy, export_cedar
-from brightline.server.state import notify_change
+from brightline.server.state import notify_change, store_call
 from brightline.service import (
     Status,
     approve_restriction,
@@ -77,7 +76,8 @@ async def propose(
     body: ProposalIn, request: Request, who: Proposer, key: IdempotencyKey = None
 ) -> list[dict[str, Any]]:
     state = request.app.state.brightline
-    views = await run_in_threadpool(
+    views = await store_call(
+        state,
         lambda: propose_restrictions(
             state.store,
             body.restrictions,
@@ -85,7 +85,7 @@ async def propose(
             actor=who,
             case_id=body.case,
             key=key,
-        )
+        ),
     )
     await notify_change(state)
     return [v.to_json() for v in views]
@@ -102,10 +102,11 @@ async def approve(
     restriction_id: RestrictionId, request: Request, who: Approver, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     state = request.app.state.brightline
-    view = await run_in_threadpool(
+    view = await store_call(
+        state,
         lambda: approve_restriction(
             state.store, restriction_id, actor=who, settings=state.settings, key=key
-        )
+        ),
     )
     await notify_change(state)
     return view.to_json()
@@ -125,8 +126,9 @@ async def reject(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     state = request.app.state.brightline
-    view = await run_in_threadpool(
-        lambda: reject_restriction(state.store, restriction_id, actor=who, why=body.why, key=key)
+    view = await store_call(
+        state,
+        lambda: reject_restriction(state.store, restriction_id, actor=who, why=body.why, key=key),
     )
     await notify_change(state)
     return view.to_json()
@@ -146,8 +148,9 @@ async def lift(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     state = request.app.state.brightline
-    view = await run_in_threadpool(
-        lambda: lift_restriction(state.store, restriction_id, actor=who, why=body.why, key=key)
+    view = await store_call(
+        state,
+        lambda: lift_restriction(state.store, restriction_id, actor=who, why=body.why, key=key),
     )
     await notify_change(state)
     return view.to_json()
@@ -160,14 +163,14 @@ async def list_all(
     status: Annotated[Status | None, Query(description="Only this status")] = None,
 ) -> list[dict[str, Any]]:
     state = request.app.state.brightline
-    views = await run_in_threadpool(lambda: list_restrictions(state.store, status=status))
+    views = await store_call(state, lambda: list_restrictions(state.store, status=status))
     return [v.to_json(history=False) for v in views]
 
 
 @router.get("/restrictions/{restriction_id}", response_model=RestrictionOut, tags=["restrictions"])
 async def show(restriction_id: RestrictionId, request: Request, _: Reader) -> dict[str, Any]:
     state = request.app.state.brightline
-    view = await run_in_threadpool(lambda: show_restriction(state.store, restriction_id))
+    view = await store_call(state, lambda: show_restriction(state.store, restriction_id))
     return view.to_json()
 
 
@@ -182,7 +185,7 @@ class LedgerStatusOut(BaseModel):
 )
 async def ledger(request: Request, _: LedgerReader) -> LedgerStatusOut:
     state = request.app.state.brightline
-    status = await run_in_threadpool(ledger_status, state.store)
+    status = await store_call(state, ledger_status, state.store)
     note = status.checkpoint.note if status.checkpoint else None
     return LedgerStatusOut(size=status.size, root=status.root.hex(), checkpoint=note)
 
@@ -196,7 +199,7 @@ async def proof(
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     return (
-        await run_in_threadpool(lambda: prove_inclusion(state.store, index, size=size))
+        await store_call(state, lambda: prove_inclusion(state.store, index, size=size))
     ).to_json()
 
 
@@ -209,7 +212,7 @@ async def disclosure(
     request: Request, _: Discloser, index: Annotated[int, Path(ge=0)]
 ) -> dict[str, Any]:
     state = request.app.state.brightline
-    return (await run_in_threadpool(lambda: disclose(state.store, index))).to_json()
+    return (await store_call(state, lambda: disclose(state.store, index))).to_json()
 
 
 @router.get(

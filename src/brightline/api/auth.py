@@ -9,11 +9,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from brightline.access import Action, Principal, authorize
-from brightline.errors import AuthenticationError
-from brightline.server.state import app_state
+from brightline.errors import AuthenticationError, StoreUnavailableError
+from brightline.server.state import AppState, app_state, store_call
 
 
 def credential(request: Request) -> str:
@@ -34,20 +33,20 @@ def require(
     """A dependency that authenticates and requires ``action`` of the permission table.
 
     ``limited`` applies the per-credential rate limit. ``hot`` marks the decision and
-    bundle routes: they take the principal from the authenticator's cache without a
-    database round trip (the cache is dropped by the server's refresh loop when grants
-    or revocations change, and at once for changes made through this server); every
-    other route checks the store's access version first, so a revocation applies to
-    the next request.
+    bundle routes: they take a known credential's principal from memory, without the
+    database, so that they answer while it is away (the server's refresh loop checks
+    known credentials again when grants or revocations change, and at once for changes
+    made through this server); every other route checks the store's access version
+    first, so a revocation applies to the next request.
     """
 
     async def dependency(request: Request) -> Principal:
         state = app_state(request)
         token = credential(request)
         if hot:
-            principal = state.authenticator.principal_for(token, fresh=False)
+            principal = state.authenticator.known(token) or await _check_new(state, token)
         else:
-            principal = await run_in_threadpool(state.authenticator.principal_for, token)
+            principal = await store_call(state, state.authenticator.principal_for, token)
         request.state.principal = principal
         authorize(principal, action)
         if limited:
@@ -56,3 +55,13 @@ def require(
 
     dependency.__name__ = f"require_{action.value.replace('-', '_')}"
     return dependency
+
+
+async def _check_new(state: AppState, token: str) -> Principal:
+    """A credential the hot routes have not seen: checked against the store, unless the
+    database is known not to answer — then refused at once, never allowed."""
+    if not state.database_answering:
+        raise StoreUnavailableError(
+            "the database does not answer: only credentials already checked are served"
+        )
+    return await store_call(state, lambda: state.authenticator.principal_for(token, fresh=False))

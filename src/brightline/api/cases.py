@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from brightline.access import Action, Principal
 from brightline.api.auth import require
 from brightline.cases import CaseStatus, Finding, FindingOutcome, Signal, SourceKind
-from brightline.server.state import notify_change
+from brightline.server.state import notify_change, store_call
 from brightline.service.case_export import case_timeline, list_cases, show_case
 from brightline.service.cases import close_case, open_case, record_appeal, record_finding
 from brightline.service.intake import submit_report
@@ -82,7 +81,7 @@ def _case(view: Any) -> dict[str, Any]:
 async def report(body: ReportIn, request: Request, who: Intake) -> SignalOut:
     state = request.app.state.brightline
     signal = Signal(body.source, tuple(body.nodes), tuple(body.policies), body.summary)
-    stored = await run_in_threadpool(lambda: submit_report(state.store, signal, actor=who))
+    stored = await store_call(state, lambda: submit_report(state.store, signal, actor=who))
     await notify_change(state)
     return SignalOut(ref=stored.ref)
 
@@ -94,30 +93,30 @@ async def cases(
     status: Annotated[CaseStatus | None, Query()] = None,
 ) -> list[dict[str, Any]]:
     state = request.app.state.brightline
-    views = await run_in_threadpool(lambda: list_cases(state.store, actor=who, status=status))
+    views = await store_call(state, lambda: list_cases(state.store, actor=who, status=status))
     return [_case(v) for v in views]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="One case")
 async def case(case_id: CaseId, request: Request, who: Viewer) -> dict[str, Any]:
     state = request.app.state.brightline
-    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who)))
+    return _case(await store_call(state, lambda: show_case(state.store, case_id, actor=who)))
 
 
 @router.get("/cases/{case_id}/timeline", summary="Everything that happened to a case")
 async def timeline(case_id: CaseId, request: Request, who: Viewer) -> list[dict[str, Any]]:
     state = request.app.state.brightline
-    return await run_in_threadpool(lambda: case_timeline(state.store, case_id, actor=who))
+    return await store_call(state, lambda: case_timeline(state.store, case_id, actor=who))
 
 
 @router.post("/cases", response_model=CaseOut, summary="Open a case from signals")
 async def open_(body: CaseIn, request: Request, who: Opener) -> dict[str, Any]:
     state = request.app.state.brightline
-    opened = await run_in_threadpool(
-        lambda: open_case(state.store, actor=who, title=body.title, signals=body.signals)
+    opened = await store_call(
+        state, lambda: open_case(state.store, actor=who, title=body.title, signals=body.signals)
     )
     await notify_change(state)
-    return _case(await run_in_threadpool(lambda: show_case(state.store, opened.id, actor=who)))
+    return _case(await store_call(state, lambda: show_case(state.store, opened.id, actor=who)))
 
 
 @router.post("/cases/{case_id}/findings", response_model=CaseOut, summary="Record a finding")
@@ -126,9 +125,9 @@ async def finding(
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     value = Finding(body.policy, body.outcome, body.rationale, tuple(body.evidence))
-    await run_in_threadpool(lambda: record_finding(state.store, case_id, value, actor=who))
+    await store_call(state, lambda: record_finding(state.store, case_id, value, actor=who))
     await notify_change(state)
-    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who)))
+    return _case(await store_call(state, lambda: show_case(state.store, case_id, actor=who)))
 
 
 @router.post("/cases/{case_id}/appeals", response_model=CaseOut, summary="Record an appeal")
@@ -136,16 +135,16 @@ async def appeal(
     case_id: CaseId, body: TextIn, request: Request, who: AppealRecorder
 ) -> dict[str, Any]:
     state = request.app.state.brightline
-    await run_in_threadpool(
-        lambda: record_appeal(state.store, case_id, actor=who, grounds=body.text)
+    await store_call(
+        state, lambda: record_appeal(state.store, case_id, actor=who, grounds=body.text)
     )
     await notify_change(state)
-    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who)))
+    return _case(await store_call(state, lambda: show_case(state.store, case_id, actor=who)))
 
 
 @router.post("/cases/{case_id}/close", response_model=CaseOut, summary="Close a case")
 async def close(case_id: CaseId, body: TextIn, request: Request, who: Closer) -> dict[str, Any]:
     state = request.app.state.brightline
-    await run_in_threadpool(lambda: close_case(state.store, case_id, actor=who, why=body.text))
+    await store_call(state, lambda: close_case(state.store, case_id, actor=who, why=body.text))
     await notify_change(state)
-    return _case(await run_in_threadpool(lambda: show_case(state.store, case_id, actor=who)))
+    return _case(await store_call(state, lambda: show_case(state.store, case_id, actor=who)))

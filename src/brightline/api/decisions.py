@@ -16,13 +16,13 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from brightline.access import Action, Principal
 from brightline.api.auth import require
 from brightline.errors import AccessDeniedError, InvalidInputError, Problem
 from brightline.policy import BatchEffect, format_time, to_micros
 from brightline.policy import Request as DecisionRequest
+from brightline.server.state import store_call
 from brightline.service.decision_logs import DecisionCount, DecisionLogReport, record_report
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -325,7 +325,7 @@ async def report_decision_logs(
         samples=body.samples,
         dropped=body.dropped,
     )
-    fresh = await run_in_threadpool(record_report, state.store, report)
+    fresh = await store_call(state, record_report, state.store, report)
     return DecisionLogAck(accepted=True, duplicate=not fresh)
 
 

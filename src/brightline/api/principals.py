@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from brightline.access import KEY_PRINCIPAL, Action, Principal, Role
 from brightline.api.auth import require
 from brightline.policy import format_time
-from brightline.server.state import notify_change
+from brightline.server.state import notify_change, store_call
 from brightline.service.apikeys import ApiKeyInfo, create_key, list_keys, revoke_key
 from brightline.service.intake import grant_role, list_principals, revoke_role
 
@@ -52,8 +51,8 @@ def _key_json(info: ApiKeyInfo) -> dict[str, Any]:
 async def principals(
     request: Request, who: Annotated[Principal, Depends(require(Action.LIST_PRINCIPALS))]
 ) -> list[RolesOut]:
-    store = request.app.state.brightline.store
-    grants = await run_in_threadpool(lambda: list_principals(store, actor=who))
+    state = request.app.state.brightline
+    grants = await store_call(state, lambda: list_principals(state.store, actor=who))
     return [RolesOut(principal=p, roles=sorted(r.value for r in rs)) for p, rs in grants.items()]
 
 
@@ -65,7 +64,7 @@ async def grant(
     who: Annotated[Principal, Depends(require(Action.GRANT_ROLES))],
 ) -> RolesOut:
     state = request.app.state.brightline
-    held = await run_in_threadpool(lambda: grant_role(state.store, principal, role, actor=who))
+    held = await store_call(state, lambda: grant_role(state.store, principal, role, actor=who))
     await notify_change(state)
     return RolesOut(principal=principal, roles=sorted(r.value for r in held))
 
@@ -80,7 +79,7 @@ async def revoke(
     who: Annotated[Principal, Depends(require(Action.REVOKE_ROLES))],
 ) -> RolesOut:
     state = request.app.state.brightline
-    held = await run_in_threadpool(lambda: revoke_role(state.store, principal, role, actor=who))
+    held = await store_call(state, lambda: revoke_role(state.store, principal, role, actor=who))
     await notify_change(state)
     return RolesOut(principal=principal, roles=sorted(r.value for r in held))
 
@@ -89,8 +88,10 @@ async def revoke(
 async def keys(
     request: Request, who: Annotated[Principal, Depends(require(Action.LIST_KEYS))]
 ) -> list[dict[str, Any]]:
-    store = request.app.state.brightline.store
-    return [_key_json(k) for k in await run_in_threadpool(lambda: list_keys(store, actor=who))]
+    state = request.app.state.brightline
+    return [
+        _key_json(k) for k in await store_call(state, lambda: list_keys(state.store, actor=who))
+    ]
 
 
 @router.post("/keys", summary="Create an API key (shown once in the answer)")
@@ -100,10 +101,11 @@ async def create(
     who: Annotated[Principal, Depends(require(Action.CREATE_KEY))],
 ) -> dict[str, Any]:
     state = request.app.state.brightline
-    info, key = await run_in_threadpool(
+    info, key = await store_call(
+        state,
         lambda: create_key(
             state.store, principal=body.principal, roles=[r.value for r in body.roles], actor=who
-        )
+        ),
     )
     await notify_change(state)
     return {**_key_json(info), "key": key}
@@ -116,6 +118,6 @@ async def revoke_one(
     who: Annotated[Principal, Depends(require(Action.REVOKE_KEY))],
 ) -> dict[str, str]:
     state = request.app.state.brightline
-    await run_in_threadpool(lambda: revoke_key(state.store, key_id, actor=who))
+    await store_call(state, lambda: revoke_key(state.store, key_id, actor=who))
     await notify_change(state)
     return {"revoked": key_id}

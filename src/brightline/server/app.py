@@ -43,6 +43,7 @@ from brightline.server.state import (
     RateLimiter,
     keep_current,
     refresh,
+    store_call,
 )
 from brightline.server.witnessing import keep_witnessed
 from brightline.service.access import Authenticator
@@ -117,17 +118,16 @@ def create_app(
         state.changed = asyncio.Condition()
         await run_in_threadpool(refresh, state)
         state.ready = True
-        tasks = [asyncio.create_task(keep_current(state))]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(keep_current(state, stop))]
         if settings.ledger_witnesses:
-            tasks.append(asyncio.create_task(keep_witnessed(state)))
+            tasks.append(asyncio.create_task(keep_witnessed(state, stop)))
         try:
             yield
         finally:
+            stop.set()  # a round under way finishes first (the store bounds its waits)
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await task
 
     app = FastAPI(
         title="Brightline",
@@ -184,7 +184,7 @@ def create_app(
     @app.get("/readyz", tags=["operations"], summary="Readiness: database and bundle")
     async def readyz() -> JSONResponse:
         try:
-            await run_in_threadpool(store.ping)
+            await store_call(state, store.ping)
         except StoreUnavailableError as exc:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         if not state.ready:

@@ -1,33 +1,46 @@
 """The server's state, shared by the API and the console (which never import each other):
 the store, the signer, the bundle in force, the authenticator, rate limits, metrics, and
 change notification — a change made through any way in is logged in the ledger, the
-bundle recompiled and long-polling clients woken."""
+bundle recompiled and long-polling clients woken.
+
+The event loop never waits for the database: routes run store work through
+:func:`store_call`, and the decision and bundle routes need no database at all (the
+bundle in force and the credentials already checked are in memory, kept current by
+:func:`keep_current`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar, TypeVarTuple
 
+import anyio.to_thread
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.concurrency import run_in_threadpool
 
 from brightline.config import Settings
-from brightline.errors import BrightlineError, RateLimitedError
+from brightline.errors import BrightlineError, RateLimitedError, StoreUnavailableError
 from brightline.ledger import NoteSigner
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.ledger import granularity_of, pending, sync_ledger
-from brightline.store import Store
+from brightline.store import DatabaseWait, Store, watching
 
 log = logging.getLogger("brightline.api")
 
 REFRESH_SECONDS: Final = 0.1
+#: How often a request waiting for store work looks whether that work waits too long.
+_WATCH_SECONDS: Final = 0.05
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass
@@ -95,6 +108,11 @@ class Metrics:
             "Valid cosignatures, by the configured witnesses, on the latest checkpoint",
             registry=r,
         )
+        self.database_answering = Gauge(
+            "brightline_database_answering",
+            "1 while the server's last look at the database was answered, else 0",
+            registry=r,
+        )
 
 
 @dataclass
@@ -108,6 +126,16 @@ class AppState:
     metrics: Metrics
     changed: asyncio.Condition | None = None
     ready: bool = False
+    #: Whether the database answered the last time the server asked; while it does not,
+    #: a credential the server has not checked yet is refused at once (503).
+    database_answering: bool = True
+
+    def database_answered(self, answered: bool) -> None:
+        if answered != self.database_answering:
+            event = "database-answering" if answered else "database-not-answering"
+            (log.info if answered else log.warning)(json.dumps({"event": event}))
+        self.database_answering = answered
+        self.metrics.database_answering.set(1 if answered else 0)
 
 
 def app_state(request: Request) -> AppState:
@@ -115,8 +143,47 @@ def app_state(request: Request) -> AppState:
     return state
 
 
+async def store_call(state: AppState, work: Callable[[*Ts], T], *args: *Ts) -> T:
+    """``work(*args)``, which uses the store, in a worker thread, so that the event loop
+    never waits for the database.
+
+    Once the work has waited ``db_timeout`` for one answer from the database (a
+    connection, a statement, a commit), the request gives up: StoreUnavailableError,
+    hence 503. The work is left to the store's own timeouts in its thread; what it
+    committed meanwhile is unknown to the caller (an idempotency key makes the retry
+    safe). Work that keeps getting answers is waited for however long it takes.
+    """
+    wait = DatabaseWait()
+    timeout = state.settings.db_timeout
+
+    def watched() -> T:
+        with watching(wait):
+            return work(*args)
+
+    task = asyncio.ensure_future(anyio.to_thread.run_sync(watched, abandon_on_cancel=True))
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=_WATCH_SECONDS)
+            if done:
+                return task.result()
+            if wait.longer_than(timeout):
+                state.database_answered(False)
+                raise StoreUnavailableError(f"the database did not answer within {timeout:g} s")
+    finally:
+        if not task.done():
+            task.cancel()  # the thread goes on alone, holding no worker slot
+
+
 def refresh(state: AppState) -> bool:
     """Log pending changes in the ledger and recompile the bundle if anything changed."""
+    # Access first, a read: revocations apply even while the ledger cannot be written
+    # (another process holding the write lock, say).
+    try:
+        state.authenticator.check_version()
+    except StoreUnavailableError:
+        state.database_answered(False)
+        raise
+    state.database_answered(True)
     if pending(state.store) or not state.ready:
         result = sync_ledger(
             state.store,
@@ -124,7 +191,6 @@ def refresh(state: AppState) -> bool:
             granularity=granularity_of(state.settings),
         )
         state.metrics.ledger_size.set(result.size)
-    state.authenticator.check_version()
     changed = state.keeper.refresh()
     bundle = state.keeper.current
     if changed:
@@ -134,10 +200,16 @@ def refresh(state: AppState) -> bool:
     return changed
 
 
-async def keep_current(state: AppState) -> None:
+async def keep_current(state: AppState, stop: asyncio.Event) -> None:
+    """Refresh every REFRESH_SECONDS until ``stop`` is set. Never cancelled in the middle
+    of a refresh: its worker thread would go on after the server stopped, holding a
+    connection of a store about to be closed."""
     assert state.changed is not None
     while True:
-        await asyncio.sleep(REFRESH_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=REFRESH_SECONDS)
+        if stop.is_set():
+            return
         try:
             changed = await run_in_threadpool(refresh, state)
         except BrightlineError as exc:  # the database may be away for a while
@@ -150,9 +222,15 @@ async def keep_current(state: AppState) -> None:
 
 async def notify_change(state: AppState) -> None:
     """Refresh now (after a change made through the API or the console) and wake
-    long-polling clients; cached principals are dropped, so a grant or revocation made
-    here applies to the next request."""
+    long-polling clients; known credentials are checked again first, so a grant or
+    revocation made here applies to the next request. If the database stops answering
+    in between, the change stands and the refresh loop applies it once it answers."""
     state.authenticator.invalidate()
-    if await run_in_threadpool(refresh, state) and state.changed is not None:
+    try:
+        changed = await store_call(state, refresh, state)
+    except StoreUnavailableError as exc:
+        log.warning(json.dumps({"event": "refresh-after-change-failed", "error": str(exc)}))
+        return
+    if changed and state.changed is not None:
         async with state.changed:
             state.changed.notify_all()

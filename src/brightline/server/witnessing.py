@@ -7,6 +7,7 @@ when there is nothing to do it comes back to every second."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Final
@@ -35,10 +36,15 @@ def witness_round(state: AppState) -> WitnessingResult:
     return result
 
 
-async def keep_witnessed(state: AppState) -> None:
+async def keep_witnessed(state: AppState, stop: asyncio.Event) -> None:
+    """Witnessing rounds until ``stop`` is set; like the refresh loop, never cancelled in
+    the middle of a round (each witness's wait is bounded by its timeout)."""
     delay = WITNESS_SECONDS
     while True:
-        await asyncio.sleep(delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        if stop.is_set():
+            return
         try:
             result = await run_in_threadpool(witness_round, state)
         except BrightlineError as exc:  # the database may be away for a while

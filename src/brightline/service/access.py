@@ -3,8 +3,11 @@ or an OIDC bearer token) becomes a :class:`~brightline.access.Principal` whose r
 credential's roles that the store also grants (:func:`brightline.access.effective_roles`).
 
 The API, the console and the CLI all call :class:`Authenticator`; none computes roles
-itself. Results are cached per credential and the cache is dropped when the store's
-grants or key revocations change (:func:`access_version`), never by time alone.
+itself. Credentials once checked are kept in memory (an OIDC token until it expires),
+so that the decision and bundle routes answer without the database, even while it is
+away. When the store's grants or key revocations change (:func:`access_version`), every
+kept credential is checked again in one read: a revoked key is forgotten, a changed
+grant changes its principal's roles.
 
 Bootstrapping an empty store (no grants, no keys) is :func:`bootstrap`: the first
 principal gets the ``admin`` and ``case-admin`` grants and the first key; it is recorded
@@ -19,12 +22,14 @@ import math
 import re
 import threading
 import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 import jwt
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from brightline.access import Principal, Role, effective_roles
 from brightline.config import Settings
@@ -33,7 +38,7 @@ from brightline.policy import format_time
 from brightline.service.apikeys import check_key_principal, insert_key, resolve_key
 from brightline.store import Store, append_outbox
 from brightline.store.case_models import RoleGrantEvent
-from brightline.store.cases import add_grant_event, grant_count, roles_of
+from brightline.store.cases import add_grant_event, all_grants, grant_count, roles_of
 from brightline.store.serving_models import ApiKeyRevocationRow, ApiKeyRow
 
 #: What an OIDC subject may contain to become part of a principal name.
@@ -59,8 +64,12 @@ def access_version(store: Store) -> tuple[int, int]:
     """Changes to grants and key revocations, as a value that grows with each: a cached
     principal is good only while this stays the same."""
     with store.read() as session:
-        grants = session.scalar(select(func.max(RoleGrantEvent.seq))) or 0
-        revoked = session.scalar(select(func.count()).select_from(ApiKeyRevocationRow)) or 0
+        return _access_version(session)
+
+
+def _access_version(session: Session) -> tuple[int, int]:
+    grants = session.scalar(select(func.max(RoleGrantEvent.seq))) or 0
+    revoked = session.scalar(select(func.count()).select_from(ApiKeyRevocationRow)) or 0
     return (int(grants), int(revoked))
 
 
@@ -139,6 +148,19 @@ class OidcVerifier:
         return name, roles, float(claims["exp"])
 
 
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A credential checked once, with what checking it again needs."""
+
+    principal: Principal
+    #: The roles the credential itself carries (the key's, or the token's claims).
+    carried: frozenset[str]
+    #: The API key's id (revocations name it); None for an OIDC token.
+    key_id: str | None
+    #: POSIX time until which it may be served from memory (an OIDC token's expiry).
+    until: float
+
+
 class Authenticator:
     """Credentials to principals with their effective roles, for every way in."""
 
@@ -146,9 +168,11 @@ class Authenticator:
         self._store = store
         self._oidc = OidcVerifier(settings)
         self._alias = settings.oidc_issuer_alias
-        #: token -> (principal, POSIX time until which it may be served from here).
-        self._cache: dict[str, tuple[Principal, float]] = {}
+        self._known: dict[str, _Known] = {}
         self._version: tuple[int, int] | None = None
+        #: Moves with every re-check: a credential resolved across one is not kept, as
+        #: it may have been read before the change the re-check applied.
+        self._generation = 0
         self._lock = threading.Lock()
 
     @property
@@ -156,19 +180,52 @@ class Authenticator:
         return self._oidc
 
     def check_version(self) -> None:
-        """Read the store's access version; drop every cached principal if it moved.
-        Raises StoreUnavailableError when the database is away."""
-        version = access_version(self._store)
+        """Read the store's access version; if it moved, check every known credential
+        again in the same read. Raises StoreUnavailableError when the database is away
+        (the known credentials stay as they were)."""
+        with self._store.read() as session:
+            version = _access_version(session)
+            with self._lock:
+                if version == self._version:
+                    return
+                self._generation += 1
+                known = dict(self._known)
+            revoked = set(session.scalars(select(ApiKeyRevocationRow.key_id)))
+            grants = all_grants(session)
+        rechecked = {
+            token: replace(
+                entry,
+                principal=Principal(
+                    entry.principal.name,
+                    effective_roles(
+                        entry.carried,
+                        {r.value for r in grants.get(entry.principal.name.casefold(), ())},
+                    ),
+                    entry.principal.credential,
+                ),
+            )
+            for token, entry in known.items()
+            if entry.key_id is None or entry.key_id not in revoked
+        }
         with self._lock:
-            if version != self._version:
-                self._cache.clear()
-                self._version = version
+            self._known = rechecked
+            self._version = version
 
     def invalidate(self) -> None:
-        """Forget every cached principal (called after a change made in this process)."""
+        """Check every known credential again at the next :meth:`check_version` (called
+        after a change made in this process, which then checks at once)."""
         with self._lock:
-            self._cache.clear()
             self._version = None
+            self._generation += 1
+
+    def known(self, token: str) -> Principal | None:
+        """The principal of a credential already checked, from memory: never waits for
+        the database. None if this credential has not been checked (or has expired)."""
+        with self._lock:
+            entry = self._known.get(token)
+        if entry is None or time.time() >= entry.until:
+            return None
+        return entry.principal
 
     def principal_for(
         self, token: str, *, fresh: bool = True, nonce: str | None = None
@@ -176,32 +233,35 @@ class Authenticator:
         """The principal behind an API key or an OIDC token, with its effective roles.
 
         ``fresh`` first checks the store's access version, so that a revoked grant or key
-        is refused on the very next request; the decision and bundle routes pass False and
-        rely on the server's refresh loop (and on in-process invalidation) instead.
+        is refused on the very next request; the decision and bundle routes take known
+        credentials from :meth:`known` instead and rely on the server's refresh loop.
         """
         if fresh:
             self.check_version()
         if nonce is None:
-            with self._lock:
-                cached = self._cache.get(token)
-            # An OIDC token is served from the cache only until it expires.
-            if cached is not None and time.time() < cached[1]:
-                return cached[0]
-        principal, until = self._resolve(token, nonce=nonce)
+            principal = self.known(token)
+            if principal is not None:
+                return principal
+        with self._lock:
+            generation = self._generation
+        entry = self._resolve(token, nonce=nonce)
         if nonce is None:
             with self._lock:
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[token] = (principal, until)
-        return principal
+                if generation == self._generation:
+                    if len(self._known) >= _CACHE_LIMIT:  # the oldest goes
+                        del self._known[next(iter(self._known))]
+                    self._known[token] = entry
+        return entry.principal
 
-    def _resolve(self, token: str, *, nonce: str | None) -> tuple[Principal, float]:
+    def _resolve(self, token: str, *, nonce: str | None) -> _Known:
         until = math.inf
+        key_id = None
         if token.startswith("bl_"):
             key = resolve_key(self._store, token)
             if key is None:
                 raise AuthenticationError("unknown or revoked API key")
             name, carried, credential = key
+            key_id = credential.removeprefix("key:")
         elif self._oidc.enabled:
             name, carried, until = self._oidc.claims(token, nonce=nonce)
             credential = f"oidc:{self._alias}"
@@ -209,7 +269,8 @@ class Authenticator:
             raise AuthenticationError("unknown or revoked API key")
         with self._store.read() as session:
             granted = {r.value for r in roles_of(session, name)}
-        return Principal(name, effective_roles(carried, granted), credential), until
+        principal = Principal(name, effective_roles(carried, granted), credential)
+        return _Known(principal, frozenset(carried), key_id, until)
 
 
 def is_empty(store: Store) -> bool:

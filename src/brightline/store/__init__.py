@@ -28,6 +28,7 @@ from brightline.store.outbox import (
     read_outbox,
     read_outbox_of_type,
 )
+from brightline.store.waits import DatabaseWait, watching
 from brightline.store.worlds import (
     StoredWorld,
     add_world_version,
@@ -39,6 +40,7 @@ from brightline.store.worlds import (
 )
 
 __all__ = [
+    "DatabaseWait",
     "NewEvent",
     "OutboxEntry",
     "Store",
@@ -68,6 +70,7 @@ __all__ = [
     "restriction_ids",
     "restriction_ranks",
     "upgrade",
+    "watching",
     "world_by_version",
     "world_digest",
     "world_versions",

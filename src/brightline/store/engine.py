@@ -30,14 +30,19 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session
 
-from brightline.config import Settings
+from brightline.config import DEFAULT_DB_TIMEOUT, Settings
 from brightline.errors import ConflictError, InvalidInputError, StoreUnavailableError
 from brightline.store.secrets import StoreSecrets, key_path
+from brightline.store.waits import (
+    SILENCE_MARGIN,
+    connect_postgres,
+    postgres_connect_args,
+    sqlite_busy_timeout_ms,
+    waiting,
+)
 
 #: Arbitrary constant naming Brightline's write lock among PostgreSQL advisory locks.
 WRITE_LOCK_KEY: Final = 0x6272_6C69_6E65  # "brline"
-SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
-CONNECT_TIMEOUT_S: Final = 5
 
 
 def redact(url: str | URL) -> str:
@@ -54,12 +59,14 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(original).__name__
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url`` with Brightline's connection settings.
+def create_store_engine(url: str, *, timeout: float = DEFAULT_DB_TIMEOUT) -> Engine:
+    """An engine for ``url`` with Brightline's connection settings; no step waits for the
+    database longer than about ``timeout`` seconds (:mod:`brightline.store.waits`).
 
     SQLite: WAL journal, foreign keys on, a busy timeout, and transactions that the
-    store begins itself (``BEGIN`` or ``BEGIN IMMEDIATE``). PostgreSQL: a connect
-    timeout so that an unreachable server fails fast.
+    store begins itself (``BEGIN`` or ``BEGIN IMMEDIATE``). PostgreSQL: connect and
+    statement timeouts, and connections that give up on a silent server. Both: a bounded
+    wait for a pooled connection.
     """
     try:
         parsed = make_url(url)
@@ -68,10 +75,16 @@ def create_store_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        kwargs["connect_args"] = {"timeout": timeout}
+        if _sqlite_file(parsed) is not None:  # in-memory databases have no queue to wait in
+            kwargs["pool_timeout"] = timeout
     elif backend == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        options = parsed.query.get("options")
+        kwargs["connect_args"] = postgres_connect_args(
+            timeout, options if isinstance(options, str) else None
+        )
         kwargs["pool_pre_ping"] = True
+        kwargs["pool_timeout"] = timeout
     else:
         raise InvalidInputError(
             f"unsupported database {redact(url)}: use sqlite:///PATH or postgresql+psycopg://…"
@@ -81,7 +94,14 @@ def create_store_engine(url: str) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise InvalidInputError(f"cannot use database URL {redact(url)}: {exc}") from exc
     if backend == "sqlite":
-        _configure_sqlite(engine, _sqlite_file(parsed))
+        _configure_sqlite(engine, _sqlite_file(parsed), busy_ms=sqlite_busy_timeout_ms(timeout))
+    else:
+        silence = timeout + SILENCE_MARGIN
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            return connect_postgres(silence, cargs, cparams)
+
     return engine
 
 
@@ -110,7 +130,7 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def _configure_sqlite(engine: Engine, path: Path | None) -> None:
+def _configure_sqlite(engine: Engine, path: Path | None, *, busy_ms: int) -> None:
     if path is not None:
 
         @event.listens_for(engine, "do_connect")
@@ -126,7 +146,7 @@ def _configure_sqlite(engine: Engine, path: Path | None) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -214,7 +234,8 @@ class Store:
         # pool that ``dispose`` leaves behind, and nothing would ever close it.
         if self._closed:
             raise StoreUnavailableError(f"the store at {self.url} is closed")
-        return self.engine.connect()
+        with waiting():  # for a pooled connection, a new one, or a ping of an old one
+            return self.engine.connect()
 
     def close(self) -> None:
         self._closed = True

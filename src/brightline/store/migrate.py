@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 
 from brightline.store.engine import WRITE_LOCK_KEY, Store
 from brightline.store.secrets import StoreSecrets
+from brightline.store.waits import lift_timeouts
 
 SCRIPT_LOCATION = "brightline.store:migrations"
 
@@ -48,8 +49,14 @@ def is_current(store: Store) -> bool:
 
 
 def upgrade(store: Store, revision: str = "head") -> str | None:
-    """Apply migrations up to ``revision``; returns the revision now current."""
-    with store._translate_errors(), store.engine.connect() as connection:
+    """Apply migrations up to ``revision``; returns the revision now current. Without the
+    store's timeouts: a migration may rewrite a whole table, or wait for another process
+    migrating the same database."""
+    with (
+        store._translate_errors(),
+        store.engine.connect() as connection,
+        lift_timeouts(connection),
+    ):
         if store.backend == "postgresql":
             # Session-level lock: migrations may commit more than once.
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": WRITE_LOCK_KEY})

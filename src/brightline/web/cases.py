@@ -19,7 +19,7 @@ from brightline.cases import (
     FindingOutcome,
 )
 from brightline.errors import InvalidInputError, NotFoundError, Problem
-from brightline.server.state import AppState, app_state
+from brightline.server.state import AppState, app_state, store_call
 from brightline.service import console as read
 from brightline.service.case_export import case_timeline, show_case
 from brightline.service.cases import (
@@ -61,8 +61,9 @@ async def alerts(request: Request, me: Me) -> HTMLResponse:
     need(me, Action.VIEW_ALERTS)
     state = app_state(request)
     items = await run_in_threadpool(lambda: read.top_alerts(state.settings, limit=200))
-    views = await run_in_threadpool(
-        lambda: read.case_views_with_status(state.store, actor=me.principal, status=None)
+    views = await store_call(
+        state,
+        lambda: read.case_views_with_status(state.store, actor=me.principal, status=None),
     )
     return page(
         request,
@@ -119,8 +120,9 @@ async def cases(request: Request, me: Me, status: str | None = None) -> HTMLResp
         chosen = CaseStatus(status) if status else None
     except ValueError as exc:
         raise InvalidInputError(Problem("status", f"no case status {status!r}")) from exc
-    views = await run_in_threadpool(
-        lambda: read.case_views_with_status(state.store, actor=me.principal, status=chosen)
+    views = await store_call(
+        state,
+        lambda: read.case_views_with_status(state.store, actor=me.principal, status=chosen),
     )
     return page(
         request,
@@ -156,7 +158,7 @@ async def case(request: Request, case_id: str, me: Me) -> HTMLResponse:
             "appeal_outcomes": [o.value for o in AppealOutcome],
         }
 
-    context = await run_in_threadpool(gather)
+    context = await store_call(state, gather)
     return page(request, me, "case.html", **context)
 
 
@@ -282,7 +284,8 @@ async def case_plan(request: Request, case_id: str, form: Posted) -> HTMLRespons
     state = app_state(request)
     text = field_value(data, "restrictions")
     limits = console_state(request).limits
-    plan = await run_in_threadpool(
+    plan = await store_call(
+        state,
         lambda: read.preview_plan(
             state.store,
             state.settings,
@@ -291,7 +294,7 @@ async def case_plan(request: Request, case_id: str, form: Posted) -> HTMLRespons
             actor=me.principal,
             limits=limits,
             now=now(),
-        )
+        ),
     )
     return page(
         request,

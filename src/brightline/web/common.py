@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from brightline.access import Action, Principal, authorize
@@ -27,7 +26,7 @@ from brightline.errors import (
     InvalidInputError,
     Problem,
 )
-from brightline.server.state import app_state, notify_change
+from brightline.server.state import app_state, notify_change, store_call
 from brightline.service.guard import PlanLimits
 from brightline.web.oidc import SignIns
 from brightline.web.session import COOKIE, ConsoleSession, Sessions
@@ -80,9 +79,8 @@ async def signed_in(request: Request) -> ConsoleSession:
     if session is None:
         raise SignInRequiredError("sign in first")
     try:
-        principal = await run_in_threadpool(
-            app_state(request).authenticator.principal_for, session.token
-        )
+        state = app_state(request)
+        principal = await store_call(state, state.authenticator.principal_for, session.token)
     except AuthenticationError as exc:
         sessions.close(session.id)
         raise SignInRequiredError(f"signed out: {exc}") from exc
@@ -243,6 +241,7 @@ def render_error(request: Request, error: BrightlineError, status: int) -> Respo
 
 async def run(request: Request, work: Callable[[], Any]) -> Any:
     """Run a blocking use case, then log it in the ledger and refresh the bundle."""
-    result = await run_in_threadpool(work)
-    await notify_change(app_state(request))
+    state = app_state(request)
+    result = await store_call(state, work)
+    await notify_change(state)
     return result

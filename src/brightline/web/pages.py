@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from brightline.access import Action
 from brightline.errors import BrightlineError, NotFoundError
 from brightline.ledger import verify_inclusion
-from brightline.server.state import app_state
+from brightline.server.state import app_state, store_call
 from brightline.service import console as read
 from brightline.service.ledger import LedgerKeys, export_tiles_dir, ledger_status
 from brightline.service.restrictions import (
@@ -48,8 +48,8 @@ from brightline.web.common import (
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(request: Request, me: Me) -> HTMLResponse:
     state = app_state(request)
-    data = await run_in_threadpool(
-        lambda: read.dashboard(state.store, state.settings, actor=me.principal, now=now())
+    data = await store_call(
+        state, lambda: read.dashboard(state.store, state.settings, actor=me.principal, now=now())
     )
     return page(request, me, "dashboard.html", data=data, now=now())
 
@@ -61,7 +61,7 @@ async def dashboard(request: Request, me: Me) -> HTMLResponse:
 async def restrictions(request: Request, me: Me) -> HTMLResponse:
     need(me, Action.LIST_RESTRICTIONS)
     state = app_state(request)
-    views = await run_in_threadpool(lambda: list_restrictions(state.store, now=now()))
+    views = await store_call(state, lambda: list_restrictions(state.store, now=now()))
     return page(request, me, "restrictions.html", restrictions=views)
 
 
@@ -69,14 +69,15 @@ async def restrictions(request: Request, me: Me) -> HTMLResponse:
 async def restriction(request: Request, restriction_id: str, me: Me) -> HTMLResponse:
     need(me, Action.LIST_RESTRICTIONS)
     state = app_state(request)
-    data = await run_in_threadpool(
+    data = await store_call(
+        state,
         lambda: read.restriction_page(
             state.store,
             state.settings,
             restriction_id,
             world=state.keeper.current.snapshot.world,
             now=now(),
-        )
+        ),
     )
     return page(
         request,
@@ -195,12 +196,12 @@ async def node_test(
 async def ledger(request: Request, me: Me, index: str = "") -> HTMLResponse:
     need(me, Action.VIEW_LEDGER)
     state = app_state(request)
-    current = await run_in_threadpool(ledger_status, state.store)
+    current = await store_call(state, ledger_status, state.store)
     entry, checks, problem = None, None, None
     if index.strip():
         try:
             number = int(index)
-            entry = await run_in_threadpool(read.public_entry, state.store, number)
+            entry = await store_call(state, read.public_entry, state.store, number)
             p = entry.proof
             checks = verify_inclusion(p.leaf_hash, p.index, p.size, list(p.proof), p.root)
         except ValueError:
@@ -244,7 +245,7 @@ async def ledger_tiles(request: Request, me: Me) -> Response:
         console.tiles = (note, buffer.getvalue())
         return console.tiles[1]
 
-    body = await run_in_threadpool(build)
+    body = await store_call(state, build)
     return Response(
         body,
         media_type="application/gzip",

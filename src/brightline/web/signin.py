@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from brightline.access import Principal
 from brightline.errors import AccessDeniedError, AuthenticationError, NotFoundError
-from brightline.server.state import app_state
+from brightline.server.state import app_state, store_call
 from brightline.web import oidc
 from brightline.web.common import (
     PREFIX,
@@ -77,7 +77,7 @@ async def login(request: Request) -> Response:
     credential = field_value(form, "credential")
     state = app_state(request)
     try:
-        principal = await run_in_threadpool(state.authenticator.principal_for, credential)
+        principal = await store_call(state, state.authenticator.principal_for, credential)
     except AuthenticationError as exc:
         return page(
             request,
@@ -157,9 +157,9 @@ async def login_oidc_callback(
     if not code:
         raise AuthenticationError("the identity provider returned no code")
     token = await run_in_threadpool(oidc.redeem, settings, pending, code)
-    authenticator = app_state(request).authenticator
-    principal = await run_in_threadpool(
-        lambda: authenticator.principal_for(token, nonce=pending.nonce)
+    server = app_state(request)
+    principal = await store_call(
+        server, lambda: server.authenticator.principal_for(token, nonce=pending.nonce)
     )
     return await _open_session(request, token, principal, pending.next)
 
