@@ -11,6 +11,10 @@ never individually.**
   window, and its scope's country, sector and kind and its services' tags *generalized*
   (:mod:`brightline.generalization`) until they cover at least k customers of the
   directory.
+- A bundle issued to the enforcement points publishes the snapshot ``version`` and the
+  payload ``digest`` it names (two hashes of what the gateways enforce, which say nothing
+  to anyone without the bundle), so that a gateway can check that the policy it was
+  given is in the log. Not its serial: that is its issue time to the microsecond.
 - Every other event (proposals, rejections, guard approvals, cases, signals, principals,
   world imports) publishes its type, its day and its commitment only: the log proves it
   happened and what record it committed to, and says nothing of it.
@@ -52,6 +56,7 @@ from brightline.policy import ActionPattern, format_time
 from brightline.world import World
 
 __all__ = [
+    "BUNDLE_FIELDS",
     "ENFORCEMENT_FIELDS",
     "PUBLIC_FIELDS",
     "Facts",
@@ -80,6 +85,8 @@ ENFORCEMENT_FIELDS: Final = frozenset(
         "customer",
     }
 )
+#: What a bundle's issue publishes: its snapshot version and payload digest.
+BUNDLE_FIELDS: Final = frozenset({"version", "digest"})
 #: Type, day and commitment only.
 _NOTHING: Final[frozenset[str]] = frozenset()
 
@@ -88,6 +95,8 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
         # Enforcement acts.
         "restriction.approved": ENFORCEMENT_FIELDS,
+        # The policy handed to the enforcement points, by its hashes.
+        "bundle.issued": BUNDLE_FIELDS,
         "restriction.promotion-approved": ENFORCEMENT_FIELDS,
         "restriction.lift-approved": ENFORCEMENT_FIELDS,
         # Steps towards an act, or acts not taken: proposals name what an investigation
@@ -349,8 +358,25 @@ _RESTRICTION_DERIVATIONS: Final[Mapping[str, _Derivation]] = MappingProxyType(
     }
 )
 
+
+def _hex_digest(key: str) -> _Derivation:
+    """A SHA-256 the record holds, checked to be one (64 lowercase hex digits)."""
+
+    def derivation(event: _Event) -> object:
+        value = str(event.record[key])
+        if len(value) != 64 or value.strip("0123456789abcdef"):
+            raise ValueError(f"{key} is not a hex SHA-256")
+        return value
+
+    return derivation
+
+
+_BUNDLE_DERIVATIONS: Final[Mapping[str, _Derivation]] = MappingProxyType(
+    {"version": _hex_digest("version"), "digest": _hex_digest("digest")}
+)
+
 #: Derivations by family (the part of the type before the dot); a family whose types
 #: publish nothing needs none.
 _DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
-    {"restriction": _RESTRICTION_DERIVATIONS}
+    {"restriction": _RESTRICTION_DERIVATIONS, "bundle": _BUNDLE_DERIVATIONS}
 )

@@ -104,17 +104,24 @@ def app_state(request: Request) -> AppState:
     return state
 
 
+def _sync(state: AppState) -> None:
+    result = sync_ledger(
+        state.store,
+        signer=state.signer,
+        granularity=granularity_of(state.settings),
+    )
+    state.metrics.ledger_size.set(result.size)
+
+
 def refresh(state: AppState) -> bool:
-    """Log pending changes in the ledger and recompile the bundle if anything changed."""
+    """Log pending changes in the ledger and recompile the bundle if anything changed; a
+    new bundle is logged at once and comes into force when a checkpoint covers it."""
     if pending(state.store) or not state.ready:
-        result = sync_ledger(
-            state.store,
-            signer=state.signer,
-            granularity=granularity_of(state.settings),
-        )
-        state.metrics.ledger_size.set(result.size)
+        _sync(state)
     state.authenticator.check_version()
-    changed = state.keeper.refresh()
+    if state.keeper.refresh():
+        _sync(state)  # log the bundle.issued event, so that the bundle can be served
+    changed = state.keeper.publish()
     bundle = state.keeper.current
     if changed:
         state.metrics.bundle_info.clear()
