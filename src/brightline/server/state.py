@@ -97,6 +97,9 @@ class AppState:
     metrics: Metrics
     changed: asyncio.Condition | None = None
     ready: bool = False
+    #: One refresh at a time: a change made through a way in returns only once the bundle
+    #: it brings is logged and served, even while the background refresh is mid-way.
+    refreshing: threading.Lock = field(default_factory=threading.Lock)
 
 
 def app_state(request: Request) -> AppState:
@@ -116,6 +119,11 @@ def _sync(state: AppState) -> None:
 def refresh(state: AppState) -> bool:
     """Log pending changes in the ledger and recompile the bundle if anything changed; a
     new bundle is logged at once and comes into force when a checkpoint covers it."""
+    with state.refreshing:
+        return _refresh(state)
+
+
+def _refresh(state: AppState) -> bool:
     if pending(state.store) or not state.ready:
         _sync(state)
     state.authenticator.check_version()
