@@ -189,7 +189,7 @@ def test_a_path_that_does_not_lead_to_the_root_is_refused() -> None:
     bundle = make_bundle(1)
     log, index = logged(bundle)
     proof = log.prove(index)
-    bent = (bytes(32),) + proof.proof[1:]
+    bent = (bytes(32), *proof.proof[1:])
     with pytest.raises(LedgerIntegrityError, match="inclusion proof"):
         verify_logged(
             bundle,
