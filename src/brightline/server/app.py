@@ -42,6 +42,7 @@ from brightline.server.state import (
     RateLimiter,
     keep_current,
     refresh,
+    wait_for_refresh,
 )
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
@@ -121,6 +122,9 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            # A refresh the task left running in a worker thread holds a connection: let
+            # it end before whoever opened the store closes it.
+            await run_in_threadpool(wait_for_refresh, state)
 
     app = FastAPI(
         title="Brightline",

@@ -123,6 +123,12 @@ def refresh(state: AppState) -> bool:
         return _refresh(state)
 
 
+def wait_for_refresh(state: AppState, timeout: float = 30.0) -> None:
+    """Return once no refresh is running (or after ``timeout`` seconds)."""
+    if state.refreshing.acquire(timeout=timeout):
+        state.refreshing.release()
+
+
 def _refresh(state: AppState) -> bool:
     if pending(state.store) or not state.ready:
         _sync(state)
