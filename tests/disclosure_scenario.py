@@ -31,6 +31,7 @@ from brightline.service import (
     propose_restrictions,
     reject_restriction,
 )
+from brightline.service.bundles import BundleKeeper
 from brightline.service.cases import (
     add_evidence,
     add_task,
@@ -212,11 +213,15 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
     lift_restriction(store, "r-hq", actor=people["investigator"], why="reorganised", now=at(61))
     approve_restriction(store, "r-hq", actor=people["approver1"], settings=settings, now=at(62))
     revoke_role(store, "auditor", Role.AUDITOR, actor=people["admin"], now=at(63))
+    # The server issues the bundle of the policy in force to the enforcement points.
+    if LedgerKeys.of(settings).signer() is None:
+        keygen(settings)
+    signer = LedgerKeys.of(settings).signer()
+    assert signer is not None
+    BundleKeeper(store, signer).refresh(now=at(64))
     yield "after"
     # A transparency report's release of figures with differential privacy: it needs the
     # log's key and a signed checkpoint.
-    if LedgerKeys.of(settings).signer() is None:
-        keygen(settings)
     sync(settings, store)
     october = report_parameters(
         settings, period_from=date(2025, 10, 1), period_to=date(2025, 10, 31), now=at(70)

@@ -26,6 +26,7 @@ from brightline import disclosure
 from brightline.cases import CaseMove
 from brightline.config import Settings
 from brightline.disclosure import (
+    BUNDLE_FIELDS,
     ENFORCEMENT_FIELDS,
     PUBLIC_FIELDS,
     Facts,
@@ -143,17 +144,24 @@ ENFORCEMENT_TYPES = {
 #: What the first entry of a log continuing a sealed one publishes: what the sealed log's
 #: final checkpoint says, and the hash of that checkpoint.
 CONTINUED_FIELDS = {"origin", "size", "root", "checkpoint_sha256"}
+#: Bundles issued to the enforcement points publish their two hashes.
+BUNDLE_TYPES = {"bundle.issued"}
 
 
-def test_only_enforcement_acts_publish_anything() -> None:
+def test_only_enforcement_acts_and_bundles_publish_anything() -> None:
     """...and the entry that continues a sealed log, which says nothing of anyone."""
     for event_type, fields in PUBLIC_FIELDS.items():
         if event_type == CONTINUED:
             assert fields == CONTINUED_FIELDS
             continue
-        expected = ENFORCEMENT_FIELDS if event_type in ENFORCEMENT_TYPES else frozenset()
+        expected: frozenset[str] = frozenset()
+        if event_type in ENFORCEMENT_TYPES:
+            expected = ENFORCEMENT_FIELDS
+        elif event_type in BUNDLE_TYPES:
+            expected = BUNDLE_FIELDS
         assert fields == expected, event_type
     assert "case" not in ENFORCEMENT_FIELDS
+    assert {"version", "digest"} == BUNDLE_FIELDS  # not the serial: an exact time
 
 
 # -- a realistic run ----------------------------------------------------------------------------
@@ -212,6 +220,9 @@ def _check_model(store: Store, forms: list[dict[str, Any]]) -> None:
         assert set(public) <= PUBLIC_FIELDS[form["type"]], form
         if form["type"] == CONTINUED:
             assert set(public) == CONTINUED_FIELDS, form
+        elif form["type"] in BUNDLE_TYPES:
+            assert set(public) == {"version", "digest"}, form
+            assert all(len(v) == 64 and not v.strip("0123456789abcdef") for v in public.values())
         elif form["type"] not in ENFORCEMENT_TYPES:
             assert public == {}, form
         else:
@@ -244,7 +255,9 @@ def test_a_realistic_run_writes_every_type_and_publishes_only_enforcement(
     assert all(f["type"] in ENFORCEMENT_TYPES for f in named)
     # References rank restrictions by their first event: r-9900 is R-1; r-hq, r-dry,
     # r-lifted, r-dry-kept and r-refused follow in the order they were proposed.
-    acts = [(f["type"], f["public"]["restriction"]) for f in forms if f["public"]]
+    acts = [
+        (f["type"], f["public"]["restriction"]) for f in forms if f["type"] in ENFORCEMENT_TYPES
+    ]
     assert acts == [
         ("restriction.approved", "R-1"),
         ("restriction.lift-approved", "R-1"),
@@ -288,7 +301,7 @@ def test_with_k_above_the_number_of_customers_every_scope_is_at_the_top(
     scopes = {
         (f["public"]["country"], f["public"]["sector"], f["public"]["scope_kind"])
         for f in _public_forms(store)
-        if f["public"]
+        if f["type"] in ENFORCEMENT_TYPES
     }
     assert scopes == {("any", "any", "node")}
 
@@ -356,6 +369,13 @@ def _base(event_type: str) -> dict[str, Any]:
             "log": 2,
             "sealed_log": 1,
             "actor": "admin",
+        }
+    if family == "bundle":
+        return {
+            "version": "a1" * 32,
+            "serial": 1_759_312_345_678_901,
+            "digest": "d2" * 32,
+            "issued_at": "2025-10-01T11:12:25.678901Z",
         }
     return {"version": 2, "digest": "ab", "source": "/path", "counts": {"added_nodes": 3}}
 
@@ -481,8 +501,17 @@ def test_an_approval_without_a_reference_is_refused() -> None:
     assert reference(12) == "R-12"
 
 
+def test_a_bundle_publishes_its_version_and_digest_never_its_serial() -> None:
+    record = _base("bundle.issued")
+    assert published("bundle.issued", record, FACTS) == {"version": "a1" * 32, "digest": "d2" * 32}
+    for bad in ("ab", "A1" * 32, "customer name" + "0" * 51):
+        with pytest.raises(LedgerIntegrityError, match="'digest'"):
+            published("bundle.issued", {**record, "digest": bad}, FACTS)
+
+
 @pytest.mark.parametrize(
-    "event_type", sorted(t for t in PUBLIC_FIELDS if t not in ENFORCEMENT_TYPES | {CONTINUED})
+    "event_type",
+    sorted(t for t in PUBLIC_FIELDS if t not in ENFORCEMENT_TYPES | BUNDLE_TYPES | {CONTINUED}),
 )
 def test_every_other_event_publishes_nothing(event_type: str) -> None:
     """Proposals, rejections, guard approvals, cases, signals, principals and world

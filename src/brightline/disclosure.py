@@ -11,6 +11,10 @@ never individually.**
   window, and its scope's country, sector and kind and its services' tags *generalized*
   (:mod:`brightline.generalization`) until they cover at least k customers of the
   directory.
+- A bundle issued to the enforcement points publishes the snapshot ``version`` and the
+  payload ``digest`` it names (two hashes of what the gateways enforce, which say nothing
+  to anyone without the bundle), so that a gateway can check that the policy it was
+  given is in the log. Not its serial: that is its issue time to the microsecond.
 - Every other event (proposals, rejections, guard approvals, cases, signals, principals,
   world imports) publishes its type, its day and its commitment only: the log proves it
   happened and what record it committed to, and says nothing of it.
@@ -57,6 +61,7 @@ from brightline.policy import ActionPattern, format_time
 from brightline.world import World
 
 __all__ = [
+    "BUNDLE_FIELDS",
     "ENFORCEMENT_FIELDS",
     "PUBLIC_FIELDS",
     "Facts",
@@ -85,6 +90,8 @@ ENFORCEMENT_FIELDS: Final = frozenset(
         "customer",
     }
 )
+#: What a bundle's issue publishes: its snapshot version and payload digest.
+BUNDLE_FIELDS: Final = frozenset({"version", "digest"})
 #: Type, day and commitment only.
 _NOTHING: Final[frozenset[str]] = frozenset()
 #: What a log that continues a sealed one says about it (``brightline.ledger.chain``).
@@ -95,6 +102,8 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
         # Enforcement acts.
         "restriction.approved": ENFORCEMENT_FIELDS,
+        # The policy handed to the enforcement points, by its hashes.
+        "bundle.issued": BUNDLE_FIELDS,
         "restriction.promotion-approved": ENFORCEMENT_FIELDS,
         "restriction.lift-approved": ENFORCEMENT_FIELDS,
         # Steps towards an act, or acts not taken: proposals name what an investigation
@@ -408,8 +417,19 @@ _LEDGER_DERIVATIONS: Final[Mapping[str, _Derivation]] = MappingProxyType(
     }
 )
 
+_BUNDLE_DERIVATIONS: Final[Mapping[str, _Derivation]] = MappingProxyType(
+    {
+        "version": _digest("version", encoding="hex"),
+        "digest": _digest("digest", encoding="hex"),
+    }
+)
+
 #: Derivations by family (the part of the type before the dot); a family whose types
 #: publish nothing needs none.
 _DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
-    {"restriction": _RESTRICTION_DERIVATIONS, "ledger": _LEDGER_DERIVATIONS}
+    {
+        "restriction": _RESTRICTION_DERIVATIONS,
+        "ledger": _LEDGER_DERIVATIONS,
+        "bundle": _BUNDLE_DERIVATIONS,
+    }
 )

@@ -78,8 +78,17 @@ def start_server(settings: Settings, store: Store) -> tuple[uvicorn.Server, thre
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
+    yield from _serve(tmp_path, open_store(f"sqlite:///{tmp_path / 'api.db'}"))
+
+
+@pytest.fixture
+def live_on(tmp_path: Path, store_url: str) -> Iterator[Live]:
+    """``live`` on each backend: SQLite, then PostgreSQL."""
+    yield from _serve(tmp_path, open_store(store_url))
+
+
+def _serve(tmp_path: Path, store: Store) -> Iterator[Live]:
     settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000)
-    store = open_store(f"sqlite:///{tmp_path / 'api.db'}")
     verifier = ensure_key(settings)
     # One principal per role, its key carrying the role and the store granting it: the
     # key limits what the credential may do, the grants what the person may do.

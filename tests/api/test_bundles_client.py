@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.conftest import Live
+from api.proxy import Canned, proxy_to
 from api.test_api_decisions import enforce_example
 from brightline.bundle import open_bundle
 from brightline.enforcement import Client, NoBundleError, RollbackError
@@ -88,15 +88,18 @@ def test_client_decides_from_the_bundle_and_keeps_it_offline(live: Live, tmp_pat
 
 
 def test_client_refuses_a_rollback(live: Live, tmp_path: Path) -> None:
-    with make_client(live, tmp_path) as client:
+    with proxy_to(live.url) as server, make_client(live, tmp_path, url=server.url) as client:
         client.refresh()
-        old = json.loads((tmp_path / "ep" / "bundle.json").read_text())
+        old = (tmp_path / "ep" / "bundle.json").read_bytes()
         enforce_example(live)
         assert client.refresh()
         newer = client.serial
+        # The server (or whatever answers in its name) offers the older bundle again.
+        server.answer = lambda path, headers: Canned(200, {"etag": '"x"'}, old)
         with pytest.raises(RollbackError):
-            client._install(open_bundle(old, live.verifier))
+            client.refresh()
         assert client.serial == newer
+        assert client.decide(ARCHIVE).denied
 
 
 def test_a_bundle_signed_by_another_key_or_edited_is_refused(live: Live, tmp_path: Path) -> None:

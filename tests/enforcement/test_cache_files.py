@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from brightline.bundle import Bundle, build_bundle
+from brightline.bundle import CURRENT_HEADER, Bundle, build_bundle, encode_header, sign_current
 from brightline.enforcement import Client, DecisionLogBuffer
 from brightline.errors import StorageError
-from brightline.ledger import NoteVerifier, generate_key
+from brightline.ledger import NoteSigner, generate_key
 from brightline.policy import Request, compile_snapshot, load_restrictions, snapshot_document
 from brightline.world import load_world
 from tmpfs import Tmpfs
@@ -28,42 +28,46 @@ READ_ONLY = "Read-only file system"
 
 
 @pytest.fixture(scope="module")
-def signed() -> tuple[Bundle, NoteVerifier]:
+def signed() -> tuple[Bundle, NoteSigner]:
     world = load_world(EXAMPLES)
     snapshot = compile_snapshot(world, load_restrictions(EXAMPLES / "restrictions.yaml", world))
     document = snapshot_document(snapshot, at=NOW, world_version=1)
     signer = generate_key("brightline.test/ledger")
     bundle = build_bundle(snapshot, document, serial=1, issued_at=NOW, signer=signer)
-    return bundle, signer.verifier()
+    return bundle, signer
 
 
-def server(bundle: Bundle) -> httpx.MockTransport:
-    """A bundle server that answers 304 to a client holding its bundle."""
+def server(bundle: Bundle, signer: NoteSigner) -> httpx.MockTransport:
+    """A bundle server that answers 304 to a client holding its bundle, confirming it
+    current with each answer (the bundle comes without a ledger proof: these tests are
+    about files, the client is told to accept it)."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/decision-logs":
             return httpx.Response(200, json={})
+        current = {CURRENT_HEADER: encode_header(sign_current(bundle, at=NOW, signer=signer))}
         if request.headers.get("if-none-match") == f'"{bundle.version}"':
-            return httpx.Response(304)
-        return httpx.Response(200, json=bundle.document())
+            return httpx.Response(304, headers=current)
+        return httpx.Response(200, json=bundle.document(), headers=current)
 
     return httpx.MockTransport(answer)
 
 
 @pytest.fixture
 def client_at(
-    signed: tuple[Bundle, NoteVerifier],
+    signed: tuple[Bundle, NoteSigner],
 ) -> Iterator[Callable[[Path], Client]]:
     made: list[Client] = []
 
     def make(cache_dir: Path) -> Client:
-        bundle, verifier = signed
+        bundle, signer = signed
         client = Client(
             "http://brightline.test",
             api_key="bl_test",
-            verifier=verifier,
+            verifier=signer.verifier(),
             cache_dir=cache_dir,
-            transport=server(bundle),
+            transport=server(bundle, signer),
+            accept_unlogged_bundles_unsafe=True,
         )
         made.append(client)
         return client
@@ -94,8 +98,9 @@ def test_a_bundle_that_cannot_be_cached_is_in_force_and_cached_once_it_can_be(
     assert client.last_error == f"cannot write {cache / 'bundle.json'}: {cause}"
     assert list(cache.iterdir()) == []  # nothing half-written
 
-    assert not client.refresh()  # 304: the same bundle, now cached
+    assert not client.refresh()  # 304: the same bundle, now cached, and its mark
     assert client.last_error is None
+    assert sorted(p.name for p in cache.iterdir()) == ["bundle.json", "high-water.json"]
     restarted = client_at(cache)
     assert restarted.version == client.version
 

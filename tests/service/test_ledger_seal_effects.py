@@ -8,16 +8,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from brightline.bundle import Bundle, open_bundle
+from brightline.bundle import open_bundle
 from brightline.config import Settings
 from brightline.enforcement import Client, NoBundleError
 from brightline.errors import ConflictError, LedgerIntegrityError
 from brightline.generalization import TimeGranularity
-from brightline.ledger import CONTINUED
+from brightline.ledger import CONTINUED, NoteSigner, NoteVerifier
 from brightline.policy import Request
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.bundles import BundleKeeper
@@ -46,12 +47,26 @@ def settings(tmp_path: Path) -> Settings:
     return made
 
 
-def _serving(bundles: list[Bundle]) -> httpx.MockTransport:
+def _issue(settings: Settings, store: Store, signer: NoteSigner) -> dict[str, Any]:
+    """What a server started with ``signer`` serves: the bundle in force, logged in the
+    current log, with its inclusion proof."""
+    keeper = BundleKeeper(store, signer)
+    keeper.refresh()
+    sync(settings, store)
+    keeper.publish()
+    return keeper.served.document()
+
+
+def _serving(bundles: list[dict[str, Any]]) -> httpx.MockTransport:
     """A server that answers every bundle request with the latest of ``bundles``."""
-    return httpx.MockTransport(lambda _: httpx.Response(200, json=bundles[-1].document()))
+    return httpx.MockTransport(lambda _: httpx.Response(200, json=bundles[-1]))
 
 
-def _point(verifier: str, cache: Path, bundles: list[Bundle]) -> Client:
+def _version(document: dict[str, Any], verifier: str) -> str:
+    return open_bundle(document, NoteVerifier.parse(verifier)).version
+
+
+def _point(verifier: str, cache: Path, bundles: list[dict[str, Any]]) -> Client:
     return Client(
         "http://brightline.test",
         api_key="an enforcement point's key",
@@ -65,13 +80,17 @@ def test_after_a_seal_bundles_are_signed_with_the_new_log_s_key(
     world_store: Store, settings: Settings, tmp_path: Path
 ) -> None:
     """The ledger key signs bundles too: a server started after the seal signs them with
-    the new log's key; an enforcement point still holding the old ``log.pub`` refuses them
-    and keeps deciding from the bundle it holds, until it is given the new one."""
+    the new log's key (and logs them in the new log); an enforcement point still holding
+    the old ``log.pub`` refuses them and keeps deciding from the bundle it holds, until it
+    is given the new one. Its high-water mark holds the old log's size; the new log,
+    smaller, under another name, is not held to it."""
     keys = LedgerKeys.of(settings)
     old = keys.public.read_text(encoding="utf-8")
     signer = keys.signer()
     assert signer is not None
-    bundles = [BundleKeeper(world_store, signer).current]
+    for n in range(3):  # the old log grows past what the new one will hold
+        propose_restrictions(world_store, restriction_yaml(f"r-old-{n}"), name="r", actor=ALICE)
+    bundles = [_issue(settings, world_store, signer)]
     cache = tmp_path / "enforcement-point"
     with _point(old, cache, bundles) as point:
         assert point.refresh()
@@ -85,14 +104,16 @@ def test_after_a_seal_bundles_are_signed_with_the_new_log_s_key(
         signer = keys.signer()
         assert signer is not None
         assert signer.name == f"{ORIGIN}/2"
-        bundles.append(BundleKeeper(world_store, signer).current)
+        bundles.append(_issue(settings, world_store, signer))
         with pytest.raises(LedgerIntegrityError):
-            open_bundle(bundles[-1].document(), keys.sealed(settings, 1).verifier())
-        assert open_bundle(bundles[-1].document(), keys.verifier()).version == bundles[-1].version
+            open_bundle(bundles[-1], keys.sealed(settings, 1).verifier())
+        assert open_bundle(bundles[-1], keys.verifier()).version
 
         with pytest.raises(LedgerIntegrityError):
             point.refresh()  # the old key: refused
-        assert point.version == bundles[0].version
+        assert point.version == _version(bundles[0], old)
+        held = point.ledger_size
+        assert held is not None
         assert not point.decide(ARCHIVE).denied  # still the bundle it holds
 
     new = keys.public.read_text(encoding="utf-8")
@@ -109,8 +130,10 @@ def test_after_a_seal_bundles_are_signed_with_the_new_log_s_key(
     # With the server up, it takes the new bundle.
     with _point(new, cache, bundles) as point:
         assert point.refresh()
-        assert point.version == bundles[-1].version
+        assert point.version == _version(bundles[-1], new)
         assert point.decide(ARCHIVE).denied  # r-after denies it
+        assert point.ledger_size is not None
+        assert point.ledger_size < held  # the new log's checkpoint, not the old one's
 
 
 def test_the_continued_entry_is_public_at_the_deployment_s_granularity(

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from brightline.access import Action, Principal
 from brightline.api.auth import require
+from brightline.bundle import CURRENT_HEADER, encode_header
 from brightline.errors import AccessDeniedError, InvalidInputError, Problem
 from brightline.policy import BatchEffect, format_time, to_micros
 from brightline.policy import Request as DecisionRequest
@@ -228,15 +229,26 @@ async def decide_batch(request: Request, _: Decider) -> Response:
     return Response(body_bytes, media_type="application/json")
 
 
+class LedgerProofOut(BaseModel):
+    index: int = Field(description="the bundle's bundle.issued entry")
+    entry: str = Field(description="that entry's public form, the logged leaf data")
+    proof: list[str] = Field(description="RFC 9162 inclusion proof (hex hashes)")
+    checkpoint: str = Field(description="the signed checkpoint the proof leads to")
+    consistency: list[str] | None = Field(
+        default=None, description="consistency proof from ledger_size, when asked for"
+    )
+
+
 class BundleOut(BaseModel):
     note: str = Field(description="C2SP signed note over the payload's hash")
     payload: dict[str, Any]
+    ledger: LedgerProofOut
 
 
 @router.get(
     "/bundles/current",
     response_model=BundleOut,
-    summary="The signed bundle in force",
+    summary="The signed bundle in force, with its ledger proof",
     responses={304: {"description": "Not modified: the bundle named by If-None-Match is current"}},
 )
 async def current_bundle(
@@ -245,15 +257,22 @@ async def current_bundle(
     wait: Annotated[
         float, Query(ge=0, le=300, description="Long-poll for up to this many seconds")
     ] = 0,
+    ledger_size: Annotated[
+        int | None,
+        Query(
+            ge=0, description="Size of the checkpoint the client holds: adds a consistency proof"
+        ),
+    ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     state = request.app.state.brightline
+    keeper = state.keeper
     held = (if_none_match or "").strip().strip('"')
-    bundle = state.keeper.current
+    bundle = keeper.current
     if held and held == bundle.version and wait > 0 and state.changed is not None:
         deadline = time.monotonic() + wait
         async with state.changed:
-            while state.keeper.current.version == held:
+            while keeper.current.version == held:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -261,14 +280,18 @@ async def current_bundle(
                     await asyncio.wait_for(state.changed.wait(), timeout=remaining)
                 except TimeoutError:
                     break
-        bundle = state.keeper.current
-    etag = f'"{bundle.version}"'
+    served = keeper.served
+    bundle = served.bundle
+    headers = {"etag": f'"{bundle.version}"', CURRENT_HEADER: encode_header(keeper.freshness())}
     if held and held == bundle.version:
-        return Response(status_code=304, headers={"etag": etag})
+        return Response(status_code=304, headers=headers)
+    consistency = None
+    if ledger_size is not None and 0 < ledger_size < served.size:
+        consistency = await store_call(state, keeper.consistency, ledger_size, served.size)
     return Response(
-        orjson.dumps(bundle.document()),
+        orjson.dumps(served.document(consistency)),
         media_type="application/json",
-        headers={"etag": etag, "x-brightline-serial": str(bundle.serial)},
+        headers={**headers, "x-brightline-serial": str(bundle.serial)},
     )
 
 

@@ -183,7 +183,9 @@ class BatchArrays:
 @dataclass(frozen=True, slots=True)
 class BatchDecisions:
     """Decisions in columns. Row ``i`` matched ``restriction_ids[matched[
-    matched_offsets[i]:matched_offsets[i+1]]]``; likewise for ``would_deny``."""
+    matched_offsets[i]:matched_offsets[i+1]]]``; likewise for ``would_deny``. A row
+    denied without a match was denied for ``reason`` (an enforcement point failing
+    closed: its bundle is stale)."""
 
     effect: npt.NDArray[np.int8]
     error: npt.NDArray[np.uint8]
@@ -194,6 +196,7 @@ class BatchDecisions:
     restriction_ids: npt.NDArray[np.object_]
     error_messages: Mapping[int, str]
     version: str
+    reason: str | None = None
 
     def __len__(self) -> int:
         return len(self.effect)

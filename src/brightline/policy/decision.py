@@ -38,7 +38,9 @@ class Decision(NamedTuple):
 
     ``matched`` lists the enforcing restrictions that deny it and ``would_deny`` the
     dry-run ones that would, both sorted by id. ``effect`` is DENY exactly when
-    ``matched`` is not empty. ``version`` names the snapshot that decided.
+    ``matched`` is not empty or ``reason`` is set. ``version`` names the snapshot that
+    decided. ``reason`` says why a request was denied without a restriction (an
+    enforcement point failing closed: its bundle is stale); None otherwise.
     """
 
     effect: Effect
@@ -47,6 +49,13 @@ class Decision(NamedTuple):
     version: str
     request: Request
     snapshot: Snapshot
+    reason: str | None = None
+
+    @classmethod
+    def fail_closed(cls, decision: Decision, *, reason: str) -> Decision:
+        """``decision`` turned into a denial for ``reason``, keeping what the snapshot
+        found (its dry-run matches) so that the explanation still says it."""
+        return decision._replace(effect=Effect.DENY, reason=reason)
 
     @property
     def denied(self) -> bool:
@@ -65,6 +74,7 @@ class Decision(NamedTuple):
             "matched": list(self.matched),
             "would_deny": list(self.would_deny),
             "version": self.version,
+            **({} if self.reason is None else {"reason": self.reason}),
             "request": {
                 "node": request.node,
                 "service": request.service,

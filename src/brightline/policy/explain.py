@@ -37,7 +37,9 @@ def explain(decision: Decision) -> str:
     call = f"{action} by {request.node} in {request.region} at {format_time(request.at)}"
     by_id = {c.id: c.restriction for c in snapshot.candidates(request.node)}
     sentences = []
-    if decision.matched:
+    if decision.reason is not None and not decision.matched:
+        sentences.append(f"Denied: {call}: {decision.reason}.")
+    elif decision.matched:
         sentences.append(
             f"Denied: {call}. "
             + " ".join(f"Restriction {_describe(by_id[i])}." for i in decision.matched)

@@ -139,7 +139,7 @@ class Snapshot:
         if action is None:
             raise self._unknown(request)
         if not candidates:
-            return _new(Decision, (_ALLOW, _NONE, _NONE, self.version, request, self))
+            return _new(Decision, (_ALLOW, _NONE, _NONE, self.version, request, self, None))
         matched: list[str] = []
         would: list[str] = []
         at = request.at
@@ -158,9 +158,9 @@ class Snapshot:
             ) from exc
         if matched:
             return _new(
-                Decision, (_DENY, tuple(matched), tuple(would), self.version, request, self)
+                Decision, (_DENY, tuple(matched), tuple(would), self.version, request, self, None)
             )
-        return _new(Decision, (_ALLOW, _NONE, tuple(would), self.version, request, self))
+        return _new(Decision, (_ALLOW, _NONE, tuple(would), self.version, request, self, None))
 
     def _unknown(self, request: Request) -> UnknownReferenceError:
         problems = []

@@ -44,6 +44,7 @@ from brightline.server.state import (
     keep_current,
     refresh,
     store_call,
+    wait_for_refresh,
 )
 from brightline.server.witnessing import keep_witnessed
 from brightline.service.access import Authenticator
@@ -128,6 +129,9 @@ def create_app(
             stop.set()  # a round under way finishes first (the store bounds its waits)
             for task in tasks:
                 await task
+            # A refresh the task left running in a worker thread holds a connection: let
+            # it end before whoever opened the store closes it.
+            await run_in_threadpool(wait_for_refresh, state)
 
     app = FastAPI(
         title="Brightline",

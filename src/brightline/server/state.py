@@ -137,6 +137,10 @@ class AppState:
         self.database_answering = answered
         self.metrics.database_answering.set(1 if answered else 0)
 
+    #: One refresh at a time: a change made through a way in returns only once the bundle
+    #: it brings is logged and served, even while the background refresh is mid-way.
+    refreshing: threading.Lock = field(default_factory=threading.Lock)
+
 
 def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.brightline
@@ -174,8 +178,29 @@ async def store_call(state: AppState, work: Callable[[*Ts], T], *args: *Ts) -> T
             task.cancel()  # the thread goes on alone, holding no worker slot
 
 
+def _sync(state: AppState) -> None:
+    result = sync_ledger(
+        state.store,
+        signer=state.signer,
+        granularity=granularity_of(state.settings),
+    )
+    state.metrics.ledger_size.set(result.size)
+
+
 def refresh(state: AppState) -> bool:
-    """Log pending changes in the ledger and recompile the bundle if anything changed."""
+    """Log pending changes in the ledger and recompile the bundle if anything changed; a
+    new bundle is logged at once and comes into force when a checkpoint covers it."""
+    with state.refreshing:
+        return _refresh(state)
+
+
+def wait_for_refresh(state: AppState, timeout: float = 30.0) -> None:
+    """Return once no refresh is running (or after ``timeout`` seconds)."""
+    if state.refreshing.acquire(timeout=timeout):
+        state.refreshing.release()
+
+
+def _refresh(state: AppState) -> bool:
     # Access first, a read: revocations apply even while the ledger cannot be written
     # (another process holding the write lock, say).
     try:
@@ -185,13 +210,10 @@ def refresh(state: AppState) -> bool:
         raise
     state.database_answered(True)
     if pending(state.store) or not state.ready:
-        result = sync_ledger(
-            state.store,
-            signer=state.signer,
-            granularity=granularity_of(state.settings),
-        )
-        state.metrics.ledger_size.set(result.size)
-    changed = state.keeper.refresh()
+        _sync(state)
+    if state.keeper.refresh():
+        _sync(state)  # log the bundle.issued event, so that the bundle can be served
+    changed = state.keeper.publish()
     bundle = state.keeper.current
     if changed:
         state.metrics.bundle_info.clear()

@@ -1,47 +1,118 @@
 """Keeping the bundle in force current on the server. The bundle format itself (signing,
-opening) is :mod:`brightline.bundle`, shared with the enforcement points."""
+opening, the ledger proof and the freshness note) is :mod:`brightline.bundle`, shared
+with the enforcement points.
+
+A bundle goes through two steps:
+
+1. **issued** (:meth:`BundleKeeper.refresh`): the store changed (its outbox grew) or a
+   restriction expired, the snapshot recompiles to a new version, and a bundle is
+   signed and recorded as a ``bundle.issued`` outbox event — so the ledger sync logs it;
+2. **served** (:meth:`BundleKeeper.publish`): once a signed checkpoint covers that
+   entry, the bundle comes into force, handed out with its inclusion proof.
+
+A bundle is never served before the log holds it: a policy no enforcement point can
+find in the log does not exist. The server syncs the ledger right after issuing
+(``brightline.server.state.refresh``), so the wait is one sync. While a bundle waits
+(the ledger cannot be written, say), the one before stays in force and the keeper stops
+confirming it: enforcement points see its freshness age and report themselves stale.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Final
 
-from brightline.bundle import Bundle, build_bundle
-from brightline.ledger import NoteSigner
-from brightline.policy import to_micros
+from sqlalchemy.orm import Session
+
+from brightline.bundle import (
+    Bundle,
+    LedgerProof,
+    build_bundle,
+    sign_current,
+)
+from brightline.errors import LedgerIntegrityError, StoreUnavailableError
+from brightline.ledger import NoteSigner, TiledTree, leaf_hash, open_checkpoint, verify_inclusion
+from brightline.policy import format_time, to_micros
+from brightline.service.ledger import consistency
 from brightline.service.snapshots import compile_snapshot_at
-from brightline.store import Store, outbox_head
+from brightline.store import Store, append_outbox, outbox_head, outbox_rank
+from brightline.store.ledger import SqlTileStore, entry_at, latest_checkpoint
+
+_CONSISTENCY_CACHE: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ServedBundle:
+    """The bundle in force and where the log holds it, proven at the latest checkpoint."""
+
+    bundle: Bundle
+    proof: LedgerProof
+    size: int  # of the checkpoint the proof leads to
+
+    def document(self, consistency: tuple[bytes, ...] | None = None) -> dict[str, Any]:
+        """``{"note", "payload", "ledger"}``, with a consistency proof if given."""
+        proof = self.proof
+        if consistency is not None:
+            proof = LedgerProof(
+                proof.index, proof.entry, proof.proof, proof.checkpoint, consistency
+            )
+        return {**self.bundle.document(), "ledger": proof.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Issued:
+    bundle: Bundle
+    outbox_id: int
 
 
 class BundleKeeper:
     """Keeps the bundle in force current: recompiles when the store changed (its outbox
-    grew) or when a restriction in the snapshot expired; thread-safe."""
+    grew) or when a restriction in the snapshot expired, issues a bundle per new version
+    and serves it once logged; thread-safe."""
 
     def __init__(self, store: Store, signer: NoteSigner) -> None:
         self._store = store
         self._signer = signer
         self._lock = threading.Lock()
-        self._bundle: Bundle | None = None
+        self._served: ServedBundle | None = None
+        self._issued: _Issued | None = None  # issued, not yet covered by a checkpoint
+        self._last: Bundle | None = None  # the last bundle issued
         self._head = -1
         self._next_boundary: datetime | None = None
+        self._confirmed_at: datetime | None = None
+        self._note: tuple[str, int, datetime, str] | None = None  # version, serial, at, note
+        self._consistency: OrderedDict[tuple[int, int], tuple[bytes, ...]] = OrderedDict()
+
+    @property
+    def served(self) -> ServedBundle:
+        """The bundle in force with its ledger proof; StoreUnavailableError before the
+        first bundle is logged."""
+        served = self._served
+        if served is None:
+            raise StoreUnavailableError("no bundle is in force yet: the first is not logged")
+        return served
 
     @property
     def current(self) -> Bundle:
-        bundle = self._bundle
-        if bundle is None:
-            self.refresh()
-            bundle = self._bundle
-        assert bundle is not None
-        return bundle
+        return self.served.bundle
+
+    @property
+    def confirmed_at(self) -> datetime | None:
+        """When the keeper last found the bundle in force to be the store's policy."""
+        return self._confirmed_at
 
     def refresh(self, now: datetime | None = None) -> bool:
-        """Recompile if needed; True when a new version came into force."""
+        """Recompile if needed; True when a new bundle was issued (and recorded for the
+        ledger: it is served once :meth:`publish` finds it logged)."""
         at = now or datetime.now(UTC)
         with self._lock:
             with self._store.read() as session:
                 head = outbox_head(session)
             due = self._next_boundary is not None and at >= self._next_boundary
-            if self._bundle is not None and head == self._head and not due:
+            if self._last is not None and head == self._head and not due:
                 return False
             stored = compile_snapshot_at(self._store, at)
             self._head = head
@@ -53,11 +124,108 @@ class BundleKeeper:
                 ),
                 default=None,
             )
-            previous = self._bundle
+            previous = self._last
             if previous is not None and previous.version == stored.snapshot.version:
                 return False
             serial = max(to_micros(at), previous.serial + 1 if previous else 0)
-            self._bundle = build_bundle(
+            bundle = build_bundle(
                 stored.snapshot, stored.document(), serial=serial, issued_at=at, signer=self._signer
             )
+            with self._store.write() as session:
+                unchanged = outbox_head(session) == head
+                outbox_id = append_outbox(
+                    session,
+                    "bundle.issued",  # BUNDLE_ISSUED, spelt out for the disclosure test
+                    {
+                        "version": bundle.version,
+                        "serial": bundle.serial,
+                        "digest": bundle.digest,
+                        "issued_at": format_time(at),
+                    },
+                    at=at,
+                )
+            if unchanged:
+                # Our own event is no change of policy; anything written before it is.
+                self._head = outbox_id
+            self._last = bundle
+            self._issued = _Issued(bundle, outbox_id)
             return True
+
+    def publish(self, now: datetime | None = None) -> bool:
+        """Serve the issued bundle once a signed checkpoint covers its entry, and keep the
+        served proof at the latest checkpoint. True when a new version came into force.
+
+        Confirms the bundle in force (:attr:`confirmed_at`) when no issued bundle waits.
+        """
+        at = now or datetime.now(UTC)
+        with self._lock:
+            changed = False
+            with self._store.read() as session:
+                latest = latest_checkpoint(session)
+                issued = self._issued
+                if issued is not None and latest is not None:
+                    # Entries are numbered per log: count from the current log's first.
+                    first = entry_at(session, 0).outbox_id
+                    index = outbox_rank(session, issued.outbox_id) - outbox_rank(session, first)
+                    if index < latest.size:
+                        stored = entry_at(session, index)
+                        if stored.outbox_id != issued.outbox_id:
+                            raise LedgerIntegrityError(
+                                f"ledger entry {index} logs outbox event {stored.outbox_id}, "
+                                f"not the bundle's {issued.outbox_id}"
+                            )
+                        previous = self._served
+                        self._served = self._prove(session, issued.bundle, index, stored.public)
+                        self._issued = None
+                        changed = previous is None or (
+                            previous.bundle.version != issued.bundle.version
+                        )
+                served = self._served
+                if served is not None and latest is not None and latest.size != served.size:
+                    self._served = self._prove(
+                        session, served.bundle, served.proof.index, served.proof.entry
+                    )
+            if self._issued is None and self._served is not None:
+                self._confirmed_at = at
+            return changed
+
+    def _prove(self, session: Session, bundle: Bundle, index: int, entry: bytes) -> ServedBundle:
+        """The bundle with its inclusion proof at the latest checkpoint, checked here
+        before any client sees it."""
+        latest = latest_checkpoint(session)
+        assert latest is not None
+        proof = TiledTree(SqlTileStore(session)).inclusion_proof(index, latest.size)
+        checkpoint = open_checkpoint(latest.note, self._signer.verifier())
+        if not verify_inclusion(leaf_hash(entry), index, latest.size, proof, checkpoint.root_hash):
+            raise LedgerIntegrityError(
+                f"the bundle's entry {index} is not in the checkpoint of size {latest.size}"
+            )
+        return ServedBundle(bundle, LedgerProof(index, entry, proof, latest.note), latest.size)
+
+    def freshness(self) -> str:
+        """The signed note saying the bundle in force was current at :attr:`confirmed_at`."""
+        served = self.served
+        at = self._confirmed_at or served.bundle.issued_at
+        with self._lock:
+            cached = self._note
+            bundle = served.bundle
+            # Signed again only when the confirmation moved (every refresh tick at most).
+            if cached is not None and cached[:3] == (bundle.version, bundle.serial, at):
+                return cached[3]
+            note = sign_current(bundle, at=at, signer=self._signer)
+            self._note = (bundle.version, bundle.serial, at, note)
+            return note
+
+    def consistency(self, old_size: int, new_size: int) -> tuple[bytes, ...]:
+        """A consistency proof between two sizes of the log (recent ones kept)."""
+        key = (old_size, new_size)
+        with self._lock:
+            if key in self._consistency:
+                self._consistency.move_to_end(key)
+                return self._consistency[key]
+        proof = consistency(self._store, old_size, new_size)
+        with self._lock:
+            self._consistency[key] = proof
+            while len(self._consistency) > _CONSISTENCY_CACHE:
+                self._consistency.popitem(last=False)
+        return proof

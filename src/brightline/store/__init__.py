@@ -25,6 +25,7 @@ from brightline.store.outbox import (
     consumer_position,
     outbox_entry,
     outbox_head,
+    outbox_rank,
     read_outbox,
     read_outbox_of_type,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "open_store",
     "outbox_entry",
     "outbox_head",
+    "outbox_rank",
     "read_outbox",
     "read_outbox_of_type",
     "redact",

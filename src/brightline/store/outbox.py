@@ -64,6 +64,13 @@ def outbox_head(session: Session) -> int:
     return session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0))) or 0
 
 
+def outbox_rank(session: Session, event_id: int) -> int:
+    """How many outbox events precede ``event_id``: its index in the ledger, which logs
+    every event once, in order (ids may have gaps; ranks do not)."""
+    before = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.id < event_id)
+    return session.scalar(before) or 0
+
+
 def consumer_position(session: Session, consumer: str) -> int:
     """How far ``consumer`` has read (0 if it never has)."""
     row = session.get(OutboxCursor, consumer)

@@ -1,0 +1,126 @@
+"""The server's bundle keeper on SQLite and PostgreSQL: every bundle is a ledger entry and
+is served only once a signed checkpoint holds it, with a proof an enforcement point
+checks; the keeper confirms the bundle in force only while nothing waits for the log."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from brightline.bundle import LedgerProof, LogState, log_key_only, open_current, verify_logged
+from brightline.errors import LedgerIntegrityError, StoreUnavailableError
+from brightline.ledger import generate_key
+from brightline.service import approve_restriction, propose_restrictions
+from brightline.service.bundles import BundleKeeper
+from brightline.service.ledger import disclose, ledger_status, sync_ledger
+from brightline.store import Store, append_outbox, outbox_head, read_outbox_of_type
+from principals import NO_TELEMETRY
+from service.store_scenarios import ALICE, BOB, restriction_yaml
+
+T = datetime(2025, 10, 1, tzinfo=UTC)
+SIGNER = generate_key("test.brightline/ledger")
+VERIFIER = SIGNER.verifier()
+POLICY = log_key_only(VERIFIER)
+
+
+def published(store: Store, at: datetime) -> BundleKeeper:
+    keeper = BundleKeeper(store, SIGNER)
+    assert keeper.refresh(now=at)
+    sync_ledger(store, signer=SIGNER, now=at)
+    assert keeper.publish(now=at)
+    return keeper
+
+
+def test_a_bundle_is_served_only_once_the_log_holds_it(world_store: Store) -> None:
+    keeper = BundleKeeper(world_store, SIGNER)
+    assert keeper.refresh(now=T)
+    assert not keeper.publish(now=T)  # its bundle.issued event is not logged yet
+    with pytest.raises(StoreUnavailableError):
+        _ = keeper.served
+    assert keeper.confirmed_at is None
+    sync_ledger(world_store, signer=SIGNER, now=T)
+    assert keeper.publish(now=T)
+    served = keeper.served
+    checkpoint = verify_logged(served.bundle, served.proof, checkpoint_policy=POLICY, held=None)
+    assert checkpoint.size == ledger_status(world_store).size
+    form = json.loads(served.proof.entry)
+    assert form["type"] == "bundle.issued"
+    # Public: the two hashes. Committed to, not published: the serial and exact time.
+    assert form["public"] == {"version": served.bundle.version, "digest": served.bundle.digest}
+    record = disclose(world_store, served.proof.index).record
+    assert record["serial"] == served.bundle.serial
+    assert record["digest"] == served.bundle.digest
+
+
+def test_its_own_event_is_no_change_of_policy(world_store: Store) -> None:
+    keeper = published(world_store, T)
+    with world_store.read() as session:
+        head = outbox_head(session)
+    assert not keeper.refresh(now=T + timedelta(minutes=1))
+    assert not keeper.publish(now=T + timedelta(minutes=1))
+    with world_store.read() as session:
+        assert outbox_head(session) == head
+        assert len(read_outbox_of_type(session, "bundle.issued")) == 1
+
+
+def test_the_proof_follows_the_latest_checkpoint_and_extends_the_one_before(
+    world_store: Store,
+) -> None:
+    keeper = published(world_store, T)
+    first = keeper.served
+    held = verify_logged(first.bundle, first.proof, checkpoint_policy=POLICY, held=None)
+    with world_store.write() as session:  # changes that leave the policy as it is
+        for i in range(300):
+            append_outbox(session, "principal.role-granted", {"n": i}, at=T)
+    sync_ledger(world_store, signer=SIGNER, now=T)
+    assert not keeper.refresh(now=T)
+    assert not keeper.publish(now=T)  # the same version, proven at the new checkpoint
+    later = keeper.served
+    assert later.bundle == first.bundle
+    assert later.size == held.size + 300
+    with pytest.raises(LedgerIntegrityError, match="no consistency proof"):
+        verify_logged(
+            later.bundle,
+            later.proof,
+            checkpoint_policy=POLICY,
+            held=LogState(held.size, held.root_hash),
+        )
+    proof = later.document(keeper.consistency(held.size, later.size))["ledger"]
+    checkpoint = verify_logged(
+        later.bundle,
+        LedgerProof.from_json(proof),
+        checkpoint_policy=POLICY,
+        held=LogState(held.size, held.root_hash),
+    )
+    assert checkpoint.size == later.size
+
+
+def test_while_a_new_bundle_waits_for_the_log_the_old_one_stays_unconfirmed(
+    world_store: Store,
+) -> None:
+    keeper = published(world_store, T)
+    old = keeper.current
+    assert keeper.confirmed_at == T
+    note = open_current(keeper.freshness(), VERIFIER)
+    assert (note.version, note.serial, note.at) == (old.version, old.serial, T)
+
+    later = T + timedelta(hours=1)
+    propose_restrictions(
+        world_store, restriction_yaml("r-1"), name="r.yaml", actor=ALICE, now=later
+    )
+    approve_restriction(world_store, "r-1", actor=BOB, now=later, settings=NO_TELEMETRY)
+    assert keeper.refresh(now=later)  # issued, not logged: the ledger has not synced
+    assert not keeper.publish(now=later)
+    assert keeper.current == old
+    assert keeper.confirmed_at == T  # no longer confirmed: clients will see it age
+    assert open_current(keeper.freshness(), VERIFIER).at == T
+
+    logged = later + timedelta(minutes=1)
+    sync_ledger(world_store, signer=SIGNER, now=logged)
+    assert keeper.publish(now=logged)
+    assert keeper.current.version != old.version
+    assert keeper.current.serial > old.serial
+    assert keeper.confirmed_at == logged
+    assert open_current(keeper.freshness(), VERIFIER).version == keeper.current.version
