@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.concurrency import run_in_threadpool
 
 from brightline.config import Settings
-from brightline.errors import BrightlineError, RateLimitedError
+from brightline.errors import BrightlineError, LedgerIntegrityError, RateLimitedError
 from brightline.ledger import NoteSigner
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
@@ -28,6 +28,8 @@ from brightline.store import Store
 log = logging.getLogger("brightline.api")
 
 REFRESH_SECONDS: Final = 0.1
+#: How often a ledger that refused to sync is tried again.
+LEDGER_RETRY_SECONDS: Final = 10.0
 
 
 @dataclass
@@ -84,6 +86,17 @@ class Metrics:
             registry=r,
         )
         self.ledger_size = Gauge("brightline_ledger_size", "Entries in the ledger", registry=r)
+        self.ledger_sync_refused = Counter(
+            "brightline_ledger_sync_refused",
+            "Syncs the ledger refused because the stored log is not an extension of its "
+            "latest signed checkpoint (or its rows cannot be read as written)",
+            registry=r,
+        )
+        self.ledger_refusing = Gauge(
+            "brightline_ledger_refusing",
+            "1 while the ledger refuses to append and sign (the server is not ready)",
+            registry=r,
+        )
         self.witness_submissions = Counter(
             "brightline_witness_submissions",
             "Checkpoints submitted to witnesses, by witness and outcome",
@@ -108,6 +121,9 @@ class AppState:
     metrics: Metrics
     changed: asyncio.Condition | None = None
     ready: bool = False
+    #: Why the ledger last refused to sync (None while it syncs): /readyz fails meanwhile.
+    ledger_refused: str | None = None
+    _retry_sync_at: float = 0.0
 
 
 def app_state(request: Request) -> AppState:
@@ -116,14 +132,17 @@ def app_state(request: Request) -> AppState:
 
 
 def refresh(state: AppState) -> bool:
-    """Log pending changes in the ledger and recompile the bundle if anything changed."""
-    if pending(state.store) or not state.ready:
-        result = sync_ledger(
-            state.store,
-            signer=state.signer,
-            granularity=granularity_of(state.settings),
-        )
-        state.metrics.ledger_size.set(result.size)
+    """Log pending changes in the ledger and recompile the bundle if anything changed.
+
+    A ledger that refuses to sync (:mod:`brightline.service.ledger_guard`: the stored log
+    is shorter than, or not consistent with, its latest signed checkpoint) does not stop
+    the server: changes keep committing to the store and its outbox, the bundle keeps
+    current, and the refusal is kept in ``ledger_refused`` (so /readyz fails), counted and
+    logged; the sync is tried again every LEDGER_RETRY_SECONDS (after a restore)."""
+    if (pending(state.store) or not state.ready) and (
+        state.ledger_refused is None or time.monotonic() >= state._retry_sync_at
+    ):
+        _sync(state)
     state.authenticator.check_version()
     changed = state.keeper.refresh()
     bundle = state.keeper.current
@@ -132,6 +151,26 @@ def refresh(state: AppState) -> bool:
         state.metrics.bundle_info.labels(version=bundle.version).set(1)
         state.metrics.bundle_serial.set(bundle.serial)
     return changed
+
+
+def _sync(state: AppState) -> None:
+    try:
+        result = sync_ledger(
+            state.store,
+            signer=state.signer,
+            granularity=granularity_of(state.settings),
+        )
+    except LedgerIntegrityError as exc:
+        state.metrics.ledger_sync_refused.inc()
+        state.metrics.ledger_refusing.set(1)
+        state.ledger_refused = str(exc)
+        state._retry_sync_at = time.monotonic() + LEDGER_RETRY_SECONDS
+        return
+    if state.ledger_refused is not None:
+        log.warning(json.dumps({"event": "ledger-sync-resumed", "size": result.size}))
+    state.ledger_refused = None
+    state.metrics.ledger_refusing.set(0)
+    state.metrics.ledger_size.set(result.size)
 
 
 async def keep_current(state: AppState) -> None:

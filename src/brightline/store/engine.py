@@ -54,12 +54,17 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(original).__name__
 
 
-def create_store_engine(url: str) -> Engine:
+def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine for ``url`` with Brightline's connection settings.
 
     SQLite: WAL journal, foreign keys on, a busy timeout, and transactions that the
     store begins itself (``BEGIN`` or ``BEGIN IMMEDIATE``). PostgreSQL: a connect
     timeout so that an unreachable server fails fast.
+
+    ``read_only`` makes the database itself refuse every write on the engine's
+    connections (SQLite ``PRAGMA query_only``, PostgreSQL
+    ``default_transaction_read_only``), and a SQLite file that does not exist is an
+    error (StoreUnavailableError) rather than a new, empty database.
     """
     try:
         parsed = make_url(url)
@@ -71,6 +76,8 @@ def create_store_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif backend == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        if read_only:
+            kwargs["connect_args"]["options"] = "-c default_transaction_read_only=on"
         kwargs["pool_pre_ping"] = True
     else:
         raise InvalidInputError(
@@ -81,7 +88,10 @@ def create_store_engine(url: str) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise InvalidInputError(f"cannot use database URL {redact(url)}: {exc}") from exc
     if backend == "sqlite":
-        _configure_sqlite(engine, _sqlite_file(parsed))
+        path = _sqlite_file(parsed)
+        if read_only and path is not None and not path.is_file():
+            raise StoreUnavailableError(f"no database at {redact(url)}")
+        _configure_sqlite(engine, None if read_only else path, read_only=read_only)
     return engine
 
 
@@ -110,7 +120,7 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def _configure_sqlite(engine: Engine, path: Path | None) -> None:
+def _configure_sqlite(engine: Engine, path: Path | None, *, read_only: bool) -> None:
     if path is not None:
 
         @event.listens_for(engine, "do_connect")
@@ -130,6 +140,8 @@ def _configure_sqlite(engine: Engine, path: Path | None) -> None:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
         finally:
             cursor.close()
 
@@ -146,12 +158,17 @@ class Store:
 
     ``settings`` are those it was opened with; None when opened from a bare URL (tests,
     tools), which then has the safe defaults and no data directory, hence no key for
-    sealed values (:mod:`brightline.store.secrets`).
+    sealed values (:mod:`brightline.store.secrets`). ``read_only``: its engine's
+    connections refuse writes (:func:`create_store_engine`) and :meth:`write` refuses
+    to start.
     """
 
-    def __init__(self, engine: Engine, *, settings: Settings | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, settings: Settings | None = None, read_only: bool = False
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.read_only = read_only
         self.secrets = StoreSecrets(None if settings is None else key_path(settings.data_dir))
         self._closed = False
 
@@ -166,7 +183,11 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session in a transaction holding the write lock; committed on success."""
+        """A session in a transaction holding the write lock; committed on success.
+        ConflictError on a store opened read-only (for verification, which must never
+        change what it checks)."""
+        if self.read_only:
+            raise ConflictError(f"the store at {self.url} is open read-only: nothing may change")
         with self._translate_errors(), self._connect() as connection:
             connection.execution_options(brightline_write=True)
             with connection.begin():
