@@ -165,15 +165,15 @@ def _precisely(
     """The audit's message, saying "entry N: missing" when the rows end (``rows``
     entries, all ``read``) before the signed size, and adding what the end of the rows
     shows (a bundle's width against its tile)."""
+    if end is not None and end[1] == exc.first_bad_index:
+        return f"{end[0]} (the latest signed checkpoint has {signed} entries)"
     message = str(exc)
     if exc.first_bad_index == read == rows < signed:
         message = (
-            f"entry {read}: missing: the entry bundles hold {read} entries in sequence but "
-            f"the latest signed checkpoint has {signed}; first bad index {read}"
+            f"entry {read}: missing: the entry bundles hold {read} entries but the latest "
+            f"signed checkpoint has {signed}; first bad index {read}"
         )
-    if end is not None and end[0] not in message:
-        message += f"; {end[0]}"
-    return message
+    return message if end is None else f"{message}; also {end[0]}"
 
 
 def _check_consistent(tree: TiledTree, older: Checkpoint, latest: Checkpoint) -> None:

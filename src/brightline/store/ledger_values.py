@@ -29,6 +29,13 @@ _COLUMNS: Final = {
     "ledger_checkpoints": (("id",), ("root",), ("log", "size")),
 }
 _SQLITE_TYPE: Final = {"bytes": "blob", "an integer": "integer"}
+_SQLITE_KIND: Final = {
+    "blob": "bytes",
+    "integer": "an integer",
+    "real": "a real number",
+    "text": "text",
+    "null": "NULL",
+}
 
 
 def row_name(table: str, **key: object) -> str:
@@ -90,7 +97,8 @@ def wrongly_typed(connection: Connection) -> str | None:
         for (column, kind), stored in zip(expected.items(), row[len(keys) :], strict=True):
             if stored != _SQLITE_TYPE[kind]:
                 return (
-                    f"{row_name(table, **key)}: column {column} holds {stored}, not {kind}: "
+                    f"{row_name(table, **key)}: column {column} holds "
+                    f"{_SQLITE_KIND.get(stored, stored)}, not {kind}: "
                     "the stored log was changed outside Brightline"
                 )
     return None
