@@ -232,7 +232,7 @@ def test_a_changed_continued_entry_is_named(world_store: Store, settings: Settin
     verify_store(world_store, LedgerKeys.of(settings).verifier())  # log 3 is intact
     with pytest.raises(TamperedLogError) as info:
         chain(settings, world_store)
-    assert str(info.value).startswith(f"log 2 ({ORIGIN}/2): entries differ")
+    assert str(info.value).startswith(f"log 2 ({ORIGIN}/2): entry 0 differs")
     assert info.value.first_bad_index == 0
 
 

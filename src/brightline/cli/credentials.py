@@ -121,15 +121,21 @@ def acting(
     *,
     config: Settings | None = None,
     record: bool = False,
+    read_only: bool = False,
 ) -> Iterator[tuple[Store, Principal]]:
     """Open the store as the command's principal, allowed ``action`` by the table.
 
     ``record`` opens it for a state change (the ledger is synced once it has committed,
-    :func:`~brightline.service.ledger.recording`). The credential is read before the
-    store is opened, so a missing one costs no connection.
+    :func:`~brightline.service.ledger.recording`); ``read_only`` opens a store that
+    cannot change (verification: it neither migrates nor writes). The credential is read
+    before the store is opened, so a missing one costs no connection.
     """
+    if record and read_only:
+        raise ValueError("a command cannot both record a change and open the store read-only")
     credential = read_credential(key_file, token_file)
     config = config or settings()
-    opened: AbstractContextManager[Store] = recording(config) if record else open_store(config)
+    opened: AbstractContextManager[Store] = (
+        recording(config) if record else open_store(config, read_only=read_only)
+    )
     with opened as store:
         yield store, authenticate(store, config, credential, action)

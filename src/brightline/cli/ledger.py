@@ -25,6 +25,7 @@ from brightline.service.ledger import (
     ledger_status,
     prove_inclusion,
     sync,
+    unlogged,
     verify_store,
     verify_tiles,
 )
@@ -182,7 +183,10 @@ def verify(
 
     With --chain, walk back through every sealed log: each log's first entry must commit
     to the final checkpoint of the log before it. With --tiles it reads only files and
-    needs no credential."""
+    needs no credential.
+
+    Verification never writes: the store is opened read-only (nothing is appended,
+    signed or submitted to witnesses); events not yet logged are only counted."""
     key = read_verifier(verifier) if verifier is not None else LedgerKeys.of(settings()).verifier()
     witnesses = witness_quorum(witness or [], witness_quorum_, settings())
     older = None
@@ -209,8 +213,17 @@ def verify(
         if previous_tiles:
             raise InvalidInputError(Problem("--previous-tiles", "needs --tiles"))
         config = settings()
-        with acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _):
-            sync(config, store)
+        with acting(Action.VIEW_LEDGER, key_file, token_file, config=config, read_only=True) as (
+            store,
+            _,
+        ):
+            waiting = unlogged(store)
+            if waiting:
+                console.print(
+                    f"[yellow]note:[/] {waiting} outbox event(s) not yet logged (verify never "
+                    "logs them): run `brightline ledger sync`",
+                    highlight=False,
+                )
             if chain:
                 reports = verify_chain(store, key, sealed=sealed, older=older)
             else:

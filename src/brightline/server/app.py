@@ -185,7 +185,7 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database and bundle")
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database, bundle and ledger")
     async def readyz() -> JSONResponse:
         try:
             await store_call(state, store.ping)
@@ -193,6 +193,12 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         if not state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
+        if state.ledger_refused is not None:
+            # The stored log is not an extension of what the ledger signed: changes are
+            # committed but not logged until the database is restored.
+            return JSONResponse(
+                {"status": "ledger-refused", "reason": state.ledger_refused}, status_code=503
+            )
         return JSONResponse({"status": "ready", "bundle": state.keeper.current.version})
 
     @app.get(

@@ -26,7 +26,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.concurrency import run_in_threadpool
 
 from brightline.config import Settings
-from brightline.errors import BrightlineError, RateLimitedError, StoreUnavailableError
+from brightline.errors import (
+    BrightlineError,
+    LedgerIntegrityError,
+    RateLimitedError,
+    StoreUnavailableError,
+)
 from brightline.ledger import NoteSigner
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
@@ -41,6 +46,8 @@ _WATCH_SECONDS: Final = 0.05
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+#: How often a ledger that refused to sync is tried again.
+LEDGER_RETRY_SECONDS: Final = 10.0
 
 
 @dataclass
@@ -97,6 +104,17 @@ class Metrics:
             registry=r,
         )
         self.ledger_size = Gauge("brightline_ledger_size", "Entries in the ledger", registry=r)
+        self.ledger_sync_refused = Counter(
+            "brightline_ledger_sync_refused",
+            "Syncs the ledger refused because the stored log is not an extension of its "
+            "latest signed checkpoint (or its rows cannot be read as written)",
+            registry=r,
+        )
+        self.ledger_refusing = Gauge(
+            "brightline_ledger_refusing",
+            "1 while the ledger refuses to append and sign (the server is not ready)",
+            registry=r,
+        )
         self.witness_submissions = Counter(
             "brightline_witness_submissions",
             "Checkpoints submitted to witnesses, by witness and outcome",
@@ -140,6 +158,9 @@ class AppState:
     #: One refresh at a time: a change made through a way in returns only once the bundle
     #: it brings is logged and served, even while the background refresh is mid-way.
     refreshing: threading.Lock = field(default_factory=threading.Lock)
+    #: Why the ledger last refused to sync (None while it syncs): /readyz fails meanwhile.
+    ledger_refused: str | None = None
+    _retry_sync_at: float = 0.0
 
 
 def app_state(request: Request) -> AppState:
@@ -179,17 +200,42 @@ async def store_call(state: AppState, work: Callable[[*Ts], T], *args: *Ts) -> T
 
 
 def _sync(state: AppState) -> None:
-    result = sync_ledger(
-        state.store,
-        signer=state.signer,
-        granularity=granularity_of(state.settings),
-    )
+    try:
+        result = sync_ledger(
+            state.store,
+            signer=state.signer,
+            granularity=granularity_of(state.settings),
+        )
+    except LedgerIntegrityError as exc:
+        state.metrics.ledger_sync_refused.inc()
+        state.metrics.ledger_refusing.set(1)
+        state.ledger_refused = str(exc)
+        state._retry_sync_at = time.monotonic() + LEDGER_RETRY_SECONDS
+        return
+    if state.ledger_refused is not None:
+        log.warning(json.dumps({"event": "ledger-sync-resumed", "size": result.size}))
+    state.ledger_refused = None
+    state.metrics.ledger_refusing.set(0)
     state.metrics.ledger_size.set(result.size)
+
+
+def _try_sync(state: AppState) -> None:
+    """Sync, unless the ledger refused lately and its retry is not due yet."""
+    if state.ledger_refused is None or time.monotonic() >= state._retry_sync_at:
+        _sync(state)
 
 
 def refresh(state: AppState) -> bool:
     """Log pending changes in the ledger and recompile the bundle if anything changed; a
-    new bundle is logged at once and comes into force when a checkpoint covers it."""
+    new bundle is logged at once and comes into force when a checkpoint covers it.
+
+    A ledger that refuses to sync (:mod:`brightline.service.ledger_guard`: the stored log
+    is shorter than, or not consistent with, its latest signed checkpoint) does not stop
+    the server: changes keep committing to the store and its outbox, and the refusal is
+    kept in ``ledger_refused`` (so /readyz fails), counted and logged; the sync is tried
+    again every LEDGER_RETRY_SECONDS (after a restore). Meanwhile no new bundle can be
+    logged, so none comes into force and the one in force is no longer confirmed: clients
+    keep it until their ``max_staleness``, then apply their stale mode."""
     with state.refreshing:
         return _refresh(state)
 
@@ -210,9 +256,9 @@ def _refresh(state: AppState) -> bool:
         raise
     state.database_answered(True)
     if pending(state.store) or not state.ready:
-        _sync(state)
+        _try_sync(state)
     if state.keeper.refresh():
-        _sync(state)  # log the bundle.issued event, so that the bundle can be served
+        _try_sync(state)  # log the bundle.issued event, so that the bundle can be served
     changed = state.keeper.publish()
     bundle = state.keeper.current
     if changed:

@@ -49,6 +49,7 @@ from brightline.ledger import (
     sign_checkpoint,
 )
 from brightline.ledger.verify import EMPTY_ROOT
+from brightline.service.ledger_guard import check_after_append, check_before_append
 from brightline.service.ledger_keys import DEFAULT_ORIGIN as DEFAULT_ORIGIN
 from brightline.service.ledger_keys import LedgerKeys as LedgerKeys
 from brightline.service.ledger_keys import ensure_key as ensure_key
@@ -88,7 +89,7 @@ from brightline.store.ledger import (
     ledger_size,
     name_log,
 )
-from brightline.store.outbox import OutboxEntry
+from brightline.store.outbox import OutboxEntry, count_outbox
 from brightline.world import World
 
 CONSUMER: Final = "ledger"
@@ -272,7 +273,11 @@ def sync_log(
     session: Session, *, signer: NoteSigner | None, at: datetime, granularity: Granularity
 ) -> SyncResult:
     """:func:`sync_ledger` inside the caller's write transaction (a seal logs the pending
-    events in the log it seals, then starts the next one, in one transaction)."""
+    events in the log it seals, then starts the next one, in one transaction).
+
+    Refuses (TamperedLogError, nothing appended or signed) when the stored log is not an
+    extension of its latest signed checkpoint: shorter, rewritten, or ending in rows that
+    disagree (:mod:`.ledger_guard`)."""
     log = current_log(session)
     if signer is not None and log.origin not in (None, signer.name):
         raise LedgerIntegrityError(
@@ -282,6 +287,8 @@ def sync_log(
         )
     position = consumer_position(session, CONSUMER)
     size = ledger_size(session, log=log.number)
+    latest = latest_checkpoint(session, log=log.number)
+    check_before_append(session, log_number=log.number, size=size, latest=latest)
     tiles = SqlTileStore(session, log=log.number)
     appender = TileAppender.resume(tiles, size)
     known = _Known(session, granularity=granularity)
@@ -300,9 +307,9 @@ def sync_log(
         advance_consumer(session, CONSUMER, position, at=at)
     size += appended
     root = appender.root()
+    check_after_append(session, log_number=log.number, size=size, root=root, latest=latest)
     note = None
-    latest = latest_checkpoint(session, log=log.number)
-    if signer is not None and size > 0 and (latest is None or latest.size != size):
+    if signer is not None and size > 0 and (latest is None or latest.size < size):
         note = sign_checkpoint(Checkpoint(signer.name, size, root), signer)
         add_checkpoint(session, size=size, root=root, note=note, at=at, log=log.number)
         if log.origin is None:
@@ -314,6 +321,12 @@ def pending(store: Store) -> bool:
     """Whether the outbox holds events the ledger has not logged (a cheap read)."""
     with store.read() as session:
         return outbox_head(session) > consumer_position(session, CONSUMER)
+
+
+def unlogged(store: Store) -> int:
+    """How many outbox events the ledger has not logged yet (a read)."""
+    with store.read() as session:
+        return count_outbox(session, after=consumer_position(session, CONSUMER))
 
 
 def settle_key_files(settings: Settings, store: Store) -> None:

@@ -36,6 +36,7 @@ from brightline.ledger import (
     verify_continuation,
     verify_tile_dir,
 )
+from brightline.service.ledger_guard import end_problem
 from brightline.store import Store
 from brightline.store.ledger import (
     SqlTileStore,
@@ -47,7 +48,9 @@ from brightline.store.ledger import (
     ledger_log,
     ledger_logs,
     ledger_size,
+    log_end,
 )
+from brightline.store.ledger_values import wrongly_typed
 
 
 @contextmanager
@@ -95,13 +98,39 @@ def _verify_log(
     if not stored:
         raise LedgerIntegrityError("the ledger has no signed checkpoint to verify against")
     latest = open_checkpoint(stored[-1].note, verifier)
+    # A value of the wrong type (SQLite keeps any) names its row before anything is read.
+    wrong = wrongly_typed(session.connection())
+    if wrong is not None:
+        raise LedgerIntegrityError(wrong)
+    try:
+        end, unreadable = end_problem(log_end(session, log=log)), None
+    except LedgerIntegrityError as exc:  # bytes that do not decode: the audit names where
+        end, unreadable = None, exc
+    read = _Counted(iter_public(session, log=log))
     # Missing, extra or changed entries all show up here, as the first bad index.
-    audit_tiles(
-        SqlTileStore(session, log=log),
-        size=latest.size,
-        leaf_hashes=_contiguous_leaf_hashes(iter_public(session, log=log)),
-        root=latest.root_hash,
-    )
+    try:
+        audit_tiles(
+            SqlTileStore(session, log=log),
+            size=latest.size,
+            leaf_hashes=read.leaf_hashes(),
+            root=latest.root_hash,
+        )
+    except TamperedLogError as exc:
+        raise TamperedLogError(
+            _precisely(
+                exc,
+                read=read.count,
+                rows=ledger_size(session, log=log),
+                signed=latest.size,
+                end=end,
+            ),
+            first_bad_index=exc.first_bad_index,
+        ) from exc
+    # Past the signed size: rows appended outside Brightline.
+    if unreadable is not None:
+        raise unreadable
+    if end is not None:
+        raise TamperedLogError(end[0], first_bad_index=end[1])
     notes.append(f"{latest.size} entries recomputed; root matches the latest checkpoint")
     tree = TiledTree(SqlTileStore(session, log=log))
     for earlier in stored[:-1]:
@@ -114,12 +143,37 @@ def _verify_log(
     )
 
 
-def _contiguous_leaf_hashes(rows: Iterator[tuple[int, bytes]]) -> Iterator[bytes]:
-    """Leaf hashes in seq order, stopping at the first gap (a removed row)."""
-    for expected, (seq, public) in enumerate(rows):
-        if seq != expected:
-            return
-        yield leaf_hash(public)
+class _Counted:
+    """Leaf hashes of a log's entries in seq order, stopping at the first gap (a removed
+    row); ``count`` says how many were read."""
+
+    def __init__(self, rows: Iterator[tuple[int, bytes]]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def leaf_hashes(self) -> Iterator[bytes]:
+        for expected, (seq, public) in enumerate(self._rows):
+            if seq != expected:
+                return
+            self.count += 1
+            yield leaf_hash(public)
+
+
+def _precisely(
+    exc: TamperedLogError, *, read: int, rows: int, signed: int, end: tuple[str, int] | None
+) -> str:
+    """The audit's message, saying "entry N: missing" when the rows end (``rows``
+    entries, all ``read``) before the signed size, and adding what the end of the rows
+    shows (a bundle's width against its tile)."""
+    if end is not None and end[1] == exc.first_bad_index:
+        return f"{end[0]} (the latest signed checkpoint has {signed} entries)"
+    message = str(exc)
+    if exc.first_bad_index == read == rows < signed:
+        message = (
+            f"entry {read}: missing: the entry bundles hold {read} entries but the latest "
+            f"signed checkpoint has {signed}; first bad index {read}"
+        )
+    return message if end is None else f"{message}; also {end[0]}"
 
 
 def _check_consistent(tree: TiledTree, older: Checkpoint, latest: Checkpoint) -> None:

@@ -59,7 +59,9 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(original).__name__
 
 
-def create_store_engine(url: str, *, timeout: float = DEFAULT_DB_TIMEOUT) -> Engine:
+def create_store_engine(
+    url: str, *, timeout: float = DEFAULT_DB_TIMEOUT, read_only: bool = False
+) -> Engine:
     """An engine for ``url`` with Brightline's connection settings; no step waits for the
     database longer than about ``timeout`` seconds (:mod:`brightline.store.waits`).
 
@@ -67,6 +69,11 @@ def create_store_engine(url: str, *, timeout: float = DEFAULT_DB_TIMEOUT) -> Eng
     store begins itself (``BEGIN`` or ``BEGIN IMMEDIATE``). PostgreSQL: connect and
     statement timeouts, and connections that give up on a silent server. Both: a bounded
     wait for a pooled connection.
+
+    ``read_only`` makes the database itself refuse every write on the engine's
+    connections (SQLite ``PRAGMA query_only``, PostgreSQL
+    ``default_transaction_read_only``), and a SQLite file that does not exist is an
+    error (StoreUnavailableError) rather than a new, empty database.
     """
     try:
         parsed = make_url(url)
@@ -80,9 +87,14 @@ def create_store_engine(url: str, *, timeout: float = DEFAULT_DB_TIMEOUT) -> Eng
             kwargs["pool_timeout"] = timeout
     elif backend == "postgresql":
         options = parsed.query.get("options")
-        kwargs["connect_args"] = postgres_connect_args(
-            timeout, options if isinstance(options, str) else None
-        )
+        given = options if isinstance(options, str) else None
+        if read_only:
+            given = (
+                f"{given} -c default_transaction_read_only=on"
+                if given
+                else ("-c default_transaction_read_only=on")
+            )
+        kwargs["connect_args"] = postgres_connect_args(timeout, given)
         kwargs["pool_pre_ping"] = True
         kwargs["pool_timeout"] = timeout
     else:
@@ -94,7 +106,15 @@ def create_store_engine(url: str, *, timeout: float = DEFAULT_DB_TIMEOUT) -> Eng
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise InvalidInputError(f"cannot use database URL {redact(url)}: {exc}") from exc
     if backend == "sqlite":
-        _configure_sqlite(engine, _sqlite_file(parsed), busy_ms=sqlite_busy_timeout_ms(timeout))
+        path = _sqlite_file(parsed)
+        if read_only and path is not None and not path.is_file():
+            raise StoreUnavailableError(f"no database at {redact(url)}")
+        _configure_sqlite(
+            engine,
+            None if read_only else path,
+            busy_ms=sqlite_busy_timeout_ms(timeout),
+            read_only=read_only,
+        )
     else:
         silence = timeout + SILENCE_MARGIN
 
@@ -130,7 +150,7 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def _configure_sqlite(engine: Engine, path: Path | None, *, busy_ms: int) -> None:
+def _configure_sqlite(engine: Engine, path: Path | None, *, busy_ms: int, read_only: bool) -> None:
     if path is not None:
 
         @event.listens_for(engine, "do_connect")
@@ -150,6 +170,8 @@ def _configure_sqlite(engine: Engine, path: Path | None, *, busy_ms: int) -> Non
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
         finally:
             cursor.close()
 
@@ -166,12 +188,17 @@ class Store:
 
     ``settings`` are those it was opened with; None when opened from a bare URL (tests,
     tools), which then has the safe defaults and no data directory, hence no key for
-    sealed values (:mod:`brightline.store.secrets`).
+    sealed values (:mod:`brightline.store.secrets`). ``read_only``: its engine's
+    connections refuse writes (:func:`create_store_engine`) and :meth:`write` refuses
+    to start.
     """
 
-    def __init__(self, engine: Engine, *, settings: Settings | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, settings: Settings | None = None, read_only: bool = False
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.read_only = read_only
         self.secrets = StoreSecrets(None if settings is None else key_path(settings.data_dir))
         self._closed = False
 
@@ -186,7 +213,11 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session in a transaction holding the write lock; committed on success."""
+        """A session in a transaction holding the write lock; committed on success.
+        ConflictError on a store opened read-only (for verification, which must never
+        change what it checks)."""
+        if self.read_only:
+            raise ConflictError(f"the store at {self.url} is open read-only: nothing may change")
         with self._translate_errors(), self._connect() as connection:
             connection.execution_options(brightline_write=True)
             with connection.begin():

@@ -36,6 +36,7 @@ from brightline.store.ledger_models import (
     LedgerLogRow,
     LedgerTileRow,
 )
+from brightline.store.ledger_values import blob, integer, reading, row_name
 
 _SALT = 32
 _ID = 8
@@ -164,10 +165,14 @@ class SqlTileStore:
         self._connection = session.connection()
 
     def _row(self, level: int, index: int) -> tuple[int, bytes] | None:
-        row = self._connection.execute(
-            _SELECT_TILE, {"log": self.log, "level": level, "tile": index}
-        ).first()
-        return None if row is None else (row[0], row[1])
+        with reading(self._connection):
+            row = self._connection.execute(
+                _SELECT_TILE, {"log": self.log, "level": level, "tile": index}
+            ).first()
+        if row is None:
+            return None
+        name = row_name("ledger_tiles", log=self.log, level=level, tile=index)
+        return integer(row[0], name, "width"), blob(row[1], name, "hashes")
 
     def read_tile(self, level: int, index: int, width: int) -> bytes:
         row = self._row(level, index)
@@ -186,12 +191,17 @@ class SqlTileStore:
         stored: dict[tuple[int, int], tuple[int, bytes]] = {}
         for level in {w.level for w in writes}:
             indexes = [w.index for w in writes if w.level == level]
-            rows = self._connection.execute(
-                select(_TILES.c.tile, _TILES.c.width, _TILES.c.hashes).where(
-                    _TILES.c.log == self.log, _TILES.c.level == level, _TILES.c.tile.in_(indexes)
-                )
-            )
-            stored.update({(level, t): (w, h) for t, w, h in rows})
+            with reading(self._connection):
+                rows = self._connection.execute(
+                    select(_TILES.c.tile, _TILES.c.width, _TILES.c.hashes).where(
+                        _TILES.c.log == self.log,
+                        _TILES.c.level == level,
+                        _TILES.c.tile.in_(indexes),
+                    )
+                ).all()
+            for t, w, h in rows:
+                name = row_name("ledger_tiles", log=self.log, level=level, tile=t)
+                stored[(level, t)] = (integer(w, name, "width"), blob(h, name, "hashes"))
         inserts, updates = [], []
         for write in writes:
             width = len(write.hashes) // HASH_SIZE
@@ -238,9 +248,9 @@ class _Bundle:
 
 
 def _bundle(session: Session, log: int, index: int) -> _Bundle | None:
-    row = (
-        session.connection()
-        .execute(
+    connection = session.connection()
+    with reading(connection):
+        row = connection.execute(
             select(
                 _BUNDLES.c.bundle,
                 _BUNDLES.c.width,
@@ -248,25 +258,82 @@ def _bundle(session: Session, log: int, index: int) -> _Bundle | None:
                 _BUNDLES.c.salts,
                 _BUNDLES.c.outbox_ids,
             ).where(_BUNDLES.c.log == log, _BUNDLES.c.bundle == index)
-        )
-        .first()
+        ).first()
+    if row is None:
+        return None
+    name = row_name("ledger_bundles", log=log, bundle=index)
+    return _Bundle(
+        index,
+        integer(row[1], name, "width"),
+        blob(row[2], name, "entries"),
+        blob(row[3], name, "salts"),
+        blob(row[4], name, "outbox_ids"),
     )
-    return None if row is None else _Bundle(row[0], row[1], row[2], row[3], row[4])
 
 
 def ledger_size(session: Session, *, log: int | None = None) -> int:
     """The number of entries of a log (the next leaf index), read off its last bundle."""
-    row = (
-        session.connection()
-        .execute(
+    log = _log(session, log)
+    connection = session.connection()
+    with reading(connection):
+        row = connection.execute(
             select(_BUNDLES.c.bundle, _BUNDLES.c.width)
-            .where(_BUNDLES.c.log == _log(session, log))
+            .where(_BUNDLES.c.log == log)
             .order_by(_BUNDLES.c.bundle.desc())
             .limit(1)
-        )
-        .first()
+        ).first()
+    if row is None:
+        return 0
+    width = integer(row[1], row_name("ledger_bundles", log=log, bundle=row[0]), "width")
+    return int(row[0]) * TILE_WIDTH + width
+
+
+@dataclass(frozen=True, slots=True)
+class LogEnd:
+    """Where a log's rows end, as they hold it: its last entry bundle (index, the width
+    its row states, the entries its bytes decode to) and its last hash tile of level 0
+    (index, width, leaf hashes); each None for a log without rows. An honest log's two
+    agree: the same index and width, and the tile holds the entries' leaf hashes."""
+
+    bundle: int | None
+    width: int
+    entries: tuple[bytes, ...]
+    tile: int | None
+    tile_width: int
+    leaf_hashes: bytes
+
+
+def log_end(session: Session, *, log: int | None = None) -> LogEnd:
+    """The :class:`LogEnd` of a log (default: the current one). LedgerIntegrityError if
+    the last bundle's bytes do not decode or a value has the wrong type, naming the row."""
+    log = _log(session, log)
+    connection = session.connection()
+    with reading(connection):
+        last = connection.execute(
+            select(func.max(_BUNDLES.c.bundle)).where(_BUNDLES.c.log == log)
+        ).scalar()
+        tile = connection.execute(
+            select(func.max(_TILES.c.tile)).where(_TILES.c.log == log, _TILES.c.level == 0)
+        ).scalar()
+    bundle = None if last is None else _bundle(session, log, int(last))
+    entries: tuple[bytes, ...] = ()
+    if bundle is not None:
+        try:
+            entries = tuple(decode_entry_bundle(bundle.entries))
+        except InvalidInputError as exc:
+            raise LedgerIntegrityError(
+                f"{row_name('ledger_bundles', log=log, bundle=bundle.index)}: column entries "
+                f"does not decode ({exc})"
+            ) from exc
+    stored = None if tile is None else SqlTileStore(session, log=log)._row(0, int(tile))
+    return LogEnd(
+        bundle=None if bundle is None else bundle.index,
+        width=0 if bundle is None else bundle.width,
+        entries=entries,
+        tile=None if tile is None else int(tile),
+        tile_width=0 if stored is None else stored[0],
+        leaf_hashes=b"" if stored is None else stored[1],
     )
-    return 0 if row is None else row[0] * TILE_WIDTH + row[1]
 
 
 def insert_entries(
@@ -348,25 +415,28 @@ def iter_public(session: Session, *, log: int | None = None) -> Iterator[tuple[i
     """``(seq, public)`` of every entry of a log in order, as the bundles hold them.
 
     A bundle whose bytes do not decode ends the iteration there (a verifier then
-    names that point as the first bad index).
+    names that point as the first bad index); one whose entries are not bytes at all is
+    LedgerIntegrityError naming its row.
     """
     index = 0
     log = _log(session, log)
     connection = session.connection()
     while True:
-        rows = connection.execute(
-            select(_BUNDLES.c.bundle, _BUNDLES.c.entries)
-            .where(_BUNDLES.c.log == log, _BUNDLES.c.bundle >= index)
-            .order_by(_BUNDLES.c.bundle)
-            .limit(64)
-        ).all()
+        with reading(connection):
+            rows = connection.execute(
+                select(_BUNDLES.c.bundle, _BUNDLES.c.entries)
+                .where(_BUNDLES.c.log == log, _BUNDLES.c.bundle >= index)
+                .order_by(_BUNDLES.c.bundle)
+                .limit(64)
+            ).all()
         if not rows:
             return
-        for bundle, blob in rows:
+        for bundle, stored in rows:
             if bundle != index:
                 return  # a missing bundle: stop where the gap starts
+            entries = blob(stored, row_name("ledger_bundles", log=log, bundle=bundle), "entries")
             try:
-                publics = decode_entry_bundle(blob)
+                publics = decode_entry_bundle(entries)
             except InvalidInputError:
                 return
             for i, public in enumerate(publics):

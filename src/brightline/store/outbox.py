@@ -71,6 +71,11 @@ def outbox_rank(session: Session, event_id: int) -> int:
     return session.scalar(before) or 0
 
 
+def count_outbox(session: Session, *, after: int = 0) -> int:
+    """How many outbox events come after ``after``."""
+    return session.scalar(select(func.count()).where(OutboxEvent.id > after)) or 0
+
+
 def consumer_position(session: Session, consumer: str) -> int:
     """How far ``consumer`` has read (0 if it never has)."""
     row = session.get(OutboxCursor, consumer)
