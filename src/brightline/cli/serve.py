@@ -19,6 +19,15 @@ def serve(
     world: Annotated[
         Path, typer.Option("--world", help="World loaded into an empty store on first start.")
     ] = Path("examples/world"),
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            "--keep-alive",
+            min=1,
+            help="Seconds an idle HTTP connection is kept open (longer than the idle "
+            "timeout of the gateways and load balancers in front).",
+        ),
+    ] = 75,
 ) -> None:
     """Serve decisions, bundles, restrictions and the ledger over HTTP (TLS at your proxy)."""
     import uvicorn
@@ -43,4 +52,5 @@ def serve(
         port=port,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=keep_alive,
     )
