@@ -220,3 +220,48 @@ def test_export_cedar(tmp_path: Path) -> None:
     code, _, _ = run("export", "cedar", "--world", str(EXAMPLE), "--out", str(tmp_path))
     assert code == 0
     assert (tmp_path / "policies.cedar").is_file()
+
+
+def test_a_bad_time_in_a_requests_file_is_named_by_file_line_and_column(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "node,service,operation,region,time\n"
+        "sub-9900-archive,storage.blob,write,westeurope,2025-10-01T12:00:00Z\n"
+        "sub-9900-archive,storage.blob,write,westeurope,2025-10-01T12:00:00\n"
+        "ghost,storage.blob,write,westeurope,2025-10-01T12:00:00Z\n"
+    )
+    code, out, err = run(
+        "check",
+        "--world",
+        str(EXAMPLE),
+        "--requests",
+        str(source),
+        "--json",
+        "--at",
+        "2025-10-01T00:00:00Z",
+    )
+    assert code == 0, err
+    assert "--at" not in out
+    records = [json.loads(chunk) for chunk in out.replace("}\n{", "}\x00{").split("\x00")]
+    assert records[0]["effect"] == "deny"
+    assert records[1]["error"] == (
+        f"{source}:3: time: time '2025-10-01T12:00:00' must carry a zone, e.g. 2025-10-01T12:00:00Z"
+    )
+    assert records[2]["error"] == f"{source}:4: node: unknown node 'ghost'"
+
+
+def test_a_parquet_file_of_zone_less_timestamps_is_named(tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    table = pa.table(
+        {
+            "node": ["sub-9900-archive"],
+            "service": ["storage.blob"],
+            "operation": ["write"],
+            "region": ["westeurope"],
+            "time": pa.array([1_759_320_000_000_000], pa.timestamp("us")),
+        }
+    )
+    pq.write_table(table, source)
+    code, _, err = run("check", "--world", str(EXAMPLE), "--requests", str(source))
+    assert code == 2
+    assert f"{source}: column time: timestamps must be timezone-aware" in " ".join(err.split())

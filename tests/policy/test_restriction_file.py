@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from brightline.errors import InvalidInputError
-from brightline.policy import ActionPattern, Mode, parse_restrictions_text
+from brightline.policy import ActionPattern, Mode, parse_restrictions_text, restriction_from_mapping
 from brightline.world import World, load_world
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
@@ -138,3 +138,69 @@ def test_empty_file_means_no_restrictions(world: World) -> None:
 
 def test_top_level_must_be_a_list(world: World) -> None:
     assert problems("42", world) == ["restrictions.yaml:1: expected a list of restrictions"]
+
+
+def test_mapping_form_reports_the_real_lines(world: World) -> None:
+    text = """\
+# one restriction, written as a mapping (a proposal file)
+id: r-1
+scope: ghost
+actions: ["storage.blob:shred"]
+regions: [westeurope, mars]
+"""
+    assert problems(text, world) == [
+        "restrictions.yaml:3: scope: restriction 'r-1': unknown node 'ghost'",
+        "restrictions.yaml:4: actions[0]: restriction 'r-1': 'storage.blob:shred': "
+        "unknown operation 'shred' for storage.blob",
+        "restrictions.yaml:5: regions[1]: restriction 'r-1': unknown region 'mars'",
+    ]
+
+
+def test_a_time_without_a_zone_hides_no_other_problem(world: World) -> None:
+    text = """\
+- id: r-1
+  scope: ghost
+  actions: ["*:*"]
+  regions: [mars]
+  exempt: [sub-9900-rescue]
+  not_before: 2025-09-25T00:00:00
+  mode: sometimes
+- id: r-2
+  scope: unit-9900
+  actions: ["ai.nothing:*"]
+"""
+    assert problems(text, world) == [
+        "restrictions.yaml:6: [0].not_before: Value error, "
+        "time must carry a time zone (for example 2025-09-25T00:00:00Z)",
+        "restrictions.yaml:7: [0].mode: Input should be 'enforce' or 'dry-run'",
+        "restrictions.yaml:2: [0].scope: restriction 'r-1': unknown node 'ghost'",
+        "restrictions.yaml:4: [0].regions[0]: restriction 'r-1': unknown region 'mars'",
+        "restrictions.yaml:10: [1].actions[0]: restriction 'r-2': "
+        "'ai.nothing:*' matches no service in the catalog",
+    ]
+
+
+def test_fields_that_failed_are_not_checked_again(world: World) -> None:
+    text = """\
+id: "bad id"
+scope: [not, an, id]
+actions: ["*:*"]
+regions: [mars]
+"""
+    assert problems(text, world) == [
+        "restrictions.yaml:1: id: String should match pattern '^[A-Za-z0-9._:\\-]{1,128}$'",
+        "restrictions.yaml:2: scope: Input should be a valid string",
+        "restrictions.yaml:4: regions[0]: restriction: unknown region 'mars'",
+    ]
+
+
+def test_a_stored_record_with_a_zone_less_time_lists_its_other_problems(world: World) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        restriction_from_mapping(
+            {"id": "r-1", "scope": "ghost", "actions": ["*:*"], "not_after": "2026-01-01T00:00"},
+            world,
+        )
+    assert [str(p) for p in info.value.problems] == [
+        "not_after: Value error, time must carry a time zone (for example 2025-09-25T00:00:00Z)",
+        "scope: restriction 'r-1': unknown node 'ghost'",
+    ]

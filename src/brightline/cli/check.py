@@ -17,22 +17,22 @@ from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy import Request, Snapshot
 from brightline.service.offline import load_world_dir
-from brightline.service.request_files import decide_file, read_batches
+from brightline.service.request_files import decide_file, file_format, read_batches
 
 _EFFECT_STYLE = {"allow": "green", "deny": "bold red", "error": "yellow"}
 
 
-def parse_time(text: str | None) -> datetime:
-    """``--at``: RFC 3339 with a zone; default now."""
+def parse_time(text: str | None, *, where: str = "--at") -> datetime:
+    """``--at`` (or the value at ``where``): RFC 3339 with a zone; default now."""
     if text is None:
         return datetime.now(UTC)
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise InvalidInputError(Problem("--at", f"not an RFC 3339 time: {text!r}")) from exc
+        raise InvalidInputError(Problem(where, f"not an RFC 3339 time: {text!r}")) from exc
     if moment.tzinfo is None:
         raise InvalidInputError(
-            Problem("--at", "time must carry a zone, e.g. 2025-10-01T12:00:00Z")
+            Problem(where, f"time {text!r} must carry a zone, e.g. 2025-10-01T12:00:00Z")
         )
     return moment.astimezone(UTC)
 
@@ -146,24 +146,32 @@ def _print_file(snapshot: Snapshot, requests: Path, at: datetime, *, as_json: bo
             )
     if not as_json:
         console.print(f"[dim]{requests} — snapshot {snapshot.version[:16]}[/]\n", highlight=False)
-    for row in rows:
-        moment = at if not row.get("time") else parse_time(str(row["time"]))
+    csv = file_format(requests) == "csv"
+    for index, row in enumerate(rows):
+        # A CSV row's line (after the header; request files hold no quoted line breaks),
+        # or a Parquet row's number, so that a bad value is found where it is.
+        place = f"{requests}:{index + 2}" if csv else f"{requests}: row {index + 1}"
+        moment: datetime | None = at if not row.get("time") else None
         try:
+            if moment is None:
+                moment = parse_time(str(row["time"]), where="time")
             decision = snapshot.decide(
                 Request.checked(
                     row["node"], row["service"], row["operation"], row["region"], moment
                 )
             )
         except InvalidInputError as exc:
-            effect, why, record = "error", str(exc), {"error": str(exc), "request": row}
+            error = "; ".join(f"{place}: {p}" for p in exc.problems)
+            effect, why, record = "error", error, {"error": error, "request": row}
         else:
             effect, why, record = decision.effect.value, decision.explain(), decision.to_dict()
         if as_json:
             console.print_json(json.dumps(record, default=str))
             continue
+        when = f"{moment:%Y-%m-%d %H:%M}Z" if moment is not None else str(row["time"])
         console.print(
             f"[{_EFFECT_STYLE[effect]}]{effect.upper():5}[/] {row['node']}  "
-            f"{row['service']}:{row['operation']}  {row['region']}  {moment:%Y-%m-%d %H:%M}Z",
+            f"{row['service']}:{row['operation']}  {row['region']}  {when}",
             highlight=False,
         )
         console.print(Padding(why, (0, 0, 1, 6)), highlight=False)

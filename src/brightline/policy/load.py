@@ -10,14 +10,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
 
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy.restriction import ActionPattern, Mode, Restriction
 from brightline.world import ID_PATTERN, LocatedYaml, World, parse_yaml, read_yaml
-from brightline.world.sources import validate_model
+from brightline.world.sources import pydantic_problems, validate_model
 
 RESTRICTIONS_FILE = "restrictions.yaml"
 
@@ -74,32 +74,39 @@ def parse_restrictions_text(text: str, world: World, *, name: str) -> tuple[Rest
 
 
 def parse_restrictions(source: LocatedYaml, world: World) -> tuple[Restriction, ...]:
+    """Every restriction of a parsed file, or InvalidInputError listing every problem.
+
+    The file is a list of restrictions, or one restriction as a mapping (a proposal file);
+    either way each problem names the line of the value at fault.
+    """
     data = source.data
     if data is None:
         return ()
+    items: list[tuple[Any, Callable[[Sequence[str | int]], str], str]]
     if isinstance(data, dict):
-        data = [data]  # a proposal file may hold one restriction as a mapping
-    if not isinstance(data, list):
+        items = [(data, source.where, "")]  # one restriction: its fields are at the top
+    elif isinstance(data, list):
+        items = [(item, _item_where(source, i), f"item {i}") for i, item in enumerate(data)]
+    else:
         raise InvalidInputError(Problem(source.where(()), "expected a list of restrictions"))
     problems: list[Problem] = []
     restrictions: list[Restriction] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(data):
-        record = validate_model(
-            RestrictionRecord, item, lambda loc, i=i: source.where((i, *loc)), problems
-        )
+    seen: dict[str, str] = {}
+    for item, where, label in items:
+        record, failed = _validate_record(item, where, problems)
         if record is None:
             continue
-        if record.id in seen:
-            problems.append(
-                Problem(
-                    source.where((i, "id")),
-                    f"duplicate restriction id {record.id!r} (first at item {seen[record.id]})",
+        if "id" not in failed:
+            if record.id in seen:
+                problems.append(
+                    Problem(
+                        where(("id",)),
+                        f"duplicate restriction id {record.id!r} (first at {seen[record.id]})",
+                    )
                 )
-            )
-            continue
-        seen[record.id] = i
-        restriction = build_restriction(record, world, problems, _item_where(source, i))
+                continue
+            seen[record.id] = label
+        restriction = build_restriction(record, world, problems, where, unchecked=failed)
         if restriction is not None:
             restrictions.append(restriction)
     if problems:
@@ -111,23 +118,60 @@ def _item_where(source: LocatedYaml, item: int) -> Callable[[Sequence[str | int]
     return lambda loc: source.where((item, *loc))
 
 
+#: Valid values standing in for required fields that failed validation, so that the
+#: restriction's other fields can still be checked against the world; the fields they
+#: stand in for are never checked or built.
+_STAND_INS: Final[dict[str, Any]] = {"id": "-", "scope": "-", "actions": ["*:*"]}
+
+
+def _validate_record(
+    item: Any, where: Callable[[Sequence[str | int]], str], problems: list[Problem]
+) -> tuple[RestrictionRecord | None, frozenset[str]]:
+    """The record and the set of its fields that failed validation (problems appended).
+
+    One bad field (a time without a zone, a misspelt mode) must not hide what is wrong
+    with the others: when fields fail, the record is validated again without them, and
+    returned with them named, for :func:`build_restriction` to check the rest. None when
+    the item is not a mapping or nothing can be salvaged.
+    """
+    try:
+        return RestrictionRecord.model_validate(item), frozenset()
+    except ValidationError as exc:
+        problems.extend(pydantic_problems(exc, where))
+        failed = frozenset(str(error["loc"][0]) for error in exc.errors() if error["loc"])
+    if not isinstance(item, dict):
+        return None, failed
+    rest = {k: v for k, v in item.items() if k not in failed}
+    stand_ins = {k: v for k, v in _STAND_INS.items() if k not in rest}
+    salvaged = validate_model(RestrictionRecord, rest | stand_ins, where, [])
+    return salvaged, failed | frozenset(stand_ins)
+
+
 def build_restriction(
     record: RestrictionRecord,
     world: World,
     problems: list[Problem],
     where: Callable[[Sequence[str | int]], str] = lambda loc: ".".join(map(str, loc)),
+    *,
+    unchecked: frozenset[str] = frozenset(),
 ) -> Restriction | None:
-    """Check a parsed record against the world; append problems and return None if any."""
+    """Check a parsed record against the world; append problems and return None if any.
+
+    ``unchecked`` names fields that already failed validation (their values stand in):
+    they are neither checked nor reported again.
+    """
     start = len(problems)
+    label = "restriction" if "id" in unchecked else f"restriction {record.id!r}"
 
     def fail(loc: Sequence[str | int], message: str) -> None:
-        problems.append(Problem(where(loc), f"restriction {record.id!r}: {message}"))
+        problems.append(Problem(where(loc), f"{label}: {message}"))
 
     directory, catalog = world.directory, world.catalog
-    if record.scope not in directory:
+    scope_known = "scope" not in unchecked and record.scope in directory
+    if "scope" not in unchecked and not scope_known:
         fail(("scope",), f"unknown node {record.scope!r}")
     patterns: list[ActionPattern] = []
-    for j, text in enumerate(record.actions):
+    for j, text in enumerate(() if "actions" in unchecked else record.actions):
         try:
             pattern = ActionPattern.parse(text)
         except InvalidInputError as exc:
@@ -149,9 +193,7 @@ def build_restriction(
     for j, node in enumerate(record.exempt):
         if node not in directory:
             fail(("exempt", j), f"unknown node {node!r}")
-        elif record.scope in directory and (
-            node == record.scope or not directory.is_within(node, record.scope)
-        ):
+        elif scope_known and (node == record.scope or not directory.is_within(node, record.scope)):
             fail(("exempt", j), f"exempt node {node!r} is not below scope {record.scope!r}")
     if (
         record.not_before is not None
@@ -159,7 +201,7 @@ def build_restriction(
         and record.not_after <= record.not_before
     ):
         fail(("not_after",), "not_after must be later than not_before")
-    if len(problems) > start:
+    if len(problems) > start or unchecked:
         return None
     return Restriction(
         id=record.id,
@@ -177,8 +219,10 @@ def build_restriction(
 def restriction_from_mapping(data: dict[str, Any], world: World) -> Restriction:
     """Validate one restriction given as plain data (from the store or an API body)."""
     problems: list[Problem] = []
-    record = validate_model(RestrictionRecord, data, lambda loc: ".".join(map(str, loc)), problems)
-    restriction = build_restriction(record, world, problems) if record is not None else None
-    if restriction is None:
+    record, failed = _validate_record(data, lambda loc: ".".join(map(str, loc)), problems)
+    restriction = (
+        build_restriction(record, world, problems, unchecked=failed) if record is not None else None
+    )
+    if restriction is None:  # every problem was appended
         raise InvalidInputError(problems)
     return restriction

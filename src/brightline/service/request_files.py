@@ -54,6 +54,12 @@ def read_batches(path: Path) -> tuple[int, Iterator[pa.RecordBatch]]:
         return path.stat().st_size, _csv_batches(path)
     parquet = pq.ParquetFile(path)
     _check_columns(path, parquet.schema_arrow.names)
+    if "time" in parquet.schema_arrow.names:
+        time_type = parquet.schema_arrow.field("time").type
+        if pa.types.is_timestamp(time_type) and time_type.tz is None:
+            raise InvalidInputError(
+                Problem(f"{path}: column time", "timestamps must be timezone-aware (UTC)")
+            )
     return parquet.metadata.num_rows, parquet.iter_batches(batch_size=262_144)
 
 
