@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run check test test-slow lint typecheck pytest bench vendor clean
+.PHONY: run check test test-deps test-slow lint typecheck pytest bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,14 +37,22 @@ run: $(STAMP)
 check: $(STAMP)
 	$(BIN)/brightline check --world examples/world --requests examples/requests.csv
 
-## Lint, type-check (strict on src/), check the import contracts (pyproject.toml) and run
-## the whole test suite.
-test: $(STAMP) $(NODE_STAMP)
+## What the tests need besides Python (python3-venv, PostgreSQL, Java for Spark, Chromium,
+## npm): installed from Debian's packages when missing and run as root, otherwise one line
+## naming what to install. Only looks when everything is there.
+test-deps:
+	@scripts/test-deps
+
+## Install what is missing, lint, type-check (strict on src/), check the import contracts
+## (pyproject.toml) and run the whole test suite on a throwaway PostgreSQL cluster that is
+## started first and stopped at the end, whatever happens.
+test: test-deps
+	@$(MAKE) --no-print-directory $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	scripts/postgres-test-cluster.sh run $(BIN)/pytest
 
 ## The long-running tests the default run leaves out (the attack on the transparency
 ## series, over more random providers).
@@ -59,8 +67,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
-	$(BIN)/pytest
+pytest: test-deps
+	@$(MAKE) --no-print-directory $(STAMP) $(NODE_STAMP)
+	scripts/postgres-test-cluster.sh run $(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/decision.py

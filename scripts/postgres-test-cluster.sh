@@ -7,6 +7,9 @@
 #                                                  BRIGHTLINE_TEST_POSTGRES_URL and _DIR
 #   scripts/postgres-test-cluster.sh url DIR       print the URL of the cluster in DIR
 #   scripts/postgres-test-cluster.sh stop DIR      stop the cluster and delete DIR
+#   scripts/postgres-test-cluster.sh run CMD…      start a cluster, run CMD with the two
+#                                                  variables set, stop the cluster whatever
+#                                                  happens; CMD's exit status (`make test`)
 #
 # PostgreSQL is installed from Debian's packages when no initdb/pg_ctl can be found
 # (this needs root). initdb refuses to run as root, so as root the cluster belongs to
@@ -106,7 +109,19 @@ case "${1:-}" in
     echo "export BRIGHTLINE_TEST_POSTGRES_URL=$(cat "$dir/url")"
     echo "export BRIGHTLINE_TEST_POSTGRES_DIR=$dir"
     ;;
+  run)
+    shift
+    [ $# -gt 0 ] || die "usage: run CMD…"
+    if [ -n "${BRIGHTLINE_TEST_POSTGRES_URL:-}" ]; then exec "$@"; fi  # a server given
+    dir=$(cmd_start "")
+    trap 'cmd_stop "$dir"' EXIT
+    trap 'exit 130' INT TERM
+    status=0
+    BRIGHTLINE_TEST_POSTGRES_URL=$(cat "$dir/url") BRIGHTLINE_TEST_POSTGRES_DIR=$dir "$@" \
+      || status=$?
+    exit "$status"
+    ;;
   url) cat "${2:?usage: url DIR}/url" ;;
   stop) cmd_stop "${2:-}" ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -1,8 +1,9 @@
 """Database fixtures: every store test runs on SQLite and on a real PostgreSQL server.
 
-PostgreSQL comes from ``BRIGHTLINE_TEST_POSTGRES_URL`` when set (CI starts a cluster with
-``scripts/postgres-test-cluster.sh env``); otherwise the first test that needs it starts a
-throwaway cluster with that script, and the session stops it at the end. If PostgreSQL
+PostgreSQL comes from ``BRIGHTLINE_TEST_POSTGRES_URL`` when set (``make test`` runs pytest
+under ``scripts/postgres-test-cluster.sh run``, which starts a throwaway cluster and stops
+it afterwards); otherwise the first test that needs it starts one with that script, and the
+session stops it at the end. If PostgreSQL
 cannot be started, the tests that need it fail: they are never skipped.
 
 Each test gets a database of its own, copied from one migrated once per session: a file
