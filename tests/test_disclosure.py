@@ -40,9 +40,11 @@ from brightline.generalization import TimeGranularity
 from brightline.ledger import CONTINUED
 from brightline.service import EventKind
 from brightline.service.ledger import sync_ledger
+from brightline.service.restrictions import bootstrap_restrictions
 from brightline.store import Store, restriction_ids
 from brightline.store.ledger import iter_public
 from brightline.world import load_world
+from cases.case_scenarios import T0, with_people
 from disclosure_scenario import every_event
 
 SRC = Path(__file__).parents[1] / "src" / "brightline"
@@ -134,10 +136,12 @@ def test_every_allowed_field_has_a_derivation() -> None:
 
 
 #: The only types that publish anything: enforcement acts.
+BOOTSTRAPPED = "restriction.bootstrapped"
 ENFORCEMENT_TYPES = {
     "restriction.approved",
     "restriction.promotion-approved",
     "restriction.lift-approved",
+    "restriction.bootstrapped",
 }
 
 
@@ -241,8 +245,9 @@ def test_a_realistic_run_writes_every_type_and_publishes_only_enforcement(
         sync_ledger(store, signer=None, granularity=granularity)
     forms = _public_forms(store)
     # The run covers the table, but for the entry only a seal writes (a log continuing a
-    # sealed one: tests/service/test_ledger_chain.py).
-    assert {f["type"] for f in forms} == set(PUBLIC_FIELDS) - {CONTINUED}
+    # sealed one: tests/service/test_ledger_chain.py) and the restrictions only `serve`
+    # bootstraps on an empty store (below).
+    assert {f["type"] for f in forms} == set(PUBLIC_FIELDS) - {CONTINUED, BOOTSTRAPPED}
     _check_model(store, forms)
     text = json.dumps([f["public"] for f in forms])
     for secret in PRIVATE:
@@ -304,6 +309,20 @@ def test_with_k_above_the_number_of_customers_every_scope_is_at_the_top(
         if f["type"] in ENFORCEMENT_TYPES
     }
     assert scopes == {("any", "any", "node")}
+
+
+def test_bootstrapped_restrictions_publish_their_facts_as_bootstrapped(store: Store) -> None:
+    people = with_people(store)
+    bootstrap_restrictions(store, EXAMPLE / "restrictions.yaml", actor=people["admin"], now=T0)
+    sync_ledger(store, signer=None, granularity=Granularity(k=1))
+    forms = _public_forms(store)
+    _check_model(store, forms)
+    acts = [f["public"] for f in forms if f["type"] == BOOTSTRAPPED]
+    assert [(a["restriction"], a["kind"], a["mode"]) for a in acts] == [
+        ("R-1", "bootstrapped", "enforce"),
+        ("R-2", "bootstrapped", "dry-run"),
+    ]
+    assert all(set(a) <= ENFORCEMENT_FIELDS for a in acts)
 
 
 # -- the module on its own ---------------------------------------------------------------------

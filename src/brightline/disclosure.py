@@ -106,6 +106,9 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "bundle.issued": BUNDLE_FIELDS,
         "restriction.promotion-approved": ENFORCEMENT_FIELDS,
         "restriction.lift-approved": ENFORCEMENT_FIELDS,
+        # An example world's restriction put in force on an empty store (no four eyes):
+        # published as an act, under its own kind, so that nobody mistakes it for one.
+        "restriction.bootstrapped": ENFORCEMENT_FIELDS,
         # Steps towards an act, or acts not taken: proposals name what an investigation
         # suspected, rejections what it did not carry.
         "restriction.proposed": _NOTHING,

@@ -12,8 +12,12 @@ Pure: events in, state out; the time used to tell *approved* from *in force* and
                         REJECTED            PROMOTION_PROPOSED              ▼      (back to ACTIVE)
                                                                           LIFTED
 
+    (none) ──bootstrapped──▶ ACTIVE   (only on an empty store: ``bootstrap_restrictions``)
+
 Four eyes: each ``*-approved`` event must come from someone other than the author of
-the proposal it approves. An ACTIVE restriction is *approved* before its
+the proposal it approves. A *bootstrapped* restriction had no second person: it is the
+example world's restrictions put in force by ``brightline serve`` on an empty store, and
+its event (and public ledger entry) says so. An ACTIVE restriction is *approved* before its
 ``not_before``, *in force* inside its window and *expired* from its ``not_after``.
 """
 
@@ -40,6 +44,7 @@ class EventKind(StrEnum):
     PROMOTION_PROPOSED = "promotion-proposed"
     PROMOTION_APPROVED = "promotion-approved"
     PROMOTION_REJECTED = "promotion-rejected"
+    BOOTSTRAPPED = "bootstrapped"
 
 
 class Phase(StrEnum):
@@ -68,6 +73,7 @@ class Status(StrEnum):
 TRANSITIONS: Final[Mapping[tuple[Phase | None, EventKind], Phase]] = MappingProxyType(
     {
         (None, EventKind.PROPOSED): Phase.PROPOSED,
+        (None, EventKind.BOOTSTRAPPED): Phase.ACTIVE,
         (Phase.PROPOSED, EventKind.APPROVED): Phase.ACTIVE,
         (Phase.PROPOSED, EventKind.REJECTED): Phase.REJECTED,
         (Phase.ACTIVE, EventKind.LIFT_PROPOSED): Phase.LIFT_PROPOSED,
@@ -214,7 +220,7 @@ def apply(state: RestrictionState | None, event: StoredEvent) -> RestrictionStat
             proposed_by=event.actor,
             proposed_at=event.at,
             case_id=event.case_id,
-            pending_by=event.actor,
+            pending_by=None if kind is EventKind.BOOTSTRAPPED else event.actor,
         )
     check_four_eyes(state, kind, event.actor)
     body = state.body

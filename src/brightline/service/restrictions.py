@@ -246,6 +246,51 @@ def propose_restrictions(
         return views
 
 
+#: Why every bootstrapped restriction is in force, as its event (and the ledger) records.
+BOOTSTRAP_WHY: Final = (
+    "bootstrap: the example world's restrictions, put in force by `brightline serve` on "
+    "an empty store without proposal or four-eyes approval"
+)
+
+
+def bootstrap_restrictions(
+    store: Store, path: Path, *, actor: Principal, now: datetime | None = None
+) -> list[RestrictionView]:
+    """Put the restrictions of ``path`` (a world's ``restrictions.yaml``) in force at once,
+    each recorded as *bootstrapped* (not approved): what ``brightline serve`` does with
+    the example world on an empty store, so that the server decides as
+    ``brightline check --world`` does. Only on a store that holds no restriction yet
+    (ConflictError otherwise): from then on, restrictions go through four eyes.
+    """
+    authorize(actor, Action.IMPORT_WORLD)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(Problem(str(path), f"cannot read: {exc}")) from exc
+    at = _now(now)
+    with store.write() as session:
+        if all_events(session):
+            raise ConflictError(
+                "the store already holds restrictions: only an empty store is bootstrapped"
+            )
+        restrictions = parse_restrictions_text(text, _world(session), name=path.name)
+        for restriction in restrictions:
+            body = restriction.canonical()
+            _append(
+                session,
+                restriction.id,
+                None,
+                EventKind.BOOTSTRAPPED,
+                actor=actor.name,
+                at=at,
+                digest=_digest("bootstrap", restriction.id, actor=actor.name, body=body),
+                key=None,
+                why=BOOTSTRAP_WHY,
+                body=body,  # its reason may name a case of the example, not of this store
+            )
+        return [_view(session, r.id, at) for r in restrictions]
+
+
 def _propose_one(
     session: Session,
     body: dict[str, Any],

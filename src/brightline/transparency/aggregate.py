@@ -130,6 +130,7 @@ _PHASE_AFTER: Final = {
     "promotion-proposed": "promotion-proposed",
     "promotion-approved": "active",
     "promotion-rejected": "active",
+    "bootstrapped": "active",
 }
 
 
@@ -140,7 +141,7 @@ def _restriction(tally: _Tally, entry: PublicEntry) -> None:
         return  # e.g. restriction.guard-approved: no change of phase
     state = tally.restrictions.setdefault(rid, _Restriction())
     state.phase = _PHASE_AFTER[str(kind)]
-    if kind in ("approved", "promotion-approved"):
+    if kind in ("approved", "promotion-approved", "bootstrapped"):
         # The approval's public form carries the body in effect from then on.
         state.fields = dict(public)
         state.approval = entry.index

@@ -216,9 +216,9 @@ def _restriction(tally: _Tally, record: Mapping[str, Any], when: datetime) -> No
     if isinstance(record.get("case"), str):
         state.case = record["case"]
     body = record.get("restriction_body")
-    if kind in ("proposed", "promotion-proposed") and isinstance(body, Mapping):
+    if kind in ("proposed", "promotion-proposed", "bootstrapped") and isinstance(body, Mapping):
         state.pending = body
-    elif kind in ("approved", "promotion-approved"):
+    if kind in ("approved", "promotion-approved", "bootstrapped"):
         was_enforcing = state.enforcing
         state.body = state.pending
         if state.enforcing and not was_enforcing:

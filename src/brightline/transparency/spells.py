@@ -121,7 +121,7 @@ def restriction_spells(entries: Iterable[PublicEntry], *, as_of: datetime) -> tu
         if not isinstance(rid, str):
             continue
         state = states.setdefault(rid, _Replay())
-        if kind in ("approved", "promotion-approved"):
+        if kind in ("approved", "promotion-approved", "bootstrapped"):
             state.fields = dict(entry.public)
             enforce = state.fields.get("mode", "enforce") == "enforce"
             if enforce and state.enforcing_since is None:
