@@ -26,8 +26,9 @@ vendor: $(NODE_STAMP)
 	cp node_modules/htmx.org/LICENSE src/brightline/web/static/htmx.LICENSE
 
 ## Runs Brightline's main job on the embedded defaults: the server (SQLite ./brightline.db,
-## ./brightline-data/, the example world loaded into an empty store, a ledger key and an
-## admin API key made on first start). Ctrl-C stops it.
+## ./brightline-data/; on first start a ledger key, an admin API key, the example world and
+## its restrictions as a recorded bootstrap, so that it decides as `check` printed).
+## Ctrl-C stops it.
 run: $(STAMP)
 	$(BIN)/brightline validate --world examples/world
 	$(BIN)/brightline check --world examples/world --requests examples/requests.csv
