@@ -13,8 +13,9 @@ from brightline.service import (
     approve_restriction,
     current_world,
     export_world,
-    import_aws_organizations,
-    import_azure_management_groups,
+    CloudHierarchy,
+    RemovalGuard,
+    import_hierarchy,
     import_world,
     propose_restrictions,
     reject_restriction,
@@ -138,7 +139,7 @@ def test_malformed_world_is_refused_with_every_problem(world_store: Store, tmp_p
 
 
 def test_import_export_import_is_lossless(world_store: Store, tmp_path: Path) -> None:
-    import_aws_organizations(world_store, AWS, actor=SETUP, now=at(1))
+    import_hierarchy(world_store, CloudHierarchy.AWS_ORGANIZATIONS, [AWS], actor=SETUP, now=at(1))
     before = current_world(world_store)
     export_world(world_store, tmp_path / "out", now=at(2))
     again = import_world(world_store, tmp_path / "out", actor=SETUP, now=at(3))
@@ -161,7 +162,9 @@ def test_export_includes_the_restrictions_in_force(world_store: Store, tmp_path:
 
 
 def test_aws_import_adds_its_tree_and_keeps_the_other_customers(world_store: Store) -> None:
-    result = import_aws_organizations(world_store, AWS, actor=SETUP, now=at(1))
+    result = import_hierarchy(
+        world_store, CloudHierarchy.AWS_ORGANIZATIONS, [AWS], actor=SETUP, now=at(1)
+    )
     assert {n.id for n in result.diff.added_nodes} >= {"r-f7dn", "555566667777"}
     assert not result.diff.removed_nodes
     world = current_world(world_store).world
@@ -173,7 +176,7 @@ def test_aws_import_adds_its_tree_and_keeps_the_other_customers(world_store: Sto
 def test_aws_reimport_reports_moves_and_removals_within_its_tree(
     world_store: Store, tmp_path: Path
 ) -> None:
-    import_aws_organizations(world_store, AWS, actor=SETUP, now=at(1))
+    import_hierarchy(world_store, CloudHierarchy.AWS_ORGANIZATIONS, [AWS], actor=SETUP, now=at(1))
     data = json.loads(AWS.read_text())
     data["Accounts"] = [a for a in data["Accounts"] if a["Id"] != "222233334444"]
     for account in data["Accounts"]:
@@ -181,14 +184,16 @@ def test_aws_reimport_reports_moves_and_removals_within_its_tree(
             account["ParentId"] = "ou-f7dn-c011ect1"
     changed = tmp_path / "org.json"
     changed.write_text(json.dumps(data))
-    result = import_aws_organizations(world_store, changed, actor=SETUP, now=at(2))
+    result = import_hierarchy(
+        world_store, CloudHierarchy.AWS_ORGANIZATIONS, [changed], actor=SETUP, now=at(2)
+    )
     assert [n.id for n in result.diff.removed_nodes] == ["222233334444"]
     assert [c.id for c in result.diff.moved_nodes] == ["888899990000"]
     assert "sub-acme-calls" in current_world(world_store).world.directory
 
 
 def test_restriction_on_an_aws_ou_blocks_its_removal(world_store: Store, tmp_path: Path) -> None:
-    import_aws_organizations(world_store, AWS, actor=SETUP, now=at(1))
+    import_hierarchy(world_store, CloudHierarchy.AWS_ORGANIZATIONS, [AWS], actor=SETUP, now=at(1))
     text = 'id: r-aws\nscope: ou-f7dn-9900abcd\nactions: ["ai.speech:*"]\n'
     propose_restrictions(world_store, text, name="r.yaml", actor=ALICE, now=at(2))
     data = json.loads(AWS.read_text())
@@ -199,7 +204,9 @@ def test_restriction_on_an_aws_ou_blocks_its_removal(world_store: Store, tmp_pat
     smaller = tmp_path / "org.json"
     smaller.write_text(json.dumps(data))
     with pytest.raises(ConflictError, match=r"r-aws \(proposed\)"):
-        import_aws_organizations(world_store, smaller, actor=SETUP, now=at(3))
+        import_hierarchy(
+            world_store, CloudHierarchy.AWS_ORGANIZATIONS, [smaller], actor=SETUP, now=at(3)
+        )
 
 
 def test_azure_import_with_its_own_catalog(store: Store, tmp_path: Path) -> None:
@@ -208,7 +215,9 @@ def test_azure_import_with_its_own_catalog(store: Store, tmp_path: Path) -> None
         "services:\n  - {id: Microsoft.Storage, operations: [read, write]}\n"
         "regions:\n  - {id: westeurope, country: NL}\n"
     )
-    result = import_azure_management_groups(store, AZURE, catalog=catalog, actor=SETUP, now=T0)
+    result = import_hierarchy(
+        store, CloudHierarchy.AZURE_MANAGEMENT_GROUPS, [AZURE], catalog=catalog, actor=SETUP, now=T0
+    )
     assert len(result.diff.added_nodes) == 8
     assert [s.id for s in result.diff.added_services] == ["Microsoft.Storage"]
     world = current_world(store).world
