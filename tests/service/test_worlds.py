@@ -77,7 +77,8 @@ def test_reimport_reports_added_changed_moved_removed(world_store: Store, tmp_pa
             "{id: net.egress, operations: [transfer, peer],",
         )
     )
-    result = import_world(world_store, world_dir, actor=SETUP, now=at(1))
+    allow = RemovalGuard(allow_removals_unsafe=True)  # 1 of meteo's 2 nodes
+    result = import_world(world_store, world_dir, actor=SETUP, now=at(1), guard=allow)
     diff = result.diff
     assert [n.id for n in diff.added_nodes] == ["sub-new"]
     assert [n.id for n in diff.removed_nodes] == ["sub-meteo-models"]
@@ -185,7 +186,12 @@ def test_aws_reimport_reports_moves_and_removals_within_its_tree(
     changed = tmp_path / "org.json"
     changed.write_text(json.dumps(data))
     result = import_hierarchy(
-        world_store, CloudHierarchy.AWS_ORGANIZATIONS, [changed], actor=SETUP, now=at(2)
+        world_store,
+        CloudHierarchy.AWS_ORGANIZATIONS,
+        [changed],
+        actor=SETUP,
+        now=at(2),
+        guard=RemovalGuard(limit=0.2),  # 1 of the organization's 8 nodes
     )
     assert [n.id for n in result.diff.removed_nodes] == ["222233334444"]
     assert [c.id for c in result.diff.moved_nodes] == ["888899990000"]
