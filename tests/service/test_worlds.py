@@ -10,11 +10,11 @@ import pytest
 
 from brightline.errors import ConflictError, InvalidInputError
 from brightline.service import (
+    CloudHierarchy,
+    RemovalGuard,
     approve_restriction,
     current_world,
     export_world,
-    CloudHierarchy,
-    RemovalGuard,
     import_hierarchy,
     import_world,
     propose_restrictions,

@@ -456,6 +456,7 @@ class _Reader:
                 "arn": entity.arn,
             }
             parent: str | None = None
+            parent_where = entity.where
             if entity.kind == "root":
                 org = organization_id or _organization_from_arn(entity.arn)
                 if org:
@@ -468,15 +469,16 @@ class _Reader:
                         "give it a name, country and sector with --attributes FILE"
                     )
             else:
-                parent = self._parent(entity)
-                if parent is None:
+                found = self._parent(entity)
+                if found is None:
                     continue
-                parent = id_prefix + parent
+                parent, parent_where = id_prefix + found[0], found[1]
             attrs.update(entity.attrs)
             for tag in self.tags.get(entity.id, []):
                 attrs[f"tag:{tag.Key}"] = tag.Value
             self.builder.add(
                 entity.where,
+                parent_where=parent_where,
                 id=id_prefix + entity.id,
                 parent=parent,
                 kind={"root": "customer", "unit": "unit"}.get(entity.kind, "subscription"),
@@ -485,10 +487,13 @@ class _Reader:
             )
         return self.builder.build()
 
-    def _parent(self, entity: _Entity) -> str | None:
-        given = dict(entity.parents)  # parent id → the first place that says so
+    def _parent(self, entity: _Entity) -> tuple[str, str] | None:
+        """The entity's parent id and where the input gives it."""
+        given: dict[str, str] = {}  # parent id → the first place that says so
+        for parent, where in entity.parents:
+            given.setdefault(parent, where)
         if len(given) == 1:
-            return next(iter(given))
+            return next(iter(given.items()))
         if not given:
             self.problems.append(
                 Problem(

@@ -277,6 +277,7 @@ class _Reader:
         pending: list[str] = []
         for resource in self.resources.values():
             parent: str | None = None
+            parent_where = resource.where
             if resource.type != "organization":
                 if len(resource.parents) != 1:
                     self.problems.append(
@@ -293,11 +294,13 @@ class _Reader:
                         )
                     )
                     continue
-                parent = id_prefix + _node_id(next(iter(resource.parents)))
+                [(given, parent_where)] = resource.parents.items()
+                parent = id_prefix + _node_id(given)
             if resource.attrs.get("lifecycle_state") in PENDING_DELETE:
                 pending.append(f"{resource.type} {resource.key}")
             self.builder.add(
                 resource.where,
+                parent_where=parent_where,
                 id=id_prefix + _node_id(resource.key),
                 parent=parent,
                 kind=_KIND_OF[resource.type],

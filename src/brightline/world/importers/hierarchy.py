@@ -36,13 +36,15 @@ class HierarchyBuilder:
         self.notes: list[str] = []
         self._records: dict[str, NodeRecord] = {}
         self._where: dict[str, str] = {}
+        self._parent_where: dict[str, str] = {}
 
     def __contains__(self, node_id: str) -> bool:
         return node_id in self._records
 
-    def add(self, where: str, **fields: Any) -> None:
-        """Add one node (``id``, ``parent``, ``kind``, ``name``, ``attrs``); a node id
-        seen before with other fields, or one that is not a valid node, is a problem."""
+    def add(self, where: str, *, parent_where: str | None = None, **fields: Any) -> None:
+        """Add one node (``id``, ``parent``, ``kind``, ``name``, ``attrs``) read at
+        ``where`` (its parent at ``parent_where``, if elsewhere); a node id seen before
+        with other fields, or one that is not a valid node, is a problem."""
         node_id = str(fields["id"])
         try:
             record = NodeRecord.model_validate(fields)
@@ -62,6 +64,7 @@ class HierarchyBuilder:
             return
         self._records[node_id] = record
         self._where[node_id] = where
+        self._parent_where[node_id] = parent_where or where
 
     def build(self) -> Hierarchy:
         """The records parents first; InvalidInputError naming every problem, including
@@ -83,7 +86,7 @@ class HierarchyBuilder:
             if record.parent is not None and record.parent not in records:
                 self.problems.append(
                     Problem(
-                        self._where[node_id],
+                        self._parent_where[node_id],
                         f"{node_id!r} has parent {record.parent!r}, which is not in the input",
                     )
                 )
