@@ -171,18 +171,18 @@ class _Reader:
             )
             return
         context = self._context(document)
+        readers = {
+            "Organization": self._read_organization,
+            "Roots": self._read_roots,
+            "Accounts": self._read_accounts,
+            "OrganizationalUnits": self._read_units,
+            "Children": self._read_children,
+            "Parents": self._read_parents,
+            "Tags": self._read_tags,
+            "OrganizationalUnitsByParent": self._read_units_by_parent,
+            "AccountsByParent": self._read_accounts_by_parent,
+        }
         for key in found:
-            readers = {
-                "Organization": self._read_organization,
-                "Roots": self._read_roots,
-                "Accounts": self._read_accounts,
-                "OrganizationalUnits": self._read_units,
-                "Children": self._read_children,
-                "Parents": self._read_parents,
-                "Tags": self._read_tags,
-                "OrganizationalUnitsByParent": self._read_units_by_parent,
-                "AccountsByParent": self._read_accounts_by_parent,
-            }
             readers[key](document, data[key], (key,), context)
 
     def _context(self, document: Document) -> str | None:
