@@ -14,10 +14,12 @@ from brightline.access import Action
 from brightline.cli.app import app, command, console
 from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.service import (
+    DEFAULT_REMOVAL_LIMIT,
+    CloudHierarchy,
     ImportResult,
+    RemovalGuard,
     export_world,
-    import_aws_organizations,
-    import_azure_management_groups,
+    import_hierarchy,
     import_world,
 )
 
@@ -27,41 +29,85 @@ app.add_typer(world_app, name="world")
 
 class SourceFormat(StrEnum):
     WORLD = "world"
-    AWS_ORGANIZATIONS = "aws-organizations"
-    AZURE_MANAGEMENT_GROUPS = "azure-management-groups"
+    AWS_ORGANIZATIONS = CloudHierarchy.AWS_ORGANIZATIONS.value
+    AZURE_MANAGEMENT_GROUPS = CloudHierarchy.AZURE_MANAGEMENT_GROUPS.value
+    GCP_RESOURCE_MANAGER = CloudHierarchy.GCP_RESOURCE_MANAGER.value
 
 
 @command(world_app, name="import")
 def import_(
-    source: Annotated[Path, typer.Argument(help="World directory, or the file for --from.")],
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="World directory; with --from a cloud, its CLI outputs (files, or "
+            "directories of .json/.jsonl files)."
+        ),
+    ],
     from_: Annotated[
-        SourceFormat, typer.Option("--from", help="What SOURCE is.")
+        SourceFormat, typer.Option("--from", help="What SOURCES are.")
     ] = SourceFormat.WORLD,
     catalog: Annotated[
         Path | None,
-        typer.Option("--catalog", help="catalog.yaml to use with --from aws/azure."),
+        typer.Option("--catalog", help="catalog.yaml to use with --from a cloud."),
     ] = None,
     id_prefix: Annotated[
         str, typer.Option("--id-prefix", help="Put before every imported node id.")
     ] = "",
+    attributes: Annotated[
+        Path | None,
+        typer.Option(
+            "--attributes",
+            help="YAML or CSV overlay setting name, country and sector by node id.",
+        ),
+    ] = None,
+    allow_removals: Annotated[
+        bool,
+        typer.Option(
+            "--allow-removals",
+            help="Allow removing more than --removal-limit of a customer's nodes.",
+        ),
+    ] = False,
+    removal_limit: Annotated[
+        float,
+        typer.Option(
+            "--removal-limit",
+            min=0,
+            max=100,
+            help="Percent of a customer's nodes an import may remove without --allow-removals.",
+        ),
+    ] = DEFAULT_REMOVAL_LIMIT * 100,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff only.")] = False,
     key_file: KeyFile = None,
     token_file: TokenFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Load a world (or a cloud hierarchy) into the store and print what changed (admins)."""
+    guard = RemovalGuard(limit=removal_limit / 100, allow_removals_unsafe=allow_removals)
     with acting(Action.IMPORT_WORLD, key_file, token_file, record=True) as (store, actor):
         if from_ is SourceFormat.WORLD:
             if catalog is not None or id_prefix:
-                console.print("[yellow]--catalog and --id-prefix apply to --from aws/azure[/]")
-            result = import_world(store, source, actor=actor, dry_run=dry_run)
-        elif from_ is SourceFormat.AWS_ORGANIZATIONS:
-            result = import_aws_organizations(
-                store, source, catalog=catalog, id_prefix=id_prefix, actor=actor, dry_run=dry_run
+                console.print("[yellow]--catalog and --id-prefix apply to --from a cloud[/]")
+            if len(sources) != 1:
+                raise typer.BadParameter("give one world directory", param_hint="SOURCES")
+            result = import_world(
+                store,
+                sources[0],
+                actor=actor,
+                dry_run=dry_run,
+                attributes=attributes,
+                guard=guard,
             )
         else:
-            result = import_azure_management_groups(
-                store, source, catalog=catalog, id_prefix=id_prefix, actor=actor, dry_run=dry_run
+            result = import_hierarchy(
+                store,
+                CloudHierarchy(from_.value),
+                sources,
+                catalog=catalog,
+                id_prefix=id_prefix,
+                attributes=attributes,
+                guard=guard,
+                actor=actor,
+                dry_run=dry_run,
             )
     if as_json:
         console.print_json(json.dumps(result.to_json()))

@@ -25,22 +25,27 @@ from brightline.service.snapshots import (
 )
 from brightline.service.world_diff import WorldDiff, diff_worlds
 from brightline.service.worlds import (
+    DEFAULT_REMOVAL_LIMIT,
+    CloudHierarchy,
     ExportResult,
     ImportResult,
+    RemovalGuard,
     current_world,
     export_world,
-    import_aws_organizations,
-    import_azure_management_groups,
+    import_hierarchy,
     import_world,
 )
 from brightline.store import Store, StoreUnavailableError, open_store, upgrade
 
 __all__ = [
+    "DEFAULT_REMOVAL_LIMIT",
+    "CloudHierarchy",
     "DatabaseStatus",
     "EventKind",
     "ExportResult",
     "ImportResult",
     "Phase",
+    "RemovalGuard",
     "RestrictionState",
     "RestrictionView",
     "Status",
@@ -53,8 +58,7 @@ __all__ = [
     "current_world",
     "diff_worlds",
     "export_world",
-    "import_aws_organizations",
-    "import_azure_management_groups",
+    "import_hierarchy",
     "import_world",
     "lift_restriction",
     "list_restrictions",

@@ -3,9 +3,16 @@
 An import stores a new world version only when something changed, and only if every
 open restriction (proposed, or approved and not expired) still fits the new world:
 removing a node that such a restriction names, or a service or region it uses, is
-refused. A cloud-hierarchy import replaces only the trees it brings (the customers whose
-roots it lists); the rest of the directory and the catalog stay as they were, unless a
-catalog file is given.
+refused. An import that would remove more than ``removal_limit`` (default 10%) of a
+customer's nodes is refused too unless ``allow_removals`` is given: a partial export
+(an Azure group without ``--expand --recurse``, a missing page) must not delete a
+customer's tree. Every way in (CLI, demo, bootstrap) imports through :func:`_import`, so
+both guards hold for all of them.
+
+A cloud-hierarchy import replaces only the trees it brings (the customers whose roots it
+lists); the rest of the directory and the catalog stay as they were, unless a catalog
+file is given. Since cloud exports carry no country or sector, a stored node keeps its
+``country`` and ``sector`` when the import does not set them (``--attributes``).
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -40,17 +48,55 @@ from brightline.world import (
     Catalog,
     NodeRecord,
     World,
+    apply_attribute_overlay,
     build_directory,
     load_catalog,
     load_directory,
+    read_attribute_overlay,
 )
 from brightline.world.export import write_world
 from brightline.world.importers import (
-    aws_organizations_records,
-    azure_management_group_records,
+    Hierarchy,
+    SourceText,
+    read_aws_organizations,
+    read_azure_management_groups,
+    read_gcp_resource_manager,
 )
 
 EMPTY_CATALOG = Catalog(services=MappingProxyType({}), regions=MappingProxyType({}))
+#: The share of a customer's nodes an import may remove without ``allow_removals``.
+DEFAULT_REMOVAL_LIMIT: Final = 0.10
+#: Attributes only Brightline sets (cloud exports never carry them).
+_KEPT_ATTRS: Final = ("country", "sector")
+
+
+class CloudHierarchy(StrEnum):
+    """The cloud hierarchies ``import_hierarchy`` reads (see ``docs/importers.md``)."""
+
+    AWS_ORGANIZATIONS = "aws-organizations"
+    AZURE_MANAGEMENT_GROUPS = "azure-management-groups"
+    GCP_RESOURCE_MANAGER = "gcp-resource-manager"
+
+
+_READERS: Final[dict[CloudHierarchy, Callable[..., Hierarchy]]] = {
+    CloudHierarchy.AWS_ORGANIZATIONS: read_aws_organizations,
+    CloudHierarchy.AZURE_MANAGEMENT_GROUPS: read_azure_management_groups,
+    CloudHierarchy.GCP_RESOURCE_MANAGER: read_gcp_resource_manager,
+}
+_INPUT_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalGuard:
+    """How many of a customer's nodes an import may remove: more than ``limit`` (a share,
+    0–1) of any customer's nodes is refused unless ``allow_removals_unsafe``."""
+
+    limit: float = DEFAULT_REMOVAL_LIMIT
+    allow_removals_unsafe: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.limit <= 1:
+            raise InvalidInputError(Problem("removal limit", "must be between 0% and 100%"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +146,13 @@ def import_world(
     actor: Principal,
     dry_run: bool = False,
     now: datetime | None = None,
+    attributes: Path | None = None,
+    guard: RemovalGuard = RemovalGuard(),
 ) -> ImportResult:
     """Import a world directory: ``directory.jsonl`` replaces the whole directory;
     ``catalog.yaml``, when present, replaces the catalog (else the stored one stays).
     ``restrictions.yaml`` is not imported: restrictions go through proposal and approval.
+    ``attributes`` is an overlay file (names, country, sector by node id).
     """
     if not directory.is_dir():
         raise InvalidInputError(Problem(str(directory), "not a directory"))
@@ -128,7 +177,10 @@ def import_world(
         notes.append(
             f"{RESTRICTIONS_FILE} is not imported: propose restrictions with `brightline restrict`"
         )
-    records = [(i + 1, _record(n)) for i, n in enumerate(nodes)]
+    plain = [_record(n) for n in nodes]
+    if attributes is not None:
+        plain = apply_attribute_overlay(plain, read_attribute_overlay(attributes))
+    records = list(enumerate(plain, start=1))
     return _import(
         store,
         source=str(directory),
@@ -137,37 +189,51 @@ def import_world(
         dry_run=dry_run,
         now=now,
         notes=notes,
+        guard=guard,
     )
 
 
-def import_aws_organizations(
+def import_hierarchy(
     store: Store,
-    path: Path,
+    kind: CloudHierarchy,
+    paths: Sequence[Path],
     *,
+    actor: Principal,
     catalog: Path | None = None,
     id_prefix: str = "",
-    actor: Principal,
+    attributes: Path | None = None,
+    guard: RemovalGuard = RemovalGuard(),
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> ImportResult:
-    """Import an AWS Organizations export (see ``docs/importers.md``)."""
-    records = aws_organizations_records(_read(path), name=path.name, id_prefix=id_prefix)
-    return _import_trees(store, path, records, catalog, actor=actor, dry_run=dry_run, now=now)
+    """Import a cloud hierarchy from its CLI outputs (``paths``: files, or directories
+    whose ``.json``/``.jsonl`` files are read in name order); see ``docs/importers.md``.
 
-
-def import_azure_management_groups(
-    store: Store,
-    path: Path,
-    *,
-    catalog: Path | None = None,
-    id_prefix: str = "",
-    actor: Principal,
-    dry_run: bool = False,
-    now: datetime | None = None,
-) -> ImportResult:
-    """Import ``az account management-group show --expand --recurse`` JSON."""
-    records = azure_management_group_records(_read(path), name=path.name, id_prefix=id_prefix)
-    return _import_trees(store, path, records, catalog, actor=actor, dry_run=dry_run, now=now)
+    Only the customers the input brings are replaced. ``attributes`` is an overlay file
+    (names, country, sector by node id). Refused with InvalidInputError naming the file
+    and JSON path of every problem; ConflictError when open restrictions or the removal
+    guard stand in the way. Nothing is written on any refusal.
+    """
+    sources = [SourceText(path.name, _read(path)) for path in _input_files(paths)]
+    hierarchy = _READERS[kind](sources, id_prefix=id_prefix)
+    records = list(hierarchy.records)
+    if attributes is not None:
+        records = apply_attribute_overlay(records, read_attribute_overlay(attributes))
+    catalog_found = load_catalog(catalog) if catalog is not None else None
+    notes = [*hierarchy.notes]
+    if catalog_found is None:
+        notes.append("the stored catalog is kept")
+    return _import(
+        store,
+        source=", ".join(str(p) for p in paths),
+        build=lambda previous: _merge_trees(records, catalog_found, previous, hierarchy),
+        actor=actor,
+        dry_run=dry_run,
+        now=now,
+        notes=notes,
+        guard=guard,
+        describe=_unset_customers,
+    )
 
 
 def export_world(store: Store, directory: Path, *, now: datetime | None = None) -> ExportResult:
@@ -198,29 +264,6 @@ def export_world(store: Store, directory: Path, *, now: datetime | None = None) 
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _import_trees(
-    store: Store,
-    path: Path,
-    records: list[NodeRecord],
-    catalog_path: Path | None,
-    *,
-    actor: Principal,
-    dry_run: bool,
-    now: datetime | None,
-) -> ImportResult:
-    catalog = load_catalog(catalog_path) if catalog_path is not None else None
-    notes = [] if catalog is not None else ["the stored catalog is kept"]
-    return _import(
-        store,
-        source=str(path),
-        build=lambda previous: _merge_trees(records, catalog, previous),
-        actor=actor,
-        dry_run=dry_run,
-        now=now,
-        notes=notes,
-    )
-
-
 def _import(
     store: Store,
     *,
@@ -230,6 +273,8 @@ def _import(
     dry_run: bool,
     now: datetime | None,
     notes: Sequence[str],
+    guard: RemovalGuard,
+    describe: Callable[[World], list[str]] | None = None,
 ) -> ImportResult:
     authorize(actor, Action.IMPORT_WORLD)
     at = now or datetime.now(UTC)
@@ -240,22 +285,74 @@ def _import(
         if diff.empty and (previous is None or previous.digest == world_digest(world)):
             return ImportResult(source, diff, None, dry_run, (*notes, "nothing changed"))
         _check_open_restrictions(load_states(session), world, at)
+        notes = [*notes, *(describe(world) if describe is not None else [])]
+        over = _removals_over_limit(previous.world if previous else None, diff, guard.limit)
+        if over and not guard.allow_removals_unsafe:
+            message = (
+                "the import would remove "
+                + "; ".join(over)
+                + f" — more than the limit of {guard.limit:.0%} of a customer's nodes. Check "
+                "that the input is complete (an Azure group needs --expand --recurse, AWS "
+                "and Google Cloud outputs every page and parent); if the removals are meant, "
+                "import again with --allow-removals"
+            )
+            if not dry_run:
+                raise ConflictError(message + "; nothing was changed")
+            notes.append("refused without --allow-removals: " + message)
+        elif over:
+            notes.append("removals allowed (--allow-removals): " + "; ".join(over))
         if dry_run:
             return ImportResult(source, diff, None, dry_run, tuple(notes))
         version = add_world_version(session, world, actor=actor.name, source=source, at=at)
-        append_outbox(
-            session,
-            "world.imported",
-            {
-                "version": version,
-                "digest": world_digest(world),
-                "source": source,
-                "actor": actor.name,
-                "counts": diff.counts(),
-            },
-            at=at,
-        )
+        event: dict[str, Any] = {
+            "version": version,
+            "digest": world_digest(world),
+            "source": source,
+            "actor": actor.name,
+            "counts": diff.counts(),
+        }
+        if over:
+            event["removals_allowed"] = over
+        append_outbox(session, "world.imported", event, at=at)
         return ImportResult(source, diff, version, dry_run, tuple(notes))
+
+
+def _removals_over_limit(previous: World | None, diff: WorldDiff, limit: float) -> list[str]:
+    """``"8 of 9 nodes (89%) of customer 'contoso'"`` for each customer the diff removes
+    more than ``limit`` of (a share of its nodes in ``previous``)."""
+    if previous is None or not diff.removed_nodes:
+        return []
+    old = previous.directory
+    removed: dict[str, int] = {}
+    for node in diff.removed_nodes:
+        customer = old.root(node.id)
+        removed[customer] = removed.get(customer, 0) + 1
+    sizes: dict[str, int] = {}
+    for node in old:
+        customer = old.root(node.id)
+        if customer in removed:
+            sizes[customer] = sizes.get(customer, 0) + 1
+    return [
+        f"{count} of {sizes[customer]} nodes ({count / sizes[customer]:.0%}) of customer "
+        f"{customer!r}"
+        for customer, count in sorted(removed.items())
+        if count / sizes[customer] > limit
+    ]
+
+
+def _unset_customers(world: World) -> list[str]:
+    missing = [
+        root
+        for root in world.directory.roots()
+        if not {"country", "sector"} <= set(world.directory[root].attrs)
+        and world.directory[root].attrs.get("provider") is not None
+    ]
+    if not missing:
+        return []
+    return [
+        "customers without country or sector (set them with --attributes FILE): "
+        + ", ".join(missing)
+    ]
 
 
 def _check_open_restrictions(
@@ -287,7 +384,10 @@ def _whole(
 
 
 def _merge_trees(
-    records: list[NodeRecord], catalog: Catalog | None, previous: World | None
+    records: list[NodeRecord],
+    catalog: Catalog | None,
+    previous: World | None,
+    hierarchy: Hierarchy,
 ) -> World:
     imported = {r.id for r in records}
     kept: list[NodeRecord] = []
@@ -299,8 +399,48 @@ def _merge_trees(
             for node in old
             if node.id not in imported and old.root(node.id) not in replaced
         ]
-    numbered = [(i + 1, r) for i, r in enumerate([*kept, *records])]
-    return World(directory=build_directory(numbered), catalog=_catalog(catalog, previous))
+        records = [_keep_attrs(r, old[r.id].attrs) if r.id in old else r for r in records]
+    merged = [*kept, *records]
+    try:
+        directory = build_directory(enumerate(merged, start=1), file="stored directory")
+    except InvalidInputError as exc:
+        # The importer checked its own trees; what is left is a clash with stored nodes.
+        # Name the imported node's place in the input, not a line of a merged list.
+        where = {i: hierarchy.where.get(r.id, "stored directory") for i, r in enumerate(merged, 1)}
+        raise InvalidInputError([_relocate(problem, where) for problem in exc.problems]) from exc
+    return World(directory=directory, catalog=_catalog(catalog, previous))
+
+
+def _keep_attrs(record: NodeRecord, stored: Mapping[str, Any]) -> NodeRecord:
+    missing = {k: stored[k] for k in _KEPT_ATTRS if k in stored and k not in record.attrs}
+    if not missing:
+        return record
+    return record.model_copy(update={"attrs": {**record.attrs, **missing}})
+
+
+def _relocate(problem: Problem, where: Mapping[int, str]) -> Problem:
+    line = problem.where.removeprefix("stored directory:")
+    if not line.isdigit():
+        return problem
+    return Problem(where.get(int(line), problem.where), problem.message)
+
+
+def _input_files(paths: Sequence[Path]) -> list[Path]:
+    """The files named, and the ``.json``/``.jsonl`` files of the directories named."""
+    if not paths:
+        raise InvalidInputError(Problem("", "no input files"))
+    files_found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _INPUT_SUFFIXES
+            )
+            if not inside:
+                raise InvalidInputError(Problem(str(path), "holds no .json or .jsonl file"))
+            files_found.extend(inside)
+        else:
+            files_found.append(path)
+    return files_found
 
 
 def _catalog(catalog: Catalog | None, previous: World | None) -> Catalog:

@@ -1,5 +1,10 @@
 """The customer directory, the service catalog and regions, and loading them from files."""
 
+from brightline.world.attributes import (
+    NodeAttributes,
+    apply_attribute_overlay,
+    read_attribute_overlay,
+)
 from brightline.world.load import (
     CATALOG_FILE,
     DIRECTORY_FILE,
@@ -34,15 +39,18 @@ __all__ = [
     "Directory",
     "LocatedYaml",
     "Node",
+    "NodeAttributes",
     "NodeRecord",
     "Region",
     "Service",
     "World",
+    "apply_attribute_overlay",
     "build_directory",
     "format_path",
     "load_catalog",
     "load_directory",
     "load_world",
     "parse_yaml",
+    "read_attribute_overlay",
     "read_yaml",
 ]
