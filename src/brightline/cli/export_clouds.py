@@ -15,6 +15,8 @@ from brightline.cli.check import load_snapshot
 from brightline.cli.credentials import KeyFile, TokenFile
 from brightline.cli.export import export_app
 from brightline.exports import (
+    RESERVED_PER_TARGET,
+    SCPS_PER_TARGET,
     Gap,
     RestrictionReport,
     export_aws_scp,
@@ -38,10 +40,23 @@ def aws_scp(
     out: _Out,
     world: _World = None,
     map_file: _Map = None,
+    reserved: Annotated[
+        int,
+        typer.Option(
+            "--reserved-scps",
+            min=0,
+            max=SCPS_PER_TARGET - 1,
+            help="SCPs that stay attached to every target besides Brightline's "
+            "(FullAWSAccess: 1; 0 for an allow-list organization without it).",
+        ),
+    ] = RESERVED_PER_TARGET,
     key_file: KeyFile = None,
     token_file: TokenFile = None,
 ) -> None:
-    """Write one Service Control Policy per file, and manifest.json (targets, gaps)."""
+    """Write one Service Control Policy per file, and manifest.json (targets, gaps).
+
+    Exits 2, writing nothing, when a target would hold more SCPs than AWS allows (5,
+    FullAWSAccess included), naming the target and the count."""
     action_map = load_aws_map(map_file)
     snapshot = load_snapshot(
         world,
@@ -50,7 +65,7 @@ def aws_scp(
         key_file=key_file,
         token_file=token_file,
     )
-    export = export_aws_scp(snapshot, action_map)
+    export = export_aws_scp(snapshot, action_map, reserved_per_target=reserved)
     written = export.write(out)
     _report(written, export.restrictions, export.gaps, f"{len(export.policies)} SCPs")
 

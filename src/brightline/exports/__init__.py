@@ -1,7 +1,6 @@
 """Renderings of a snapshot in other policy languages: Cedar, AWS SCPs, Azure Policy."""
 
 from brightline.exports.aws_scp import (
-    SCP_SIZE_LIMIT,
     Scp,
     ScpExport,
     ScpTarget,
@@ -25,9 +24,17 @@ from brightline.exports.cedar import (
 )
 from brightline.exports.cloud import Gap, RestrictionReport, Status
 from brightline.exports.maps import AwsActionMap, AzureTypeMap, load_aws_map, load_azure_map
+from brightline.exports.scp_packing import (
+    RESERVED_PER_TARGET,
+    SCP_SIZE_LIMIT,
+    SCPS_PER_TARGET,
+    grammar_problems,
+)
 
 __all__ = [
     "BASELINE_ID",
+    "RESERVED_PER_TARGET",
+    "SCPS_PER_TARGET",
     "SCP_SIZE_LIMIT",
     "AwsActionMap",
     "AzurePolicyExport",
@@ -45,6 +52,7 @@ __all__ = [
     "export_aws_scp",
     "export_azure_policy",
     "export_cedar",
+    "grammar_problems",
     "load_aws_map",
     "load_azure_map",
     "policy_ids",
