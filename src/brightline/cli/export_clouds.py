@@ -78,7 +78,11 @@ def azure_policy(
     key_file: KeyFile = None,
     token_file: TokenFile = None,
 ) -> None:
-    """Write Azure Policy definitions and assignments (deny), and manifest.json."""
+    """Write Azure Policy definitions, initiatives and assignments (deny), and manifest.json.
+
+    Restrictions sharing a scope and its exemptions share one initiative and one
+    assignment. Exits 2, writing nothing, when a scope would exceed Azure's limits (200
+    assignments, 200 initiatives, 500 definitions), naming the scope and the count."""
     type_map = load_azure_map(map_file)
     now = datetime.now(UTC)
     snapshot = load_snapshot(
@@ -86,7 +90,11 @@ def azure_policy(
     )
     export = export_azure_policy(snapshot, type_map, at=now)
     written = export.write(out)
-    _report(written, export.restrictions, export.gaps, f"{len(export.assignments)} assignments")
+    what = (
+        f"{len(export.assignments)} assignments of {len(export.initiatives)} initiatives "
+        f"({len(export.definitions)} definitions)"
+    )
+    _report(written, export.restrictions, export.gaps, what)
 
 
 def _report(

@@ -7,12 +7,12 @@ from brightline.exports.aws_scp import (
     attachment_nodes,
     export_aws_scp,
 )
-from brightline.exports.azure_policy import (
-    AzurePolicyExport,
+from brightline.exports.azure_documents import (
     PolicyAssignment,
     PolicyDefinition,
-    export_azure_policy,
+    PolicySetDefinition,
 )
+from brightline.exports.azure_policy import AzurePolicyExport, export_azure_policy
 from brightline.exports.cedar import (
     BASELINE_ID,
     CedarExport,
@@ -43,6 +43,7 @@ __all__ = [
     "Gap",
     "PolicyAssignment",
     "PolicyDefinition",
+    "PolicySetDefinition",
     "RestrictionReport",
     "Scp",
     "ScpExport",
