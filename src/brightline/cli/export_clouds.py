@@ -1,4 +1,5 @@
-"""``brightline export aws-scp|azure-policy``: restrictions in the clouds' own languages."""
+"""``brightline export aws-scp|azure-policy|gcp-org-policy``: restrictions in the clouds'
+own languages."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from brightline.exports import (
     RestrictionReport,
     export_aws_scp,
     export_azure_policy,
+    export_gcp_org_policy,
     load_aws_map,
     load_azure_map,
+    load_gcp_map,
 )
 
 _Out = Annotated[Path, typer.Option("--out", help="Directory to write into.")]
@@ -94,6 +97,27 @@ def azure_policy(
         f"{len(export.assignments)} assignments of {len(export.initiatives)} initiatives "
         f"({len(export.definitions)} definitions)"
     )
+    _report(written, export.restrictions, export.gaps, what)
+
+
+@command(export_app, name="gcp-org-policy")
+def gcp_org_policy(
+    out: _Out,
+    world: _World = None,
+    map_file: _Map = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+) -> None:
+    """Write Google Cloud custom constraints and organization policies (YAML, as gcloud
+    reads them), and manifest.json."""
+    service_map = load_gcp_map(map_file)
+    now = datetime.now(UTC)
+    snapshot = load_snapshot(
+        world, now, action=Action.EXPORT_POLICY, key_file=key_file, token_file=token_file
+    )
+    export = export_gcp_org_policy(snapshot, service_map, at=now)
+    written = export.write(out)
+    what = f"{len(export.policies)} policies, {len(export.constraints)} custom constraints"
     _report(written, export.restrictions, export.gaps, what)
 
 

@@ -1,4 +1,5 @@
-"""Renderings of a snapshot in other policy languages: Cedar, AWS SCPs, Azure Policy."""
+"""Renderings of a snapshot in other policy languages: Cedar, AWS SCPs, Azure Policy and
+Google Cloud Organization Policy."""
 
 from brightline.exports.aws_scp import (
     Scp,
@@ -23,7 +24,22 @@ from brightline.exports.cedar import (
     request_for,
 )
 from brightline.exports.cloud import Gap, RestrictionReport, Status
-from brightline.exports.maps import AwsActionMap, AzureTypeMap, load_aws_map, load_azure_map
+from brightline.exports.gcp_org_policy import (
+    CustomConstraint,
+    OrgPolicy,
+    OrgPolicyExport,
+    export_gcp_org_policy,
+    gcp_resource,
+)
+from brightline.exports.maps import (
+    AwsActionMap,
+    AzureTypeMap,
+    GcpRule,
+    GcpServiceMap,
+    load_aws_map,
+    load_azure_map,
+    load_gcp_map,
+)
 from brightline.exports.scp_packing import (
     RESERVED_PER_TARGET,
     SCP_SIZE_LIMIT,
@@ -40,7 +56,12 @@ __all__ = [
     "AzurePolicyExport",
     "AzureTypeMap",
     "CedarExport",
+    "CustomConstraint",
     "Gap",
+    "GcpRule",
+    "GcpServiceMap",
+    "OrgPolicy",
+    "OrgPolicyExport",
     "PolicyAssignment",
     "PolicyDefinition",
     "PolicySetDefinition",
@@ -53,9 +74,12 @@ __all__ = [
     "export_aws_scp",
     "export_azure_policy",
     "export_cedar",
+    "export_gcp_org_policy",
+    "gcp_resource",
     "grammar_problems",
     "load_aws_map",
     "load_azure_map",
+    "load_gcp_map",
     "policy_ids",
     "policy_set_text",
     "render_entities",
