@@ -78,8 +78,8 @@ GLOBAL_NOTES: Final = (
     "Azure Resource Manager: existing resources keep working and data-plane calls "
     "(reading a blob, transcribing with an existing Speech account) are not stopped. "
     "The decision API must cover them.",
-    "Azure Policy has no time condition: a restriction's window is not expressed. Deploy "
-    "an assignment at its not_before and delete it at its not_after.",
+    "Azure Policy has no time condition: a restriction's window is not expressed. Export "
+    "again at its not_before and not_after: its initiative gains or loses its definition.",
     "Dry-run restrictions are not exported; their would-deny reports come from the decision API.",
     "Definitions and initiatives are saved at their assignment's scope: create the "
     "definitions, then the initiative, then the assignment.",
@@ -300,7 +300,8 @@ def _render(restriction: Restriction, snapshot: Snapshot, type_map: AzureTypeMap
             Gap(
                 rid,
                 "time window",
-                f"Azure Policy has no time condition: deploy the assignment for {window} only",
+                f"Azure Policy has no time condition: keep the definition in force for {window} "
+                "only (export again at each end)",
             )
         )
     if not conditions or locations == ():
