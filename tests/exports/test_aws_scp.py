@@ -5,6 +5,7 @@ region and time conditions, and everything it cannot say is reported."""
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
 import shutil
 import warnings
@@ -20,12 +21,15 @@ from hypothesis import strategies as st
 
 from brightline.errors import InvalidInputError
 from brightline.exports import (
+    RESERVED_PER_TARGET,
     SCP_SIZE_LIMIT,
+    SCPS_PER_TARGET,
     AwsActionMap,
     ScpExport,
     Status,
     attachment_nodes,
     export_aws_scp,
+    grammar_problems,
     load_aws_map,
 )
 from brightline.policy import ActionPattern, Request, Restriction, Snapshot
@@ -95,7 +99,9 @@ def restriction(rid: str, scope: str, actions: list[str], **fields: Any) -> Rest
 
 
 def statements_of(export: ScpExport, rid: str) -> list[dict[str, Any]]:
-    return [dict(s.document) for p in export.policies for s in p.statements if s.restriction == rid]
+    return [
+        dict(s.document) for p in export.policies for s in p.statements if rid in s.restrictions
+    ]
 
 
 def test_every_policy_passes_parliament_with_no_finding(export: ScpExport) -> None:
@@ -246,30 +252,29 @@ def _many_actions() -> list[str]:
     return sorted(f"ec2:{p['privilege']}" for p in ec2["privileges"])
 
 
+def _blob_read_map(tmp_path: Path, names: list[str]) -> AwsActionMap:
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(json.dumps({"services": {"storage.blob": {"operations": {"read": names}}}}))
+    return load_aws_map(map_file)
+
+
 def test_many_restrictions_are_split_into_policies_within_the_size_limit(
     tmp_path: Path, snapshot: Snapshot
 ) -> None:
-    names = _many_actions()
-    assert len(names) > 100
-    map_file = tmp_path / "map.yaml"
-    map_file.write_text(
-        json.dumps({"services": {"storage.blob": {"operations": {"read": names}}}}),
-    )
-    action_map = load_aws_map(map_file)
+    names = _many_actions()[:250]
+    action_map = _blob_read_map(tmp_path, names)
     regions = frozenset({"eu-west-1", "eu-central-1", "eu-west-3", "us-east-1"})
     restrictions = [
-        restriction(f"r-big-{i:03d}", COLLECTION, ["storage.blob:read"], regions=regions)
-        for i in range(3)
+        restriction("r-big-000", COLLECTION, ["storage.blob:read"], regions=regions)
     ] + [
         restriction(
             f"r-small-{i:03d}",
-            target,
+            UNIT,
             ["ai.speech:transcribe", "ai.translator:translate", "ai.vision:*"],
             regions=regions,
             not_before=datetime(2025, 9, 25, tzinfo=UTC),
         )
-        for i in range(60)
-        for target in (UNIT,)
+        for i in range(30)
     ]
     export = export_aws_scp(Snapshot(snapshot.world, restrictions), action_map)
     assert len(export.policies) > 3
@@ -279,6 +284,7 @@ def test_many_restrictions_are_split_into_policies_within_the_size_limit(
         sids = [s.sid for s in policy.statements]
         assert len(set(sids)) == len(sids)
         assert lint(policy.text) == [], policy.name
+        assert grammar_problems(policy.text) == []
     big = statements_of(export, "r-big-000")
     assert len(big) > 1, "one restriction's actions were cut into several statements"
     assert sorted(a for s in big for a in s["Action"]) == sorted(names)
@@ -287,19 +293,134 @@ def test_many_restrictions_are_split_into_policies_within_the_size_limit(
         assert statements_of(export, r.id), r.id
     # Small statements share policies: packing is not one policy per restriction.
     assert len(export.policies) < len(restrictions)
+    assert max(export.per_target().values()) <= SCPS_PER_TARGET - RESERVED_PER_TARGET
 
 
-def test_a_crowded_target_gets_a_note(tmp_path: Path, snapshot: Snapshot) -> None:
-    names = _many_actions()
-    map_file = tmp_path / "map.yaml"
-    map_file.write_text(json.dumps({"services": {"storage.blob": {"operations": {"read": names}}}}))
-    restrictions = [
-        restriction(f"r-{i}", COLLECTION, ["storage.blob:read"], regions=frozenset({"eu-west-1"}))
-        for i in range(4)
+def _filling(tmp_path: Path, snapshot: Snapshot, count: int, scope: str) -> list[Restriction]:
+    """``count`` restrictions on ``scope`` whose statements each fill most of an SCP and
+    differ in their region condition, so that no two share a policy or merge."""
+    regions = ["eu-west-1", "eu-central-1", "eu-west-3", "us-east-1"]
+    combos = [frozenset(c) for n in (1, 2, 3) for c in itertools.combinations(regions, n)]
+    return [
+        restriction(f"r-fill-{i}", scope, ["storage.blob:read"], regions=combos[i])
+        for i in range(count)
     ]
-    export = export_aws_scp(Snapshot(snapshot.world, restrictions), load_aws_map(map_file))
-    assert len(export.policies) >= 5
-    assert all(any("AWS allows 5 per target" in n for n in p.notes) for p in export.policies)
+
+
+def test_six_scps_on_one_account_fail_naming_the_account_and_the_count(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    # Each statement is about 3,000 characters: two never fit in one 5,120-character SCP.
+    action_map = _blob_read_map(tmp_path, _many_actions()[:90])
+    restrictions = _filling(tmp_path, snapshot, 6, INGEST)
+    with pytest.raises(InvalidInputError) as caught:
+        export_aws_scp(Snapshot(snapshot.world, restrictions), action_map)
+    (problem,) = caught.value.problems
+    assert problem.where == f"account {INGEST} '9900-ingest' (node {INGEST})"
+    assert "needs 6 Brightline SCPs" in problem.message
+    assert "at most 5 SCPs" in problem.message
+    assert "FullAWSAccess" in problem.message
+    assert "r-fill-0" in problem.message
+    assert "r-fill-5" in problem.message
+
+
+def test_four_full_scps_fit_beside_full_aws_access_and_five_do_not(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    action_map = _blob_read_map(tmp_path, _many_actions()[:90])
+    four = export_aws_scp(
+        Snapshot(snapshot.world, _filling(tmp_path, snapshot, 4, INGEST)), action_map
+    )
+    assert four.per_target() == {INGEST: 4}
+    five = Snapshot(snapshot.world, _filling(tmp_path, snapshot, 5, INGEST))
+    with pytest.raises(InvalidInputError, match="needs 5 Brightline SCPs"):
+        export_aws_scp(five, action_map)
+    # Without FullAWSAccess (an allow-list organization), all five places are Brightline's.
+    allowed = export_aws_scp(five, action_map, reserved_per_target=0)
+    assert allowed.per_target() == {INGEST: 5}
+    assert allowed.manifest()["limits"]["brightline_scps_per_target"] == 5
+    with pytest.raises(InvalidInputError, match="reserved_per_target"):
+        export_aws_scp(five, action_map, reserved_per_target=5)
+
+
+def test_statements_with_identical_conditions_merge_to_fit_the_target(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    action_map = _blob_read_map(tmp_path, _many_actions()[:90])
+    same = frozenset({"eu-west-1"})
+    restrictions = [
+        restriction(f"r-same-{i}", INGEST, ["storage.blob:read", "ai.speech:*"], regions=same)
+        for i in range(6)
+    ]
+    export = export_aws_scp(Snapshot(snapshot.world, restrictions), action_map)
+    (policy,) = export.policies
+    (statement,) = policy.statements
+    assert statement.restrictions == tuple(f"r-same-{i}" for i in range(6))
+    assert statement.sid.startswith("Merged")
+    # Exactly what the six statements denied together, nothing more.
+    assert set(statement.document["Action"]) == set(_many_actions()[:90]) | {
+        "transcribe:*",
+        "polly:*",
+    }
+    assert statement.document["Condition"] == {
+        "StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}
+    }
+    assert any("merged" in note for note in policy.notes)
+    assert lint(policy.text) == []
+    assert {r.id: r.policies for r in export.restrictions}["r-same-3"] == (policy.name,)
+
+
+def test_a_target_gets_its_statements_from_every_restriction_in_shared_policies(
+    snapshot: Snapshot,
+) -> None:
+    """r-a attaches to the collection OU and the hq OU (around an exemption); r-b to the
+    collection OU only: the collection OU holds one policy with both, hq one with r-a."""
+    split = restriction("r-a", ROOT, ["ai.speech:*"], exempt=(MANAGEMENT, RESCUE))
+    own = restriction("r-b", COLLECTION, ["ai.translator:*"])
+    export = export_aws_scp(Snapshot(snapshot.world, [split, own]))
+    held = {
+        t.target_id: sorted(r for r in p.restrictions) for p in export.policies for t in p.targets
+    }
+    assert export.per_target() == {HQ: 1, COLLECTION: 1}
+    assert held == {HQ: ["r-a"], COLLECTION: ["r-a", "r-b"]}
+
+
+def test_an_action_outside_the_scp_grammar_is_a_gap(tmp_path: Path, snapshot: Snapshot) -> None:
+    action_map = _blob_read_map(tmp_path, ["s3:Get*Tagging", "s3:GetObject"])
+    only = restriction("r-wild", INGEST, ["storage.blob:read"])
+    export = export_aws_scp(Snapshot(snapshot.world, [only]), action_map)
+    (statement,) = statements_of(export, "r-wild")
+    assert statement["Action"] == ["s3:GetObject"]
+    gaps = {g.item: g.reason for g in export.gaps}
+    assert "wildcard may only end" in gaps["action s3:Get*Tagging"]
+    assert {r.id: r.status for r in export.restrictions}["r-wild"] is Status.PARTIAL
+
+
+def test_a_policy_one_character_over_the_limit_is_split(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A restriction whose single-statement SCP would be exactly 5,120 characters is one
+    SCP; one character more and it becomes two, each within the limit."""
+    names = _many_actions()[:200]
+    only = restriction("r-edge", INGEST, ["storage.blob:read"])
+
+    def export_with(actions: list[str]) -> ScpExport:
+        return export_aws_scp(Snapshot(snapshot.world, [only]), _blob_read_map(tmp_path, actions))
+
+    # Find a prefix of the list whose policy is under the limit, then pad its last action.
+    fitting = next(
+        names[:n] for n in range(len(names), 0, -1) if len(export_with(names[:n]).policies) == 1
+    )
+    size = len(export_with(fitting).policies[0].text)
+    pad = SCP_SIZE_LIMIT - size
+    assert 0 <= pad < 64
+    exact = [*fitting[:-1], fitting[-1] + "X" * pad]
+    (policy,) = export_with(exact).policies
+    assert len(policy.text) == SCP_SIZE_LIMIT
+    over = export_with([*fitting[:-1], fitting[-1] + "X" * (pad + 1)])
+    assert len(over.policies) == 2
+    assert all(len(p.text) <= SCP_SIZE_LIMIT for p in over.policies)
+    assert sorted(
+        a for p in over.policies for s in p.statements for a in s.document["Action"]
+    ) == sorted([*fitting[:-1], fitting[-1] + "X" * (pad + 1)])
 
 
 def test_a_smaller_limit_packs_the_same_statements_into_more_policies(snapshot: Snapshot) -> None:
@@ -492,3 +613,34 @@ def test_generic_operations_join_the_services_prefixes(tmp_path: Path, snapshot:
     as_json = export.as_json()
     assert set(as_json["policies"]) == {p.name for p in export.policies}
     assert as_json["manifest"]["restrictions"][0]["status"] == "partial"
+
+
+def test_cli_fails_naming_a_crowded_account_and_writes_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from brightline.cli import app
+
+    regions = ["eu-west-1", "eu-central-1", "eu-west-3", "us-east-1"]
+    lines = [
+        f"- {{id: r-fill-{i}, scope: '{INGEST}', actions: ['storage.blob:read'], "
+        f"regions: [{regions[i % 4]}{', ' + regions[(i + 1) % 4] if i >= 4 else ''}], "
+        "mode: enforce, reason: {case: C-1}}\n"
+        for i in range(6)
+    ]
+    restrictions = tmp_path / "restrictions.yaml"
+    restrictions.write_text("".join(lines))
+    world, out = imported_world(tmp_path, restrictions), tmp_path / "scp"
+    map_file = tmp_path / "map.json"
+    map_file.write_text(
+        json.dumps({"services": {"storage.blob": {"operations": {"read": _many_actions()[:90]}}}})
+    )
+    args = ["export", "aws-scp", "--world", str(world), "--out", str(out), "--map", str(map_file)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert f"account {INGEST}" in result.stderr
+    assert "needs 6 Brightline SCPs" in result.stderr
+    assert not out.exists()
+    allowed = CliRunner().invoke(app, [*args, "--reserved-scps", "0"])
+    assert allowed.exit_code == 2
+    assert "needs 6 Brightline SCPs" in allowed.stderr
+    assert "leaving 5" in allowed.stderr

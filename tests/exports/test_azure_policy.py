@@ -5,6 +5,7 @@ Brightline denies, exempt by notScopes, and report what Azure Policy cannot say.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ def schema(name: str) -> dict[str, Any]:
 
 
 DEFINITION_SCHEMA = schema("policy-definition.schema.json")
+SET_SCHEMA = schema("policy-set-definition.schema.json")
 ASSIGNMENT_SCHEMA = schema("policy-assignment.schema.json")
 
 
@@ -72,7 +74,7 @@ def restriction(rid: str, scope: str, actions: list[str], **fields: Any) -> Rest
 
 
 def assignment_of(export: AzurePolicyExport, rid: str) -> dict[str, Any]:
-    (found,) = [a.document for a in export.assignments if a.restriction == rid]
+    (found,) = [a.document for a in export.assignments if rid in a.restrictions]
     return found
 
 
@@ -103,10 +105,19 @@ def test_definitions_and_assignments_match_the_policy_structure(
     for definition in export.definitions:
         jsonschema.validate(definition.document, DEFINITION_SCHEMA)
         assert definition.document["properties"]["policyRule"]["then"] == {"effect": "deny"}
+    for initiative in export.initiatives:
+        jsonschema.validate(initiative.document, SET_SCHEMA)
     for assignment in export.assignments:
         jsonschema.validate(assignment.document, ASSIGNMENT_SCHEMA)
     ids = {d.id for d in export.definitions}
-    assert {a.document["properties"]["policyDefinitionId"] for a in export.assignments} == ids
+    in_sets = {
+        p["policyDefinitionId"]
+        for i in export.initiatives
+        for p in i.document["properties"]["policyDefinitions"]
+    }
+    assert in_sets == ids
+    set_ids = {i.id for i in export.initiatives}
+    assert {a.document["properties"]["policyDefinitionId"] for a in export.assignments} == set_ids
 
 
 def test_the_schema_refuses_what_azure_would(export: AzurePolicyExport) -> None:
@@ -127,7 +138,9 @@ def test_assignment_is_at_the_management_group_with_exemptions_as_not_scopes(
     properties = assignment_of(export, "r-0101")["properties"]
     assert properties["scope"] == MG + "contoso-landingzones"
     assert properties["notScopes"] == [MG + "contoso-online"]
-    assert properties["policyDefinitionId"].startswith(MG + "contoso-landingzones/providers/")
+    assert properties["policyDefinitionId"].startswith(
+        MG + "contoso-landingzones/providers/Microsoft.Authorization/policySetDefinitions/"
+    )
     assert properties["enforcementMode"] == "Default"
     exempt_sub = assignment_of(export, "r-0103")["properties"]
     assert exempt_sub["scope"] == MG + "contoso"
@@ -197,12 +210,12 @@ def test_time_windows_are_gaps_and_out_of_window_restrictions_are_left_out(
     before = export_azure_policy(snapshot, at=datetime(2025, 1, 1, tzinfo=UTC))
     report = {r.id: r for r in before.restrictions}["r-0103"]
     assert report.status is Status.OUT_OF_WINDOW
-    assert all(a.restriction != "r-0103" for a in before.assignments)
+    assert all("r-0103" not in a.restrictions for a in before.assignments)
     assert any("Azure Policy has no time condition" in n for n in export.manifest()["notes"])
 
 
 def test_dry_run_restrictions_are_not_exported_and_say_so(export: AzurePolicyExport) -> None:
-    assert all(a.restriction != "r-0102" for a in export.assignments)
+    assert all("r-0102" not in a.restrictions for a in export.assignments)
     manifest = export.manifest()
     assert manifest["dry_run_not_exported"] == ["r-0102"]
     assert {r["id"]: r["status"] for r in manifest["restrictions"]}["r-0102"] == (
@@ -252,10 +265,9 @@ def test_azure_denies_only_where_brightline_denies(
                 denied_by_azure = any(
                     a.scope in lineage
                     and not set(a.properties["notScopes"]) & lineage
-                    and matches(
-                        rule_of(export, a.restriction)["if"], {**resource, "location": location}
-                    )
+                    and matches(rule_of(export, rid)["if"], {**resource, "location": location})
                     for a in export.assignments
+                    for rid in a.restrictions
                 )
                 operations = snapshot.world.catalog.services[service_id].operations
                 denied = any(
@@ -271,7 +283,7 @@ def test_azure_denies_only_where_brightline_denies(
 def test_names_fit_azure_limits(export: AzurePolicyExport) -> None:
     for assignment in export.assignments:
         assert len(assignment.name) <= 24
-    for definition in export.definitions:
+    for definition in [*export.definitions, *export.initiatives]:
         assert len(definition.name) <= 64
 
 
@@ -310,13 +322,24 @@ def test_write_emits_definitions_assignments_and_a_manifest(
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["policies"]) == len(export.assignments) == 3
     for entry in manifest["policies"]:
-        definition = json.loads((out / entry["definition"]["file"]).read_text())
+        initiative = json.loads((out / entry["initiative"]["file"]).read_text())
         assignment = json.loads((out / entry["assignment"]["file"]).read_text())
-        jsonschema.validate(definition, DEFINITION_SCHEMA)
+        jsonschema.validate(initiative, SET_SCHEMA)
         jsonschema.validate(assignment, ASSIGNMENT_SCHEMA)
-        assert assignment["properties"]["policyDefinitionId"] == definition["id"]
+        assert assignment["properties"]["policyDefinitionId"] == initiative["id"]
         assert entry["targets"] == [assignment["properties"]["scope"]]
-        assert entry["restrictions"] == [entry["restriction"]]
+        for listed in entry["definitions"]:
+            definition = json.loads((out / listed["file"]).read_text())
+            jsonschema.validate(definition, DEFINITION_SCHEMA)
+            assert listed["restriction"] in entry["restrictions"]
+            assert definition["id"] in {
+                p["policyDefinitionId"] for p in initiative["properties"]["policyDefinitions"]
+            }
+    assert manifest["per_scope"][MG + "contoso"] == {
+        "definitions": 1,
+        "initiatives": 1,
+        "assignments": 1,
+    }
 
 
 def test_cli_writes_definitions_and_assignments(tmp_path: Path) -> None:
@@ -328,7 +351,7 @@ def test_cli_writes_definitions_and_assignments(tmp_path: Path) -> None:
     args = ["export", "azure-policy", "--world", str(world), "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "3 assignments" in result.stdout
+    assert "3 assignments of 3 initiatives (3 definitions)" in result.stdout
     assert "r-0104: net.egress:*" in result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["dry_run_not_exported"] == ["r-0102"]
@@ -340,4 +363,145 @@ def test_as_json_carries_the_manifest_and_every_document(export: AzurePolicyExpo
     assert body["manifest"] == export.manifest()
     assert set(body["definitions"]) == {d.name for d in export.definitions}
     assert set(body["assignments"]) == {a.name for a in export.assignments}
+    assert set(body["initiatives"]) == {i.name for i in export.initiatives}
     json.dumps(body)
+
+
+def _with_subscriptions(snapshot: Snapshot, parent: str, count: int) -> Snapshot:
+    """The snapshot's world with ``count`` more subscriptions under ``parent``."""
+    from types import MappingProxyType
+
+    from brightline.world import Directory, Node, World
+
+    nodes = dict(snapshot.world.directory.nodes)
+    for i in range(count):
+        sub = f"00000000-0000-4000-8000-{i:012d}"
+        attrs = {"azure_type": "subscription", "azure_id": f"/subscriptions/{sub}"}
+        nodes[sub] = Node(sub, parent, "subscription", f"extra {i}", MappingProxyType(attrs))
+    world = World(Directory(MappingProxyType(nodes)), snapshot.world.catalog)
+    return Snapshot(world, [])
+
+
+def test_230_restrictions_at_one_scope_share_one_initiative_and_one_assignment(
+    snapshot: Snapshot,
+) -> None:
+    many = [
+        restriction(
+            f"r-{i:03d}", "contoso-landingzones", ["ai.speech:*"], exempt=("contoso-online",)
+        )
+        for i in range(230)
+    ]
+    export = export_azure_policy(Snapshot(snapshot.world, many), at=NOW)
+    (assignment,) = export.assignments
+    (initiative,) = export.initiatives
+    assert len(export.definitions) == 230
+    assert assignment.restrictions == tuple(f"r-{i:03d}" for i in range(230))
+    assert export.per_scope() == {
+        MG + "contoso-landingzones": {"definitions": 230, "initiatives": 1, "assignments": 1}
+    }
+    jsonschema.validate(initiative.document, SET_SCHEMA)
+    jsonschema.validate(assignment.document, ASSIGNMENT_SCHEMA)
+    references = [
+        p["policyDefinitionReferenceId"] for p in initiative.properties["policyDefinitions"]
+    ]
+    assert len(set(references)) == 230
+    messages = assignment.properties["nonComplianceMessages"]
+    assert {m.get("policyDefinitionReferenceId") for m in messages} == {None, *references}
+    assert all(len(m["message"]) <= 1024 for m in messages)
+    assert len(assignment.properties["description"]) <= 512
+
+
+def test_more_than_500_definitions_at_one_scope_fail_naming_the_scope(snapshot: Snapshot) -> None:
+    many = [restriction(f"r-{i:03d}", "contoso-corp", ["ai.speech:*"]) for i in range(501)]
+    with pytest.raises(InvalidInputError) as caught:
+        export_azure_policy(Snapshot(snapshot.world, many), at=NOW)
+    (problem,) = caught.value.problems
+    assert problem.where == MG + "contoso-corp"
+    assert "501 Brightline policy definitions; Azure allows 500 per scope" in problem.message
+
+
+def test_more_than_200_assignments_at_one_scope_fail_naming_the_scope_and_count(
+    snapshot: Snapshot,
+) -> None:
+    """230 restrictions at one management group, each exempting a different subscription:
+    230 different notScopes cannot share an assignment, and Azure allows 200 a scope."""
+    world = _with_subscriptions(snapshot, "contoso-corp", 230).world
+    subs = sorted(n for n in world.directory.nodes if n.startswith("00000000-"))
+    many = [
+        restriction(f"r-{i:03d}", "contoso-corp", ["ai.speech:*"], exempt=(sub,))
+        for i, sub in enumerate(subs)
+    ]
+    with pytest.raises(InvalidInputError) as caught:
+        export_azure_policy(Snapshot(world, many), at=NOW)
+    messages = {p.message.split(";")[0] for p in caught.value.problems}
+    assert {p.where for p in caught.value.problems} == {MG + "contoso-corp"}
+    assert messages == {
+        "would hold 230 Brightline policy initiatives",
+        "would hold 230 Brightline policy assignments",
+    }
+    assert any("Azure allows 200 per scope" in p.message for p in caught.value.problems)
+    # 200 fit.
+    export = export_azure_policy(Snapshot(world, many[:200]), at=NOW)
+    assert export.per_scope()[MG + "contoso-corp"]["assignments"] == 200
+
+
+def _denies_part(description: str) -> str:
+    return description.split(" Not expressed")[0]
+
+
+def test_descriptions_say_exactly_what_the_rule_denies_and_what_it_cannot(
+    export: AzurePolicyExport,
+) -> None:
+    """r-0104 restricts ai.translator, storage.blob and net.egress in eastus: Azure can
+    deny only translator accounts there; storage and egress are listed as not expressed,
+    never as denied."""
+    (definition,) = [d for d in export.definitions if d.restriction == "r-0104"]
+    description = definition.properties["description"]
+    denies = _denies_part(description)
+    assert "Microsoft.CognitiveServices/accounts of kind TextTranslation" in denies
+    assert "in eastus" in denies
+    assert "(for ai.translator:*)" in denies
+    assert "storage" not in denies
+    assert "egress" not in denies
+    assert (
+        "Not expressed (the decision API enforces it): net.egress:*, storage.blob:*" in description
+    )
+    rule = json.dumps(definition.properties["policyRule"])
+    for resource_type in re.findall(r"Microsoft\.[A-Za-z]+/[A-Za-z/]+", denies):
+        assert resource_type in rule
+    brightline = definition.properties["metadata"]["brightline"]
+    assert brightline["not_expressed"] == ["net.egress:*", "storage.blob:*"]
+
+
+def test_a_storage_wildcard_lists_storage_it_cannot_express(export: AzurePolicyExport) -> None:
+    """r-0103 denies storage.*:*: blob and file shares are resources, archive is not."""
+    (definition,) = [d for d in export.definitions if d.restriction == "r-0103"]
+    description = definition.properties["description"]
+    denies = _denies_part(description)
+    assert "storage.blob:*" in denies
+    assert "storage.files:*" in denies
+    assert "storage.*" not in description
+    assert "storage.archive" not in denies
+    assert "storage.archive:*" in description.split(" Not expressed")[1]
+    assert "time window" in description.split(" Not expressed")[1]
+
+
+def test_a_long_description_is_shortened_within_512_characters(snapshot: Snapshot) -> None:
+    from types import MappingProxyType
+
+    from brightline.world import Catalog, Service, World
+
+    services = dict(snapshot.world.catalog.services)
+    for i in range(60):
+        services[f"legacy.service{i:02d}"] = Service(f"legacy.service{i:02d}", ("read",))
+    catalog = Catalog(MappingProxyType(services), snapshot.world.catalog.regions)
+    world = World(snapshot.world.directory, catalog)
+    wide = restriction("r-wide", "contoso", ["legacy.*:*", "ai.speech:*"])
+    export = export_azure_policy(Snapshot(world, [wide]), at=NOW)
+    (definition,) = export.definitions
+    description = definition.properties["description"]
+    assert len(description) <= 512
+    assert "SpeechServices" in _denies_part(description)
+    assert re.search(r"and \d+ more\.$", description)
+    assert len(definition.properties["metadata"]["brightline"]["not_expressed"]) == 60
+    jsonschema.validate(definition.document, DEFINITION_SCHEMA)

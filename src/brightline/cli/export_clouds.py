@@ -1,4 +1,5 @@
-"""``brightline export aws-scp|azure-policy``: restrictions in the clouds' own languages."""
+"""``brightline export aws-scp|azure-policy|gcp-org-policy``: restrictions in the clouds'
+own languages."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from brightline.cli.check import load_snapshot
 from brightline.cli.credentials import KeyFile, TokenFile
 from brightline.cli.export import export_app
 from brightline.exports import (
+    RESERVED_PER_TARGET,
+    SCPS_PER_TARGET,
     Gap,
     RestrictionReport,
     export_aws_scp,
     export_azure_policy,
+    export_gcp_org_policy,
     load_aws_map,
     load_azure_map,
+    load_gcp_map,
 )
 
 _Out = Annotated[Path, typer.Option("--out", help="Directory to write into.")]
@@ -38,10 +43,23 @@ def aws_scp(
     out: _Out,
     world: _World = None,
     map_file: _Map = None,
+    reserved: Annotated[
+        int,
+        typer.Option(
+            "--reserved-scps",
+            min=0,
+            max=SCPS_PER_TARGET - 1,
+            help="SCPs that stay attached to every target besides Brightline's "
+            "(FullAWSAccess: 1; 0 for an allow-list organization without it).",
+        ),
+    ] = RESERVED_PER_TARGET,
     key_file: KeyFile = None,
     token_file: TokenFile = None,
 ) -> None:
-    """Write one Service Control Policy per file, and manifest.json (targets, gaps)."""
+    """Write one Service Control Policy per file, and manifest.json (targets, gaps).
+
+    Exits 2, writing nothing, when a target would hold more SCPs than AWS allows (5,
+    FullAWSAccess included), naming the target and the count."""
     action_map = load_aws_map(map_file)
     snapshot = load_snapshot(
         world,
@@ -50,7 +68,7 @@ def aws_scp(
         key_file=key_file,
         token_file=token_file,
     )
-    export = export_aws_scp(snapshot, action_map)
+    export = export_aws_scp(snapshot, action_map, reserved_per_target=reserved)
     written = export.write(out)
     _report(written, export.restrictions, export.gaps, f"{len(export.policies)} SCPs")
 
@@ -63,7 +81,11 @@ def azure_policy(
     key_file: KeyFile = None,
     token_file: TokenFile = None,
 ) -> None:
-    """Write Azure Policy definitions and assignments (deny), and manifest.json."""
+    """Write Azure Policy definitions, initiatives and assignments (deny), and manifest.json.
+
+    Restrictions sharing a scope and its exemptions share one initiative and one
+    assignment. Exits 2, writing nothing, when a scope would exceed Azure's limits (200
+    assignments, 200 initiatives, 500 definitions), naming the scope and the count."""
     type_map = load_azure_map(map_file)
     now = datetime.now(UTC)
     snapshot = load_snapshot(
@@ -71,7 +93,32 @@ def azure_policy(
     )
     export = export_azure_policy(snapshot, type_map, at=now)
     written = export.write(out)
-    _report(written, export.restrictions, export.gaps, f"{len(export.assignments)} assignments")
+    what = (
+        f"{len(export.assignments)} assignments of {len(export.initiatives)} initiatives "
+        f"({len(export.definitions)} definitions)"
+    )
+    _report(written, export.restrictions, export.gaps, what)
+
+
+@command(export_app, name="gcp-org-policy")
+def gcp_org_policy(
+    out: _Out,
+    world: _World = None,
+    map_file: _Map = None,
+    key_file: KeyFile = None,
+    token_file: TokenFile = None,
+) -> None:
+    """Write Google Cloud custom constraints and organization policies (YAML, as gcloud
+    reads them), and manifest.json."""
+    service_map = load_gcp_map(map_file)
+    now = datetime.now(UTC)
+    snapshot = load_snapshot(
+        world, now, action=Action.EXPORT_POLICY, key_file=key_file, token_file=token_file
+    )
+    export = export_gcp_org_policy(snapshot, service_map, at=now)
+    written = export.write(out)
+    what = f"{len(export.policies)} policies, {len(export.constraints)} custom constraints"
+    _report(written, export.restrictions, export.gaps, what)
 
 
 def _report(

@@ -11,13 +11,17 @@ The mapping (also in docs/exports.md):
   applies to everything below its target and has no "unless", so an exempt subtree is
   expressed by attaching instead to those children of the scope that hold no exempt
   node, and splitting further down around exempt nodes;
-- statements for the same set of targets share policies, packed first-fit so that no
-  policy exceeds :data:`SCP_SIZE_LIMIT` characters of minified JSON; a statement too
-  large for one policy is cut into several (Sids ``…P1``, ``…P2``);
+- each target receives exactly the statements of the restrictions attached to it; targets
+  that receive the same statements share policies, packed so that no policy exceeds
+  :data:`SCP_SIZE_LIMIT` characters of minified JSON and no target holds more than its
+  budget of SCPs (:mod:`brightline.exports.scp_packing`); a statement too large for one
+  policy is cut into several (Sids ``…P1``, ``…P2``). An export that cannot fit a target's
+  budget raises :class:`InvalidInputError` naming the target and the count;
 - dry-run restrictions are not exported: an SCP cannot report without denying.
 
-What an SCP cannot say (unmapped services and regions, the management account, nodes
-not imported from AWS) is reported as a :class:`Gap` in the manifest.
+What an SCP cannot say (unmapped services and regions, actions outside the SCP grammar,
+the management account, nodes not imported from AWS) is reported as a :class:`Gap` in
+the manifest.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from brightline.errors import InvalidInputError, Problem
 from brightline.exports.cloud import (
     Gap,
     RestrictionReport,
@@ -44,17 +48,23 @@ from brightline.exports.cloud import (
     write_text,
 )
 from brightline.exports.maps import AwsActionMap, load_aws_map
+from brightline.exports.scp_packing import (
+    RESERVED_PER_TARGET,
+    SCP_ACTION,
+    SCP_SIZE_LIMIT,
+    SCPS_PER_ORGANIZATION,
+    SCPS_PER_TARGET,
+    Packed,
+    ScpStatement,
+    grammar_problems,
+    pack_targets,
+    statements_for,
+)
 from brightline.policy import Restriction, Snapshot
 from brightline.world import Directory, Node
 
-#: AWS Organizations' maximum size of one SCP, in characters (whitespace counts).
-SCP_SIZE_LIMIT: Final = 5120
-#: AWS Organizations attaches at most this many SCPs to one root, OU or account
-#: (FullAWSAccess, or whatever allow-list the organization uses, takes one of them).
-SCPS_PER_TARGET: Final = 5
-FORMAT: Final = "brightline-aws-scp/1"
+FORMAT: Final = "brightline-aws-scp/2"
 
-_EMPTY_POLICY: Final = minified({"Version": "2012-10-17", "Statement": []})
 _TARGET_TYPES: Final = {
     "root": ("ROOT", re.compile(r"r-[0-9a-z]{4,32}")),
     "organizational-unit": ("ORGANIZATIONAL_UNIT", re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")),
@@ -72,8 +82,9 @@ GLOBAL_NOTES: Final = (
     "aws:RequestedRegion us-east-1.",
     "Targets below a scope with exemptions are listed one by one: accounts or OUs "
     "created later under such a scope are not covered until the export is run again.",
-    f"AWS attaches at most {SCPS_PER_TARGET} SCPs to one root, OU or account, "
-    "counting FullAWSAccess.",
+    f"AWS attaches at most {SCPS_PER_TARGET} SCPs to one root, OU or account, counting "
+    "FullAWSAccess: the export leaves room for the SCPs it is told stay attached "
+    "(reserved_per_target), and fails rather than write more.",
 )
 
 
@@ -88,17 +99,6 @@ class ScpTarget:
 
     def as_json(self) -> dict[str, str]:
         return {"id": self.target_id, "type": self.type, "node": self.node, "name": self.name}
-
-
-@dataclass(frozen=True, slots=True)
-class ScpStatement:
-    sid: str
-    restriction: str
-    document: Mapping[str, Any]
-
-    @property
-    def size(self) -> int:
-        return len(minified(self.document))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ class Scp:
 
     @property
     def restrictions(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s.restriction for s in self.statements))
+        return tuple(dict.fromkeys(r for s in self.statements for r in s.restrictions))
 
     @property
     def file_name(self) -> str:
@@ -134,7 +134,9 @@ class Scp:
             "size": len(self.text),
             "targets": [t.as_json() for t in self.targets],
             "restrictions": list(self.restrictions),
-            "statements": [{"sid": s.sid, "restriction": s.restriction} for s in self.statements],
+            "statements": [
+                {"sid": s.sid, "restrictions": list(s.restrictions)} for s in self.statements
+            ],
             "notes": list(self.notes),
         }
 
@@ -146,16 +148,34 @@ class ScpExport:
     restrictions: tuple[RestrictionReport, ...]
     gaps: tuple[Gap, ...]
     notes: tuple[str, ...] = field(default=GLOBAL_NOTES)
+    size_limit: int = SCP_SIZE_LIMIT
+    reserved_per_target: int = RESERVED_PER_TARGET
 
     @property
     def dry_run(self) -> tuple[str, ...]:
         return tuple(r.id for r in self.restrictions if r.status is Status.DRY_RUN)
 
+    def per_target(self) -> dict[str, int]:
+        """Target id → the number of Brightline SCPs attached to it."""
+        counts: dict[str, int] = {}
+        for policy in self.policies:
+            for target in policy.targets:
+                counts[target.target_id] = counts.get(target.target_id, 0) + 1
+        return counts
+
     def manifest(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "snapshot": self.snapshot,
-            "size_limit": SCP_SIZE_LIMIT,
+            "size_limit": self.size_limit,
+            "limits": {
+                "characters_per_scp": self.size_limit,
+                "scps_per_target": SCPS_PER_TARGET,
+                "reserved_per_target": self.reserved_per_target,
+                "brightline_scps_per_target": SCPS_PER_TARGET - self.reserved_per_target,
+                "scps_per_organization": SCPS_PER_ORGANIZATION,
+            },
+            "scps_per_target": self.per_target(),
             "policies": [p.manifest_entry() for p in self.policies],
             "restrictions": [r.as_json() for r in self.restrictions],
             "not_exportable": [g.as_json() for g in self.gaps],
@@ -233,12 +253,29 @@ def export_aws_scp(
     action_map: AwsActionMap | None = None,
     *,
     size_limit: int = SCP_SIZE_LIMIT,
+    reserved_per_target: int = RESERVED_PER_TARGET,
 ) -> ScpExport:
-    """The SCPs for a snapshot's enforcing restrictions, with a report on each restriction."""
+    """The SCPs for a snapshot's enforcing restrictions, with a report on each restriction.
+
+    ``reserved_per_target``: SCPs that stay attached to every target besides Brightline's
+    (FullAWSAccess: 1). Raises InvalidInputError naming each target that would need more
+    than the ``SCPS_PER_TARGET - reserved_per_target`` SCPs left to Brightline, with the
+    count and the restrictions attached there, or when the organization would hold more
+    than :data:`SCPS_PER_ORGANIZATION`; nothing is exported then.
+    """
+    if not 0 <= reserved_per_target < SCPS_PER_TARGET:
+        raise InvalidInputError(
+            Problem(
+                "reserved_per_target",
+                f"{reserved_per_target}: between 0 and {SCPS_PER_TARGET - 1} "
+                f"(AWS attaches at most {SCPS_PER_TARGET} SCPs to a target)",
+            )
+        )
+    budget = SCPS_PER_TARGET - reserved_per_target
     action_map = action_map or load_aws_map()
     reports: dict[str, RestrictionReport] = {}
     gaps: list[Gap] = []
-    groups: dict[tuple[ScpTarget, ...], list[ScpStatement]] = {}
+    per_target: dict[ScpTarget, list[ScpStatement]] = {}
     sids: set[str] = set()
     for restriction in snapshot.restrictions:
         if not restriction.enforcing:
@@ -248,15 +285,37 @@ def export_aws_scp(
             restriction, snapshot, action_map, sids, size_limit
         )
         gaps.extend(own_gaps)
-        if statements and targets:
-            groups.setdefault(targets, []).extend(statements)
+        if statements:
+            for target in targets:
+                per_target.setdefault(target, []).extend(statements)
         reports[restriction.id] = RestrictionReport(
             restriction.id,
             status_of(bool(statements), own_gaps),
             targets=tuple(t.target_id for t in targets),
             notes=notes,
         )
-    policies = _pack(groups, size_limit)
+    packed, over = pack_targets(per_target, size_limit=size_limit, budget=budget)
+    if over:
+        raise InvalidInputError(
+            [
+                _crowded(target, count, per_target[target], reserved_per_target)
+                for target, count in sorted(over.items())
+            ]
+        )
+    policies = _policies(packed, budget)
+    if len(policies) > SCPS_PER_ORGANIZATION:
+        raise InvalidInputError(
+            Problem(
+                "organization",
+                f"{len(policies)} SCPs; AWS Organizations stores at most "
+                f"{SCPS_PER_ORGANIZATION} per organization: merge restrictions or narrow the map",
+            )
+        )
+    for policy in policies:
+        # An invariant: the rendering only writes what the SCP grammar accepts.
+        problems = grammar_problems(policy.text, size_limit)
+        if problems:
+            raise InvalidInputError([Problem(policy.name, p) for p in problems])
     placed: dict[str, list[str]] = {}
     for policy in policies:
         for restriction_id in policy.restrictions:
@@ -265,7 +324,32 @@ def export_aws_scp(
         RestrictionReport(r.id, r.status, r.targets, tuple(placed.get(r.id, ())), r.notes)
         for r in reports.values()
     )
-    return ScpExport(snapshot.version, policies, final, tuple(sorted(gaps)))
+    return ScpExport(
+        snapshot.version,
+        policies,
+        final,
+        tuple(sorted(gaps)),
+        size_limit=size_limit,
+        reserved_per_target=reserved_per_target,
+    )
+
+
+def _crowded(
+    target: ScpTarget, count: int, statements: list[ScpStatement], reserved: int
+) -> Problem:
+    restrictions = list(dict.fromkeys(r for s in statements for r in s.restrictions))
+    shown = ", ".join(restrictions[:10]) + (
+        f" and {len(restrictions) - 10} more" if len(restrictions) > 10 else ""
+    )
+    name = f" {target.name!r}" if target.name else ""
+    return Problem(
+        f"{target.type.lower().replace('_', ' ')} {target.target_id}{name} (node {target.node})",
+        f"needs {count} Brightline SCPs but AWS attaches at most {SCPS_PER_TARGET} SCPs to "
+        f"a target, {reserved} kept for FullAWSAccess, leaving {SCPS_PER_TARGET - reserved}; "
+        f"statements of identical conditions were merged and it still does not fit. "
+        f"Restrictions attached here: {shown}. Merge or narrow these restrictions, or map "
+        f"their services to shorter IAM action lists",
+    )
 
 
 def _render(
@@ -306,12 +390,20 @@ def _render(
         notes.append("time window expressed with aws:CurrentTime conditions")
     if not actions.found or regions == ():
         return tuple(sorted(targets)), [], gaps, tuple(notes)
-    found = tuple(sorted(actions.found))
+    found = tuple(a for a in sorted(actions.found) if SCP_ACTION.fullmatch(a))
+    gaps.extend(
+        Gap(rid, f"action {a}", "not in the SCP grammar: a wildcard may only end an action")
+        for a in sorted(actions.found)
+        if not SCP_ACTION.fullmatch(a)
+    )
+    if not found:
+        return tuple(sorted(targets)), [], gaps, tuple(notes)
+    condition = _condition(restriction, regions)
     clean = re.sub(r"[^A-Za-z0-9]", "", rid) or "R"
     # Sids are alphanumeric and must be unique in a policy: keep them unique in the export.
     for n in itertools.count(1):
         sid = clean if n == 1 else f"{clean}N{n}"
-        statements = _statements(restriction, found, regions, sid, size_limit)
+        statements = statements_for(sid, (rid,), found, condition, size_limit)
         if statements is None or not any(s.sid in sids for s in statements):
             break
     if statements is None:
@@ -345,44 +437,6 @@ def _management_gaps(
     return []
 
 
-def _statements(
-    restriction: Restriction,
-    actions: tuple[str, ...],
-    regions: tuple[str, ...] | None,
-    sid: str,
-    size_limit: int,
-) -> list[ScpStatement] | None:
-    """The restriction's statement, or several when one would not fit in a policy."""
-    condition = _condition(restriction, regions)
-    whole = _statement(sid, actions, condition)
-    room = size_limit - len(_EMPTY_POLICY)
-    if len(minified(whole)) <= room:
-        return [ScpStatement(sid, restriction.id, whole)]
-    chunks: list[list[str]] = []
-    for action in actions:
-        part_sid = f"{sid}P{len(chunks) or 1}"
-        if chunks and len(minified(_statement(part_sid, (*chunks[-1], action), condition))) <= room:
-            chunks[-1].append(action)
-            continue
-        chunks.append([action])
-        if len(minified(_statement(f"{sid}P{len(chunks)}", (action,), condition))) > room:
-            return None
-    return [
-        ScpStatement(
-            f"{sid}P{i}", restriction.id, _statement(f"{sid}P{i}", tuple(chunk), condition)
-        )
-        for i, chunk in enumerate(chunks, start=1)
-    ]
-
-
-def _statement(sid: str, actions: tuple[str, ...], condition: Mapping[str, Any]) -> dict[str, Any]:
-    statement: dict[str, Any] = {"Sid": sid, "Effect": "Deny", "Action": list(actions)}
-    statement["Resource"] = "*"
-    if condition:
-        statement["Condition"] = dict(condition)
-    return statement
-
-
 def _condition(restriction: Restriction, regions: tuple[str, ...] | None) -> dict[str, Any]:
     condition: dict[str, Any] = {}
     if regions is not None:
@@ -405,44 +459,22 @@ def _time(moment: datetime, *, up: bool) -> str:
     return seconds.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _pack(
-    groups: dict[tuple[ScpTarget, ...], list[ScpStatement]], size_limit: int
-) -> tuple[Scp, ...]:
-    """First-fit: each statement goes into the first policy of its target set with room."""
+def _policies(packed: list[Packed[ScpTarget]], budget: int) -> tuple[Scp, ...]:
+    """Named policies from the packed bins, with notes on windows and merging."""
     policies: list[Scp] = []
-    per_target: dict[str, int] = {}
-    base = len(_EMPTY_POLICY)
-    for targets, statements in sorted(groups.items()):
-        bins: list[list[ScpStatement]] = []
-        sizes: list[int] = []
-        for statement in statements:
-            size = statement.size
-            for i, used in enumerate(sizes):
-                if used + 1 + size <= size_limit:
-                    bins[i].append(statement)
-                    sizes[i] = used + 1 + size
-                    break
-            else:
-                bins.append([statement])
-                sizes.append(base + size)
-        digest = hashlib.sha256("\n".join(t.target_id for t in targets).encode()).hexdigest()[:12]
-        for i, chosen in enumerate(bins, start=1):
-            policies.append(Scp(f"brightline-scp-{digest}-{i}", targets, tuple(chosen)))
-        for target in targets:
-            per_target[target.target_id] = per_target.get(target.target_id, 0) + len(bins)
-    crowded = {t: n for t, n in per_target.items() if n >= SCPS_PER_TARGET}
-    out = []
-    for policy in policies:
-        notes = [_window_note(s) for s in policy.statements if "Condition" in s.document]
-        notes = [n for n in dict.fromkeys(notes) if n]
-        for target in policy.targets:
-            if target.target_id in crowded:
+    for group in packed:
+        digest = hashlib.sha256("\n".join(t.target_id for t in group.targets).encode())
+        for i, statements in enumerate(group.bins, start=1):
+            notes = [_window_note(s) for s in statements if "Condition" in s.document]
+            notes = [n for n in dict.fromkeys(notes) if n]
+            if group.merged:
                 notes.append(
-                    f"{target.target_id} would hold {crowded[target.target_id]} Brightline SCPs; "
-                    f"AWS allows {SCPS_PER_TARGET} per target, FullAWSAccess included"
+                    "statements with identical conditions merged so that each target holds "
+                    f"at most {budget} Brightline SCPs"
                 )
-        out.append(Scp(policy.name, policy.targets, policy.statements, tuple(notes)))
-    return tuple(out)
+            name = f"brightline-scp-{digest.hexdigest()[:12]}-{i}"
+            policies.append(Scp(name, group.targets, statements, tuple(notes)))
+    return tuple(sorted(policies, key=lambda p: (p.targets, p.name)))
 
 
 def _window_note(statement: ScpStatement) -> str:
@@ -452,4 +484,4 @@ def _window_note(statement: ScpStatement) -> str:
     if start is None and end is None:
         return ""
     window = f"from {start or 'always'} until {end or 'lifted'}"
-    return f"{statement.restriction}: denies only {window} (aws:CurrentTime)"
+    return f"{', '.join(statement.restrictions)}: denies only {window} (aws:CurrentTime)"

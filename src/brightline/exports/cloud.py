@@ -76,11 +76,17 @@ class RestrictionReport:
 
 @dataclass(frozen=True, slots=True)
 class MappedActions(Generic[_T]):
-    """The target's names for every action of a restriction, plus its gaps and notes."""
+    """The target's names for every action of a restriction, plus its gaps and notes.
+
+    ``expressed``: the restriction's actions that the names stand for (``ai.speech:*`` for
+    a whole service, else ``service:operation``), so that a description can say exactly
+    what is denied.
+    """
 
     found: tuple[_T, ...]
     gaps: tuple[Gap, ...]
     notes: tuple[str, ...]
+    expressed: tuple[str, ...] = ()
 
 
 def operations_by_service(
@@ -111,9 +117,14 @@ def map_actions(
     found: dict[_T, None] = {}
     gaps: list[Gap] = []
     notes: list[str] = []
+    expressed: list[str] = []
     for service, (operations, whole) in operations_by_service(restriction, catalog).items():
         mapped = lookup(service, operations, whole=whole)
         found.update(dict.fromkeys(mapped.found))
+        if mapped.found and whole and not mapped.missing:
+            expressed.append(f"{service}:*")
+        elif mapped.found:
+            expressed.extend(f"{service}:{op}" for op in operations if op not in mapped.missing)
         reasons = set(mapped.missing.values())
         if whole and len(mapped.missing) == len(operations) and len(reasons) == 1:
             # The whole service, for one reason: one gap, not one per operation.
@@ -125,7 +136,7 @@ def map_actions(
             )
         if mapped.note and mapped.found:
             notes.append(f"{service}: {mapped.note}")
-    return MappedActions(tuple(found), tuple(gaps), tuple(notes))
+    return MappedActions(tuple(found), tuple(gaps), tuple(notes), tuple(expressed))
 
 
 def map_regions(

@@ -1,4 +1,5 @@
-"""Mapping files: how Brightline's services and regions are named in AWS IAM and Azure.
+"""Mapping files: how Brightline's services and regions are named in AWS IAM, Azure and
+Google Cloud.
 
 A restriction names the provider's own services (``storage.blob:read``); a cloud's
 policy language names its own actions (``s3:GetObject``) or resource types
@@ -32,11 +33,15 @@ from brightline.world.sources import validate_model
 
 AWS_DEFAULT_MAP: Final = "aws-scp.yaml"
 AZURE_DEFAULT_MAP: Final = "azure-policy.yaml"
+GCP_DEFAULT_MAP: Final = "gcp-org-policy.yaml"
 
 #: ``eu-west-1``, ``us-gov-west-1``, ``ap-southeast-4``, ``cn-north-1``…
 AWS_REGION: Final = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
 #: ``westeurope``, ``eastus2``, ``germanywestcentral``…
 AZURE_LOCATION: Final = re.compile(r"[a-z][a-z0-9]{1,63}")
+#: ``europe-west1``, ``us-central1``, ``northamerica-northeast2``, or a value group of
+#: gcp.resourceLocations: ``in:europe-locations``, ``in:europe-west1-locations``.
+GCP_LOCATION: Final = re.compile(r"[a-z]+(-[a-z]+)+[0-9]{1,2}|in:[a-z0-9-]+-locations")
 
 _M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
@@ -51,6 +56,15 @@ _ResourceType = Annotated[
     StrictStr, Field(pattern=r"^[A-Za-z][A-Za-z0-9.]*/[A-Za-z0-9]+(/[A-Za-z0-9]+)*$")
 ]
 _Kind = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+_GoogleService = Annotated[
+    StrictStr, Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*\.googleapis\.com$")
+]
+_GoogleResourceType = Annotated[
+    StrictStr, Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*\.googleapis\.com/[A-Z][A-Za-z0-9]*$")
+]
+# Custom constraints: "The max length of the condition is 1000 characters" (REST reference
+# of organizations.customConstraints).
+_Cel = Annotated[StrictStr, Field(min_length=1, max_length=1000)]
 
 
 class _Strict(BaseModel):
@@ -96,6 +110,50 @@ class _AzureService(_AzureCondition):
 class _AzureMap(_Strict):
     extends: Literal["default", "none"] = "default"
     services: dict[_ServiceId, _AzureService | None] = Field(default_factory=dict)
+    regions: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+
+_MethodType = Literal["CREATE", "UPDATE", "DELETE"]
+
+
+def _create_only() -> list[_MethodType]:
+    return ["CREATE"]
+
+
+class _GcpRule(_Strict):
+    resource_type: _GoogleResourceType
+    method_types: Annotated[list[_MethodType], Field(min_length=1)] = Field(
+        default_factory=_create_only
+    )
+    condition: _Cel
+
+    @model_validator(mode="after")
+    def _create(self) -> _GcpRule:
+        # "UPDATE only custom constraints are not supported. Use CREATE or CREATE, UPDATE."
+        if "CREATE" not in self.method_types:
+            raise ValueError("method_types must include CREATE (Google refuses UPDATE alone)")
+        if len(set(self.method_types)) != len(self.method_types):
+            raise ValueError("method_types repeats a value")
+        return self
+
+
+class _GcpService(_Strict):
+    service: _GoogleService | None = None
+    operations: dict[_ServiceId, Annotated[list[_GcpRule], Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
+    note: StrictStr = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> _GcpService:
+        if self.service is None and not self.operations:
+            raise ValueError("give service, operations or both (or null: not exportable)")
+        return self
+
+
+class _GcpMap(_Strict):
+    extends: Literal["default", "none"] = "default"
+    services: dict[_ServiceId, _GcpService | None] = Field(default_factory=dict)
     regions: dict[StrictStr, StrictStr] = Field(default_factory=dict)
 
 
@@ -224,6 +282,105 @@ class AzureTypeMap:
         """The Azure location for a Brightline region, or None when it is not one."""
         name = self.regions.get(region, region)
         return name if AZURE_LOCATION.fullmatch(name) else None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class GcpRule:
+    """What Google Cloud Organization Policy can deny for a service or an operation.
+
+    ``service`` set: the whole Google service, through ``gcp.restrictServiceUsage``.
+    Otherwise a custom constraint: ``method_types`` of ``resource_type`` where the CEL
+    ``condition`` holds.
+    """
+
+    service: str = ""
+    resource_type: str = ""
+    method_types: tuple[str, ...] = ()
+    condition: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GcpService:
+    service: str | None
+    operations: Mapping[str, tuple[GcpRule, ...]]
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GcpServiceMap:
+    """Brightline services → Google service names and resource types; regions → locations."""
+
+    services: Mapping[str, GcpService | None]
+    regions: Mapping[str, str]
+
+    def rules(self, service: str, operations: tuple[str, ...], *, whole: bool) -> Mapped[GcpRule]:
+        """What denies some operations of a service.
+
+        A restriction of the whole service denies its Google service name (when the map
+        gives one); otherwise each operation needs custom-constraint rules of its own.
+        """
+        entry = self.services.get(service)
+        if entry is None:
+            reason = "mapped to null" if service in self.services else "not in the map"
+            return Mapped(
+                missing=dict.fromkeys(operations, f"service {reason}: no Google service name")
+            )
+        if whole and entry.service is not None:
+            return Mapped((GcpRule(service=entry.service),), note=entry.note)
+        found: list[GcpRule] = []
+        missing: dict[str, str] = {}
+        for op in operations:
+            rules = entry.operations.get(op)
+            if not rules:
+                missing[op] = (
+                    "gcp.restrictServiceUsage denies whole services, and custom constraints "
+                    "judge resources being created or changed, not API calls (map the "
+                    "operation to a resource type)"
+                    if entry.service is not None
+                    else "no Google service name for gcp.restrictServiceUsage and no "
+                    "resource type for this operation"
+                )
+                continue
+            found.extend(r for r in rules if r not in found)
+        return Mapped(tuple(found), missing, entry.note)
+
+    def region(self, region: str) -> str | None:
+        """The Google Cloud location for a Brightline region, or None when it is not one."""
+        name = self.regions.get(region, region)
+        return name if GCP_LOCATION.fullmatch(name) else None
+
+
+def load_gcp_map(path: Path | None = None) -> GcpServiceMap:
+    """The default Google Cloud map, with the file at ``path`` (if any) laid over it."""
+    default = _validated(_GcpMap, _source(None, GCP_DEFAULT_MAP))
+    given = _validated(_GcpMap, _source(path, GCP_DEFAULT_MAP)) if path else None
+    services: dict[str, GcpService | None] = {}
+    regions: dict[str, str] = {}
+    for layer in _layers(default, given):
+        for service_id, entry in layer.services.items():
+            services[service_id] = (
+                None
+                if entry is None
+                else GcpService(
+                    service=entry.service,
+                    operations=MappingProxyType(
+                        {
+                            op: tuple(
+                                GcpRule(
+                                    resource_type=r.resource_type,
+                                    method_types=tuple(r.method_types),
+                                    condition=r.condition,
+                                )
+                                for r in rules
+                            )
+                            for op, rules in entry.operations.items()
+                        }
+                    ),
+                    note=entry.note,
+                )
+            )
+        regions.update(layer.regions)
+    return GcpServiceMap(services=MappingProxyType(services), regions=MappingProxyType(regions))
 
 
 def load_aws_map(path: Path | None = None) -> AwsActionMap:
