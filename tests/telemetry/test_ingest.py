@@ -160,9 +160,7 @@ FOCUS_HEADER = (
 )
 
 
-def test_focus_export_is_mapped_and_non_usage_charges_skipped(
-    tmp_path: Path, world: World
-) -> None:
+def test_focus_export_is_mapped_and_non_usage_charges_skipped(tmp_path: Path, world: World) -> None:
     source = tmp_path / "focus.csv"
     source.write_text(
         FOCUS_HEADER + "acct,Usage,2025-10-01T10:00:00Z,2025-10-01T11:00:00Z,sub-hq-mail,ai.speech,"

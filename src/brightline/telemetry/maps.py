@@ -72,7 +72,8 @@ class _MapRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     provider: StrictStr | None = None
-    services: Annotated[list[_RuleRecord], Field(min_length=1, max_length=10_000)]
+    extends: StrictStr | None = None
+    services: Annotated[list[_RuleRecord], Field(max_length=10_000)] = Field(default_factory=list)
     accounts: dict[_Value, _Id] = Field(default_factory=dict)
     regions: dict[_Value, _Id] = Field(default_factory=dict)
     units: list[_Unit] = Field(default_factory=list)
@@ -220,9 +221,11 @@ def unmapped_names(counts: Counter[str]) -> dict[str, int]:
     return out
 
 
-def load_service_map(spec: str) -> ServiceMap:
+def load_service_map(spec: str, *, _seen: frozenset[str] = frozenset()) -> ServiceMap:
     """A shipped map by name (``aws``, ``azure``, ``gcp``) or a map file by path.
 
+    A map with ``extends: NAME-OR-PATH`` (a path relative to the map) adds that map's
+    rules after its own, and its accounts, regions and units to its own (its own win).
     InvalidInputError naming the file, line and key of every problem.
     """
     builtin = BUILTIN_MAPS.get(spec.lower())
@@ -242,6 +245,16 @@ def load_service_map(spec: str) -> ServiceMap:
         raise InvalidInputError(
             [Problem(located.where(tuple(error["loc"])), error["msg"]) for error in exc.errors()]
         ) from exc
+    base: ServiceMap | None = None
+    if record.extends is not None:
+        parent = record.extends
+        if parent.lower() not in BUILTIN_MAPS and not Path(parent).is_absolute():
+            parent = str(path.parent / parent)
+        if parent in _seen or str(path) in _seen:
+            raise InvalidInputError(Problem(located.where(("extends",)), "maps extend in a loop"))
+        base = load_service_map(parent, _seen=_seen | {str(path)})
+    if not record.services and base is None:
+        raise InvalidInputError(Problem(located.where(("services",)), "a map needs a rule"))
     rules = tuple(
         MapRule(
             match=tuple(sorted(r.match.items())),
@@ -253,10 +266,18 @@ def load_service_map(spec: str) -> ServiceMap:
         )
         for r in record.services
     )
+    if base is None:
+        return ServiceMap(
+            name=builtin or path.name,
+            rules=rules,
+            accounts=dict(record.accounts),
+            regions=dict(record.regions),
+            units=frozenset(record.units),
+        )
     return ServiceMap(
         name=builtin or path.name,
-        rules=rules,
-        accounts=dict(record.accounts),
-        regions=dict(record.regions),
-        units=frozenset(record.units),
+        rules=rules + base.rules,
+        accounts={**base.accounts, **record.accounts},
+        regions={**base.regions, **record.regions},
+        units=base.units | frozenset(record.units),
     )

@@ -167,9 +167,12 @@ class Validator:
         good = pc.is_null(reason)
         accepted_columns = [
             pc.filter(ts, good),
-            *(pc.filter(text[name], good) for name in (SUBSCRIPTION, SERVICE, OPERATION, REGION)),
+            *(
+                _compact(pc.filter(text[name], good))
+                for name in (SUBSCRIPTION, SERVICE, OPERATION, REGION)
+            ),
             pc.filter(quantity, good),
-            pc.filter(text[UNIT], good),
+            _compact(pc.filter(text[UNIT], good)),
             pc.filter(hours, good),
         ]
         # Days come from a date cast: pc.strftime formats row by row and was most of the
@@ -201,6 +204,17 @@ def _as_text(array: pa.Array) -> pa.Array | None:
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), _TEXT)
     return None
+
+
+def _compact(array: pa.Array) -> pa.Array:
+    """``array`` with only the dictionary values its rows use.
+
+    Filtering keeps the whole dictionary, and Parquet writes a column's dictionary as it
+    is: a value of a quarantined row (or of another batch of the file) would be stored.
+    """
+    if len(pc.unique(array.indices)) == len(array.dictionary):
+        return array
+    return _encoded(pc.cast(array, pa.string()))
 
 
 def _encoded(array: pa.Array) -> pa.Array:
