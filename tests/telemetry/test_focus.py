@@ -233,7 +233,8 @@ def test_a_bad_map_names_its_file_line_and_key(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as caught:
         load_service_map(str(bad))
     text = str(caught.value)
-    assert f"{bad}:2" in text and "operation" in text
+    assert f"{bad}:2" in text
+    assert "operation" in text
     assert "scale" in text
     with pytest.raises(InvalidInputError, match="no such service map"):
         load_service_map("oracle")

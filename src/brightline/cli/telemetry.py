@@ -98,8 +98,12 @@ def prune(
     )
 
 
+def _say(text: str) -> None:
+    console.print(text, highlight=False, markup=False)
+
+
 def _print_report(report: IngestReport) -> None:
-    say = lambda text: console.print(text, highlight=False, markup=False)  # noqa: E731
+    say = _say
     say(
         f"{report.file}: {report.rows} rows, {report.accepted} stored, "
         f"{report.skipped_rows} skipped, {report.quarantined_rows} quarantined"

@@ -61,7 +61,9 @@ def csv_header(path: Path) -> list[str]:
 @contextlib.contextmanager
 def _text(path: Path) -> Iterator[tuple[IO[bytes], io.TextIOWrapper]]:
     with path.open("rb") as raw:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip(path) else raw
+        stream: IO[bytes] = (
+            gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip(path) else raw  # type: ignore[assignment]
+        )
         # Undecodable bytes become U+FFFD: such a value matches no id and is quarantined.
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
         try:

@@ -130,7 +130,7 @@ def read_metering(
             Problem(str(path), "a service map applies to FOCUS exports; this is a metering file")
         )
     _check_columns(path, header)
-    wanted = [c for c in (*COLUMNS, *OPTIONAL_COLUMNS) if c in header]
+    wanted: list[str] = [c for c in (*COLUMNS, *OPTIONAL_COLUMNS) if c in header]
     raw = _read_columns(path, kind, header, wanted, batch_rows)
     return MeteringFile(_numbered(_metering(b, m, lines, d, t) for b, m, lines, d, t in raw))
 
