@@ -18,7 +18,17 @@ def _words(text: str) -> tuple[str, ...]:
 
 #: Brightline's own units, used by the built-in rule packs.
 BRIGHTLINE_UNITS: Final = frozenset(
-    {"audio-minute", "audio-hour", "characters", "requests", "GB-month", "GB", "tokens", "images"}
+    {
+        "audio-minute",
+        "audio-hour",
+        "characters",
+        "requests",
+        "GB-month",
+        "GB",
+        "tokens",
+        "images",
+        "vm-hour",
+    }
 )
 
 _COUNTS: Final = _words(
