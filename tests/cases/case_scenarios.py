@@ -80,7 +80,7 @@ def write_usage(
     for day, items in by_day.items():
         target = settings.data_dir / "telemetry" / f"day={day}"
         target.mkdir(parents=True, exist_ok=True)
-        columns = list(zip(*items, strict=True))
+        columns = [*zip(*items, strict=True), [1] * len(items)]  # hourly rows
         table = pa.Table.from_arrays(
             [pa.array(c, f.type) for c, f in zip(columns, METERING_SCHEMA, strict=True)],
             schema=METERING_SCHEMA,

@@ -40,14 +40,15 @@ def world() -> World:
 
 
 def usage_file(path: Path, *, rows: int, seed: int, bad_every: int = 0) -> Path:
-    """Valid metering rows (distinct per seed); every ``bad_every``-th row names a
-    subscription that does not exist, to be quarantined."""
+    """Valid metering rows (distinct per seed, on days of their own: a later file
+    replaces the rows an earlier one stored for the same periods); every
+    ``bad_every``-th row names a subscription that does not exist, to be quarantined."""
     lines = [HEADER]
     for n in range(rows):
         subscription = "sub-nope" if bad_every and n % bad_every == 0 else "sub-hq-mail"
         lines.append(
-            f"2025-10-0{1 + n % 3}T{n % 24:02d}:00:00Z,{subscription},storage.blob,read,"
-            f"westeurope,{seed}.{n},requests\n"
+            f"2025-10-{3 * seed + 1 + n % 3:02d}T{n % 24:02d}:00:00Z,{subscription},"
+            f"storage.blob,read,westeurope,{seed}.{n},requests\n"
         )
     path.write_text("".join(lines))
     return path

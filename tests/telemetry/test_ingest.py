@@ -160,9 +160,7 @@ FOCUS_HEADER = (
 )
 
 
-def test_focus_export_is_mapped_and_non_usage_charges_quarantined(
-    tmp_path: Path, world: World
-) -> None:
+def test_focus_export_is_mapped_and_non_usage_charges_skipped(tmp_path: Path, world: World) -> None:
     source = tmp_path / "focus.csv"
     source.write_text(
         FOCUS_HEADER + "acct,Usage,2025-10-01T10:00:00Z,2025-10-01T11:00:00Z,sub-hq-mail,ai.speech,"
@@ -172,7 +170,7 @@ def test_focus_export_is_mapped_and_non_usage_charges_quarantined(
     )
     dataset = TelemetryDataset(tmp_path / "store")
     report = ingest_file(source, world, dataset, now=NOW)
-    assert (report.accepted, report.quarantined) == (1, {"not_usage_charge": 1})
+    assert (report.accepted, report.quarantined, report.skipped) == (1, {}, {"purchase": 1})
     row = pq.read_table(dataset.files()[0]).to_pylist()[0]
     assert row["service"] == "ai.speech"
     assert row["operation"] == "transcribe"
@@ -180,11 +178,21 @@ def test_focus_export_is_mapped_and_non_usage_charges_quarantined(
     assert row["unit"] == "audio-minute"
 
 
-def test_focus_extension_column_is_refused(tmp_path: Path, world: World) -> None:
+def test_focus_extension_column_is_dropped_unread_and_reported(
+    tmp_path: Path, world: World
+) -> None:
     source = tmp_path / "focus.csv"
-    source.write_text(FOCUS_HEADER.rstrip("\n") + ",x_Notes\n")
-    with pytest.raises(InvalidInputError, match="x_Notes"):
-        ingest_file(source, world, TelemetryDataset(tmp_path / "store"), now=NOW)
+    source.write_text(
+        FOCUS_HEADER.rstrip("\n") + ",x_Notes\n"
+        "acct,Usage,2025-10-01T10:00:00Z,2025-10-01T11:00:00Z,sub-hq-mail,ai.speech,"
+        "SKU1,transcribe,westeurope,120,audio-minute,1.20,EUR,call the informant\n"
+    )
+    dataset = TelemetryDataset(tmp_path / "store")
+    report = ingest_file(source, world, dataset, now=NOW)
+    assert report.accepted == 1
+    assert "x_Notes" in report.dropped_columns
+    stored = pq.read_table(dataset.files()[0])
+    assert "informant" not in str(stored.to_pylist())
 
 
 def test_prune_keeps_the_rows_of_held_subtrees(tmp_path: Path, world: World) -> None:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from brightline.cli.app import app, command, console, settings
 from brightline.service.telemetry import ingest_files, prune_telemetry, resolve_world
-from brightline.telemetry import DEFAULT_RETENTION_DAYS
+from brightline.telemetry import DEFAULT_RETENTION_DAYS, IngestReport
 
 telemetry_app = typer.Typer(help="Metering telemetry: ingest and retention.", no_args_is_help=True)
 app.add_typer(telemetry_app, name="telemetry")
@@ -23,10 +23,23 @@ WorldOption = Annotated[
 
 @command(telemetry_app, name="ingest")
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="CSV, JSON Lines or Parquet files.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="CSV (or .csv.gz), JSON Lines or Parquet files: one delivery."),
+    ],
     world: WorldOption = None,
+    service_map: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="Service map for FOCUS exports: aws, azure, gcp, or a YAML file.",
+        ),
+    ] = None,
 ) -> None:
-    """Validate and store metering rows; bad rows are quarantined with their reason."""
+    """Validate and store metering rows; bad rows are quarantined with their reason.
+
+    The files of one command are one delivery: each replaces the rows that earlier
+    deliveries stored for the subscriptions and periods it covers."""
     now = datetime.now(UTC)
     config = settings()
     loaded = resolve_world(config, world, now)
@@ -44,7 +57,9 @@ def ingest(
                 tasks[path] = progress.add_task(f"ingesting {path.name}", total=total)
             progress.update(tasks[path], completed=done, total=total)  # type: ignore[arg-type]
 
-        reports = ingest_files(config, files, world=loaded, now=now, progress=step)
+        reports = ingest_files(
+            config, files, world=loaded, now=now, service_map=service_map, progress=step
+        )
     for report in reports:
         if report.duplicate:
             console.print(
@@ -53,15 +68,7 @@ def ingest(
                 highlight=False,
             )
             continue
-        console.print(
-            f"{report.file}: {report.rows} rows, {report.accepted} stored, "
-            f"{report.quarantined_rows} quarantined",
-            highlight=False,
-        )
-        for reason, count in report.quarantined.items():
-            console.print(f"  {reason}: {count}", highlight=False)
-        if report.quarantine_file:
-            console.print(f"  quarantine: {report.quarantine_file}", highlight=False)
+        _print_report(report)
 
 
 @command(telemetry_app, name="prune")
@@ -89,3 +96,33 @@ def prune(
         f"hold in {len(report.days_kept_for_holds)} days",
         highlight=False,
     )
+
+
+def _say(text: str) -> None:
+    console.print(text, highlight=False, markup=False)
+
+
+def _print_report(report: IngestReport) -> None:
+    say = _say
+    say(
+        f"{report.file}: {report.rows} rows, {report.accepted} stored, "
+        f"{report.skipped_rows} skipped, {report.quarantined_rows} quarantined"
+    )
+    if report.dropped_columns:
+        say(f"  columns dropped unread: {', '.join(report.dropped_columns)}")
+    if report.absent_map_columns:
+        say(f"  map columns not in the file: {', '.join(report.absent_map_columns)}")
+    for kind, count in report.skipped.items():
+        say(f"  skipped {kind}: {count}")
+    for reason, count in report.quarantined.items():
+        say(f"  {reason}: {count}")
+    for name, count in report.unmapped.items():
+        say(f"    unmapped {name}: {count}")
+    if report.replaced:
+        days = report.replaced_days
+        span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+        say(f"  replaced {report.replaced_rows} rows of earlier deliveries ({span}):")
+        for replaced in report.replaced:
+            say(f"    {replaced.file} ({replaced.ingest_id}): {replaced.rows} rows")
+    if report.quarantine_file:
+        say(f"  quarantine: {report.quarantine_file}")

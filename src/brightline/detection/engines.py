@@ -214,7 +214,9 @@ class DuckDBEngine:
             if usage.table is not None:
                 con.register("usage_raw", usage.table)
             else:
-                con.register("usage_raw", con.read_parquet([str(f) for f in usage.files]))
+                # By name: files stored before the ``hours`` column existed lack it.
+                files = [str(f) for f in usage.files]
+                con.register("usage_raw", con.read_parquet(files, union_by_name=True))
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE span AS SELECT "
                 f"{_DUCKDB_DAY.format('MIN(ts)')} AS first_day, "

@@ -116,6 +116,7 @@ def fixture_table(cases: Sequence[tuple[str, FixtureCase]]) -> pa.Table:
                     columns["region"].append(usage.region)
                     columns["quantity"].append(usage.quantity / usage.hours)
                     columns["unit"].append(usage.unit)
+                    columns["hours"].append(1)
     return pa.table(columns, schema=METERING_SCHEMA)
 
 

@@ -20,7 +20,9 @@ from brightline.telemetry import (
     IngestReport,
     PruneReport,
     TelemetryDataset,
+    file_sha256,
     ingest_file,
+    load_service_map,
     prune,
 )
 from brightline.world import World
@@ -73,15 +75,29 @@ def ingest_files(
     *,
     world: World,
     now: datetime,
+    service_map: str | None = None,
     progress: Callable[[Path, int, int], None] | None = None,
 ) -> list[IngestReport]:
-    """Ingest each file in turn; a refused file raises before any of its rows are stored
-    (files before it stay ingested)."""
+    """Ingest each file in turn, as one delivery (they never replace each other's rows);
+    a refused file raises before any of its rows are stored (files before it stay
+    ingested). ``service_map`` is a shipped map's name or a map file."""
     dataset = telemetry_dataset(settings)
+    mapping = load_service_map(service_map) if service_map is not None else None
+    delivery = file_sha256(files[0])[:20] if files and files[0].is_file() else None
     reports = []
     for path in files:
         step = None if progress is None else (lambda done, total, p=path: progress(p, done, total))
-        reports.append(ingest_file(path, world, dataset, now=now, progress=step))
+        reports.append(
+            ingest_file(
+                path,
+                world,
+                dataset,
+                now=now,
+                service_map=mapping,
+                delivery=delivery,
+                progress=step,
+            )
+        )
     return reports
 
 

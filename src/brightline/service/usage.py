@@ -55,7 +55,7 @@ def read_usage(
         if first <= day <= last:
             files.extend(sorted(day_dir.glob("*.parquet")))
     if not files or len(wanted) == 0:
-        return METERING_SCHEMA.empty_table()
+        return METERING_SCHEMA.empty_table().select(list(COLUMNS))
     # The subscription filter is pushed into the read, so that a case about a few
     # subscriptions does not materialise every row of the window.
     table = pq.read_table(

@@ -268,6 +268,7 @@ def write_usage(
                     _take(hours, region, streams.region[chunk]),
                     pa.array(quantity, pa.float64()),
                     _take(hours, unit, kind),
+                    pa.repeat(pa.scalar(1, pa.int8()), len(quantity)),  # hourly rows
                 ],
                 schema=METERING_SCHEMA,
             )

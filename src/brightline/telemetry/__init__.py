@@ -2,8 +2,15 @@
 retention with holds. Only usage metadata: never customer content."""
 
 from brightline.telemetry.dataset import ManifestEntry, TelemetryDataset
-from brightline.telemetry.formats import FOCUS_MAPPING, FileFormat, file_format, read_metering
-from brightline.telemetry.ingest import IngestReport, file_sha256, ingest_file
+from brightline.telemetry.formats import (
+    FOCUS_MAPPING,
+    FileFormat,
+    MeteringFile,
+    file_format,
+    read_metering,
+)
+from brightline.telemetry.ingest import IngestReport, Replaced, file_sha256, ingest_file
+from brightline.telemetry.maps import BUILTIN_MAPS, ServiceMap, load_service_map
 from brightline.telemetry.retention import (
     DEFAULT_RETENTION_DAYS,
     HoldsFile,
@@ -12,14 +19,19 @@ from brightline.telemetry.retention import (
     StaticHolds,
     prune,
 )
-from brightline.telemetry.schema import COLUMNS, DAY, METERING_SCHEMA, Reason
+from brightline.telemetry.schema import COLUMNS, DAY, HOURS, MAX_CHARS, METERING_SCHEMA, Reason
+from brightline.telemetry.units import DEFAULT_UNITS
 from brightline.telemetry.validate import Checked, Validator
 
 __all__ = [
+    "BUILTIN_MAPS",
     "COLUMNS",
     "DAY",
     "DEFAULT_RETENTION_DAYS",
+    "DEFAULT_UNITS",
     "FOCUS_MAPPING",
+    "HOURS",
+    "MAX_CHARS",
     "METERING_SCHEMA",
     "Checked",
     "FileFormat",
@@ -27,14 +39,18 @@ __all__ = [
     "HoldsFile",
     "IngestReport",
     "ManifestEntry",
+    "MeteringFile",
     "PruneReport",
     "Reason",
+    "Replaced",
+    "ServiceMap",
     "StaticHolds",
     "TelemetryDataset",
     "Validator",
     "file_format",
     "file_sha256",
     "ingest_file",
+    "load_service_map",
     "prune",
     "read_metering",
 ]

@@ -2,13 +2,16 @@
 
 Layout under the telemetry directory (``<data dir>/telemetry``)::
 
-    day=2025-10-01/<ingest id>-<n>.parquet   accepted rows, in METERING_SCHEMA
+    day=2025-10-01/<ingest id>-<n>.parquet   accepted rows, in METERING_SCHEMA (hourly
+                                             and daily rows of that UTC day)
     _manifest.jsonl                          one line per ingested file, by content hash
     _quarantine/<ingest id>.jsonl            rejected rows of an ingest, each with its reason
     _staging/<ingest id>/                    an ingest in progress; moved into place at the end
 
 An ingest id is derived from the file's SHA-256, so a file's rows always land under
 the same names: a retried ingest replaces its own leftovers instead of adding to them.
+A later ingest replaces rows of earlier ones for the periods it covers
+(:mod:`brightline.telemetry.redelivery`): earlier files are rewritten without them.
 
 Writers (ingest, prune) hold the dataset one at a time (:meth:`TelemetryDataset.writing`)
 and first clear what a killed one left (``_staging``, ``.*.partial`` files). The manifest
@@ -22,7 +25,7 @@ import contextlib
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -48,9 +51,16 @@ class ManifestEntry:
     accepted: int
     quarantined: int
     at: str
+    #: The ingests of one command share a delivery (the first file's ingest id); entries
+    #: written before deliveries existed have none.
+    delivery: str | None = None
+    #: Rows of earlier ingests this one replaced, by ingest id.
+    replaced: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "delivery": self.delivery,
+            "replaced": self.replaced,
             "sha256": self.sha256,
             "file": self.file,
             "ingest_id": self.ingest_id,

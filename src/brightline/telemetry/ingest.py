@@ -1,13 +1,14 @@
-"""Ingesting metering files into the dataset: stream, validate, quarantine, publish.
+"""Ingesting metering files into the dataset: stream, validate, quarantine, replace, publish.
 
 Each file is read in batches (bounded memory); accepted rows are staged and moved into
 place only when the whole file has been read, and the manifest entry, written last, is
-what makes the ingest count. A refused file, or one whose rows, quarantine or manifest
-entry cannot be written (a full disk, a read-only file system: a
-:class:`~brightline.errors.StorageError` naming the file and the cause), leaves the dataset
-as it was; a killed ingest leaves at most rows without an entry, which the same file's
-next ingest replaces. A file whose content (SHA-256) was ingested before is skipped: its
-usage is never counted twice.
+what makes the ingest count. Rows of earlier deliveries for the periods the file covers
+are replaced at the same step (:mod:`brightline.telemetry.redelivery`). A refused file,
+or one whose rows, quarantine, replacements or manifest entry cannot be written (a full
+disk, a read-only file system: a :class:`~brightline.errors.StorageError` naming the file
+and the cause), leaves the dataset as it was; a killed ingest leaves at most rows without
+an entry, which the same file's next ingest replaces. A file whose content (SHA-256) was
+ingested before is skipped: its usage is never counted twice.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ import pyarrow as pa
 
 from brightline import files
 from brightline.errors import InvalidInputError, Problem
-from brightline.telemetry.dataset import ManifestEntry, TelemetryDataset
-from brightline.telemetry.formats import BATCH_ROWS, RawBatch, read_metering
+from brightline.telemetry import redelivery
+from brightline.telemetry.dataset import STAGING_DIR, ManifestEntry, TelemetryDataset
+from brightline.telemetry.focus import shown_columns
+from brightline.telemetry.formats import BATCH_ROWS, MeteringFile, RawBatch, read_metering
+from brightline.telemetry.maps import ServiceMap, unmapped_names
 from brightline.telemetry.schema import DAY
+from brightline.telemetry.units import DEFAULT_UNITS
 from brightline.telemetry.validate import ACCEPTED_SCHEMA, Validator
 from brightline.world import World
 
@@ -36,8 +41,19 @@ _ROWS_PER_GROUP: Final = 262_144
 
 
 @dataclass(frozen=True, slots=True)
+class Replaced:
+    """Rows of one earlier ingest that this one replaced."""
+
+    ingest_id: str
+    file: str
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
 class IngestReport:
-    """What one file gave: rows read, accepted, and quarantined by reason."""
+    """What one file gave: rows read, accepted, skipped (charges that are not usage, by
+    kind), quarantined by reason (unmapped ones also by provider name), the columns
+    dropped unread, and the earlier rows it replaced."""
 
     file: str
     sha256: str
@@ -47,10 +63,24 @@ class IngestReport:
     quarantined: dict[str, int] = field(default_factory=dict)
     quarantine_file: str | None = None
     duplicate: bool = False
+    skipped: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
+    dropped_columns: tuple[str, ...] = ()
+    absent_map_columns: tuple[str, ...] = ()
+    replaced: tuple[Replaced, ...] = ()
+    replaced_days: tuple[str, ...] = ()
 
     @property
     def quarantined_rows(self) -> int:
         return sum(self.quarantined.values())
+
+    @property
+    def skipped_rows(self) -> int:
+        return sum(self.skipped.values())
+
+    @property
+    def replaced_rows(self) -> int:
+        return sum(r.rows for r in self.replaced)
 
 
 def file_sha256(path: Path) -> str:
@@ -64,22 +94,38 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(slots=True)
+class _Totals:
+    rows: int = 0
+    accepted: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    unmapped: Counter[str] = field(default_factory=Counter)
+
+
 def ingest_file(
     path: Path,
     world: World,
     dataset: TelemetryDataset,
     *,
     now: datetime,
+    service_map: ServiceMap | None = None,
+    delivery: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> IngestReport:
     """Ingest one file. InvalidInputError when its columns are refused, StorageError when
-    the dataset cannot be written: either way nothing is stored."""
+    the dataset cannot be written: either way nothing is stored (and nothing replaced).
+
+    ``delivery`` names the files ingested together (default: this file alone); a file
+    replaces the rows of earlier ingests of other deliveries for the periods it covers.
+    """
     if not path.is_file():
         raise InvalidInputError(Problem(str(path), "file not found"))
     sha = file_sha256(path)
     with dataset.writing():
-        previous = dataset.manifest().get(sha)
+        manifest = dataset.manifest()
+        previous = manifest.get(sha)
         if previous is not None:
             return IngestReport(
                 file=str(path),
@@ -90,66 +136,103 @@ def ingest_file(
                 duplicate=True,
             )
         ingest_id = sha[:20]
+        delivery = delivery or ingest_id
+        same_delivery = {e.ingest_id for e in manifest.values() if e.delivery == delivery}
         quarantine_path = dataset.quarantine_dir / f"{ingest_id}.jsonl"
+        units = DEFAULT_UNITS | (service_map.units if service_map is not None else frozenset())
+        replacement: redelivery.Replacement | None = None
         try:
-            totals, counts = _stage(
+            metering = _open(path, service_map, batch_rows)
+            totals = _stage(
                 path,
-                world,
+                metering,
+                Validator(world, units=units),
                 dataset=dataset,
                 ingest_id=ingest_id,
                 quarantine_path=quarantine_path,
                 progress=progress,
-                batch_rows=batch_rows,
             )
+            staging_root = dataset.root / STAGING_DIR
+            replacement = redelivery.plan(
+                staged=dataset.staging(ingest_id),
+                root=dataset.root,
+                work=staging_root / f"{ingest_id}.rewritten",
+                aside=staging_root / f"{ingest_id}.replaced",
+                same_delivery={*same_delivery, ingest_id},
+            )
+            # New rows first, then the replaced ones go: a crash in between counts a
+            # period twice until the same file is ingested again, never loses it.
             dataset.publish(ingest_id)
+            replacement.apply()
             dataset.record(
                 ManifestEntry(
                     sha256=sha,
                     file=path.name,
                     ingest_id=ingest_id,
-                    rows=totals["rows"],
-                    accepted=totals["accepted"],
-                    quarantined=sum(counts.values()),
+                    rows=totals.rows,
+                    accepted=totals.accepted,
+                    quarantined=sum(totals.quarantined.values()),
                     at=now.isoformat(),
+                    delivery=delivery,
+                    replaced=replacement.removed_by_ingest(),
                 )
             )
         except BaseException:
             # Clean-up never raises: the error to report is the one that stopped the ingest.
+            if replacement is not None:
+                replacement.undo()
+                replacement.discard()
             dataset.discard(ingest_id)
             dataset.withdraw(ingest_id)
             with contextlib.suppress(OSError):
                 quarantine_path.unlink(missing_ok=True)
             raise
-    quarantined = sum(counts.values())
+        replacement.discard()
+    names = {e.ingest_id: e.file for e in manifest.values()}
+    quarantined = sum(totals.quarantined.values())
     return IngestReport(
         file=str(path),
         sha256=sha,
         ingest_id=ingest_id,
-        rows=totals["rows"],
-        accepted=totals["accepted"],
-        quarantined=dict(sorted(counts.items())),
+        rows=totals.rows,
+        accepted=totals.accepted,
+        quarantined=dict(sorted(totals.quarantined.items())),
         quarantine_file=str(quarantine_path) if quarantined else None,
+        skipped=dict(sorted(totals.skipped.items())),
+        unmapped=unmapped_names(totals.unmapped),
+        dropped_columns=tuple(shown_columns(metering.dropped)),
+        absent_map_columns=metering.absent,
+        replaced=tuple(
+            Replaced(ingest_id=i, file=names.get(i, "(rows kept by retention)"), rows=n)
+            for i, n in replacement.removed_by_ingest().items()
+        ),
+        replaced_days=tuple(d.removeprefix(f"{DAY}=") for d in replacement.days()),
     )
+
+
+def _open(path: Path, service_map: ServiceMap | None, batch_rows: int) -> MeteringFile:
+    try:
+        return read_metering(path, service_map=service_map, batch_rows=batch_rows)
+    except OSError as exc:
+        raise InvalidInputError(Problem(str(path), f"cannot read: {files.cause(exc)}")) from exc
 
 
 def _stage(
     path: Path,
-    world: World,
+    metering: MeteringFile,
+    validator: Validator,
     *,
     dataset: TelemetryDataset,
     ingest_id: str,
     quarantine_path: Path,
     progress: Callable[[int, int], None] | None,
-    batch_rows: int,
-) -> tuple[dict[str, int], Counter[str]]:
-    """Validate ``path`` into the ingest's staging directory, and its refused rows into
+) -> _Totals:
+    """Validate the file into the ingest's staging directory, and its refused rows into
     its quarantine file (written whole, and only if a row is refused)."""
     # Imported here: pyarrow.dataset pulls in pandas, which detection does not need.
     import pyarrow.dataset as ds
 
-    validator = Validator(world)
-    counts: Counter[str] = Counter()
-    totals = {"rows": 0, "accepted": 0}
+    totals = _Totals()
     dataset.discard(ingest_id)
 
     with contextlib.ExitStack() as stack:
@@ -163,13 +246,17 @@ def _stage(
                 quarantine.write(json.dumps(row, sort_keys=True, default=str) + "\n")
 
         def accepted_batches() -> Iterator[pa.RecordBatch]:
-            for raw in _read(path, batch_rows):
-                checked = validator.check(raw.batch, first_row=totals["rows"] + 1)
-                totals["rows"] += raw.batch.num_rows
-                totals["accepted"] += checked.accepted.num_rows
+            for raw in _read(path, metering):
+                checked = validator.check(
+                    raw.batch, rows=raw.rows, lines=raw.lines, field_names=metering.field_names
+                )
+                totals.rows += raw.read
+                totals.accepted += checked.accepted.num_rows
+                totals.skipped.update(raw.skipped)
+                totals.unmapped.update(raw.unmapped)
                 if checked.quarantined:
                     quarantine_rows(checked.quarantined)
-                counts.update(checked.reasons())
+                totals.quarantined.update(checked.reasons())
                 if progress is not None:
                     progress(raw.done, raw.total)
                 if checked.accepted.num_rows:
@@ -192,13 +279,13 @@ def _stage(
             )
         except OSError as exc:  # pyarrow writing the staged rows; reading is _read's
             raise files.storage_error(staging, exc) from exc
-    return totals, counts
+    return totals
 
 
-def _read(path: Path, batch_rows: int) -> Iterator[RawBatch]:
+def _read(path: Path, metering: MeteringFile) -> Iterator[RawBatch]:
     """The file's batches; a failure to read it is the input's problem, not the
     dataset's."""
     try:
-        yield from read_metering(path, batch_rows=batch_rows)
+        yield from metering.batches
     except OSError as exc:
         raise InvalidInputError(Problem(str(path), f"cannot read: {files.cause(exc)}")) from exc

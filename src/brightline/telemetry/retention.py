@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from brightline import files
 from brightline.errors import InvalidInputError, Problem
 from brightline.telemetry.dataset import TelemetryDataset, iter_days
-from brightline.telemetry.schema import SUBSCRIPTION
+from brightline.telemetry.schema import HOURS, SUBSCRIPTION
 from brightline.world import Directory
 
 DEFAULT_RETENTION_DAYS: Final = 400
@@ -153,13 +153,23 @@ def _remove_day(partition: Path, day_files: list[Path]) -> None:
         raise files.storage_error(partition, exc) from exc
 
 
+def _with_hours(table: pa.Table) -> pa.Table:
+    if HOURS in table.schema.names:
+        return table
+    return table.append_column(HOURS, pa.repeat(pa.scalar(1, pa.int8()), table.num_rows))
+
+
 def _rewrite_held(partition: Path, day_files: list[Path], keep: pa.Array) -> None:
     """Replace a day's files by one holding only the held rows.
 
     The new file is written whole and in place before the old ones go: a crash in
     between leaves held rows twice, never held rows lost.
     """
-    table = pq.read_table(day_files, partitioning=None)
+    # File by file: files stored before the ``hours`` column lack it (an hourly row each).
+    table = pa.concat_tables(
+        [_with_hours(pq.read_table(f, partitioning=None)) for f in day_files],
+        promote_options="default",
+    )
     held = table.filter(pc.is_in(table.column(SUBSCRIPTION), keep))
     target = partition / "held-0.parquet"
     with files.writing(target) as out:
