@@ -185,6 +185,10 @@ def test_the_public_tiles_say_nothing_about_investigations_and_no_time_or_id(
         if form["type"] in ENFORCEMENT:
             assert re.fullmatch(r"R-[1-9][0-9]*", form["public"]["restriction"]), form
             assert "case" not in form["public"]
+        elif form["type"] == "bundle.issued":
+            # A policy bundle handed to the enforcement points: two SHA-256 hashes.
+            assert set(form["public"]) == {"version", "digest"}, form
+            assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in form["public"].values())
         else:
             # Cases, signals (reports from people and detectors alike), proposals,
             # principals, world imports: type, day and commitment only.
