@@ -12,8 +12,8 @@ never individually.**
   (:mod:`brightline.generalization`) until they cover at least k customers of the
   directory.
 - Every other event (proposals, rejections, guard approvals, cases, signals, principals,
-  world imports) publishes its type, its day and its commitment only: the log proves it
-  happened and what record it committed to, and says nothing of it.
+  API keys, world imports) publishes its type, its day and its commitment only: the log
+  proves it happened and what record it committed to, and says nothing of it.
 - Every time is rounded down to the day (or week, or month) in UTC.
 
 :data:`PUBLIC_FIELDS` lists every event type the code writes and the only fields its
@@ -122,6 +122,10 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "principal.role-granted": _NOTHING,
         # Sic: the type a revocation has always been written with.
         "principal.role-revokeed": _NOTHING,
+        # An API key created or revoked: the record names the key's id, principal and
+        # roles (never its secret or the secret's hash); the entry says only when.
+        "apikey.created": _NOTHING,
+        "apikey.revoked": _NOTHING,
         # A transparency report's release (its differentially private figures, the noise
         # drawn, what was suppressed): the record is for auditors, the entry says when.
         "transparency.released": _NOTHING,

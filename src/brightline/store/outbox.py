@@ -44,6 +44,22 @@ def append_outbox(
     return row.id
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """The outbox event a history row must have: its type, payload and time, as
+    ``brightline.service.records`` derives them from the row (for the writer and the
+    store audit alike)."""
+
+    event_type: str
+    payload: Mapping[str, Any]
+    at: datetime
+
+
+def append_record(session: Session, record: OutboxRecord) -> int:
+    """Append ``record`` to the outbox; its id."""
+    return append_outbox(session, record.event_type, record.payload, at=record.at)
+
+
 def read_outbox(session: Session, *, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
     rows = session.scalars(
         select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id).limit(limit)
