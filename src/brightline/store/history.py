@@ -14,12 +14,14 @@ Write order: every writer holds the store's write lock, so within one table the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator
+import struct
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Final, NamedTuple, cast
 
-from sqlalchemy import Column, Row, Table, select
+import orjson
+from sqlalchemy import Column, String, Table, select, type_coerce
 from sqlalchemy.orm import Session
 
 from brightline.cases import CaseEvent, CaseMove
@@ -42,7 +44,6 @@ from brightline.store.cases import (
 from brightline.store.events import StoredEvent
 from brightline.store.ledger_models import LedgerBundleRow
 from brightline.store.models import OutboxEvent, RestrictionEvent, WorldVersion
-from brightline.store.outbox import OutboxEntry
 from brightline.store.serving_models import ApiKeyRevocationRow, ApiKeyRow
 
 #: Rows per statement: large enough that a million rows take a hundred round trips.
@@ -50,7 +51,10 @@ BATCH: Final = 10_000
 _SALT: Final = 32
 _ID: Final = 8
 
-_T = TypeVar("_T")
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 # -- values of history rows that had none (grants, guard approvals: in ``cases``) ---------
@@ -85,11 +89,10 @@ class StoredWorldVersion:
     digest: str
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedEntry:
-    """Ledger entry ``index``: the outbox event it records, its public form and salt."""
+class LoggedEntry(NamedTuple):
+    """Ledger entry ``seq``: the outbox event it records, its public form and salt."""
 
-    index: int
+    seq: int
     outbox_id: int
     public: bytes
     salt: bytes
@@ -98,121 +101,145 @@ class LoggedEntry:
 # -- streaming ------------------------------------------------------------------------------
 
 
-def _table(model: type[Any]) -> Table:
-    table: Table = model.__table__
-    return table
-
-
 def _batched(
     session: Session,
     table: Table,
-    key: str,
-    convert: Callable[[Row[Any]], _T],
+    columns: Sequence[str],
     *,
+    times: Collection[str] = (),
     batch: int = BATCH,
-) -> Iterator[_T]:
-    """Every row of ``table`` in ``key`` order, converted, read ``batch`` rows at a time."""
-    column: Column[Any] = table.c[key]
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """The rows of ``table`` (``columns``, the first being its key) in key order, a batch
+    at a time. Columns are named, not ``*``: a reader unpacks them by position. The
+    ``times`` columns come as stored, for :func:`_utc` (which is cheaper than the
+    column type's own conversion, the most costly part of reading a million rows)."""
+    selected = [
+        type_coerce(table.c[name], String) if name in times else table.c[name] for name in columns
+    ]
+    key: Column[Any] = table.c[columns[0]]
     connection = session.connection()
     last: Any = None
     while True:
-        query = select(table).order_by(column).limit(batch)
+        query = select(*selected).order_by(key).limit(batch)
         if last is not None:
-            query = query.where(column > last)
-        rows = connection.execute(query).all()
-        for row in rows:
-            yield convert(row)
+            query = query.where(key > last)
+        # Rows unpack like tuples, which is all the readers do with them.
+        rows = cast(Sequence[tuple[Any, ...]], connection.execute(query).all())
+        if rows:
+            yield rows
         if len(rows) < batch:
             return
-        last = rows[-1]._mapping[key]
+        last = rows[-1][0]
+
+
+def _utc(value: Any) -> datetime:
+    """A stored time as ``UtcDateTime`` returns it: SQLite stores naive UTC text, the
+    PostgreSQL driver returns an aware datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value + "+00:00")
+    if not isinstance(value, datetime):
+        raise LedgerIntegrityError(f"{value!r} is not a stored time")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _json(text: str | None, where: str) -> Any:
+    """Parse JSON the store wrote (orjson first, for speed; the standard library for what
+    it refuses, such as integers beyond 64 bits)."""
+    if text is None:
+        return None
     try:
-        return None if text is None else json.loads(text)
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise LedgerIntegrityError(f"{where} holds malformed JSON: {exc}") from exc
 
 
+_RESTRICTION_COLUMNS: Final = (
+    "seq",
+    "restriction_id",
+    "revision",
+    "kind",
+    "actor",
+    "at",
+    "why",
+    "case_id",
+    "body",
+    "idempotency_key",
+    "request_digest",
+)
+
+
 def restriction_events(session: Session, *, batch: int = BATCH) -> Iterator[StoredEvent]:
     """``restriction_events`` by ``seq``."""
-
-    def convert(row: Row[Any]) -> StoredEvent:
-        r = row._mapping
-        return StoredEvent(
-            seq=r["seq"],
-            restriction_id=r["restriction_id"],
-            revision=r["revision"],
-            kind=r["kind"],
-            actor=r["actor"],
-            at=r["at"],
-            why=r["why"],
-            case_id=r["case_id"],
-            body=_json(r["body"], f"restriction event {r['seq']}"),
-            idempotency_key=r["idempotency_key"],
-            request_digest=r["request_digest"],
-        )
-
-    return _batched(session, _table(RestrictionEvent), "seq", convert, batch=batch)
+    table = _table(RestrictionEvent)
+    for rows in _batched(session, table, _RESTRICTION_COLUMNS, times={"at"}, batch=batch):
+        for seq, rid, revision, kind, actor, at, why, case, body, key, digest in rows:
+            body = None if body is None else _json(body, f"restriction event {seq}")
+            at = _utc(at)
+            yield StoredEvent(seq, rid, revision, kind, actor, at, why, case, body, key, digest)
 
 
 def case_events(session: Session, *, batch: int = BATCH) -> Iterator[tuple[CaseEvent, int]]:
     """``case_events`` by ``seq``, each with the id of the outbox event it names."""
-
-    def convert(row: Row[Any]) -> tuple[CaseEvent, int]:
-        r = row._mapping
-        where = f"case event {r['seq']}"
-        try:
-            move = CaseMove(r["kind"])
-        except ValueError as exc:
-            raise LedgerIntegrityError(f"{where} has an unknown kind {r['kind']!r}") from exc
-        data = _json(r["data"], where)
-        event = CaseEvent(r["seq"], r["case_id"], r["revision"], move, r["actor"], r["at"], data)
-        return event, r["outbox_id"]
-
-    return _batched(session, _table(CaseEventRow), "seq", convert, batch=batch)
+    table = _table(CaseEventRow)
+    columns = ("seq", "case_id", "revision", "kind", "actor", "at", "data", "outbox_id")
+    moves = {m.value: m for m in CaseMove}
+    for rows in _batched(session, table, columns, times={"at"}, batch=batch):
+        for seq, case, revision, kind, actor, at, data, outbox_id in rows:
+            move = moves.get(kind)
+            if move is None:
+                raise LedgerIntegrityError(f"case event {seq} has an unknown kind {kind!r}")
+            data = _json(data, f"case event {seq}")
+            yield CaseEvent(seq, case, revision, move, actor, _utc(at), data), outbox_id
 
 
 def signals(session: Session, *, batch: int = BATCH) -> Iterator[StoredSignal]:
     """``signals`` by ``id``."""
-
-    def convert(row: Row[Any]) -> StoredSignal:
-        r = row._mapping
-        where = f"signal {r['id']}"
-        return StoredSignal(
-            id=r["id"],
-            received_at=r["received_at"],
-            source_kind=r["source_kind"],
-            nodes=tuple(_json(r["nodes"], where) or ()),
-            policies=tuple(_json(r["policies"], where) or ()),
-            summary=r["summary"],
-            references=tuple(_json(r["references"], where) or ()),
-            alert_id=r["alert_id"],
-        )
-
-    return _batched(session, _table(SignalRow), "id", convert, batch=batch)
+    table = _table(SignalRow)
+    columns = (
+        "id",
+        "received_at",
+        "source_kind",
+        "nodes",
+        "policies",
+        "summary",
+        "references",
+        "alert_id",
+    )
+    for rows in _batched(session, table, columns, times={"received_at"}, batch=batch):
+        for id_, at, source, nodes, policies, summary, references, alert in rows:
+            where = f"signal {id_}"
+            yield StoredSignal(
+                id_,
+                _utc(at),
+                source,
+                tuple(_json(nodes, where) or ()),
+                tuple(_json(policies, where) or ()),
+                summary,
+                tuple(_json(references, where) or ()),
+                alert,
+            )
 
 
 def grants(session: Session, *, batch: int = BATCH) -> Iterator[StoredGrant]:
     """``role_grant_events`` by ``seq``."""
-
-    def convert(row: Row[Any]) -> StoredGrant:
-        r = row._mapping
-        return StoredGrant(r["seq"], r["principal"], r["role"], r["kind"], r["actor"], r["at"])
-
-    return _batched(session, _table(RoleGrantEvent), "seq", convert, batch=batch)
+    table = _table(RoleGrantEvent)
+    columns = ("seq", "principal", "role", "kind", "actor", "at")
+    for rows in _batched(session, table, columns, times={"at"}, batch=batch):
+        for seq, principal, role, kind, actor, at in rows:
+            yield StoredGrant(seq, principal, role, kind, actor, _utc(at))
 
 
 def guard_approvals(session: Session) -> Iterator[StoredGuardApproval]:
     """``guard_approvals`` by ``seq``."""
-
-    def convert(row: Row[Any]) -> StoredGuardApproval:
-        r = row._mapping
-        return StoredGuardApproval(
-            r["seq"], r["restriction_id"], r["plan_id"], r["approver"], r["at"]
-        )
-
-    return _batched(session, _table(GuardApprovalRow), "seq", convert)
+    table = _table(GuardApprovalRow)
+    columns = ("seq", "restriction_id", "plan_id", "approver", "at")
+    for rows in _batched(session, table, columns):
+        for row in rows:
+            yield StoredGuardApproval(*row)
 
 
 def plans(session: Session, ids: Collection[int]) -> dict[int, StoredPlan]:
@@ -227,45 +254,40 @@ def plans(session: Session, ids: Collection[int]) -> dict[int, StoredPlan]:
 
 def api_keys(session: Session) -> dict[str, StoredKey]:
     """Every API key by id (keys are few: one per person or gateway)."""
-
-    def convert(row: Row[Any]) -> StoredKey:
-        r = row._mapping
-        roles = _json(r["roles"], f"API key {r['id']}")
-        return StoredKey(
-            r["id"], r["principal"], tuple(roles or ()), r["created_at"], r["created_by"]
-        )
-
-    return {k.id: k for k in _batched(session, _table(ApiKeyRow), "id", convert)}
+    table = _table(ApiKeyRow)
+    columns = ("id", "principal", "roles", "created_at", "created_by")
+    found = {}
+    for rows in _batched(session, table, columns):
+        for key, principal, roles, at, by in rows:
+            found[key] = StoredKey(key, principal, tuple(_json(roles, f"key {key}") or ()), at, by)
+    return found
 
 
 def key_revocations(session: Session) -> dict[str, StoredRevocation]:
     """Every API key revocation by key id."""
-
-    def convert(row: Row[Any]) -> StoredRevocation:
-        r = row._mapping
-        return StoredRevocation(r["key_id"], r["revoked_at"], r["revoked_by"])
-
-    return {r.key_id: r for r in _batched(session, _table(ApiKeyRevocationRow), "key_id", convert)}
+    table = _table(ApiKeyRevocationRow)
+    columns = ("key_id", "revoked_at", "revoked_by")
+    return {
+        row[0]: StoredRevocation(*row) for rows in _batched(session, table, columns) for row in rows
+    }
 
 
 def world_version_rows(session: Session) -> Iterator[StoredWorldVersion]:
     """``world_versions`` by ``id`` (without their nodes)."""
-
-    def convert(row: Row[Any]) -> StoredWorldVersion:
-        r = row._mapping
-        return StoredWorldVersion(r["id"], r["created_at"], r["actor"], r["source"], r["digest"])
-
-    return _batched(session, _table(WorldVersion), "id", convert)
+    columns = ("id", "created_at", "actor", "source", "digest")
+    for rows in _batched(session, _table(WorldVersion), columns):
+        for row in rows:
+            yield StoredWorldVersion(*row)
 
 
-def outbox_events(session: Session, *, batch: int = BATCH) -> Iterator[OutboxEntry]:
-    """The outbox by ``id``."""
-
-    def convert(row: Row[Any]) -> OutboxEntry:
-        r = row._mapping
-        return OutboxEntry(r["id"], r["event_type"], r["payload"], r["created_at"])
-
-    return _batched(session, _table(OutboxEvent), "id", convert, batch=batch)
+def outbox_rows(
+    session: Session, *, batch: int = BATCH
+) -> Iterator[list[tuple[int, str, str, datetime]]]:
+    """The outbox by ``id``, in batches of ``(id, event_type, payload, created_at)``."""
+    columns = ("id", "event_type", "payload", "created_at")
+    table = _table(OutboxEvent)
+    for rows in _batched(session, table, columns, times={"created_at"}, batch=batch):
+        yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
 
 
 def logged_entries(session: Session, *, size: int) -> Iterator[LoggedEntry]:
@@ -299,12 +321,10 @@ def logged_entries(session: Session, *, size: int) -> Iterator[LoggedEntry]:
                 raise LedgerIntegrityError(
                     f"ledger entry {index}: entry bundle {number} lacks salts or outbox ids"
                 )
+            outbox_ids = struct.unpack(f">{width}Q", ids[: width * _ID])
             for i in range(width):
                 yield LoggedEntry(
-                    index + i,
-                    int.from_bytes(ids[i * _ID : (i + 1) * _ID], "big"),
-                    publics[i],
-                    salts[i * _SALT : (i + 1) * _SALT],
+                    index + i, outbox_ids[i], publics[i], salts[i * _SALT : (i + 1) * _SALT]
                 )
             index += width
             if index >= size:

@@ -1,0 +1,424 @@
+"""The store audit: the ledger proves the store, event by event.
+
+The tree checks (``verify_store``) prove that the log is what its signed checkpoints say.
+This audit proves that the log is the store's history: it replays every history table,
+the outbox and the ledger's entries side by side, in order, and requires
+
+1. every history row to have exactly one outbox event, equal to the one
+   ``brightline.service.records`` derives from the row (type, payload, time), in the
+   order the table wrote them; and every outbox event to belong to exactly one row, except
+   the types with no history table (``transparency.released``: its payload is the
+   release's only record);
+2. ledger entry *i* to record the *i*-th outbox event, for every entry, and every outbox
+   event up to the ledger's cursor to have its entry;
+3. each entry's public form to name the event's type and commit to its private record
+   (``brightline.service.ledger.private_record``) with the entry's salt; an enforcement
+   act's form to name the restriction's reference and kind;
+4. the restrictions in force derived from the ledger's public forms to equal those the
+   store derives: for every restriction, the phase (active or lifted), mode, policy,
+   regions and window its last enforcement entry publishes equal what
+   ``brightline.disclosure`` publishes of the store's state (as of the ledger's last
+   entry), so that both agree on what is in force at any time.
+
+The first difference, in log order, raises :class:`StoreDivergenceError` naming the event
+(its table and key) and its ledger index. Everything is read in one snapshot, in batches
+(``brightline.store.history``): memory holds one state per restriction and case, not the
+history. Payloads and records are serialized with orjson first, for speed; where its
+text differs from ``canonical_json``'s (floats, say) the exact comparison decides.
+
+What it cannot see: a change forged consistently in every table — a legal step, its row
+and its outbox event written as Brightline would, after the last one — is a change like
+any other; the store does not authenticate its writers. Once logged, it is in the ledger
+for good.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Final, Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from brightline.cases import CaseMove
+from brightline.disclosure import Granularity
+from brightline.ledger import NoteVerifier
+from brightline.service.ledger import CONSUMER, VerifyReport, verify_store
+from brightline.service.lifecycle import EventKind
+from brightline.service.records import (
+    BOOTSTRAPPED,
+    KEY_CREATED,
+    KEY_REVOKED,
+    bootstrap_record,
+    case_record,
+    grant_record,
+    guard_record,
+    key_created_record,
+    key_revoked_record,
+    restriction_record,
+    signal_record,
+    world_record,
+)
+from brightline.service.store_audit_checks import (
+    StoreDivergenceError,
+    Where,
+    check_entry,
+    compare,
+    payload_key,
+    public_type,
+    row_name,
+    unlinked,
+)
+from brightline.service.store_audit_restrictions import Divergence, Restrictions
+from brightline.service.world_diff import diff_worlds
+from brightline.store import Store, StoredEvent, consumer_position, world_by_version, world_digest
+from brightline.store import history as tables
+from brightline.store.history import StoredKey
+from brightline.store.ledger import ledger_size
+from brightline.store.outbox import OutboxRecord
+from brightline.world import World
+
+#: Outbox event types that have no history table: the event is the only record.
+WITHOUT_TABLE: Final = frozenset({"transparency.released"})
+ENFORCEMENT: Final = frozenset(
+    {"restriction.approved", "restriction.promotion-approved", "restriction.lift-approved"}
+)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAuditReport:
+    entries: int
+    pending: int
+    rows: Mapping[str, int]
+    approved: int
+    in_force: int
+
+    def notes(self) -> tuple[str, ...]:
+        counted = ", ".join(f"{n} {name}" for name, n in self.rows.items() if n)
+        return (
+            f"store audit: {self.entries} entries record the outbox in order and commit to "
+            f"its records; {self.pending} events not yet logged",
+            f"every history row has its one outbox event ({counted or 'no rows'})",
+            f"{self.approved} restrictions approved: the ledger's public forms and the store "
+            f"agree on each ({self.in_force} in force now)",
+        )
+
+
+def audit_store(
+    store: Store, *, granularity: Granularity | None = None, now: datetime | None = None
+) -> StoreAuditReport:
+    """Run the audit (see the module's docstring) in one read-only snapshot.
+
+    ``granularity`` must be the deployment's (``granularity_of(settings)``): windows are
+    compared as its public forms round them. Raises :class:`StoreDivergenceError`.
+    """
+    with store.read() as session, _without_gc():
+        tables.snapshot(session)
+        return _Audit(session, granularity or Granularity(), now or datetime.now(UTC)).run()
+
+
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """The walk allocates millions of short-lived objects while it keeps a state per
+    restriction and case; the cyclic collector's passes over those states would cost a
+    third of its time. Reference counting still frees everything; nothing here cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def verify_and_audit(
+    store: Store,
+    verifier: NoteVerifier,
+    *,
+    older: str | None = None,
+    granularity: Granularity | None = None,
+) -> VerifyReport:
+    """``verify_store`` (the tree against the signed checkpoints), then :func:`audit_store`;
+    the report's notes say what both checked. What ``brightline ledger verify`` runs."""
+    report = verify_store(store, verifier, older=older)
+    audited = audit_store(store, granularity=granularity)
+    return replace(report, notes=report.notes + audited.notes())
+
+
+# -- the event being checked ------------------------------------------------------------------
+
+
+class _Rows(Generic[_T]):
+    """One history table, read in order, one row at a time."""
+
+    def __init__(self, table: str, rows: Iterator[_T]) -> None:
+        self.table = table
+        self._rows = rows
+        self.taken = 0
+
+    def take(self) -> _T | None:
+        row = next(self._rows, None)
+        if row is not None:
+            self.taken += 1
+        return row
+
+    def rest(self) -> _T | None:
+        return next(self._rows, None)
+
+
+# -- the walk -----------------------------------------------------------------------------------
+
+
+class _Audit:
+    def __init__(self, session: Session, granularity: Granularity, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self.restriction_events = _Rows("restriction_events", tables.restriction_events(session))
+        self.case_events = _Rows("case_events", tables.case_events(session))
+        self.signals = _Rows("signals", tables.signals(session))
+        self.grants = _Rows("role_grant_events", tables.grants(session))
+        self.guard = _Rows("guard_approvals", tables.guard_approvals(session))
+        self.worlds = _Rows("world_versions", tables.world_version_rows(session))
+        self.keys = tables.api_keys(session)
+        self.revocations = tables.key_revocations(session)
+        self.plans = tables.plans(session, {g.plan_id for g in tables.guard_approvals(session)})
+        self.keys_seen: set[str] = set()
+        self.revocations_seen: set[str] = set()
+        self.case_revisions: dict[str, int] = {}
+        self.world_version: int | None = None
+        self.world: World | None = None
+        self.restrictions = Restrictions(granularity)
+        self.handlers = self._handlers()
+
+    def _handlers(self) -> dict[str, Callable[[Where], OutboxRecord | None]]:
+        """The history of each event type: the check that matches it with its row."""
+        handlers: dict[str, Callable[[Where], OutboxRecord | None]] = {
+            f"restriction.{kind.value}": self._restriction for kind in EventKind
+        }
+        handlers["restriction.guard-approved"] = self._guard_approval
+        handlers.update({f"case.{move.value}": self._case for move in CaseMove})
+        handlers["signal.received"] = self._signal
+        handlers["principal.role-granted"] = self._grant
+        handlers["principal.role-revokeed"] = self._grant
+        handlers[BOOTSTRAPPED] = self._bootstrap
+        handlers[KEY_CREATED] = self._key
+        handlers[KEY_REVOKED] = self._revocation
+        handlers["world.imported"] = self._world_import
+        handlers.update(dict.fromkeys(WITHOUT_TABLE, _no_table))
+        return handlers
+
+    def run(self) -> StoreAuditReport:
+        size = ledger_size(self.session)
+        cursor = consumer_position(self.session, CONSUMER)
+        entries = tables.logged_entries(self.session, size=size)
+        count = last = 0
+        if size == 0:
+            self._compare_restrictions(size)
+        for rows in tables.outbox_rows(self.session):
+            for row in rows:
+                entry = next(entries) if count < size else None
+                where = Where(row, entry)
+                if entry is not None and entry.outbox_id != where.event_id:
+                    raise unlinked(where, entry)
+                if entry is None and where.event_id <= cursor:
+                    raise where.diverged(
+                        f"the ledger's cursor ({cursor}) is past this event, which has no entry"
+                    )
+                handler = self.handlers.get(where.event_type, _unknown)
+                try:
+                    record = handler(where)
+                except (KeyError, TypeError, ValueError) as exc:  # from a records function
+                    raise where.diverged(f"its row gives no outbox record: {exc!r}") from exc
+                if record is not None:
+                    compare(where, record)
+                if entry is not None:
+                    check_entry(where, entry, record)
+                    if where.event_type in ENFORCEMENT:
+                        assert isinstance(where.row, StoredEvent)
+                        problem = self.restrictions.act(where.row, entry.public, entry.seq)
+                        if problem is not None:
+                            raise where.diverged(problem)
+                count += 1
+                if count == size:
+                    if cursor < where.event_id:  # the next sync would log it again
+                        raise where.diverged(
+                            f"it is the ledger's last entry, but the ledger's cursor is {cursor}"
+                        )
+                    self._compare_restrictions(size)
+                last = where.event_id
+        if count < size:
+            entry = next(entries)
+            raise StoreDivergenceError(
+                f"store audit: ledger entry {entry.seq} ({public_type(entry)}) records "
+                f"outbox event {entry.outbox_id}, which is not in the outbox",
+                event=f"outbox event {entry.outbox_id}",
+                index=entry.seq,
+            )
+        if cursor > last:
+            raise StoreDivergenceError(
+                f"store audit: the ledger's cursor ({cursor}) is past the outbox's last event "
+                f"({last}): events it logged are gone",
+                event=f"outbox event {cursor}",
+                index=size - 1 if size else None,
+            )
+        self._check_left_over(size)
+        return self._report(size, count - size)
+
+    def _compare_restrictions(self, size: int) -> None:
+        divergence: Divergence | None = self.restrictions.compare(size, self.now)
+        if divergence is not None:
+            raise StoreDivergenceError(
+                f"store audit: {divergence.detail}",
+                event=divergence.event,
+                index=divergence.index,
+            )
+
+    def _report(self, size: int, pending: int) -> StoreAuditReport:
+        counted = (
+            self.restriction_events,
+            self.guard,
+            self.case_events,
+            self.signals,
+            self.grants,
+            self.worlds,
+        )
+        rows = {r.table: r.taken for r in counted}
+        rows["api_keys"] = len(self.keys_seen)
+        rows["api_key_revocations"] = len(self.revocations_seen)
+        approved, in_force = self.restrictions.compared
+        return StoreAuditReport(size, pending, rows, approved, in_force)
+
+    def _check_left_over(self, size: int) -> None:
+        """Rows that no outbox event matched."""
+        for rows in (
+            self.restriction_events,
+            self.guard,
+            self.case_events,
+            self.signals,
+            self.grants,
+            self.worlds,
+        ):
+            row = rows.rest()
+            if row is not None:
+                name = row_name(row)
+                raise StoreDivergenceError(
+                    f"store audit: {name} has no outbox event (nor ledger entry: the ledger "
+                    f"holds {size})",
+                    event=name,
+                    index=None,
+                )
+        left = [f"api_keys id {k}" for k in sorted(self.keys.keys() - self.keys_seen)]
+        left += [
+            f"api_key_revocations key {k}"
+            for k in sorted(self.revocations.keys() - self.revocations_seen)
+        ]
+        if left:
+            raise StoreDivergenceError(
+                f"store audit: {left[0]} has no outbox event (nor ledger entry)",
+                event=left[0],
+                index=None,
+            )
+
+    # -- each history ----------------------------------------------------------------------
+
+    def _next(self, rows: _Rows[_T], where: Where) -> _T:
+        row = rows.take()
+        if row is None:
+            raise where.diverged(f"{rows.table} holds no row for it (deleted, or inserted)")
+        where.row = row
+        return row
+
+    def _restriction(self, where: Where) -> OutboxRecord:
+        event = self._next(self.restriction_events, where)
+        record = restriction_record(event, world_version=self.world_version)
+        problem = self.restrictions.replay(event)
+        if problem is not None:
+            raise where.diverged(problem)
+        return record
+
+    def _guard_approval(self, where: Where) -> OutboxRecord:
+        approval = self._next(self.guard, where)
+        plan = self.plans.get(approval.plan_id)
+        if plan is None:
+            raise where.diverged(f"its plan {approval.plan_id} is missing")
+        return guard_record(approval, plan, world_version=self.world_version)
+
+    def _case(self, where: Where) -> OutboxRecord:
+        event, outbox_id = self._next(self.case_events, where)
+        where.row = event
+        if outbox_id != where.event_id:
+            raise where.diverged(f"its row names outbox event {outbox_id}")
+        expected = self.case_revisions.get(event.case_id, 0) + 1
+        if event.revision != expected:
+            raise where.diverged(f"revision {expected} of {event.case_id} was expected")
+        self.case_revisions[event.case_id] = expected
+        return case_record(event, world_version=self.world_version)
+
+    def _signal(self, where: Where) -> OutboxRecord:
+        signal = self._next(self.signals, where)
+        return signal_record(signal, world_version=self.world_version)
+
+    def _grant(self, where: Where) -> OutboxRecord:
+        grant = self._next(self.grants, where)
+        return grant_record(grant)
+
+    def _stored_key(self, where: Where) -> StoredKey:
+        key_id = payload_key(where)
+        key = self.keys.get(key_id)
+        if key is None or key_id in self.keys_seen:
+            raise where.diverged(
+                f"api_keys holds no row for key {key_id} (deleted, or inserted)",
+                missing=f"api_keys id {key_id}",
+            )
+        self.keys_seen.add(key_id)
+        where.row = key
+        return key
+
+    def _bootstrap(self, where: Where) -> OutboxRecord:
+        key = self._stored_key(where)
+        grants = [self._next(self.grants, where) for _ in key.roles]
+        for grant in grants:
+            made = (grant.kind, grant.principal, grant.actor, grant.at)
+            if made != ("grant", key.principal, key.principal, key.created_at):
+                where.row = grant
+                raise where.diverged("the grant is not one of the bootstrap's")
+        where.row = key
+        return bootstrap_record(key, grants)
+
+    def _key(self, where: Where) -> OutboxRecord:
+        key = self._stored_key(where)
+        return key_created_record(key)
+
+    def _revocation(self, where: Where) -> OutboxRecord:
+        key_id = payload_key(where)
+        revocation = self.revocations.get(key_id)
+        if revocation is None or key_id in self.revocations_seen:
+            raise where.diverged(
+                f"api_key_revocations holds no row for key {key_id} (deleted, or inserted)",
+                missing=f"api_key_revocations key {key_id}",
+            )
+        self.revocations_seen.add(key_id)
+        where.row = revocation
+        return key_revoked_record(revocation)
+
+    def _world_import(self, where: Where) -> OutboxRecord:
+        version = self._next(self.worlds, where)
+        stored = world_by_version(self.session, version.id)  # an import is rare: read it whole
+        if stored is None or world_digest(stored.world) != version.digest:
+            raise where.diverged("its nodes, services or regions were changed")
+        counts = diff_worlds(self.world, stored.world).counts()
+        record = world_record(version, counts=counts)
+        self.world_version, self.world = version.id, stored.world
+        return record
+
+
+def _no_table(where: Where) -> None:
+    return None
+
+
+def _unknown(where: Where) -> None:
+    raise where.diverged("no history writes events of this type")
