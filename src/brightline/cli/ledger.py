@@ -19,6 +19,7 @@ from brightline.service.ledger import (
     LedgerKeys,
     disclose,
     export_tiles_dir,
+    granularity_of,
     keygen,
     ledger_status,
     prove_inclusion,
@@ -26,6 +27,7 @@ from brightline.service.ledger import (
     verify_store,
     verify_tiles,
 )
+from brightline.service.store_audit import verify_and_audit
 
 ledger_app = typer.Typer(
     help="The public, append-only log of every state change.", no_args_is_help=True
@@ -124,10 +126,19 @@ def verify(
         Path | None, typer.Option("--tiles", help="Verify an exported tiles directory instead.")
     ] = None,
     verifier: Verifier = None,
+    no_store_audit: Annotated[
+        bool,
+        typer.Option(
+            "--no-store-audit",
+            help="Check only the tree, not that the ledger records the store's history.",
+        ),
+    ] = False,
     key_file: KeyFile = None,
     token_file: TokenFile = None,
 ) -> None:
     """Recompute the tree and check it against the signed checkpoints; name the first bad entry.
+    Then audit the store: every history row has its one outbox event and ledger entry, in
+    order, and the restrictions in force agree (docs/ledger.md#the-store-audit).
 
     With --tiles it reads only files and needs no credential."""
     key = read_verifier(verifier) if verifier is not None else LedgerKeys.of(settings()).verifier()
@@ -143,7 +154,12 @@ def verify(
         config = settings()
         with acting(Action.VIEW_LEDGER, key_file, token_file, config=config) as (store, _):
             sync(config, store)
-            report = verify_store(store, key, older=older)
+            if no_store_audit:
+                report = verify_store(store, key, older=older)
+            else:
+                report = verify_and_audit(
+                    store, key, older=older, granularity=granularity_of(config)
+                )
     console.print(f"[green]verified[/] {report.source}: {report.size} entries", highlight=False)
     for note in report.notes:
         console.print(f"  {note}", highlight=False)
