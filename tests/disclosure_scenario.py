@@ -31,6 +31,7 @@ from brightline.service import (
     propose_restrictions,
     reject_restriction,
 )
+from brightline.service.apikeys import revoke_key
 from brightline.service.cases import (
     add_evidence,
     add_task,
@@ -45,7 +46,6 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
-from brightline.service.apikeys import revoke_key
 from brightline.service.guard import PlanLimits
 from brightline.service.intake import revoke_role, signal_from_alert
 from brightline.service.ledger import LedgerKeys, keygen, sync
