@@ -30,14 +30,17 @@ from brightline.access import Role
 from brightline.config import Settings
 from brightline.disclosure import Granularity
 from brightline.generalization import TimeGranularity
+from brightline.ledger import LedgerEntry
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.intake import grant_role
-from brightline.service.ledger import keygen, sync, sync_ledger
+from brightline.service.ledger import keygen, private_record, sync, sync_ledger
 from brightline.service.records import restriction_record
 from brightline.service.store_audit import StoreDivergenceError, audit_store
+from brightline.service.store_audit_checks import Where, check_entry, compare
 from brightline.store import Store, StoredEvent, open_store
-from brightline.store.history import logged_entries
+from brightline.store.history import LoggedEntry, logged_entries
 from brightline.store.ledger import ledger_size
+from brightline.store.outbox import OutboxRecord
 from disclosure_scenario import every_event
 from principals import NO_TELEMETRY, principal
 from service.store_scenarios import ALICE, BOB, at
@@ -468,3 +471,32 @@ def test_any_logged_event_deleted_or_changed_is_named_at_its_index(
                 text("INSERT INTO outbox VALUES (:id, :event_type, :payload, :created_at)"),
                 kept._asdict(),
             )
+
+
+# -- the fast path and the exact one ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**70, 1e16, 0.1, -0.0, "é\u2028\x7f\x01", [1.5, None, True]],
+    ids=["big-int", "1e16", "0.1", "negative-zero", "unicode", "list"],
+)
+def test_values_orjson_writes_otherwise_are_compared_exactly(value: Any) -> None:
+    """A record the writer wrote with the standard library (canonical_json) matches its
+    row's whatever orjson would make of it; and the entry's commitment checks out."""
+    when = datetime(2025, 10, 9, tzinfo=UTC)
+    record = OutboxRecord("case.task-added", {"case": "C-1", "data": {"x": value}}, when)
+    payload = _canonical(record.payload)
+    where = Where((7, record.event_type, payload, when), None)
+    compare(where, record)  # raises if it differs
+    entry = LedgerEntry.seal(
+        event_type=record.event_type,
+        time="2025-10-09T00:00:00Z",
+        record=private_record(where.outbox_entry()),
+    )
+    logged = LoggedEntry(6, 7, entry.public_bytes(), entry.salt)
+    where = Where((7, record.event_type, payload, when), logged)
+    check_entry(where, logged, record)
+    other = OutboxRecord(record.event_type, {"case": "C-1", "data": {"x": "other"}}, when)
+    with pytest.raises(StoreDivergenceError, match=r"'data\.x'"):
+        compare(where, other)

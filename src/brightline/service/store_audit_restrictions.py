@@ -54,7 +54,7 @@ class Restrictions:
         #: Per reference: the index of its last enforcement entry and what it publishes.
         self.acts: dict[str, tuple[int, _Enforced]] = {}
         self.compared = (0, 0)
-        self._published: dict[str, _Enforced] = {}
+        self._published: dict[bytes, _Enforced] = {}
 
     def replay(self, event: StoredEvent) -> str | None:
         """Apply one more event of the store; what is wrong with it, if anything."""
@@ -131,7 +131,7 @@ class Restrictions:
         if state.phase not in APPROVED_PHASES:
             return None  # never approved: no enforcement act
         body = {k: v for k, v in state.body.items() if k not in _UNREAD}
-        key = canonical_json(body)
+        key = canonical_json(body).encode()  # one per restriction approved
         if key not in self._published:
             facts = Facts(restriction=body, reference=ref, granularity=self.granularity)
             fields = published("restriction.approved", {"kind": "approved"}, facts)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -44,11 +44,10 @@ def append_outbox(
     return row.id
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRecord:
+class OutboxRecord(NamedTuple):
     """The outbox event a history row must have: its type, payload and time, as
     ``brightline.service.records`` derives them from the row (for the writer and the
-    store audit alike)."""
+    store audit alike). A tuple, not a dataclass: the audit makes a million of them."""
 
     event_type: str
     payload: Mapping[str, Any]
