@@ -127,13 +127,14 @@ def test_verify_audits_the_store_and_names_an_approval_quietly_undone(
 
 
 def test_a_divergence_quoting_stored_text_is_printed_as_text(cli: People, tmp_path: Path) -> None:
-    """A difference quotes the stored values; text that looks like markup stays text."""
+    """A divergence quotes what it finds in the store (here an event's type); text that
+    looks like markup stays text."""
     run = cli.invoke
     run("world", "import", str(EXAMPLE), by=ADMIN)
     engine = create_engine(f"sqlite:///{tmp_path / 'b.db'}")
     with engine.begin() as connection:
-        connection.execute(text("UPDATE world_versions SET source = '[/] [bold]x' WHERE id = 1"))
+        connection.execute(text("UPDATE outbox SET event_type = '[/] [bold]x' WHERE id = 1"))
     engine.dispose()
     error = words(run("ledger", "verify", by="aude", code=5))
-    assert "'source' is" in error
-    assert "[/] [bold]x" in error
+    assert "outbox event 1 ([/] [bold]x, ledger entry 0)" in error
+    assert "no history writes events of this type" in error

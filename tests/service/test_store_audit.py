@@ -197,7 +197,8 @@ def test_events_not_yet_logged_are_audited_against_their_rows(history: Store) ->
     error = _diverges(history)
     assert error.index is None
     assert "not yet logged" in str(error)
-    assert '\'principal\' is "newcomer" in the outbox, "mallory" by the row' in str(error)
+    assert "its row gives another payload: 'principal' differs" in str(error)
+    assert "mallory" not in str(error)  # records are private: where, never what
 
 
 # -- tampers ------------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ def test_an_edited_outbox_payload_is_named(history: Store) -> None:
     assert error.index == index
     assert error.event.startswith("case_events seq ")
     assert f"ledger entry {index}" in str(error)
-    assert '\'data.outcome\' is "upheld" in the outbox, "lift" by the row' in str(error)
+    assert "'data.outcome' differs" in str(error)
 
 
 def test_an_edited_history_row_is_named(history: Store) -> None:
@@ -246,7 +247,7 @@ def test_an_edited_history_row_is_named(history: Store) -> None:
         index,
         f"restriction_events seq {payload['event']} (r-hq r1)",
     )
-    assert '\'restriction_body.scope\' is "mod-hq" in the outbox, "mod-medical"' in str(error)
+    assert "'restriction_body.scope' differs" in str(error)
 
 
 def test_an_edited_key_row_is_named(history: Store) -> None:
@@ -256,7 +257,7 @@ def test_an_edited_key_row_is_named(history: Store) -> None:
     _sql(history, "UPDATE api_keys SET roles = '[\"admin\"]' WHERE id = :k", k=payload["key"])
     error = _diverges(history)
     assert (error.index, error.event) == (index, f"api_keys id {payload['key']}")
-    assert '\'roles\' is ["auditor"] in the outbox, ["admin"] by the row' in str(error)
+    assert "'roles' differs" in str(error)
 
 
 def test_a_revocation_undone_is_named(history: Store) -> None:

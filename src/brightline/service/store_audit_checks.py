@@ -201,25 +201,22 @@ def public_type(entry: LoggedEntry) -> str:
 
 
 def _difference(record: OutboxRecord, text: str) -> str:
+    """Where the payloads differ, not what they hold: the values are private records,
+    which ``ledger verify`` (any staff) must not print; ``ledger disclose`` shows them to
+    auditors."""
     try:
         got = json.loads(text)
     except ValueError:
         return "the outbox holds no JSON"
-    path, have, want = _first_difference(got, dict(record.payload), "")
-    where = repr(path) if path else "it"
-    return f"{where} is {_short(have)} in the outbox, {_short(want)} by the row"
+    path = _first_difference(got, dict(record.payload), "")
+    return f"{path!r} differs" if path else "it differs"
 
 
-def _first_difference(have: Any, want: Any, path: str) -> tuple[str, Any, Any]:
-    """The first path (``a.b``) at which two JSON values differ, and the two values there."""
+def _first_difference(have: Any, want: Any, path: str) -> str:
+    """The first path (``a.b``) at which two JSON values differ."""
     if isinstance(have, dict) and isinstance(want, dict):
         for key in sorted(set(have) | set(want)):
             if canonical_json(have.get(key)) != canonical_json(want.get(key)):
                 where = f"{path}.{key}" if path else str(key)
                 return _first_difference(have.get(key), want.get(key), where)
-    return path, have, want
-
-
-def _short(value: Any) -> str:
-    text = canonical_json(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return path
