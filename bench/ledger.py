@@ -352,7 +352,7 @@ def run_store_audit(url: str, leaves: int) -> list[Result]:
     """``ledger verify`` as the CLI runs it (the tree, then the store audit) over a store
     whose history is ``leaves`` consistent changes (``store_history``)."""
     from brightline.service.ledger import verify_store
-    from brightline.service.store_audit import audit_store, verify_and_audit
+    from brightline.service.store_audit import audit_store
     from brightline.store import open_store
     from store_history import write_history
 
@@ -363,7 +363,12 @@ def run_store_audit(url: str, leaves: int) -> list[Result]:
         results.append(Result(f"store history of {size:,} changes written", f"{seconds:.1f} s"))
         tree, _ = timed(lambda: verify_store(store, signer.verifier()))
         audit, _ = timed(lambda: audit_store(store))
-        both, _ = timed(lambda: verify_and_audit(store, signer.verifier()))
+
+        def ledger_verify() -> None:  # as the CLI runs it, without --chain
+            verify_store(store, signer.verifier())
+            audit_store(store)
+
+        both, _ = timed(ledger_verify)
     results.append(Result("  store audit alone", f"{audit:.2f} s"))
     results.append(Result("  tree verification alone", f"{tree:.2f} s"))
     results.append(

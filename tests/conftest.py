@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from brightline.config import Settings
 from brightline.store import Store, open_store
+from tmpfs import tmpfs  # noqa: F401  (a fixture: a real, small file system)
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_SCRIPT = ROOT / "scripts" / "postgres-test-cluster.sh"

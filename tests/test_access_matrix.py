@@ -600,6 +600,9 @@ CLI: list[Probe] = [
     Probe(Action.EXPORT_POLICY, call=_cli("export", "cedar", "--out", _out(""))),
     Probe(Action.VIEW_LEDGER, call=_cli("ledger", "status")),
     Probe(Action.DISCLOSE, call=_cli("ledger", "disclose", "0")),
+    # Log 999 is not the current log: whoever passes the gate is refused as a conflict
+    # (exit 4), and the matrix's log is never sealed.
+    Probe(Action.SEAL_LEDGER, call=_cli("ledger", "seal-and-restart", "--log", "999")),
     Probe(
         Action.MANAGE_NOTIFICATIONS,
         call=_cli(
@@ -669,6 +672,7 @@ def test_admin_manages_keys_and_grants_only() -> None:
         Action.LIST_KEYS,
         Action.CREATE_KEY,
         Action.REVOKE_KEY,
+        Action.SEAL_LEDGER,
     }
 
 

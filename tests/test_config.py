@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from brightline.cli import app
-from brightline.config import Settings
+from brightline.config import Settings, WitnessEndpoint
 from brightline.errors import InvalidInputError
 from brightline.generalization import TimeGranularity
 from brightline.service.plans import PlanLimits
@@ -88,6 +88,8 @@ BAD_VALUE_OF_TYPE: dict[object, str] = {
     bool: "on",
     Mapping[str, str]: "audit",  # a claim without "=role"
     TimeGranularity: "year",
+    int | None: "five",
+    tuple[WitnessEndpoint, ...]: "https://witness.example",  # a URL without its key
 }
 #: Types of which any text is a value: nothing to refuse when they are read.
 TEXT_TYPES: set[object] = {str, str | None, Path, SecretStr, SecretStr | None, tuple[str, ...]}
@@ -144,3 +146,29 @@ def test_the_ledger_s_granularity_is_a_day_week_or_month_and_sectors_extend_the_
     assert settings.ledger_private_sectors == ("shipping",)
     with pytest.raises(InvalidInputError, match="media cannot be both public and private"):
         Settings.from_env({"BRIGHTLINE_LEDGER_PUBLIC_SECTORS": "media"})
+
+
+def test_witnesses_are_url_and_key_pairs_with_a_quorum_they_can_meet() -> None:
+    from brightline.ledger import generate_cosigner
+
+    w1, w2 = (str(generate_cosigner(f"w{i}.example").verifier()) for i in (1, 2))
+    settings = Settings.from_env(
+        {
+            "BRIGHTLINE_LEDGER_WITNESSES": f"https://w1.example/ {w1}, http://127.0.0.1:9 {w2}",
+            "BRIGHTLINE_LEDGER_WITNESS_QUORUM": "1",
+        }
+    )
+    assert settings.ledger_witnesses == (
+        WitnessEndpoint(url="https://w1.example", key=w1),
+        WitnessEndpoint(url="http://127.0.0.1:9", key=w2),
+    )
+    assert settings.ledger_witness_quorum == 1
+    assert Settings().ledger_witnesses == ()
+    for env, words in (
+        ({"BRIGHTLINE_LEDGER_WITNESS_QUORUM": "1"}, "more than the 0 witnesses"),
+        ({"BRIGHTLINE_LEDGER_WITNESSES": f"ftp://w1.example {w1}"}, "http:// or https://"),
+        ({"BRIGHTLINE_LEDGER_WITNESSES": f"https://a {w1},https://b {w1}"}, "given twice"),
+        ({"BRIGHTLINE_LEDGER_WITNESSES": "https://a w1+00000000+BAAA"}, "0x04"),
+    ):
+        with pytest.raises(InvalidInputError, match=words):
+            Settings.from_env(env)

@@ -36,6 +36,7 @@ from brightline.disclosure import (
 )
 from brightline.errors import LedgerIntegrityError
 from brightline.generalization import TimeGranularity
+from brightline.ledger import CONTINUED
 from brightline.service import EventKind
 from brightline.service.ledger import sync_ledger
 from brightline.store import Store, restriction_ids
@@ -171,8 +172,17 @@ ENFORCEMENT_TYPES = {
 }
 
 
+#: What the first entry of a log continuing a sealed one publishes: what the sealed log's
+#: final checkpoint says, and the hash of that checkpoint.
+CONTINUED_FIELDS = {"origin", "size", "root", "checkpoint_sha256"}
+
+
 def test_only_enforcement_acts_publish_anything() -> None:
+    """...and the entry that continues a sealed log, which says nothing of anyone."""
     for event_type, fields in PUBLIC_FIELDS.items():
+        if event_type == CONTINUED:
+            assert fields == CONTINUED_FIELDS
+            continue
         expected = ENFORCEMENT_FIELDS if event_type in ENFORCEMENT_TYPES else frozenset()
         assert fields == expected, event_type
     assert "case" not in ENFORCEMENT_FIELDS
@@ -232,7 +242,9 @@ def _check_model(store: Store, forms: list[dict[str, Any]]) -> None:
     for form in forms:
         public = form["public"]
         assert set(public) <= PUBLIC_FIELDS[form["type"]], form
-        if form["type"] not in ENFORCEMENT_TYPES:
+        if form["type"] == CONTINUED:
+            assert set(public) == CONTINUED_FIELDS, form
+        elif form["type"] not in ENFORCEMENT_TYPES:
             assert public == {}, form
         else:
             assert public["restriction"].startswith("R-")
@@ -249,7 +261,9 @@ def test_a_realistic_run_writes_every_type_and_publishes_only_enforcement(
     for _ in every_event(store, config, tmp_path):
         sync_ledger(store, signer=None, granularity=granularity)
     forms = _public_forms(store)
-    assert {f["type"] for f in forms} == set(PUBLIC_FIELDS)  # the run covers the table
+    # The run covers the table, but for the entry only a seal writes (a log continuing a
+    # sealed one: tests/service/test_ledger_chain.py).
+    assert {f["type"] for f in forms} == set(PUBLIC_FIELDS) - {CONTINUED}
     _check_model(store, forms)
     text = json.dumps([f["public"] for f in forms])
     for secret in PRIVATE:
@@ -365,6 +379,16 @@ def _base(event_type: str) -> dict[str, Any]:
         }
     if family == "principal":
         return {"principal": "jo", "role": "auditor", "actor": "admin"}
+    if family == "ledger":  # the first entry of a log continuing a sealed one
+        return {
+            "origin": "brightline.local/ledger",
+            "size": 5,
+            "root": "jg3l4vEdpgUPS0uKgCzG7Vax/AxSLblJus2kmlPOzJ8=",
+            "checkpoint_sha256": "ab" * 32,
+            "log": 2,
+            "sealed_log": 1,
+            "actor": "admin",
+        }
     return {"version": 2, "digest": "ab", "source": "/path", "counts": {"added_nodes": 3}}
 
 
@@ -490,12 +514,44 @@ def test_an_approval_without_a_reference_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "event_type", sorted(t for t in PUBLIC_FIELDS if t not in ENFORCEMENT_TYPES)
+    "event_type", sorted(t for t in PUBLIC_FIELDS if t not in ENFORCEMENT_TYPES | {CONTINUED})
 )
 def test_every_other_event_publishes_nothing(event_type: str) -> None:
     """Proposals, rejections, guard approvals, cases, signals, principals and world
     imports: the entry's type, day and commitment say it happened, nothing more."""
     assert published(event_type, _base(event_type), FACTS) == {}
+
+
+def test_a_continued_log_publishes_the_sealed_log_s_checkpoint_and_not_who_sealed_it() -> None:
+    record = _base(CONTINUED)
+    assert published(CONTINUED, record, FACTS) == {
+        "origin": "brightline.local/ledger",
+        "size": 5,
+        "root": "jg3l4vEdpgUPS0uKgCzG7Vax/AxSLblJus2kmlPOzJ8=",
+        "checkpoint_sha256": "ab" * 32,
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("origin", ""),
+        ("origin", "brightline.local/ledger\nadmin alice"),
+        ("size", 0),
+        ("size", True),
+        ("size", "5"),
+        ("root", "a name, not a hash"),
+        ("root", "YWxpY2U="),  # base64, but of 5 bytes
+        ("checkpoint_sha256", "ab" * 31),
+        ("checkpoint_sha256", "AB" * 32),  # not as the chain writes it
+        ("checkpoint_sha256", "alice"),
+    ],
+)
+def test_a_continued_log_publishes_hashes_only_as_hashes(key: str, value: object) -> None:
+    """Each field is checked for its shape, so none can carry anything but what a
+    checkpoint says (a name, a free text)."""
+    with pytest.raises(LedgerIntegrityError, match=repr(key)):
+        published(CONTINUED, {**_base(CONTINUED), key: value}, FACTS)
 
 
 SECRET = "SECRET-never-published"

@@ -47,7 +47,7 @@ class Role(StrEnum):
     APPROVER = "approver"
     AUDITOR = "auditor"
     CASE_ADMIN = "case-admin"
-    #: Bootstrapping, API keys and role grants; nothing else.
+    #: Bootstrapping, API keys, role grants and the ledger's key; nothing else.
     ADMIN = "admin"
     #: A gateway: bundles, decisions and decision-log reports.
     ENFORCEMENT_POINT = "enforcement-point"
@@ -92,6 +92,8 @@ class Action(StrEnum):
     # the ledger
     VIEW_LEDGER = "view-ledger"
     DISCLOSE = "disclose"
+    #: Seal the current log and continue in a new one, under a new key.
+    SEAL_LEDGER = "seal-ledger"
     # notifications
     MANAGE_NOTIFICATIONS = "manage-notifications"
     VIEW_NOTIFICATIONS = "view-notifications"
@@ -149,6 +151,7 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.EXPORT_POLICY: _STAFF,
         Action.VIEW_LEDGER: _STAFF,
         Action.DISCLOSE: frozenset({R.AUDITOR}),
+        Action.SEAL_LEDGER: frozenset({R.ADMIN}),
         Action.MANAGE_NOTIFICATIONS: frozenset({R.CASE_ADMIN}),
         Action.VIEW_NOTIFICATIONS: frozenset({R.CASE_ADMIN, R.AUDITOR}),
         Action.LIST_PRINCIPALS: _KEYS_AND_GRANTS | {R.AUDITOR},

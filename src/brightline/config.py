@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, get_args
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -24,6 +32,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from brightline.errors import InvalidInputError, Problem
 from brightline.generalization import SectorClasses, TimeGranularity
+from brightline.ledger import CosignatureVerifier
 
 DEFAULT_DATABASE_URL = "sqlite:///brightline.db"
 DEFAULT_DATA_DIR = "brightline-data"
@@ -42,6 +51,34 @@ _MESSAGES: Final = {
     "float_type": "not a number",
     "finite_number": "not a finite number",
 }
+
+
+class WitnessEndpoint(BaseModel):
+    """A witness the log submits its checkpoints to (C2SP tlog-witness): its submission
+    URL prefix (``add-checkpoint`` is posted under it) and its verifier key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    key: str
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+            raise ValueError(f"a witness URL must be http:// or https://: {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("key")
+    @classmethod
+    def _witness_key(cls, value: str) -> str:
+        try:
+            return str(CosignatureVerifier.parse(value))
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+
+    def verifier(self) -> CosignatureVerifier:
+        return CosignatureVerifier.parse(self.key)
 
 
 class Settings(BaseSettings):
@@ -116,6 +153,14 @@ class Settings(BaseSettings):
     #: otherwise make Brightline send signed requests into the provider's own network
     #: (metadata services, admin ports). For tests and closed single-host setups.
     webhook_allow_private_targets_unsafe: bool = False
+    #: Witnesses (docs/ledger.md): each new checkpoint is submitted to each of them and
+    #: their cosignatures kept with it. In the environment, comma-separated entries of
+    #: ``<URL prefix> <witness verifier key>``. ``ledger_witness_quorum`` is how many valid
+    #: cosignatures the deployment's own ``ledger verify`` requires (default: all);
+    #: ``ledger_witness_timeout`` bounds each request to a witness, in seconds.
+    ledger_witnesses: Annotated[tuple[WitnessEndpoint, ...], NoDecode] = ()
+    ledger_witness_quorum: int | None = Field(default=None, ge=1)
+    ledger_witness_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
 
     @classmethod
     def settings_customise_sources(
@@ -162,6 +207,21 @@ class Settings(BaseSettings):
             pairs[claim.strip()] = role.strip()
         return pairs
 
+    @field_validator("ledger_witnesses", mode="before")
+    @classmethod
+    def _witness_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        endpoints = []
+        for entry in value.split(","):
+            if not entry.strip():
+                continue
+            parts = entry.split()
+            if len(parts) != 2:
+                raise ValueError(f"not '<URL prefix> <witness verifier key>': {entry.strip()!r}")
+            endpoints.append({"url": parts[0], "key": parts[1]})
+        return endpoints
+
     @field_validator(
         "transparency_fields",
         "ledger_public_sectors",
@@ -186,6 +246,19 @@ class Settings(BaseSettings):
             return _BOOLEANS[value.strip().lower()]
         except KeyError:
             raise ValueError(f"not a boolean (true, false, 1 or 0): {value!r}") from None
+
+    @model_validator(mode="after")
+    def _witness_quorum(self) -> Settings:
+        quorum, count = self.ledger_witness_quorum, len(self.ledger_witnesses)
+        if quorum is not None and quorum > count:
+            raise ValueError(
+                f"{self.variable('ledger_witness_quorum')}: {quorum} is more than the "
+                f"{count} witnesses of {self.variable('ledger_witnesses')}"
+            )
+        keys = [w.key for w in self.ledger_witnesses]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{self.variable('ledger_witnesses')}: a witness key is given twice")
+        return self
 
     @model_validator(mode="after")
     def _sector_classes(self) -> Settings:

@@ -14,6 +14,9 @@ never individually.**
 - Every other event (proposals, rejections, guard approvals, cases, signals, principals,
   API keys, world imports) publishes its type, its day and its commitment only: the log
   proves it happened and what record it committed to, and says nothing of it.
+- The one entry about the log itself, ``ledger.continued`` (entry 0 of a log that
+  continues a sealed one), publishes the sealed log's origin, final size and root and
+  the SHA-256 of its final checkpoint: what that checkpoint already says, nothing more.
 - Every time is rounded down to the day (or week, or month) in UTC.
 
 :data:`PUBLIC_FIELDS` lists every event type the code writes and the only fields its
@@ -31,6 +34,8 @@ facts and is the only caller.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -82,6 +87,8 @@ ENFORCEMENT_FIELDS: Final = frozenset(
 )
 #: Type, day and commitment only.
 _NOTHING: Final[frozenset[str]] = frozenset()
+#: What a log that continues a sealed one says about it (``brightline.ledger.chain``).
+_CONTINUED: Final = frozenset({"origin", "size", "root", "checkpoint_sha256"})
 
 #: Every event type the code writes, and the only fields its public form may hold.
 PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
@@ -129,6 +136,11 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         # A transparency report's release (its differentially private figures, the noise
         # drawn, what was suppressed): the record is for auditors, the entry says when.
         "transparency.released": _NOTHING,
+        # The log itself (issue 15, point 6): entry 0 of a log that continues a sealed one
+        # (brightline.ledger.chain) publishes what a verifier needs to walk back to it and
+        # nothing of who sealed it: the sealed log's origin, final size and root and the
+        # hash of its final checkpoint, all four already public on that checkpoint.
+        "ledger.continued": _CONTINUED,
     }
 )
 
@@ -353,8 +365,53 @@ _RESTRICTION_DERIVATIONS: Final[Mapping[str, _Derivation]] = MappingProxyType(
     }
 )
 
+
+def _origin(event: _Event) -> object:
+    """A log's name, as on the first line of its checkpoints."""
+    origin = event.record["origin"]
+    if not isinstance(origin, str) or not origin or "\n" in origin:
+        raise ValueError(f"a log's origin is one non-empty line, not {origin!r}")
+    return origin
+
+
+def _size(event: _Event) -> object:
+    size = event.record["size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"a sealed log's size is a positive number, not {size!r}")
+    return size
+
+
+def _digest(key: str, *, encoding: str) -> _Derivation:
+    """A SHA-256 digest, exactly as ``brightline.ledger.chain`` writes it (base64 or hex):
+    32 bytes and nothing else, so that the field cannot carry anything but a hash."""
+
+    def derivation(event: _Event) -> object:
+        text = event.record[key]
+        if not isinstance(text, str):
+            raise ValueError(f"{key} is not text: {text!r}")
+        raw = base64.b64decode(text, validate=True) if encoding == "base64" else bytes.fromhex(text)
+        encoded = base64.b64encode(raw).decode() if encoding == "base64" else raw.hex()
+        if len(raw) != hashlib.sha256().digest_size or encoded != text:
+            raise ValueError(f"{key} is not a SHA-256 digest in {encoding}: {text!r}")
+        return text
+
+    return derivation
+
+
+# A log that continues a sealed one publishes the sealed log's final checkpoint, by
+# reference: the origin, size and root printed on it and the hash of the signed note.
+# Nothing in it is about a customer or an investigation; who sealed it stays private.
+_LEDGER_DERIVATIONS: Final[Mapping[str, _Derivation]] = MappingProxyType(
+    {
+        "origin": _origin,
+        "size": _size,
+        "root": _digest("root", encoding="base64"),
+        "checkpoint_sha256": _digest("checkpoint_sha256", encoding="hex"),
+    }
+)
+
 #: Derivations by family (the part of the type before the dot); a family whose types
 #: publish nothing needs none.
 _DERIVATIONS: Final[Mapping[str, Mapping[str, _Derivation]]] = MappingProxyType(
-    {"restriction": _RESTRICTION_DERIVATIONS}
+    {"restriction": _RESTRICTION_DERIVATIONS, "ledger": _LEDGER_DERIVATIONS}
 )

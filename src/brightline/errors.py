@@ -11,7 +11,8 @@
     ├── RateLimitedError         too many requests from one credential
     ├── ConflictError            a state change that the current state does not allow
     ├── LedgerIntegrityError     the log or a proof does not verify
-    └── StoreUnavailableError    the database cannot be reached or used
+    ├── StoreUnavailableError    the database cannot be reached or used
+    └── StorageError             a file cannot be written or read back (disk full, read-only…)
 
 The CLI maps them to exit codes and the API to status codes, each in one place.
 """
@@ -73,6 +74,18 @@ class LedgerIntegrityError(BrightlineError):
 
 class StoreUnavailableError(BrightlineError):
     """The database cannot be reached or used (wrong URL, server down, locked, full…)."""
+
+
+class StorageError(BrightlineError):
+    """A file cannot be written (or read back): the disk is full, the file system is
+    read-only, permission is denied… ``path`` names the file and ``cause`` says why in the
+    system's words; the message is one line. Made by :mod:`brightline.files`, which leaves
+    the file as it was."""
+
+    def __init__(self, path: object, cause: str, *, verb: str = "write") -> None:
+        self.path = str(path)
+        self.cause = cause
+        super().__init__(f"cannot {verb} {self.path}: {cause}")
 
 
 class AuthenticationError(BrightlineError):

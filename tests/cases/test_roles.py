@@ -64,6 +64,7 @@ from brightline.service.intake import (
     show_reporter,
     submit_report,
 )
+from brightline.service.ledger_seal import seal_and_restart
 from brightline.service.notify import add_notification_contact, notification_log
 from brightline.service.usage import case_usage
 from brightline.store import Store
@@ -127,6 +128,7 @@ EXPECTED: dict[Action, str] = {
     Action.EXPORT_POLICY: "IAUC",
     Action.VIEW_LEDGER: "IAUC",
     Action.DISCLOSE: "U",
+    Action.SEAL_LEDGER: "D",
     Action.MANAGE_NOTIFICATIONS: "C",
     Action.VIEW_NOTIFICATIONS: "UC",
     Action.LIST_PRINCIPALS: "UCD",
@@ -245,6 +247,8 @@ def _calls(store: Store, case: str, tmp: Path) -> dict[Action, Callable[[Princip
             store, principal="newcomer", roles=["auditor"], actor=a
         ),
         Action.REVOKE_KEY: lambda a: revoke_key(store, "no-such-key", actor=a),
+        # Without a ledger key in ``tmp`` an admin's seal stops there (NotFoundError).
+        Action.SEAL_LEDGER: lambda a: seal_and_restart(settings, store, actor=a, expected=1),
     }
 
 

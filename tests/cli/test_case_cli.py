@@ -3,9 +3,11 @@ command acting as a principal with its own key."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+from brightline.store import canonical_json
 from cases.case_scenarios import EXAMPLE
 from cli.people import ADMIN, People, words
 
@@ -109,6 +111,24 @@ def test_case_from_report_to_close_through_the_cli(people: People, tmp_path: Pat
     assert "closed" in again
     timeline = json.loads(run("case", "timeline", case, "--json", by="ivy"))
     assert [t["kind"] for t in timeline if t["source"] == "restriction"] == ["proposed", "approved"]
+
+    # Exported and verified offline; an edited outcome, digest recomputed, exits with 5.
+    run("ledger", "keygen")
+    bundle = tmp_path / "c1.json"
+    run("case", "export", case, "--out", str(bundle), by="ivy")
+    key = str(tmp_path / "data" / "ledger" / "log.pub")
+    assert "entries verified" in run("case", "verify", str(bundle), "--verifier", key)
+    forged = json.loads(bundle.read_text(encoding="utf-8"))
+    assert forged["case"]["appeals"][0]["outcome"] == "upheld"
+    forged["case"]["appeals"][0]["outcome"] = "[bold]lift"
+    body = {k: v for k, v in forged.items() if k != "digest"}
+    forged["digest"] = hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    bundle.write_text(json.dumps(forged), encoding="utf-8")
+    refused = words(run("case", "verify", str(bundle), "--verifier", key, code=5))
+    assert (
+        'case.appeals[0].outcome: the bundle says "[bold]lift", the verified entries give '
+        '"upheld"' in refused
+    )
 
 
 def test_only_a_case_admin_sees_who_reported(people: People) -> None:

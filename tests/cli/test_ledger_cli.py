@@ -3,12 +3,16 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from brightline.cli import app
+from brightline.store import open_store
+from brightline.store.ledger_models import LedgerBundleRow
 from cli.people import ADMIN, People, words
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
@@ -138,3 +142,158 @@ def test_a_divergence_quoting_stored_text_is_printed_as_text(cli: People, tmp_pa
     error = words(run("ledger", "verify", by="aude", code=5))
     assert "outbox event 1 ([/] [bold]x, ledger entry 0)" in error
     assert "no history writes events of this type" in error
+
+
+# -- sealing a log and continuing in a new one ------------------------------------------------
+
+
+@pytest.fixture
+def staff(people: People) -> People:
+    """As ``cli``, on each backend (SQLite, then PostgreSQL)."""
+    people.invoke("ledger", "keygen")
+    for name, role in (("alice", "investigator"), ("bob", "approver"), ("aude", "auditor")):
+        people.enrol(name, role)
+    return people
+
+
+def _status(cli: People, *args: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(cli.invoke("ledger", "status", "--json", *args, by="aude"))
+    return result
+
+
+def _restarted_twice(cli: People, tmp_path: Path) -> int:
+    """Import, seal log 1, propose, seal log 2 as log 3 = example.org/log-3, approve;
+    the size log 1 was sealed at."""
+    run = cli.invoke
+    run("world", "import", str(EXAMPLE), by=ADMIN)
+    size = int(_status(cli)["size"])
+    run("ledger", "seal-and-restart", "--log", "1", by=ADMIN)
+    proposal = tmp_path / "p.yaml"
+    proposal.write_text("id: r-1\nscope: unit-9900\nactions: ['ai.speech:*']\n")
+    run("restrict", "propose", str(proposal), by="alice")
+    run("ledger", "seal-and-restart", "--log", "2", "--origin", "example.org/log-3", by=ADMIN)
+    run("restrict", "approve", "r-1", by="bob")
+    return size
+
+
+def test_seal_and_restart_twice_then_verify_the_chain(staff: People, tmp_path: Path) -> None:
+    run = staff.invoke
+    data = tmp_path / "data" / "ledger"
+    run("world", "import", str(EXAMPLE), by=ADMIN)
+    before = _status(staff)
+    assert (before["log"], before["origin"], before["logs"]) == (1, "brightline.local/ledger", 1)
+
+    run("ledger", "seal-and-restart", "--log", "1", by="aude", code=7)  # admins only
+    out = words(run("ledger", "seal-and-restart", "--log", "1", by=ADMIN))
+    assert f"sealed log 1 (brightline.local/ledger) at {before['size']} entries" in out
+    assert "log 2 (brightline.local/ledger/2) continues it" in out
+    assert (data / "log.pub").read_text().startswith("brightline.local/ledger/2+")
+    assert (data / "logs" / "1" / "log.pub").read_text().startswith("brightline.local/ledger+")
+    assert not (data / "next").exists()
+    err = words(run("ledger", "seal-and-restart", "--log", "1", by=ADMIN, code=4))
+    assert "log 1 is not the current log (log 2, brightline.local/ledger/2)" in err
+
+    proposal = tmp_path / "p.yaml"
+    proposal.write_text("id: r-1\nscope: unit-9900\nactions: ['ai.speech:*']\n")
+    run("restrict", "propose", str(proposal), by="alice")
+    after = _status(staff)
+    assert (after["log"], after["size"], after["logs"]) == (2, 2, 2)  # continued, proposed
+    assert _status(staff, "--log", "1")["size"] == before["size"]  # sealed: never grows
+
+    run("ledger", "seal-and-restart", "--log", "2", "--origin", "example.org/log-3", by=ADMIN)
+    run("restrict", "approve", "r-1", by="bob")
+    third = _status(staff)
+    assert (third["log"], third["origin"], third["size"]) == (3, "example.org/log-3", 2)
+    assert third["checkpoint"].startswith("example.org/log-3\n2\n")
+    assert _status(staff, "--log", "2")["size"] == 2
+
+    # The sealed logs' entries can still be proved and disclosed.
+    proof = json.loads(run("ledger", "prove", "0", "--log", "1", by="aude"))
+    assert proof["size"] == before["size"]
+    disclosed = json.loads(run("ledger", "disclose", "1", "--log", "2", by="aude"))
+    assert disclosed["event_type"] == "restriction.proposed"
+    first = json.loads(run("ledger", "disclose", "0", "--log", "3", by="aude"))
+    assert first["public"]["type"] == "ledger.continued"
+    assert first["public"]["public"]["origin"] == "brightline.local/ledger/2"
+    assert first["public"]["public"]["size"] == 2
+
+    out = words(run("ledger", "verify", "--chain", by="aude"))
+    assert "verified the chain of 3 log(s)" in out
+    assert "its entry 0 continues brightline.local/ledger/2 at its final checkpoint" in out
+    assert "its entry 0 continues brightline.local/ledger at its final checkpoint" in out
+    assert "verified brightline.local/ledger (store): " in out
+
+
+def _tamper_sql(cli: People, statement: str, **values: object) -> None:
+    url = cli.runner.env["BRIGHTLINE_DATABASE_URL"]
+    assert url is not None
+    with open_store(url, migrate=False) as store, store.write() as session:
+        session.execute(text(statement), values)
+
+
+def test_verify_names_a_changed_final_checkpoint(staff: People, tmp_path: Path) -> None:
+    _restarted_twice(staff, tmp_path)
+    _tamper_sql(
+        staff,
+        "UPDATE ledger_checkpoints SET note = note || ' ' WHERE id = "
+        "(SELECT max(id) FROM ledger_checkpoints WHERE log = 1)",
+    )
+    staff.invoke("ledger", "verify", by="aude")  # the current log is intact
+    err = words(staff.invoke("ledger", "verify", "--chain", by="aude", code=5))
+    assert (
+        "log 2 (brightline.local/ledger/2) does not continue log 1 (brightline.local/ledger): "
+        "the final checkpoint of brightline.local/ledger is not the one the ledger.continued "
+        "entry commits to"
+    ) in err
+
+
+def test_verify_names_a_changed_continued_entry(staff: People, tmp_path: Path) -> None:
+    _restarted_twice(staff, tmp_path)
+    url = staff.runner.env["BRIGHTLINE_DATABASE_URL"]
+    assert url is not None
+    with open_store(url, migrate=False) as store, store.write() as session:
+        row = session.get(LedgerBundleRow, (2, 0))
+        assert row is not None
+        row.entries = row.entries.replace(b'"size":', b'"size":1', 1)
+    err = words(staff.invoke("ledger", "verify", "--chain", by="aude", code=5))
+    assert "log 2 (brightline.local/ledger/2): entries differ from the stored log from index 0" in (
+        err
+    )
+
+
+def test_an_outsider_walks_the_chain_over_tiles(cli: People, tmp_path: Path) -> None:
+    sealed_at = _restarted_twice(cli, tmp_path)
+    data = tmp_path / "data" / "ledger"
+    tiles = {n: tmp_path / f"tiles-{n}" for n in (1, 2, 3)}
+    for n, directory in tiles.items():
+        out = cli.invoke("ledger", "export-tiles", str(directory), "--log", str(n), by="aude")
+        assert "wrote" in out
+    assert (
+        (tiles[1] / "checkpoint").read_text().startswith(f"brightline.local/ledger\n{sealed_at}\n")
+    )
+    current = tmp_path / "tiles"
+    cli.invoke("ledger", "export-tiles", str(current), by="aude")  # default: the current log
+    assert (current / "checkpoint").read_text() == (tiles[3] / "checkpoint").read_text()
+
+    outsider = CliRunner(env={"BRIGHTLINE_DATA_DIR": str(tmp_path / "elsewhere")})
+    keys = [data / "logs" / "1" / "log.pub", data / "logs" / "2" / "log.pub"]
+
+    def verify(*earlier: Path, extra: tuple[str, ...] = ()) -> Result:
+        argv = ["ledger", "verify", "--tiles", str(current), "--chain"]
+        argv += ["--verifier", str(data / "log.pub"), *extra]
+        argv += [arg for d in earlier for arg in ("--previous-tiles", str(d))]
+        argv += [arg for key in keys for arg in ("--previous-verifier", str(key))]
+        return outsider.invoke(app, argv)
+
+    result = verify(tiles[1], tiles[2])
+    assert result.exit_code == 0, result.stderr
+    assert "verified the chain of 3 log(s)" in words(result.stdout)
+    kept = tmp_path / "kept"  # a checkpoint of a sealed log is checked against that log
+    kept.write_text((tiles[1] / "checkpoint").read_text())
+    assert verify(tiles[2], tiles[1], extra=("--checkpoint", str(kept))).exit_code == 0
+
+    result = verify(tiles[2])
+    assert result.exit_code == 5
+    assert "continues brightline.local/ledger, but none of the earlier tiles" in words(
+        result.stderr
+    )

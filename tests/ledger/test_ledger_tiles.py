@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from brightline.errors import InvalidInputError, LedgerIntegrityError
+from brightline.errors import InvalidInputError, LedgerIntegrityError, StorageError
 from brightline.ledger.audit import TamperedLogError
 from brightline.ledger.checkpoint import Checkpoint, NoteSigner, generate_key, sign_checkpoint
 from brightline.ledger.tiles import (
@@ -23,6 +23,7 @@ from brightline.ledger.tiles import (
 )
 from brightline.ledger.tree import MemoryHashStore, TileAppender, TiledTree
 from brightline.ledger.verify import leaf_hash
+from tmpfs import PAGE, Tmpfs
 
 ORIGIN = "brightline.example/ledger"
 
@@ -300,3 +301,16 @@ def test_a_full_tile_serves_for_a_partial_one(tmp_path: Path, signer: NoteSigner
     export(tmp_path, signer, 256)
     source = TileDirSource(tmp_path)
     assert source.read_tile(0, 0, 10) == (tmp_path / "tile/0/000").read_bytes()[: 10 * 32]
+
+
+def test_an_export_onto_a_full_disk_leaves_the_published_log_verifiable(
+    tmpfs: Tmpfs, signer: NoteSigner
+) -> None:
+    published = tmpfs.path / "ledger"
+    export(published, signer, 1000)
+    tmpfs.fill(leave=4 * PAGE)  # room for a few of the new tiles, not all
+    with pytest.raises(StorageError, match="No space left on device"):
+        export(published, signer, 5000)
+    assert verify_tile_dir(published, signer.verifier()).size == 1000
+    hidden = [p for p in published.rglob(".*") if p.is_file()]
+    assert hidden == []

@@ -149,22 +149,24 @@ def test_a_rewritten_history_is_not_consistent(world_store: Store, tmp_path: Pat
         verify_store(world_store, VERIFIER, older=forged)
 
 
-def _tamper(store: Store, how: str) -> None:
-    """Change the stored entries of bundle 0 the way an insider with database access could."""
+def _tamper(store: Store, how: str, *, log: int = 1, index: int = 7) -> None:
+    """Change the stored entries of a log's bundle 0 the way an insider with database
+    access could: alter, remove or insert the entry at ``index``, or swap it with the
+    one two further on."""
     with store.write() as session:
-        row = session.get(LedgerBundleRow, 0)
+        row = session.get(LedgerBundleRow, (log, 0))
         entries = decode_entry_bundle(row.entries)
         if how == "alter":
-            entries[7] = b'{"v":1}'
+            entries[index] = b'{"v":1}'
         elif how == "remove":
-            del entries[7]
+            del entries[index]
         elif how == "reorder":
-            entries[7], entries[9] = entries[9], entries[7]
+            entries[index], entries[index + 2] = entries[index + 2], entries[index]
         elif how == "insert":
-            entries.insert(7, b'{"forged":true}')
+            entries.insert(index, b'{"forged":true}')
         session.execute(
             update(LedgerBundleRow)
-            .where(LedgerBundleRow.bundle == 0)
+            .where(LedgerBundleRow.log == log, LedgerBundleRow.bundle == 0)
             .values(entries=encode_entry_bundle(entries), width=len(entries))
         )
 

@@ -34,11 +34,12 @@ from brightline.ledger import LedgerEntry
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.intake import grant_role
 from brightline.service.ledger import keygen, private_record, sync, sync_ledger
+from brightline.service.ledger_seal import seal_and_restart
 from brightline.service.records import restriction_record
 from brightline.service.store_audit import StoreDivergenceError, audit_store
 from brightline.service.store_audit_checks import Where, check_entry, compare
-from brightline.store import Store, StoredEvent, open_store
-from brightline.store.history import LoggedEntry, logged_entries
+from brightline.store import Store, StoredEvent, append_outbox, open_store
+from brightline.store.history import LoggedEntry, log_sizes, logged_entries
 from brightline.store.ledger import ledger_size
 from brightline.store.outbox import OutboxRecord
 from disclosure_scenario import every_event
@@ -46,6 +47,7 @@ from principals import NO_TELEMETRY, principal
 from service.store_scenarios import ALICE, BOB, at
 
 BACKENDS = ["sqlite", "postgresql"]
+ROOT = principal("root", Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def _outbox(store: Store, event_type: str, **fields: Any) -> list[tuple[int, dic
 
 def _index_of(store: Store, outbox_id: int) -> int:
     with store.read() as session:
-        for entry in logged_entries(session, size=ledger_size(session)):
+        for entry in logged_entries(session, sizes=log_sizes(session)):
             if entry.outbox_id == outbox_id:
                 return entry.seq
     raise AssertionError(f"outbox event {outbox_id} is not logged")
@@ -386,6 +388,70 @@ def test_an_outbox_event_past_the_cursor_without_its_entry_is_named(history: Sto
     assert "cursor" in str(error)
 
 
+# -- sealed logs ----------------------------------------------------------------------------------
+
+
+def _grant(store: Store, name: str, hours: float) -> int:
+    """Grant ``name`` a role; the grant's outbox event."""
+    grant_role(store, name, Role.AUDITOR, actor=ROOT, now=at(hours))
+    [(outbox_id, _)] = _outbox(store, "principal.role-granted", principal=name)
+    return outbox_id
+
+
+@pytest.fixture
+def sealed_twice(store_url: str, tmp_path: Path) -> Iterator[Store]:
+    """Three logs: log 1 logs p1's grant; log 2 its ``ledger.continued`` and p2's; log 3
+    its ``ledger.continued`` and p3's."""
+    config = _settings(store_url, tmp_path / "data")
+    keygen(config)
+    with open_store(config) as store:
+        _grant(store, "p1", 1)
+        sync(config, store)
+        seal_and_restart(config, store, actor=ROOT, now=at(2))
+        _grant(store, "p2", 3)
+        seal_and_restart(config, store, actor=ROOT, now=at(4))
+        _grant(store, "p3", 5)
+        sync(config, store)
+        yield store
+
+
+def test_a_store_of_sealed_logs_is_audited_across_them(sealed_twice: Store) -> None:
+    report = audit_store(sealed_twice)
+    assert (report.entries, report.pending, report.rows["role_grant_events"]) == (5, 0, 3)
+    with sealed_twice.read() as session:
+        assert log_sizes(session) == [(1, 1), (2, 2), (3, 2)]
+
+
+@pytest.mark.parametrize(("who", "log", "index"), [("p1", 1, 0), ("p2", 2, 1), ("p3", 3, 1)])
+def test_a_grant_undone_in_any_log_is_named_with_its_log(
+    sealed_twice: Store, who: str, log: int, index: int
+) -> None:
+    [(outbox_id, _)] = _outbox(sealed_twice, "principal.role-granted", principal=who)
+    _sql(sealed_twice, "DELETE FROM role_grant_events WHERE principal = :p", p=who)
+    _sql(sealed_twice, "DELETE FROM outbox WHERE id = :i", i=outbox_id)
+    error = _diverges(sealed_twice)
+    assert (error.log, error.index, error.event) == (log, index, f"outbox event {outbox_id}")
+    assert f"log {log}'s entry {index} (principal.role-granted) records outbox event" in str(error)
+
+
+def test_a_continued_event_edited_is_named_at_entry_0_of_its_log(sealed_twice: Store) -> None:
+    [_, (outbox_id, payload)] = _outbox(sealed_twice, "ledger.continued")
+    with sealed_twice.engine.begin() as connection:
+        _rewrite(connection, outbox_id, dict(payload, actor="mallory"))
+    error = _diverges(sealed_twice)
+    assert (error.log, error.index, error.event) == (3, 0, f"outbox event {outbox_id}")
+    assert "its entry's commitment does not match its record" in str(error)
+
+
+def test_a_continued_event_is_only_ever_entry_0_of_a_later_log(sealed_twice: Store) -> None:
+    """A ``ledger.continued`` event inserted (and logged) as an ordinary event."""
+    with sealed_twice.write() as session:
+        append_outbox(session, "ledger.continued", {"origin": "x"}, at=at(6))
+    error = _diverges(sealed_twice)
+    assert error.index is None
+    assert "only ever entry 0 of a log after the first" in str(error)
+
+
 # -- the restrictions in force ------------------------------------------------------------------
 
 
@@ -456,7 +522,7 @@ def test_any_logged_event_deleted_or_changed_is_named_at_its_index(
     history: Store, choice: int, tamper: Tamper
 ) -> None:
     with history.read() as session:
-        entries = list(logged_entries(session, size=ledger_size(session)))
+        entries = list(logged_entries(session, sizes=log_sizes(session)))
     entry = entries[choice % len(entries)]
     select = "SELECT id, event_type, payload, created_at FROM outbox WHERE id = :i"
     with history.engine.begin() as connection:

@@ -19,6 +19,7 @@ from brightline.cli import (  # noqa: F401  (registration)
     synth,
     telemetry,
     validate,
+    witness,
     world,
 )
 from brightline.cli.app import app, main

@@ -23,6 +23,7 @@ from brightline.errors import (
     InvalidInputError,
     LedgerIntegrityError,
     NotFoundError,
+    StorageError,
     StoreUnavailableError,
 )
 
@@ -39,7 +40,8 @@ err_console = Console(stderr=True)
 
 #: Exit codes, by error kind; 1 is anything else Brightline refused. 7 is "you may not"
 #: (the principal's roles do not allow it), 8 "who are you?" (no credential, or an
-#: unknown, revoked, expired or badly signed one), like HTTP's 403 and 401.
+#: unknown, revoked, expired or badly signed one), like HTTP's 403 and 401. 9 is a file
+#: that could not be written (disk full, read-only file system, permission), left as it was.
 EXIT_CODES: Final[dict[type[BrightlineError], int]] = {
     InvalidInputError: 2,
     NotFoundError: 3,
@@ -48,6 +50,7 @@ EXIT_CODES: Final[dict[type[BrightlineError], int]] = {
     StoreUnavailableError: 6,
     AccessDeniedError: 7,
     AuthenticationError: 8,
+    StorageError: 9,
 }
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
+from brightline import files
 from brightline.access import Action
 from brightline.cases import (
     AppealOutcome,
@@ -26,7 +28,8 @@ from brightline.cases import (
 )
 from brightline.cli.app import app, command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
-from brightline.errors import InvalidInputError, Problem
+from brightline.cli.witness_options import WitnessKeys, WitnessQuorumOption
+from brightline.errors import InvalidInputError, LedgerIntegrityError, Problem
 from brightline.ledger import read_verifier
 from brightline.service.case_export import (
     CaseView,
@@ -56,6 +59,7 @@ from brightline.service.ledger import LedgerKeys, sync
 from brightline.service.plans import decide_restrict
 from brightline.service.restrictions import approve_restriction
 from brightline.service.usage import case_usage
+from brightline.service.witnessing import witness_quorum
 
 case_app = typer.Typer(
     help="Cases: signals, review, evidence, findings, decisions, appeals.", no_args_is_help=True
@@ -222,9 +226,7 @@ def evidence_add(
     ):
         if upload and content is not None and sha256 is not None:
             # Only once the principal is known: no copy is kept for an unknown caller.
-            target = config.data_dir / "case-documents" / sha256
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            files.write_file(config.data_dir / "case-documents" / sha256, content)
         state = add_evidence(store, case_id, item, actor=actor)
     _state(state, as_json, f", evidence {len(state.evidence)} pinned")
 
@@ -474,9 +476,26 @@ def verify(
     key: Annotated[
         Path, typer.Option("--verifier", "--key", help="The log's public key (log.pub).")
     ],
+    witness: WitnessKeys = None,
+    witness_quorum_: WitnessQuorumOption = None,
 ) -> None:
-    """Check a case bundle offline against the log's public key."""
-    check = verify_case_bundle(read_bundle(bundle), read_verifier(key))
+    """Check a case bundle offline against the log's public key (and, with --witness, a
+    quorum of those witnesses' cosignatures on its checkpoint), and derive its case,
+    restrictions and timeline again from the entries it verified. A bundle that does not
+    verify, or says anything else, exits with 5 and every problem found."""
+    witnesses = witness_quorum(witness or [], witness_quorum_)
+    check = verify_case_bundle(read_bundle(bundle), read_verifier(key), witnesses=witnesses)
     if not check.ok:
-        raise InvalidInputError([Problem(str(bundle), p) for p in check.problems])
-    console.print(f"{bundle}: {check.entries} entries verified", highlight=False)
+        # The problems quote the bundle's own values: never let them read as markup.
+        problems = [escape(p) for p in check.problems]
+        raise LedgerIntegrityError(
+            f"{escape(str(bundle))}: {problems[0]}"
+            if len(problems) == 1
+            else f"{escape(str(bundle))}: {len(problems)} problems\n  " + "\n  ".join(problems)
+        )
+    console.print(
+        f"{bundle}: {check.entries} entries verified; the case, its restrictions and its "
+        "timeline are what they give (signal texts are not in the log)",
+        highlight=False,
+        markup=False,
+    )

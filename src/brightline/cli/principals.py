@@ -13,11 +13,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from brightline import files
 from brightline.access import Action, Role
 from brightline.cli.app import app, command, console, err_console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
@@ -47,32 +48,32 @@ KeyOut = Annotated[
 
 
 @contextmanager
-def _key_out(path: Path | None) -> Iterator[IO[str] | None]:
-    """A new file for a key, mode 0600 from its creation, opened before the key exists
-    (so that no key is made that cannot be written); removed if no key was written."""
+def _key_out(path: Path | None) -> Iterator[Path | None]:
+    """A new file for a key, made (empty, mode 0600) before the key exists, so that no key
+    is made that cannot be written; removed if no key was written into it."""
     if path is None:
         yield None
         return
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError as exc:
         raise InvalidInputError(Problem(str(path), "--key-out: exists; not overwritten")) from exc
     except OSError as exc:
         raise InvalidInputError(Problem(str(path), f"--key-out: cannot create: {exc}")) from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yield handle
+        yield path
     finally:
         # Kept once the key is in it, even if a later step fails: the key is then stored.
         if path.stat().st_size == 0:
             path.unlink()
 
 
-def _show_key(key: str, handle: IO[str] | None, path: Path | None) -> None:
-    """Into the file, or alone on standard output (so that a script can capture it); what
-    is said about it goes to standard error."""
-    if handle is not None:
-        handle.write(key + "\n")
+def _show_key(key: str, path: Path | None) -> None:
+    """Into the file (written whole over the empty one made for it), or alone on standard
+    output (so that a script can capture it); what is said about it goes to standard
+    error."""
+    if path is not None:
+        files.write_file(path, key + "\n", mode=0o600)
         err_console.print(f"key written to {path} (mode 0600)", highlight=False)
         return
     err_console.print("[bold]the key (shown once, store it now):[/]", highlight=False)
@@ -93,9 +94,9 @@ def bootstrap(
 
     Recorded in the ledger. Refused (exit 4) on a store that has any grant or key: ask an
     admin for a key there (`brightline apikey create`)."""
-    with _key_out(key_out) as handle, recording(settings()) as store:
+    with _key_out(key_out) as out, recording(settings()) as store:
         key = bootstrap_store(store, principal=principal)
-        _show_key(key, handle, key_out)
+        _show_key(key, out)
     err_console.print(
         f"{principal}: admin, case-admin. Next: `brightline apikey create` and "
         "`brightline principal grant` for each person (docs/operations.md)",
@@ -174,14 +175,14 @@ def create(
     """Create an API key (admins); it is shown once and stored only as a hash. The key's
     roles limit what it may do: grant them too (`brightline principal grant`)."""
     with (
-        _key_out(key_out) as handle,
+        _key_out(key_out) as out,
         acting(Action.CREATE_KEY, key_file, token_file) as (store, actor),
     ):
         info, key = create_key(store, principal=principal, roles=role, actor=actor)
         err_console.print(
             f"key {info.id} for {info.principal} ({', '.join(info.roles)})", highlight=False
         )
-        _show_key(key, handle, key_out)
+        _show_key(key, out)
 
 
 @command(apikey_app, name="list")

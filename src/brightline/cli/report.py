@@ -14,10 +14,12 @@ from typing import Annotated
 
 import typer
 
+from brightline import files
 from brightline.access import Action
 from brightline.cases import ReporterIdentity, Signal, SourceKind
 from brightline.cli.app import app, command, console, err_console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
+from brightline.cli.witness_options import WitnessKeys, WitnessQuorumOption
 from brightline.errors import InvalidInputError, LedgerIntegrityError, NotFoundError, Problem
 from brightline.ledger import NoteVerifier, read_verifier
 from brightline.service.intake import parse_references, submit_report
@@ -28,6 +30,7 @@ from brightline.service.transparency import (
     verify_transparency_report,
     write_transparency_report,
 )
+from brightline.service.witnessing import witness_quorum
 from brightline.transparency.private_doc import PrivateFigures
 from brightline.transparency.private_figures import decimal
 
@@ -177,13 +180,19 @@ def verify(
             "(default, on the provider's own machine: the deployment's log.pub).",
         ),
     ] = None,
+    witness: WitnessKeys = None,
+    witness_quorum_: WitnessQuorumOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Recompute every figure of a report from the log's tiles and checkpoint alone, render
-    the report again and compare every file; exit non-zero naming what differs."""
+    the report again and compare every file; exit non-zero naming what differs. With
+    --witness, the report's checkpoint must carry a quorum of those witnesses' cosignatures."""
     key = read_verifier(verifier) if verifier is not None else _deployment_verifier()
+    witnesses = witness_quorum(witness or [], witness_quorum_)
     with _progress(not as_json) as step:
-        result = verify_transparency_report(report_dir, tiles, verifier=key, progress=step)
+        result = verify_transparency_report(
+            report_dir, tiles, verifier=key, witnesses=witnesses, progress=step
+        )
     if as_json:
         console.print_json(json.dumps(result.to_json()))
     elif result.ok:
@@ -242,7 +251,7 @@ def disclose_release_command(
     config = settings()
     with acting(Action.DISCLOSE, key_file, token_file, config=config) as (store, _):
         disclosures = disclose_release(store, entry)
-    out.write_text("".join(json.dumps(d.to_json()) + "\n" for d in disclosures), encoding="utf-8")
+    files.write_file(out, "".join(json.dumps(d.to_json()) + "\n" for d in disclosures))
     console.print(
         f"wrote {len(disclosures)} disclosures (the release and {len(disclosures) - 1} inputs) "
         f"to {out}: they hold private records, keep them as such",

@@ -8,7 +8,6 @@ Authenticator makes of a person's key (``Demo.principal``)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Final
 
 import uvicorn
 
+from brightline import files
 from brightline.access import Principal, Role
 from brightline.config import Settings
 from brightline.errors import BrightlineError
@@ -100,9 +100,7 @@ def save_keys(directory: Path, credentials: Mapping[str, Credential]) -> Path:
     folder.chmod(0o700)
     for name, credential in credentials.items():
         path = folder / f"{name}.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(credential.key + "\n")
+        files.write_file(path, credential.key + "\n", mode=0o600)
     return folder
 
 

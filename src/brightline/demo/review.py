@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from brightline import files
 from brightline.cases import (
     AccessDeniedError,
     DocumentKind,
@@ -267,6 +268,6 @@ def plan(demo: Demo, progress: Progress = no_progress) -> PlanResult:
     directory = demo.options.directory / "restrictions"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{RESTRICTION_ID}.yaml"
-    path.write_text(RESTRICTION, encoding="utf-8")
+    files.write_file(path, RESTRICTION)
     impact = plan_text(demo.store, demo.settings, RESTRICTION, name=path.name, now=demo.now())
     return PlanResult(RESTRICTION, path, impact.to_json())

@@ -2,19 +2,21 @@
 
 Alerts are keyed by ``id`` (pack, node, first window): writing an alert that is already
 in the file updates it in place (``first_seen`` kept, ``last_seen`` moved) instead of
-adding a duplicate. The file is rewritten atomically.
+adding a duplicate. The file is rewritten whole (:mod:`brightline.files`). Suppressions
+only grow: each is a record appended by :func:`add_suppression`; a torn last line, left by
+a crash or a full disk, is ignored and cut off by the next one.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from brightline import files
 from brightline.detection.scoring import Alert, Suppression
 from brightline.errors import InvalidInputError, Problem
 from brightline.world.sources import validate_model
@@ -60,28 +62,24 @@ def write_alerts(path: Path, alerts: Sequence[Alert], *, now: datetime) -> Alert
             record["first_seen"] = previous.get("first_seen", stamp)
         record["last_seen"] = stamp
         existing[alert.id] = record
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
+    with files.writing_text(path) as handle:
         for record in existing.values():
             handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)
     return AlertsWritten(path, new, updated, len(existing))
 
 
 def read_suppressions(path: Path) -> list[Suppression]:
-    """Suppressions, one JSON object per line; a missing file has none."""
-    if not path.is_file():
-        return []
+    """Suppressions, one JSON object per line; a missing file has none, a torn last line
+    is not one (yet)."""
     found: list[Suppression] = []
     problems: list[Problem] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(files.read_records(path), 1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
         try:
             data = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:
             problems.append(Problem(where, f"not JSON: {exc}"))
             continue
         item = validate_model(Suppression, data, lambda loc, w=where: f"{w}: {loc}", problems)
@@ -93,6 +91,6 @@ def read_suppressions(path: Path) -> list[Suppression]:
 
 
 def add_suppression(path: Path, suppression: Suppression) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(suppression.model_dump_json() + "\n")
+    """Append ``suppression``, on disk when this returns (StorageError otherwise, the
+    file as it was)."""
+    files.append_record(path, suppression.model_dump_json())

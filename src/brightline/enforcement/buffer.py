@@ -1,15 +1,18 @@
 """The decision-log buffer of an enforcement point: bounded, kept on disk, never silent.
 
 Denials and would-denials are counted per (restriction, node, hour, effect), with a
-sample of full decisions. The buffer is written to disk atomically when asked (the
-client does so before each report and when it stops) and read back on start, so a
-restart loses nothing already persisted. When it is full, further records are not
-kept but *counted* as dropped, and the count goes out with the next report.
+sample of full decisions. The buffer is written to disk whole when asked (the client
+does so before each report and when it stops; :mod:`brightline.files`) and read back on
+start, so a restart loses nothing already persisted, and a crash or a full disk leaves
+the last file written. When it is full, further records are not kept but *counted* as
+dropped, and the count goes out with the next report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import threading
 import uuid
@@ -17,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brightline import files
+from brightline.errors import StorageError
 from brightline.policy import Decision, format_time
 
+log = logging.getLogger("brightline.enforcement")
 CountKey = tuple[str, str, str, str]  # restriction, node, hour (RFC 3339), effect
 
 
@@ -69,11 +75,24 @@ class DecisionLogBuffer:
         self._inflight: PendingReport | None = None
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
+            inflight = _decode(data["inflight"]) if data.get("inflight") else None
+            pending = _decode(data["pending"])
         except FileNotFoundError:
             return PendingReport(uuid.uuid4().hex)
-        if data.get("inflight"):
-            self._inflight = _decode(data["inflight"])
-        return _decode(data["pending"])
+        except OSError as exc:
+            raise StorageError(self.path, files.cause(exc), verb="read") from exc
+        except (ValueError, LookupError, TypeError, AttributeError) as exc:
+            # Written whole, so damaged by something else (an older version, a person):
+            # kept aside for whoever looks into it, not trusted, and no reason to stop.
+            aside = self.path.with_name(self.path.name + ".damaged")
+            log.warning(
+                "setting aside the damaged decision log %s as %s: %s", self.path, aside, exc
+            )
+            with contextlib.suppress(OSError):
+                os.replace(self.path, aside)
+            return PendingReport(uuid.uuid4().hex)
+        self._inflight = inflight
+        return pending
 
     def record(self, decision: Decision) -> None:
         """Count a decision that denied or would have; allows are not logged."""
@@ -102,16 +121,14 @@ class DecisionLogBuffer:
                     pending.dropped += 1
 
     def persist(self) -> None:
-        """Write the buffer to disk atomically."""
+        """Write the buffer to disk whole; :class:`StorageError` when it cannot be (a
+        full disk…), the file then being the last one written."""
         with self._lock:
             data = {
                 "pending": _encode(self._pending),
                 "inflight": _encode(self._inflight) if self._inflight else None,
             }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, self.path)
+        files.write_file(self.path, json.dumps(data))
 
     def take(self) -> PendingReport | None:
         """The report to send: the one already in flight (a retry keeps its id and content,

@@ -3,30 +3,45 @@
 - pulls ``/v1/bundles/current`` (long-polling with ``If-None-Match``), checks the
   signature with the deployment's verifier key and the payload against it;
 - refuses a bundle whose serial is lower than the one it holds (no rollback);
-- keeps the last good bundle on disk and, when the server is unreachable, keeps
-  deciding from it — including after a restart;
+- keeps the last good bundle on disk (written whole: :mod:`brightline.files`) and, when
+  the server is unreachable, keeps deciding from it — including after a restart; a
+  cache that cannot be written (a full disk…) is said in ``last_error`` and written at
+  the next refresh;
 - decides at the engine's speed (a Snapshot in memory) and counts denials and
-  would-denials in a bounded on-disk buffer that it reports to ``/v1/decision-logs``.
+  would-denials in a bounded on-disk buffer that it reports to ``/v1/decision-logs``;
+- trusts a ledger checkpoint only when signed by the log's key and cosigned by a quorum
+  of the witnesses it is given (:meth:`Client.open_checkpoint`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 
+from brightline import files
 from brightline.bundle import Bundle, open_bundle
 from brightline.enforcement.buffer import DecisionLogBuffer
-from brightline.errors import BrightlineError, InvalidInputError, LedgerIntegrityError
-from brightline.ledger import NoteVerifier
+from brightline.errors import (
+    BrightlineError,
+    InvalidInputError,
+    LedgerIntegrityError,
+    StorageError,
+)
+from brightline.ledger import (
+    Checkpoint,
+    CosignatureVerifier,
+    NoteVerifier,
+    WitnessQuorum,
+    open_checkpoint,
+)
 from brightline.limits import load_json
 from brightline.policy import Decision, Request, Snapshot
 
@@ -44,6 +59,9 @@ class NoBundleError(BrightlineError):
 
 
 class Client:
+    """``witnesses`` are the verifier keys of the witnesses whose cosignatures a ledger
+    checkpoint must carry, ``witness_quorum`` how many of them (default: all)."""
+
     def __init__(
         self,
         base_url: str,
@@ -54,8 +72,11 @@ class Client:
         enforcement_point: str | None = None,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        witnesses: Sequence[CosignatureVerifier | str] = (),
+        witness_quorum: int | None = None,
     ) -> None:
         self._verifier = NoteVerifier.parse(verifier) if isinstance(verifier, str) else verifier
+        self.witnesses = WitnessQuorum.of(witnesses, quorum=witness_quorum)
         self._cache_dir = cache_dir
         self.enforcement_point = enforcement_point
         self._http = httpx.Client(
@@ -67,6 +88,8 @@ class Client:
         self._lock = threading.Lock()
         self._bundle: Bundle | None = None
         self._snapshot: Snapshot | None = None
+        self._cached_version: str | None = None
+        files.remove_partials(cache_dir)  # what a killed client was writing
         self.buffer = DecisionLogBuffer(cache_dir / LOG_FILE)
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -82,6 +105,7 @@ class Client:
         try:
             document = load_json(path.read_bytes(), where=str(path))
             self._install(open_bundle(document, self._verifier))
+            self._cached_version = self.version
         except (BrightlineError, ValueError, OSError) as exc:
             # A damaged cache is ignored, not trusted; the server will send a good one.
             log.warning("ignoring the cached bundle: %s", exc)
@@ -96,12 +120,18 @@ class Client:
             self._bundle = bundle
             self._snapshot = bundle.snapshot
 
-    def _save(self, bundle: Bundle) -> None:
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
-        path = self._cache_dir / BUNDLE_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(bundle.document()), encoding="utf-8")
-        os.replace(tmp, path)
+    def _save(self, bundle: Bundle | None) -> None:
+        """Keep ``bundle`` on disk, unless it is already. Deciding does not depend on it:
+        a failure (a full disk…) goes to ``last_error`` and the next refresh tries again."""
+        if bundle is None or bundle.version == self._cached_version:
+            return
+        try:
+            files.write_file(self._cache_dir / BUNDLE_FILE, json.dumps(bundle.document()))
+        except StorageError as exc:
+            log.warning("the bundle in force is not cached: %s", exc)
+            self.last_error = str(exc)
+            return
+        self._cached_version = bundle.version
 
     def refresh(self, *, wait: float = 0) -> bool:
         """Fetch the bundle in force (waiting up to ``wait`` seconds for a new one).
@@ -124,6 +154,7 @@ class Client:
             return False
         if response.status_code == 304:
             self.last_error = None
+            self._save(self._bundle)
             return False
         if response.status_code != 200:
             self.last_error = f"server answered {response.status_code}: {response.text[:200]}"
@@ -133,10 +164,11 @@ class Client:
         except (ValueError, InvalidInputError) as exc:
             raise LedgerIntegrityError(f"the server sent a malformed bundle: {exc}") from exc
         if self._bundle is not None and bundle.version == self._bundle.version:
+            self._save(self._bundle)
             return False
         self._install(bundle)
-        self._save(bundle)
         self.last_error = None
+        self._save(bundle)
         return True
 
     def start(self, *, wait: float = 30.0, report_every: float = 10.0) -> None:
@@ -180,6 +212,15 @@ class Client:
     @property
     def serial(self) -> int | None:
         return None if self._bundle is None else self._bundle.serial
+
+    def open_checkpoint(self, note: str) -> Checkpoint:
+        """A ledger checkpoint this client may rely on: signed by the log's key and
+        cosigned by the quorum of its witnesses. Raises LedgerIntegrityError (naming how
+        many cosignatures were valid and needed) otherwise, InvalidInputError when the
+        note is malformed."""
+        checkpoint = open_checkpoint(note, self._verifier)
+        self.witnesses.check(note)
+        return checkpoint
 
     # -- deciding ----------------------------------------------------------------------
 

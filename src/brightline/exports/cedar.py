@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from brightline import files
 from brightline.policy import Restriction, Snapshot, to_micros
 
 NAMESPACE: Final = "Brightline"
@@ -38,19 +39,13 @@ class CedarExport:
     entities: list[dict[str, Any]]
 
     def write(self, out: Path) -> list[Path]:
-        out.mkdir(parents=True, exist_ok=True)
-        files = {
+        documents = {
             "schema.cedarschema": self.schema,
             "policies.cedar": self.policies,
             "dry-run.cedar": self.dry_run_policies,
             "entities.json": json.dumps(self.entities, indent=1, ensure_ascii=False) + "\n",
         }
-        written = []
-        for name, text in files.items():
-            path = out / name
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
-        return written
+        return [files.write_file(out / name, text) for name, text in documents.items()]
 
 
 def _quote(text: str) -> str:

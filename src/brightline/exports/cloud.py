@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from brightline import files
 from brightline.exports.maps import Mapped
 from brightline.policy import Restriction
 from brightline.world import Catalog
@@ -162,9 +163,8 @@ def minified(document: Mapping[str, Any]) -> str:
 
 
 def write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    """Write ``path`` whole (:mod:`brightline.files`)."""
+    return files.write_file(path, text)
 
 
 def remove_stale(directory: Path, pattern: str, keep: Iterable[Path]) -> None:

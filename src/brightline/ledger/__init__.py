@@ -3,16 +3,23 @@
 Pure core, no database: :mod:`~brightline.ledger.verify` (stand-alone, stdlib only,
 for auditors), :mod:`~brightline.ledger.tree` (tiled hash storage, appends, proofs),
 :mod:`~brightline.ledger.audit` (recompute a log, name the first bad index),
-:mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519) and
-:mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification).
+:mod:`~brightline.ledger.checkpoint` (C2SP signed checkpoints, Ed25519),
+:mod:`~brightline.ledger.cosignature` (C2SP witness cosignatures and quorums),
+:mod:`~brightline.ledger.witness` (a witness's checks, C2SP tlog-witness),
+:mod:`~brightline.ledger.tiles` (C2SP tlog-tiles export and verification) and
+:mod:`~brightline.ledger.chain` (a sealed log continued by a new one).
 """
 
 from brightline.ledger.audit import TamperedLogError, audit_tiles
+from brightline.ledger.chain import CONTINUED, Continuation, note_sha256, verify_continuation
 from brightline.ledger.checkpoint import (
     Checkpoint,
+    NoteSignature,
     NoteSigner,
     NoteVerifier,
+    add_signatures,
     generate_key,
+    note_signatures,
     open_checkpoint,
     open_note,
     read_signer,
@@ -20,6 +27,14 @@ from brightline.ledger.checkpoint import (
     sign_checkpoint,
     sign_note,
     write_key_files,
+)
+from brightline.ledger.cosignature import (
+    Cosignature,
+    CosignatureSigner,
+    CosignatureVerifier,
+    WitnessQuorum,
+    cosignatures,
+    generate_cosigner,
 )
 from brightline.ledger.entries import (
     LedgerEntry,
@@ -58,16 +73,33 @@ from brightline.ledger.verify import (
     verify_consistency,
     verify_inclusion,
 )
+from brightline.ledger.witness import (
+    SIZE_CONTENT_TYPE,
+    AddCheckpoint,
+    WitnessedLog,
+    WitnessStatus,
+    WitnessVerdict,
+    judge_submission,
+    parse_tree_size,
+)
 
 __all__ = [
+    "CONTINUED",
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "SIZE_CONTENT_TYPE",
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "AddCheckpoint",
     "Checkpoint",
+    "Continuation",
+    "Cosignature",
+    "CosignatureSigner",
+    "CosignatureVerifier",
     "HashSource",
     "LedgerEntry",
     "MemoryHashStore",
+    "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
     "TamperedLogError",
@@ -78,19 +110,30 @@ __all__ = [
     "TileStore",
     "TileWrite",
     "TiledTree",
+    "WitnessQuorum",
+    "WitnessStatus",
+    "WitnessVerdict",
+    "WitnessedLog",
+    "add_signatures",
     "audit_tiles",
     "canonical_json",
     "check_disclosure",
+    "cosignatures",
     "decode_entry_bundle",
     "encode_entry_bundle",
     "entries_path",
     "export_tiles",
+    "generate_cosigner",
     "generate_key",
+    "judge_submission",
     "leaf_hash",
     "node_hash",
+    "note_sha256",
+    "note_signatures",
     "open_checkpoint",
     "open_note",
     "parse_public_form",
+    "parse_tree_size",
     "read_entries",
     "read_signer",
     "read_verifier",
@@ -99,6 +142,7 @@ __all__ = [
     "sign_note",
     "tile_path",
     "verify_consistency",
+    "verify_continuation",
     "verify_inclusion",
     "verify_tile_dir",
     "write_key_files",

@@ -23,6 +23,7 @@ import binascii
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from brightline import files
 from brightline.errors import (
     ConflictError,
     InvalidInputError,
@@ -43,9 +45,12 @@ from brightline.ledger.verify import HASH_SIZE
 
 __all__ = [
     "Checkpoint",
+    "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
+    "add_signatures",
     "generate_key",
+    "note_signatures",
     "open_checkpoint",
     "open_note",
     "read_signer",
@@ -183,15 +188,15 @@ def write_key_files(signer: NoteSigner, *, private_path: Path, public_path: Path
     """Write the private key (created with mode 0600) and the verifier key.
 
     Refuses to overwrite an existing private key file (:class:`ConflictError`):
-    replacing a log's key would orphan every checkpoint signed with it.
+    replacing a log's key would orphan every checkpoint signed with it. Both are written
+    whole (:mod:`brightline.files`); :class:`~brightline.errors.StorageError` when they
+    cannot be.
     """
     try:
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        files.write_new(private_path, signer.to_secret_string() + "\n", mode=0o600)
     except FileExistsError as exc:
         raise ConflictError(f"{private_path} already exists; not overwriting a key") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(signer.to_secret_string() + "\n")
-    public_path.write_text(str(signer.verifier()) + "\n", encoding="utf-8")
+    files.write_file(public_path, str(signer.verifier()) + "\n")
 
 
 def _read_key_file(path: Path, what: str) -> str:
@@ -274,6 +279,21 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
     return sign_note(checkpoint.body(), signer)
 
 
+@dataclass(frozen=True, slots=True)
+class NoteSignature:
+    """One signature line of a signed note: the key's name, its 4-byte key id and the
+    signature bytes that follow it (whose layout depends on the key's type)."""
+
+    name: str
+    key_id: bytes
+    signature: bytes
+
+    def line(self) -> str:
+        """The line as a note carries it, ending in a newline."""
+        encoded = base64.b64encode(self.key_id + self.signature).decode()
+        return f"{_SIG_PREFIX}{self.name} {encoded}\n"
+
+
 def _split_note(note: str) -> tuple[str, list[str]]:
     """Split a signed note into its text and signature lines (sumdb/note rules)."""
     _check_note_text(note)
@@ -289,8 +309,8 @@ def _split_note(note: str) -> tuple[str, list[str]]:
     return text, lines
 
 
-def _parse_signature_line(line: str) -> tuple[str, bytes, bytes]:
-    """``— <name> <base64(key id || signature)>`` as (name, key id, signature)."""
+def _parse_signature_line(line: str) -> NoteSignature:
+    """``— <name> <base64(key id || signature)>`` (without its newline)."""
     if not line.startswith(_SIG_PREFIX):
         raise InvalidInputError("signature line does not start with '— '")
     name, sep, encoded = line[len(_SIG_PREFIX) :].partition(" ")
@@ -299,7 +319,37 @@ def _parse_signature_line(line: str) -> tuple[str, bytes, bytes]:
     blob = _b64decode(encoded, "signature")
     if len(blob) < 5:
         raise InvalidInputError("signature is too short")
-    return name, blob[:4], blob[4:]
+    return NoteSignature(name, blob[:4], blob[4:])
+
+
+def note_signatures(note: str) -> tuple[str, tuple[NoteSignature, ...]]:
+    """A signed note's text (ending in a newline) and its signature lines, unverified.
+
+    Raises :class:`InvalidInputError` when the note is malformed.
+    """
+    text, lines = _split_note(note)
+    return text, tuple(_parse_signature_line(line) for line in lines)
+
+
+def add_signatures(note: str, lines: Iterable[str]) -> str:
+    """``note`` with the signature ``lines`` (each ``— <name> <base64>\\n``) appended,
+    leaving out any the note already carries: signed-note lets a note carry several
+    signatures, so that a checkpoint can travel with its witnesses' cosignatures.
+
+    Nothing is verified here; raises :class:`InvalidInputError` for a malformed note or
+    line, or past the 100 signatures a note may carry.
+    """
+    text, present = note_signatures(note)
+    known = [s.line() for s in present]
+    for line in lines:
+        if not line.endswith("\n") or "\n" in line[:-1]:
+            raise InvalidInputError("a signature line must be one line ending in a newline")
+        added = _parse_signature_line(line[:-1]).line()
+        if added not in known:
+            known.append(added)
+    if len(known) > _MAX_SIGNATURES:
+        raise InvalidInputError("signed note has too many signatures")
+    return text + "\n" + "".join(known)
 
 
 def open_note(note: str, verifier: NoteVerifier) -> str:
@@ -310,13 +360,12 @@ def open_note(note: str, verifier: NoteVerifier) -> str:
     (same name and key id) or if such a signature is invalid, and
     :class:`InvalidInputError` if the note is malformed.
     """
-    text, lines = _split_note(note)
+    text, signatures = note_signatures(note)
     verified = False
-    for line in lines:
-        name, key_id, signature = _parse_signature_line(line)
-        if name != verifier.name or key_id != verifier.key_id:
+    for signature in signatures:
+        if signature.name != verifier.name or signature.key_id != verifier.key_id:
             continue
-        if not verifier.verify(text.encode(), signature):
+        if not verifier.verify(text.encode(), signature.signature):
             raise LedgerIntegrityError(f"invalid signature by {verifier.name} on the note")
         verified = True
     if not verified:

@@ -14,12 +14,12 @@ prefixed with ``x``: index 1234067 is ``x001/x234/067``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from brightline import files
 from brightline.errors import InvalidInputError, LedgerIntegrityError
 from brightline.ledger.audit import audit_tiles
 from brightline.ledger.checkpoint import Checkpoint, NoteVerifier, open_checkpoint
@@ -152,14 +152,6 @@ def decode_entry_bundle(blob: bytes) -> list[bytes]:
 # --- export ----------------------------------------------------------------------------
 
 
-def _write(root: Path, relative: str, data: bytes) -> None:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # readers never see half a file
-
-
 def _hash_tiles(size: int) -> Iterator[tuple[int, int, int]]:
     """``(level, index, width)`` of every hash tile a tree of ``size`` leaves publishes."""
     level = 0
@@ -193,27 +185,35 @@ def export_tiles(
     if TiledTree(source).root(size) != checkpoint.root_hash:
         raise LedgerIntegrityError("the checkpoint's root is not the stored tree's root")
 
-    for level, index, width in _hash_tiles(size):
-        _write(directory, tile_path(level, index, width), source.read_tile(level, index, width))
+    # Tiles and entries are forced to disk before the checkpoint that refers to them is
+    # written: after a crash, a reader never finds a checkpoint whose tiles are missing.
+    with files.writing_many() as batch:
+        for level, index, width in _hash_tiles(size):
+            batch.write(
+                directory / tile_path(level, index, width), source.read_tile(level, index, width)
+            )
 
-    bundle: list[bytes] = []
-    written = 0
-    for entry in entries:
-        if written + len(bundle) == size:
-            break
-        bundle.append(entry)
-        if len(bundle) == TILE_WIDTH:
-            _write(directory, entries_path(written // TILE_WIDTH), encode_entry_bundle(bundle))
-            written += TILE_WIDTH
-            bundle = []
-    if bundle:
-        path = entries_path(written // TILE_WIDTH, len(bundle))
-        _write(directory, path, encode_entry_bundle(bundle))
-        written += len(bundle)
-    if written != size:
-        raise LedgerIntegrityError(f"the checkpoint has {size} entries but only {written} exist")
+        bundle: list[bytes] = []
+        written = 0
+        for entry in entries:
+            if written + len(bundle) == size:
+                break
+            bundle.append(entry)
+            if len(bundle) == TILE_WIDTH:
+                path = entries_path(written // TILE_WIDTH)
+                batch.write(directory / path, encode_entry_bundle(bundle))
+                written += TILE_WIDTH
+                bundle = []
+        if bundle:
+            path = entries_path(written // TILE_WIDTH, len(bundle))
+            batch.write(directory / path, encode_entry_bundle(bundle))
+            written += len(bundle)
+        if written != size:
+            raise LedgerIntegrityError(
+                f"the checkpoint has {size} entries but only {written} exist"
+            )
 
-    _write(directory, _CHECKPOINT, signed_checkpoint.encode())
+    files.write_file(directory / _CHECKPOINT, signed_checkpoint.encode())
     return checkpoint
 
 

@@ -32,6 +32,7 @@ from brightline.errors import (
     LedgerIntegrityError,
     NotFoundError,
     RateLimitedError,
+    StorageError,
     StoreUnavailableError,
 )
 from brightline.ledger import NoteSigner
@@ -43,6 +44,7 @@ from brightline.server.state import (
     keep_current,
     refresh,
 )
+from brightline.server.witnessing import keep_witnessed
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.guard import PlanLimits
@@ -62,6 +64,7 @@ STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
     (ConflictError, 409),
     (InvalidInputError, 422),
     (StoreUnavailableError, 503),
+    (StorageError, 503),
     (LedgerIntegrityError, 500),
 ]
 
@@ -114,13 +117,17 @@ def create_app(
         state.changed = asyncio.Condition()
         await run_in_threadpool(refresh, state)
         state.ready = True
-        task = asyncio.create_task(keep_current(state))
+        tasks = [asyncio.create_task(keep_current(state))]
+        if settings.ledger_witnesses:
+            tasks.append(asyncio.create_task(keep_witnessed(state)))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="Brightline",

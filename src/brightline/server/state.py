@@ -84,6 +84,17 @@ class Metrics:
             registry=r,
         )
         self.ledger_size = Gauge("brightline_ledger_size", "Entries in the ledger", registry=r)
+        self.witness_submissions = Counter(
+            "brightline_witness_submissions",
+            "Checkpoints submitted to witnesses, by witness and outcome",
+            ["witness", "outcome"],
+            registry=r,
+        )
+        self.witness_cosignatures = Gauge(
+            "brightline_witness_cosignatures",
+            "Valid cosignatures, by the configured witnesses, on the latest checkpoint",
+            registry=r,
+        )
 
 
 @dataclass

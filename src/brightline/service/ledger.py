@@ -1,4 +1,4 @@
-"""The ledger's use cases: logging the outbox, checkpoints, proofs, disclosure, verification.
+"""The ledger's use cases: logging the outbox, checkpoints, proofs, disclosure.
 
 Every state change writes an outbox event in its own transaction (see
 ``brightline.store.outbox``). :func:`sync_ledger` turns pending events into ledger
@@ -6,6 +6,11 @@ entries — exactly once and in order — in one transaction that inserts the en
 widens the hash tiles, advances the ledger's outbox cursor and, when the log's key is
 available, stores a new signed checkpoint. A process killed at any point leaves either
 all of that or none of it, and the next sync picks up where the last one committed.
+
+Entries go to the store's current log; earlier logs were sealed
+(:mod:`.ledger_seal`) and never grow. Reading functions take ``log`` (default: the
+current one). Keys are in :mod:`.ledger_keys`, verification and export in
+:mod:`.ledger_verify`; the names other modules import from here are re-exported.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
@@ -31,34 +35,31 @@ from brightline.disclosure import (
 )
 from brightline.errors import (
     ConflictError,
-    InvalidInputError,
     LedgerIntegrityError,
     NotFoundError,
-    Problem,
 )
 from brightline.generalization import CustomerIndex, SectorClasses
 from brightline.ledger import (
     Checkpoint,
     LedgerEntry,
     NoteSigner,
-    NoteVerifier,
     TileAppender,
-    TileDirSource,
     TiledTree,
-    audit_tiles,
-    export_tiles,
-    generate_key,
     leaf_hash,
-    open_checkpoint,
-    read_signer,
-    read_verifier,
     sign_checkpoint,
-    verify_consistency,
-    verify_tile_dir,
-    write_key_files,
 )
 from brightline.ledger.verify import EMPTY_ROOT
+from brightline.service.ledger_keys import DEFAULT_ORIGIN as DEFAULT_ORIGIN
+from brightline.service.ledger_keys import LedgerKeys as LedgerKeys
+from brightline.service.ledger_keys import ensure_key as ensure_key
+from brightline.service.ledger_keys import keygen as keygen
+from brightline.service.ledger_keys import settle_keys
+from brightline.service.ledger_verify import VerifyReport as VerifyReport
+from brightline.service.ledger_verify import export_tiles_dir as export_tiles_dir
+from brightline.service.ledger_verify import verify_store as verify_store
+from brightline.service.ledger_verify import verify_tiles as verify_tiles
 from brightline.service.lifecycle import derive
+from brightline.service.witnessing import witness_latest
 from brightline.store import (
     Store,
     advance_consumer,
@@ -78,58 +79,20 @@ from brightline.store.ledger import (
     SqlTileStore,
     StoredCheckpoint,
     add_checkpoint,
-    checkpoints,
+    current_log,
     entry_at,
     insert_entries,
-    iter_public,
     latest_checkpoint,
+    ledger_log,
+    ledger_logs,
     ledger_size,
+    name_log,
 )
 from brightline.store.outbox import OutboxEntry
-from brightline.store.secrets import make_private_dir
 from brightline.world import World
 
 CONSUMER: Final = "ledger"
-DEFAULT_ORIGIN: Final = "brightline.local/ledger"
 _BATCH: Final = 1_000
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerKeys:
-    private: Path
-    public: Path
-
-    @classmethod
-    def of(cls, settings: Settings) -> LedgerKeys:
-        directory = settings.data_dir / "ledger"
-        return cls(directory / "log.key", directory / "log.pub")
-
-    def signer(self) -> NoteSigner | None:
-        return read_signer(self.private) if self.private.is_file() else None
-
-    def verifier(self) -> NoteVerifier:
-        if not self.public.is_file():
-            raise NotFoundError(
-                f"no ledger verifier key at {self.public}; run `brightline ledger keygen`"
-            )
-        return read_verifier(self.public)
-
-
-def keygen(settings: Settings, *, name: str = DEFAULT_ORIGIN) -> tuple[LedgerKeys, NoteVerifier]:
-    """Create the log's Ed25519 key (private file mode 0600); refuses to overwrite one."""
-    keys = LedgerKeys.of(settings)
-    make_private_dir(keys.private.parent)
-    signer = generate_key(name)
-    write_key_files(signer, private_path=keys.private, public_path=keys.public)
-    return keys, signer.verifier()
-
-
-def ensure_key(settings: Settings) -> NoteVerifier:
-    """The log's verifier, generating the key on first use (as ``brightline serve`` does)."""
-    keys = LedgerKeys.of(settings)
-    if keys.private.is_file():
-        return keys.verifier()
-    return keygen(settings)[1]
 
 
 # --- what goes in -----------------------------------------------------------------------
@@ -286,41 +249,65 @@ def sync_ledger(
     now: datetime | None = None,
     granularity: Granularity | None = None,
 ) -> SyncResult:
-    """Log every pending outbox event, in order, exactly once; sign a checkpoint if keyed.
+    """Log every pending outbox event, in order, exactly once, in the current log; sign a
+    checkpoint if keyed.
 
     Each entry publishes what ``brightline.disclosure`` allows for its type, at
     ``granularity`` (pass :func:`granularity_of` the deployment's settings; the default
     is k = 5, days, no customer names); an event of a type it does not list stops the
-    sync with LedgerIntegrityError, logging nothing.
+    sync with LedgerIntegrityError, logging nothing. A ``signer`` not named after the
+    current log's origin is refused (LedgerIntegrityError): a checkpoint it signed would
+    not verify as that log's.
     """
-    at = now or datetime.now(UTC)
     with store.write() as session:
-        position = consumer_position(session, CONSUMER)
-        size = ledger_size(session)
-        tiles = SqlTileStore(session)
-        appender = TileAppender.resume(tiles, size)
-        known = _Known(session, granularity=granularity or Granularity())
-        appended = 0
-        while events := read_outbox(session, after=position, limit=_BATCH):
-            entries = [_entry_for(e, known) for e in events]  # in order
-            rows = [
-                NewLedgerEntry(outbox_id=e.id, public=entry.public_bytes(), salt=entry.salt)
-                for e, entry in zip(events, entries, strict=True)
-            ]
-            insert_entries(session, size + appended, rows)
-            tiles.write_tiles(appender.append(leaf_hash(r.public) for r in rows))
-            appended += len(rows)
-            position = events[-1].id
-        if appended:
-            advance_consumer(session, CONSUMER, position, at=at)
-        size += appended
-        root = appender.root()
-        note = None
-        latest = latest_checkpoint(session)
-        if signer is not None and size > 0 and (latest is None or latest.size != size):
-            note = sign_checkpoint(Checkpoint(signer.name, size, root), signer)
-            add_checkpoint(session, size=size, root=root, note=note, at=at)
-        return SyncResult(appended, size, root, note)
+        return sync_log(
+            session,
+            signer=signer,
+            at=now or datetime.now(UTC),
+            granularity=granularity or Granularity(),
+        )
+
+
+def sync_log(
+    session: Session, *, signer: NoteSigner | None, at: datetime, granularity: Granularity
+) -> SyncResult:
+    """:func:`sync_ledger` inside the caller's write transaction (a seal logs the pending
+    events in the log it seals, then starts the next one, in one transaction)."""
+    log = current_log(session)
+    if signer is not None and log.origin not in (None, signer.name):
+        raise LedgerIntegrityError(
+            f"the ledger key is {signer.name}'s but the current log is {log.origin} (log "
+            f"{log.number}): a checkpoint signed with it would not be that log's (a process "
+            "started before the log was sealed, such as `brightline serve`, must be restarted)"
+        )
+    position = consumer_position(session, CONSUMER)
+    size = ledger_size(session, log=log.number)
+    tiles = SqlTileStore(session, log=log.number)
+    appender = TileAppender.resume(tiles, size)
+    known = _Known(session, granularity=granularity)
+    appended = 0
+    while events := read_outbox(session, after=position, limit=_BATCH):
+        entries = [_entry_for(e, known) for e in events]  # in order
+        rows = [
+            NewLedgerEntry(outbox_id=e.id, public=entry.public_bytes(), salt=entry.salt)
+            for e, entry in zip(events, entries, strict=True)
+        ]
+        insert_entries(session, size + appended, rows, log=log.number)
+        tiles.write_tiles(appender.append(leaf_hash(r.public) for r in rows))
+        appended += len(rows)
+        position = events[-1].id
+    if appended:
+        advance_consumer(session, CONSUMER, position, at=at)
+    size += appended
+    root = appender.root()
+    note = None
+    latest = latest_checkpoint(session, log=log.number)
+    if signer is not None and size > 0 and (latest is None or latest.size != size):
+        note = sign_checkpoint(Checkpoint(signer.name, size, root), signer)
+        add_checkpoint(session, size=size, root=root, note=note, at=at, log=log.number)
+        if log.origin is None:
+            name_log(session, log.number, signer.name)
+    return SyncResult(appended, size, root, note)
 
 
 def pending(store: Store) -> bool:
@@ -329,11 +316,26 @@ def pending(store: Store) -> bool:
         return outbox_head(session) > consumer_position(session, CONSUMER)
 
 
+def settle_key_files(settings: Settings, store: Store) -> None:
+    """Finish moving the key files of a seal that committed but died before it moved
+    them (:func:`~brightline.service.ledger_keys.settle_keys`); a no-op otherwise."""
+    if LedgerKeys.staged(settings).private.parent.is_dir():
+        with store.read() as session:
+            settle_keys(settings, ledger_logs(session))
+
+
 def sync(settings: Settings, store: Store) -> SyncResult:
-    """Sync with the deployment's key, if it has one."""
-    return sync_ledger(
+    """Sync with the deployment's key, if it has one (first finishing the move of the
+    key files that a seal interrupted by a crash left half done); then, the append
+    committed, submit the latest checkpoint to the settings' witnesses (each bounded by
+    its timeout; one that fails is logged and tried again next time)."""
+    settle_key_files(settings, store)
+    result = sync_ledger(
         store, signer=LedgerKeys.of(settings).signer(), granularity=granularity_of(settings)
     )
+    if settings.ledger_witnesses:
+        witness_latest(settings, store)
+    return result
 
 
 @contextmanager
@@ -353,16 +355,32 @@ def recording(settings: Settings) -> Iterator[Store]:
 
 @dataclass(frozen=True, slots=True)
 class LedgerStatus:
+    """A log's size, root and latest checkpoint; ``log`` and ``origin`` say which log
+    (the current one unless asked for another), ``logs`` how many the store holds."""
+
     size: int
     root: bytes
     checkpoint: StoredCheckpoint | None
+    log: int = 1
+    origin: str | None = None
+    logs: int = 1
 
 
-def ledger_status(store: Store) -> LedgerStatus:
+def ledger_status(store: Store, *, log: int | None = None) -> LedgerStatus:
     with store.read() as session:
-        size = ledger_size(session)
-        root = TiledTree(SqlTileStore(session)).root(size) if size else EMPTY_ROOT
-        return LedgerStatus(size, root, latest_checkpoint(session))
+        logs = ledger_logs(session)
+        which = ledger_log(session, log)
+        size = ledger_size(session, log=which.number)
+        tiles = SqlTileStore(session, log=which.number)
+        root = TiledTree(tiles).root(size) if size else EMPTY_ROOT
+        return LedgerStatus(
+            size,
+            root,
+            latest_checkpoint(session, log=which.number),
+            which.number,
+            which.origin,
+            len(logs),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,20 +403,24 @@ class InclusionProof:
         }
 
 
-def prove_inclusion(store: Store, index: int, *, size: int | None = None) -> InclusionProof:
-    """An inclusion proof for entry ``index`` in the tree of ``size`` entries
-    (default: the latest checkpoint's size, or the whole log if none is signed)."""
+def prove_inclusion(
+    store: Store, index: int, *, size: int | None = None, log: int | None = None
+) -> InclusionProof:
+    """An inclusion proof for entry ``index`` of a log (default: the current one) in the
+    tree of ``size`` entries (default: the latest checkpoint's size, or the whole log if
+    none is signed)."""
     with store.read() as session:
-        stored = ledger_size(session)
-        latest = latest_checkpoint(session)
+        log = ledger_log(session, log).number
+        stored = ledger_size(session, log=log)
+        latest = latest_checkpoint(session, log=log)
         if size is None:
             size = latest.size if latest is not None else stored
         if not 0 <= index < size <= stored:
             raise NotFoundError(
                 f"entry {index} is not in a tree of size {size} (the log holds {stored})"
             )
-        tree = TiledTree(SqlTileStore(session))
-        entry = entry_at(session, index)
+        tree = TiledTree(SqlTileStore(session, log=log))
+        entry = entry_at(session, index, log=log)
         note = latest.note if latest is not None and latest.size == size else None
         return InclusionProof(
             index,
@@ -430,124 +452,36 @@ class Disclosure:
         }
 
 
-def disclose(store: Store, index: int) -> Disclosure:
-    """What an auditor needs to check one entry: its record, salt, public form and proof."""
+def disclose(store: Store, index: int, *, log: int | None = None) -> Disclosure:
+    """What an auditor needs to check one entry of a log (default: the current one): its
+    record, salt, public form and proof."""
     with store.read() as session:
-        if index < 0 or index >= ledger_size(session):
-            raise NotFoundError(f"no ledger entry {index}")
-        entry = entry_at(session, index)
+        log = ledger_log(session, log).number
+        if index < 0 or index >= ledger_size(session, log=log):
+            raise NotFoundError(f"no ledger entry {index} in log {log}")
+        entry = entry_at(session, index, log=log)
         event = outbox_entry(session, entry.outbox_id)
         if event is None:
             raise LedgerIntegrityError(
                 f"entry {index} records outbox event {entry.outbox_id}, which is gone"
             )
-    proof = prove_inclusion(store, index, size=None if index < _signed_size(store) else index + 1)
+    signed = _signed_size(store, log)
+    proof = prove_inclusion(store, index, size=None if index < signed else index + 1, log=log)
     public = json.loads(entry.public)
     return Disclosure(
         index, str(public.get("type")), public, private_record(event), entry.salt.hex(), proof
     )
 
 
-def _signed_size(store: Store) -> int:
+def _signed_size(store: Store, log: int) -> int:
     with store.read() as session:
-        latest = latest_checkpoint(session)
-        return latest.size if latest is not None else ledger_size(session)
+        latest = latest_checkpoint(session, log=log)
+        return latest.size if latest is not None else ledger_size(session, log=log)
 
 
-def consistency(store: Store, old_size: int, new_size: int) -> tuple[bytes, ...]:
+def consistency(
+    store: Store, old_size: int, new_size: int, *, log: int | None = None
+) -> tuple[bytes, ...]:
     with store.read() as session:
-        return TiledTree(SqlTileStore(session)).consistency_proof(old_size, new_size)
-
-
-# --- verification -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    source: str
-    size: int
-    root: bytes
-    checkpoints_checked: int
-    notes: tuple[str, ...]
-
-
-def verify_store(store: Store, verifier: NoteVerifier, *, older: str | None = None) -> VerifyReport:
-    """Recompute the tree from the stored entries; check it against the tiles, the latest
-    signed checkpoint, every earlier stored checkpoint and, if given, an older checkpoint
-    kept by the caller. Raises LedgerIntegrityError (TamperedLogError naming the first bad
-    index) on any difference."""
-    notes: list[str] = []
-    with store.read() as session:
-        stored = checkpoints(session)
-        if not stored:
-            raise LedgerIntegrityError("the ledger has no signed checkpoint to verify against")
-        latest = open_checkpoint(stored[-1].note, verifier)
-        # Missing, extra or changed entries all show up here, as the first bad index.
-        audit_tiles(
-            SqlTileStore(session),
-            size=latest.size,
-            leaf_hashes=_contiguous_leaf_hashes(iter_public(session)),
-            root=latest.root_hash,
-        )
-        notes.append(f"{latest.size} entries recomputed; root matches the latest checkpoint")
-        tree = TiledTree(SqlTileStore(session))
-        for earlier in stored[:-1]:
-            _check_consistent(tree, open_checkpoint(earlier.note, verifier), latest)
-        if older is not None:
-            _check_consistent(tree, open_checkpoint(older, verifier), latest)
-            notes.append("consistent with the given older checkpoint")
-        return VerifyReport("store", latest.size, latest.root_hash, len(stored), tuple(notes))
-
-
-def _contiguous_leaf_hashes(rows: Iterator[tuple[int, bytes]]) -> Iterator[bytes]:
-    """Leaf hashes in seq order, stopping at the first gap (a removed row)."""
-    for expected, (seq, public) in enumerate(rows):
-        if seq != expected:
-            return
-        yield leaf_hash(public)
-
-
-def _check_consistent(tree: TiledTree, older: Checkpoint, latest: Checkpoint) -> None:
-    if older.size > latest.size:
-        raise LedgerIntegrityError(
-            f"a checkpoint of size {older.size} is newer than the latest ({latest.size})"
-        )
-    if older.size == 0:
-        return
-    proof = tree.consistency_proof(older.size, latest.size)
-    if not verify_consistency(older.size, latest.size, proof, older.root_hash, latest.root_hash):
-        raise LedgerIntegrityError(
-            f"the log of size {latest.size} is not an extension of the checkpoint of size "
-            f"{older.size}: history was rewritten"
-        )
-
-
-def verify_tiles(
-    directory: Path, verifier: NoteVerifier, *, older: str | None = None
-) -> VerifyReport:
-    """Verify an exported tiles directory on its own, as an outside auditor would."""
-    if not directory.is_dir():
-        raise InvalidInputError(Problem(str(directory), "not a directory"))
-    checkpoint = verify_tile_dir(directory, verifier)
-    notes = [f"{checkpoint.size} entries recomputed from the entry bundles; tiles and root match"]
-    if older is not None:
-        _check_consistent(
-            TiledTree(TileDirSource(directory)), open_checkpoint(older, verifier), checkpoint
-        )
-        notes.append("consistent with the given older checkpoint")
-    return VerifyReport(str(directory), checkpoint.size, checkpoint.root_hash, 1, tuple(notes))
-
-
-def export_tiles_dir(store: Store, directory: Path, verifier: NoteVerifier) -> Checkpoint:
-    """Write the log up to its latest checkpoint as C2SP tlog-tiles."""
-    with store.read() as session:
-        latest = latest_checkpoint(session)
-        if latest is None:
-            raise NotFoundError("the ledger has no signed checkpoint yet")
-        return export_tiles(
-            directory,
-            source=SqlTileStore(session),
-            entries=(public for _, public in iter_public(session)),
-            signed_checkpoint=latest.note,
-            verifier=verifier,
-        )
+        tiles = SqlTileStore(session, log=log)
+        return TiledTree(tiles).consistency_proof(old_size, new_size)

@@ -8,6 +8,8 @@ Output: the same rows plus ``decision`` (allow/deny/error), ``restrictions`` and
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +21,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from brightline.errors import InvalidInputError, Problem
+from brightline import files
+from brightline.errors import InvalidInputError, Problem, StorageError
 from brightline.policy import BatchEffect, BatchError, Snapshot, to_micros
 
 REQUIRED: Final = ("node", "service", "operation", "region")
@@ -101,51 +104,51 @@ def decide_file(
 ) -> FileSummary:
     """Decide every row of ``source`` into ``out``; ``progress(done, total)`` reports bytes or rows.
 
-    The output is written to a temporary file and moved into place only when complete,
-    so a failed run leaves no partial output.
+    The output is written whole (:mod:`brightline.files`): a failed run leaves no partial
+    output, and one that cannot write it raises StorageError.
     """
     out_format = file_format(out)
     total, batches = read_batches(source)
     summary = FileSummary()
-    tmp = out.with_name(out.name + ".partial")
     writer: Any = None
     done = 0
-    try:
-        for batch in batches:
-            decided = decide_record_batch(snapshot, batch, at=at)
-            if writer is None:
-                writer = (
-                    pacsv.CSVWriter(tmp, decided.schema)
-                    if out_format == "csv"
-                    else pq.ParquetWriter(tmp, decided.schema)
+    with files.writing(out) as handle:
+        try:
+            for batch in batches:
+                decided = decide_record_batch(snapshot, batch, at=at)
+                if writer is None:
+                    writer = _writer(out_format, handle, decided.schema)
+                writer.write_batch(decided)
+                summary.rows += decided.num_rows
+                for name, count in zip(
+                    *np.unique(
+                        decided.column("decision").to_numpy(zero_copy_only=False),
+                        return_counts=True,
+                    ),
+                    strict=True,
+                ):
+                    summary.by_decision[str(name)] += int(count)
+                done = (
+                    done + batch.nbytes if file_format(source) == "csv" else done + batch.num_rows
                 )
-            writer.write_batch(decided)
-            summary.rows += decided.num_rows
-            for name, count in zip(
-                *np.unique(
-                    decided.column("decision").to_numpy(zero_copy_only=False), return_counts=True
-                ),
-                strict=True,
-            ):
-                summary.by_decision[str(name)] += int(count)
-            done = done + batch.nbytes if file_format(source) == "csv" else done + batch.num_rows
-            if progress is not None:
-                progress(min(done, total), total)
-        if writer is None:  # an empty input still gets its header
-            schema = pa.schema([(c, pa.string()) for c in (*REQUIRED, "time", *OUTPUT)])
-            writer = (
-                pacsv.CSVWriter(tmp, schema)
-                if out_format == "csv"
-                else pq.ParquetWriter(tmp, schema)
-            )
+                if progress is not None:
+                    progress(min(done, total), total)
+            if writer is None:  # an empty input still gets its header
+                schema = pa.schema([(c, pa.string()) for c in (*REQUIRED, "time", *OUTPUT)])
+                writer = _writer(out_format, handle, schema)
+        except BaseException:
+            if writer is not None:  # the output is dropped: its footer does not matter
+                with contextlib.suppress(OSError, StorageError, pa.ArrowException):
+                    writer.close()
+            raise
         writer.close()
-        writer = None
-        tmp.replace(out)
-    finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
     return summary
+
+
+def _writer(out_format: str, handle: io.BufferedWriter, schema: pa.Schema) -> Any:
+    if out_format == "csv":
+        return pacsv.CSVWriter(handle, schema)
+    return pq.ParquetWriter(handle, schema)
 
 
 def decide_record_batch(

@@ -9,7 +9,13 @@ from brightline.config import Settings
 from brightline.errors import NotFoundError
 from brightline.ledger import NoteSigner
 from brightline.service.access import Authenticator, bootstrap, is_empty
-from brightline.service.ledger import LedgerKeys, ensure_key, ledger_status, sync
+from brightline.service.ledger import (
+    LedgerKeys,
+    ensure_key,
+    ledger_status,
+    settle_key_files,
+    sync,
+)
 from brightline.service.worlds import current_world, import_world
 from brightline.store import Store, open_store
 
@@ -31,6 +37,7 @@ def prepare_server(settings: Settings, *, example_world: Path | None) -> Prepare
     world with it. A store with principals but no world is refused before serving."""
     notes: list[str] = []
     store = open_store(settings)
+    settle_key_files(settings, store)  # a seal that died before moving its key files
     if not LedgerKeys.of(settings).private.is_file() and ledger_status(store).checkpoint:
         store.close()
         raise NotFoundError(

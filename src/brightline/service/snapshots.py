@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from brightline import files
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.limits import load_json
@@ -58,12 +59,8 @@ def snapshot_at(settings: Settings, at: datetime) -> Snapshot:
 
 
 def write_snapshot(snapshot: StoreSnapshot, path: Path) -> None:
-    try:
-        path.write_text(
-            json.dumps(snapshot.document(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-    except OSError as exc:
-        raise InvalidInputError(Problem(str(path), f"cannot write: {exc}")) from exc
+    """Write the snapshot file whole; StorageError if it cannot be."""
+    files.write_file(path, json.dumps(snapshot.document(), indent=2, ensure_ascii=False) + "\n")
 
 
 def read_snapshot(path: Path) -> Snapshot:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Generic, TypeVar
 
@@ -45,8 +45,8 @@ from sqlalchemy.orm import Session
 
 from brightline.cases import CaseMove
 from brightline.disclosure import Granularity
-from brightline.ledger import NoteVerifier
-from brightline.service.ledger import CONSUMER, VerifyReport, verify_store
+from brightline.ledger import CONTINUED
+from brightline.service.ledger import CONSUMER
 from brightline.service.lifecycle import EventKind
 from brightline.service.records import (
     BOOTSTRAPPED,
@@ -76,13 +76,13 @@ from brightline.service.store_audit_restrictions import Divergence, Restrictions
 from brightline.service.world_diff import diff_worlds
 from brightline.store import Store, StoredEvent, consumer_position, world_by_version, world_digest
 from brightline.store import history as tables
-from brightline.store.history import StoredKey
-from brightline.store.ledger import ledger_size
+from brightline.store.history import LoggedEntry, StoredKey
 from brightline.store.outbox import OutboxRecord
 from brightline.world import World
 
-#: Outbox event types that have no history table: the event is the only record.
-WITHOUT_TABLE: Final = frozenset({"transparency.released"})
+#: Outbox event types that have no history table: the event is the only record (a
+#: release's figures; a seal's ``ledger.continued``, entry 0 of the log it starts).
+WITHOUT_TABLE: Final = frozenset({"transparency.released", CONTINUED})
 ENFORCEMENT: Final = frozenset(
     {"restriction.approved", "restriction.promotion-approved", "restriction.lift-approved"}
 )
@@ -133,20 +133,6 @@ def _without_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def verify_and_audit(
-    store: Store,
-    verifier: NoteVerifier,
-    *,
-    older: str | None = None,
-    granularity: Granularity | None = None,
-) -> VerifyReport:
-    """``verify_store`` (the tree against the signed checkpoints), then :func:`audit_store`;
-    the report's notes say what both checked. What ``brightline ledger verify`` runs."""
-    report = verify_store(store, verifier, older=older)
-    audited = audit_store(store, granularity=granularity)
-    return replace(report, notes=report.notes + audited.notes())
 
 
 # -- the event being checked ------------------------------------------------------------------
@@ -209,13 +195,16 @@ class _Audit:
         handlers[KEY_REVOKED] = self._revocation
         handlers["world.imported"] = self._world_import
         handlers.update(dict.fromkeys(WITHOUT_TABLE, _no_table))
+        handlers[CONTINUED] = _continued
         return handlers
 
     def run(self) -> StoreAuditReport:
-        size = ledger_size(self.session)
+        sizes = tables.log_sizes(self.session)
+        size = sum(n for _, n in sizes)
         cursor = consumer_position(self.session, CONSUMER)
-        entries = tables.logged_entries(self.session, size=size)
+        entries = tables.logged_entries(self.session, sizes=sizes)
         count = last = 0
+        final: LoggedEntry | None = None
         if size == 0:
             self._compare_restrictions(size)
         for rows in tables.outbox_rows(self.session):
@@ -237,11 +226,14 @@ class _Audit:
                     compare(where, record)
                 if entry is not None:
                     check_entry(where, entry, record)
+                    if entry.seq == 0 and entry.log > 1 and where.event_type != CONTINUED:
+                        raise where.diverged(f"log {entry.log} does not start with {CONTINUED}")
                     if where.event_type in ENFORCEMENT:
                         assert isinstance(where.row, StoredEvent)
-                        problem = self.restrictions.act(where.row, entry.public, entry.seq)
+                        problem = self.restrictions.act(where.row, entry)
                         if problem is not None:
                             raise where.diverged(problem)
+                    final = entry
                 count += 1
                 if count == size:
                     if cursor < where.event_id:  # the next sync would log it again
@@ -253,17 +245,19 @@ class _Audit:
         if count < size:
             entry = next(entries)
             raise StoreDivergenceError(
-                f"store audit: ledger entry {entry.seq} ({public_type(entry)}) records "
+                f"store audit: {entry.name()} ({public_type(entry)}) records "
                 f"outbox event {entry.outbox_id}, which is not in the outbox",
                 event=f"outbox event {entry.outbox_id}",
                 index=entry.seq,
+                log=entry.log,
             )
         if cursor > last:
             raise StoreDivergenceError(
                 f"store audit: the ledger's cursor ({cursor}) is past the outbox's last event "
                 f"({last}): events it logged are gone",
                 event=f"outbox event {cursor}",
-                index=size - 1 if size else None,
+                index=None if final is None else final.seq,
+                log=None if final is None else final.log,
             )
         self._check_left_over(size)
         return self._report(size, count - size)
@@ -271,10 +265,12 @@ class _Audit:
     def _compare_restrictions(self, size: int) -> None:
         divergence: Divergence | None = self.restrictions.compare(size, self.now)
         if divergence is not None:
+            entry = divergence.entry
             raise StoreDivergenceError(
                 f"store audit: {divergence.detail}",
                 event=divergence.event,
-                index=divergence.index,
+                index=None if entry is None else entry.seq,
+                log=None if entry is None else entry.log,
             )
 
     def _report(self, size: int, pending: int) -> StoreAuditReport:
@@ -418,6 +414,14 @@ class _Audit:
 
 def _no_table(where: Where) -> None:
     return None
+
+
+def _continued(where: Where) -> None:
+    """A seal writes its ``ledger.continued`` event and logs it as entry 0 of the log it
+    starts, in one transaction: anywhere else, or not logged, it was not a seal's."""
+    entry = where.entry
+    if entry is None or entry.seq != 0 or entry.log == 1:
+        raise where.diverged(f"a {CONTINUED} event is only ever entry 0 of a log after the first")
 
 
 def _unknown(where: Where) -> None:

@@ -35,11 +35,15 @@ _COMMITMENT: Final = b'{"commitment":"'
 
 class StoreDivergenceError(LedgerIntegrityError):
     """The store and its ledger disagree. ``event`` names the first divergent event (its
-    table and key, or its outbox id); ``index`` is its ledger index (None: not logged)."""
+    table and key, or its outbox id); ``index`` is its ledger index (None: not logged) in
+    log number ``log`` (None with it)."""
 
-    def __init__(self, message: str, *, event: str, index: int | None) -> None:
+    def __init__(
+        self, message: str, *, event: str, index: int | None, log: int | None = None
+    ) -> None:
         self.event = event
         self.index = index
+        self.log = log if index is not None else None
         super().__init__(message)
 
 
@@ -64,7 +68,7 @@ class Where:
     def diverged(self, detail: str, *, missing: str | None = None) -> StoreDivergenceError:
         """The error naming this event's row (or ``missing``, the row it lacks; else the
         outbox event itself)."""
-        logged = "not yet logged" if self.entry is None else f"ledger entry {self.entry.seq}"
+        logged = "not yet logged" if self.entry is None else self.entry.name()
         named = missing or (
             row_name(self.row) if self.row is not None else f"outbox event {self.event_id}"
         )
@@ -72,6 +76,7 @@ class Where:
             f"store audit: outbox event {self.event_id} ({self.event_type}, {logged}): {detail}",
             event=named,
             index=self.index,
+            log=None if self.entry is None else self.entry.log,
         )
 
 
@@ -177,14 +182,15 @@ def unlinked(where: Where, entry: LoggedEntry) -> StoreDivergenceError:
     """Entry i does not record the i-th outbox event."""
     if entry.outbox_id < where.event_id:
         return StoreDivergenceError(
-            f"store audit: ledger entry {entry.seq} ({public_type(entry)}) records outbox "
+            f"store audit: {entry.name()} ({public_type(entry)}) records outbox "
             f"event {entry.outbox_id}, which is not in the outbox (the next event there is "
             f"{where.event_id})",
             event=f"outbox event {entry.outbox_id}",
             index=entry.seq,
+            log=entry.log,
         )
     return where.diverged(
-        f"the ledger does not record it: entry {entry.seq} records outbox event "
+        f"the ledger does not record it: {entry.name()} records outbox event "
         f"{entry.outbox_id} ({public_type(entry)})"
     )
 

@@ -24,6 +24,7 @@ from brightline.disclosure import Facts, Granularity, published, reference
 from brightline.errors import ConflictError
 from brightline.service.lifecycle import APPROVED_PHASES, Phase, RestrictionState, Status, apply
 from brightline.store import StoredEvent
+from brightline.store.history import LoggedEntry
 from brightline.store.outbox import canonical_json
 
 #: What the comparison reads of an enforcement act's public form.
@@ -38,11 +39,11 @@ _Enforced = tuple[str, bytes]
 
 @dataclass(frozen=True, slots=True)
 class Divergence:
-    """What differs, the event to name (a row or an outbox event) and its ledger index."""
+    """What differs, the event to name (a row or an outbox event) and its ledger entry."""
 
     detail: str
     event: str
-    index: int | None
+    entry: LoggedEntry | None
 
 
 class Restrictions:
@@ -51,8 +52,8 @@ class Restrictions:
         self.ranks: dict[str, int] = {}
         self.states: dict[str, RestrictionState] = {}
         self.last: dict[str, int] = {}
-        #: Per reference: the index of its last enforcement entry and what it publishes.
-        self.acts: dict[str, tuple[int, _Enforced]] = {}
+        #: Per reference: its last enforcement entry and what it publishes.
+        self.acts: dict[str, tuple[LoggedEntry, _Enforced]] = {}
         self.compared = (0, 0)
         self._published: dict[bytes, _Enforced] = {}
 
@@ -70,12 +71,11 @@ class Restrictions:
         self.last[event.restriction_id] = event.seq
         return None
 
-    def act(self, event: StoredEvent, public: bytes, index: int) -> str | None:
-        """Record enforcement entry ``index`` (``public``: its public form), which logs
-        ``event``; what is wrong with it, if anything: it must name the restriction's
-        reference and the event's kind."""
+    def act(self, event: StoredEvent, entry: LoggedEntry) -> str | None:
+        """Record enforcement entry ``entry``, which logs ``event``; what is wrong with it,
+        if anything: it must name the restriction's reference and the event's kind."""
         try:
-            form = orjson.loads(public)
+            form = orjson.loads(entry.public)
         except orjson.JSONDecodeError as exc:
             return f"its entry's public form does not parse: {exc}"
         fields = form.get("public") if isinstance(form, dict) else None
@@ -87,19 +87,18 @@ class Restrictions:
                 f"its entry names {fields.get('restriction')!r} {fields.get('kind')!r} where "
                 f"the store gives {ref!r} {event.kind!r}"
             )
-        self.acts[ref] = (index, _enforced(fields))
+        self.acts[ref] = (entry, _enforced(fields))
         return None
 
     def compare(self, size: int, now: datetime) -> Divergence | None:
         """The store's restrictions against the ledger's acts, once the walk has passed the
-        ledger's last entry (of ``size``); counts those approved and in force at ``now``."""
+        ledger's last entry (``size`` entries in all its logs); counts those approved and
+        in force at ``now``."""
         by_reference = {reference(rank): rid for rid, rank in self.ranks.items()}
         for ref in sorted(self.acts.keys() - by_reference.keys()):
-            index = self.acts[ref][0]
+            entry = self.acts[ref][0]
             return Divergence(
-                f"ledger entry {index} enforces {ref}, which the store does not hold",
-                ref,
-                index,
+                f"{entry.name()} enforces {ref}, which the store does not hold", ref, entry
             )
         approved = in_force = 0
         for rid, rank in self.ranks.items():
@@ -113,7 +112,7 @@ class Restrictions:
                 return Divergence(
                     f"the restrictions in force differ at ledger size {size}: {rid} ({ref}) is "
                     f"{_says(expected)} by the store ({row}) but {_says(got)} by the ledger"
-                    + ("" if act is None else f" (entry {act[0]})"),
+                    + ("" if act is None else f" ({act[0].name()})"),
                     row,
                     None if act is None else act[0],
                 )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import brightline
+from brightline import files
 from brightline.config import Settings
 from brightline.errors import (
     BrightlineError,
@@ -35,6 +36,7 @@ from brightline.ledger import (
     TileAppender,
     TileDirSource,
     TiledTree,
+    WitnessQuorum,
     export_tiles,
     leaf_hash,
     open_checkpoint,
@@ -189,12 +191,13 @@ def write_transparency_report(
             private=private,
         )
     progress("writing the site")
-    files = render_site(report)
-    for relative, data in files.items():
-        _write(out_dir / relative, data)
+    site = render_site(report)
+    with files.writing_many() as batch:
+        for relative, data in site.items():
+            batch.write(out_dir / relative, data)
     return ReportSummary(
         out_dir=out_dir,
-        files=tuple(sorted(files)),
+        files=tuple(sorted(site)),
         parameters=parameters,
         checkpoint=checkpoint,
         tables=len(report.tables),
@@ -209,13 +212,6 @@ def _link(out_dir: Path, tiles_dir: Path | None) -> str | None:
         return None
     relative = os.path.relpath(tiles_dir.resolve(), out_dir.resolve())
     return relative.replace(os.sep, "/") + "/"
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # -- verification ----------------------------------------------------------------------------
@@ -261,12 +257,14 @@ def verify_transparency_report(
     tiles_dir: Path,
     *,
     verifier: NoteVerifier,
+    witnesses: WitnessQuorum = WitnessQuorum.none(),
     progress: Progress = _quiet,
 ) -> VerificationResult:
     """Check a report directory against the log's tiles and the log's public key only.
 
     1. Reads ``report.json`` (strict JSON) and checks the parameters it states.
-    2. Opens the report's checkpoint with the key.
+    2. Opens the report's checkpoint with the key, and requires the quorum of
+       ``witnesses``' cosignatures on it (none by default).
     3. Verifies the tiles against their signed checkpoint (every entry and hash).
     4. Checks the report's checkpoint is the tiles' or a prefix of it (RFC 9162
        consistency proof).
@@ -312,7 +310,7 @@ def verify_transparency_report(
             f"the figures hold at {format_time(parameters.as_of)}, before the end of the "
             f"period ({format_time(parameters.period.end)}): nothing from then on is counted"
         )
-    checkpoint = _report_checkpoint(stated, verifier, problems)
+    checkpoint = _report_checkpoint(stated, verifier, witnesses, problems)
     if checkpoint is None:
         return result(parameters)
 
@@ -429,13 +427,17 @@ def _read_private(
 
 
 def _report_checkpoint(
-    stated: Stated, verifier: NoteVerifier, problems: list[str]
+    stated: Stated, verifier: NoteVerifier, witnesses: WitnessQuorum, problems: list[str]
 ) -> Checkpoint | None:
     try:
         checkpoint = open_checkpoint(stated.checkpoint_note, verifier)
     except BrightlineError as exc:
         problems.append(f"{MANIFEST}: checkpoint: {exc}")
         return None
+    try:
+        witnesses.check(stated.checkpoint_note)
+    except BrightlineError as exc:
+        problems.append(f"{MANIFEST}: checkpoint: {exc}")
     actual = (checkpoint.origin, checkpoint.size, checkpoint.root_hash.hex())
     if stated.checkpoint_claim != actual:
         problems.append(f"{MANIFEST}: checkpoint origin, size or root differ from its signed note")
@@ -490,7 +492,7 @@ def _read_files(report_dir: Path, skip: list[Path]) -> dict[str, bytes]:
     """Every file under ``report_dir`` by relative path, but those under ``skip`` (the
     log's tiles, when kept inside the report); a linked directory is listed as a file."""
     skipped = {p.resolve() for p in skip}
-    files: dict[str, bytes] = {}
+    found: dict[str, bytes] = {}
     for root, dirs, names in os.walk(report_dir, followlinks=False):
         here = Path(root)
         for name in list(dirs):
@@ -498,12 +500,12 @@ def _read_files(report_dir: Path, skip: list[Path]) -> dict[str, bytes]:
                 dirs.remove(name)
             elif (here / name).is_symlink():
                 dirs.remove(name)
-                files[(here / name).relative_to(report_dir).as_posix() + "/"] = b""
+                found[(here / name).relative_to(report_dir).as_posix() + "/"] = b""
         for name in names:
             path = here / name
             relative = path.relative_to(report_dir).as_posix()
             try:
-                files[relative] = path.read_bytes()
+                found[relative] = path.read_bytes()
             except OSError:
-                files[relative] = b""
-    return files
+                found[relative] = b""
+    return found

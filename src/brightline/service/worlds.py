@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from brightline import files
 from brightline.access import Action, Principal, authorize
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import RESTRICTIONS_FILE, restriction_from_mapping
@@ -182,17 +183,12 @@ def export_world(store: Store, directory: Path, *, now: datetime | None = None) 
         bodies = approved_bodies(load_states(session), at)
     paths = write_world(stored.world, directory)
     restrictions_path = directory / RESTRICTIONS_FILE
-    try:
-        restrictions_path.write_text(
-            yaml.safe_dump(
-                [_restriction_yaml(b) for b in bodies], sort_keys=False, allow_unicode=True
-            )
-            if bodies
-            else "[]\n",
-            encoding="utf-8",
-        )
-    except OSError as exc:
-        raise InvalidInputError(Problem(str(directory), f"cannot write: {exc}")) from exc
+    files.write_file(
+        restrictions_path,
+        yaml.safe_dump([_restriction_yaml(b) for b in bodies], sort_keys=False, allow_unicode=True)
+        if bodies
+        else "[]\n",
+    )
     return ExportResult(
         version=stored.version,
         paths=(*paths, restrictions_path),

@@ -42,6 +42,7 @@ from brightline.store.cases import (
     plan_of_row,
 )
 from brightline.store.events import StoredEvent
+from brightline.store.ledger import ledger_logs, ledger_size
 from brightline.store.ledger_models import LedgerBundleRow
 from brightline.store.models import OutboxEvent, RestrictionEvent, WorldVersion
 from brightline.store.serving_models import ApiKeyRevocationRow, ApiKeyRow
@@ -90,12 +91,22 @@ class StoredWorldVersion:
 
 
 class LoggedEntry(NamedTuple):
-    """Ledger entry ``seq``: the outbox event it records, its public form and salt."""
+    """Entry ``seq`` of ledger log ``log`` (of the ``logs`` the store holds): the outbox
+    event it records, its public form and salt."""
 
     seq: int
     outbox_id: int
     public: bytes
     salt: bytes
+    log: int = 1
+    logs: int = 1
+
+    def name(self) -> str:
+        """How a message names it: ``ledger entry 7``, or ``log 2's entry 7`` once the
+        store holds more than one log."""
+        if self.logs == 1:
+            return f"ledger entry {self.seq}"
+        return f"log {self.log}'s entry {self.seq}"
 
 
 # -- streaming ------------------------------------------------------------------------------
@@ -290,49 +301,67 @@ def outbox_rows(
         yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
 
 
-def logged_entries(session: Session, *, size: int) -> Iterator[LoggedEntry]:
-    """The ledger's first ``size`` entries in order, with their outbox ids and salts.
+def log_sizes(session: Session) -> list[tuple[int, int]]:
+    """``(log, size)`` of every ledger log of the store, log 1 first."""
+    return [(log.number, ledger_size(session, log=log.number)) for log in ledger_logs(session)]
+
+
+def logged_entries(session: Session, *, sizes: Sequence[tuple[int, int]]) -> Iterator[LoggedEntry]:
+    """The store's ledger history in order: for each ``(log, size)`` of ``sizes`` (log 1
+    first), that log's first ``size`` entries, with their outbox ids and salts. Together
+    they log the outbox in order: a log's entry 0 that continues a sealed log records the
+    ``ledger.continued`` event written by the seal.
 
     LedgerIntegrityError where a bundle is missing, does not decode, or holds fewer salts
     or outbox ids than entries (the tree checks name such an index too).
     """
+    logs = len(sizes)
+    for log, size in sizes:
+        yield from _log_entries(session, log, size, logs)
+
+
+def _log_entries(session: Session, log: int, size: int, logs: int) -> Iterator[LoggedEntry]:
     bundles = _table(LedgerBundleRow)
     connection = session.connection()
     index = 0
+    name = "ledger entry" if logs == 1 else f"log {log}'s entry"
     while index < size:
         first = index // TILE_WIDTH
         rows = connection.execute(
             select(bundles.c.bundle, bundles.c.entries, bundles.c.salts, bundles.c.outbox_ids)
-            .where(bundles.c.bundle >= first)
+            .where(bundles.c.log == log, bundles.c.bundle >= first)
             .order_by(bundles.c.bundle)
             .limit(64)
         ).all()
         if not rows:
-            raise LedgerIntegrityError(f"ledger entry {index}: its entry bundle is missing")
+            raise LedgerIntegrityError(f"{name} {index}: its entry bundle is missing")
         for number, blob, salts, ids in rows:
             if number * TILE_WIDTH != index:
-                raise LedgerIntegrityError(f"ledger entry {index}: its entry bundle is missing")
+                raise LedgerIntegrityError(f"{name} {index}: its entry bundle is missing")
             try:
                 publics = decode_entry_bundle(blob)
             except InvalidInputError as exc:
-                raise LedgerIntegrityError(f"ledger entry {index}: {exc}") from exc
+                raise LedgerIntegrityError(f"{name} {index}: {exc}") from exc
             width = min(len(publics), size - index)
             if len(salts) < width * _SALT or len(ids) < width * _ID:
                 raise LedgerIntegrityError(
-                    f"ledger entry {index}: entry bundle {number} lacks salts or outbox ids"
+                    f"{name} {index}: entry bundle {number} lacks salts or outbox ids"
                 )
             outbox_ids = struct.unpack(f">{width}Q", ids[: width * _ID])
             for i in range(width):
                 yield LoggedEntry(
-                    index + i, outbox_ids[i], publics[i], salts[i * _SALT : (i + 1) * _SALT]
+                    index + i,
+                    outbox_ids[i],
+                    publics[i],
+                    salts[i * _SALT : (i + 1) * _SALT],
+                    log,
+                    logs,
                 )
             index += width
             if index >= size:
                 return
             if width < TILE_WIDTH:
-                raise LedgerIntegrityError(
-                    f"ledger entry {index}: entry bundle {number} ends early"
-                )
+                raise LedgerIntegrityError(f"{name} {index}: entry bundle {number} ends early")
 
 
 def snapshot(session: Session) -> None:

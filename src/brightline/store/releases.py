@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brightline.ledger import TILE_WIDTH, decode_entry_bundle
+from brightline.store.ledger import ledger_log
 from brightline.store.ledger_models import LedgerBundleRow
 from brightline.store.models import OutboxEvent
 from brightline.store.outbox import OutboxEntry
@@ -31,11 +32,13 @@ class LoggedEvent:
     outbox_id: int
 
 
-def logged_events(session: Session, *, size: int) -> Iterator[LoggedEvent]:
-    """The first ``size`` entries in order, with their outbox ids."""
+def logged_events(session: Session, *, size: int, log: int | None = None) -> Iterator[LoggedEvent]:
+    """The first ``size`` entries of a log (default: the current one) in order, with their
+    outbox ids."""
+    number = ledger_log(session, log).number
     index = 0
     while index < size:
-        bundle = session.get(LedgerBundleRow, index // TILE_WIDTH)
+        bundle = session.get(LedgerBundleRow, (number, index // TILE_WIDTH))
         if bundle is None:
             return
         publics = decode_entry_bundle(bundle.entries)

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from brightline import files
 from brightline.errors import StoreUnavailableError
 from brightline.store.case_models import NotificationContact, ReporterIdentityRow
 
@@ -171,22 +172,12 @@ def _read(path: Path) -> Keyring | None:
 
 
 def _create(path: Path) -> Keyring:
-    """Write a new key file atomically, never replacing one: the key goes to a private
-    temporary file that is then hard-linked into place (``link`` fails if the name exists,
-    in which case the key already there — another process's — is used)."""
+    """Write a new key file whole (mode 0600), never replacing one: ``files.write_new``
+    links it into place, which fails if the name exists, in which case the key already
+    there — another process's — is used."""
     make_private_dir(path.parent)
-    temporary = path.with_name(f".{path.name}.{os.urandom(8).hex()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            os.fchmod(f.fileno(), 0o600)  # exact, whatever the umask
-            f.write(Keyring.generate().to_text())
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(FileExistsError):  # another process's key won: use it
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with contextlib.suppress(FileExistsError):  # another process's key won: use it
+        files.write_new(path, Keyring.generate().to_text(), mode=0o600)
     keyring = _read(path)
     if keyring is None:  # pragma: no cover - removed between link and read
         raise StoreUnavailableError(f"the store's secrets key {path} vanished after creation")

@@ -16,6 +16,7 @@ from typing import Final
 
 import numpy as np
 
+from brightline import files
 from brightline.synth.story import STORY_CATALOG, build_story_world
 from brightline.synth.usage import plan_streams, write_usage
 from brightline.synth.world import CATALOG_YAML, build_world, write_world
@@ -72,7 +73,7 @@ def synthesize(
         "planted": [t for t in truth if t["role"] == "planted"],
         "decoys": [t for t in truth if t["role"] == "decoy"],
     }
-    (out / TRUTH_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    files.write_file(out / TRUTH_FILE, json.dumps(document, indent=2) + "\n")
     return SynthResult(out, subscriptions, len(cast.customers), written, metering, planted, decoys)
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from brightline import files
 from brightline.synth.world import REGIONS, Cast, Customer
 from brightline.telemetry import METERING_SCHEMA
 
@@ -239,8 +240,10 @@ def write_usage(
     region = pa.array(list(_REGION_IDS), pa.string())
     is_stock = np.array([k[3] for k in KINDS])
     written = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(path, METERING_SCHEMA, compression="zstd") as writer:
+    with (
+        files.writing(path) as out,
+        pq.ParquetWriter(out, METERING_SCHEMA, compression="zstd") as writer,
+    ):
         for first in range(0, len(streams.sub), per_chunk):
             chunk = slice(first, first + per_chunk)
             n = len(streams.sub[chunk])

@@ -9,10 +9,16 @@ Layout under the telemetry directory (``<data dir>/telemetry``)::
 
 An ingest id is derived from the file's SHA-256, so a file's rows always land under
 the same names: a retried ingest replaces its own leftovers instead of adding to them.
+
+Writers (ingest, prune) hold the dataset one at a time (:meth:`TelemetryDataset.writing`)
+and first clear what a killed one left (``_staging``, ``.*.partial`` files). The manifest
+is a record file of :mod:`brightline.files`: an entry is there once its line ends, a torn
+last line (a crash, a full disk) is ignored and cut off by the next entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -23,6 +29,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from brightline import files
 from brightline.errors import InvalidInputError, Problem
 from brightline.telemetry.schema import DAY, METERING_SCHEMA
 
@@ -78,49 +85,81 @@ class TelemetryDataset:
     def is_empty(self) -> bool:
         return not self.files()
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the dataset for one writer; what a killed writer left is cleared first.
+
+        :class:`~brightline.errors.StorageError` when the dataset's directory cannot be
+        made.
+        """
+        with files.exclusive(self.root):
+            shutil.rmtree(self.root / STAGING_DIR, ignore_errors=True)
+            for directory in (self.root, self.quarantine_dir, *self.day_dirs()):
+                files.remove_partials(directory)
+            yield
+
     def manifest(self) -> dict[str, ManifestEntry]:
-        """Ingested files by SHA-256."""
+        """Ingested files by SHA-256; a torn last line is not an entry (yet)."""
         path = self.root / MANIFEST
-        if not path.is_file():
-            return {}
         entries: dict[str, ManifestEntry] = {}
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(files.read_records(path), 1):
             if not line.strip():
                 continue
             try:
                 entry = ManifestEntry(**json.loads(line))
-            except (json.JSONDecodeError, TypeError) as exc:
+            except (ValueError, TypeError) as exc:
                 raise InvalidInputError(Problem(f"{path}:{number}", f"bad entry: {exc}")) from exc
             entries[entry.sha256] = entry
         return entries
 
     def record(self, entry: ManifestEntry) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / MANIFEST).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry.to_dict(), sort_keys=True) + "\n")
+        """Append ``entry`` to the manifest, on disk when this returns; on failure
+        (:class:`~brightline.errors.StorageError`) the manifest is as it was."""
+        files.append_record(self.root / MANIFEST, json.dumps(entry.to_dict(), sort_keys=True))
 
     def publish(self, ingest_id: str) -> None:
-        """Move a finished ingest's staged files into the day partitions.
+        """Move a finished ingest's staged files into the day partitions, on disk when
+        this returns.
 
         Leftovers of an earlier, interrupted attempt of the same ingest are removed first,
-        so that the same rows are never stored twice.
+        so that the same rows are never stored twice. On failure
+        (:class:`~brightline.errors.StorageError`) some files may have moved: undo with
+        :meth:`withdraw`.
         """
-        for stale in self.root.glob(f"{DAY}=*/{ingest_id}-*.parquet"):
-            stale.unlink()
+        self.withdraw(ingest_id)
         staged = self.staging(ingest_id)
+        moved: list[Path] = []
         if staged.is_dir():
             for day_dir in sorted(staged.iterdir()):
                 target = self.root / day_dir.name
-                target.mkdir(parents=True, exist_ok=True)
                 for file in sorted(day_dir.glob("*.parquet")):
-                    file.replace(target / file.name)
+                    try:
+                        target.mkdir(parents=True, exist_ok=True)
+                        file.replace(target / file.name)
+                    except OSError as exc:
+                        raise files.storage_error(target / file.name, exc) from exc
+                    moved.append(target / file.name)
+        # pyarrow does not force what it writes to disk: before the manifest says the
+        # rows are stored, they are.
+        files.force_to_disk(moved)
         self.discard(ingest_id)
 
+    def withdraw(self, ingest_id: str) -> None:
+        """Remove an ingest's files from the day partitions (an ingest not recorded in the
+        manifest: a failed or killed one). Never fails: clean-up must not hide a cause."""
+        for stale in self.root.glob(f"{DAY}=*/{ingest_id}-*.parquet"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                if not any(stale.parent.iterdir()):
+                    stale.parent.rmdir()
+
     def discard(self, ingest_id: str) -> None:
+        """Remove an ingest's staged files. Never fails."""
         shutil.rmtree(self.staging(ingest_id), ignore_errors=True)
         parent = self.root / STAGING_DIR
-        if parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
+        with contextlib.suppress(OSError):
+            if parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
 
 
 def day_of(partition: Path) -> str:

@@ -11,6 +11,7 @@ one JSON object per line; ``until`` is optional (held until removed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from brightline import files
 from brightline.errors import InvalidInputError, Problem
 from brightline.telemetry.dataset import TelemetryDataset, iter_days
 from brightline.telemetry.schema import SUBSCRIPTION
@@ -116,24 +118,23 @@ def prune(
     removed_days: list[str] = []
     kept_days: list[str] = []
     rows_removed = rows_kept = 0
-    for day, partition in list(iter_days(dataset, before=cutoff)):
-        files = sorted(partition.glob("*.parquet"))
-        table = pq.read_table(files, columns=[SUBSCRIPTION]) if files else None
-        total = table.num_rows if table is not None else 0
-        held_mask = pc.is_in(table.column(SUBSCRIPTION), keep) if table is not None else None
-        held_rows = int(pc.sum(held_mask).as_py() or 0) if held_mask is not None else 0
-        rows_removed += total - held_rows
-        rows_kept += held_rows
-        if held_rows:
-            kept_days.append(day)
-            if not dry_run and held_rows < total:
-                _rewrite_held(partition, files, keep)
-        else:
-            removed_days.append(day)
-            if not dry_run:
-                for file in files:
-                    file.unlink()
-                partition.rmdir()
+    with contextlib.nullcontext() if dry_run else dataset.writing():
+        for day, partition in list(iter_days(dataset, before=cutoff)):
+            day_files = sorted(partition.glob("*.parquet"))
+            table = pq.read_table(day_files, columns=[SUBSCRIPTION]) if day_files else None
+            total = table.num_rows if table is not None else 0
+            held_mask = pc.is_in(table.column(SUBSCRIPTION), keep) if table is not None else None
+            held_rows = int(pc.sum(held_mask).as_py() or 0) if held_mask is not None else 0
+            rows_removed += total - held_rows
+            rows_kept += held_rows
+            if held_rows:
+                kept_days.append(day)
+                if not dry_run and held_rows < total:
+                    _rewrite_held(partition, day_files, keep)
+            else:
+                removed_days.append(day)
+                if not dry_run:
+                    _remove_day(partition, day_files)
     return PruneReport(
         cutoff=cutoff.strftime("%Y-%m-%d"),
         days_removed=tuple(removed_days),
@@ -143,13 +144,29 @@ def prune(
     )
 
 
-def _rewrite_held(partition: Path, files: list[Path], keep: pa.Array) -> None:
-    """Replace a day's files by one holding only the held rows (written first, then swapped)."""
-    table = pq.read_table(files, partitioning=None)
+def _remove_day(partition: Path, day_files: list[Path]) -> None:
+    try:
+        for file in day_files:
+            file.unlink()
+        partition.rmdir()
+    except OSError as exc:
+        raise files.storage_error(partition, exc) from exc
+
+
+def _rewrite_held(partition: Path, day_files: list[Path], keep: pa.Array) -> None:
+    """Replace a day's files by one holding only the held rows.
+
+    The new file is written whole and in place before the old ones go: a crash in
+    between leaves held rows twice, never held rows lost.
+    """
+    table = pq.read_table(day_files, partitioning=None)
     held = table.filter(pc.is_in(table.column(SUBSCRIPTION), keep))
     target = partition / "held-0.parquet"
-    temporary = partition / "held-0.parquet.tmp"
-    pq.write_table(held, temporary)
-    for file in files:
-        file.unlink()
-    temporary.replace(target)
+    with files.writing(target) as out:
+        pq.write_table(held, out)
+    try:
+        for file in day_files:
+            if file != target:
+                file.unlink()
+    except OSError as exc:
+        raise files.storage_error(partition, exc) from exc

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from brightline.errors import InvalidInputError, Problem
+from brightline import files
 from brightline.world.load import CATALOG_FILE, DIRECTORY_FILE
 from brightline.world.model import Catalog, Directory, World
 
@@ -54,15 +54,10 @@ def catalog_yaml(catalog: Catalog) -> str:
 def write_world(world: World, directory: Path) -> list[Path]:
     """Write ``directory.jsonl`` and ``catalog.yaml`` into ``directory`` (created if needed).
 
-    Returns the paths written. Raises InvalidInputError if the directory cannot be written.
+    Returns the paths written, each written whole; StorageError if one cannot be.
     """
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        nodes_path = directory / DIRECTORY_FILE
-        catalog_path = directory / CATALOG_FILE
-        lines = directory_lines(world.directory)
-        nodes_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        catalog_path.write_text(catalog_yaml(world.catalog), encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputError(Problem(str(directory), f"cannot write: {exc}")) from exc
-    return [nodes_path, catalog_path]
+    lines = directory_lines(world.directory)
+    return [
+        files.write_file(directory / DIRECTORY_FILE, "".join(line + "\n" for line in lines)),
+        files.write_file(directory / CATALOG_FILE, catalog_yaml(world.catalog)),
+    ]
