@@ -167,16 +167,21 @@ def _rewrite(connection: Connection, outbox_id: int, payload: dict[str, Any]) ->
 
 
 def _diverges(store: Store) -> StoreDivergenceError:
+    """The error the audit raises, the same whether it runs in one process or two."""
     with pytest.raises(StoreDivergenceError) as caught:
-        audit_store(store)
+        audit_store(store, parallel=False)
+    with pytest.raises(StoreDivergenceError) as in_two:
+        audit_store(store, parallel=True)
+    assert str(in_two.value) == str(caught.value)
     return caught.value
 
 
 # -- the honest store ---------------------------------------------------------------------------
 
 
-def test_an_honest_history_passes(history: Store) -> None:
-    report = audit_store(history)
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "two-processes"])
+def test_an_honest_history_passes(history: Store, parallel: bool) -> None:
+    report = audit_store(history, parallel=parallel)
     with history.read() as session:
         assert report.entries == ledger_size(session) > 60
     assert report.pending == 0

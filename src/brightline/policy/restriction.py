@@ -130,6 +130,9 @@ def format_time(value: datetime | None) -> str | None:
     if value is None:
         return None
     value = value.astimezone(UTC)
+    if value.year >= 1000:  # isoformat pads years to four digits, strftime does not
+        # The same text, several times faster (the store audit formats every event's).
+        return value.replace(tzinfo=None).isoformat() + "Z"
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}"

@@ -35,16 +35,19 @@ for good.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping
+import multiprocessing
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from typing import Final, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
 from brightline.cases import CaseMove
 from brightline.disclosure import Granularity
+from brightline.errors import BrightlineError
 from brightline.ledger import CONTINUED
 from brightline.service.ledger import CONSUMER
 from brightline.service.lifecycle import EventKind
@@ -72,9 +75,17 @@ from brightline.service.store_audit_checks import (
     row_name,
     unlinked,
 )
-from brightline.service.store_audit_restrictions import Divergence, Restrictions
+from brightline.service.store_audit_ledger import ENFORCEMENT, ledger_side
+from brightline.service.store_audit_restrictions import ActFields, Divergence, Restrictions
 from brightline.service.world_diff import diff_worlds
-from brightline.store import Store, StoredEvent, consumer_position, world_by_version, world_digest
+from brightline.store import (
+    Store,
+    StoredEvent,
+    consumer_position,
+    outbox_head,
+    world_by_version,
+    world_digest,
+)
 from brightline.store import history as tables
 from brightline.store.history import LoggedEntry, StoredKey
 from brightline.store.outbox import OutboxRecord
@@ -83,9 +94,6 @@ from brightline.world import World
 #: Outbox event types that have no history table: the event is the only record (a
 #: release's figures; a seal's ``ledger.continued``, entry 0 of the log it starts).
 WITHOUT_TABLE: Final = frozenset({"transparency.released", CONTINUED})
-ENFORCEMENT: Final = frozenset(
-    {"restriction.approved", "restriction.promotion-approved", "restriction.lift-approved"}
-)
 _T = TypeVar("_T")
 
 
@@ -108,17 +116,107 @@ class StoreAuditReport:
         )
 
 
+#: From this many ledger entries on, the ledger side runs in a second process (below,
+#: starting one costs more than it saves).
+PARALLEL_FROM: Final = 50_000
+
+
 def audit_store(
-    store: Store, *, granularity: Granularity | None = None, now: datetime | None = None
+    store: Store,
+    *,
+    granularity: Granularity | None = None,
+    now: datetime | None = None,
+    parallel: bool | None = None,
 ) -> StoreAuditReport:
     """Run the audit (see the module's docstring) in one read-only snapshot.
 
     ``granularity`` must be the deployment's (``granularity_of(settings)``): windows are
     compared as its public forms round them. Raises :class:`StoreDivergenceError`.
+
+    A store of :data:`PARALLEL_FROM` entries or more (or any, with ``parallel=True``; none
+    with False) is audited by two processes: this one matches the outbox with the history
+    tables while a second checks the ledger's entries against the outbox
+    (:mod:`.store_audit_ledger`). Where either finds a difference, the audit walks again
+    in this process alone, which names the first one: both ways raise the same error.
     """
+    granularity = granularity or Granularity()
+    now = now or datetime.now(UTC)
+    url = _url_for_another_process(store)
+    if parallel is not False and url is not None:
+        report = _audit_in_two(store, url, granularity, now, always=parallel is True)
+        if report is not None:
+            return report
     with store.read() as session, _without_gc():
         tables.snapshot(session)
-        return _Audit(session, granularity or Granularity(), now or datetime.now(UTC)).run()
+        return _Audit(session, granularity, now).run()
+
+
+def _url_for_another_process(store: Store) -> str | None:
+    """The store's URL, password included, unless another process cannot open the same
+    database (SQLite in memory) or cannot be forked off this one."""
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+def _audit_in_two(
+    store: Store, url: str, granularity: Granularity, now: datetime, *, always: bool
+) -> StoreAuditReport | None:
+    """The audit in two processes; None where a side found a difference (or where the
+    store is too small to be worth it)."""
+    with store.read() as session, _without_gc():
+        tables.snapshot(session)
+        sizes = tables.log_sizes(session)
+        if not always and sum(n for _, n in sizes) < PARALLEL_FROM:
+            return None
+        cursor = consumer_position(session, CONSUMER)
+        head = outbox_head(session)
+        # fork: the child starts at once, with every module loaded; it opens its own
+        # connection and never touches this process's.
+        context = multiprocessing.get_context("fork")
+        receiving, sending = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_ledger_side_into, args=(sending, url, sizes, cursor, head), daemon=True
+        )
+        child.start()
+        sending.close()
+        report = None
+        try:
+            report = _Audit(session, granularity, now).run_tables(
+                sizes, lambda: _received(receiving)
+            )
+        except StoreDivergenceError:
+            pass
+        finally:
+            if report is None:
+                child.terminate()  # its answer no longer matters: the walk names it
+            child.join()
+            receiving.close()
+        return report
+
+
+def _ledger_side_into(
+    sending: Connection, url: str, sizes: list[tuple[int, int]], cursor: int, head: int
+) -> None:
+    """The second process: :func:`.store_audit_ledger.ledger_side`, its answer sent back
+    (None, for a walk in one process, where it cannot answer)."""
+    try:
+        acts = ledger_side(url, sizes=sizes, cursor=cursor, head=head)
+    except BrightlineError:  # such as a bundle that does not decode: the walk names it
+        acts = None
+    sending.send(acts)
+    sending.close()
+
+
+def _received(receiving: Connection) -> list[ActFields] | None:
+    try:
+        acts: list[ActFields] | None = receiving.recv()
+    except EOFError:  # the second process died: the walk in one process will say why
+        return None
+    return acts
 
 
 @contextmanager
@@ -260,6 +358,53 @@ class _Audit:
                 log=None if final is None else final.log,
             )
         self._check_left_over(size)
+        return self._report(size, count - size)
+
+    def run_tables(
+        self,
+        sizes: Sequence[tuple[int, int]],
+        ledger_side: Callable[[], list[ActFields] | None],
+    ) -> StoreAuditReport | None:
+        """:meth:`run`'s checks of the history (every row has its one outbox event, each
+        event its row), with the ledger's side checked elsewhere: ``ledger_side`` waits
+        for it, returning the enforcement entries' public forms (None: it differs).
+        Raises :class:`StoreDivergenceError`, or returns None, where :meth:`run` raises;
+        it does not name the first difference: :meth:`run` does."""
+        size = sum(n for _, n in sizes)
+        positions = _positions(sizes)
+        named = ENFORCEMENT | {CONTINUED}  # the only events whose entry's place is read
+        enforced: list[tuple[StoredEvent, LoggedEntry]] = []
+        at_size = self.restrictions.as_of_now()
+        handlers = self.handlers
+        count = 0
+        for rows in tables.outbox_rows(self.session):
+            for row in rows:
+                entry = None
+                if count < size:
+                    entry = positions(count) if row[1] in named else _LOGGED
+                where = Where(row, entry)
+                try:
+                    record = handlers.get(where.event_type, _unknown)(where)
+                except (KeyError, TypeError, ValueError):
+                    return None
+                if record is not None:
+                    compare(where, record)
+                    if entry is not None and where.event_type in ENFORCEMENT:
+                        assert isinstance(where.row, StoredEvent)
+                        enforced.append((where.row, entry))
+                count += 1
+                if count == size:
+                    at_size = self.restrictions.as_of_now()
+        self._check_left_over(size)
+        acts = ledger_side()
+        if acts is None or len(acts) != len(enforced):
+            return None
+        for (event, entry), fields in zip(enforced, acts, strict=True):
+            if at_size.record_act(event, entry, fields) is not None:
+                return None
+        if at_size.compare(size, self.now) is not None:
+            return None
+        self.restrictions.compared = at_size.compared
         return self._report(size, count - size)
 
     def _compare_restrictions(self, size: int) -> None:
@@ -410,6 +555,24 @@ class _Audit:
         record = world_record(version, counts=counts)
         self.world_version, self.world = version.id, stored.world
         return record
+
+
+#: A logged event's entry, where its place plays no part.
+_LOGGED: Final = LoggedEntry(-1, 0, b"", b"")
+
+
+def _positions(sizes: Sequence[tuple[int, int]]) -> Callable[[int], LoggedEntry]:
+    """The entry (log and index) of the event at a position of the outbox, as the ledger
+    side checks it is."""
+
+    def entry(position: int) -> LoggedEntry:
+        for log, size in sizes:
+            if position < size:
+                return LoggedEntry(position, 0, b"", b"", log, len(sizes))
+            position -= size
+        raise IndexError(position)
+
+    return entry
 
 
 def _no_table(where: Where) -> None:

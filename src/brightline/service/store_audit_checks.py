@@ -159,10 +159,10 @@ def check_entry(where: Where, entry: LoggedEntry, record: OutboxRecord | None) -
             and public.count(b'"commitment"') == 1
         ):
             return
-    _check_entry_exactly(where, entry)
+    check_entry_exactly(where, entry)
 
 
-def _check_entry_exactly(where: Where, entry: LoggedEntry) -> None:
+def check_entry_exactly(where: Where, entry: LoggedEntry) -> None:
     try:
         form = parse_public_form(entry.public)
         expected = bytes.fromhex(str(form["commitment"]))

@@ -35,6 +35,8 @@ _UNREAD: Final = ("id", "scope", "actions", "exempt")
 
 #: ``("active", the enforced fields as JSON)`` or ``("lifted", b"")``.
 _Enforced = tuple[str, bytes]
+#: An enforcement entry's reference, kind and what it enforces (:func:`act_fields`).
+ActFields = tuple[object, object, _Enforced]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,21 +76,29 @@ class Restrictions:
     def act(self, event: StoredEvent, entry: LoggedEntry) -> str | None:
         """Record enforcement entry ``entry``, which logs ``event``; what is wrong with it,
         if anything: it must name the restriction's reference and the event's kind."""
-        try:
-            form = orjson.loads(entry.public)
-        except orjson.JSONDecodeError as exc:
-            return f"its entry's public form does not parse: {exc}"
-        fields = form.get("public") if isinstance(form, dict) else None
-        if not isinstance(fields, dict):
-            return "its entry publishes nothing"
+        fields = act_fields(entry.public)
+        return fields if isinstance(fields, str) else self.record_act(event, entry, fields)
+
+    def record_act(self, event: StoredEvent, entry: LoggedEntry, fields: ActFields) -> str | None:
+        """:meth:`act` with the entry's public form read already (:func:`act_fields`)."""
+        restriction, kind, enforced = fields
         ref = reference(self.ranks[event.restriction_id])
-        if fields.get("restriction") != ref or fields.get("kind") != event.kind:
+        if restriction != ref or kind != event.kind:
             return (
-                f"its entry names {fields.get('restriction')!r} {fields.get('kind')!r} where "
+                f"its entry names {restriction!r} {kind!r} where "
                 f"the store gives {ref!r} {event.kind!r}"
             )
-        self.acts[ref] = (entry, _enforced(fields))
+        self.acts[ref] = (entry, enforced)
         return None
+
+    def as_of_now(self) -> Restrictions:
+        """A copy of the store's side as replayed so far (the ledger's side, the acts,
+        recorded later): what :meth:`compare` compares once the ledger's last entry is
+        passed, while the walk goes on through the events not yet logged."""
+        copy = Restrictions(self.granularity)
+        copy.ranks, copy.states, copy.last = dict(self.ranks), dict(self.states), dict(self.last)
+        copy._published = self._published
+        return copy
 
     def compare(self, size: int, now: datetime) -> Divergence | None:
         """The store's restrictions against the ledger's acts, once the walk has passed the
@@ -136,6 +146,19 @@ class Restrictions:
             fields = published("restriction.approved", {"kind": "approved"}, facts)
             self._published[key] = _enforced(fields)
         return self._published[key]
+
+
+def act_fields(public: bytes) -> ActFields | str:
+    """What :meth:`Restrictions.compare` reads of an enforcement entry's public form: the
+    restriction it names, its kind and what it enforces; or what is wrong with it."""
+    try:
+        form = orjson.loads(public)
+    except orjson.JSONDecodeError as exc:
+        return f"its entry's public form does not parse: {exc}"
+    fields = form.get("public") if isinstance(form, dict) else None
+    if not isinstance(fields, dict):
+        return "its entry publishes nothing"
+    return fields.get("restriction"), fields.get("kind"), _enforced(fields)
 
 
 def _enforced(fields: Mapping[str, Any]) -> _Enforced:

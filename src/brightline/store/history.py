@@ -301,6 +301,19 @@ def outbox_rows(
         yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
 
 
+def outbox_payloads(
+    session: Session, *, upto: int, batch: int = BATCH
+) -> Iterator[Sequence[tuple[int, str, str]]]:
+    """The outbox up to event ``upto`` by ``id``, in batches of ``(id, event_type,
+    payload)``: what the ledger's entries commit to (their times play no part)."""
+    table = _table(OutboxEvent)
+    for rows in _batched(session, table, ("id", "event_type", "payload"), batch=batch):
+        if rows[-1][0] > upto:
+            yield [row for row in rows if row[0] <= upto]
+            return
+        yield rows
+
+
 def log_sizes(session: Session) -> list[tuple[int, int]]:
     """``(log, size)`` of every ledger log of the store, log 1 first."""
     return [(log.number, ledger_size(session, log=log.number)) for log in ledger_logs(session)]
