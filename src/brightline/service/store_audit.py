@@ -38,7 +38,7 @@ import gc
 import multiprocessing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Final, Generic, TypeVar
@@ -75,13 +75,14 @@ from brightline.service.store_audit_checks import (
     row_name,
     unlinked,
 )
-from brightline.service.store_audit_ledger import ENFORCEMENT, ledger_side
-from brightline.service.store_audit_restrictions import ActFields, Divergence, Restrictions
+from brightline.service.store_audit_ledger import ENFORCEMENT, LedgerSide, ledger_walk
+from brightline.service.store_audit_restrictions import Divergence, Restrictions
 from brightline.service.world_diff import diff_worlds
 from brightline.store import (
     Store,
     StoredEvent,
     consumer_position,
+    open_store,
     outbox_head,
     world_by_version,
     world_digest,
@@ -179,15 +180,23 @@ def _audit_in_two(
         context = multiprocessing.get_context("fork")
         receiving, sending = context.Pipe(duplex=False)
         child = context.Process(
-            target=_ledger_side_into, args=(sending, url, sizes, cursor, head), daemon=True
+            target=_second_process,
+            args=(sending, url, sizes, cursor, head, granularity, now),
+            daemon=True,
         )
         child.start()
         sending.close()
         report = None
+        second: _Second | None = None
+
+        def ledger_side() -> LedgerSide | None:
+            nonlocal second
+            second = _received(receiving)
+            return None if second is None else second[0]
+
         try:
-            report = _Audit(session, granularity, now).run_tables(
-                sizes, lambda: _received(receiving)
-            )
+            walk = _Audit(session, granularity, now, part=FIRST)
+            report = walk.run_tables(sizes, cursor, ledger_side)
         except StoreDivergenceError:
             pass
         finally:
@@ -195,28 +204,55 @@ def _audit_in_two(
                 child.terminate()  # its answer no longer matters: the walk names it
             child.join()
             receiving.close()
-        return report
+        if report is None or second is None:
+            return None
+        rows = {name: n + second[1].get(name, 0) for name, n in report.rows.items()}
+        return replace(report, rows=rows)
 
 
-def _ledger_side_into(
-    sending: Connection, url: str, sizes: list[tuple[int, int]], cursor: int, head: int
+#: What the second process answers: its ledger side's findings and the rows it matched,
+#: by table.
+_Second = tuple[LedgerSide, Mapping[str, int]]
+
+
+def _second_process(
+    sending: Connection,
+    url: str,
+    sizes: list[tuple[int, int]],
+    cursor: int,
+    head: int,
+    granularity: Granularity,
+    now: datetime,
 ) -> None:
-    """The second process: :func:`.store_audit_ledger.ledger_side`, its answer sent back
-    (None, for a walk in one process, where it cannot answer)."""
+    """The second process: the ledger side (:func:`.store_audit_ledger.ledger_walk`), then
+    the histories of :data:`SECOND`; its answer sent back, or None where it differs."""
+    gc.disable()  # as audit_store: many short-lived objects, no cycles
+    answer: _Second | None = None
+    store = open_store(url, migrate=False)
     try:
-        acts = ledger_side(url, sizes=sizes, cursor=cursor, head=head)
-    except BrightlineError:  # such as a bundle that does not decode: the walk names it
-        acts = None
-    sending.send(acts)
+        with store.read() as session:
+            tables.snapshot(session)
+            found = ledger_walk(session, sizes=sizes, cursor=cursor, head=head)
+            if found is not None:
+                walk = _Audit(session, granularity, now, part=OTHERS)
+                report = walk.run_tables(sizes, cursor, lambda: LedgerSide([], found.pending))
+                if report is not None:  # world imports: both follow them, the first counts
+                    rows = {k: n for k, n in report.rows.items() if k != "world_versions"}
+                    answer = (found, rows)
+    except BrightlineError:  # a difference (or a bundle that does not decode): the walk in
+        answer = None  # one process names it
+    finally:
+        store.close()
+    sending.send(answer)
     sending.close()
 
 
-def _received(receiving: Connection) -> list[ActFields] | None:
+def _received(receiving: Connection) -> _Second | None:
     try:
-        acts: list[ActFields] | None = receiving.recv()
+        answer: _Second | None = receiving.recv()
     except EOFError:  # the second process died: the walk in one process will say why
         return None
-    return acts
+    return answer
 
 
 @contextmanager
@@ -257,9 +293,32 @@ class _Rows(Generic[_T]):
 # -- the walk -----------------------------------------------------------------------------------
 
 
+#: The event types whose histories the second process matches, when two run: cases,
+#: signals, principals and API keys. The first matches the rest (restrictions, guard
+#: approvals, the types without a table, any unknown type); both follow world imports.
+SECOND: Final = frozenset(
+    {
+        *(f"case.{move.value}" for move in CaseMove),
+        "signal.received",
+        "principal.role-granted",
+        "principal.role-revokeed",
+        BOOTSTRAPPED,
+        KEY_CREATED,
+        KEY_REVOKED,
+    }
+)
+_FIRST_TABLES: Final = ("restriction_events", "guard_approvals", "world_versions")
+_WORLD: Final = "world.imported"
+#: Which part of the histories a walk matches: all, or the first's or the second's.
+ALL, FIRST, OTHERS = "all", "first", "second"
+
+
 class _Audit:
-    def __init__(self, session: Session, granularity: Granularity, now: datetime) -> None:
+    def __init__(
+        self, session: Session, granularity: Granularity, now: datetime, *, part: str = ALL
+    ) -> None:
         self.session = session
+        self.part = part
         self.now = now
         self.restriction_events = _Rows("restriction_events", tables.restriction_events(session))
         self.case_events = _Rows("case_events", tables.case_events(session))
@@ -277,6 +336,13 @@ class _Audit:
         self.world: World | None = None
         self.restrictions = Restrictions(granularity)
         self.handlers = self._handlers()
+        self.unknown: Callable[[Where], None] = _unknown
+        if part != ALL:  # leave the other part's types to the other process
+            second = part != FIRST
+            for event_type in self.handlers:
+                if event_type != _WORLD and (event_type in SECOND) != second:
+                    self.handlers[event_type] = _skip
+            self.unknown = _skip if second else _unknown
 
     def _handlers(self) -> dict[str, Callable[[Where], OutboxRecord | None]]:
         """The history of each event type: the check that matches it with its row."""
@@ -363,49 +429,51 @@ class _Audit:
     def run_tables(
         self,
         sizes: Sequence[tuple[int, int]],
-        ledger_side: Callable[[], list[ActFields] | None],
+        cursor: int,
+        ledger_side: Callable[[], LedgerSide | None],
     ) -> StoreAuditReport | None:
-        """:meth:`run`'s checks of the history (every row has its one outbox event, each
-        event its row), with the ledger's side checked elsewhere: ``ledger_side`` waits
-        for it, returning the enforcement entries' public forms (None: it differs).
-        Raises :class:`StoreDivergenceError`, or returns None, where :meth:`run` raises;
-        it does not name the first difference: :meth:`run` does."""
+        """:meth:`run`'s checks of the histories of this walk's part (every row has its
+        one outbox event, each event its row), with the ledger's side checked elsewhere:
+        ``ledger_side`` waits for it (None: it differs). An event is logged when the
+        ledger's ``cursor`` is at or past it, as the ledger side checks. Raises
+        :class:`StoreDivergenceError`, or returns None, where :meth:`run` raises; it does
+        not name the first difference: :meth:`run` does."""
         size = sum(n for _, n in sizes)
-        positions = _positions(sizes)
-        named = ENFORCEMENT | {CONTINUED}  # the only events whose entry's place is read
-        enforced: list[tuple[StoredEvent, LoggedEntry]] = []
-        at_size = self.restrictions.as_of_now()
+        enforced: list[StoredEvent] = []
+        at_size: Restrictions | None = None
         handlers = self.handlers
-        count = 0
-        for rows in tables.outbox_rows(self.session):
+        if self.part == FIRST:  # the ledger side checks where a seal's event is
+            handlers[CONTINUED] = _no_table
+            rows_of = tables.outbox_rows(self.session, besides=SECOND)
+        else:
+            rows_of = tables.outbox_rows(self.session, of=SECOND | {_WORLD})
+        for rows in rows_of:
             for row in rows:
-                entry = None
-                if count < size:
-                    entry = positions(count) if row[1] in named else _LOGGED
-                where = Where(row, entry)
+                logged = row[0] <= cursor
+                if not logged and at_size is None:
+                    at_size = self.restrictions.as_of_now()
+                where = Where(row, _LOGGED if logged else None)
                 try:
-                    record = handlers.get(where.event_type, _unknown)(where)
+                    record = handlers.get(where.event_type, self.unknown)(where)
                 except (KeyError, TypeError, ValueError):
                     return None
                 if record is not None:
                     compare(where, record)
-                    if entry is not None and where.event_type in ENFORCEMENT:
+                    if logged and where.event_type in ENFORCEMENT:
                         assert isinstance(where.row, StoredEvent)
-                        enforced.append((where.row, entry))
-                count += 1
-                if count == size:
-                    at_size = self.restrictions.as_of_now()
+                        enforced.append(where.row)
         self._check_left_over(size)
-        acts = ledger_side()
-        if acts is None or len(acts) != len(enforced):
+        found = ledger_side()
+        if found is None or len(found.acts) != len(enforced):
             return None
-        for (event, entry), fields in zip(enforced, acts, strict=True):
-            if at_size.record_act(event, entry, fields) is not None:
+        at_size = at_size or self.restrictions.as_of_now()
+        for event, fields in zip(enforced, found.acts, strict=True):
+            if at_size.record_act(event, _LOGGED, fields) is not None:
                 return None
         if at_size.compare(size, self.now) is not None:
             return None
         self.restrictions.compared = at_size.compared
-        return self._report(size, count - size)
+        return self._report(size, found.pending)
 
     def _compare_restrictions(self, size: int) -> None:
         divergence: Divergence | None = self.restrictions.compare(size, self.now)
@@ -443,6 +511,8 @@ class _Audit:
             self.grants,
             self.worlds,
         ):
+            if self.part != ALL and (rows.table in _FIRST_TABLES) != (self.part == FIRST):
+                continue  # the other process's
             row = rows.rest()
             if row is not None:
                 name = row_name(row)
@@ -452,6 +522,8 @@ class _Audit:
                     event=name,
                     index=None,
                 )
+        if self.part == FIRST:
+            return
         left = [f"api_keys id {k}" for k in sorted(self.keys.keys() - self.keys_seen)]
         left += [
             f"api_key_revocations key {k}"
@@ -561,22 +633,13 @@ class _Audit:
 _LOGGED: Final = LoggedEntry(-1, 0, b"", b"")
 
 
-def _positions(sizes: Sequence[tuple[int, int]]) -> Callable[[int], LoggedEntry]:
-    """The entry (log and index) of the event at a position of the outbox, as the ledger
-    side checks it is."""
-
-    def entry(position: int) -> LoggedEntry:
-        for log, size in sizes:
-            if position < size:
-                return LoggedEntry(position, 0, b"", b"", log, len(sizes))
-            position -= size
-        raise IndexError(position)
-
-    return entry
-
-
 def _no_table(where: Where) -> None:
     return None
+
+
+def _skip(where: Where) -> None:
+    """An event the other process matches with its row."""
+    return
 
 
 def _continued(where: Where) -> None:

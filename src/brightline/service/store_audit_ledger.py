@@ -2,36 +2,35 @@
 position and commits to that event's record, read off the outbox alone.
 
 :func:`audit_store` (``brightline.service.store_audit``) runs this in a second process
-while it matches the outbox with the history tables in its own, so that a large store is
-audited in about half the time. It is the same check as the one-process walk's, step for
-step (``check_entry``, the cursor, the ``ledger.continued`` entries, the enforcement
-entries' public forms), but it names nothing: at the first difference it stops and says
-so, and the caller walks again in one process to name it. Its reads stop at the ledger
-sizes, cursor and outbox head the caller read in its own snapshot, so that both sides see
-the same history whatever is written meanwhile (both are append-only below those).
+(which then matches some of the history tables with the outbox) while the first matches
+the others, so that a large store is audited in about half the time. It is the same
+check as the one-process walk's, step for step (``check_entry``, the cursor, the
+``ledger.continued`` entries, the enforcement entries' public forms), but it names
+nothing: at the first difference it stops and says so, and the caller walks again in
+one process to name it. Its reads stop at the ledger sizes, cursor and outbox head the
+caller read in its own snapshot, so that both sides see the same history whatever is
+written meanwhile (both are append-only below those).
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 import orjson
 from sqlalchemy.orm import Session
 
 from brightline.ledger import CONTINUED
 from brightline.service.store_audit_checks import (
-    StoreDivergenceError,
     Where,
     check_entry_exactly,
     fast_json,
 )
 from brightline.service.store_audit_restrictions import ActFields, act_fields
 from brightline.store import history as tables
-from brightline.store import open_store
+from brightline.store.history import LoggedEntry
 
 ENFORCEMENT: Final = frozenset(
     {"restriction.approved", "restriction.promotion-approved", "restriction.lift-approved"}
@@ -42,45 +41,48 @@ _COMMITMENT: Final = b'{"commitment":"'
 _UNREAD_TIME: Final = datetime.min.replace(tzinfo=UTC)
 
 
-def ledger_side(
-    url: str, *, sizes: Sequence[tuple[int, int]], cursor: int, head: int
-) -> list[ActFields] | None:
-    """Check the ledger side of the store at ``url`` as of ``sizes`` (every log's size),
-    the ledger's outbox ``cursor`` and the outbox's ``head`` (its last event); the public
-    forms of the enforcement entries in order, or None at the first difference."""
-    gc.disable()  # as audit_store: many short-lived objects, no cycles
-    store = open_store(url, migrate=False)
-    try:
-        with store.read() as session:
-            tables.snapshot(session)
-            return _walk(session, sizes, cursor, head)
-    except StoreDivergenceError:
-        return None
-    finally:
-        store.close()
+class LedgerSide(NamedTuple):
+    """What the ledger side found: the enforcement entries' public forms, in order, and
+    the number of events not yet logged."""
+
+    acts: list[ActFields]
+    pending: int
 
 
-def _walk(
-    session: Session, sizes: Sequence[tuple[int, int]], cursor: int, head: int
-) -> list[ActFields] | None:
+def ledger_walk(
+    session: Session, *, sizes: Sequence[tuple[int, int]], cursor: int, head: int
+) -> LedgerSide | None:
+    """Check the ledger side of the store as of ``sizes`` (every log's size), the
+    ledger's outbox ``cursor`` and the outbox's ``head`` (its last event); None at the
+    first difference (or StoreDivergenceError)."""
     size = sum(n for _, n in sizes)
-    entries = tables.logged_entries(session, sizes=sizes)
+    bundles = tables.entry_bundles(session, sizes=sizes)
     acts: list[ActFields] = []
     sha256 = hashlib.sha256
     loads = orjson.loads
     count = last = 0
+    # The current bundle, read a bundle at a time: a million entries as tuples would cost
+    # a second of the walk.
+    log, first, salts = 1, 0, b""
+    publics: Sequence[bytes] = ()
+    ids: Sequence[int] = ()
+    i = width = 0
     for rows in tables.outbox_payloads(session, upto=head):
         for event_id, event_type, payload in rows:
             if count >= size:
-                if event_id <= cursor:
-                    return None  # the cursor is past an event without an entry
+                if event_id <= cursor or event_type == CONTINUED:
+                    return None  # no entry, but the cursor is past it; or not a seal's
                 count += 1
                 last = event_id
                 continue
-            entry = next(entries)
-            if entry.outbox_id != event_id:
+            if i == width:
+                log, first, publics, salts, ids = next(bundles)
+                i, width = 0, len(publics)
+            if ids[i] != event_id:
                 return None
-            public = entry.public
+            public = publics[i]
+            salt = salts[i * 32 : i * 32 + 32]
+            i += 1
             committed = False
             if public.startswith(_COMMITMENT) and public[79:81] == b'",':
                 try:
@@ -93,15 +95,17 @@ def _walk(
                     text = fast_json(record)
                     committed = (
                         text is not None
-                        and sha256(entry.salt + text).hexdigest().encode() == public[15:79]
+                        and sha256(salt + text).hexdigest().encode() == public[15:79]
                         and public.endswith(b',"type":"' + event_type.encode() + b'","v":1}')
                         and public.count(b'"commitment"') == 1
                     )
             if not committed:  # raises where it differs
-                check_entry_exactly(
-                    Where((event_id, event_type, payload, _UNREAD_TIME), entry), entry
-                )
-            if entry.seq == 0 and entry.log > 1 and event_type != CONTINUED:
+                entry = LoggedEntry(first + i - 1, event_id, public, salt, log, len(sizes))
+                where = Where((event_id, event_type, payload, _UNREAD_TIME), entry)
+                check_entry_exactly(where, entry)
+            # A log after the first starts with its seal's ledger.continued, which is
+            # nowhere else.
+            if (first + i == 1 and log > 1) != (event_type == CONTINUED):
                 return None
             if event_type in ENFORCEMENT:
                 fields = act_fields(public)
@@ -114,4 +118,4 @@ def _walk(
                 return None
     if count < size or cursor > last:
         return None
-    return acts
+    return LedgerSide(acts, count - size)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple, cast
 
 import orjson
-from sqlalchemy import Column, String, Table, select, type_coerce
+from sqlalchemy import Column, ColumnElement, String, Table, and_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from brightline.cases import CaseEvent, CaseMove
@@ -119,11 +119,13 @@ def _batched(
     *,
     times: Collection[str] = (),
     batch: int = BATCH,
+    where: ColumnElement[bool] | None = None,
 ) -> Iterator[Sequence[tuple[Any, ...]]]:
-    """The rows of ``table`` (``columns``, the first being its key) in key order, a batch
-    at a time. Columns are named, not ``*``: a reader unpacks them by position. The
-    ``times`` columns come as stored, for :func:`_utc` (which is cheaper than the
-    column type's own conversion, the most costly part of reading a million rows)."""
+    """The rows of ``table`` (``columns``, the first being its key; those ``where`` holds,
+    if given) in key order, a batch at a time. Columns are named, not ``*``: a reader
+    unpacks them by position. The ``times`` columns come as stored, for :func:`_utc`
+    (which is cheaper than the column type's own conversion, the most costly part of
+    reading a million rows)."""
     selected = [
         type_coerce(table.c[name], String) if name in times else table.c[name] for name in columns
     ]
@@ -132,6 +134,8 @@ def _batched(
     last: Any = None
     while True:
         query = select(*selected).order_by(key).limit(batch)
+        if where is not None:
+            query = query.where(where)
         if last is not None:
             query = query.where(key > last)
         # Rows unpack like tuples, which is all the readers do with them.
@@ -292,12 +296,23 @@ def world_version_rows(session: Session) -> Iterator[StoredWorldVersion]:
 
 
 def outbox_rows(
-    session: Session, *, batch: int = BATCH
+    session: Session,
+    *,
+    batch: int = BATCH,
+    of: Collection[str] | None = None,
+    besides: Collection[str] = (),
 ) -> Iterator[list[tuple[int, str, str, datetime]]]:
-    """The outbox by ``id``, in batches of ``(id, event_type, payload, created_at)``."""
+    """The outbox by ``id``, in batches of ``(id, event_type, payload, created_at)``: the
+    events of the types ``of`` (default: all) but those ``besides``."""
     columns = ("id", "event_type", "payload", "created_at")
     table = _table(OutboxEvent)
-    for rows in _batched(session, table, columns, times={"created_at"}, batch=batch):
+    kinds: list[ColumnElement[bool]] = []
+    if of is not None:
+        kinds.append(table.c.event_type.in_(sorted(of)))
+    if besides:
+        kinds.append(table.c.event_type.not_in(sorted(besides)))
+    where = and_(*kinds) if kinds else None
+    for rows in _batched(session, table, columns, times={"created_at"}, batch=batch, where=where):
         yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
 
 
@@ -333,7 +348,39 @@ def logged_entries(session: Session, *, sizes: Sequence[tuple[int, int]]) -> Ite
         yield from _log_entries(session, log, size, logs)
 
 
+class EntryBundle(NamedTuple):
+    """Up to 256 consecutive entries of a log, from entry ``first``: their public forms,
+    salts (32 bytes each) and outbox ids."""
+
+    log: int
+    first: int
+    publics: Sequence[bytes]
+    salts: bytes
+    outbox_ids: tuple[int, ...]
+
+
+def entry_bundles(session: Session, *, sizes: Sequence[tuple[int, int]]) -> Iterator[EntryBundle]:
+    """:func:`logged_entries` a bundle at a time (each cut to its log's size), for a
+    reader that walks millions of entries."""
+    for log, size in sizes:
+        yield from _log_bundles(session, log, size, len(sizes))
+
+
 def _log_entries(session: Session, log: int, size: int, logs: int) -> Iterator[LoggedEntry]:
+    for bundle in _log_bundles(session, log, size, logs):
+        salts = bundle.salts
+        for i, public in enumerate(bundle.publics):
+            yield LoggedEntry(
+                bundle.first + i,
+                bundle.outbox_ids[i],
+                public,
+                salts[i * _SALT : (i + 1) * _SALT],
+                log,
+                logs,
+            )
+
+
+def _log_bundles(session: Session, log: int, size: int, logs: int) -> Iterator[EntryBundle]:
     bundles = _table(LedgerBundleRow)
     connection = session.connection()
     index = 0
@@ -361,15 +408,7 @@ def _log_entries(session: Session, log: int, size: int, logs: int) -> Iterator[L
                     f"{name} {index}: entry bundle {number} lacks salts or outbox ids"
                 )
             outbox_ids = struct.unpack(f">{width}Q", ids[: width * _ID])
-            for i in range(width):
-                yield LoggedEntry(
-                    index + i,
-                    outbox_ids[i],
-                    publics[i],
-                    salts[i * _SALT : (i + 1) * _SALT],
-                    log,
-                    logs,
-                )
+            yield EntryBundle(log, index, publics[:width], salts[: width * _SALT], outbox_ids)
             index += width
             if index >= size:
                 return
