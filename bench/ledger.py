@@ -350,7 +350,8 @@ def run_store(
 
 def run_store_audit(url: str, leaves: int) -> list[Result]:
     """``ledger verify`` as the CLI runs it (the tree, then the store audit) over a store
-    whose history is ``leaves`` consistent changes (``store_history``)."""
+    whose history is ``leaves`` consistent changes (``store_history``); beside it, the
+    tree check and the audit alone, and the audit in one process."""
     from brightline.service.ledger import verify_store
     from brightline.service.store_audit import audit_store
     from brightline.store import open_store
@@ -362,6 +363,7 @@ def run_store_audit(url: str, leaves: int) -> list[Result]:
         seconds, size = timed(lambda: write_history(store, leaves, signer))
         results.append(Result(f"store history of {size:,} changes written", f"{seconds:.1f} s"))
         tree, _ = timed(lambda: verify_store(store, signer.verifier()))
+        single, _ = timed(lambda: audit_store(store, parallel=False))
         audit, _ = timed(lambda: audit_store(store))
 
         def ledger_verify() -> None:  # as the CLI runs it, without --chain
@@ -369,12 +371,15 @@ def run_store_audit(url: str, leaves: int) -> list[Result]:
             audit_store(store)
 
         both, _ = timed(ledger_verify)
-    results.append(Result("  store audit alone", f"{audit:.2f} s"))
     results.append(Result("  tree verification alone", f"{tree:.2f} s"))
+    results.append(Result("  store audit alone, in one process", f"{single:.2f} s"))
+    results.append(
+        Result("  store audit alone (two processes from 50,000 entries)", f"{audit:.2f} s")
+    )
     results.append(
         Result(
             f"verify with the store audit at {size:,} (ledger verify)",
-            f"{both:.2f} s",
+            f"{both:.2f} s ({both / 10:.2f}× the floor)",
             "≤ 10 s",
             both <= 10,
         )

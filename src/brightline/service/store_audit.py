@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -76,7 +77,12 @@ from brightline.service.store_audit_checks import (
     unlinked,
 )
 from brightline.service.store_audit_ledger import ENFORCEMENT, LedgerSide, ledger_walk
-from brightline.service.store_audit_restrictions import Divergence, Restrictions
+from brightline.service.store_audit_restrictions import (
+    ActFields,
+    Divergence,
+    Restrictions,
+    act_fields,
+)
 from brightline.service.world_diff import diff_worlds
 from brightline.store import (
     Store,
@@ -197,8 +203,8 @@ def _audit_in_two(
         try:
             walk = _Audit(session, granularity, now, part=FIRST)
             report = walk.run_tables(sizes, cursor, ledger_side)
-        except StoreDivergenceError:
-            pass
+        except BrightlineError:  # a difference, or a bundle that does not decode:
+            pass  # the walk in one process names it
         finally:
             if report is None:
                 child.terminate()  # its answer no longer matters: the walk names it
@@ -235,7 +241,7 @@ def _second_process(
             found = ledger_walk(session, sizes=sizes, cursor=cursor, head=head)
             if found is not None:
                 walk = _Audit(session, granularity, now, part=OTHERS)
-                report = walk.run_tables(sizes, cursor, lambda: LedgerSide([], found.pending))
+                report = walk.run_tables(sizes, cursor, lambda: found)
                 if report is not None:  # world imports: both follow them, the first counts
                     rows = {k: n for k, n in report.rows.items() if k != "world_versions"}
                     answer = (found, rows)
@@ -439,7 +445,7 @@ class _Audit:
         :class:`StoreDivergenceError`, or returns None, where :meth:`run` raises; it does
         not name the first difference: :meth:`run` does."""
         size = sum(n for _, n in sizes)
-        enforced: list[StoredEvent] = []
+        enforced: list[tuple[StoredEvent, LoggedEntry, ActFields]] = []
         at_size: Restrictions | None = None
         handlers = self.handlers
         if self.part == FIRST:  # the ledger side checks where a seal's event is
@@ -447,28 +453,57 @@ class _Audit:
             rows_of = tables.outbox_rows(self.session, besides=SECOND)
         else:
             rows_of = tables.outbox_rows(self.session, of=SECOND | {_WORLD})
+        # Each event's entry, found by its outbox id in the bundles (a bundle at a time:
+        # the other process's entries are passed over).
+        bundles = tables.entry_bundles(self.session, sizes=sizes)
+        logs = len(sizes)
+        log, first, salts = 1, 0, b""
+        publics: Sequence[bytes] = ()
+        ids: Sequence[int] = ()
+        j = 0
+        mine = self.part == FIRST  # world imports: the first checks their entries
         for rows in rows_of:
             for row in rows:
-                logged = row[0] <= cursor
-                if not logged and at_size is None:
+                event_id = row[0]
+                entry = None
+                if event_id <= cursor:  # logged
+                    j = bisect_left(ids, event_id, j)
+                    while j == len(ids):
+                        bundle = next(bundles, None)
+                        if bundle is None:
+                            return None
+                        log, first, publics, salts, ids = bundle
+                        j = bisect_left(ids, event_id)
+                    if ids[j] != event_id:
+                        return None
+                    entry = LoggedEntry(
+                        first + j, event_id, publics[j], salts[j * 32 : j * 32 + 32], log, logs
+                    )
+                    j += 1
+                elif at_size is None:
                     at_size = self.restrictions.as_of_now()
-                where = Where(row, _LOGGED if logged else None)
+                where = Where(row, entry)
                 try:
                     record = handlers.get(where.event_type, self.unknown)(where)
                 except (KeyError, TypeError, ValueError):
                     return None
                 if record is not None:
                     compare(where, record)
-                    if logged and where.event_type in ENFORCEMENT:
+                if entry is not None and (mine or where.event_type != _WORLD):
+                    check_entry(where, entry, record)
+                    if where.event_type in ENFORCEMENT:
                         assert isinstance(where.row, StoredEvent)
-                        enforced.append(where.row)
+                        fields = act_fields(entry.public)
+                        if isinstance(fields, str):
+                            return None
+                        enforced.append((where.row, entry, fields))
         self._check_left_over(size)
         found = ledger_side()
-        if found is None or len(found.acts) != len(enforced):
+        if found is None:
             return None
         at_size = at_size or self.restrictions.as_of_now()
-        for event, fields in zip(enforced, found.acts, strict=True):
-            if at_size.record_act(event, _LOGGED, fields) is not None:
+        for event, entry, fields in enforced:
+            if at_size.record_act(event, entry, fields) is not None:
                 return None
         if at_size.compare(size, self.now) is not None:
             return None
@@ -627,10 +662,6 @@ class _Audit:
         record = world_record(version, counts=counts)
         self.world_version, self.world = version.id, stored.world
         return record
-
-
-#: A logged event's entry, where its place plays no part.
-_LOGGED: Final = LoggedEntry(-1, 0, b"", b"")
 
 
 def _no_table(where: Where) -> None:

@@ -316,13 +316,12 @@ def outbox_rows(
         yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
 
 
-def outbox_payloads(
+def outbox_types(
     session: Session, *, upto: int, batch: int = BATCH
-) -> Iterator[Sequence[tuple[int, str, str]]]:
-    """The outbox up to event ``upto`` by ``id``, in batches of ``(id, event_type,
-    payload)``: what the ledger's entries commit to (their times play no part)."""
+) -> Iterator[Sequence[tuple[int, str]]]:
+    """The outbox up to event ``upto`` by ``id``, in batches of ``(id, event_type)``."""
     table = _table(OutboxEvent)
-    for rows in _batched(session, table, ("id", "event_type", "payload"), batch=batch):
+    for rows in _batched(session, table, ("id", "event_type"), batch=batch):
         if rows[-1][0] > upto:
             yield [row for row in rows if row[0] <= upto]
             return
@@ -359,11 +358,14 @@ class EntryBundle(NamedTuple):
     outbox_ids: tuple[int, ...]
 
 
-def entry_bundles(session: Session, *, sizes: Sequence[tuple[int, int]]) -> Iterator[EntryBundle]:
+def entry_bundles(
+    session: Session, *, sizes: Sequence[tuple[int, int]], publics: bool = True
+) -> Iterator[EntryBundle]:
     """:func:`logged_entries` a bundle at a time (each cut to its log's size), for a
-    reader that walks millions of entries."""
+    reader that walks millions of entries; without ``publics``, the outbox ids only
+    (nothing decoded: ``publics`` and ``salts`` are empty)."""
     for log, size in sizes:
-        yield from _log_bundles(session, log, size, len(sizes))
+        yield from _log_bundles(session, log, size, len(sizes), decode=publics)
 
 
 def _log_entries(session: Session, log: int, size: int, logs: int) -> Iterator[LoggedEntry]:
@@ -380,7 +382,9 @@ def _log_entries(session: Session, log: int, size: int, logs: int) -> Iterator[L
             )
 
 
-def _log_bundles(session: Session, log: int, size: int, logs: int) -> Iterator[EntryBundle]:
+def _log_bundles(
+    session: Session, log: int, size: int, logs: int, *, decode: bool = True
+) -> Iterator[EntryBundle]:
     bundles = _table(LedgerBundleRow)
     connection = session.connection()
     index = 0
@@ -399,16 +403,19 @@ def _log_bundles(session: Session, log: int, size: int, logs: int) -> Iterator[E
             if number * TILE_WIDTH != index:
                 raise LedgerIntegrityError(f"{name} {index}: its entry bundle is missing")
             try:
-                publics = decode_entry_bundle(blob)
+                publics = decode_entry_bundle(blob) if decode else []
             except InvalidInputError as exc:
                 raise LedgerIntegrityError(f"{name} {index}: {exc}") from exc
-            width = min(len(publics), size - index)
+            width = min(len(publics) if decode else len(ids) // _ID, size - index)
             if len(salts) < width * _SALT or len(ids) < width * _ID:
                 raise LedgerIntegrityError(
                     f"{name} {index}: entry bundle {number} lacks salts or outbox ids"
                 )
             outbox_ids = struct.unpack(f">{width}Q", ids[: width * _ID])
-            yield EntryBundle(log, index, publics[:width], salts[: width * _SALT], outbox_ids)
+            if decode:
+                yield EntryBundle(log, index, publics[:width], salts[: width * _SALT], outbox_ids)
+            else:
+                yield EntryBundle(log, index, (), b"", outbox_ids)
             index += width
             if index >= size:
                 return
