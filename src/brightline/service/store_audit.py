@@ -8,9 +8,12 @@ the outbox and the ledger's entries side by side, in order, and requires
    ``brightline.service.records`` derives from the row (type, payload, time), in the
    order the table wrote them; and every outbox event to belong to exactly one row, except
    the types with no history table (``transparency.released``: its payload is the
-   release's only record);
+   release's only record; ``ledger.continued``: a seal's);
 2. ledger entry *i* to record the *i*-th outbox event, for every entry, and every outbox
-   event up to the ledger's cursor to have its entry;
+   event up to the ledger's cursor to have its entry, where *i* counts the entries of
+   every log of the store in order (log 1, then 2, …: sealed logs are history too); entry
+   0 of each log after the first records its seal's ``ledger.continued`` event, and no
+   other entry does;
 3. each entry's public form to name the event's type and commit to its private record
    (``brightline.service.ledger.private_record``) with the entry's salt; an enforcement
    act's form to name the restriction's reference and kind;
@@ -21,10 +24,13 @@ the outbox and the ledger's entries side by side, in order, and requires
    entry), so that both agree on what is in force at any time.
 
 The first difference, in log order, raises :class:`StoreDivergenceError` naming the event
-(its table and key) and its ledger index. Everything is read in one snapshot, in batches
-(``brightline.store.history``): memory holds one state per restriction and case, not the
-history. Payloads and records are serialized with orjson first, for speed; where its
-text differs from ``canonical_json``'s (floats, say) the exact comparison decides.
+(its table and key) and its ledger index (and log). Everything is read in one snapshot,
+in batches (``brightline.store.history``): memory holds one state per restriction and
+case, not the history. A large store is audited by two processes, each matching part of
+the histories (:func:`audit_store`); any difference sends the audit back to the walk in
+one process, which names it. Payloads and records are serialized with orjson first, for
+speed; where its text differs from ``canonical_json``'s (floats, say) the exact
+comparison decides.
 
 What it cannot see: a change forged consistently in every table — a legal step, its row
 and its outbox event written as Brightline would, after the last one — is a change like
@@ -123,8 +129,8 @@ class StoreAuditReport:
         )
 
 
-#: From this many ledger entries on, the ledger side runs in a second process (below,
-#: starting one costs more than it saves).
+#: From this many ledger entries on, two processes share the audit (below, starting the
+#: second costs more than it saves).
 PARALLEL_FROM: Final = 50_000
 
 
@@ -141,10 +147,12 @@ def audit_store(
     compared as its public forms round them. Raises :class:`StoreDivergenceError`.
 
     A store of :data:`PARALLEL_FROM` entries or more (or any, with ``parallel=True``; none
-    with False) is audited by two processes: this one matches the outbox with the history
-    tables while a second checks the ledger's entries against the outbox
-    (:mod:`.store_audit_ledger`). Where either finds a difference, the audit walks again
-    in this process alone, which names the first one: both ways raise the same error.
+    with False) is audited by two processes: this one matches restrictions, guard
+    approvals and world imports (and the types without a table) with their events, while
+    a forked one checks that the entries record the outbox in order
+    (:mod:`.store_audit_ledger`) and matches the histories of :data:`SECOND`; each checks
+    its own events' entries. Where either finds a difference, the audit walks again in
+    this process alone, which names the first one: both ways raise the same error.
     """
     granularity = granularity or Granularity()
     now = now or datetime.now(UTC)
