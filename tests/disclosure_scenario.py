@@ -4,7 +4,7 @@ The transparency seed's story (reports, a case, a restricting decision, an appea
 restrictions without a case) told at greater length, so that every event type the code
 can write happens at least once: signals attached, assignment, usage accessed and pinned,
 tasks, the blast-radius guard, a decision without a restriction, rejections, promotions,
-a second world import and a role revoked.
+a second world import, a role and a key revoked.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from brightline.service import (
     propose_restrictions,
     reject_restriction,
 )
+from brightline.service.apikeys import revoke_key
 from brightline.service.bundles import BundleKeeper
 from brightline.service.cases import (
     add_evidence,
@@ -94,6 +95,11 @@ def _changed_world(directory: Path) -> Path:
     )
     path.write_text(text, encoding="utf-8")
     return directory
+
+
+def key_id(key: str) -> str:
+    """The public id of an API key ``bl_<id>_<secret>``."""
+    return key.split("_")[1]
 
 
 def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str]:
@@ -213,6 +219,7 @@ def every_event(store: Store, settings: Settings, scratch: Path) -> Iterator[str
     lift_restriction(store, "r-hq", actor=people["investigator"], why="reorganised", now=at(61))
     approve_restriction(store, "r-hq", actor=people["approver1"], settings=settings, now=at(62))
     revoke_role(store, "auditor", Role.AUDITOR, actor=people["admin"], now=at(63))
+    revoke_key(store, key_id(people.keys["auditor"]), actor=people["admin"], now=at(63))
     # The server issues the bundle of the policy in force to the enforcement points.
     if LedgerKeys.of(settings).signer() is None:
         keygen(settings)

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 import brightline
 from brightline.cli import app
 from brightline.service.ledger import disclose, ledger_status
+from brightline.service.store_audit import audit_store
 from brightline.store import open_store
 
 ROOT = Path(__file__).parents[1]
@@ -152,5 +153,7 @@ def test_the_example_restrictions_are_a_recorded_bootstrap(served: Served) -> No
         assert "r-0002" in page.text
     with open_store(served.database, migrate=False) as store:
         types = [disclose(store, i).event_type for i in range(ledger_status(store).size)]
+        audited = audit_store(store)  # the bootstrap is the store's history, as logged
     assert types.count("restriction.bootstrapped") == 2
     assert "restriction.approved" not in types
+    assert audited.entries == len(types)

@@ -16,8 +16,8 @@ never individually.**
   to anyone without the bundle), so that a gateway can check that the policy it was
   given is in the log. Not its serial: that is its issue time to the microsecond.
 - Every other event (proposals, rejections, guard approvals, cases, signals, principals,
-  world imports) publishes its type, its day and its commitment only: the log proves it
-  happened and what record it committed to, and says nothing of it.
+  API keys, world imports) publishes its type, its day and its commitment only: the log
+  proves it happened and what record it committed to, and says nothing of it.
 - The one entry about the log itself, ``ledger.continued`` (entry 0 of a log that
   continues a sealed one), publishes the sealed log's origin, final size and root and
   the SHA-256 of its final checkpoint: what that checkpoint already says, nothing more.
@@ -141,6 +141,10 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "principal.role-granted": _NOTHING,
         # Sic: the type a revocation has always been written with.
         "principal.role-revokeed": _NOTHING,
+        # An API key created or revoked: the record names the key's id, principal and
+        # roles (never its secret or the secret's hash); the entry says only when.
+        "apikey.created": _NOTHING,
+        "apikey.revoked": _NOTHING,
         # A transparency report's releases: its differentially private figures with the
         # noise drawn (brightline.service.private_figures), and what its restriction
         # tables showed and hid, under "suppression" (brightline.service.transparency).
@@ -152,6 +156,12 @@ PUBLIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         # hash of its final checkpoint, all four already public on that checkpoint.
         "ledger.continued": _CONTINUED,
     }
+)
+
+#: The enforcement acts: the event types whose public form is an act of enforcement
+#: (what the store audit and the transparency reports count from the ledger).
+ENFORCEMENT_ACTS: Final = frozenset(
+    t for t, fields in PUBLIC_FIELDS.items() if fields is ENFORCEMENT_FIELDS
 )
 
 

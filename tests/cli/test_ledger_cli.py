@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from brightline.cli import app
@@ -93,6 +93,55 @@ def test_a_missing_verifier_key_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "no ledger verifier key (log.pub) at" in result.output
     assert "Traceback" not in result.output
+
+
+def test_verify_audits_the_store_and_names_an_approval_quietly_undone(
+    cli: People, tmp_path: Path
+) -> None:
+    """``ledger verify`` checks that the ledger records the store's history (exit 5 naming
+    the first divergent event and its index); ``--no-store-audit`` checks the tree only."""
+    run = cli.invoke
+    run("world", "import", str(EXAMPLE), by=ADMIN)
+    proposal = tmp_path / "p.yaml"
+    proposal.write_text("id: r-1\nscope: unit-9900\nactions: ['ai.speech:*']\n")
+    run("restrict", "propose", str(proposal), by="alice")
+    run("restrict", "approve", "r-1", by="bob")
+    verified = words(run("ledger", "verify", by="aude"))
+    assert "every history row has its one outbox event" in verified
+    assert "1 restrictions approved: the ledger's public forms and the store agree" in verified
+
+    database = tmp_path / "b.db"
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        seq, outbox_id = connection.execute(
+            text(
+                "SELECT e.seq, o.id FROM restriction_events e JOIN outbox o "
+                "ON o.event_type = 'restriction.approved' WHERE e.kind = 'approved'"
+            )
+        ).one()
+        connection.execute(text("DELETE FROM restriction_events WHERE seq = :s"), {"s": seq})
+        connection.execute(text("DELETE FROM outbox WHERE id = :i"), {"i": outbox_id})
+    engine.dispose()
+    index = outbox_id - 1  # every outbox event is logged, in order, from entry 0
+    error = words(run("ledger", "verify", by="aude", code=5))
+    assert f"ledger entry {index} (restriction.approved of R-1) records outbox event" in error
+    assert "which is not in the outbox" in error
+    tree_only = run("ledger", "verify", "--no-store-audit", by="aude")
+    assert "store audit" not in tree_only
+
+
+def test_a_divergence_quoting_stored_text_is_printed_as_text(cli: People, tmp_path: Path) -> None:
+    """A divergence quotes what it finds in the store (here an event's type); text that
+    looks like markup stays text."""
+    run = cli.invoke
+    run("world", "import", str(EXAMPLE), by=ADMIN)
+    engine = create_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE outbox SET event_type = '[/] [bold]x' WHERE id = 1"))
+    engine.dispose()
+    error = words(run("ledger", "verify", by="aude", code=5))
+    assert "outbox event 1 ([/] [bold]x, ledger entry 0)" in error
+    assert "no history writes events of this type" in error
 
 
 # -- sealing a log and continuing in a new one ------------------------------------------------

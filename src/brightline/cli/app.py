@@ -12,6 +12,7 @@ from typing import Final, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from brightline.config import Settings
 from brightline.errors import (
@@ -67,7 +68,10 @@ def fail(error: BrightlineError) -> NoReturn:
         for problem in error.problems:
             err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
     else:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        # Escaped: a message may quote stored text (a store audit's difference), never markup.
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
     raise typer.Exit(exit_code(error))
 
 

@@ -21,6 +21,7 @@ from brightline.service.ledger import (
     LedgerKeys,
     disclose,
     export_tiles_dir,
+    granularity_of,
     keygen,
     ledger_status,
     prove_inclusion,
@@ -32,6 +33,7 @@ from brightline.service.ledger import (
 from brightline.service.ledger_keys import sealed_verifiers
 from brightline.service.ledger_seal import log_verifier, seal_and_restart
 from brightline.service.ledger_verify import VerifyReport, verify_chain, verify_tiles_chain
+from brightline.service.store_audit import audit_store
 from brightline.service.witnessing import witness_quorum, witnessed_store, witnessed_tiles
 
 ledger_app = typer.Typer(
@@ -174,6 +176,13 @@ def verify(
             help="With --tiles --chain: an exported sealed log (repeatable, any order).",
         ),
     ] = None,
+    no_store_audit: Annotated[
+        bool,
+        typer.Option(
+            "--no-store-audit",
+            help="Check only the tree, not that the ledger records the store's history.",
+        ),
+    ] = False,
     key_file: KeyFile = None,
     token_file: TokenFile = None,
 ) -> None:
@@ -182,8 +191,10 @@ def verify(
     cosignatures (without, the deployment's own witness settings apply).
 
     With --chain, walk back through every sealed log: each log's first entry must commit
-    to the final checkpoint of the log before it. With --tiles it reads only files and
-    needs no credential.
+    to the final checkpoint of the log before it. Then audit the store: every history row
+    has its one outbox event and ledger entry, in order, across all its logs, and the
+    restrictions in force agree (docs/ledger.md#the-store-audit); --no-store-audit skips
+    it. With --tiles it reads only files and needs no credential.
 
     Verification never writes: the store is opened read-only (nothing is appended,
     signed or submitted to witnesses); events not yet logged are only counted."""
@@ -201,6 +212,7 @@ def verify(
         )
     sealed = [*sealed_verifiers(settings()), *(read_verifier(p) for p in previous_verifier or [])]
     reports: tuple[VerifyReport, ...]
+    audited: tuple[str, ...] = ()
     if tiles is not None:
         if chain:
             reports = verify_tiles_chain(
@@ -229,6 +241,8 @@ def verify(
             else:
                 reports = (verify_store(store, key, older=older),)
             cosigned = witnessed_store(store, key, witnesses)
+            if not no_store_audit:
+                audited = audit_store(store, granularity=granularity_of(config)).notes()
     for index, report in enumerate(reports):
         what = f"{report.origin} ({report.source})" if chain else report.source
         console.print(f"[green]verified[/] {what}: {report.size} entries", highlight=False)
@@ -252,6 +266,8 @@ def verify(
             f"[green]verified[/] the chain of {len(reports)} log(s) back to {reports[-1].origin}",
             highlight=False,
         )
+    for note in audited:
+        console.print(f"  {note}", highlight=False)
 
 
 @command(ledger_app, name="export-tiles")

@@ -34,11 +34,12 @@ from sqlalchemy.orm import Session
 from brightline.access import Principal, Role, effective_roles
 from brightline.config import Settings
 from brightline.errors import AuthenticationError, ConflictError
-from brightline.policy import format_time
 from brightline.service.apikeys import check_key_principal, insert_key, resolve_key
-from brightline.store import Store, append_outbox
+from brightline.service.records import bootstrap_record
+from brightline.store import Store
 from brightline.store.case_models import RoleGrantEvent
 from brightline.store.cases import add_grant_event, all_grants, grant_count, roles_of
+from brightline.store.outbox import append_record
 from brightline.store.serving_models import ApiKeyRevocationRow, ApiKeyRow
 
 #: What an OIDC subject may contain to become part of a principal name.
@@ -294,22 +295,14 @@ def bootstrap(store: Store, *, principal: str, now: datetime | None = None) -> s
                 "the store already has principals or keys: bootstrapping is for an empty store "
                 "(ask an admin for a key: `brightline apikey create`)"
             )
-        for role in roles:
+        grants = [
             add_grant_event(
                 session, principal=principal, role=role, kind="grant", actor=principal, at=at
             )
-        key_id, key = insert_key(
+            for role in roles
+        ]
+        stored, key = insert_key(
             session, principal=principal, roles=roles, created_by=principal, at=at
         )
-        append_outbox(
-            session,
-            "principal.bootstrapped",
-            {
-                "principal": principal,
-                "roles": [r.value for r in roles],
-                "key": key_id,
-                "at": format_time(at),
-            },
-            at=at,
-        )
+        append_record(session, bootstrap_record(stored, grants))
     return key

@@ -1,5 +1,8 @@
 """API keys: created, listed and revoked from the CLI; stored hashed; resolved per request.
 
+Creating and revoking a key writes an outbox event (``apikey.created``, ``apikey.revoked``:
+``brightline.service.records``), so the ledger logs who may act; never the secret.
+
 A key reads ``bl_<id>_<secret>``: the id is public (it names the key in lists and
 logs), the secret is 256 random bits shown once and stored only as its SHA-256.
 """
@@ -21,7 +24,10 @@ from sqlalchemy.orm import Session
 
 from brightline.access import KEY_PRINCIPAL, Action, Principal, Role, authorize
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from brightline.service.records import key_created_record, key_revoked_record
 from brightline.store import Store
+from brightline.store.history import StoredKey, StoredRevocation
+from brightline.store.outbox import append_record
 from brightline.store.serving_models import ApiKeyRevocationRow, ApiKeyRow
 
 _PREFIX: Final = "bl_"
@@ -76,8 +82,9 @@ def insert_key(
     roles: Iterable[str],
     created_by: str,
     at: datetime,
-) -> tuple[str, str]:
-    """Store a new key in ``session``; returns its id and the key itself."""
+) -> tuple[StoredKey, str]:
+    """Store a new key in ``session``; returns it as stored and the key itself. The
+    caller writes its outbox event (``apikey.created``, or the bootstrap's)."""
     chosen = check_roles(roles)
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
@@ -91,7 +98,8 @@ def insert_key(
             created_by=created_by,
         )
     )
-    return key_id, f"{_PREFIX}{key_id}_{secret}"
+    session.flush()
+    return StoredKey(key_id, principal, chosen, at, created_by), f"{_PREFIX}{key_id}_{secret}"
 
 
 def create_key(
@@ -110,10 +118,11 @@ def create_key(
     chosen = check_roles(roles)
     at = now or datetime.now(UTC)
     with store.write() as session:
-        key_id, key = insert_key(
+        stored, key = insert_key(
             session, principal=principal, roles=chosen, created_by=actor.name, at=at
         )
-    return ApiKeyInfo(key_id, principal, chosen, at, actor.name, None), key
+        append_record(session, key_created_record(stored))
+    return ApiKeyInfo(stored.id, principal, chosen, at, actor.name, None), key
 
 
 def list_keys(store: Store, *, actor: Principal) -> list[ApiKeyInfo]:
@@ -141,11 +150,14 @@ def revoke_key(store: Store, key_id: str, *, actor: Principal, now: datetime | N
             raise NotFoundError(f"no API key {key_id!r}")
         if session.get(ApiKeyRevocationRow, key_id) is not None:
             raise ConflictError(f"API key {key_id!r} is already revoked")
+        revocation = StoredRevocation(key_id, now or datetime.now(UTC), actor.name)
         session.add(
             ApiKeyRevocationRow(
-                key_id=key_id, revoked_at=now or datetime.now(UTC), revoked_by=actor.name
+                key_id=key_id, revoked_at=revocation.revoked_at, revoked_by=actor.name
             )
         )
+        session.flush()
+        append_record(session, key_revoked_record(revocation))
 
 
 def resolve_key(store: Store, presented: str) -> tuple[str, frozenset[str], str] | None:

@@ -36,6 +36,7 @@ from brightline.cases.model import check_text
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.lifecycle import Status
+from brightline.service.records import case_record
 from brightline.store import Store, latest_world_version
 from brightline.store.cases import (
     add_case,
@@ -105,25 +106,8 @@ def record(
     revision = 1 if state is None else state.revision + 1
     probe = CaseEvent(0, case_id, revision, move, actor, at, data)
     after = apply_case_event(state, probe)  # raises on an illegal move
-    outbox = {
-        "case": case_id,
-        "revision": revision,
-        "kind": move.value,
-        "actor": actor,
-        "at": format_time(at),
-        "data": dict(data),
-        "world_version": latest_world_version(session),
-    }
-    append_case_event(
-        session,
-        case_id=case_id,
-        revision=revision,
-        move=move,
-        actor=actor,
-        at=at,
-        data=data,
-        outbox=outbox,
-    )
+    record = case_record(probe, world_version=latest_world_version(session))
+    append_case_event(session, probe, outbox=record)
     return after
 
 

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from brightline.access import Action, Principal, authorize
 from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError, Problem
-from brightline.policy import format_time
 from brightline.service.lifecycle import EventKind, RestrictionState, same_principal
-from brightline.store import Store, append_outbox, events_for, latest_world_version
+from brightline.service.records import guard_record
+from brightline.store import Store, events_for, latest_world_version
 from brightline.store.cases import (
     StoredPlan,
     add_guard_approval,
@@ -34,6 +34,7 @@ from brightline.store.cases import (
     guard_approvers_of_plan,
     plans_for_restriction,
 )
+from brightline.store.outbox import append_record
 
 #: Pending approvals the guard applies to: a proposal and a promotion to enforce.
 GUARDED: Final = frozenset({EventKind.APPROVED, EventKind.PROMOTION_APPROVED})
@@ -155,20 +156,10 @@ def guard_step(
         raise ConflictError(
             f"{actor.name} proposed {state.id!r} and cannot give its guard approval either"
         )
-    add_guard_approval(
+    approval = add_guard_approval(
         session, restriction_id=state.id, plan_id=plan.id, approver=actor.name, at=at
     )
-    append_outbox(
-        session,
-        "restriction.guard-approved",
-        {
-            "restriction": state.id,
-            "plan": plan.id,
-            "actor": actor.name,
-            "at": format_time(at),
-            "reasons": plan.body["blast_radius"]["reasons"],
-            "world_version": latest_world_version(session),
-        },
-        at=at,
+    append_record(
+        session, guard_record(approval, plan, world_version=latest_world_version(session))
     )
     return True

@@ -26,9 +26,9 @@ from brightline.cases import (
 )
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
-from brightline.policy import format_time
 from brightline.service.cases import check_principal, now_utc, require
-from brightline.store import Store, append_outbox, latest_world
+from brightline.service.records import grant_record, signal_record
+from brightline.store import Store, latest_world
 from brightline.store.cases import (
     StoredSignal,
     add_grant_event,
@@ -39,6 +39,7 @@ from brightline.store.cases import (
     roles_of,
     signal_by_alert,
 )
+from brightline.store.outbox import append_record
 
 #: Who records reports from people: the intake channel, not a person.
 INTAKE: Final = "intake"
@@ -151,20 +152,7 @@ def _add(
             identity=identity,
             secrets=store.secrets,
         )
-        append_outbox(
-            session,
-            "signal.received",
-            {
-                "signal": stored.ref,
-                "source": signal.source_kind.public,
-                "alert": signal.alert_id,
-                "nodes": list(signal.nodes),
-                "policies": list(signal.policies),
-                "at": format_time(at),
-                "world_version": stored_world.version,
-            },
-            at=at,
-        )
+        append_record(session, signal_record(stored, world_version=stored_world.version))
         return stored
 
 
@@ -209,18 +197,10 @@ def _grant(
         held = roles_of(session, principal)
         if (role in held) == (kind == "grant"):
             return held
-        add_grant_event(session, principal=principal, role=role, kind=kind, actor=actor.name, at=at)
-        append_outbox(
-            session,
-            f"principal.role-{kind}ed",
-            {
-                "principal": principal,
-                "role": role.value,
-                "actor": actor.name,
-                "at": format_time(at),
-            },
-            at=at,
+        grant = add_grant_event(
+            session, principal=principal, role=role, kind=kind, actor=actor.name, at=at
         )
+        append_record(session, grant_record(grant))
         return roles_of(session, principal)
 
 

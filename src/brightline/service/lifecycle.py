@@ -205,9 +205,12 @@ def derive(events: Sequence[StoredEvent]) -> RestrictionState:
     return state
 
 
+_KINDS: Final = MappingProxyType({k.value: k for k in EventKind})
+
+
 def apply(state: RestrictionState | None, event: StoredEvent) -> RestrictionState:
     """The state after one more event."""
-    kind = EventKind(event.kind)
+    kind = _KINDS.get(event.kind) or EventKind(event.kind)  # (a dict is faster)
     phase = transition(None if state is None else state.phase, kind)
     if state is None:
         if event.body is None:

@@ -41,13 +41,13 @@ from brightline.service.lifecycle import (
     derive,
     transition,
 )
+from brightline.service.records import restriction_record
 from brightline.store import (
     NewEvent,
     Store,
     StoredEvent,
     all_events,
     append_event,
-    append_outbox,
     canonical_json,
     event_by_key,
     events_for,
@@ -55,6 +55,7 @@ from brightline.store import (
     latest_world_version,
 )
 from brightline.store.cases import case_events
+from brightline.store.outbox import append_record
 from brightline.world import World
 
 CASE_ID: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -574,20 +575,7 @@ def _append(
             idempotency_key=key,
         ),
     )
-    payload: dict[str, Any] = {
-        "event": event.seq,
-        "restriction": restriction_id,
-        "revision": event.revision,
-        "kind": kind.value,
-        "actor": actor,
-        "at": format_time(event.at),
-        "why": why,
-        "case": case,
-        "world_version": latest_world_version(session),
-    }
-    if body is not None:
-        payload["restriction_body"] = dict(body)
-    append_outbox(session, f"restriction.{kind.value}", payload, at=event.at)
+    append_record(session, restriction_record(event, world_version=latest_world_version(session)))
     return event
 
 

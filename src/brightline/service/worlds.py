@@ -32,16 +32,18 @@ from brightline.access import Action, Principal, authorize
 from brightline.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from brightline.policy import RESTRICTIONS_FILE, restriction_from_mapping
 from brightline.service.lifecycle import RestrictionState
+from brightline.service.records import world_record
 from brightline.service.restrictions import approved_bodies, load_states
 from brightline.service.world_diff import WorldDiff, diff_worlds
 from brightline.store import (
     Store,
     StoredWorld,
     add_world_version,
-    append_outbox,
     latest_world,
     world_digest,
 )
+from brightline.store.history import StoredWorldVersion
+from brightline.store.outbox import append_record
 from brightline.world import (
     CATALOG_FILE,
     DIRECTORY_FILE,
@@ -304,16 +306,8 @@ def _import(
         if dry_run:
             return ImportResult(source, diff, None, dry_run, tuple(notes))
         version = add_world_version(session, world, actor=actor.name, source=source, at=at)
-        event: dict[str, Any] = {
-            "version": version,
-            "digest": world_digest(world),
-            "source": source,
-            "actor": actor.name,
-            "counts": diff.counts(),
-        }
-        if over:
-            event["removals_allowed"] = over
-        append_outbox(session, "world.imported", event, at=at)
+        row = StoredWorldVersion(version, at, actor.name, source, world_digest(world))
+        append_record(session, world_record(row, counts=diff.counts()))
         return ImportResult(source, diff, version, dry_run, tuple(notes))
 
 

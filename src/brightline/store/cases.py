@@ -29,7 +29,7 @@ from brightline.store.case_models import (
     RoleGrantEvent,
     SignalRow,
 )
-from brightline.store.outbox import append_outbox, canonical_json
+from brightline.store.outbox import OutboxRecord, append_record, canonical_json
 from brightline.store.secrets import SealedField, StoreSecrets
 
 # -- roles ----------------------------------------------------------------------------------
@@ -63,11 +63,25 @@ def grant_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(RoleGrantEvent)) or 0
 
 
+@dataclass(frozen=True, slots=True)
+class StoredGrant:
+    """A role granted (``kind`` ``grant``) or revoked (``revoke``)."""
+
+    seq: int
+    principal: str
+    role: str
+    kind: str
+    actor: str
+    at: datetime
+
+
 def add_grant_event(
     session: Session, *, principal: str, role: Role, kind: str, actor: str, at: datetime
-) -> None:
-    session.add(RoleGrantEvent(principal=principal, role=role.value, kind=kind, actor=actor, at=at))
+) -> StoredGrant:
+    row = RoleGrantEvent(principal=principal, role=role.value, kind=kind, actor=actor, at=at)
+    session.add(row)
     session.flush()
+    return StoredGrant(row.seq, principal, role.value, kind, actor, at)
 
 
 # -- signals --------------------------------------------------------------------------------
@@ -230,26 +244,17 @@ def case_outbox_ids(session: Session, case_id: str) -> list[int]:
     )
 
 
-def append_case_event(
-    session: Session,
-    *,
-    case_id: str,
-    revision: int,
-    move: CaseMove,
-    actor: str,
-    at: datetime,
-    data: Mapping[str, Any],
-    outbox: Mapping[str, Any],
-) -> CaseEvent:
-    """Append the event and its outbox event (``case.<move>``) in the caller's transaction."""
-    outbox_id = append_outbox(session, f"case.{move.value}", outbox, at=at)
+def append_case_event(session: Session, event: CaseEvent, *, outbox: OutboxRecord) -> CaseEvent:
+    """Append ``event`` (its ``seq`` is given by the store) and its outbox event, as
+    ``brightline.service.records.case_record`` builds it, in the caller's transaction."""
+    outbox_id = append_record(session, outbox)
     row = CaseEventRow(
-        case_id=case_id,
-        revision=revision,
-        kind=move.value,
-        actor=actor,
-        at=at,
-        data=canonical_json(dict(data)),
+        case_id=event.case_id,
+        revision=event.revision,
+        kind=event.move.value,
+        actor=event.actor,
+        at=event.at,
+        data=canonical_json(dict(event.data)),
         outbox_id=outbox_id,
     )
     session.add(row)
@@ -272,7 +277,7 @@ class StoredPlan:
     digest: str
 
 
-def _plan(row: PlanRow) -> StoredPlan:
+def plan_of_row(row: PlanRow) -> StoredPlan:
     return StoredPlan(
         id=row.id,
         created_at=row.created_at,
@@ -307,18 +312,18 @@ def add_plan(
     )
     session.add(row)
     session.flush()
-    return _plan(row)
+    return plan_of_row(row)
 
 
 def get_plan(session: Session, plan_id: int) -> StoredPlan | None:
     row = session.get(PlanRow, plan_id)
-    return None if row is None else _plan(row)
+    return None if row is None else plan_of_row(row)
 
 
 def plans_for_restriction(session: Session, restriction_id: str) -> list[StoredPlan]:
     """Plans covering ``restriction_id``, oldest first (few plans exist; filtered here)."""
     rows = session.scalars(select(PlanRow).order_by(PlanRow.id))
-    return [p for p in map(_plan, rows) if restriction_id in p.restrictions]
+    return [p for p in map(plan_of_row, rows) if restriction_id in p.restrictions]
 
 
 def guard_approvers(session: Session, restriction_id: str) -> list[str]:
@@ -345,13 +350,22 @@ def guard_approvers_of_plan(session: Session, restriction_id: str, plan_id: int)
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StoredGuardApproval:
+    seq: int
+    restriction_id: str
+    plan_id: int
+    approver: str
+    at: datetime
+
+
 def add_guard_approval(
     session: Session, *, restriction_id: str, plan_id: int, approver: str, at: datetime
-) -> None:
-    session.add(
-        GuardApprovalRow(restriction_id=restriction_id, plan_id=plan_id, approver=approver, at=at)
-    )
+) -> StoredGuardApproval:
+    row = GuardApprovalRow(restriction_id=restriction_id, plan_id=plan_id, approver=approver, at=at)
+    session.add(row)
     session.flush()
+    return StoredGuardApproval(row.seq, restriction_id, plan_id, approver, at)
 
 
 # -- notifications --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -42,6 +42,21 @@ def append_outbox(
     session.add(row)
     session.flush()
     return row.id
+
+
+class OutboxRecord(NamedTuple):
+    """The outbox event a history row must have: its type, payload and time, as
+    ``brightline.service.records`` derives them from the row (for the writer and the
+    store audit alike). A tuple, not a dataclass: the audit makes a million of them."""
+
+    event_type: str
+    payload: Mapping[str, Any]
+    at: datetime
+
+
+def append_record(session: Session, record: OutboxRecord) -> int:
+    """Append ``record`` to the outbox; its id."""
+    return append_outbox(session, record.event_type, record.payload, at=record.at)
 
 
 def read_outbox(session: Session, *, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
