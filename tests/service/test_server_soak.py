@@ -9,7 +9,9 @@ next incarnation) answers. A request counts as acknowledged when it got a 2xx an
 
 Afterwards, on the store the server left: every acknowledged change is stored exactly
 once and nothing is stored twice; every outbox event has exactly one ledger entry, in
-order; ``ledger verify`` passes.
+order; ``ledger verify`` passes, with the store audit: every history row the server
+wrote has its one outbox event and ledger entry, and the restrictions in force the ledger
+publishes are the store's.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from access_setup import ROOT, principal_of, provision
 from api.conftest import EXAMPLE, free_port
 from brightline.config import Settings
 from brightline.service.ledger import LedgerKeys, ensure_key, sync, verify_store
+from brightline.service.store_audit import audit_store
 from brightline.service.worlds import import_world
 from brightline.store import all_events, open_store, read_outbox
 from brightline.store.ledger import entry_at, ledger_size
@@ -286,4 +289,6 @@ def test_server_killed_at_random_loses_and_repeats_nothing(
         assert logged == [o.id for o in outbox], "the ledger does not hold each event once"
         report = verify_store(store, verifier)
         assert report.size == len(outbox)
+        audited = audit_store(store)
+        assert audited.entries == len(outbox)
     assert LedgerKeys.of(settings).private.is_file()
