@@ -58,8 +58,9 @@ def detect(
     level: str | None = None,
 ) -> DetectResult:
     """Run a pack over every stored metering row; write its alerts (updating, not
-    duplicating, alerts already in the file). ``level`` rolls every rule up at that
-    level (for example ``unit``) instead of the level its file names."""
+    duplicating, alerts already in the file). Each alert names the narrowest node that
+    carries the pattern; ``level`` instead rolls every rule up at that fixed level (for
+    example ``unit``) and names the nodes there."""
     pack = load_pack(rules)
     if level is not None:
         if level not in {"subscription", "customer"} and not any(
@@ -80,6 +81,7 @@ def detect(
             suppressions=read_suppressions(suppressions_path(settings)),
             now=now,
             on_rule=on_rule,
+            localize=level is None,
         )
     finally:
         if engine_instance is None:
