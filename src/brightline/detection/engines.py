@@ -99,6 +99,9 @@ class WorldTables:
     node_map: SmallTable
     node_info: SmallTable
     region_info: SmallTable
+    #: ``node_tree(root, subscription_id, node)``: every node's usage rolled up to itself
+    #: and each of its ancestors, with the customer it belongs to (for localization).
+    node_tree: SmallTable | None = None
 
     @classmethod
     def build(cls, world: World, levels: Iterable[str]) -> WorldTables:
@@ -108,8 +111,15 @@ class WorldTables:
         sub_col: list[str] = []
         node_col: list[str] = []
         leaves: Counter[str] = Counter()
+        tree_root: list[str] = []
+        tree_sub: list[str] = []
+        tree_node: list[str] = []
         for node in directory:
             chain = directory.ancestors(node.id)
+            for ancestor in chain:
+                tree_root.append(chain[-1])
+                tree_sub.append(node.id)
+                tree_node.append(ancestor)
             if not directory.children(node.id):
                 leaves.update(chain)
             for level in wanted:
@@ -142,14 +152,24 @@ class WorldTables:
                     ("country", text, tuple(r.country for r in regions)),
                 )
             ),
+            node_tree=SmallTable(
+                (
+                    ("root", text, tuple(tree_root)),
+                    ("subscription_id", text, tuple(tree_sub)),
+                    ("node", text, tuple(tree_node)),
+                )
+            ),
         )
 
     def named(self) -> dict[str, SmallTable]:
-        return {
+        tables = {
             "node_map": self.node_map,
             "node_info": self.node_info,
             "region_info": self.region_info,
         }
+        if self.node_tree is not None:
+            tables["node_tree"] = self.node_tree
+        return tables
 
 
 def _level_node(world: World, chain: Sequence[str], level: str) -> str | None:

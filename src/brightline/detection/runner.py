@@ -10,7 +10,10 @@ from typing import Final
 import pyarrow as pa
 
 from brightline.detection.engines import Engine, Usage, WorldTables
+from brightline.detection.evasion import RULE as EVASION_RULE
+from brightline.detection.evasion import Watch, evasion_alerts
 from brightline.detection.kinds import usage_read
+from brightline.detection.localize import drill_query, drill_rules, localized_alerts
 from brightline.detection.model import FixtureCase
 from brightline.detection.neutral import compile_sql
 from brightline.detection.packs import Pack
@@ -71,19 +74,61 @@ def run_pack(
     suppressions: Sequence[Suppression] = (),
     now: datetime,
     on_rule: Callable[[Rule], None] | None = None,
+    localize: bool = True,
+    watches: Sequence[Watch] = (),
 ) -> DetectionRun:
+    """Run ``pack``; with ``localize`` (the default) each alert names the narrowest node
+    that carries the pattern (see ``brightline.detection.localize``), otherwise the node
+    at each rule's own level. ``watches`` (restrictions in force) add evasion alerts:
+    where each restricted pattern went (see ``brightline.detection.evasion``)."""
     problems = pack.problems(world.catalog)
     if problems:
         raise InvalidInputError(problems)
     firings = run_rules(pack.rules, world, engine, usage, on_rule=on_rule)
-    kept, silenced = partition_suppressed(firings, suppressions, world, now)
+    if not localize:
+        kept, silenced = partition_suppressed(firings, suppressions, world, now)
+        alerts = score_alerts(pack, world, kept)
+    else:
+        # Drill into every customer that any rule fired on (below the threshold too: a
+        # unit may reach it where its diluted customer does not), and the watched ones.
+        roots = {world.directory.root(f.node) for f in firings if f.node in world.directory}
+        roots |= {world.directory.root(w.scope) for w in watches if w.scope in world.directory}
+        firings = drill(pack, world, engine, sorted(roots), on_rule=on_rule)
+        kept, silenced = partition_suppressed(firings, suppressions, world, now)
+        alerts = localized_alerts(pack, world, kept)
+    for alert in evasion_alerts(pack, world, engine, watches):
+        marker = Firing(alert.node, alert.window_start, alert.window_end, EVASION_RULE, ())
+        if not any(s.silences(marker, world, now) for s in suppressions):
+            alerts.append(alert)
     return DetectionRun(
         pack=pack.id,
         engine=engine.dialect.value,
         firings=tuple(kept),
         suppressed=tuple(silenced),
-        alerts=tuple(score_alerts(pack, world, kept)),
+        alerts=tuple(alerts),
     )
+
+
+def drill(
+    pack: Pack,
+    world: World,
+    engine: Engine,
+    roots: Sequence[str],
+    *,
+    on_rule: Callable[[Rule], None] | None = None,
+) -> list[Firing]:
+    """Every rule's firings on every node of the trees of ``roots``, sorted, over the
+    usage ``engine`` has loaded (see :func:`run_rules`)."""
+    if not roots:
+        return []
+    firings: list[Firing] = []
+    for rule in drill_rules(pack):
+        if on_rule is not None:
+            on_rule(rule)
+        query = drill_query(rule.compile(world.catalog), roots)
+        rows = engine.run(query.render(engine.dialect))
+        firings.extend(Firing.from_row(rule.id, row) for row in rows)
+    return sorted(firings)
 
 
 @dataclass(frozen=True, slots=True)

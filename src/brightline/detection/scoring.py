@@ -104,6 +104,12 @@ class Alert:
     window_start: date
     window_end: date
     values: Mapping[str, Sequence[Mapping[str, Any]]]
+    #: The customer (root) the node belongs to.
+    customer: str = ""
+    #: Where the alert sits in its customer's tree (scores and shares only, never usage
+    #: rows): see ``brightline.detection.localize``; evasion alerts also name their
+    #: restriction and case.
+    context: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +124,8 @@ class Alert:
             "window_start": self.window_start.isoformat(),
             "window_end": self.window_end.isoformat(),
             "values": {k: list(v) for k, v in self.values.items()},
+            "customer": self.customer,
+            "context": dict(self.context),
         }
 
 
@@ -163,32 +171,51 @@ def score_alerts(pack: Pack, world: World, firings: Iterable[Firing]) -> list[Al
         by_node[firing.node].append(firing)
     alerts: list[Alert] = []
     for node, found in sorted(by_node.items()):
-        fired = sorted({f.rule for f in found})
-        score = round(sum(rule_score(rules[r], pack, world, node) for r in fired), 6)
+        score = node_score(pack, world, node, {f.rule for f in found}, rules)
         if score < pack.spec.review_threshold:
             continue
-        start = min(f.window_start for f in found)
-        values = {
-            r: [f.to_dict() for f in [x for x in found if x.rule == r][-VALUES_PER_RULE:]]
-            for r in fired
-        }
-        known = world.directory.get(node)
-        alerts.append(
-            Alert(
-                id=alert_id(pack.id, node, start),
-                pack=pack.id,
-                policy=pack.spec.policy,
-                node=node,
-                node_kind=known.kind if known is not None else "",
-                score=score,
-                threshold=pack.spec.review_threshold,
-                rules=tuple(fired),
-                window_start=start,
-                window_end=max(f.window_end for f in found),
-                values=values,
-            )
-        )
+        alerts.append(build_alert(pack, world, node, found, score=score))
     return alerts
+
+
+def node_score(
+    pack: Pack, world: World, node: str, fired: Iterable[str], rules: Mapping[str, Rule]
+) -> float:
+    return round(sum(rule_score(rules[r], pack, world, node) for r in sorted(set(fired))), 6)
+
+
+def build_alert(
+    pack: Pack,
+    world: World,
+    node: str,
+    found: Sequence[Firing],
+    *,
+    score: float,
+    context: Mapping[str, Any] | None = None,
+) -> Alert:
+    """The alert on ``node`` from its (sorted) firings."""
+    fired = sorted({f.rule for f in found})
+    start = min(f.window_start for f in found)
+    values = {
+        r: [f.to_dict() for f in [x for x in found if x.rule == r][-VALUES_PER_RULE:]]
+        for r in fired
+    }
+    known = world.directory.get(node)
+    return Alert(
+        id=alert_id(pack.id, node, start),
+        pack=pack.id,
+        policy=pack.spec.policy,
+        node=node,
+        node_kind=known.kind if known is not None else "",
+        score=score,
+        threshold=pack.spec.review_threshold,
+        rules=tuple(fired),
+        window_start=start,
+        window_end=max(f.window_end for f in found),
+        values=values,
+        customer=world.directory.root(node) if known is not None else "",
+        context=dict(context or {}),
+    )
 
 
 def utc_now() -> datetime:

@@ -3,9 +3,9 @@ suppress a rule for a node. The alerts file is ``<data dir>/alerts.jsonl`` by de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -18,6 +18,7 @@ from brightline.detection import (
     Rule,
     Suppression,
     Usage,
+    Watch,
     add_suppression,
     create_engine,
     load_pack,
@@ -27,6 +28,8 @@ from brightline.detection import (
     write_alerts,
 )
 from brightline.errors import InvalidInputError, Problem
+from brightline.policy import Restriction
+from brightline.service.offline import load_world_dir
 from brightline.service.telemetry import telemetry_dataset
 from brightline.world import World
 
@@ -56,10 +59,13 @@ def detect(
     on_rule: Callable[[Rule], None] | None = None,
     engine_instance: Engine | None = None,
     level: str | None = None,
+    restrictions: Sequence[Restriction] = (),
 ) -> DetectResult:
     """Run a pack over every stored metering row; write its alerts (updating, not
-    duplicating, alerts already in the file). ``level`` rolls every rule up at that
-    level (for example ``unit``) instead of the level its file names."""
+    duplicating, alerts already in the file). Each alert names the narrowest node that
+    carries the pattern; ``level`` instead rolls every rule up at that fixed level (for
+    example ``unit``) and names the nodes there. ``restrictions`` (those in the store,
+    or the world directory's) are watched for evasion while in force."""
     pack = load_pack(rules)
     if level is not None:
         if level not in {"subscription", "customer"} and not any(
@@ -80,12 +86,54 @@ def detect(
             suppressions=read_suppressions(suppressions_path(settings)),
             now=now,
             on_rule=on_rule,
+            localize=level is None,
+            watches=watches_in_force(restrictions, world, now),
         )
     finally:
         if engine_instance is None:
             runner.close()
     written = write_alerts(out or settings.data_dir / ALERTS_FILE, run.alerts, now=now)
     return DetectResult(run, written)
+
+
+def watches_in_force(
+    restrictions: Sequence[Restriction], world: World, now: datetime
+) -> list[Watch]:
+    """The restrictions the evasion watch follows: enforced, started (a start date to
+    compare before and after with) and not yet ended at ``now``, on a known node."""
+    watches = []
+    for r in restrictions:
+        if not r.enforcing or r.not_before is None or not r.in_window(now):
+            continue
+        if r.scope not in world.directory:
+            continue
+        actions = frozenset(
+            pair for pattern in r.actions for pair in pattern.actions(world.catalog)
+        )
+        watches.append(
+            Watch(
+                restriction=r.id,
+                case=str(r.reason.get("case", "")),
+                scope=r.scope,
+                exempt=tuple(r.exempt),
+                actions=actions,
+                regions=r.regions,
+                since=r.not_before.astimezone(UTC).date(),
+            )
+        )
+    return watches
+
+
+def restrictions_for(
+    settings: Settings, world_dir: Path | None, at: datetime
+) -> tuple[Restriction, ...]:
+    """The restrictions of ``world_dir`` (its ``restrictions.yaml``), or the store's in
+    force at ``at``."""
+    if world_dir is not None:
+        return load_world_dir(world_dir).restrictions
+    from brightline.service.snapshots import snapshot_at
+
+    return tuple(snapshot_at(settings, at).restrictions)
 
 
 def run_rule_tests(

@@ -79,8 +79,9 @@ def signal_from_alert(
             f"detection alert {alert_id} from pack {alert.get('pack')}: score "
             f"{alert.get('score')} over threshold {alert.get('threshold')} "
             f"({rules}), {alert.get('window_start')} to {alert.get('window_end')}"
+            + alert_context_text(alert)
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInputError(Problem("alert", f"not a detection alert: {exc}")) from exc
     with store.read() as session:
         require(actor, Action.OPEN_CASE)
@@ -95,6 +96,48 @@ def signal_from_alert(
         alert_id=alert_id,
     )
     return _add(store, signal, identity=None, recorded_by=actor.name, now=now)
+
+
+def alert_context_text(alert: Mapping[str, Any]) -> str:
+    """Where a localized or evasion alert sits, in words: the node and its customer, the
+    ancestors' and siblings' scores, the shares of the customer's values the node
+    carries, and for evasion the restriction, its case and where the usage went. Scores
+    and shares only (an alert holds no usage rows, and no content ever)."""
+    context = alert.get("context") or {}
+    if not isinstance(context, Mapping):
+        raise TypeError("context is not an object")
+    node, customer = str(alert["node"]), str(alert.get("customer") or "")
+    parts: list[str] = []
+    if customer and customer != node:
+        parts.append(f"on {alert.get('node_kind') or 'node'} {node} of customer {customer}")
+    ancestors = context.get("ancestors") or []
+    if ancestors:
+        parts.append(
+            "ancestors' scores " + ", ".join(f"{a['node']} {a['score']:g}" for a in ancestors)
+        )
+    siblings = context.get("siblings") or []
+    if siblings:
+        parts.append(
+            "siblings' scores " + ", ".join(f"{s['node']} {s['score']:g}" for s in siblings)
+        )
+    shares = context.get("shares") or {}
+    if shares and customer != node:
+        carried = [
+            f"{rule} {name} {share:.0%}"
+            for rule, values in sorted(shares.items())
+            for name, share in sorted(values.items())
+        ]
+        parts.append("share of the customer's values: " + ", ".join(carried))
+    evasion = context.get("evasion")
+    if isinstance(evasion, Mapping):
+        went = evasion.get("went") or {}
+        parts.append(
+            f"evasion of restriction {evasion.get('restriction')} (case "
+            f"{evasion.get('case') or 'none'}): usage moved to {node}"
+            + (f", regions {', '.join(went.get('regions', []))}" if went.get("regions") else "")
+            + (f", services {', '.join(went.get('services', []))}" if went.get("services") else "")
+        )
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def signals_from_alerts(
