@@ -19,6 +19,7 @@ from brightline.detection.engines import (
     WorldTables,
     create_engine,
 )
+from brightline.detection.incremental import RunState, Since, basis, read_state, write_state
 from brightline.detection.kinds import RULE_KINDS, RuleKind
 from brightline.detection.model import PackSpec, RuleSpec, Selection, Severity
 from brightline.detection.neutral import ALLOWED_FUNCTIONS, Dialect, NeutralQuery, compile_sql
@@ -32,11 +33,12 @@ from brightline.detection.runner import (
     run_pack,
     run_rules,
 )
-from brightline.detection.scoring import Alert, Firing, Suppression, score_alerts
+from brightline.detection.scoring import EPOCH, Alert, Firing, Suppression, score_alerts
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
     "DEFAULT_PACK",
+    "EPOCH",
     "RULE_KINDS",
     "Alert",
     "AlertsWritten",
@@ -53,12 +55,15 @@ __all__ = [
     "Rule",
     "RuleKind",
     "RuleSpec",
+    "RunState",
     "Selection",
     "Severity",
+    "Since",
     "Suppression",
     "Usage",
     "WorldTables",
     "add_suppression",
+    "basis",
     "builtin_packs",
     "compile_sql",
     "create_engine",
@@ -67,10 +72,12 @@ __all__ = [
     "load_rule",
     "parse_rule",
     "read_alerts",
+    "read_state",
     "read_suppressions",
     "run_fixtures",
     "run_pack",
     "run_rules",
     "score_alerts",
     "write_alerts",
+    "write_state",
 ]

@@ -10,6 +10,7 @@ from typing import Final
 import pyarrow as pa
 
 from brightline.detection.engines import Engine, Usage, WorldTables
+from brightline.detection.incremental import Since, first_day_read
 from brightline.detection.kinds import usage_read
 from brightline.detection.model import FixtureCase
 from brightline.detection.neutral import compile_sql
@@ -46,10 +47,15 @@ def run_rules(
     usage: Usage,
     *,
     on_rule: Callable[[Rule], None] | None = None,
+    since: Since | None = None,
 ) -> list[Firing]:
     """Every rule's firings, sorted. Each rule is compiled once, rendered for ``engine``;
-    the engine reads only the usage that some rule selects."""
+    the engine reads only the usage that some rule selects. With ``since``, only the
+    windows that days from ``since.day`` on reach are evaluated, the rest kept from
+    ``since.previous`` (see ``incremental``)."""
     queries = [(rule, rule.compile(world.catalog)) for rule in rules]
+    if since is not None:
+        usage = usage.from_day(first_day_read(rules, since.day, usage.whole_span()[0]))
     selections = [selection for rule in rules for selection in rule.selections()]
     keep = compile_sql("usage read", usage_read(selections, world.catalog))
     engine.load(usage, WorldTables.build(world, {rule.spec.level for rule in rules}), keep=keep)
@@ -59,6 +65,8 @@ def run_rules(
             on_rule(rule)
         rows = engine.run(query.render(engine.dialect))
         firings.extend(Firing.from_row(rule.id, row) for row in rows)
+    if since is not None:
+        firings = since.merge(rules, firings)
     return sorted(firings)
 
 
@@ -71,11 +79,12 @@ def run_pack(
     suppressions: Sequence[Suppression] = (),
     now: datetime,
     on_rule: Callable[[Rule], None] | None = None,
+    since: Since | None = None,
 ) -> DetectionRun:
     problems = pack.problems(world.catalog)
     if problems:
         raise InvalidInputError(problems)
-    firings = run_rules(pack.rules, world, engine, usage, on_rule=on_rule)
+    firings = run_rules(pack.rules, world, engine, usage, on_rule=on_rule, since=since)
     kept, silenced = partition_suppressed(firings, suppressions, world, now)
     return DetectionRun(
         pack=pack.id,
