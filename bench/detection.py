@@ -6,7 +6,10 @@ plain pandas implementation of one anomaly rule as the naive reference.
 
 Each phase runs in a fresh process so that its peak memory (max RSS) is its own. Floors
 (issue 5): the full pack over 50M rows in <= 60 s on DuckDB with peak <= 4 GiB; DuckDB at
-least 10x the pandas reference on the same rule.
+least 10x the pandas reference on the same rule. Issue 18: the pack over the rollups beside
+the pack over raw rows; one new day run incrementally beside a full run (<= 2 s over 50M
+rows on DuckDB; the full pack <= 20 s); a case's 30-day usage from the rollups beside the
+raw rows.
 """
 
 from __future__ import annotations
@@ -72,11 +75,15 @@ def _world(world_dir: str, begun: float) -> tuple[Any, float]:
     return world, time.perf_counter() - begun
 
 
-def detect(world_dir: str, data_dir: str, engine: str, only: str | None) -> dict[str, Any]:
+def detect(
+    world_dir: str, data_dir: str, engine: str, only: str | None, rollups: bool = True
+) -> dict[str, Any]:
+    """The pack (or one rule) over the daily rollups, or over the raw rows."""
     begun = time.perf_counter()
     from brightline.config import Settings
     from brightline.detection import Pack, Usage, create_engine, load_pack, run_pack
     from brightline.telemetry import TelemetryDataset
+    from brightline.telemetry.rollups import rollup_files
 
     # The engine's own library is start-up, like importing pandas on the other side.
     if engine == "duckdb":
@@ -90,7 +97,11 @@ def detect(world_dir: str, data_dir: str, engine: str, only: str | None) -> dict
     # The data directory's layout, as brightline.service.telemetry lays it out; that
     # module is not imported here only because it pulls in the store.
     dataset = TelemetryDataset(Settings(data_dir=Path(data_dir)).data_dir / "telemetry")
-    usage = Usage.from_files(dataset.files())
+    if rollups:
+        stored = rollup_files(dataset.root)
+        usage = Usage.from_rollups(stored[d] for d in sorted(stored))
+    else:
+        usage = Usage.from_files(dataset.files())
     runner = create_engine(engine, spark_master="local[2]")
     try:
         run = run_pack(pack, world, runner, usage, now=datetime.now(UTC))
@@ -102,6 +113,76 @@ def detect(world_dir: str, data_dir: str, engine: str, only: str | None) -> dict
         "keys": sorted((f.node, f.window_start.isoformat()) for f in run.firings),
         "setup": setup,
     }
+
+
+def incremental_day(world_dir: str, data_dir: str, engine: str) -> dict[str, Any]:
+    """One new day over the history: a full run over the rollups of every day but the
+    last (not timed), then the last day evaluated incrementally (timed), against a full
+    run over all the rollups (timed, the baseline)."""
+    from brightline.detection import Since, Usage, create_engine, load_pack, run_pack
+    from brightline.telemetry.rollups import epoch_day, rollup_files
+
+    world, _ = _world(world_dir, time.perf_counter())
+    pack = load_pack("mass-surveillance")
+    stored = rollup_files(Path(data_dir) / "telemetry")
+    days = sorted(stored)
+    usage = Usage.from_rollups(stored[d] for d in days)
+    runner = create_engine(engine, spark_master="local[2]")
+    try:
+        now = datetime.now(UTC)
+        before = Usage.from_rollups(stored[d] for d in days[:-1])
+        earlier = run_pack(pack, world, runner, before, now=now)
+        start = time.perf_counter()
+        full = run_pack(pack, world, runner, usage, now=now)
+        full_s = time.perf_counter() - start
+        since = Since(epoch_day(days[-1]), tuple(sorted([*earlier.firings, *earlier.suppressed])))
+        start = time.perf_counter()
+        step = run_pack(pack, world, runner, usage, now=now, since=since)
+        step_s = time.perf_counter() - start
+    finally:
+        runner.close()
+    return {
+        "full": full_s,
+        "incremental": step_s,
+        "same": [a.to_dict() for a in step.alerts] == [a.to_dict() for a in full.alerts]
+        and step.firings == full.firings,
+        "days": len(days),
+    }
+
+
+def case_usage_read(data_dir: str) -> dict[str, Any]:
+    """A case page's usage: 30 days of one customer's subscriptions summed per key, from
+    the rollups (whole days) against from the raw rows (the baseline)."""
+    from datetime import timedelta
+
+    import pyarrow.parquet as pq
+
+    from brightline.service.usage import read_usage, read_usage_summary, summarise
+    from brightline.telemetry import TelemetryDataset
+
+    dataset = TelemetryDataset(Path(data_dir) / "telemetry")
+    last = pq.read_table(dataset.files()[-1], columns=["ts"])["ts"]
+    until = max(last.to_pylist()).replace(minute=0, second=0, microsecond=0)
+    since = until - timedelta(days=30)
+    subs = sorted(
+        set(pq.read_table(dataset.files()[-1], columns=["subscription_id"])[0].to_pylist())
+    )[:40]
+    timings = {}
+    for name, read in (
+        (
+            "raw",
+            lambda: summarise(read_usage(dataset, subscriptions=subs, since=since, until=until)),
+        ),
+        (
+            "rollups",
+            lambda: read_usage_summary(dataset, subscriptions=subs, since=since, until=until),
+        ),
+    ):
+        read()  # warm the page cache alike
+        start = time.perf_counter()
+        table = read()
+        timings[name] = (time.perf_counter() - start, table.num_rows)
+    return timings
 
 
 def pandas_spike(world_dir: str, data_dir: str) -> dict[str, Any]:
@@ -175,7 +256,13 @@ def main() -> None:
         engines = ["duckdb"] + ([] if args.skip_spark else ["spark"])
         results = {}
         for engine in engines:
+            raw, raw_s, _ = _in_child(detect, world_dir, data_dir, engine, None, False)
+            print(f"pack/{engine:6} over raw rows {raw_s:7.1f} s (the baseline)")
             result, seconds, peak = _in_child(detect, world_dir, data_dir, engine, None)
+            print(
+                f"pack/{engine:6} over rollups {seconds:7.1f} s: {raw_s / seconds:.1f}x; "
+                f"identical firings: {raw['keys'] == result['keys']}"
+            )
             results[engine] = result
             alerted = set(result["alerts"])
             print(
@@ -187,6 +274,19 @@ def main() -> None:
         if "spark" in results:
             same = results["spark"]["keys"] == results["duckdb"]["keys"]
             print(f"duckdb and spark firings identical: {same}")
+        for engine in engines:
+            step, _, peak = _in_child(incremental_day, world_dir, data_dir, engine)
+            print(
+                f"new day/{engine:6} over {step['days']} days: incremental "
+                f"{step['incremental']:.2f} s, full over rollups {step['full']:.2f} s: "
+                f"{step['full'] / step['incremental']:.1f}x; identical alerts: {step['same']}"
+            )
+        reads, _, _ = _in_child(case_usage_read, data_dir)
+        (raw_s, raw_n), (rolled_s, rolled_n) = reads["raw"], reads["rollups"]
+        print(
+            f"case usage (40 subscriptions, 30 days): rollups {rolled_s * 1000:.0f} ms, raw rows "
+            f"{raw_s * 1000:.0f} ms: {raw_s / rolled_s:.1f}x; same keys: {raw_n == rolled_n}"
+        )
         if not args.skip_pandas:
             duck, duck_s, _ = _in_child(detect, world_dir, data_dir, "duckdb", SPIKE_RULE)
             ref, ref_s, ref_peak = _in_child(pandas_spike, world_dir, data_dir)

@@ -63,3 +63,26 @@ def test_refused_file_exits_with_invalid_input(
     result = CliRunner().invoke(app, ["telemetry", "ingest", str(source), "--world", str(examples)])
     assert result.exit_code == 2
     assert "payload" in result.output
+
+
+def test_rollup_check_detect_since_and_watch_once(
+    tmp_path: Path, synth_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIGHTLINE_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    world = ["--world", str(synth_dir)]
+    metering = str(synth_dir / "telemetry" / "metering.parquet")
+    assert runner.invoke(app, ["telemetry", "ingest", metering, *world]).exit_code == 0
+    check = runner.invoke(app, ["telemetry", "rollup", "--check"])
+    assert check.exit_code == 0, check.output
+    assert "rollups match the raw rows" in check.output
+    rebuilt = runner.invoke(app, ["telemetry", "rollup", "--rebuild"])
+    assert "0 rewritten" in rebuilt.output, rebuilt.output
+    full = runner.invoke(app, ["detect", "run", *world, "--since", "2099-01-01"])
+    assert "full run (no earlier run to continue)" in " ".join(full.output.split())
+    step = runner.invoke(app, ["detect", "run", *world, "--since", "2099-01-01"])
+    assert "incremental" in step.output
+    assert "0 new" in " ".join(step.output.split())
+    watched = runner.invoke(app, ["detect", "watch", *world, "--once"])
+    assert watched.exit_code == 0, watched.output
+    assert "incremental: no day changed" in watched.output

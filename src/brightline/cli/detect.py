@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +12,14 @@ from brightline.cli.app import app, command, console, err_console, settings
 from brightline.cli.check import parse_time
 from brightline.detection import Rule
 from brightline.errors import InvalidInputError, Problem
-from brightline.service.detection import detect, restrictions_for, run_rule_tests, suppress
+from brightline.service.detection import (
+    DetectResult,
+    detect,
+    restrictions_for,
+    run_rule_tests,
+    suppress,
+    watch,
+)
 from brightline.service.telemetry import resolve_world
 
 detect_app = typer.Typer(
@@ -50,11 +57,21 @@ def run(
             "such as unit) instead of the level in its file.",
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="YYYY-MM-DD: evaluate only the windows that days from DAY on (and days "
+            "changed since the last run) reach; the alerts are those of a full run.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a pack over the stored telemetry and write its alerts (JSON Lines)."""
     now = datetime.now(UTC)
     config = settings()
     loaded = resolve_world(config, world, now)
+    first = _day(since) if since is not None else None
 
     def started(rule: Rule) -> None:
         err_console.print(f"[dim]{rule.id}…[/]", highlight=False)
@@ -70,8 +87,51 @@ def run(
         on_rule=started,
         level=level,
         restrictions=restrictions_for(config, world, now),
+        since=first,
     )
+    _print_result(result)
+
+
+@command(detect_app, name="watch")
+def watch_telemetry(
+    rules: RulesOption = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark.")] = "duckdb",
+    spark_master: Annotated[str | None, typer.Option("--spark-master")] = None,
+    world: WorldOption = None,
+    level: Annotated[str | None, typer.Option("--level", help="As for `detect run`.")] = None,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between polls of the telemetry.")
+    ] = 30.0,
+    once: Annotated[bool, typer.Option("--once", help="Run once and stop.")] = False,
+) -> None:
+    """Run the pack after each ingest: poll the telemetry and, when it changed, evaluate
+    the windows the changed days reach (a full run the first time)."""
+    config = settings()
+    watch(
+        config,
+        world=lambda at: resolve_world(config, world, at),
+        clock=lambda: datetime.now(UTC),
+        on_result=_print_result,
+        restrictions=lambda at: restrictions_for(config, world, at),
+        rules=rules,
+        engine=engine,
+        spark_master=spark_master,
+        level=level,
+        interval=interval,
+        runs=1 if once else None,
+    )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInputError(Problem("--since", f"not a day (YYYY-MM-DD): {text!r}")) from exc
+
+
+def _print_result(result: DetectResult) -> None:
     run_ = result.run
+    console.print(f"[dim]{result.note}[/]", highlight=False)
     console.print(
         f"{run_.pack} on {run_.engine}: {len(run_.firings)} firings, "
         f"{len(run_.suppressed)} suppressed, {len(run_.alerts)} alerts",

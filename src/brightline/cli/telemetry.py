@@ -10,10 +10,18 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from brightline.cli.app import app, command, console, settings
-from brightline.service.telemetry import ingest_files, prune_telemetry, resolve_world
+from brightline.errors import InvalidInputError, Problem
+from brightline.service.telemetry import (
+    ingest_files,
+    prune_telemetry,
+    resolve_world,
+    rollup_telemetry,
+)
 from brightline.telemetry import DEFAULT_RETENTION_DAYS, IngestReport
 
-telemetry_app = typer.Typer(help="Metering telemetry: ingest and retention.", no_args_is_help=True)
+telemetry_app = typer.Typer(
+    help="Metering telemetry: ingest, daily rollups and retention.", no_args_is_help=True
+)
 app.add_typer(telemetry_app, name="telemetry")
 
 WorldOption = Annotated[
@@ -96,6 +104,39 @@ def prune(
         f"hold in {len(report.days_kept_for_holds)} days",
         highlight=False,
     )
+
+
+@command(telemetry_app, name="rollup")
+def rollup(
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Recompute every day's rollup from the raw rows.")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Compare every day's rollup with its raw rows.")
+    ] = False,
+) -> None:
+    """The daily rollups (per subscription, service, operation, region, unit and day) that
+    ingest keeps beside the raw rows: rebuild them, or check them."""
+    if rebuild == check:
+        raise InvalidInputError(Problem("rollup", "give one of --rebuild or --check"))
+    report = rollup_telemetry(settings(), rebuild=rebuild)
+    if rebuild:
+        _say(
+            f"rebuilt {report.days} days ({report.rows} rollup rows): "
+            f"{len(report.rewritten)} rewritten, {len(report.removed)} removed"
+        )
+        return
+    for day, why in report.mismatched:
+        _say(f"  {day}: {why}")
+    if report.mismatched:
+        raise InvalidInputError(
+            Problem(
+                "rollups",
+                f"{len(report.mismatched)} day(s) differ from the raw rows: "
+                "run `brightline telemetry rollup --rebuild`",
+            )
+        )
+    _say(f"rollups match the raw rows: {report.days} days, {report.rows} rollup rows")
 
 
 def _say(text: str) -> None:

@@ -20,6 +20,7 @@ from brightline.detection.engines import (
     create_engine,
 )
 from brightline.detection.evasion import Watch
+from brightline.detection.incremental import RunState, Since, basis, read_state, write_state
 from brightline.detection.kinds import RULE_KINDS, RuleKind
 from brightline.detection.localize import TREE_LEVEL
 from brightline.detection.model import PackSpec, RuleSpec, Selection, Severity
@@ -34,11 +35,12 @@ from brightline.detection.runner import (
     run_pack,
     run_rules,
 )
-from brightline.detection.scoring import Alert, Firing, Suppression, score_alerts
+from brightline.detection.scoring import EPOCH, Alert, Firing, Suppression, score_alerts
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
     "DEFAULT_PACK",
+    "EPOCH",
     "RULE_KINDS",
     "TREE_LEVEL",
     "Alert",
@@ -56,13 +58,16 @@ __all__ = [
     "Rule",
     "RuleKind",
     "RuleSpec",
+    "RunState",
     "Selection",
     "Severity",
+    "Since",
     "Suppression",
     "Usage",
     "Watch",
     "WorldTables",
     "add_suppression",
+    "basis",
     "builtin_packs",
     "compile_sql",
     "create_engine",
@@ -71,10 +76,12 @@ __all__ = [
     "load_rule",
     "parse_rule",
     "read_alerts",
+    "read_state",
     "read_suppressions",
     "run_fixtures",
     "run_pack",
     "run_rules",
     "score_alerts",
     "write_alerts",
+    "write_state",
 ]

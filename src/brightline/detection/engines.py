@@ -1,10 +1,11 @@
 """Engines run neutral rule queries over usage; DuckDB is embedded, Spark is in ``spark``.
 
-An engine is loaded with the usage (the stored Parquet dataset, or a table of rows for
-fixtures), the world's tables and the condition of the usage the run's rules read, then
-runs queries. Loading is the only engine-specific SQL: turning ``ts`` into a day number,
-and summing the hourly rows that the condition keeps into ``daily`` once, so that every
-rule reads the small daily table instead of every hourly row. The condition goes into
+An engine is loaded with the usage (the stored daily rollups, the raw Parquet dataset, or
+a table of rows for fixtures), the world's tables and the condition of the usage the run's
+rules read, then runs queries. Loading is the only engine-specific SQL: reading the
+rollups as ``daily`` (or, from raw rows, turning ``ts`` into a day number and summing the
+hourly rows that the condition keeps into ``daily`` once), so that every rule reads the
+small daily table instead of every hourly row. The condition goes into
 the Parquet scan, so a run of speech rules never sums (or, where the files allow, even
 reads) storage rows. ``span`` always covers all of the usage, whatever the condition.
 """
@@ -37,10 +38,15 @@ class EngineError(BrightlineError):
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """What to detect over: the dataset's Parquet files, or an in-memory table of rows."""
+    """What to detect over: the dataset's raw Parquet files, its daily rollups (already
+    summed per key and day, see :mod:`brightline.telemetry.rollups`), or an in-memory table
+    of rows. ``span`` (first and last day, days since 1970-01-01) is the span of *all* the
+    usage when the files are only part of it (an incremental run); None: theirs."""
 
     files: tuple[Path, ...] = ()
     table: pa.Table | None = None
+    rollups: tuple[Path, ...] = ()
+    span: tuple[int, int] | None = None
 
     @classmethod
     def from_files(cls, files: Iterable[Path]) -> Usage:
@@ -50,8 +56,56 @@ class Usage:
         return cls(files=found)
 
     @classmethod
+    def from_rollups(cls, files: Iterable[Path]) -> Usage:
+        found = tuple(files)
+        if not found:
+            raise InvalidInputError(Problem("telemetry", "no metering data: ingest files first"))
+        return cls(rollups=found)
+
+    @classmethod
     def from_table(cls, table: pa.Table) -> Usage:
         return cls(table=table)
+
+    def whole_span(self) -> tuple[int, int]:
+        """The first and last day of all the usage."""
+        if self.span is not None:
+            return self.span
+        if self.table is not None:
+            import pyarrow.compute as pc
+
+            if self.table.num_rows == 0:
+                return (0, 0)
+            micros = pc.min_max(pc.cast(self.table.column("ts"), pa.int64())).as_py()
+            return (micros["min"] // _DAY_US, micros["max"] // _DAY_US)
+        days = sorted(_file_day(f) for f in self.rollups or self.files)
+        return (days[0], days[-1]) if days else (0, 0)
+
+    def from_day(self, first: int) -> Usage:
+        """The usage of days ``first`` and later, keeping the whole span. Loading more days
+        than asked never changes what a rule finds on the days asked for, so when no file
+        is that recent the last one is kept (an engine needs some file to read)."""
+        span = self.whole_span()
+        if self.table is not None:
+            import pyarrow.compute as pc
+
+            ts = pc.cast(self.table.column("ts"), pa.int64())
+            kept = self.table.filter(pc.greater_equal(ts, first * _DAY_US))
+            return Usage(table=kept, span=span)
+        source = self.rollups or self.files
+        recent = tuple(f for f in source if _file_day(f) >= first) or source[-1:]
+        if self.rollups:
+            return Usage(rollups=recent, span=span)
+        return Usage(files=recent, span=span)
+
+
+_DAY_US: Final = 86_400 * 1_000_000
+
+
+def _file_day(path: Path) -> int:
+    """The day of a stored file (raw or rollup), from its ``day=YYYY-MM-DD`` directory."""
+    from brightline.telemetry.rollups import epoch_day
+
+    return epoch_day(path.parent.name.removeprefix("day="))
 
 
 class ColumnType(enum.StrEnum):
@@ -231,23 +285,37 @@ class DuckDBEngine:
         try:
             for name, table in tables.named().items():
                 _create_table(con, name, table)
-            if usage.table is not None:
-                con.register("usage_raw", usage.table)
+            if usage.rollups:
+                rolled = [str(f) for f in usage.rollups]
+                con.register("usage_rollup", con.read_parquet(rolled, hive_partitioning=False))
+                first, last = "MIN(epoch_day)", "MAX(epoch_day)"
+                source = "usage_rollup"
+                daily = (
+                    f"SELECT epoch_day AS day, {DAILY_KEYS}, quantity FROM usage_rollup "
+                    f"WHERE {condition}"
+                )
             else:
-                # By name: files stored before the ``hours`` column existed lack it.
-                files = [str(f) for f in usage.files]
-                con.register("usage_raw", con.read_parquet(files, union_by_name=True))
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE span AS SELECT "
-                f"{_DUCKDB_DAY.format('MIN(ts)')} AS first_day, "
-                f"{_DUCKDB_DAY.format('MAX(ts)')} AS last_day FROM usage_raw"
-            )
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE daily AS SELECT "
-                f"{_DUCKDB_DAY.format('ts')} AS day, "
-                f"{DAILY_KEYS}, SUM(quantity) AS quantity FROM usage_raw "
-                f"WHERE {condition} GROUP BY ALL"
-            )
+                if usage.table is not None:
+                    con.register("usage_raw", usage.table)
+                else:
+                    # By name: files stored before the ``hours`` column existed lack it.
+                    files = [str(f) for f in usage.files]
+                    con.register("usage_raw", con.read_parquet(files, union_by_name=True))
+                first, last = _DUCKDB_DAY.format("MIN(ts)"), _DUCKDB_DAY.format("MAX(ts)")
+                source = "usage_raw"
+                daily = (
+                    f"SELECT {_DUCKDB_DAY.format('ts')} AS day, "
+                    f"{DAILY_KEYS}, SUM(quantity) AS quantity FROM usage_raw "
+                    f"WHERE {condition} GROUP BY ALL"
+                )
+            if usage.span is not None:
+                span = f"SELECT CAST({usage.span[0]} AS BIGINT) AS first_day, " + (
+                    f"CAST({usage.span[1]} AS BIGINT) AS last_day"
+                )
+            else:
+                span = f"SELECT {first} AS first_day, {last} AS last_day FROM {source}"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE span AS {span}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE daily AS {daily}")
         except self._duckdb.Error as exc:
             raise EngineError(f"duckdb: cannot load usage: {exc}") from exc
 

@@ -74,6 +74,11 @@ class RuleKind(BaseModel):
         reads only the usage some rule of a run selects (see :func:`usage_read`)."""
         return [rule.select]
 
+    def lookback(self) -> int | None:
+        """How many windows before a window its query reads (None: any, back to the first
+        day). An incremental run re-evaluates the windows that changed days reach."""
+        return None
+
 
 def where(selection: Selection | None, catalog: Catalog, alias: str = "d") -> str:
     """The SQL condition selecting ``selection``'s usage; FALSE when it selects nothing.
@@ -167,6 +172,9 @@ class Threshold(RuleKind):
     at_least: Positive
     per_subscription: Positive = 0.0
 
+    def lookback(self) -> int | None:
+        return 0
+
     def query(self, rule: RuleSpec, catalog: Catalog) -> str:
         return (
             f"WITH {series(rule, catalog)}, "
@@ -185,6 +193,9 @@ class _Baseline(RuleKind):
     floor: Annotated[float, Field(gt=0)]
     #: Floor of the baseline's standard deviation, so a flat baseline gives a finite z.
     min_sd: Annotated[float, Field(gt=0)] = 1e-6
+
+    def lookback(self) -> int | None:
+        return self.baseline
 
 
 @register("anomaly")
@@ -281,6 +292,9 @@ class LevelShift(_Baseline):
 
     recent: Buckets = 3
 
+    def lookback(self) -> int | None:
+        return self.recent + self.baseline - 1
+
     def query(self, rule: RuleSpec, catalog: Catalog) -> str:
         b, r, w = self.baseline, self.recent, rule.window_days
         recent = frame(r - 1, 0)
@@ -344,6 +358,9 @@ class Growth(RuleKind):
     min_increase: Positive = 0.0
     at_least: Positive = 0.0
 
+    def lookback(self) -> int | None:
+        return self.periods
+
     def query(self, rule: RuleSpec, catalog: Catalog) -> str:
         n, w = self.periods, rule.window_days
         previous = f"COALESCE(q.value, {num(0)})"
@@ -402,6 +419,9 @@ class CoOccurrence(RuleKind):
     needs_select: ClassVar[bool] = False
     metrics: Annotated[list[Metric], Field(min_length=2, max_length=8)]
     min_matched: Annotated[int, Field(ge=1)] | None = None
+
+    def lookback(self) -> int | None:
+        return 0
 
     def problems(self, rule: RuleSpec, catalog: Catalog) -> list[Problem]:
         problems = []
@@ -469,6 +489,9 @@ class ForeignRegion(RuleKind):
 
     min_share: Annotated[float, Field(gt=0, le=1)] = 0.5
     at_least: Positive = 0.0
+
+    def lookback(self) -> int | None:
+        return 0
 
     def query(self, rule: RuleSpec, catalog: Catalog) -> str:
         b = bucket(rule)

@@ -12,6 +12,7 @@ import pyarrow as pa
 from brightline.detection.engines import Engine, Usage, WorldTables
 from brightline.detection.evasion import RULE as EVASION_RULE
 from brightline.detection.evasion import Watch, evasion_alerts
+from brightline.detection.incremental import Since, first_day_read
 from brightline.detection.kinds import usage_read
 from brightline.detection.localize import drill_query, drill_rules, localized_alerts
 from brightline.detection.model import FixtureCase
@@ -49,10 +50,15 @@ def run_rules(
     usage: Usage,
     *,
     on_rule: Callable[[Rule], None] | None = None,
+    since: Since | None = None,
 ) -> list[Firing]:
     """Every rule's firings, sorted. Each rule is compiled once, rendered for ``engine``;
-    the engine reads only the usage that some rule selects."""
+    the engine reads only the usage that some rule selects. With ``since``, only the
+    windows that days from ``since.day`` on reach are evaluated, the rest kept from
+    ``since.previous`` (see ``incremental``)."""
     queries = [(rule, rule.compile(world.catalog)) for rule in rules]
+    if since is not None:
+        usage = usage.from_day(first_day_read(rules, since.day, usage.whole_span()[0]))
     selections = [selection for rule in rules for selection in rule.selections()]
     keep = compile_sql("usage read", usage_read(selections, world.catalog))
     engine.load(usage, WorldTables.build(world, {rule.spec.level for rule in rules}), keep=keep)
@@ -62,6 +68,8 @@ def run_rules(
             on_rule(rule)
         rows = engine.run(query.render(engine.dialect))
         firings.extend(Firing.from_row(rule.id, row) for row in rows)
+    if since is not None:
+        firings = since.merge(rules, firings)
     return sorted(firings)
 
 
@@ -76,6 +84,7 @@ def run_pack(
     on_rule: Callable[[Rule], None] | None = None,
     localize: bool = True,
     watches: Sequence[Watch] = (),
+    since: Since | None = None,
 ) -> DetectionRun:
     """Run ``pack``; with ``localize`` (the default) each alert names the narrowest node
     that carries the pattern (see ``brightline.detection.localize``), otherwise the node
@@ -84,7 +93,7 @@ def run_pack(
     problems = pack.problems(world.catalog)
     if problems:
         raise InvalidInputError(problems)
-    firings = run_rules(pack.rules, world, engine, usage, on_rule=on_rule)
+    firings = run_rules(pack.rules, world, engine, usage, on_rule=on_rule, since=since)
     if not localize:
         kept, silenced = partition_suppressed(firings, suppressions, world, now)
         alerts = score_alerts(pack, world, kept)
@@ -94,6 +103,8 @@ def run_pack(
         roots = {world.directory.root(f.node) for f in firings if f.node in world.directory}
         roots |= {world.directory.root(w.scope) for w in watches if w.scope in world.directory}
         firings = drill(pack, world, engine, sorted(roots), on_rule=on_rule)
+        if since is not None:  # the earlier windows' drill firings, from the last run
+            firings = since.merge(drill_rules(pack), firings)
         kept, silenced = partition_suppressed(firings, suppressions, world, now)
         alerts = localized_alerts(pack, world, kept)
     for alert in evasion_alerts(pack, world, engine, watches):

@@ -51,22 +51,38 @@ class SparkEngine:
             self.close_views()
             for name, table in tables.named().items():
                 spark.createDataFrame(table.arrow()).createOrReplaceTempView(name)
-            if usage.table is not None:
-                raw = spark.createDataFrame(usage.table)
+            if usage.rollups:
+                spark.read.parquet(*(str(f) for f in usage.rollups)).createOrReplaceTempView(
+                    "usage_rollup"
+                )
+                source, first, last = "usage_rollup", "MIN(epoch_day)", "MAX(epoch_day)"
+                query = (
+                    f"SELECT epoch_day AS day, {DAILY_KEYS}, quantity FROM usage_rollup "
+                    f"WHERE {condition}"
+                )
             else:
-                raw = spark.read.parquet(*(str(f) for f in usage.files))
-            raw.createOrReplaceTempView("usage_raw")
-            daily = spark.sql(
-                f"SELECT {_DAY.format('ts')} AS day, "
-                f"{DAILY_KEYS}, SUM(quantity) AS quantity FROM usage_raw "
-                f"WHERE {condition} GROUP BY 1, {DAILY_KEYS}"
-            ).cache()
+                if usage.table is not None:
+                    raw = spark.createDataFrame(usage.table)
+                else:
+                    raw = spark.read.parquet(*(str(f) for f in usage.files))
+                raw.createOrReplaceTempView("usage_raw")
+                source, first, last = "usage_raw", _DAY.format("MIN(ts)"), _DAY.format("MAX(ts)")
+                query = (
+                    f"SELECT {_DAY.format('ts')} AS day, "
+                    f"{DAILY_KEYS}, SUM(quantity) AS quantity FROM usage_raw "
+                    f"WHERE {condition} GROUP BY 1, {DAILY_KEYS}"
+                )
+            daily = spark.sql(query).cache()
             self._cached.append(daily)
             daily.createOrReplaceTempView("daily")
-            span = spark.sql(
-                f"SELECT {_DAY.format('MIN(ts)')} AS first_day, "
-                f"{_DAY.format('MAX(ts)')} AS last_day FROM usage_raw"
-            ).cache()
+            if usage.span is not None:
+                span_query = (
+                    f"SELECT CAST({usage.span[0]} AS BIGINT) AS first_day, "
+                    f"CAST({usage.span[1]} AS BIGINT) AS last_day"
+                )
+            else:
+                span_query = f"SELECT {first} AS first_day, {last} AS last_day FROM {source}"
+            span = spark.sql(span_query).cache()
             self._cached.append(span)
             span.createOrReplaceTempView("span")
         except PySparkException as exc:

@@ -52,7 +52,7 @@ from brightline.service.restrictions import (
     load_states,
     propose_restrictions,
 )
-from brightline.service.usage import read_usage, subscriptions_under, telemetry_of
+from brightline.service.usage import read_usage_summary, subscriptions_under, telemetry_of
 from brightline.store import Store, canonical_json, latest_world
 from brightline.store.cases import (
     add_plan,
@@ -143,12 +143,12 @@ def plan_text(
         )
     customers = sorted({directory.root(r.scope) for r in proposal})
     customer_subs = {s for c in customers for s in subscriptions_under(directory, c)}
-    usage = read_usage(
+    usage = read_usage_summary(
         dataset, subscriptions=customer_subs, since=hour - timedelta(days=usage_days), until=hour
     )
     affected_mask = _affected_mask(usage, world, proposal, covered)
     phases = []
-    replay = read_usage(
+    replay = read_usage_summary(
         dataset, subscriptions=customer_subs, since=hour - timedelta(days=replay_days), until=hour
     )
     starts = sorted({max(now, r.not_before or now) for r in proposal})
@@ -236,12 +236,12 @@ def _affected_mask(
 def _volumes(table: pa.Table, keys: Sequence[str]) -> list[dict[str, Any]]:
     if table.num_rows == 0:
         return []
-    grouped = table.group_by(list(keys)).aggregate([("quantity", "sum"), ("quantity", "count")])
+    grouped = table.group_by(list(keys)).aggregate([("quantity", "sum"), ("rows", "sum")])
     rows = [
         {
             **{k: r[k] for k in keys},
             "quantity": float(f"{r['quantity_sum']:.12g}"),
-            "hours": r["quantity_count"],
+            "hours": r["rows_sum"],
         }
         for r in grouped.to_pylist()
     ]
@@ -279,7 +279,9 @@ def _phase(
 
 
 def _replay(before: Snapshot, after: Snapshot, rows: pa.Table, at: datetime) -> dict[str, Any]:
-    total = rows.num_rows
+    """Each metered row decided before and after; ``rows`` is a usage summary, whose keys
+    are decided once and weighed by the rows they stand for."""
+    total = int(pc.sum(rows["rows"]).as_py() or 0) if rows.num_rows else 0
     if total == 0:
         return {"rows": 0, "denied": 0, "share": 0.0, "by_service_region": []}
     columns = {
@@ -291,14 +293,16 @@ def _replay(before: Snapshot, after: Snapshot, rows: pa.Table, at: datetime) -> 
     was = before.decide_batch(columns, at=at).effect
     now = after.decide_batch(columns, at=at).effect
     newly = (now == 1) & (was != 1)
-    counts = Counter(
-        zip(
-            rows["service"].to_numpy(zero_copy_only=False)[newly],
-            rows["region"].to_numpy(zero_copy_only=False)[newly],
-            strict=True,
-        )
-    )
-    denied = int(newly.sum())
+    weights = rows["rows"].to_numpy()
+    counts: Counter[tuple[str, str]] = Counter()
+    for service, region, weight in zip(
+        rows["service"].to_numpy(zero_copy_only=False)[newly],
+        rows["region"].to_numpy(zero_copy_only=False)[newly],
+        weights[newly],
+        strict=True,
+    ):
+        counts[(service, region)] += int(weight)
+    denied = int(weights[newly].sum())
     return {
         "rows": total,
         "denied": denied,

@@ -19,11 +19,14 @@ from brightline.telemetry import (
     HoldSource,
     IngestReport,
     PruneReport,
+    RollupReport,
     TelemetryDataset,
+    check_rollups,
     file_sha256,
     ingest_file,
     load_service_map,
     prune,
+    rebuild_rollups,
 )
 from brightline.world import World
 
@@ -121,3 +124,9 @@ def prune_telemetry(
         retention_days=retention_days,
         dry_run=dry_run,
     )
+
+
+def rollup_telemetry(settings: Settings, *, rebuild: bool) -> RollupReport:
+    """Rebuild the daily rollups from the raw rows (``rebuild``), or compare them."""
+    dataset = telemetry_dataset(settings)
+    return rebuild_rollups(dataset) if rebuild else check_rollups(dataset)

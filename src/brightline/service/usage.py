@@ -26,7 +26,7 @@ from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.cases import load_case, now_utc, record, require
 from brightline.store import Store, latest_world
-from brightline.telemetry import METERING_SCHEMA, TelemetryDataset
+from brightline.telemetry import METERING_SCHEMA, TelemetryDataset, rollups, rollups_cover
 from brightline.world import Directory
 
 #: The aggregate queries a case may pin; the name says what the numbers are.
@@ -71,14 +71,91 @@ def read_usage(
     return table.filter(mask)
 
 
+#: The keys of a usage summary, before its ``quantity`` (summed) and ``rows`` (counted).
+SUMMARY_KEYS: Final = ("subscription_id", "service", "operation", "region", "unit")
+_SUMMARY_SCHEMA: Final = pa.schema(
+    [
+        *(pa.field(k, pa.string()) for k in SUMMARY_KEYS),
+        pa.field("quantity", pa.float64()),
+        pa.field("rows", pa.int64()),
+    ]
+)
+
+
+def summarise(table: pa.Table) -> pa.Table:
+    """Metering rows summed per key: ``quantity`` summed, ``rows`` counted."""
+    if table.num_rows == 0:
+        return _SUMMARY_SCHEMA.empty_table()
+    summed = table.group_by(list(SUMMARY_KEYS)).aggregate(
+        [("quantity", "sum"), ("quantity", "count")]
+    )
+    return pa.table(
+        [
+            *(pc.cast(summed[k], pa.string()) for k in SUMMARY_KEYS),
+            summed["quantity_sum"],
+            pc.cast(summed["quantity_count"], pa.int64()),
+        ],
+        schema=_SUMMARY_SCHEMA,
+    )
+
+
+def read_usage_summary(
+    dataset: TelemetryDataset,
+    *,
+    subscriptions: Iterable[str],
+    since: datetime,
+    until: datetime,
+) -> pa.Table:
+    """The usage of ``subscriptions`` with ``since <= ts < until`` summed per key (see
+    :func:`summarise`). Whole UTC days come from the daily rollups when they cover the
+    data (a case's 30 days are then 30 small files, not every hourly row); the partial
+    days at either end, and everything when the rollups do not cover, from raw rows."""
+    wanted = sorted(set(subscriptions))
+    first_whole = _day_start(since + timedelta(days=1) - timedelta(microseconds=1))
+    end_whole = _day_start(until)
+    if not wanted or first_whole >= end_whole or not rollups_cover(dataset):
+        return summarise(read_usage(dataset, subscriptions=wanted, since=since, until=until))
+    stored = rollups.rollup_files(dataset.root)
+    days = [
+        path
+        for day, path in sorted(stored.items())
+        if first_whole.strftime("%Y-%m-%d") <= day < end_whole.strftime("%Y-%m-%d")
+    ]
+    parts = [
+        summarise(read_usage(dataset, subscriptions=wanted, since=since, until=first_whole)),
+        summarise(read_usage(dataset, subscriptions=wanted, since=end_whole, until=until)),
+    ]
+    if days:
+        rolled = pq.read_table(
+            days,
+            columns=[*SUMMARY_KEYS, "quantity", "rows"],
+            partitioning=None,
+            filters=pc.is_in(pc.field("subscription_id"), pa.array(wanted, pa.string())),
+        )
+        parts.append(rolled.cast(_SUMMARY_SCHEMA))
+    table = pa.concat_tables(parts)
+    if table.num_rows == 0:
+        return _SUMMARY_SCHEMA.empty_table()
+    summed = table.group_by(list(SUMMARY_KEYS)).aggregate([("quantity", "sum"), ("rows", "sum")])
+    return pa.table(
+        [*(summed[k] for k in SUMMARY_KEYS), summed["quantity_sum"], summed["rows_sum"]],
+        schema=_SUMMARY_SCHEMA,
+    )
+
+
+def _day_start(at: datetime) -> datetime:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def aggregate(table: pa.Table, group: str, node_of: dict[str, str]) -> list[AggregateRow]:
-    """Sum per (node, service, operation, region, unit); ``node_of`` maps subscriptions."""
+    """Sum a usage summary per (node, service, operation, region, unit); ``node_of`` maps
+    subscriptions. ``hours`` are the metered rows summed."""
     if table.num_rows == 0:
         return []
     nodes = pa.array([node_of[s] for s in table["subscription_id"].to_pylist()], pa.string())
     keyed = table.append_column(group, nodes)
     keys = [group, "service", "operation", "region", "unit"]
-    summed = keyed.group_by(keys).aggregate([("quantity", "sum"), ("quantity", "count")])
+    summed = keyed.group_by(keys).aggregate([("quantity", "sum"), ("rows", "sum")])
     rows = [
         AggregateRow(
             node=r[group],
@@ -87,7 +164,7 @@ def aggregate(table: pa.Table, group: str, node_of: dict[str, str]) -> list[Aggr
             region=r["region"],
             unit=r["unit"],
             quantity=float(f"{r['quantity_sum']:.12g}"),
-            hours=int(r["quantity_count"]),
+            hours=int(r["rows_sum"]),
         )
         for r in summed.to_pylist()
     ]
@@ -156,7 +233,9 @@ def case_usage(
         )
     under = {node: subscriptions_under(directory, node) for node in chosen}
     every = {sub for subs in under.values() for sub in subs}
-    table = read_usage(telemetry_of(settings), subscriptions=every, since=since, until=until)
+    table = read_usage_summary(
+        telemetry_of(settings), subscriptions=every, since=since, until=until
+    )
     if breakdown:
         rows = aggregate(table, "node", {sub: sub for sub in every})
     else:  # each node sums its own subtree, even where the case's nodes overlap

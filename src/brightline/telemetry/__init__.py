@@ -1,5 +1,5 @@
-"""Metering telemetry: the schema, reading and validating files, the Parquet dataset,
-retention with holds. Only usage metadata: never customer content."""
+"""Metering telemetry: the schema, reading and validating files, the Parquet dataset and
+its daily rollups, retention with holds. Only usage metadata: never customer content."""
 
 from brightline.telemetry.dataset import ManifestEntry, TelemetryDataset
 from brightline.telemetry.formats import (
@@ -19,6 +19,13 @@ from brightline.telemetry.retention import (
     StaticHolds,
     prune,
 )
+from brightline.telemetry.rollups import (
+    ROLLUP_SCHEMA,
+    RollupReport,
+    check_rollups,
+    rebuild_rollups,
+    rollups_cover,
+)
 from brightline.telemetry.schema import COLUMNS, DAY, HOURS, MAX_CHARS, METERING_SCHEMA, Reason
 from brightline.telemetry.units import DEFAULT_UNITS
 from brightline.telemetry.validate import Checked, Validator
@@ -33,6 +40,7 @@ __all__ = [
     "HOURS",
     "MAX_CHARS",
     "METERING_SCHEMA",
+    "ROLLUP_SCHEMA",
     "Checked",
     "FileFormat",
     "HoldSource",
@@ -43,14 +51,18 @@ __all__ = [
     "PruneReport",
     "Reason",
     "Replaced",
+    "RollupReport",
     "ServiceMap",
     "StaticHolds",
     "TelemetryDataset",
     "Validator",
+    "check_rollups",
     "file_format",
     "file_sha256",
     "ingest_file",
     "load_service_map",
     "prune",
     "read_metering",
+    "rebuild_rollups",
+    "rollups_cover",
 ]

@@ -7,6 +7,7 @@ Layout under the telemetry directory (``<data dir>/telemetry``)::
     _manifest.jsonl                          one line per ingested file, by content hash
     _quarantine/<ingest id>.jsonl            rejected rows of an ingest, each with its reason
     _staging/<ingest id>/                    an ingest in progress; moved into place at the end
+    _rollups/day=2025-10-01/<hash>.parquet   the day's rows summed per key (:mod:`.rollups`)
 
 An ingest id is derived from the file's SHA-256, so a file's rows always land under
 the same names: a retried ingest replaces its own leftovers instead of adding to them.
@@ -34,6 +35,7 @@ import pyarrow as pa
 
 from brightline import files
 from brightline.errors import InvalidInputError, Problem
+from brightline.telemetry import rollups
 from brightline.telemetry.schema import DAY, METERING_SCHEMA
 
 MANIFEST: Final = "_manifest.jsonl"
@@ -104,8 +106,17 @@ class TelemetryDataset:
         """
         with files.exclusive(self.root):
             shutil.rmtree(self.root / STAGING_DIR, ignore_errors=True)
-            for directory in (self.root, self.quarantine_dir, *self.day_dirs()):
+            rolled = rollups.rollup_root(self.root)
+            for directory in (
+                self.root,
+                self.quarantine_dir,
+                *self.day_dirs(),
+                rolled,
+                *rolled.glob(f"{DAY}=*"),
+            ):
                 files.remove_partials(directory)
+            # A writer killed while changing rows leaves their days' rollups pending.
+            rollups.recover(self.root)
             yield
 
     def manifest(self) -> dict[str, ManifestEntry]:

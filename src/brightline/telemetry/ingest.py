@@ -26,8 +26,8 @@ from typing import Any, Final, TextIO
 import pyarrow as pa
 
 from brightline import files
-from brightline.errors import InvalidInputError, Problem
-from brightline.telemetry import redelivery
+from brightline.errors import InvalidInputError, Problem, StorageError
+from brightline.telemetry import redelivery, rollups
 from brightline.telemetry.dataset import STAGING_DIR, ManifestEntry, TelemetryDataset
 from brightline.telemetry.focus import shown_columns
 from brightline.telemetry.formats import BATCH_ROWS, MeteringFile, RawBatch, read_metering
@@ -141,6 +141,7 @@ def ingest_file(
         quarantine_path = dataset.quarantine_dir / f"{ingest_id}.jsonl"
         units = DEFAULT_UNITS | (service_map.units if service_map is not None else frozenset())
         replacement: redelivery.Replacement | None = None
+        changed: list[str] = []
         try:
             metering = _open(path, service_map, batch_rows)
             totals = _stage(
@@ -160,10 +161,16 @@ def ingest_file(
                 aside=staging_root / f"{ingest_id}.replaced",
                 same_delivery={*same_delivery, ingest_id},
             )
+            changed = sorted({*_staged_days(dataset.staging(ingest_id)), *replacement.days()})
+            changed = [d.removeprefix(f"{DAY}=") for d in changed]
+            # The rollups of the days this ingest changes are rewritten before the entry
+            # that makes it count; a writer killed before then leaves them pending.
+            rollups.mark(dataset.root, changed)
             # New rows first, then the replaced ones go: a crash in between counts a
             # period twice until the same file is ingested again, never loses it.
             dataset.publish(ingest_id)
             replacement.apply()
+            rollups.refresh(dataset.root, changed)
             dataset.record(
                 ManifestEntry(
                     sha256=sha,
@@ -186,8 +193,13 @@ def ingest_file(
             dataset.withdraw(ingest_id)
             with contextlib.suppress(OSError):
                 quarantine_path.unlink(missing_ok=True)
+            if changed:
+                rollups.settle(dataset.root, changed)
             raise
         replacement.discard()
+        # The ingest counts: a marker left behind only costs the next writer a recompute.
+        with contextlib.suppress(StorageError):
+            rollups.clear(dataset.root)
     names = {e.ingest_id: e.file for e in manifest.values()}
     quarantined = sum(totals.quarantined.values())
     return IngestReport(
@@ -289,3 +301,10 @@ def _read(path: Path, metering: MeteringFile) -> Iterator[RawBatch]:
         yield from metering.batches
     except OSError as exc:
         raise InvalidInputError(Problem(str(path), f"cannot read: {files.cause(exc)}")) from exc
+
+
+def _staged_days(staged: Path) -> list[str]:
+    """The ``day=…`` directories of an ingest's staged rows."""
+    if not staged.is_dir():
+        return []
+    return sorted(d.name for d in staged.iterdir() if d.name.startswith(f"{DAY}="))

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from brightline import files
 from brightline.errors import InvalidInputError, Problem
+from brightline.telemetry import rollups
 from brightline.telemetry.dataset import TelemetryDataset, iter_days
 from brightline.telemetry.schema import HOURS, SUBSCRIPTION
 from brightline.world import Directory
@@ -103,7 +104,9 @@ def prune(
     dry_run: bool = False,
 ) -> PruneReport:
     """Remove rows of days entirely before ``now - retention_days`` (UTC), keeping the rows
-    of subscriptions under a hold. ``directory`` is needed when there are holds."""
+    of subscriptions under a hold, and recompute those days' rollups. ``directory`` is
+    needed when there are holds. A prune stopped by an error leaves the days pending: the
+    next writer recomputes their rollups from the rows left."""
     if retention_days < 1:
         raise InvalidInputError(Problem("retention", "retention must be at least one day"))
     cutoff = (now.astimezone(UTC) - timedelta(days=retention_days)).replace(
@@ -119,7 +122,12 @@ def prune(
     kept_days: list[str] = []
     rows_removed = rows_kept = 0
     with contextlib.nullcontext() if dry_run else dataset.writing():
-        for day, partition in list(iter_days(dataset, before=cutoff)):
+        old_days = list(iter_days(dataset, before=cutoff))
+        touched = [day for day, _ in old_days]
+        if not dry_run:
+            # The rollups of the days pruned follow them (see ``rollups``).
+            rollups.mark(dataset.root, touched)
+        for day, partition in old_days:
             day_files = sorted(partition.glob("*.parquet"))
             table = pq.read_table(day_files, columns=[SUBSCRIPTION]) if day_files else None
             total = table.num_rows if table is not None else 0
@@ -135,6 +143,9 @@ def prune(
                 removed_days.append(day)
                 if not dry_run:
                     _remove_day(partition, day_files)
+        if not dry_run and touched:
+            rollups.refresh(dataset.root, touched)
+            rollups.clear(dataset.root)
     return PruneReport(
         cutoff=cutoff.strftime("%Y-%m-%d"),
         days_removed=tuple(removed_days),
