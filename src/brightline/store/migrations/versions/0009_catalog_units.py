@@ -30,10 +30,11 @@ depends_on = None
 _TABLES = ("world_versions", "world_services")
 
 
+# Plain ALTER TABLE on both databases: a batch (copy and rename) of ``world_versions``
+# on SQLite would trip the foreign keys that its nodes, services and regions hold.
 def upgrade() -> None:
     for table in _TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("units", sa.Text(), nullable=True))
+        op.add_column(table, sa.Column("units", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
@@ -48,5 +49,4 @@ def downgrade() -> None:
                 f"revision {down_revision} cannot store them"
             )
     for table in _TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("units")
+        op.drop_column(table, "units")
