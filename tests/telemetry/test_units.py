@@ -11,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from brightline.telemetry import TelemetryDataset, ingest_file
-from brightline.telemetry.units import BRIGHTLINE_UNITS, FOCUS_UNITS, units_by_service
+from brightline.telemetry import TelemetryDataset, ingest_file, load_service_map
+from brightline.telemetry.units import (
+    BRIGHTLINE_UNITS,
+    DEFAULT_UNITS,
+    FOCUS_UNITS,
+    units_by_service,
+)
 from brightline.world import World, load_world
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "world"
@@ -150,3 +155,17 @@ def test_the_units_declared_follow_the_catalog(world: World) -> None:
     assert declared["ai.speech"] == {"requests", "audio-minute", "audio-hour", "characters"}
     assert declared["net.egress"] == {"requests", "GB"}
     assert "audio-minute" not in FOCUS_UNITS
+
+
+@pytest.mark.parametrize("name", ["aws", "azure", "gcp"])
+def test_starter_maps_give_units_the_example_catalog_accepts(name: str, world: World) -> None:
+    service_map = load_service_map(name)
+    declared = units_by_service(world.catalog)
+    common = DEFAULT_UNITS | service_map.units
+    assert [
+        (rule.service, rule.unit)
+        for rule in service_map.rules
+        if rule.unit is not None
+        and rule.unit not in common
+        and rule.unit not in declared[rule.service]
+    ] == []
