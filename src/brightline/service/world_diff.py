@@ -74,7 +74,12 @@ def _node(node: Node) -> dict[str, Any]:
 
 
 def _service(service: Service) -> dict[str, Any]:
-    return {"id": service.id, "operations": list(service.operations), "tags": sorted(service.tags)}
+    return {
+        "id": service.id,
+        "operations": list(service.operations),
+        "tags": sorted(service.tags),
+        **({"units": list(service.units)} if service.units else {}),
+    }
 
 
 def _region(region: Region) -> dict[str, Any]:

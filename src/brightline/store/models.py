@@ -74,6 +74,9 @@ class WorldVersion(Base):
     actor: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(Text)
     digest: Mapped[str] = mapped_column(String(64))
+    #: JSON list of the units the catalog declares for every service, in catalog order;
+    #: NULL when it declares none.
+    units: Mapped[str | None] = mapped_column(Text)
 
 
 class WorldNode(Base):
@@ -99,6 +102,8 @@ class WorldService(Base):
     operations: Mapped[str] = mapped_column(Text)
     #: JSON list, sorted.
     tags: Mapped[str] = mapped_column(Text)
+    #: JSON list of the service's own units, in catalog order; NULL when it declares none.
+    units: Mapped[str | None] = mapped_column(Text)
 
 
 class WorldRegion(Base):

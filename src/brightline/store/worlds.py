@@ -32,21 +32,42 @@ def world_digest(world: World) -> str:
 
 
 def _canonical(world: World) -> dict[str, object]:
-    return {
+    # Units appear only where declared, so that a world declaring none keeps the digest
+    # it had before catalogs could declare units.
+    catalog = world.catalog
+    canonical: dict[str, object] = {
         "nodes": [
             [n.id, n.parent, n.kind, n.name, dict(sorted(n.attrs.items()))] for n in world.directory
         ],
         "services": [
-            [s.id, list(s.operations), sorted(s.tags)] for s in world.catalog.services.values()
+            [s.id, list(s.operations), sorted(s.tags), *([list(s.units)] if s.units else [])]
+            for s in catalog.services.values()
         ],
-        "regions": [[r.id, r.country] for r in world.catalog.regions.values()],
+        "regions": [[r.id, r.country] for r in catalog.regions.values()],
     }
+    if catalog.units:
+        canonical["units"] = list(catalog.units)
+    return canonical
+
+
+def _units_json(units: tuple[str, ...]) -> str | None:
+    return json.dumps(list(units)) if units else None
+
+
+def _units_of(column: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(column)) if column is not None else ()
 
 
 def add_world_version(
     session: Session, world: World, *, actor: str, source: str, at: datetime
 ) -> int:
-    version = WorldVersion(created_at=at, actor=actor, source=source, digest=world_digest(world))
+    version = WorldVersion(
+        created_at=at,
+        actor=actor,
+        source=source,
+        digest=world_digest(world),
+        units=_units_json(world.catalog.units),
+    )
     session.add(version)
     session.flush()
     session.add_all(
@@ -68,6 +89,7 @@ def add_world_version(
             position=i,
             operations=json.dumps(list(service.operations)),
             tags=json.dumps(sorted(service.tags)),
+            units=_units_json(service.units),
         )
         for i, service in enumerate(world.catalog.services.values())
     )
@@ -131,6 +153,7 @@ def _load(session: Session, version: WorldVersion) -> StoredWorld:
             id=row.id,
             operations=tuple(json.loads(row.operations)),
             tags=frozenset(json.loads(row.tags)),
+            units=_units_of(row.units),
         )
         for row in session.scalars(
             select(WorldService)
@@ -148,7 +171,11 @@ def _load(session: Session, version: WorldVersion) -> StoredWorld:
     }
     world = World(
         directory=directory,
-        catalog=Catalog(services=MappingProxyType(services), regions=MappingProxyType(regions)),
+        catalog=Catalog(
+            services=MappingProxyType(services),
+            regions=MappingProxyType(regions),
+            units=_units_of(version.units),
+        ),
     )
     return StoredWorld(
         version=version.id,

@@ -26,7 +26,7 @@ from brightline.synth.world import CATALOG_YAML, Cast, Customer, add_background
 STORY_CATALOG: Final = CATALOG_YAML.replace(
     "regions:\n",
     "  - {id: ingest.streams,  operations: [publish, consume],             "
-    "tags: [data-ingress, messaging]}\nregions:\n",
+    "tags: [data-ingress, messaging],\n     units: [GB]}\nregions:\n",
     1,
 )
 MINISTRY: Final = "mod-freedonia"

@@ -1,15 +1,21 @@
 """The vocabulary of metering units: a row's ``unit`` must be one of these.
 
-A closed vocabulary keeps the ``unit`` column a name rather than a place for text. It
-holds Brightline's own units (those the rule packs select), the units of the FOCUS unit
-format (``ConsumedUnit``/``PricingUnit`` as the providers ship them: counts, time, data
-size and their products) and the spellings the big providers use in their FOCUS exports.
-A service map may declare more (``units:``), and maps its rules' units onto any of them.
+A closed vocabulary keeps the ``unit`` column a name rather than a place for text. The
+catalog declares the units its services are metered in (``units:`` for every service, a
+service's ``units:`` for it alone); on top of those every row may carry the common FOCUS
+units (``ConsumedUnit``/``PricingUnit`` as the providers ship them: counts, time, data
+size and their products, in the spellings the big providers use). A service map may
+declare more for every service (``units:``), and maps its rules' units onto any of them.
+
+A catalog that declares no unit at all (one written before catalogs could) gets
+Brightline's own units, those the rule packs select, for every service instead.
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from brightline.world import Catalog
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -76,5 +82,15 @@ FOCUS_UNITS: Final = (
     | _products()
 )
 
-#: Every unit a row may carry unless a service map declares more.
-DEFAULT_UNITS: Final = BRIGHTLINE_UNITS | FOCUS_UNITS
+#: The units every row may carry, whatever the catalog declares (a service map may add
+#: more).
+DEFAULT_UNITS: Final = FOCUS_UNITS
+
+
+def units_by_service(catalog: Catalog) -> dict[str, frozenset[str]]:
+    """The units the catalog allows each service besides the common ones: those it
+    declares for every service and for that one, or Brightline's own units for every
+    service when it declares none at all."""
+    if not catalog.declares_units:
+        return dict.fromkeys(catalog.services, BRIGHTLINE_UNITS)
+    return {service: frozenset(catalog.units_of(service)) for service in catalog.services}

@@ -4,7 +4,8 @@ A row goes to quarantine, with the first reason that applies (see :class:`Reason
 the field it is about, when a field is missing, too long or of the wrong type, ``ts`` is
 not the start of a UTC hour (of a UTC day for a daily row), the period is neither an hour
 nor a day, the quantity is negative or not finite, or the subscription, service, operation
-(for that service), region or unit is unknown. Nothing is dropped silently.
+(for that service), region or unit (for that service: see ``brightline.telemetry.units``)
+is unknown. Nothing is dropped silently.
 
 A quarantined row is kept with its row number (and line, when known), reason and field,
 and its values cut to the bound of their column: a quarantine file is no more room for
@@ -40,7 +41,7 @@ from brightline.telemetry.schema import (
     UNIT,
     Reason,
 )
-from brightline.telemetry.units import DEFAULT_UNITS
+from brightline.telemetry.units import DEFAULT_UNITS, units_by_service
 from brightline.telemetry.values import DAY_US, HOUR_US, period_hours, quantities, timestamps
 from brightline.world import World
 
@@ -76,7 +77,8 @@ class Checked:
 
 class Validator:
     """Checks rows against one world's subscriptions, services, operations and regions,
-    and against a vocabulary of units."""
+    and their units against ``units`` (every service may carry them) and the units the
+    catalog declares for the row's service."""
 
     def __init__(self, world: World, *, units: Iterable[str] = DEFAULT_UNITS) -> None:
         catalog = world.catalog
@@ -88,6 +90,14 @@ class Validator:
         )
         self._regions = pa.array(sorted(catalog.regions), pa.string())
         self._units = pa.array(sorted(set(units)), pa.string())
+        self._service_units = pa.array(
+            sorted(
+                f"{service}{_SEP}{unit}"
+                for service, declared in units_by_service(catalog).items()
+                for unit in declared
+            ),
+            pa.string(),
+        )
 
     def check(
         self,
@@ -162,7 +172,17 @@ class Validator:
         )
         mark(_unknown(_encoded(action), self._actions), Reason.UNKNOWN_OPERATION, OPERATION)
         mark(_unknown(text[REGION], self._regions), Reason.UNKNOWN_REGION, REGION)
-        mark(_unknown(text[UNIT], self._units), Reason.UNKNOWN_UNIT, UNIT)
+        service_unit = pc.binary_join_element_wise(
+            pc.cast(text[SERVICE], pa.string()), pc.cast(text[UNIT], pa.string()), _SEP
+        )
+        mark(
+            pc.and_kleene(
+                _unknown(text[UNIT], self._units),
+                _unknown(_encoded(service_unit), self._service_units),
+            ),
+            Reason.UNKNOWN_UNIT,
+            UNIT,
+        )
 
         good = pc.is_null(reason)
         accepted_columns = [

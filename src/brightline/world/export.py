@@ -1,7 +1,7 @@
 """Writing a world back to world files (``directory.jsonl`` and ``catalog.yaml``).
 
 The output loads back into an equal world: node order, attributes and their JSON
-types, operation order and tags are kept. Parents are written before their children.
+types, operation order, tags and units are kept. Parents are written before their children.
 """
 
 from __future__ import annotations
@@ -35,13 +35,22 @@ def directory_lines(directory: Directory) -> list[str]:
 
 
 def catalog_document(catalog: Catalog) -> dict[str, Any]:
-    return {
+    """The catalog as ``catalog.yaml`` holds it; ``units`` only where declared."""
+    document: dict[str, Any] = {
         "services": [
-            {"id": s.id, "operations": list(s.operations), "tags": sorted(s.tags)}
+            {
+                "id": s.id,
+                "operations": list(s.operations),
+                "tags": sorted(s.tags),
+                **({"units": list(s.units)} if s.units else {}),
+            }
             for s in catalog.services.values()
         ],
         "regions": [{"id": r.id, "country": r.country} for r in catalog.regions.values()],
     }
+    if catalog.units:
+        document["units"] = list(catalog.units)
+    return document
 
 
 def catalog_yaml(catalog: Catalog) -> str:

@@ -10,13 +10,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from brightline.errors import InvalidInputError, Problem
 from brightline.world.model import (
     ID_PATTERN,
     SERVICE_ID_PATTERN,
     SERVICE_TAGS,
+    UNIT_PATTERN,
     AttrValue,
     Catalog,
     Directory,
@@ -35,6 +36,21 @@ CATALOG_FILE = "catalog.yaml"
 Id = Annotated[StrictStr, Field(pattern=rf"^{ID_PATTERN.pattern}$")]
 ServiceId = Annotated[StrictStr, Field(pattern=rf"^{SERVICE_ID_PATTERN.pattern}$")]
 CountryCode = Annotated[StrictStr, Field(pattern=r"^[A-Z]{2}$")]
+
+
+def _unit_name(value: str) -> str:
+    if len(value) > 64 or UNIT_PATTERN.fullmatch(value) is None:
+        raise ValueError(
+            "a unit is 1–64 characters: letters, digits, spaces and ._/-, "
+            "with a letter or digit first and last"
+        )
+    return value
+
+
+Unit = Annotated[StrictStr, AfterValidator(_unit_name)]
+#: The most units one list of the catalog may declare.
+MAX_UNITS = 1000
+Units = Annotated[list[Unit], Field(max_length=MAX_UNITS)]
 
 
 class NodeRecord(BaseModel):
@@ -64,6 +80,7 @@ class ServiceRecord(BaseModel):
     id: ServiceId
     operations: Annotated[list[ServiceId], Field(min_length=1)]
     tags: list[StrictStr] = Field(default_factory=list)
+    units: Units = Field(default_factory=list)
 
 
 class RegionRecord(BaseModel):
@@ -78,6 +95,7 @@ class CatalogRecord(BaseModel):
 
     services: list[ServiceRecord]
     regions: list[RegionRecord]
+    units: Units = Field(default_factory=list)
 
 
 def load_world(directory: Path) -> World:
@@ -220,6 +238,7 @@ def build_catalog(source: LocatedYaml) -> Catalog:
     record = validate_model(CatalogRecord, source.data, source.where, problems)
     if record is None:
         raise InvalidInputError(problems)
+    common = _units(record.units, ("units",), source, problems, already={})
     services: dict[str, Service] = {}
     for i, service in enumerate(record.services):
         if service.id in services:
@@ -245,10 +264,12 @@ def build_catalog(source: LocatedYaml) -> Catalog:
                         f"unknown tag {tag!r}; tags are: {', '.join(sorted(SERVICE_TAGS))}",
                     )
                 )
+        own = _units(service.units, ("services", i, "units"), source, problems, already=common)
         services[service.id] = Service(
             id=service.id,
             operations=tuple(dict.fromkeys(service.operations)),
             tags=frozenset(service.tags),
+            units=tuple(own),
         )
     regions: dict[str, Region] = {}
     for i, region in enumerate(record.regions):
@@ -260,4 +281,40 @@ def build_catalog(source: LocatedYaml) -> Catalog:
         regions[region.id] = Region(id=region.id, country=region.country)
     if problems:
         raise InvalidInputError(problems)
-    return Catalog(services=MappingProxyType(services), regions=MappingProxyType(regions))
+    return Catalog(
+        services=MappingProxyType(services),
+        regions=MappingProxyType(regions),
+        units=tuple(common),
+    )
+
+
+def _units(
+    units: list[str],
+    at: tuple[str | int, ...],
+    source: LocatedYaml,
+    problems: list[Problem],
+    *,
+    already: dict[str, int],
+) -> dict[str, int]:
+    """The units of one list, each once, with their positions; a unit listed twice, or
+    declared for every service (``already``) and again for one, is a problem."""
+    seen: dict[str, int] = {}
+    for j, unit in enumerate(units):
+        if unit in already:
+            problems.append(
+                Problem(
+                    source.where((*at, j)),
+                    f"unit {unit!r} is already declared for every service "
+                    f"(at {source.where(('units', already[unit]))})",
+                )
+            )
+        elif unit in seen:
+            problems.append(
+                Problem(
+                    source.where((*at, j)),
+                    f"duplicate unit {unit!r} (first listed at {source.where((*at, seen[unit]))})",
+                )
+            )
+        else:
+            seen[unit] = j
+    return seen

@@ -17,6 +17,10 @@ from typing import Final
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 #: Service ids and operations: as ids, without ``:`` (it separates them in actions).
 SERVICE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._\-]{1,128}")
+#: Metering units a catalog declares: 1–64 characters, a letter or digit first and last,
+#: letters, digits, spaces and ``._/-`` between (``GB-month``, ``1K Characters``,
+#: ``Requests/Second``). A unit is a name, never a place for text.
+UNIT_PATTERN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._/\-]{0,62}[A-Za-z0-9])?")
 
 #: What a service *is*, so that rule packs work with any provider's naming.
 SERVICE_TAGS: Final = frozenset(
@@ -51,9 +55,13 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """``units`` are the metering units the catalog declares for this service alone, in
+    catalog order (empty: none of its own)."""
+
     id: str
     operations: tuple[str, ...]
     tags: frozenset[str] = frozenset()
+    units: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +156,21 @@ class Directory:
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
+    """``units`` are the metering units the catalog declares for every service, in catalog
+    order; each service may declare more of its own (``Service.units``)."""
+
     services: Mapping[str, Service]
     regions: Mapping[str, Region]
+    units: tuple[str, ...] = ()
+
+    @property
+    def declares_units(self) -> bool:
+        """True when the catalog declares any unit, for every service or for one."""
+        return bool(self.units) or any(s.units for s in self.services.values())
+
+    def units_of(self, service_id: str) -> tuple[str, ...]:
+        """The units declared for ``service_id``: the catalog's, then the service's own."""
+        return (*self.units, *self.services[service_id].units)
 
     def services_matching(self, pattern: str) -> tuple[str, ...]:
         """Service ids matched by the service part of an action pattern, sorted.
