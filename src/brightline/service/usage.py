@@ -126,13 +126,7 @@ def read_usage_summary(
         summarise(read_usage(dataset, subscriptions=wanted, since=end_whole, until=until)),
     ]
     if days:
-        rolled = pq.read_table(
-            days,
-            columns=[*SUMMARY_KEYS, "quantity", "rows"],
-            partitioning=None,
-            filters=pc.is_in(pc.field("subscription_id"), pa.array(wanted, pa.string())),
-        )
-        parts.append(rolled.cast(_SUMMARY_SCHEMA))
+        parts.append(rollups.read_summed(days, wanted).cast(_SUMMARY_SCHEMA))
     table = pa.concat_tables(parts)
     if table.num_rows == 0:
         return _SUMMARY_SCHEMA.empty_table()
