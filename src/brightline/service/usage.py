@@ -8,15 +8,18 @@ stores the query, its parameters, the rows and their SHA-256, as of when it was 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from sqlalchemy.orm import Session
 
 from brightline.access import Principal
 from brightline.cases import Action, AggregateRow, CaseMove, UsageAggregate
@@ -25,7 +28,12 @@ from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.cases import load_case, now_utc, record, require
-from brightline.store import Store, latest_world
+from brightline.store import (
+    Store,
+    StoredWorld,
+    latest_world_version,
+    world_by_version,
+)
 from brightline.telemetry import METERING_SCHEMA, TelemetryDataset, rollups, rollups_cover
 from brightline.world import Directory
 
@@ -165,6 +173,27 @@ def aggregate(table: pa.Table, group: str, node_of: dict[str, str]) -> list[Aggr
     return sorted(rows, key=lambda r: (r.node, r.service, r.operation, r.region, r.unit))
 
 
+_worlds: WeakKeyDictionary[Store, StoredWorld] = WeakKeyDictionary()
+_worlds_lock = threading.Lock()
+
+
+def _latest_world(store: Store, session: Session) -> StoredWorld | None:
+    """The store's newest world, loaded once per version: an imported version never
+    changes, and loading the demo's 12,000 nodes takes longer than the case's usage."""
+    version = latest_world_version(session)
+    if version is None:
+        return None
+    with _worlds_lock:
+        kept = _worlds.get(store)
+    if kept is not None and kept.version == version:
+        return kept
+    stored = world_by_version(session, version)
+    if stored is not None:
+        with _worlds_lock:
+            _worlds[store] = stored
+    return stored
+
+
 def subscriptions_under(directory: Directory, node: str) -> list[str]:
     """Leaves of the subtree: the nodes metering rows name."""
     return [n for n in directory.subtree(node) if not directory.children(n)]
@@ -211,7 +240,7 @@ def case_usage(
         require(actor, action, state)
         if pin:
             require(actor, Action.ADD_EVIDENCE, state)
-        stored = latest_world(session)
+        stored = _latest_world(store, session)
         if stored is None:
             raise NotFoundError("no world in the store yet")
     directory = stored.world.directory
