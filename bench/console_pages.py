@@ -97,10 +97,10 @@ def main(demo: Path) -> None:
                 f"{len(response.content) / 1024:6.1f} KiB"
             )
             if url == CASE_PAGE:
-                case_ms = statistics.median(times) * 1000
+                case_ms, first_ms = statistics.median(times) * 1000, times[0] * 1000
         print(
-            f"case page {case_ms:.1f} ms, floor {CASE_FLOOR_MS:.0f} ms: "
-            f"{'met' if case_ms <= CASE_FLOOR_MS else 'NOT met'}"
+            f"case page {case_ms:.1f} ms (its first load {first_ms:.1f} ms), floor "
+            f"{CASE_FLOOR_MS:.0f} ms: {'met' if case_ms <= CASE_FLOOR_MS else 'NOT met'}"
         )
         case_usage_read(demo, store)
 

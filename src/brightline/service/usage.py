@@ -9,6 +9,7 @@ stores the query, its parameters, the rows and their SHA-256, as of when it was 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,12 +57,7 @@ def read_usage(
 ) -> pa.Table:
     """Metering rows of ``subscriptions`` with ``since <= ts < until`` (empty if none)."""
     wanted = pa.array(sorted(set(subscriptions)), pa.string())
-    first, last = since.strftime("%Y-%m-%d"), until.strftime("%Y-%m-%d")
-    files: list[Path] = []
-    for day_dir in dataset.day_dirs():
-        day = day_dir.name.split("=", 1)[1]
-        if first <= day <= last:
-            files.extend(sorted(day_dir.glob("*.parquet")))
+    files = _raw_files(dataset, since=since, until=until)
     if not files or len(wanted) == 0:
         return METERING_SCHEMA.empty_table().select(list(COLUMNS))
     # The subscription filter is pushed into the read, so that a case about a few
@@ -77,6 +73,17 @@ def read_usage(
         pc.less(table["ts"], pa.scalar(until, pa.timestamp("us", tz="UTC"))),
     )
     return table.filter(mask)
+
+
+def _raw_files(dataset: TelemetryDataset, *, since: datetime, until: datetime) -> list[Path]:
+    """The raw files of the days from ``since`` to ``until`` (both included)."""
+    first, last = since.strftime("%Y-%m-%d"), until.strftime("%Y-%m-%d")
+    files: list[Path] = []
+    for day_dir in dataset.day_dirs():
+        day = day_dir.name.split("=", 1)[1]
+        if first <= day <= last:
+            files.extend(sorted(day_dir.glob("*.parquet")))
+    return files
 
 
 #: The keys of a usage summary, before its ``quantity`` (summed) and ``rows`` (counted).
@@ -130,8 +137,8 @@ def read_usage_summary(
         if first_whole.strftime("%Y-%m-%d") <= day < end_whole.strftime("%Y-%m-%d")
     ]
     parts = [
-        summarise(read_usage(dataset, subscriptions=wanted, since=since, until=first_whole)),
-        summarise(read_usage(dataset, subscriptions=wanted, since=end_whole, until=until)),
+        _partial_day(dataset, subscriptions=wanted, since=since, until=first_whole),
+        _partial_day(dataset, subscriptions=wanted, since=end_whole, until=until),
     ]
     if days:
         parts.append(rollups.read_summed(days, wanted).cast(_SUMMARY_SCHEMA))
@@ -143,6 +150,41 @@ def read_usage_summary(
         [*(summed[k] for k in SUMMARY_KEYS), summed["quantity_sum"], summed["rows_sum"]],
         schema=_SUMMARY_SCHEMA,
     )
+
+
+_PARTIALS: Final = 64
+_partials: OrderedDict[tuple[object, ...], pa.Table] = OrderedDict()
+_partials_lock = threading.Lock()
+
+
+def _partial_day(
+    dataset: TelemetryDataset, *, subscriptions: list[str], since: datetime, until: datetime
+) -> pa.Table:
+    """The summary of a partial day at either end of a window, from its raw rows. The last
+    few are kept by their files (path, inode, size, change time: any writer replaces or
+    adds files), so that a page shown again within the hour reads them once."""
+    if since >= until:
+        return _SUMMARY_SCHEMA.empty_table()
+    try:
+        stats = tuple(
+            (str(p), s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
+            for p in _raw_files(dataset, since=since, until=until)
+            for s in (p.stat(),)
+        )
+    except FileNotFoundError:  # a writer replaced a file meanwhile: read without keeping
+        return summarise(read_usage(dataset, subscriptions=subscriptions, since=since, until=until))
+    key = (stats, tuple(subscriptions), since, until)
+    with _partials_lock:
+        kept = _partials.get(key)
+        if kept is not None:
+            _partials.move_to_end(key)
+            return kept
+    table = summarise(read_usage(dataset, subscriptions=subscriptions, since=since, until=until))
+    with _partials_lock:
+        _partials[key] = table
+        while len(_partials) > _PARTIALS:
+            _partials.popitem(last=False)
+    return table
 
 
 def _day_start(at: datetime) -> datetime:
