@@ -59,3 +59,32 @@ def test_summary_from_rollups_equals_raw_rows(
     assert rows_of(
         read_usage_summary(dataset, subscriptions=SUBS, since=since, until=until)
     ) == rows_of(raw)
+
+
+def test_a_kept_partial_day_follows_a_later_ingest(tmp_path: Path) -> None:
+    """The partial days' summaries kept between reads are those of the files read: rows
+    ingested later into the same day are counted."""
+    world = load_world(EXAMPLES)
+    dataset = TelemetryDataset(tmp_path / "store")
+    header = "ts,subscription_id,service,operation,region,quantity,unit,hours\n"
+
+    def ingest(name: str, hour: int, quantity: int) -> None:
+        source = tmp_path / name
+        source.write_text(
+            header
+            + "".join(
+                f"2025-10-0{day}T{hour:02d}:00:00Z,{SUBS[0]},storage.blob,read,westeurope,"
+                f"{quantity},requests,1\n"
+                for day in range(1, 5)
+            )
+        )
+        ingest_file(source, world, dataset, now=datetime(2025, 10, 10, tzinfo=UTC))
+
+    since, until = datetime(2025, 10, 1, 6, tzinfo=UTC), datetime(2025, 10, 4, 18, tzinfo=UTC)
+    ingest("a.csv", 9, 1)
+    first = read_usage_summary(dataset, subscriptions=SUBS, since=since, until=until)
+    ingest("b.csv", 12, 10)
+    assert rollups_cover(dataset)
+    again = read_usage_summary(dataset, subscriptions=SUBS, since=since, until=until)
+    raw = summarise(read_usage(dataset, subscriptions=SUBS, since=since, until=until))
+    assert rows_of(again) == rows_of(raw) != rows_of(first)

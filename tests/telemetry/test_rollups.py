@@ -3,6 +3,7 @@ and ``rebuild`` / ``check`` recompute and compare them exactly."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections import defaultdict
@@ -178,3 +179,55 @@ def test_rebuild_recomputes_rollups_a_dataset_lacks(tmp_path: Path) -> None:
     assert (report.days, report.rewritten) == (2, ("2025-10-01", "2025-10-03"))
     assert_consistent(dataset)
     assert rebuild_rollups(dataset).rewritten == ()  # the same content, the same names
+
+
+def test_a_day_is_sorted_by_subscription_in_small_row_groups(tmp_path: Path) -> None:
+    """Each row group covers its own run of subscriptions, so that a reader of a few
+    subscriptions skips the others' groups; the summed read equals summing by hand."""
+    import pyarrow as pa
+
+    subs = [f"sub-{n:05d}" for n in range(3 * rollup_module.ROW_GROUP)]
+    raw = tmp_path / "raw.parquet"
+    count = len(subs) * 2
+    pq.write_table(
+        pa.table(
+            {
+                "subscription_id": [subs[(n * 7919) % len(subs)] for n in range(count)],
+                "service": ["storage.blob"] * count,
+                "operation": ["read", "write"] * len(subs),
+                "region": ["westeurope"] * count,
+                "unit": ["requests"] * count,
+                "quantity": [float(n % 97) / 3 for n in range(count)],
+            }
+        ),
+        raw,
+    )
+    day = "2025-10-01"
+    paths = [
+        rollup_module.write_day(tmp_path / d, day, rollup_module.compute(day, [raw]))
+        for d in ("a", "b")
+    ]
+    assert None not in paths
+    meta = pq.ParquetFile(paths[0]).metadata
+    assert meta.num_row_groups > 1
+    column = meta.schema.names.index("subscription_id")
+    bounds = [
+        (
+            meta.row_group(i).column(column).statistics.min,
+            meta.row_group(i).column(column).statistics.max,
+        )
+        for i in range(meta.num_row_groups)
+    ]
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(bounds))
+    wanted = [subs[5], subs[-1], "sub-nowhere"]
+    got = rollup_module.read_summed([p for p in paths if p], wanted).to_pylist()
+    table = pq.read_table(paths[0])
+    want: defaultdict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+    for row in table.to_pylist():  # the same day twice: each sum doubled
+        if row["subscription_id"] in wanted:
+            want[row["subscription_id"], row["operation"]][0] += 2 * row["quantity"]
+            want[row["subscription_id"], row["operation"]][1] += 2 * row["rows"]
+    assert len(got) == len(want) > 0
+    for r in got:
+        quantity, rows = want[r["subscription_id"], r["operation"]]
+        assert (r["quantity"], r["rows"]) == (pytest.approx(quantity), rows)

@@ -8,15 +8,19 @@ stores the query, its parameters, the rows and their SHA-256, as of when it was 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from sqlalchemy.orm import Session
 
 from brightline.access import Principal
 from brightline.cases import Action, AggregateRow, CaseMove, UsageAggregate
@@ -25,7 +29,12 @@ from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.cases import load_case, now_utc, record, require
-from brightline.store import Store, latest_world
+from brightline.store import (
+    Store,
+    StoredWorld,
+    latest_world_version,
+    world_by_version,
+)
 from brightline.telemetry import METERING_SCHEMA, TelemetryDataset, rollups, rollups_cover
 from brightline.world import Directory
 
@@ -48,12 +57,7 @@ def read_usage(
 ) -> pa.Table:
     """Metering rows of ``subscriptions`` with ``since <= ts < until`` (empty if none)."""
     wanted = pa.array(sorted(set(subscriptions)), pa.string())
-    first, last = since.strftime("%Y-%m-%d"), until.strftime("%Y-%m-%d")
-    files: list[Path] = []
-    for day_dir in dataset.day_dirs():
-        day = day_dir.name.split("=", 1)[1]
-        if first <= day <= last:
-            files.extend(sorted(day_dir.glob("*.parquet")))
+    files = _raw_files(dataset, since=since, until=until)
     if not files or len(wanted) == 0:
         return METERING_SCHEMA.empty_table().select(list(COLUMNS))
     # The subscription filter is pushed into the read, so that a case about a few
@@ -69,6 +73,17 @@ def read_usage(
         pc.less(table["ts"], pa.scalar(until, pa.timestamp("us", tz="UTC"))),
     )
     return table.filter(mask)
+
+
+def _raw_files(dataset: TelemetryDataset, *, since: datetime, until: datetime) -> list[Path]:
+    """The raw files of the days from ``since`` to ``until`` (both included)."""
+    first, last = since.strftime("%Y-%m-%d"), until.strftime("%Y-%m-%d")
+    files: list[Path] = []
+    for day_dir in dataset.day_dirs():
+        day = day_dir.name.split("=", 1)[1]
+        if first <= day <= last:
+            files.extend(sorted(day_dir.glob("*.parquet")))
+    return files
 
 
 #: The keys of a usage summary, before its ``quantity`` (summed) and ``rows`` (counted).
@@ -122,17 +137,11 @@ def read_usage_summary(
         if first_whole.strftime("%Y-%m-%d") <= day < end_whole.strftime("%Y-%m-%d")
     ]
     parts = [
-        summarise(read_usage(dataset, subscriptions=wanted, since=since, until=first_whole)),
-        summarise(read_usage(dataset, subscriptions=wanted, since=end_whole, until=until)),
+        _partial_day(dataset, subscriptions=wanted, since=since, until=first_whole),
+        _partial_day(dataset, subscriptions=wanted, since=end_whole, until=until),
     ]
     if days:
-        rolled = pq.read_table(
-            days,
-            columns=[*SUMMARY_KEYS, "quantity", "rows"],
-            partitioning=None,
-            filters=pc.is_in(pc.field("subscription_id"), pa.array(wanted, pa.string())),
-        )
-        parts.append(rolled.cast(_SUMMARY_SCHEMA))
+        parts.append(rollups.read_summed(days, wanted).cast(_SUMMARY_SCHEMA))
     table = pa.concat_tables(parts)
     if table.num_rows == 0:
         return _SUMMARY_SCHEMA.empty_table()
@@ -141,6 +150,41 @@ def read_usage_summary(
         [*(summed[k] for k in SUMMARY_KEYS), summed["quantity_sum"], summed["rows_sum"]],
         schema=_SUMMARY_SCHEMA,
     )
+
+
+_PARTIALS: Final = 64
+_partials: OrderedDict[tuple[object, ...], pa.Table] = OrderedDict()
+_partials_lock = threading.Lock()
+
+
+def _partial_day(
+    dataset: TelemetryDataset, *, subscriptions: list[str], since: datetime, until: datetime
+) -> pa.Table:
+    """The summary of a partial day at either end of a window, from its raw rows. The last
+    few are kept by their files (path, inode, size, change time: any writer replaces or
+    adds files), so that a page shown again within the hour reads them once."""
+    if since >= until:
+        return _SUMMARY_SCHEMA.empty_table()
+    try:
+        stats = tuple(
+            (str(p), s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
+            for p in _raw_files(dataset, since=since, until=until)
+            for s in (p.stat(),)
+        )
+    except FileNotFoundError:  # a writer replaced a file meanwhile: read without keeping
+        return summarise(read_usage(dataset, subscriptions=subscriptions, since=since, until=until))
+    key = (stats, tuple(subscriptions), since, until)
+    with _partials_lock:
+        kept = _partials.get(key)
+        if kept is not None:
+            _partials.move_to_end(key)
+            return kept
+    table = summarise(read_usage(dataset, subscriptions=subscriptions, since=since, until=until))
+    with _partials_lock:
+        _partials[key] = table
+        while len(_partials) > _PARTIALS:
+            _partials.popitem(last=False)
+    return table
 
 
 def _day_start(at: datetime) -> datetime:
@@ -169,6 +213,27 @@ def aggregate(table: pa.Table, group: str, node_of: dict[str, str]) -> list[Aggr
         for r in summed.to_pylist()
     ]
     return sorted(rows, key=lambda r: (r.node, r.service, r.operation, r.region, r.unit))
+
+
+_worlds: WeakKeyDictionary[Store, StoredWorld] = WeakKeyDictionary()
+_worlds_lock = threading.Lock()
+
+
+def _latest_world(store: Store, session: Session) -> StoredWorld | None:
+    """The store's newest world, loaded once per version: an imported version never
+    changes, and loading the demo's 12,000 nodes takes longer than the case's usage."""
+    version = latest_world_version(session)
+    if version is None:
+        return None
+    with _worlds_lock:
+        kept = _worlds.get(store)
+    if kept is not None and kept.version == version:
+        return kept
+    stored = world_by_version(session, version)
+    if stored is not None:
+        with _worlds_lock:
+            _worlds[store] = stored
+    return stored
 
 
 def subscriptions_under(directory: Directory, node: str) -> list[str]:
@@ -217,7 +282,7 @@ def case_usage(
         require(actor, action, state)
         if pin:
             require(actor, Action.ADD_EVIDENCE, state)
-        stored = latest_world(session)
+        stored = _latest_world(store, session)
         if stored is None:
             raise NotFoundError("no world in the store yet")
     directory = stored.world.directory
