@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from brightline import files
 from brightline.access import Action
@@ -486,12 +485,12 @@ def verify(
     witnesses = witness_quorum(witness or [], witness_quorum_)
     check = verify_case_bundle(read_bundle(bundle), read_verifier(key), witnesses=witnesses)
     if not check.ok:
-        # The problems quote the bundle's own values: never let them read as markup.
-        problems = [escape(p) for p in check.problems]
+        # The problems quote the bundle's own values: fail() prints them as text.
+        problems = check.problems
         raise LedgerIntegrityError(
-            f"{escape(str(bundle))}: {problems[0]}"
+            f"{bundle}: {problems[0]}"
             if len(problems) == 1
-            else f"{escape(str(bundle))}: {len(problems)} problems\n  " + "\n  ".join(problems)
+            else f"{bundle}: {len(problems)} problems\n  " + "\n  ".join(problems)
         )
     console.print(
         f"{bundle}: {check.entries} entries verified; the case, its restrictions and its "
