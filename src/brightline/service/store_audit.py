@@ -378,6 +378,20 @@ class _Audit:
         return handlers
 
     def run(self) -> StoreAuditReport:
+        try:
+            return self._run()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Break the cycle through :attr:`handlers` (this walk's bound methods), so that
+        reference counting frees the walk's states as soon as it ends. Otherwise they
+        would wait for the cyclic collector, off during the walk, whose first pass after
+        it would then traverse every one of them (2 s at a million changes)."""
+        self.handlers = {}
+        self.unknown = _unknown
+
+    def _run(self) -> StoreAuditReport:
         sizes = tables.log_sizes(self.session)
         size = sum(n for _, n in sizes)
         cursor = consumer_position(self.session, CONSUMER)
@@ -453,6 +467,17 @@ class _Audit:
         ledger's ``cursor`` is at or past it, as the ledger side checks. Raises
         :class:`StoreDivergenceError`, or returns None, where :meth:`run` raises; it does
         not name the first difference: :meth:`run` does."""
+        try:
+            return self._run_tables(sizes, cursor, ledger_side)
+        finally:
+            self._release()
+
+    def _run_tables(
+        self,
+        sizes: Sequence[tuple[int, int]],
+        cursor: int,
+        ledger_side: Callable[[], LedgerSide | None],
+    ) -> StoreAuditReport | None:
         size = sum(n for _, n in sizes)
         enforced: list[tuple[StoredEvent, LoggedEntry, ActFields]] = []
         at_size: Restrictions | None = None
