@@ -649,16 +649,7 @@ class _Audit:
         return grant_record(grant)
 
     def _stored_key(self, where: Where) -> StoredKey:
-        key_id = payload_key(where)
-        key = self.keys.get(key_id)
-        if key is None or key_id in self.keys_seen:
-            raise where.diverged(
-                f"api_keys holds no row for key {key_id} (deleted, or inserted)",
-                missing=f"api_keys id {key_id}",
-            )
-        self.keys_seen.add(key_id)
-        where.row = key
-        return key
+        return _claim(where, self.keys, self.keys_seen, table="api_keys", column="id")
 
     def _bootstrap(self, where: Where) -> OutboxRecord:
         key = self._stored_key(where)
@@ -676,15 +667,10 @@ class _Audit:
         return key_created_record(key)
 
     def _revocation(self, where: Where) -> OutboxRecord:
-        key_id = payload_key(where)
-        revocation = self.revocations.get(key_id)
-        if revocation is None or key_id in self.revocations_seen:
-            raise where.diverged(
-                f"api_key_revocations holds no row for key {key_id} (deleted, or inserted)",
-                missing=f"api_key_revocations key {key_id}",
-            )
-        self.revocations_seen.add(key_id)
-        where.row = revocation
+        seen = self.revocations_seen
+        revocation = _claim(
+            where, self.revocations, seen, table="api_key_revocations", column="key"
+        )
         return key_revoked_record(revocation)
 
     def _world_import(self, where: Where) -> OutboxRecord:
@@ -717,3 +703,18 @@ def _continued(where: Where) -> None:
 
 def _unknown(where: Where) -> None:
     raise where.diverged("no history writes events of this type")
+
+
+def _claim(where: Where, rows: Mapping[str, _T], seen: set[str], *, table: str, column: str) -> _T:
+    """The row of ``table`` that the event at ``where`` names by its key id, claimed once:
+    a row missing, or claimed by an earlier event, is a divergence."""
+    key_id = payload_key(where)
+    row = rows.get(key_id)
+    if row is None or key_id in seen:
+        raise where.diverged(
+            f"{table} holds no row for key {key_id} (deleted, or inserted)",
+            missing=f"{table} {column} {key_id}",
+        )
+    seen.add(key_id)
+    where.row = row
+    return row
