@@ -8,10 +8,10 @@ import pytest
 from pydantic import SecretStr
 
 from brightline.config import Settings
-from brightline.errors import NotFoundError
-from brightline.service.access import bootstrap, is_empty
+from brightline.errors import ConflictError, NotFoundError
+from brightline.service.access import Authenticator, bootstrap, is_empty
 from brightline.service.ledger import LedgerKeys
-from brightline.service.restrictions import list_restrictions
+from brightline.service.restrictions import bootstrap_restrictions, list_restrictions
 from brightline.service.serving import prepare_server
 from brightline.store import open_store
 
@@ -60,6 +60,27 @@ def test_first_start_puts_the_example_restrictions_in_force_as_a_bootstrap(
         assert len(list_restrictions(again.store)) == 2
     finally:
         again.store.close()
+
+
+def test_an_insider_cannot_bootstrap_past_four_eyes_once_the_store_holds_restrictions(
+    tmp_path: Path,
+) -> None:
+    """Bootstrapping skips four eyes, so it is for the empty store alone: an admin who
+    calls it again on a store that holds restrictions (to put one more in force without
+    a second person) is refused, and nothing is written."""
+    settings = _settings(tmp_path)
+    prepared = prepare_server(settings, example_world=EXAMPLE)
+    try:
+        assert prepared.admin_key is not None
+        admin = Authenticator(prepared.store, settings).principal_for(prepared.admin_key)
+        extra = tmp_path / "restrictions.yaml"
+        text = (EXAMPLE / "restrictions.yaml").read_text(encoding="utf-8")
+        extra.write_text(text.replace("r-0001", "r-0099"), encoding="utf-8")
+        with pytest.raises(ConflictError, match="only an empty store is bootstrapped"):
+            bootstrap_restrictions(prepared.store, extra, actor=admin)
+        assert {v.id for v in list_restrictions(prepared.store)} == {"r-0001", "r-0002"}
+    finally:
+        prepared.store.close()
 
 
 def test_a_store_with_principals_and_no_world_is_refused_before_anything_is_made(
