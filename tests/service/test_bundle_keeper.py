@@ -4,7 +4,11 @@ checks; the keeper confirms the bundle in force only while nothing waits for the
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -124,3 +128,43 @@ def test_while_a_new_bundle_waits_for_the_log_the_old_one_stays_unconfirmed(
     assert keeper.current.serial > old.serial
     assert keeper.confirmed_at == logged
     assert open_current(keeper.freshness(), VERIFIER).version == keeper.current.version
+
+
+class _SilentStore:
+    """The keeper's store while the database does not answer: a read blocks until let go."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.entered = threading.Event()
+        self.answer = threading.Event()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[object]:
+        self.entered.set()
+        self.answer.wait(timeout=10)
+        with self._store.read() as session:
+            yield session
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_the_signed_freshness_never_waits_for_a_refresh_stuck_on_the_database(
+    world_store: Store,
+) -> None:
+    """The server signs the freshness note on its event loop: a refresh waiting for the
+    database (in a worker thread) must not hold it up, or every request would wait."""
+    keeper = published(world_store, T)
+    silent = _SilentStore(world_store)
+    keeper._store = silent  # type: ignore[assignment]
+    stuck = threading.Thread(target=keeper.refresh, kwargs={"now": T + timedelta(minutes=1)})
+    stuck.start()
+    try:
+        assert silent.entered.wait(timeout=10)
+        started = time.monotonic()
+        note = keeper.freshness()
+        assert time.monotonic() - started < 1.0
+        assert note
+    finally:
+        silent.answer.set()
+        stuck.join(timeout=30)

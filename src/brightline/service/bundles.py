@@ -76,7 +76,12 @@ class BundleKeeper:
     def __init__(self, store: Store, signer: NoteSigner) -> None:
         self._store = store
         self._signer = signer
+        #: Held across the store reads of refresh and publish: one of them at a time.
         self._lock = threading.Lock()
+        #: Guards the in-memory caches only, never held while the database is asked:
+        #: :meth:`freshness` runs on the server's event loop, which must not wait for a
+        #: refresh stuck on a database that does not answer.
+        self._cache_lock = threading.Lock()
         self._served: ServedBundle | None = None
         self._issued: _Issued | None = None  # issued, not yet covered by a checkpoint
         self._last: Bundle | None = None  # the last bundle issued
@@ -206,7 +211,7 @@ class BundleKeeper:
         """The signed note saying the bundle in force was current at :attr:`confirmed_at`."""
         served = self.served
         at = self._confirmed_at or served.bundle.issued_at
-        with self._lock:
+        with self._cache_lock:
             cached = self._note
             bundle = served.bundle
             # Signed again only when the confirmation moved (every refresh tick at most).
@@ -219,12 +224,12 @@ class BundleKeeper:
     def consistency(self, old_size: int, new_size: int) -> tuple[bytes, ...]:
         """A consistency proof between two sizes of the log (recent ones kept)."""
         key = (old_size, new_size)
-        with self._lock:
+        with self._cache_lock:
             if key in self._consistency:
                 self._consistency.move_to_end(key)
                 return self._consistency[key]
         proof = consistency(self._store, old_size, new_size)
-        with self._lock:
+        with self._cache_lock:
             self._consistency[key] = proof
             while len(self._consistency) > _CONSISTENCY_CACHE:
                 self._consistency.popitem(last=False)
