@@ -167,6 +167,13 @@ class Settings(BaseSettings):
     ledger_witnesses: Annotated[tuple[WitnessEndpoint, ...], NoDecode] = ()
     ledger_witness_quorum: int | None = Field(default=None, ge=1)
     ledger_witness_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
+    #: What a denied customer's caller is told (docs/api.md, "What a denied caller
+    #: sees"): whom to contact to appeal, an address or a URL (empty: "your provider's
+    #: support"), and the public name of policies beyond the built-in packs' titles
+    #: (``policy=name;…`` in the environment: names may hold commas). Signed into every
+    #: bundle, so the enforcement points word denials the same way.
+    appeal_contact: str = Field(default="", max_length=200)
+    policy_names: Annotated[Mapping[str, str], NoDecode] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -212,6 +219,29 @@ class Settings(BaseSettings):
                 raise ValueError(f"not claim=role pairs: {pair.strip()!r} has no role")
             pairs[claim.strip()] = role.strip()
         return pairs
+
+    @field_validator("policy_names", mode="before")
+    @classmethod
+    def _policy_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for pair in value.split(";"):
+            if not pair.strip():
+                continue
+            policy, sep, name = pair.partition("=")
+            if not sep or not policy.strip() or not name.strip():
+                raise ValueError(f"not policy=name pairs: {pair.strip()!r} has no name")
+            pairs[policy.strip()] = name.strip()
+        return pairs
+
+    @field_validator("appeal_contact")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # It is sent in an HTTP header (the gateway's denial) and in one sentence.
+        if any(not c.isprintable() for c in value):
+            raise ValueError(f"must be one line of printable text: {value!r}")
+        return value.strip()
 
     @field_validator("ledger_witnesses", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ from brightline.access import Action, Principal
 from brightline.api.auth import require
 from brightline.bundle import CURRENT_HEADER, encode_header
 from brightline.errors import AccessDeniedError, InvalidInputError, Problem
-from brightline.policy import BatchEffect, format_time, to_micros
+from brightline.policy import BatchEffect, Decision, format_time, to_micros
 from brightline.policy import Request as DecisionRequest
 from brightline.server.state import store_call
 from brightline.service.decision_logs import DecisionCount, DecisionLogReport, record_report
@@ -45,12 +45,24 @@ class DecisionIn(BaseModel):
     time: AwareDatetime | None = Field(default=None, description="RFC 3339; default now")
 
 
+class CustomerNoticeOut(BaseModel):
+    """What the customer's caller may be shown of a denial; never the internal reason."""
+
+    message: str = Field(description="one sentence: restrictions, policies, how to appeal")
+    restrictions: list[str] = Field(description="the restrictions that deny")
+    policies: list[str] = Field(description="each restriction's policy, by its public name")
+    appeal_contact: str = Field(description="whom the customer contacts to appeal")
+
+
 class DecisionOut(BaseModel):
     effect: str = Field(description="allow or deny")
     restrictions: list[str] = Field(description="enforcing restrictions that deny, sorted")
     would_deny: list[str] = Field(description="dry-run restrictions that would deny, sorted")
     version: str = Field(description="snapshot version that decided")
-    explanation: str
+    explanation: str = Field(description="for the provider's staff: names internal reasons")
+    customer_notice: CustomerNoticeOut | None = Field(
+        default=None, description="for the customer's caller, when denied (docs/api.md)"
+    )
 
 
 class BatchDecisionOut(BaseModel):
@@ -107,7 +119,13 @@ async def decide_one(body: DecisionIn, request: Request, _: Decider) -> Decision
         would_deny=list(decision.would_deny),
         version=decision.version,
         explanation=decision.explain(),
+        customer_notice=customer_notice_out(decision),
     )
+
+
+def customer_notice_out(decision: Decision) -> CustomerNoticeOut | None:
+    notice = decision.customer_notice()
+    return None if notice is None else CustomerNoticeOut(**notice.to_json())
 
 
 def _columns(body: Any) -> tuple[dict[str, Any], int]:

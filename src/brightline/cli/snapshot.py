@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 
 from brightline.access import Action
-from brightline.cli.app import command, console
+from brightline.cli.app import command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
-from brightline.service import compile_snapshot_at, write_snapshot
+from brightline.service import compile_snapshot_at, notice_of, write_snapshot
 
 
 def _moment(text: str | None) -> datetime:
@@ -41,8 +41,9 @@ def snapshot(
 ) -> None:
     """Compile the world and the restrictions in force at a time into a snapshot file."""
     moment = _moment(at)
-    with acting(Action.READ_BUNDLE, key_file, token_file) as (store, _):
-        compiled = compile_snapshot_at(store, moment)
+    config = settings()
+    with acting(Action.READ_BUNDLE, key_file, token_file, config=config) as (store, _):
+        compiled = compile_snapshot_at(store, moment, notice=notice_of(config))
     if out is None:
         typer.echo(json.dumps(compiled.document(), indent=2, ensure_ascii=False))
         return

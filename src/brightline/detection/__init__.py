@@ -25,7 +25,13 @@ from brightline.detection.kinds import RULE_KINDS, RuleKind
 from brightline.detection.localize import TREE_LEVEL
 from brightline.detection.model import PackSpec, RuleSpec, Selection, Severity
 from brightline.detection.neutral import ALLOWED_FUNCTIONS, Dialect, NeutralQuery, compile_sql
-from brightline.detection.packs import DEFAULT_PACK, Pack, builtin_packs, load_pack
+from brightline.detection.packs import (
+    DEFAULT_PACK,
+    Pack,
+    builtin_packs,
+    builtin_policy_names,
+    load_pack,
+)
 from brightline.detection.rules import Rule, load_rule, parse_rule
 from brightline.detection.runner import (
     DetectionRun,
@@ -69,6 +75,7 @@ __all__ = [
     "add_suppression",
     "basis",
     "builtin_packs",
+    "builtin_policy_names",
     "compile_sql",
     "create_engine",
     "fixture_table",

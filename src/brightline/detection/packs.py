@@ -60,6 +60,20 @@ def builtin_packs() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in BUILTIN_DIR.iterdir() if (p / PACK_FILE).is_file()))
 
 
+def builtin_policy_names() -> dict[str, str]:
+    """The public name of each policy a built-in pack serves: the pack's ``title``."""
+    names: dict[str, str] = {}
+    for pack_id in builtin_packs():
+        path = BUILTIN_DIR / pack_id / PACK_FILE
+        source = read_yaml(path, name=str(path))
+        problems: list[Problem] = []
+        spec = validate_model(PackSpec, source.data, source.where, problems)
+        if spec is None:
+            raise InvalidInputError(problems)
+        names[spec.policy] = spec.title
+    return names
+
+
 def resolve_pack(name_or_dir: str | None) -> Path:
     """A built-in pack's directory by id, or the directory given."""
     name = name_or_dir or DEFAULT_PACK

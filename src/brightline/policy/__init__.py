@@ -12,10 +12,12 @@ from brightline.policy.load import (
     parse_restrictions_text,
     restriction_from_mapping,
 )
+from brightline.policy.notice import PUBLIC_REASON_KEYS, CustomerNotice, Notice
 from brightline.policy.restriction import ActionPattern, Effect, Mode, Restriction, format_time
 from brightline.policy.snapshot import CompiledRestriction, Snapshot, compile_snapshot
 
 __all__ = [
+    "PUBLIC_REASON_KEYS",
     "RESTRICTIONS_FILE",
     "SNAPSHOT_FORMAT",
     "ActionPattern",
@@ -24,9 +26,11 @@ __all__ = [
     "BatchEffect",
     "BatchError",
     "CompiledRestriction",
+    "CustomerNotice",
     "Decision",
     "Effect",
     "Mode",
+    "Notice",
     "Request",
     "Restriction",
     "RestrictionRecord",

@@ -9,6 +9,7 @@ from brightline.errors import InvalidInputError
 from brightline.policy.restriction import Effect
 
 if TYPE_CHECKING:
+    from brightline.policy.notice import CustomerNotice
     from brightline.policy.snapshot import Snapshot
 
 
@@ -66,6 +67,14 @@ class Decision(NamedTuple):
         from brightline.policy.explain import explain
 
         return explain(self)
+
+    def customer_notice(self) -> CustomerNotice | None:
+        """What the customer's caller may be told of a denial (None when allowed): the
+        restrictions, their policies' public names and how to appeal, never the internal
+        reason; see :mod:`brightline.policy.notice`."""
+        from brightline.policy.notice import customer_notice
+
+        return customer_notice(self)
 
     def to_dict(self) -> dict[str, object]:
         request = self.request

@@ -19,6 +19,7 @@ from typing import Any, Final
 from brightline.errors import InvalidInputError, Problem, UnknownReferenceError
 from brightline.policy.decision import Decision, Request
 from brightline.policy.load import restriction_from_mapping
+from brightline.policy.notice import Notice, public_reason
 from brightline.policy.restriction import Effect, Restriction
 from brightline.world import World
 
@@ -53,7 +54,12 @@ class Snapshot:
     """World + restrictions, compiled; immutable and safe to share between threads.
 
     ``version`` is the SHA-256 of a canonical serialization of both, so equal inputs
-    give equal versions whatever order the files listed them in.
+    give equal versions whatever order the files listed them in. The canonical form
+    (what the version names, what snapshot files and bundles carry) keeps only the
+    public part of each restriction's reason (:data:`~brightline.policy.notice.
+    PUBLIC_REASON_KEYS`): case ids and notes stay on the server, where ``explain``
+    still names them. ``notice`` words denials for customers; it is carried beside the
+    canonical form and not part of the version (it does not change what is decided).
     """
 
     __slots__ = (
@@ -62,17 +68,21 @@ class Snapshot:
         "_candidates",
         "_region_ids",
         "actions",
+        "notice",
         "restrictions",
         "version",
         "world",
     )
 
-    def __init__(self, world: World, restrictions: Iterable[Restriction]) -> None:
+    def __init__(
+        self, world: World, restrictions: Iterable[Restriction], *, notice: Notice | None = None
+    ) -> None:
         ordered = sorted(restrictions, key=lambda r: r.id)
         ids = [r.id for r in ordered]
         if len(set(ids)) != len(ids):
             raise InvalidInputError("restriction ids must be unique in a snapshot")
         self.world = world
+        self.notice: Notice = notice if notice is not None else Notice()
         self.restrictions: tuple[Restriction, ...] = tuple(ordered)
         catalog = world.catalog
         # Action codes: every (service, operation) of the catalog, in sorted order.
@@ -110,7 +120,13 @@ class Snapshot:
         )
 
     @classmethod
-    def from_records(cls, world: World, records: Iterable[Mapping[str, Any]]) -> Snapshot:
+    def from_records(
+        cls,
+        world: World,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        notice: Notice | None = None,
+    ) -> Snapshot:
         """Validate plain restriction records against ``world`` and compile them."""
         problems: list[Problem] = []
         restrictions = []
@@ -121,7 +137,7 @@ class Snapshot:
                 problems.extend(exc.problems)
         if problems:
             raise InvalidInputError(problems)
-        return cls(world, restrictions)
+        return cls(world, restrictions, notice=notice)
 
     def __repr__(self) -> str:
         return f"Snapshot(version={self.version[:12]}…, restrictions={len(self.restrictions)})"
@@ -262,7 +278,10 @@ def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, A
         "regions": [
             [r.id, r.country] for r in sorted(catalog.regions.values(), key=lambda r: r.id)
         ],
-        "restrictions": [r.canonical() for r in sorted(restrictions, key=lambda r: r.id)],
+        "restrictions": [
+            {**r.canonical(), "reason": public_reason(r.reason)}
+            for r in sorted(restrictions, key=lambda r: r.id)
+        ],
     }
 
 

@@ -50,6 +50,7 @@ from brightline.server.witnessing import keep_witnessed
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.guard import PlanLimits
+from brightline.service.snapshots import notice_of
 from brightline.store import Store
 
 log = logging.getLogger("brightline.api")
@@ -108,7 +109,7 @@ def create_app(
         settings=settings,
         store=store,
         signer=signer,
-        keeper=BundleKeeper(store, signer),
+        keeper=BundleKeeper(store, signer, notice=notice_of(settings)),
         authenticator=Authenticator(store, settings),
         limiter=RateLimiter(settings.admin_rate_per_minute),
         metrics=Metrics(),

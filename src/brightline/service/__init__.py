@@ -19,6 +19,7 @@ from brightline.service.restrictions import (
 from brightline.service.snapshots import (
     StoreSnapshot,
     compile_snapshot_at,
+    notice_of,
     read_snapshot,
     snapshot_at,
     write_snapshot,
@@ -55,6 +56,7 @@ __all__ = [
     "WorldDiff",
     "approve_restriction",
     "compile_snapshot_at",
+    "notice_of",
     "current_world",
     "diff_worlds",
     "export_world",

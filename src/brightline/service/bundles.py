@@ -35,7 +35,7 @@ from brightline.bundle import (
 )
 from brightline.errors import LedgerIntegrityError, StoreUnavailableError
 from brightline.ledger import NoteSigner, TiledTree, leaf_hash, open_checkpoint, verify_inclusion
-from brightline.policy import format_time, to_micros
+from brightline.policy import Notice, format_time, to_micros
 from brightline.service.ledger import consistency
 from brightline.service.snapshots import compile_snapshot_at
 from brightline.store import Store, append_outbox, outbox_head, outbox_rank
@@ -73,9 +73,11 @@ class BundleKeeper:
     grew) or when a restriction in the snapshot expired, issues a bundle per new version
     and serves it once logged; thread-safe."""
 
-    def __init__(self, store: Store, signer: NoteSigner) -> None:
+    def __init__(self, store: Store, signer: NoteSigner, *, notice: Notice | None = None) -> None:
         self._store = store
         self._signer = signer
+        #: How the bundles word denials for customers (signed into each of them).
+        self._notice = notice
         #: Held across the store reads of refresh and publish: one of them at a time.
         self._lock = threading.Lock()
         #: Guards the in-memory caches only, never held while the database is asked:
@@ -119,7 +121,7 @@ class BundleKeeper:
             due = self._next_boundary is not None and at >= self._next_boundary
             if self._last is not None and head == self._head and not due:
                 return False
-            stored = compile_snapshot_at(self._store, at)
+            stored = compile_snapshot_at(self._store, at, notice=self._notice)
             self._head = head
             self._next_boundary = min(
                 (

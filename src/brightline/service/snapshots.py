@@ -20,7 +20,14 @@ from brightline import files
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.limits import load_json
-from brightline.policy import Snapshot, format_time, snapshot_document, snapshot_from_document
+from brightline.detection import builtin_policy_names
+from brightline.policy import (
+    Notice,
+    Snapshot,
+    format_time,
+    snapshot_document,
+    snapshot_from_document,
+)
 from brightline.service.restrictions import approved_bodies, load_states
 from brightline.store import Store, latest_world, open_store
 
@@ -35,9 +42,17 @@ class StoreSnapshot:
         return snapshot_document(self.snapshot, at=self.at, world_version=self.world_version)
 
 
-def compile_snapshot_at(store: Store, at: datetime) -> StoreSnapshot:
-    """The Snapshot of the store as recorded at ``at`` (aware). NotFoundError if no world
-    had been imported by then."""
+def notice_of(settings: Settings) -> Notice:
+    """How the deployment words denials for customers: its appeal contact, and the public
+    name of each policy (the built-in packs' titles, then the settings' own names)."""
+    return Notice(settings.appeal_contact, {**builtin_policy_names(), **settings.policy_names})
+
+
+def compile_snapshot_at(
+    store: Store, at: datetime, *, notice: Notice | None = None
+) -> StoreSnapshot:
+    """The Snapshot of the store as recorded at ``at`` (aware), wording its denials with
+    ``notice``. NotFoundError if no world had been imported by then."""
     if at.tzinfo is None:
         raise InvalidInputError(Problem("at", "time must carry a time zone"))
     at = at.astimezone(UTC)
@@ -46,7 +61,9 @@ def compile_snapshot_at(store: Store, at: datetime) -> StoreSnapshot:
         if stored is None:
             raise NotFoundError(f"no world had been imported by {format_time(at)}")
         bodies = approved_bodies(load_states(session, until=at), at)
-    return StoreSnapshot(Snapshot.from_records(stored.world, bodies), at, stored.version)
+    return StoreSnapshot(
+        Snapshot.from_records(stored.world, bodies, notice=notice), at, stored.version
+    )
 
 
 def snapshot_at(settings: Settings, at: datetime) -> Snapshot:
