@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,8 +88,8 @@ def live_on(tmp_path: Path, store_url: str) -> Iterator[Live]:
     yield from _serve(tmp_path, open_store(store_url))
 
 
-def _serve(tmp_path: Path, store: Store) -> Iterator[Live]:
-    settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000)
+def _serve(tmp_path: Path, store: Store, **overrides: Any) -> Iterator[Live]:
+    settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000, **overrides)
     verifier = ensure_key(settings)
     # One principal per role, its key carrying the role and the store granting it: the
     # key limits what the credential may do, the grants what the person may do.

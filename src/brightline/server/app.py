@@ -213,10 +213,11 @@ def create_app(
             generate_latest(state.metrics.registry), media_type="text/plain; version=0.0.4"
         )
 
-    from brightline.api import admin, cases, decisions, principals
+    from brightline.api import admin, cases, decisions, gateway, principals
     from brightline.web import mount_console
 
     app.include_router(decisions.router)
+    app.include_router(gateway.router)
     app.include_router(admin.router)
     app.include_router(cases.router)
     app.include_router(principals.router)
