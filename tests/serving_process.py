@@ -37,9 +37,12 @@ def brightline_env(variables: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def answers(url: str) -> bool:
+def answers(ready: str | httpx.Request) -> bool:
+    """Whether ``ready`` (a URL to GET, or a request) is answered 200."""
+    request = httpx.Request("GET", ready) if isinstance(ready, str) else ready
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        with httpx.Client(timeout=1) as http:
+            return http.send(request).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -48,13 +51,14 @@ def answers(url: str) -> bool:
 def serving(
     command: Sequence[str],
     *,
-    ready: str,
+    ready: str | httpx.Request,
     log: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``command`` (its output in ``log``) until ``ready`` (a URL) answers 200; fail
+    """Run ``command`` (its output in ``log``) until ``ready`` (a URL or a request)
+    answers 200; fail
     with the log if it exits or takes longer than ``timeout`` seconds. Terminated on
     exit (killed after 15 s)."""
     with log.open("w") as out:
