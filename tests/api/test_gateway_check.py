@@ -8,8 +8,10 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from api.conftest import Live, _serve
 from api.test_bundles_client import make_client
@@ -161,3 +163,40 @@ def test_the_check_needs_a_key_that_may_request_decisions(live: Live) -> None:
     assert forwarded.status_code == 401
     assert reviewer.status_code == 403
     assert "x-brightline-decision" not in reviewer.headers
+
+
+ENVOY = Path(__file__).parents[2] / "deploy" / "envoy" / "envoy.yaml"
+
+
+def _ext_authz() -> dict[str, Any]:
+    listener = yaml.safe_load(ENVOY.read_text())["static_resources"]["listeners"][0]
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    (authz,) = (f for f in manager["http_filters"] if f["name"] == "envoy.filters.http.ext_authz")
+    config: dict[str, Any] = authz["typed_config"]
+    return config
+
+
+def test_the_envoy_example_sends_what_the_endpoint_reads(live: Live) -> None:
+    """The check as deploy/envoy/envoy.yaml makes Envoy send it: the caller's method, the
+    path under path_prefix, the allowed headers (and the ones Envoy always adds, the
+    caller's own credential among them) and the key from headers_to_add."""
+    config = _ext_authz()
+    assert config["failure_mode_allow"] is False
+    service = config["http_service"]
+    allowed = {p["exact"] for p in config["allowed_headers"]["patterns"]}
+    assert allowed == {h.lower() for h in HEADERS.values()}
+    (key,) = service["authorization_request"]["headers_to_add"]
+    attributes = {HEADERS[name].lower(): value for name, value in DENIED_CALL.items()}
+    always = {"authorization": "Bearer the-callers-own-token", "content-length": "0"}
+    with live.client() as http:
+        r = http.put(
+            f"{service['path_prefix']}/containers/c1/blob-7?comp=block",
+            headers={**attributes, **always, key["key"]: live.keys["enforcement-point"]},
+        )
+    assert r.status_code == 403, r.text
+    assert r.json() == {"effect": "deny", **NOTICE}
+    passed = {
+        p["exact"] for p in service["authorization_response"]["allowed_client_headers"]["patterns"]
+    }
+    assert {"content-type", "x-brightline-decision"} <= passed
+    assert r.headers["x-brightline-decision"] == "deny"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -39,14 +38,20 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 
 
 def _call(
-    rig: Gateway, method: str, node: str, region: str = "westeurope", **kw: object
+    rig: Gateway,
+    method: str,
+    node: str,
+    region: str = "westeurope",
+    *,
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
 ) -> tuple[httpx.Response, str]:
     """A call through nginx to a path of its own, so that the upstream's log tells whether
     it arrived."""
     path = f"/containers/c1/{uuid.uuid4().hex}"
-    headers = {"host": host(node, region), **kw.pop("headers", {})}  # type: ignore[dict-item]
+    sent = {"host": host(node, region), **(headers or {})}
     with httpx.Client(base_url=rig.url, timeout=10) as http:
-        return http.request(method, path, headers=headers, **kw), path  # type: ignore[arg-type]
+        return http.request(method, path, headers=sent, content=content), path
 
 
 def _reached(rig: Gateway, path: str) -> bool:
