@@ -51,6 +51,8 @@ class Gateway:
     point_key: str
     upstream_log: Path
     nginx_log: Path
+    #: The process ids of "brightline", "upstream" and "nginx" (its master).
+    pids: dict[str, int]
 
 
 def _example_config(directory: Path, *, port: int, brightline: int, upstream: int) -> Path:
@@ -110,9 +112,10 @@ def gateway(directory: Path, *, appeal_contact: str, quiet: bool = False) -> Ite
     logs = {name: directory / f"{name}.log" for name in ports}
     with contextlib.ExitStack() as stack:
         serve = [*SERVE, "--world", str(EXAMPLE), "--port", str(ports["brightline"])]
-        stack.enter_context(
+        pids: dict[str, int] = {}
+        pids["brightline"] = stack.enter_context(
             serving(serve, ready=f"{brightline}/readyz", log=logs["brightline"], env=env)
-        )
+        ).pid
         found = re.search(
             r"admin API key \(shown once, store it now\): (\S+)", logs["brightline"].read_text()
         )
@@ -127,13 +130,13 @@ def gateway(directory: Path, *, appeal_contact: str, quiet: bool = False) -> Ite
         assert key is not None, created
         _run([*BRIGHTLINE, "principal", "grant", "gateway-1", "enforcement-point"], as_admin)
         upstream_command = [sys.executable, str(UPSTREAM), str(ports["upstream"])]
-        stack.enter_context(
+        pids["upstream"] = stack.enter_context(
             serving(
                 [*upstream_command, *(["--quiet"] if quiet else [])],
                 ready=f"{upstream}/",
                 log=logs["upstream"],
             )
-        )
+        ).pid
         config = _example_config(
             directory,
             port=ports["nginx"],
@@ -152,7 +155,7 @@ def gateway(directory: Path, *, appeal_contact: str, quiet: bool = False) -> Ite
             "-g", f"daemon off; pid {directory / 'nginx.pid'};",
         ]  # fmt: skip
         allowed = httpx.Request("GET", f"{url}/", headers={"host": host("sub-hq-mail")})
-        stack.enter_context(serving(command, ready=allowed, log=logs["nginx"]))
+        pids["nginx"] = stack.enter_context(serving(command, ready=allowed, log=logs["nginx"])).pid
         yield Gateway(
-            url, upstream, brightline, admin, key.group(1), logs["upstream"], logs["nginx"]
+            url, upstream, brightline, admin, key.group(1), logs["upstream"], logs["nginx"], pids
         )
