@@ -18,9 +18,9 @@ from typing import Any
 
 from brightline import files
 from brightline.config import Settings
+from brightline.detection import builtin_policy_names
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.limits import load_json
-from brightline.detection import builtin_policy_names
 from brightline.policy import (
     Notice,
     Snapshot,
