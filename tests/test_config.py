@@ -188,3 +188,31 @@ def test_the_database_timeout_is_two_seconds_unless_set_to_a_positive_number() -
         assert [str(p) for p in caught.value.problems] == [
             f"BRIGHTLINE_DB_TIMEOUT: {message}: {value!r}"
         ]
+
+
+def test_the_appeal_contact_is_one_line_and_policy_names_are_semicolon_separated() -> None:
+    from brightline.service import notice_of
+
+    settings = Settings.from_env(
+        {
+            "BRIGHTLINE_APPEAL_CONTACT": " appeals@provider.example ",
+            "BRIGHTLINE_POLICY_NAMES": "export-controls=Export controls, sanctions; "
+            "mass-surveillance=Surveillance of civilians",
+        }
+    )
+    assert settings.appeal_contact == "appeals@provider.example"
+    notice = notice_of(settings)
+    assert notice.appeal_contact == "appeals@provider.example"
+    assert dict(notice.policy_names) == {
+        "export-controls": "Export controls, sanctions",
+        "mass-surveillance": "Surveillance of civilians",  # the setting wins over the pack
+    }
+    assert dict(notice_of(Settings()).policy_names) == {
+        "mass-surveillance": "Mass surveillance of civilians"
+    }
+    for env, words in (
+        ({"BRIGHTLINE_APPEAL_CONTACT": "a\nb"}, "BRIGHTLINE_APPEAL_CONTACT: must be one line"),
+        ({"BRIGHTLINE_POLICY_NAMES": "mass-surveillance"}, "BRIGHTLINE_POLICY_NAMES: not policy"),
+    ):
+        with pytest.raises(InvalidInputError, match=words):
+            Settings.from_env(env)
