@@ -12,7 +12,7 @@ from rich.padding import Padding
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from brightline.access import Action
-from brightline.cli.app import command, console
+from brightline.cli.app import command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy import Request, Snapshot
@@ -47,12 +47,13 @@ def load_snapshot(
 ) -> Snapshot:
     """The snapshot from world files (offline: no credential), or from the store's
     restrictions in force at ``at``, for a principal whom the table allows ``action``."""
-    if world is not None:
-        return load_world_dir(world).snapshot()
-    from brightline.service.snapshots import compile_snapshot_at
+    from brightline.service.snapshots import compile_snapshot_at, notice_of
 
-    with acting(action, key_file, token_file) as (store, _):
-        return compile_snapshot_at(store, at).snapshot
+    config = settings()
+    if world is not None:
+        return load_world_dir(world).snapshot(notice=notice_of(config))
+    with acting(action, key_file, token_file, config=config) as (store, _):
+        return compile_snapshot_at(store, at, notice=notice_of(config)).snapshot
 
 
 def _split_action(text: str) -> tuple[str, str]:

@@ -78,6 +78,7 @@ class Decision(NamedTuple):
 
     def to_dict(self) -> dict[str, object]:
         request = self.request
+        notice = self.customer_notice()
         return {
             "effect": self.effect.value,
             "matched": list(self.matched),
@@ -92,4 +93,5 @@ class Decision(NamedTuple):
                 "at": request.at.isoformat(),
             },
             "explanation": self.explain(),
+            "customer_notice": None if notice is None else notice.to_json(),
         }

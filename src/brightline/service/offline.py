@@ -9,6 +9,7 @@ from pathlib import Path
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy import (
     RESTRICTIONS_FILE,
+    Notice,
     Restriction,
     RestrictionRecord,
     Snapshot,
@@ -23,8 +24,8 @@ class LoadedWorld:
     world: World
     restrictions: tuple[Restriction, ...]
 
-    def snapshot(self) -> Snapshot:
-        return Snapshot(self.world, self.restrictions)
+    def snapshot(self, *, notice: Notice | None = None) -> Snapshot:
+        return Snapshot(self.world, self.restrictions, notice=notice)
 
 
 def load_world_dir(directory: Path) -> LoadedWorld:
