@@ -4,7 +4,8 @@ Envoy's HTTP ``ext_authz`` (configurations in ``deploy/``, docs/api.md).
 The gateway derives the request's attributes from its own routing and sends them as
 headers (:data:`HEADERS`), with an enforcement point's API key in ``X-API-Key``. The
 endpoint answers every method under ``/v1/gateway/check`` (Envoy appends the original
-path to its ``path_prefix`` and keeps the original method; nginx's subrequest is a GET)
+path to its ``path_prefix`` and keeps the original method; the shipped nginx
+configuration sends a HEAD, so that its connections stay open)
 and ignores the path, the query and every other header: what is decided comes from the
 four headers only, so a customer's own headers cannot reach the decision unless the
 gateway forwards them under those names (both configurations overwrite them).
@@ -18,8 +19,8 @@ as ``POST /v1/decisions``, and answers:
   ``X-Brightline-Notice`` header;
 - the API's usual errors otherwise: 422 for a missing header or an unknown node,
   service, operation or region — never an allow — and 401/403 for the key. Envoy
-  forwards them to the caller; nginx turns them into a 500 that the shipped
-  configuration answers with its own JSON (fail closed).
+  forwards them to the caller; nginx turns them into a 500 (a 401 stays a 401) that the
+  shipped configuration answers with its own 503 JSON (fail closed).
 """
 
 from __future__ import annotations
