@@ -91,9 +91,12 @@ def _run(command: Sequence[str], env: dict[str, str]) -> str:
 
 
 @contextlib.contextmanager
-def gateway(directory: Path, *, appeal_contact: str, quiet: bool = False) -> Iterator[Gateway]:
+def gateway(
+    directory: Path, *, appeal_contact: str, quiet: bool = False, role: str = "enforcement-point"
+) -> Iterator[Gateway]:
     """Brightline, the upstream and nginx, each in a process of its own, stopped on exit.
-    ``quiet`` keeps the upstream from logging each request (for the benchmark)."""
+    ``quiet`` keeps the upstream from logging each request (for the benchmark); ``role``
+    is the one the gateway's key carries and is granted."""
     nginx = nginx_binary()
     assert nginx is not None, "nginx is not installed (scripts/test-deps installs it)"
     directory.mkdir(parents=True, exist_ok=True)
@@ -123,12 +126,10 @@ def gateway(directory: Path, *, appeal_contact: str, quiet: bool = False) -> Ite
         admin = found.group(1)
         # The gateway's own key, made as an operator would (docs/api.md).
         as_admin = {**env, "BRIGHTLINE_API_KEY": admin}
-        created = _run(
-            [*BRIGHTLINE, "apikey", "create", "gateway-1", "--role", "enforcement-point"], as_admin
-        )
+        created = _run([*BRIGHTLINE, "apikey", "create", "gateway-1", "--role", role], as_admin)
         key = re.search(r"(bl_[A-Za-z0-9_\-]+)", created)
         assert key is not None, created
-        _run([*BRIGHTLINE, "principal", "grant", "gateway-1", "enforcement-point"], as_admin)
+        _run([*BRIGHTLINE, "principal", "grant", "gateway-1", role], as_admin)
         upstream_command = [sys.executable, str(UPSTREAM), str(ports["upstream"])]
         pids["upstream"] = stack.enter_context(
             serving(
@@ -154,8 +155,12 @@ def gateway(directory: Path, *, appeal_contact: str, quiet: bool = False) -> Ite
             "-e", "stderr",
             "-g", f"daemon off; pid {directory / 'nginx.pid'};",
         ]  # fmt: skip
+        # Ready once it allows a call; with a key Brightline refuses, once it refuses one.
         allowed = httpx.Request("GET", f"{url}/", headers={"host": host("sub-hq-mail")})
-        pids["nginx"] = stack.enter_context(serving(command, ready=allowed, log=logs["nginx"])).pid
+        statuses = (200,) if role == "enforcement-point" else (503,)
+        pids["nginx"] = stack.enter_context(
+            serving(command, ready=allowed, statuses=statuses, log=logs["nginx"])
+        ).pid
         yield Gateway(
             url, upstream, brightline, admin, key.group(1), logs["upstream"], logs["nginx"], pids
         )

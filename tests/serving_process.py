@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -37,12 +37,13 @@ def brightline_env(variables: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def answers(ready: str | httpx.Request) -> bool:
-    """Whether ``ready`` (a URL to GET, or a request) is answered 200."""
+def answers(ready: str | httpx.Request, *, statuses: Container[int] = (200,)) -> bool:
+    """Whether ``ready`` (a URL to GET, or a request) is answered with one of
+    ``statuses``."""
     request = httpx.Request("GET", ready) if isinstance(ready, str) else ready
     try:
         with httpx.Client(timeout=1) as http:
-            return http.send(request).status_code == 200
+            return http.send(request).status_code in statuses
     except httpx.TransportError:
         return False
 
@@ -52,13 +53,14 @@ def serving(
     command: Sequence[str],
     *,
     ready: str | httpx.Request,
+    statuses: Container[int] = (200,),
     log: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``command`` (its output in ``log``) until ``ready`` (a URL or a request)
-    answers 200; fail
+    """Run ``command`` (its output in ``log``) until ``ready`` (a URL or a request) is
+    answered with one of ``statuses``; fail
     with the log if it exits or takes longer than ``timeout`` seconds. Terminated on
     exit (killed after 15 s)."""
     with log.open("w") as out:
@@ -71,7 +73,7 @@ def serving(
         )
     try:
         deadline = time.monotonic() + timeout
-        while not answers(ready):
+        while not answers(ready, statuses=statuses):
             assert process.poll() is None, f"{command[0]} exited: {log.read_text()}"
             assert time.monotonic() < deadline, f"{command[0]} did not answer: {log.read_text()}"
             time.sleep(0.1)

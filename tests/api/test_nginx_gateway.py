@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -137,3 +138,14 @@ def test_a_host_outside_the_routing_is_refused(rig: Gateway) -> None:
         response = http.get("/containers/c1/x", headers={"host": "example.net"})
     assert response.status_code == 503, response.text
     assert json.loads(response.text)["error"] == "not-checked"
+
+
+def test_a_key_brightline_refuses_means_nothing_is_forwarded(tmp_path: Path) -> None:
+    # Brightline answers 403 without a notice (the key may not request decisions): not a
+    # denial to word for the customer, and no allow either.
+    with gateway(tmp_path, appeal_contact=CONTACT, role="external-reviewer") as refused:
+        for node in ("sub-hq-mail", "sub-9900-archive"):
+            response, path = _call(refused, "GET", node)
+            assert response.status_code == 503, response.text
+            assert response.json()["error"] == "not-checked"
+            assert not _reached(refused, path)
