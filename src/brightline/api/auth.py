@@ -50,7 +50,7 @@ def require(
         request.state.principal = principal
         authorize(principal, action)
         if limited:
-            state.limiter.take(principal.credential)
+            await store_call(state, state.limiter.take, principal.credential)
         return principal
 
     dependency.__name__ = f"require_{action.value.replace('-', '_')}"
