@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +15,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-import brightline
 from brightline.cli import app
 from brightline.service.ledger import disclose, ledger_status
 from brightline.service.store_audit import audit_store
 from brightline.store import open_store
+from serving import serving
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "world"
@@ -38,62 +34,21 @@ class Served:
     database: str
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     """`brightline serve --world examples/world` on an empty store, as `make run` starts it
     (in a process of its own, in an empty working directory)."""
     database = f"sqlite:///{tmp_path / 'brightline.db'}"
-    source = str(Path(brightline.__file__).resolve().parents[1])
     env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
         "BRIGHTLINE_DATABASE_URL": database,
         "BRIGHTLINE_DATA_DIR": str(tmp_path / "brightline-data"),
         "COLUMNS": "2000",
     }
-    port = _free_port()
     output = tmp_path / "serve.log"
-    command = [sys.executable, "-c", "from brightline.cli import main; main()", "serve"]
-    with output.open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--world", str(EXAMPLE), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(url):
-            assert process.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, output.read_text()
-            time.sleep(0.1)
+    with serving(["--world", str(EXAMPLE)], env=env, log=output, cwd=tmp_path) as server:
         found = re.search(r"admin API key \(shown once, store it now\): (\S+)", output.read_text())
         assert found is not None, output.read_text()
-        yield Served(url, found.group(1), output, database)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        yield Served(server.url, found.group(1), output, database)
 
 
 def _checked() -> list[dict[str, object]]:

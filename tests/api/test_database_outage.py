@@ -17,8 +17,6 @@ import math
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,15 +28,15 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-import brightline
 from access_setup import ROOT, principal_of, provision
-from api.conftest import EXAMPLE, free_port
+from api.conftest import EXAMPLE
 from brightline.access import Role
 from brightline.config import Settings
 from brightline.service.apikeys import revoke_key
 from brightline.service.ledger import ensure_key
 from brightline.service.worlds import import_world
 from brightline.store import Store, open_store
+from serving import serving
 
 DB_TIMEOUT = 2.0
 #: What a request may take beyond the timeout: the event loop's turn, the answer's trip.
@@ -279,48 +277,18 @@ def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
         },
     )
     import_world(store, EXAMPLE, actor=principal_of(store, settings, keys[ROOT]))
-    port = free_port()
-    source = str(Path(brightline.__file__).resolve().parents[1])
     env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
         "BRIGHTLINE_DATABASE_URL": store_url,
         "BRIGHTLINE_DATA_DIR": str(settings.data_dir),
         "BRIGHTLINE_ADMIN_RATE_PER_MINUTE": "100000",
         "BRIGHTLINE_DB_TIMEOUT": str(DB_TIMEOUT),
     }
     log = tmp_path / "server.log"
-    command = [sys.executable, "-c", "from brightline.cli import main; main()", "serve"]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while not _answers(url):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield Server(url, store_url, store, settings, keys, log)
+        with serving(["--host", "127.0.0.1"], env=env, log=log) as served:
+            yield Server(served.url, store_url, store, settings, keys, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         store.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _key_id(key: str) -> str:

@@ -79,8 +79,9 @@ class LedgerWriterLock:
         try:
             if self._connection is None:
                 connection = self._store._connect()
+                connection.execution_options(isolation_level="AUTOCOMMIT")
                 connection.detach()  # its own, closed for good when dropped, never pooled
-                self._connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                self._connection = connection
             if self._held:
                 self._connection.execute(text("SELECT 1"))
                 return True
