@@ -53,7 +53,8 @@ def test_a_session_opened_on_one_server_is_known_to_another(
     found = two.get(opened.id, take_flash=True)
     assert found is not None
     assert found.principal == principal_of(store, settings, keys["ines"])
-    assert found.csrf == opened.csrf and found.check_csrf(opened.csrf)
+    assert found.csrf == opened.csrf
+    assert found.check_csrf(opened.csrf)
     assert not found.check_csrf(two.open(Authenticator(store, settings).check(keys["ines"])).csrf)
 
 
@@ -92,7 +93,8 @@ def test_a_revoked_grant_changes_the_sessions_roles_at_once(
     root = principal_of(store, settings, keys[ROOT])
     revoke_role(store, "ines", Role.INVESTIGATOR, actor=root)
     found = two.get(opened.id, take_flash=False)
-    assert found is not None and found.principal.roles == frozenset()
+    assert found is not None
+    assert found.principal.roles == frozenset()
 
 
 def test_flash_messages_are_shown_once_on_whichever_server(
@@ -103,11 +105,14 @@ def test_flash_messages_are_shown_once_on_whichever_server(
     one.say(opened, "ok", "Approved")
     one.say(opened, "error", "then refused")
     posted = two.get(opened.id, take_flash=False)  # a form post does not take them
-    assert posted is not None and posted.flash == []
+    assert posted is not None
+    assert posted.flash == []
     page = two.get(opened.id, take_flash=True)
-    assert page is not None and page.take_flash() == [("ok", "Approved"), ("error", "then refused")]
+    assert page is not None
+    assert page.take_flash() == [("ok", "Approved"), ("error", "then refused")]
     again = one.get(opened.id, take_flash=True)
-    assert again is not None and again.flash == []
+    assert again is not None
+    assert again.flash == []
 
 
 @pytest.mark.parametrize(
