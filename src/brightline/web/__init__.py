@@ -29,7 +29,10 @@ def mount_console(app: FastAPI, *, plan_limits: PlanLimits) -> None:
     """Add the console's pages and its static files (htmx, the stylesheet) to ``app``."""
     server = app.state.brightline
     sessions = ConsoleSessions(server.store, server.authenticator)
-    app.state.console = ConsoleState(sessions, plan_limits, SignIns())
+    # The ledger key's seed: every server of the deployment holds it, so a sign-in
+    # through the identity provider may come back to any of them.
+    sign_ins = SignIns(server.signer.seed)
+    app.state.console = ConsoleState(sessions, plan_limits, sign_ins)
     app.include_router(router)
     app.mount(
         f"{PREFIX}/static",
