@@ -67,8 +67,14 @@ class LedgerWriterLock:
             return self._held
 
     def close(self) -> None:
-        """Release the lock (by closing its connection or file)."""
+        """Release the lock (unlocked, then its connection or file closed)."""
         with self._lock:
+            if self._held and self._connection is not None:
+                # Said at once: the backend of a closed connection lets go only as it ends.
+                with contextlib.suppress(OperationalError, DBAPIError):
+                    self._connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": LEDGER_WRITER_KEY}
+                    )
             self._drop()
             if self._file is not None:
                 os.close(self._file)
