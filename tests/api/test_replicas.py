@@ -177,7 +177,7 @@ def test_three_replicas_behave_as_one_service(
     stop = threading.Event()
 
     def propose() -> None:
-        for n in range(40):
+        for n in range(24):
             if stop.is_set():
                 return
             target = (b, c)[n % 2]
@@ -205,7 +205,9 @@ def test_three_replicas_behave_as_one_service(
     load.join(timeout=120)
     stop.set()
     assert not errors, errors
-    assert _writes_ledger(b.url) or _writes_ledger(c.url)
+    # The new holder is one of the replicas left (C's /metrics answers from either of its
+    # workers, so its log says which took over).
+    assert any('"ledger-writer-acquired"' in r.log.read_text() for r in (b, c))
 
     # Every outbox event is in the ledger exactly once, in order.
     deadline = time.monotonic() + 30
