@@ -14,7 +14,7 @@ from typing import Final
 
 from brightline.errors import StoreUnavailableError
 from brightline.server.state import AppState, refresh, store_call
-from brightline.service.ledger import pending
+from brightline.service.ledger import ledger_position
 
 log = logging.getLogger("brightline.api")
 
@@ -24,22 +24,25 @@ _LOOK_SECONDS: Final = 0.02
 
 
 async def follow_writer(state: AppState) -> bool:
-    """Wait until the ledger holds every change made so far and the bundle they bring
-    is served here (refreshing meanwhile, so that this server takes over the ledger if
-    its writer is gone). False, logged, if that took longer than FOLLOW_SECONDS: the
+    """Wait until the ledger holds every change made so far (the outbox as it is now;
+    changes made since by others do not hold this one up) and no bundle issued here
+    waits for the log, refreshing meanwhile, so that this server takes over the ledger
+    if its writer is gone. False, logged, if that took longer than FOLLOW_SECONDS: the
     change stands and is logged once a writer is back."""
     deadline = time.monotonic() + FOLLOW_SECONDS
-    while time.monotonic() < deadline:
-        try:
+    try:
+        made, _ = await store_call(state, ledger_position, state.store)
+        while time.monotonic() < deadline:
             changed = await store_call(state, refresh, state)
             if changed and state.changed is not None:
                 async with state.changed:
                     state.changed.notify_all()
-            if not state.keeper.awaiting_log and not await store_call(state, pending, state.store):
+            _, logged = await store_call(state, ledger_position, state.store)
+            if logged >= made and not state.keeper.awaiting_log:
                 return True
-        except StoreUnavailableError as exc:
-            log.warning(json.dumps({"event": "follow-writer-failed", "error": str(exc)}))
-            return False
-        await asyncio.sleep(_LOOK_SECONDS)
+            await asyncio.sleep(_LOOK_SECONDS)
+    except StoreUnavailableError as exc:
+        log.warning(json.dumps({"event": "follow-writer-failed", "error": str(exc)}))
+        return False
     log.warning(json.dumps({"event": "follow-writer-timed-out", "seconds": FOLLOW_SECONDS}))
     return False
