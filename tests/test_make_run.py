@@ -19,7 +19,7 @@ from brightline.cli import app
 from brightline.service.ledger import disclose, ledger_status
 from brightline.service.store_audit import audit_store
 from brightline.store import open_store
-from serving_process import SERVE, brightline_env, free_port, serving
+from serving import serving
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "world"
@@ -39,21 +39,16 @@ def served(tmp_path: Path) -> Iterator[Served]:
     """`brightline serve --world examples/world` on an empty store, as `make run` starts it
     (in a process of its own, in an empty working directory)."""
     database = f"sqlite:///{tmp_path / 'brightline.db'}"
-    env = brightline_env(
-        {
-            "BRIGHTLINE_DATABASE_URL": database,
-            "BRIGHTLINE_DATA_DIR": str(tmp_path / "brightline-data"),
-            "COLUMNS": "2000",
-        }
-    )
-    port = free_port()
+    env = {
+        "BRIGHTLINE_DATABASE_URL": database,
+        "BRIGHTLINE_DATA_DIR": str(tmp_path / "brightline-data"),
+        "COLUMNS": "2000",
+    }
     output = tmp_path / "serve.log"
-    url = f"http://127.0.0.1:{port}"
-    command = [*SERVE, "--world", str(EXAMPLE), "--port", str(port)]
-    with serving(command, ready=f"{url}/healthz", log=output, env=env, cwd=tmp_path):
+    with serving(["--world", str(EXAMPLE)], env=env, log=output, cwd=tmp_path) as server:
         found = re.search(r"admin API key \(shown once, store it now\): (\S+)", output.read_text())
         assert found is not None, output.read_text()
-        yield Served(url, found.group(1), output, database)
+        yield Served(server.url, found.group(1), output, database)
 
 
 def _checked() -> list[dict[str, object]]:

@@ -29,14 +29,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from access_setup import ROOT, principal_of, provision
-from api.conftest import EXAMPLE, free_port
+from api.conftest import EXAMPLE
 from brightline.access import Role
 from brightline.config import Settings
 from brightline.service.apikeys import revoke_key
 from brightline.service.ledger import ensure_key
 from brightline.service.worlds import import_world
 from brightline.store import Store, open_store
-from serving_process import SERVE, brightline_env, serving
+from serving import serving
 
 DB_TIMEOUT = 2.0
 #: What a request may take beyond the timeout: the event loop's turn, the answer's trip.
@@ -277,21 +277,16 @@ def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
         },
     )
     import_world(store, EXAMPLE, actor=principal_of(store, settings, keys[ROOT]))
-    port = free_port()
-    env = brightline_env(
-        {
-            "BRIGHTLINE_DATABASE_URL": store_url,
-            "BRIGHTLINE_DATA_DIR": str(settings.data_dir),
-            "BRIGHTLINE_ADMIN_RATE_PER_MINUTE": "100000",
-            "BRIGHTLINE_DB_TIMEOUT": str(DB_TIMEOUT),
-        }
-    )
+    env = {
+        "BRIGHTLINE_DATABASE_URL": store_url,
+        "BRIGHTLINE_DATA_DIR": str(settings.data_dir),
+        "BRIGHTLINE_ADMIN_RATE_PER_MINUTE": "100000",
+        "BRIGHTLINE_DB_TIMEOUT": str(DB_TIMEOUT),
+    }
     log = tmp_path / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    command = [*SERVE, "--host", "127.0.0.1", "--port", str(port)]
     try:
-        with serving(command, ready=f"{url}/healthz", log=log, env=env):
-            yield Server(url, store_url, store, settings, keys, log)
+        with serving(["--host", "127.0.0.1"], env=env, log=log) as served:
+            yield Server(served.url, store_url, store, settings, keys, log)
     finally:
         store.close()
 

@@ -45,7 +45,7 @@ def state(store_url: str, tmp_path: Path) -> AppState:
         signer=signer,
         keeper=BundleKeeper(store, signer),
         authenticator=Authenticator(store, settings),
-        limiter=RateLimiter(60),
+        limiter=RateLimiter(store, 60),
         metrics=Metrics(),
     )
 

@@ -168,3 +168,33 @@ def test_the_signed_freshness_never_waits_for_a_refresh_stuck_on_the_database(
     finally:
         silent.answer.set()
         stuck.join(timeout=30)
+
+
+def test_servers_on_one_store_issue_each_version_once_and_serve_the_same_bundle(
+    world_store: Store,
+) -> None:
+    """Three servers' keepers: whichever compiles a version first issues it; the others
+    rebuild the same bundle from its event, and each serves it once the log holds it."""
+    keepers = [BundleKeeper(world_store, SIGNER) for _ in range(3)]
+    assert all(k.refresh(now=T + timedelta(seconds=i)) for i, k in enumerate(keepers))
+    sync_ledger(world_store, signer=SIGNER, now=T)
+    assert all(k.publish(now=T) for k in keepers)
+    later = T + timedelta(hours=1)
+    propose_restrictions(
+        world_store, restriction_yaml("r-1"), name="r.yaml", actor=ALICE, now=later
+    )
+    approve_restriction(world_store, "r-1", actor=BOB, now=later, settings=NO_TELEMETRY)
+    for i, keeper in enumerate(reversed(keepers)):  # another one issues first
+        assert keeper.refresh(now=later + timedelta(seconds=i))
+        assert keeper.awaiting_log
+    sync_ledger(world_store, signer=SIGNER, now=later)
+    for keeper in keepers:
+        keeper.publish(now=later)
+        assert not keeper.awaiting_log
+    served = {k.served.document()["note"] for k in keepers}
+    assert len(served) == 1  # the same signed bundle everywhere
+    with world_store.read() as session:
+        issued = [e.data()["version"] for e in read_outbox_of_type(session, "bundle.issued")]
+    assert len(issued) == len(set(issued)) == 2
+    assert issued[-1] == keepers[0].current.version
+    assert keepers[0].current.serial > 0

@@ -311,18 +311,6 @@ def test_bad_filters_and_opaque_origins_are_refused(console: Console) -> None:
     assert response.status_code == 403
 
 
-def test_one_principal_cannot_crowd_out_the_others() -> None:
-    from brightline.access import Principal, Role
-    from brightline.web.session import MAX_PER_PRINCIPAL, Sessions
-
-    sessions = Sessions()
-    victim = sessions.open("t1", Principal("victim", frozenset({Role.AUDITOR}), "k1"))
-    attacker = Principal("mallory", frozenset({Role.AUDITOR}), "k2")
-    opened = [sessions.open("t2", attacker) for _ in range(MAX_PER_PRINCIPAL * 5)]
-    assert sessions.get(victim.id) is victim
-    assert sum(sessions.get(s.id) is not None for s in opened) == MAX_PER_PRINCIPAL
-
-
 def test_the_breadcrumb_names_each_ancestor_once(console: Console) -> None:
     client, _ = console.signed_in("aud")
     page = client.get("/console/tree/sub-9900-ingest").text

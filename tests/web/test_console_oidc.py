@@ -195,3 +195,25 @@ def test_no_role_no_session(console_url: str, provider: Provider) -> None:
         response = browser.get("/console/login/oidc")
         assert response.status_code == 403
         assert browser.get("/console/").url.path == "/console/login"
+
+
+def test_a_sign_in_started_through_one_server_finishes_through_another() -> None:
+    """Servers holding the same secret (the ledger key's seed) read each other's sign-in
+    cookies; a server with another secret does not."""
+    from brightline.errors import AuthenticationError
+    from brightline.web.oidc import SignIns
+
+    settings = Settings(
+        oidc_client_id="console",
+        oidc_authorization_endpoint="https://idp.example/authorize",
+        oidc_token_endpoint="https://idp.example/token",
+        oidc_issuer="https://idp.example",
+        oidc_audience="console",
+        oidc_jwks="https://idp.example/jwks",
+    )
+    secret = secrets.token_bytes(32)
+    cookie, target = SignIns(secret).start(settings, redirect_uri="https://x/cb", next="/console/")
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)["state"][0]
+    with pytest.raises(AuthenticationError, match="another browser"):
+        SignIns(secrets.token_bytes(32)).finish(state, cookie)
+    assert SignIns(secret).finish(state, cookie).state == state

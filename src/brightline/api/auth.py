@@ -50,7 +50,9 @@ def require(
         request.state.principal = principal
         authorize(principal, action)
         if limited:
-            state.limiter.take(principal.credential)
+            # Per key, and per subject of an OIDC issuer (whose tokens share a credential name).
+            counted = f"{principal.credential} {principal.name}"
+            await store_call(state, state.limiter.take, counted)
         return principal
 
     dependency.__name__ = f"require_{action.value.replace('-', '_')}"

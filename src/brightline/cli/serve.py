@@ -28,11 +28,22 @@ def serve(
             "timeout of the gateways and load balancers in front).",
         ),
     ] = 75,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Worker processes on this port. They share console sessions, rate limits "
+            "and the ledger writer's lock through the database, as separate servers on one "
+            "database do (docs/operations.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve decisions, bundles, restrictions and the ledger over HTTP (TLS at your proxy)."""
     import uvicorn
 
     from brightline.server import create_app
+    from brightline.server.workers import FACTORY
 
     config = settings()
     prepared = prepare_server(config, example_world=world)
@@ -44,10 +55,29 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
-    console.print(f"Brightline on http://{host}:{port}  (OpenAPI: /openapi.json)", highlight=False)
+    console.print(
+        f"Brightline on http://{host}:{port}  (OpenAPI: /openapi.json)"
+        + (f", {workers} workers" if workers > 1 else ""),
+        highlight=False,
+    )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if workers == 1:
+        uvicorn.run(
+            create_app(config, prepared.store, prepared.signer),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=keep_alive,
+        )
+        return
+    # Each worker builds its own application (and store connections) from the settings
+    # in the environment it inherits; the parent only prepared the store.
+    prepared.store.close()
     uvicorn.run(
-        create_app(config, prepared.store, prepared.signer),
+        FACTORY,
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         log_level="warning",

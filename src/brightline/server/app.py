@@ -52,6 +52,7 @@ from brightline.service.bundles import BundleKeeper
 from brightline.service.guard import PlanLimits
 from brightline.service.snapshots import notice_of
 from brightline.store import Store
+from brightline.store.writer_lock import LedgerWriterLock
 
 log = logging.getLogger("brightline.api")
 
@@ -111,8 +112,9 @@ def create_app(
         signer=signer,
         keeper=BundleKeeper(store, signer, notice=notice_of(settings)),
         authenticator=Authenticator(store, settings),
-        limiter=RateLimiter(settings.admin_rate_per_minute),
+        limiter=RateLimiter(store, settings.admin_rate_per_minute),
         metrics=Metrics(),
+        ledger_writer=LedgerWriterLock(store),
     )
 
     @contextlib.asynccontextmanager
@@ -133,6 +135,8 @@ def create_app(
             # A refresh the task left running in a worker thread holds a connection: let
             # it end before whoever opened the store closes it.
             await run_in_threadpool(wait_for_refresh, state)
+            if state.ledger_writer is not None:
+                state.ledger_writer.close()  # another server on the database takes over
 
     app = FastAPI(
         title="Brightline",

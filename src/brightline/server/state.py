@@ -29,14 +29,15 @@ from brightline.config import Settings
 from brightline.errors import (
     BrightlineError,
     LedgerIntegrityError,
-    RateLimitedError,
     StoreUnavailableError,
 )
 from brightline.ledger import NoteSigner
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.ledger import granularity_of, pending, sync_ledger
+from brightline.service.rate_limits import RateLimiter as RateLimiter
 from brightline.store import DatabaseWait, Store, watching
+from brightline.store.writer_lock import LedgerWriterLock
 
 log = logging.getLogger("brightline.api")
 
@@ -48,32 +49,6 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 #: How often a ledger that refused to sync is tried again.
 LEDGER_RETRY_SECONDS: Final = 10.0
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-@dataclass
-class RateLimiter:
-    """A token bucket per credential."""
-
-    per_minute: int
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self, credential: str) -> None:
-        now = time.monotonic()
-        rate = self.per_minute / 60.0
-        with self._lock:
-            bucket = self._buckets.setdefault(credential, _Bucket(float(self.per_minute), now))
-            bucket.tokens = min(self.per_minute, bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
-            if bucket.tokens < 1:
-                raise RateLimitedError(f"rate limit of {self.per_minute} requests a minute reached")
-            bucket.tokens -= 1
 
 
 @dataclass
@@ -126,6 +101,12 @@ class Metrics:
             "Valid cosignatures, by the configured witnesses, on the latest checkpoint",
             registry=r,
         )
+        self.ledger_writer = Gauge(
+            "brightline_ledger_writer",
+            "1 while this server holds the ledger writer's lock (it logs the ledger and "
+            "signs checkpoints; the other servers on the database do not)",
+            registry=r,
+        )
         self.database_answering = Gauge(
             "brightline_database_answering",
             "1 while the server's last look at the database was answered, else 0",
@@ -144,6 +125,10 @@ class AppState:
     metrics: Metrics
     changed: asyncio.Condition | None = None
     ready: bool = False
+    #: Who logs the ledger among the servers on the database (None: this server alone).
+    ledger_writer: LedgerWriterLock | None = None
+    #: Whether this server held the ledger writer's lock at its last refresh.
+    writes_ledger: bool = True
     #: Whether the database answered the last time the server asked; while it does not,
     #: a credential the server has not checked yet is refused at once (503).
     database_answering: bool = True
@@ -255,9 +240,14 @@ def _refresh(state: AppState) -> bool:
         state.database_answered(False)
         raise
     state.database_answered(True)
-    if pending(state.store) or not state.ready:
+    # One server logs the ledger and signs checkpoints (the writer's lock); the others
+    # serve what it logged, so that the log has one writer and checkpoints one signer.
+    writer = state.ledger_writer is None or state.ledger_writer.held()
+    state.writes_ledger = writer
+    state.metrics.ledger_writer.set(1 if writer else 0)
+    if writer and (pending(state.store) or not state.ready):
         _try_sync(state)
-    if state.keeper.refresh():
+    if state.keeper.refresh() and writer:
         _try_sync(state)  # log the bundle.issued event, so that the bundle can be served
     changed = state.keeper.publish()
     bundle = state.keeper.current
@@ -302,3 +292,7 @@ async def notify_change(state: AppState) -> None:
     if changed and state.changed is not None:
         async with state.changed:
             state.changed.notify_all()
+    if not state.writes_ledger:
+        from brightline.server.replicas import follow_writer
+
+        await follow_writer(state)

@@ -2,7 +2,8 @@
 ledger and the bundle current, so that a slow witness never holds up an append or a
 bundle. Each round submits the latest checkpoint to the witnesses that have not cosigned
 it; after a failure the next round waits longer (up to a minute), after a success or
-when there is nothing to do it comes back to every second."""
+when there is nothing to do it comes back to every second. Among several servers on one
+database, only the ledger's writer (:mod:`brightline.store.writer_lock`) submits."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ async def keep_witnessed(state: AppState, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=delay)
         if stop.is_set():
             return
+        if not state.writes_ledger:
+            continue  # the ledger's writer (another server) submits what it signed
         try:
             result = await run_in_threadpool(witness_round, state)
         except BrightlineError as exc:  # the database may be away for a while

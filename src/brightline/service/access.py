@@ -150,8 +150,9 @@ class OidcVerifier:
 
 
 @dataclass(frozen=True, slots=True)
-class _Known:
-    """A credential checked once, with what checking it again needs."""
+class CheckedCredential:
+    """A credential checked once, with what checking it again needs (and no secret: a
+    console session keeps this, never the key or token)."""
 
     principal: Principal
     #: The roles the credential itself carries (the key's, or the token's claims).
@@ -169,7 +170,7 @@ class Authenticator:
         self._store = store
         self._oidc = OidcVerifier(settings)
         self._alias = settings.oidc_issuer_alias
-        self._known: dict[str, _Known] = {}
+        self._known: dict[str, CheckedCredential] = {}
         self._version: tuple[int, int] | None = None
         #: Moves with every re-check: a credential resolved across one is not kept, as
         #: it may have been read before the change the re-check applied.
@@ -254,7 +255,30 @@ class Authenticator:
                     self._known[token] = entry
         return entry.principal
 
-    def _resolve(self, token: str, *, nonce: str | None) -> _Known:
+    def check(self, token: str, *, nonce: str | None = None) -> CheckedCredential:
+        """Check a credential against the store (and its issuer), not from memory: for
+        signing in to the console, whose session keeps the result."""
+        return self._resolve(token, nonce=nonce)
+
+    def recheck(self, checked: CheckedCredential) -> Principal:
+        """The principal of a credential checked before, as the store sees it now: its
+        effective roles from today's grants; AuthenticationError once an API key is
+        revoked or a token has expired. One read."""
+        if time.time() >= checked.until:
+            raise AuthenticationError("the sign-in's token has expired")
+        name = checked.principal.name
+        with self._store.read() as session:
+            if checked.key_id is not None and (
+                session.get(ApiKeyRow, checked.key_id) is None
+                or session.get(ApiKeyRevocationRow, checked.key_id) is not None
+            ):
+                raise AuthenticationError("unknown or revoked API key")
+            granted = {r.value for r in roles_of(session, name)}
+        return Principal(
+            name, effective_roles(checked.carried, granted), checked.principal.credential
+        )
+
+    def _resolve(self, token: str, *, nonce: str | None) -> CheckedCredential:
         until = math.inf
         key_id = None
         if token.startswith("bl_"):
@@ -271,7 +295,7 @@ class Authenticator:
         with self._store.read() as session:
             granted = {r.value for r in roles_of(session, name)}
         principal = Principal(name, effective_roles(carried, granted), credential)
-        return _Known(principal, frozenset(carried), key_id, until)
+        return CheckedCredential(principal, frozenset(carried), key_id, until)
 
 
 def is_empty(store: Store) -> bool:

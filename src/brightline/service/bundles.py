@@ -10,6 +10,11 @@ A bundle goes through two steps:
 2. **served** (:meth:`BundleKeeper.publish`): once a signed checkpoint covers that
    entry, the bundle comes into force, handed out with its inclusion proof.
 
+Several servers on one store serve the same bundle: the first to compile a new version
+issues it, and the others find its ``bundle.issued`` event, rebuild the same bundle from
+the store (same serial, time and signature) and serve it once the log holds it; each
+version is issued once, whichever server logs the ledger.
+
 A bundle is never served before the log holds it: a policy no enforcement point can
 find in the log does not exist. The server syncs the ledger right after issuing
 (``brightline.server.state.refresh``), so the wait is one sync. While a bundle waits
@@ -28,6 +33,7 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from brightline.bundle import (
+    BUNDLE_ISSUED,
     Bundle,
     LedgerProof,
     build_bundle,
@@ -37,9 +43,10 @@ from brightline.errors import LedgerIntegrityError, StoreUnavailableError
 from brightline.ledger import NoteSigner, TiledTree, leaf_hash, open_checkpoint, verify_inclusion
 from brightline.policy import Notice, format_time, to_micros
 from brightline.service.ledger import consistency
-from brightline.service.snapshots import compile_snapshot_at
-from brightline.store import Store, append_outbox, outbox_head, outbox_rank
+from brightline.service.snapshots import StoreSnapshot, compile_snapshot_at
+from brightline.store import OutboxEntry, Store, append_outbox, outbox_head, outbox_rank
 from brightline.store.ledger import SqlTileStore, entry_at, latest_checkpoint
+from brightline.store.outbox import latest_outbox_of_type
 
 _CONSISTENCY_CACHE: Final = 64
 
@@ -66,6 +73,12 @@ class ServedBundle:
 class _Issued:
     bundle: Bundle
     outbox_id: int
+
+
+def _serial_of(event: OutboxEntry) -> int:
+    data = event.data()
+    serial = data.get("serial") if isinstance(data, dict) else None
+    return serial if isinstance(serial, int) and not isinstance(serial, bool) else 0
 
 
 class BundleKeeper:
@@ -107,6 +120,11 @@ class BundleKeeper:
         return self.served.bundle
 
     @property
+    def awaiting_log(self) -> bool:
+        """Whether a bundle was issued (or found issued) that the log does not hold yet."""
+        return self._issued is not None
+
+    @property
     def confirmed_at(self) -> datetime | None:
         """When the keeper last found the bundle in force to be the store's policy."""
         return self._confirmed_at
@@ -134,29 +152,74 @@ class BundleKeeper:
             previous = self._last
             if previous is not None and previous.version == stored.snapshot.version:
                 return False
-            serial = max(to_micros(at), previous.serial + 1 if previous else 0)
-            bundle = build_bundle(
-                stored.snapshot, stored.document(), serial=serial, issued_at=at, signer=self._signer
-            )
-            with self._store.write() as session:
-                unchanged = outbox_head(session) == head
-                outbox_id = append_outbox(
-                    session,
-                    "bundle.issued",  # BUNDLE_ISSUED, spelt out for the disclosure test
-                    {
-                        "version": bundle.version,
-                        "serial": bundle.serial,
-                        "digest": bundle.digest,
-                        "issued_at": format_time(at),
-                    },
-                    at=at,
-                )
+            bundle, outbox_id, unchanged = self._issue(stored, head=head, at=at)
             if unchanged:
                 # Our own event is no change of policy; anything written before it is.
                 self._head = outbox_id
             self._last = bundle
             self._issued = _Issued(bundle, outbox_id)
             return True
+
+    def _issue(self, stored: StoreSnapshot, *, head: int, at: datetime) -> tuple[Bundle, int, bool]:
+        """The bundle of ``stored`` and its ``bundle.issued`` event: the newest one issued
+        if it is of this version (another server on the store issued it: every server
+        serves the same bundle, logged once), else a new one, recorded in the outbox.
+        Under the store-wide write lock, so that two servers never issue one version
+        twice. Also returns whether the outbox held nothing newer than ``head``."""
+        with self._store.write() as session:
+            unchanged = outbox_head(session) == head
+            latest = latest_outbox_of_type(session, BUNDLE_ISSUED)
+            issued = None if latest is None else self._adopt(latest, stored.snapshot.version)
+            if issued is not None:
+                assert latest is not None
+                return issued, latest.id, False
+            floor = max(
+                self._last.serial + 1 if self._last is not None else 0,
+                _serial_of(latest) + 1 if latest is not None else 0,
+            )
+            bundle = build_bundle(
+                stored.snapshot,
+                stored.document(),
+                serial=max(to_micros(at), floor),
+                issued_at=at,
+                signer=self._signer,
+            )
+            outbox_id = append_outbox(
+                session,
+                "bundle.issued",  # BUNDLE_ISSUED, spelt out for the disclosure test
+                {
+                    "version": bundle.version,
+                    "serial": bundle.serial,
+                    "digest": bundle.digest,
+                    "issued_at": format_time(at),
+                },
+                at=at,
+            )
+        return bundle, outbox_id, unchanged
+
+    def _adopt(self, event: OutboxEntry, version: str) -> Bundle | None:
+        """The bundle a ``bundle.issued`` event records, rebuilt from the store, if it is
+        of ``version``: compiled at its time, signed with its serial, and checked against
+        its digest (None if it is of another version or does not rebuild exactly)."""
+        data = event.data()
+        if not isinstance(data, dict) or data.get("version") != version:
+            return None
+        try:
+            issued_at = datetime.fromisoformat(str(data["issued_at"]))
+            serial = int(data["serial"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        stored = compile_snapshot_at(self._store, issued_at)
+        if stored.snapshot.version != version:
+            return None
+        bundle = build_bundle(
+            stored.snapshot,
+            stored.document(),
+            serial=serial,
+            issued_at=issued_at,
+            signer=self._signer,
+        )
+        return bundle if bundle.digest == data.get("digest") else None
 
     def publish(self, now: datetime | None = None) -> bool:
         """Serve the issued bundle once a signed checkpoint covers its entry, and keep the

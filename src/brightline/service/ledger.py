@@ -323,6 +323,12 @@ def pending(store: Store) -> bool:
         return outbox_head(session) > consumer_position(session, CONSUMER)
 
 
+def ledger_position(store: Store) -> tuple[int, int]:
+    """The newest outbox event and the last one the ledger has logged (a cheap read)."""
+    with store.read() as session:
+        return outbox_head(session), consumer_position(session, CONSUMER)
+
+
 def unlogged(store: Store) -> int:
     """How many outbox events the ledger has not logged yet (a read)."""
     with store.read() as session:

@@ -230,6 +230,23 @@ class Store:
                     session.flush()
 
     @contextmanager
+    def write_ephemeral(self) -> Iterator[Session]:
+        """A session in a transaction that does not take the store-wide write lock on
+        PostgreSQL (SQLite has one writer at a time anyway): for the servers' shared
+        working state (:mod:`brightline.store.ephemeral_models`), whose statements are
+        atomic by themselves, never for anything the ledger logs. Committed on success."""
+        if self.read_only:
+            raise ConflictError(f"the store at {self.url} is open read-only: nothing may change")
+        with self._translate_errors(), self._connect() as connection:
+            connection.execution_options(brightline_write=True)
+            with (
+                connection.begin(),
+                Session(bind=connection, autoflush=True, expire_on_commit=False) as session,
+            ):
+                yield session
+                session.flush()
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """A session in a read-only transaction (rolled back at the end)."""
         with (

@@ -151,6 +151,8 @@ class OutboxEvent(Base):
     """
 
     __tablename__ = "outbox"
+    #: The newest event of a type (the bundle in force: ``bundle.issued``) without a scan.
+    __table_args__ = (Index("ix_outbox_event_type_id", "event_type", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_type: Mapped[str] = mapped_column(String(64))

@@ -74,6 +74,17 @@ def read_outbox_of_type(session: Session, event_type: str) -> list[OutboxEntry]:
     return [OutboxEntry(r.id, r.event_type, r.payload, r.created_at) for r in rows]
 
 
+def latest_outbox_of_type(session: Session, event_type: str) -> OutboxEntry | None:
+    """The newest outbox event of ``event_type`` (None if there is none)."""
+    row = session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.event_type == event_type)
+        .order_by(OutboxEvent.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else OutboxEntry(row.id, row.event_type, row.payload, row.created_at)
+
+
 def outbox_head(session: Session) -> int:
     """The id of the newest outbox event, 0 when empty."""
     return session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0))) or 0

@@ -20,14 +20,19 @@ from brightline.service.guard import PlanLimits
 from brightline.web import cases, pages, signin  # noqa: F401  (they add their routes)
 from brightline.web.common import PREFIX, ConsoleState, render_error, router
 from brightline.web.oidc import SignIns
-from brightline.web.session import Sessions
+from brightline.web.session import ConsoleSessions
 
 __all__ = ["mount_console", "render_error"]
 
 
 def mount_console(app: FastAPI, *, plan_limits: PlanLimits) -> None:
     """Add the console's pages and its static files (htmx, the stylesheet) to ``app``."""
-    app.state.console = ConsoleState(Sessions(), plan_limits, SignIns())
+    server = app.state.brightline
+    sessions = ConsoleSessions(server.store, server.authenticator)
+    # The ledger key's seed: every server of the deployment holds it, so a sign-in
+    # through the identity provider may come back to any of them.
+    sign_ins = SignIns(server.signer.seed)
+    app.state.console = ConsoleState(sessions, plan_limits, sign_ins)
     app.include_router(router)
     app.mount(
         f"{PREFIX}/static",

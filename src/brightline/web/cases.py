@@ -51,6 +51,7 @@ from brightline.web.common import (
     page,
     router,
     run,
+    say,
 )
 
 # -- alerts ---------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ async def alert_open(request: Request, form: Posted) -> Response:
         return open_case(state.store, actor=actor, title=title, signals=signals).id
 
     case_id = await run(request, work)
-    me.say("ok", f"Case {case_id} opened from alert {alert_id}.")
+    await say(request, me, "ok", f"Case {case_id} opened from alert {alert_id}.")
     return back(f"{PREFIX}/cases/{case_id}")
 
 
@@ -106,7 +107,7 @@ async def alert_attach(request: Request, form: Posted) -> Response:
         attach_signal(state.store, case_id, signal, actor=actor)
 
     await run(request, work)
-    me.say("ok", f"Alert {alert_id} attached to case {case_id}.")
+    await say(request, me, "ok", f"Alert {alert_id} attached to case {case_id}.")
     return back(f"{PREFIX}/cases/{case_id}")
 
 
@@ -316,7 +317,7 @@ async def case_action(request: Request, case_id: str, action: str, form: Posted)
     need(me, gate)
     state, limits = app_state(request), console_state(request).limits
     result = await run(request, lambda: do(state, case_id, data, me.principal, limits))
-    me.say("ok", message)
+    await say(request, me, "ok", message)
     if action == "decide-restrict":
         _, plan = result
         return back(f"{PREFIX}/restrictions/{plan.restriction_ids[0]}")

@@ -29,7 +29,7 @@ from brightline.errors import (
 from brightline.server.state import app_state, notify_change, store_call
 from brightline.service.guard import PlanLimits
 from brightline.web.oidc import SignIns
-from brightline.web.session import COOKIE, ConsoleSession, Sessions
+from brightline.web.session import COOKIE, ConsoleSession, ConsoleSessions
 
 PREFIX: Final = "/console"
 TEMPLATES: Final = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -45,7 +45,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 @dataclass
 class ConsoleState:
-    sessions: Sessions
+    sessions: ConsoleSessions
     limits: PlanLimits
     sign_ins: SignIns
     #: The last tiles download, kept until the next checkpoint: (checkpoint note, bytes).
@@ -73,25 +73,34 @@ def secure(request: Request) -> bool:
 
 
 async def signed_in(request: Request) -> ConsoleSession:
-    """The console session, its credential checked again (a revoked key ends it)."""
+    """The console session, its credential checked again (a revoked key ends it); a
+    page (GET) takes its flash messages."""
     sessions = console_state(request).sessions
-    session = sessions.get(request.cookies.get(COOKIE))
+    state = app_state(request)
+    cookie = request.cookies.get(COOKIE)
+    try:
+        session = await store_call(
+            state, lambda: sessions.get(cookie, take_flash=request.method == "GET")
+        )
+    except AuthenticationError as exc:
+        raise SignInRequiredError(f"signed out: {exc}") from exc
     if session is None:
         raise SignInRequiredError("sign in first")
     try:
-        state = app_state(request)
-        principal = await store_call(state, state.authenticator.principal_for, session.token)
-    except AuthenticationError as exc:
-        sessions.close(session.id)
-        raise SignInRequiredError(f"signed out: {exc}") from exc
-    try:
-        may_sign_in(principal)
+        may_sign_in(session.principal)
     except AccessDeniedError:
-        sessions.close(session.id)
+        await store_call(state, sessions.close, session.id)
         raise
-    session.principal = principal
-    request.state.principal = principal
+    request.state.principal = session.principal
+    request.state.console_session = session
     return session
+
+
+async def say(request: Request, session: ConsoleSession, kind: str, message: str) -> None:
+    """A message shown once on the session's next page, on whichever server serves it
+    (kind: ``ok`` or ``error``)."""
+    sessions = console_state(request).sessions
+    await store_call(app_state(request), sessions.say, session, kind, message)
 
 
 def may_sign_in(principal: Principal) -> None:
@@ -218,8 +227,9 @@ def render_error(request: Request, error: BrightlineError, status: int) -> Respo
         if request.headers.get("hx-request"):
             return Response(status_code=204, headers={"hx-redirect": target})
         return back(target)
-    sessions = console_state(request).sessions
-    session = sessions.get(request.cookies.get(COOKIE))
+    # The session this request signed in with, if it got that far (never read again
+    # here: rendering an error must not wait for the database).
+    session = getattr(request.state, "console_session", None)
     problems = getattr(error, "problems", ())
     return page(
         request,

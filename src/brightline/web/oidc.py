@@ -20,6 +20,8 @@ from typing import Final
 import httpx
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from brightline.config import Settings
 from brightline.errors import AuthenticationError
@@ -57,13 +59,21 @@ class SignIns:
     """Sign-ins on their way through the identity provider.
 
     The server keeps nothing until the browser comes back: the state, nonce and PKCE
-    verifier travel in a cookie encrypted and authenticated with this process's key
-    (AES-GCM), so that no one can fill the server's memory by starting sign-ins. Only
-    the states already used are remembered, for ten minutes, so a callback cannot be
-    replayed."""
+    verifier travel in a cookie encrypted and authenticated (AES-GCM) with a key derived
+    from ``secret``, so that no one can fill the server's memory by starting sign-ins.
+    Every server of a deployment derives the same key from the same secret (the ledger
+    key's seed, which they all hold), so a sign-in started through one server finishes
+    through another; without a secret the key is this process's own. The states already
+    used are remembered, for ten minutes, by the server that saw them: a callback cannot
+    be replayed there, and the identity provider's codes are single-use everywhere."""
 
-    def __init__(self) -> None:
-        self._cipher = AESGCM(AESGCM.generate_key(bit_length=256))
+    def __init__(self, secret: bytes | None = None) -> None:
+        key = (
+            AESGCM.generate_key(bit_length=256)
+            if secret is None
+            else HKDF(algorithm=SHA256(), length=32, salt=None, info=_AAD).derive(secret)
+        )
+        self._cipher = AESGCM(key)
         self._used: dict[str, float] = {}
         self._lock = threading.Lock()
 

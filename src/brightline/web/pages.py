@@ -40,6 +40,7 @@ from brightline.web.common import (
     partial,
     router,
     run,
+    say,
 )
 
 # -- dashboard ------------------------------------------------------------------------------
@@ -102,7 +103,9 @@ async def restriction_approve(request: Request, restriction_id: str, form: Poste
             state.store, restriction_id, actor=me.principal, settings=state.settings, key=key
         ),
     )
-    me.say(
+    await say(
+        request,
+        me,
         "ok",
         "Guard approval recorded; a second approver must now approve."
         if view.guard_approval
@@ -123,7 +126,7 @@ async def restriction_reject(request: Request, restriction_id: str, form: Posted
             state.store, restriction_id, actor=me.principal, why=why, key=key
         ),
     )
-    me.say("ok", f"Rejected {restriction_id}.")
+    await say(request, me, "ok", f"Rejected {restriction_id}.")
     return back(f"{PREFIX}/restrictions/{restriction_id}")
 
 
@@ -137,7 +140,9 @@ async def restriction_lift(request: Request, restriction_id: str, form: Posted) 
         request,
         lambda: lift_restriction(state.store, restriction_id, actor=me.principal, why=why, key=key),
     )
-    me.say("ok", f"Lifting {restriction_id} proposed; it needs another person's approval.")
+    await say(
+        request, me, "ok", f"Lifting {restriction_id} proposed; it needs another person's approval."
+    )
     return back(f"{PREFIX}/restrictions/{restriction_id}")
 
 

@@ -7,9 +7,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from brightline.access import Principal
 from brightline.errors import AccessDeniedError, AuthenticationError, NotFoundError
 from brightline.server.state import app_state, store_call
+from brightline.service.access import CheckedCredential
 from brightline.web import oidc
 from brightline.web.common import (
     PREFIX,
@@ -23,7 +23,7 @@ from brightline.web.common import (
     same_origin,
     secure,
 )
-from brightline.web.session import COOKIE, LOGIN_COOKIE
+from brightline.web.session import COOKIE, LOGIN_COOKIE, ConsoleSession
 
 # -- sign in and out ------------------------------------------------------------------------
 
@@ -77,7 +77,7 @@ async def login(request: Request) -> Response:
     credential = field_value(form, "credential")
     state = app_state(request)
     try:
-        principal = await store_call(state, state.authenticator.principal_for, credential)
+        checked = await store_call(state, state.authenticator.check, credential)
     except AuthenticationError as exc:
         return page(
             request,
@@ -90,18 +90,19 @@ async def login(request: Request) -> Response:
             oidc_redirect=oidc.configured(state.settings),
             failed=str(exc),
         )
-    return await _open_session(
-        request, credential, principal, field_value(form, "next", required=False)
-    )
+    return await _open_session(request, checked, field_value(form, "next", required=False))
 
 
-async def _open_session(
-    request: Request, credential: str, principal: Principal, next: str
-) -> Response:
-    may_sign_in(principal)
+async def _open_session(request: Request, checked: CheckedCredential, next: str) -> Response:
+    may_sign_in(checked.principal)
     sessions = console_state(request).sessions
-    sessions.close(request.cookies.get(COOKIE))  # signing in again ends the old session
-    session = sessions.open(credential, principal)
+    old = request.cookies.get(COOKIE)
+
+    def reopen() -> ConsoleSession:
+        sessions.close(old)  # signing in again ends the old session
+        return sessions.open(checked)
+
+    session = await store_call(app_state(request), reopen)
     response: Response = back(_safe_next(next))
     response.set_cookie(
         COOKIE,
@@ -158,16 +159,16 @@ async def login_oidc_callback(
         raise AuthenticationError("the identity provider returned no code")
     token = await run_in_threadpool(oidc.redeem, settings, pending, code)
     server = app_state(request)
-    principal = await store_call(
-        server, lambda: server.authenticator.principal_for(token, nonce=pending.nonce)
+    checked = await store_call(
+        server, lambda: server.authenticator.check(token, nonce=pending.nonce)
     )
-    return await _open_session(request, token, principal, pending.next)
+    return await _open_session(request, checked, pending.next)
 
 
 @router.post("/logout")
 async def logout(request: Request, form: Posted) -> Response:
     session, _ = form
-    console_state(request).sessions.close(session.id)
+    await store_call(app_state(request), console_state(request).sessions.close, session.id)
     response = back(f"{PREFIX}/login")
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
