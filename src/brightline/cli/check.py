@@ -8,16 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.padding import Padding
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from brightline.access import Action
-from brightline.cli.app import command, console
+from brightline.cli.app import command, console, err_console
 from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy import Request, Snapshot
 from brightline.service.offline import load_world_dir
-from brightline.service.request_files import decide_file, file_format, read_batches
 
 _EFFECT_STYLE = {"allow": "green", "deny": "bold red", "error": "yellow"}
 
@@ -115,6 +112,16 @@ def check(
 
 
 def _decide_file(snapshot: Snapshot, requests: Path, out: Path, at: datetime) -> None:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from brightline.service.request_files import REPORTED_ERRORS, decide_file
+
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -132,13 +139,27 @@ def _decide_file(snapshot: Snapshot, requests: Path, out: Path, at: datetime) ->
         )
     counts = ", ".join(f"{v} {k}" for k, v in summary.by_decision.items())
     console.print(f"{summary.rows} requests decided → {out} ({counts})", highlight=False)
+    errors = summary.by_decision["error"]
+    if errors:
+        shown = "" if errors <= REPORTED_ERRORS else f", the first {REPORTED_ERRORS}"
+        err_console.print(
+            f"{errors} request(s) could not be decided (column error of {out}{shown}):",
+            highlight=False,
+            markup=False,
+        )
+        for problem in summary.errors:
+            err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_file(snapshot: Snapshot, requests: Path, at: datetime, *, as_json: bool) -> None:
     """Small files without --out: each request, its decision and why."""
+    from rich.padding import Padding
+
+    from brightline.service.request_files import RequestFile
+
+    source = RequestFile(requests)
     rows = []
-    _, batches = read_batches(requests)
-    for batch in batches:
+    for batch in source.batches():
         rows.extend(batch.to_pylist())
         if len(rows) > 1000:
             raise InvalidInputError(
@@ -146,11 +167,9 @@ def _print_file(snapshot: Snapshot, requests: Path, at: datetime, *, as_json: bo
             )
     if not as_json:
         console.print(f"[dim]{requests} — snapshot {snapshot.version[:16]}[/]\n", highlight=False)
-    csv = file_format(requests) == "csv"
-    for index, row in enumerate(rows):
-        # A CSV row's line (after the header; request files hold no quoted line breaks),
-        # or a Parquet row's number, so that a bad value is found where it is.
-        place = f"{requests}:{index + 2}" if csv else f"{requests}: row {index + 1}"
+    # A CSV row's line or a Parquet row's number, so that a bad value is found where it is.
+    places = source.places(range(len(rows)))
+    for place, row in zip(places, rows, strict=True):
         moment: datetime | None = at if not row.get("time") else None
         try:
             if moment is None:

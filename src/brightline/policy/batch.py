@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from brightline.errors import InvalidInputError
+from brightline.policy.columns import from_numpy, int_values, strings, valid
 
 if TYPE_CHECKING:
     from brightline.policy.snapshot import Snapshot
@@ -41,6 +42,8 @@ _I64_MIN: Final = np.iinfo(np.int64).min
 _I64_MAX: Final = np.iinfo(np.int64).max
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 COLUMNS: Final = ("node", "service", "operation", "region")
+_EFFECT_NAMES: Final = strings(["allow", "deny", "error"])
+_SEPARATOR: Final = strings([";"])[0]
 
 
 class BatchEffect(IntEnum):
@@ -221,24 +224,38 @@ class BatchDecisions:
     def to_arrow(self) -> pa.Table:
         """Columns decision, restrictions and would_deny (ids joined by ";"), error."""
         decision = pa.DictionaryArray.from_arrays(
-            pa.array(self.effect, pa.int8()), pa.array(["allow", "deny", "error"])
+            from_numpy(self.effect, pa.int8()), _EFFECT_NAMES
         ).cast(pa.string())
-        errors: list[str | None] = [None] * len(self)
-        for row in np.flatnonzero(self.error):
-            errors[int(row)] = self.error_message(int(row))
+        rows = np.flatnonzero(self.error).tolist()
+        messages = [self.error_message(row) or "" for row in rows]
+        # Distinct messages are few: each row points at one, rows without an error at none.
+        texts = list(dict.fromkeys(messages))
+        index = {text: i for i, text in enumerate(texts)}
+        codes = np.zeros(len(self), dtype=np.int32)
+        codes[rows] = [index[m] for m in messages]
+        present = np.zeros(len(self), dtype=bool)
+        present[rows] = True
+        errors = pa.DictionaryArray.from_arrays(
+            pa.Array.from_buffers(
+                pa.int32(),
+                len(self),
+                [pa.py_buffer(np.packbits(present, bitorder="little")), pa.py_buffer(codes)],
+            ),
+            strings(texts),
+        ).cast(pa.string())
         return pa.table(
             {
                 "decision": decision,
                 "restrictions": self._joined(self.matched_offsets, self.matched),
                 "would_deny": self._joined(self.would_deny_offsets, self.would_deny),
-                "error": pa.array(errors, pa.string()),
+                "error": errors,
             }
         )
 
     def _joined(self, offsets: IntArray, codes: CodeArray) -> pa.Array:
-        ids = pa.array(self.restriction_ids[codes] if len(codes) else [], pa.string())
-        lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), ids)
-        return pc.binary_join(lists, ";")
+        ids = strings(list(self.restriction_ids)).take(from_numpy(codes, pa.int32()))
+        lists = pa.ListArray.from_arrays(from_numpy(offsets.astype(np.int32), pa.int32()), ids)
+        return pc.binary_join(lists, _SEPARATOR)
 
 
 def decide_batch(snapshot: Snapshot, columns: Any, *, at: datetime | None = None) -> BatchDecisions:
@@ -343,7 +360,7 @@ def _encode(column: Any, mapping: Mapping[str, int], size: int) -> CodeArray:
     if not isinstance(column, pa.Array):
         column = pa.array(list(column) if not isinstance(column, np.ndarray) else column.tolist())
     if pa.types.is_integer(column.type):
-        return _encode(column.fill_null(-1).to_numpy(zero_copy_only=False), mapping, size)
+        return _encode(int_values(column, null=-1), mapping, size)
     if pa.types.is_null(column.type):
         return np.full(len(column), -1, dtype=np.int32)
     if not pa.types.is_dictionary(column.type):
@@ -354,7 +371,7 @@ def _encode(column: Any, mapping: Mapping[str, int], size: int) -> CodeArray:
     lookup = np.fromiter(
         (mapping.get(v, -1) for v in dictionary), dtype=np.int32, count=len(dictionary)
     )
-    indices = column.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    indices = int_values(column.indices, null=-1)
     if not len(lookup):
         return np.full(len(indices), -1, dtype=np.int32)
     codes = lookup[np.where(indices >= 0, indices, 0)]
@@ -380,14 +397,12 @@ def _times(column: Any, n: int, at: datetime | None) -> IntArray:
     if pa.types.is_timestamp(column.type):
         if column.type.tz is None:
             raise InvalidInputError("time column must be timezone-aware (UTC)")
-        column = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    elif pa.types.is_integer(column.type):
-        column = column.cast(pa.int64())
+        column = column.cast(pa.timestamp("us", tz="UTC"))
     elif pa.types.is_null(column.type):
         return np.full(n, default, dtype=np.int64)
-    else:
+    elif not pa.types.is_integer(column.type):
         raise InvalidInputError(f"time column must hold timestamps, got {column.type}")
-    return np.asarray(column.fill_null(default).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return int_values(column, null=default)
 
 
 def _error_messages(error: npt.NDArray[np.uint8], data: Mapping[str, Any]) -> dict[int, str]:
