@@ -99,6 +99,8 @@ class BatchArrays:
     not_before: IntArray
     not_after: IntArray
     enforcing: npt.NDArray[np.bool_]
+    #: Each name column's ids as Arrow text, in code order: a name's code is its index.
+    id_arrays: Mapping[str, pa.StringArray]
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> BatchArrays:
@@ -170,17 +172,23 @@ class BatchArrays:
             not_before=not_before,
             not_after=not_after,
             enforcing=enforcing,
+            id_arrays={
+                "node": strings(node_ids),
+                "service": strings(service_ids),
+                "operation": strings(operation_names),
+                "region": strings(region_ids),
+            },
         )
 
     def encode(self, name: str, column: Any) -> CodeArray:
         """Codes for a name column (strings or codes); unknown or missing → -1."""
-        mapping, size = {
-            "node": (self.node_codes, len(self.node_ids)),
-            "service": (self.service_codes, len(self.service_ids)),
-            "operation": (self.operation_codes, len(self.operation_names)),
-            "region": (self.region_codes, len(self.region_ids)),
+        ids = {
+            "node": self.node_ids,
+            "service": self.service_ids,
+            "operation": self.operation_names,
+            "region": self.region_ids,
         }[name]
-        return _encode(column, mapping, size)
+        return _encode(column, self.id_arrays[name], len(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +359,10 @@ def _columns(columns: Any) -> dict[str, Any]:
     raise InvalidInputError("requests must be a pyarrow Table/RecordBatch or a mapping of columns")
 
 
-def _encode(column: Any, mapping: Mapping[str, int], size: int) -> CodeArray:
+def _encode(column: Any, ids: pa.StringArray, size: int) -> CodeArray:
+    """Codes of a column of names (text or dictionary-encoded text): each name's index in
+    ``ids`` (the engine's sorted ids), found by pyarrow's hash lookup, or -1. A column of
+    integers is taken as codes already."""
     if isinstance(column, np.ndarray) and np.issubdtype(column.dtype, np.integer):
         codes = column.astype(np.int32, copy=False)
         return np.where((codes >= 0) & (codes < size), codes, -1).astype(np.int32)
@@ -360,23 +371,24 @@ def _encode(column: Any, mapping: Mapping[str, int], size: int) -> CodeArray:
     if not isinstance(column, pa.Array):
         column = pa.array(list(column) if not isinstance(column, np.ndarray) else column.tolist())
     if pa.types.is_integer(column.type):
-        return _encode(int_values(column, null=-1), mapping, size)
+        return _encode(int_values(column, null=-1), ids, size)
     if pa.types.is_null(column.type):
         return np.full(len(column), -1, dtype=np.int32)
-    if not pa.types.is_dictionary(column.type):
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            raise InvalidInputError(f"expected strings or integer codes, got {column.type}")
-        column = pc.dictionary_encode(column)
-    dictionary = column.dictionary.to_pylist()
-    lookup = np.fromiter(
-        (mapping.get(v, -1) for v in dictionary), dtype=np.int32, count=len(dictionary)
-    )
-    indices = int_values(column.indices, null=-1)
-    if not len(lookup):
-        return np.full(len(indices), -1, dtype=np.int32)
-    codes = lookup[np.where(indices >= 0, indices, 0)]
-    codes[indices < 0] = -1
-    return codes.astype(np.int32, copy=False)
+    if pa.types.is_dictionary(column.type):
+        # The few distinct names are looked up, and each row takes its name's code.
+        lookup = _encode(column.dictionary, ids, size)
+        indices = int_values(column.indices, null=-1)
+        if not len(lookup):
+            return np.full(len(indices), -1, dtype=np.int32)
+        codes = lookup[np.maximum(indices, 0)]
+        codes[indices < 0] = -1
+        return codes
+    if pa.types.is_large_string(column.type):
+        column = column.cast(pa.string())
+    if not pa.types.is_string(column.type):
+        raise InvalidInputError(f"expected strings or integer codes, got {column.type}")
+    found = pc.index_in(column, options=pc.SetLookupOptions(ids))
+    return int_values(found, null=-1).astype(np.int32)
 
 
 def _times(column: Any, n: int, at: datetime | None) -> IntArray:

@@ -28,14 +28,15 @@ def valid(array: pa.Array) -> npt.NDArray[np.bool_]:
 
 def int_values(array: pa.Array, *, null: int) -> npt.NDArray[np.int64]:
     """An integer (or timestamp) column as int64, with ``null`` where it holds null."""
-    if not pa.types.is_int64(array.type):
+    if not (pa.types.is_signed_integer(array.type) or pa.types.is_timestamp(array.type)):
         array = array.cast(pa.int64())
+    width = array.type.bit_width // 8
     values = np.frombuffer(
-        array.buffers()[1], dtype=np.int64, count=len(array), offset=array.offset * 8
-    )
-    if array.null_count == 0:
-        return values
-    return np.where(valid(array), values, np.int64(null))
+        array.buffers()[1], dtype=f"<i{width}", count=len(array), offset=array.offset * width
+    ).astype(np.int64)
+    if array.null_count:
+        values[~valid(array)] = null
+    return values
 
 
 def from_numpy(values: npt.NDArray[Any], kind: pa.DataType) -> pa.Array:

@@ -7,10 +7,12 @@ Output: the same rows plus ``decision`` (allow/deny/error), ``restrictions`` and
 ``would_deny`` (ids joined by ``;``) and ``error``.
 
 Speed without a Python object per row: pyarrow reads the file in record batches (a CSV
-file is parsed on every core, a Parquet file row group by row group), the four name
-columns arrive dictionary-encoded, so the engine maps each batch's few distinct names
-to its own codes (:meth:`~brightline.policy.BatchArrays.encode`), and each decided batch
-is written before the next is read: memory stays bounded by the batch size.
+file is parsed on every core, a Parquet file row group by row group), the engine turns
+each name column straight into its own codes with one hash lookup per row
+(:meth:`~brightline.policy.BatchArrays.encode`; a dictionary-encoded Parquet column is
+looked up once per distinct name), and each decided batch is written before the next is
+read: memory stays bounded by the batch size. Nothing on the way imports pandas
+(:mod:`brightline.policy.columns`).
 
 Nothing is dropped: a row that names an unknown node, service, operation or region, or
 holds a bad time, is written with ``decision`` ``error`` and why, and the summary names
@@ -49,7 +51,6 @@ OUTPUT: Final = ("decision", "restrictions", "would_deny", "error")
 REPORTED_ERRORS: Final = 20
 _BLOCK_BYTES: Final = 4 << 20
 _PARQUET_BATCH_ROWS: Final = 131_072
-_NAME_TYPE: Final = pa.dictionary(pa.int32(), pa.string())
 _I64_MIN: Final = int(np.iinfo(np.int64).min)
 _FIELD: Final = {
     BatchError.NODE: "node",
@@ -99,7 +100,7 @@ class RequestFile:
             import pyarrow.parquet as pq
 
             try:
-                self._parquet = pq.ParquetFile(path, read_dictionary=list(REQUIRED))
+                self._parquet = pq.ParquetFile(path)
             except (pa.ArrowException, OSError) as exc:
                 raise InvalidInputError(Problem(str(path), f"not a Parquet file: {exc}")) from exc
             schema = self._parquet.schema_arrow
@@ -112,7 +113,8 @@ class RequestFile:
         if self._parquet is not None:
             yield from self._parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS)
             return
-        types = {name: _NAME_TYPE if name in REQUIRED else pa.string() for name in self.names}
+        # Every column as text: the engine looks names up, and the rest pass through as written.
+        types = {name: pa.string() for name in self.names}
         try:
             reader = pacsv.open_csv(
                 self.path,
@@ -135,6 +137,8 @@ class RequestFile:
 
     def places(self, rows: Sequence[int]) -> list[str]:
         """Where each of ``rows`` (0-based, ascending) is: ``file:LINE`` or ``file: row N``."""
+        if not rows:
+            return []
         if self.format != "csv":
             return [f"{self.path}: row {row + 1}" for row in rows]
         lines = _csv_lines(self.path, rows, total=self._rows_read)
@@ -142,9 +146,10 @@ class RequestFile:
 
 
 def _csv_header(path: Path) -> list[str]:
+    with path.open("rb") as handle:
+        first = handle.readline()
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+        header = next(csv.reader([first.decode("utf-8-sig")]), None)
     except UnicodeDecodeError as exc:
         raise InvalidInputError(Problem(f"{path}:1", "not UTF-8 text")) from exc
     except csv.Error as exc:
@@ -340,12 +345,7 @@ def _decide(
             result, error_messages={**result.error_messages, **messages}
         )
     table = result.to_arrow()
-    # The name columns come back as the file had them (text), not dictionary-encoded.
-    arrays = [
-        column.dictionary_decode() if isinstance(column, pa.DictionaryArray) else column
-        for column in batch.columns
-    ]
-    arrays += [column.combine_chunks() for column in table.columns]
+    arrays = [*batch.columns, *(column.combine_chunks() for column in table.columns)]
     names = [*batch.schema.names, *table.column_names]
     return pa.RecordBatch.from_arrays(arrays, names=names), result
 
