@@ -28,7 +28,7 @@ from brightline.policy import Request
 from brightline.service.offline import load_world_dir
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
-AT = "2025-10-01T00:00:00Z"
+AT_ARGS = ("--at", "2025-10-01T00:00:00Z")
 HEADER = "node,service,operation,region,time\n"
 DENIED = "sub-9900-archive,storage.blob,write,westeurope,2025-10-01T12:00:00Z\n"
 ALLOWED = "sub-hq-mail,storage.blob,write,westeurope,2025-10-01T12:00:00Z\n"
@@ -38,8 +38,7 @@ runner = CliRunner()
 def decide(source: Path, out: Path) -> tuple[int, str, str]:
     result = runner.invoke(
         app,
-        ["check", "--world", str(EXAMPLE), "--requests", str(source), "--out", str(out)]
-        + ["--at", AT],
+        ["check", "--world", str(EXAMPLE), "--requests", str(source), "--out", str(out), *AT_ARGS],
     )
     return result.exit_code, result.stdout, result.stderr
 
@@ -52,9 +51,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 def test_quoted_fields_and_extra_columns_pass_through_unchanged(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text(
-        'ticket,node,service,operation,region,note\n'
+        "ticket,node,service,operation,region,note\n"
         '"T-1","sub-9900-archive","storage.blob","write","westeurope","a, b and ""c"""\n'
-        'T-2,sub-hq-mail,storage.blob,write,westeurope,007\n'
+        "T-2,sub-hq-mail,storage.blob,write,westeurope,007\n"
     )
     out = tmp_path / "out.csv"
     code, _, err = decide(source, out)
@@ -73,7 +72,7 @@ def test_a_byte_order_mark_before_the_header_is_read_as_nothing(tmp_path: Path) 
     code, _, err = decide(source, out)
     assert code == 0, err
     rows = read_rows(out)
-    assert list(rows[0])[0] == "node"
+    assert next(iter(rows[0])) == "node"
     assert rows[0]["decision"] == "deny"
 
 
@@ -136,7 +135,7 @@ def test_blank_lines_and_quoted_line_breaks_keep_line_numbers_true(tmp_path: Pat
     source = tmp_path / "in.csv"
     source.write_text(
         "node,service,operation,region,note\n"
-        "sub-hq-mail,storage.blob,write,westeurope,\"two\nlines\"\n"
+        'sub-hq-mail,storage.blob,write,westeurope,"two\nlines"\n'
         "\n"
         "sub-hq-mail,storage.blob,write,westeurope,plain\n"
         "ghost,storage.blob,write,westeurope,late\n"
@@ -195,7 +194,9 @@ def test_a_parquet_file_names_a_bad_row_by_its_number(tmp_path: Path) -> None:
 def test_a_parquet_column_of_numbers_is_refused_not_taken_for_codes(tmp_path: Path) -> None:
     source = tmp_path / "in.parquet"
     pq.write_table(
-        pa.table({"node": [0], "service": ["storage.blob"], "operation": ["write"], "region": ["eu"]}),
+        pa.table(
+            {"node": [0], "service": ["storage.blob"], "operation": ["write"], "region": ["eu"]}
+        ),
         source,
     )
     code, _, err = decide(source, tmp_path / "out.parquet")
@@ -249,7 +250,9 @@ REGIONS = ["westeurope", "eastus", "mars"]
 TIMES = ["2025-09-20T12:00:00Z", "2025-10-01T12:00:00+02:00", "", "yesterday"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**32 - 1), count=st.integers(0, 40))
 def test_every_row_is_decided_as_the_single_decision_would(
     tmp_path: Path, seed: int, count: int

@@ -50,6 +50,9 @@ def test_a_command_alone_has_all_its_subcommands(name: str) -> None:
 
 
 def test_importing_the_package_loads_no_command() -> None:
-    code = "import sys, brightline.cli; print(sorted(m for m in sys.modules if m.startswith('brightline.cli.')))"
+    code = (
+        "import json, sys, brightline.cli\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('brightline.cli.'))))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout.replace("'", '"')) == ["brightline.cli.app"]
+    assert json.loads(done.stdout) == ["brightline.cli.app"]

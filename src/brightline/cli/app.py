@@ -103,6 +103,7 @@ app = typer.Typer(
 def _group() -> None:
     """Hold acceptable-use red lines without reading customer data."""
 
+
 console = Console()
 err_console = Console(stderr=True)
 

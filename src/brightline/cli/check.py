@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy import Request, Snapshot
 from brightline.service.offline import load_world_dir
+
+if TYPE_CHECKING:
+    from brightline.service.request_files import FileSummary
 
 _EFFECT_STYLE = {"allow": "green", "deny": "bold red", "error": "yellow"}
 
@@ -112,31 +115,12 @@ def check(
 
 
 def _decide_file(snapshot: Snapshot, requests: Path, out: Path, at: datetime) -> None:
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from brightline.service.request_files import REPORTED_ERRORS, decide_file
 
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"deciding {requests.name}", total=None)
-        summary = decide_file(
-            snapshot,
-            requests,
-            out,
-            at=at,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+    if console.is_terminal:
+        summary = _decide_file_watched(snapshot, requests, out, at)
+    else:  # no one watches a bar: rich.progress is not even loaded
+        summary = decide_file(snapshot, requests, out, at=at)
     counts = ", ".join(f"{v} {k}" for k, v in summary.by_decision.items())
     console.print(f"{summary.rows} requests decided → {out} ({counts})", highlight=False)
     errors = summary.by_decision["error"]
@@ -149,6 +133,36 @@ def _decide_file(snapshot: Snapshot, requests: Path, out: Path, at: datetime) ->
         )
         for problem in summary.errors:
             err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _decide_file_watched(
+    snapshot: Snapshot, requests: Path, out: Path, at: datetime
+) -> FileSummary:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from brightline.service.request_files import decide_file
+
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"deciding {requests.name}", total=None)
+        return decide_file(
+            snapshot,
+            requests,
+            out,
+            at=at,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
 
 
 def _print_file(snapshot: Snapshot, requests: Path, at: datetime, *, as_json: bool) -> None:

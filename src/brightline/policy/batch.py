@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from brightline.errors import InvalidInputError
-from brightline.policy.columns import from_numpy, int_values, strings, valid
+from brightline.policy.columns import from_numpy, int_values, strings
 
 if TYPE_CHECKING:
     from brightline.policy.snapshot import Snapshot

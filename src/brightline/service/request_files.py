@@ -27,6 +27,8 @@ import contextlib
 import csv
 import dataclasses
 import io
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -282,7 +284,7 @@ def decide_file(
     done = 0
     with files.writing(out) as handle:
         try:
-            for batch in requests.batches():
+            for batch in _read_ahead(requests.batches()):
                 decided, result = _decide(snapshot, batch, at=at)
                 if writer is None:
                     writer = _writer(out_format, handle, decided.schema)
@@ -313,6 +315,44 @@ def decide_file(
     return summary
 
 
+def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``batches``, read by a thread of their own one batch ahead of the consumer.
+
+    pyarrow parses a CSV block without holding the GIL, so reading the next batch
+    overlaps deciding and writing this one. At most two batches wait; a reading error is
+    raised here, in order; a consumer that stops early stops the reader.
+    """
+    ready: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def hand(item: pa.RecordBatch | BaseException | None) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                ready.put(item, timeout=0.1)
+                return True
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not hand(batch):
+                    return
+            hand(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            hand(exc)
+
+    reader = threading.Thread(target=read, name="request-file-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _first_errors(result: BatchDecisions, offset: int, have: int) -> list[tuple[int, str, str]]:
     rows = np.flatnonzero(result.error)[: REPORTED_ERRORS - have].tolist()
     out = []
@@ -341,9 +381,7 @@ def _decide(
     result: BatchDecisions = snapshot.decide_batch(columns, at=at)
     if bad_times:  # why a time could not be read, where it is the row's first problem
         messages = {r: m for r, m in bad_times.items() if result.error[r] == BatchError.TIME}
-        result = dataclasses.replace(
-            result, error_messages={**result.error_messages, **messages}
-        )
+        result = dataclasses.replace(result, error_messages={**result.error_messages, **messages})
     table = result.to_arrow()
     arrays = [*batch.columns, *(column.combine_chunks() for column in table.columns)]
     names = [*batch.schema.names, *table.column_names]
