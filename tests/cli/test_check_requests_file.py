@@ -227,7 +227,7 @@ def test_a_header_alone_gives_an_empty_output_with_every_column(tmp_path: Path) 
 def test_deciding_a_file_loads_no_store_server_or_pandas(tmp_path: Path) -> None:
     """The command starts lean: what it does not use is not imported."""
     source = tmp_path / "in.csv"
-    source.write_text(HEADER + DENIED)
+    source.write_text(HEADER + DENIED + "ghost,storage.blob,write,mars,soon\n")
     code = (
         "import sys, atexit\n"
         "atexit.register(lambda: print(sorted(m for m in ('pandas', 'sqlalchemy', 'fastapi',"

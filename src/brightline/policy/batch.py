@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from brightline.errors import InvalidInputError
-from brightline.policy.columns import from_numpy, int_values, strings
+from brightline.policy.columns import empty_strings, from_numpy, int_values, strings
 
 if TYPE_CHECKING:
     from brightline.policy.snapshot import Snapshot
@@ -234,7 +234,19 @@ class BatchDecisions:
         decision = pa.DictionaryArray.from_arrays(
             from_numpy(self.effect, pa.int8()), _EFFECT_NAMES
         ).cast(pa.string())
+        return pa.table(
+            {
+                "decision": decision,
+                "restrictions": self._joined(self.matched_offsets, self.matched),
+                "would_deny": self._joined(self.would_deny_offsets, self.would_deny),
+                "error": self._errors(),
+            }
+        )
+
+    def _errors(self) -> pa.Array:
         rows = np.flatnonzero(self.error).tolist()
+        if not rows:
+            return pa.nulls(len(self), pa.string())
         messages = [self.error_message(row) or "" for row in rows]
         # Distinct messages are few: each row points at one, rows without an error at none.
         texts = list(dict.fromkeys(messages))
@@ -243,24 +255,13 @@ class BatchDecisions:
         codes[rows] = [index[m] for m in messages]
         present = np.zeros(len(self), dtype=bool)
         present[rows] = True
-        errors = pa.DictionaryArray.from_arrays(
-            pa.Array.from_buffers(
-                pa.int32(),
-                len(self),
-                [pa.py_buffer(np.packbits(present, bitorder="little")), pa.py_buffer(codes)],
-            ),
-            strings(texts),
-        ).cast(pa.string())
-        return pa.table(
-            {
-                "decision": decision,
-                "restrictions": self._joined(self.matched_offsets, self.matched),
-                "would_deny": self._joined(self.would_deny_offsets, self.would_deny),
-                "error": errors,
-            }
-        )
+        validity = pa.py_buffer(np.packbits(present, bitorder="little"))
+        indices = pa.Array.from_buffers(pa.int32(), len(self), [validity, pa.py_buffer(codes)])
+        return pa.DictionaryArray.from_arrays(indices, strings(texts)).cast(pa.string())
 
     def _joined(self, offsets: IntArray, codes: CodeArray) -> pa.Array:
+        if not len(codes):  # no row matched: every row's list is empty
+            return empty_strings(len(self))
         ids = strings(list(self.restriction_ids)).take(from_numpy(codes, pa.int32()))
         lists = pa.ListArray.from_arrays(from_numpy(offsets.astype(np.int32), pa.int32()), ids)
         return pc.binary_join(lists, _SEPARATOR)

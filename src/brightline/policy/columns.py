@@ -60,3 +60,11 @@ def strings(
     )
     assert isinstance(array, pa.StringArray)
     return array
+
+
+def empty_strings(count: int) -> pa.StringArray:
+    """``count`` empty strings."""
+    offsets = pa.py_buffer(np.zeros(count + 1, dtype=np.int32))
+    array = pa.Array.from_buffers(pa.string(), count, [None, offsets, pa.py_buffer(b"")])
+    assert isinstance(array, pa.StringArray)
+    return array
