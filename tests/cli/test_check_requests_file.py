@@ -26,6 +26,7 @@ from brightline.cli import app
 from brightline.errors import InvalidInputError
 from brightline.policy import Request
 from brightline.service.offline import load_world_dir
+from tmpfs import Tmpfs
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"
 AT_ARGS = ("--at", "2025-10-01T00:00:00Z")
@@ -299,3 +300,17 @@ def test_the_output_of_an_empty_file_is_readable(tmp_path: Path, suffix: str) ->
     table = pacsv.read_csv(out) if suffix == ".csv" else pq.read_table(out)
     assert table.num_rows == 0
     assert "decision" in table.column_names
+
+
+def test_a_disk_that_fills_while_writing_leaves_no_output_and_says_why(
+    tmpfs: Tmpfs, tmp_path: Path
+) -> None:
+    """The output (about 5 MB here) outgrows a 2 MiB file system part-way through."""
+    source = tmp_path / "in.csv"
+    source.write_text(HEADER + DENIED * 50_000)
+    out = tmpfs.path / "out.csv"
+    code, _, err = decide(source, out)
+    assert code == 9, err
+    assert "No space left on device" in err
+    assert "Traceback" not in err
+    assert list(tmpfs.path.iterdir()) == []

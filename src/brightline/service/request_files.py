@@ -280,15 +280,13 @@ def decide_file(
     summary = FileSummary()
     counts = np.zeros(3, dtype=np.int64)
     bad: list[tuple[int, str, str]] = []  # (row, field, message) of the first bad rows
-    writer: Any = None
     done = 0
     with files.writing(out) as handle:
+        output = _WriteBehind(out_format, handle)
         try:
             for batch in _read_ahead(requests.batches()):
                 decided, result = _decide(snapshot, batch, at=at)
-                if writer is None:
-                    writer = _writer(out_format, handle, decided.schema)
-                writer.write_batch(decided)
+                output.write(decided)
                 counts += np.bincount(result.effect, minlength=3)
                 if len(bad) < REPORTED_ERRORS and counts[BatchEffect.ERROR]:
                     bad.extend(_first_errors(result, summary.rows, len(bad)))
@@ -296,15 +294,11 @@ def decide_file(
                 done += batch.nbytes if requests.format == "csv" else batch.num_rows
                 if progress is not None:
                     progress(min(done, requests.size), requests.size)
-            if writer is None:  # an empty input still gets its header
-                schema = pa.schema([(c, pa.string()) for c in (*requests.names, *OUTPUT)])
-                writer = _writer(out_format, handle, schema)
+            # An empty input still gets its header.
+            output.close(pa.schema([(c, pa.string()) for c in (*requests.names, *OUTPUT)]))
         except BaseException:
-            if writer is not None:  # the output is dropped: its footer does not matter
-                with contextlib.suppress(OSError, StorageError, pa.ArrowException):
-                    writer.close()
+            output.abandon()
             raise
-        writer.close()
     for effect in BatchEffect:
         summary.by_decision[effect.name.lower()] = int(counts[effect])
     places = requests.places([row for row, _, _ in bad])
@@ -351,6 +345,60 @@ def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     finally:
         stop.set()
         reader.join()
+
+
+class _WriteBehind:
+    """Writes decided batches in a thread of its own, while the next batch is decided.
+
+    pyarrow formats and writes a batch without holding the GIL. At most two batches
+    wait; a failure to write is raised by the next :meth:`write` or by :meth:`close`.
+    """
+
+    def __init__(self, out_format: str, handle: io.BufferedWriter) -> None:
+        self._format = out_format
+        self._handle = handle
+        self._writer: Any = None
+        self._failure: BaseException | None = None
+        self._dropped = False
+        self._waiting: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(target=self._run, name="request-file-writer")
+        self._thread.start()
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self._writer is None:
+            self._writer = _writer(self._format, self._handle, batch.schema)
+        self._waiting.put(batch)
+
+    def close(self, empty_schema: pa.Schema) -> None:
+        """Wait for every batch to be written, and end the file (its header alone, with
+        ``empty_schema``, when no batch came)."""
+        self._waiting.put(None)
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        if self._writer is None:
+            self._writer = _writer(self._format, self._handle, empty_schema)
+        self._writer.close()
+
+    def abandon(self) -> None:
+        """Stop writing: the output is being dropped, and its footer does not matter."""
+        self._dropped = True
+        self._waiting.put(None)
+        self._thread.join()
+        if self._writer is not None:
+            with contextlib.suppress(OSError, StorageError, pa.ArrowException):
+                self._writer.close()
+
+    def _run(self) -> None:
+        while (batch := self._waiting.get()) is not None:
+            if self._failure is not None or self._dropped:
+                continue  # drained unwritten, so that the producer never blocks
+            try:
+                self._writer.write_batch(batch)
+            except BaseException as exc:  # raised in the producer's thread
+                self._failure = exc
 
 
 def _first_errors(result: BatchDecisions, offset: int, have: int) -> list[tuple[int, str, str]]:
