@@ -60,6 +60,11 @@ class BatchError(IntEnum):
     REGION = 4
     TIME = 5
 
+    @property
+    def field(self) -> str:
+        """The request column at fault (empty for none)."""
+        return "" if self is BatchError.NONE else self.name.lower()
+
 
 _ERROR_TEXT: Final = {
     BatchError.NODE: "unknown node",
@@ -423,18 +428,12 @@ def _error_messages(error: npt.NDArray[np.uint8], data: Mapping[str, Any]) -> di
     if not rows.size:
         return {}
     out: dict[int, str] = {}
-    names = {
-        BatchError.NODE: "node",
-        BatchError.SERVICE: "service",
-        BatchError.OPERATION: "operation",
-        BatchError.REGION: "region",
-    }
     for row in rows[:100_000].tolist():
         code = BatchError(int(error[row]))
-        field = names.get(code)
-        if field is None:
+        if code is BatchError.TIME:
             out[row] = _ERROR_TEXT[code]
             continue
+        field = code.field
         value = _value(data[field], row)
         if code is BatchError.OPERATION:
             service = _value(data["service"], row)

@@ -10,8 +10,10 @@ Speed without a Python object per row: pyarrow reads the file in record batches 
 file is parsed on every core, a Parquet file row group by row group), the engine turns
 each name column straight into its own codes with one hash lookup per row
 (:meth:`~brightline.policy.BatchArrays.encode`; a dictionary-encoded Parquet column is
-looked up once per distinct name), and each decided batch is written before the next is
-read: memory stays bounded by the batch size. Nothing on the way imports pandas
+looked up once per distinct name), and pyarrow writes the batch. Reading the next batch
+and writing the last one run in threads of their own while one is decided (pyarrow
+holds no GIL while it parses or formats); at most two batches wait on each side, so
+memory stays bounded by the batch size. Nothing on the way imports pandas
 (:mod:`brightline.policy.columns`).
 
 Nothing is dropped: a row that names an unknown node, service, operation or region, or
@@ -52,15 +54,9 @@ OUTPUT: Final = ("decision", "restrictions", "would_deny", "error")
 #: Bad rows the summary names by line; every one of them is in the output.
 REPORTED_ERRORS: Final = 20
 _BLOCK_BYTES: Final = 4 << 20
-_PARQUET_BATCH_ROWS: Final = 131_072
+#: Under the engine's 100,000 rows with a message each (batch._error_messages).
+_PARQUET_BATCH_ROWS: Final = 65_536
 _I64_MIN: Final = int(np.iinfo(np.int64).min)
-_FIELD: Final = {
-    BatchError.NODE: "node",
-    BatchError.SERVICE: "service",
-    BatchError.OPERATION: "operation",
-    BatchError.REGION: "region",
-    BatchError.TIME: "time",
-}
 
 
 @dataclass(slots=True)
@@ -406,7 +402,7 @@ def _first_errors(result: BatchDecisions, offset: int, have: int) -> list[tuple[
     out = []
     for row in rows:
         code = BatchError(int(result.error[row]))
-        out.append((offset + row, _FIELD[code], result.error_message(row) or ""))
+        out.append((offset + row, code.field, result.error_message(row) or ""))
     return out
 
 
