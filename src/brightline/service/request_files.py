@@ -7,7 +7,7 @@ Output: the same rows plus ``decision`` (allow/deny/error), ``restrictions`` and
 ``would_deny`` (ids joined by ``;``) and ``error``.
 
 Speed without a Python object per row: pyarrow reads the file in record batches (a CSV
-file is parsed on every core, a Parquet file row group by row group), the engine turns
+file block by block, a Parquet file row group by row group), the engine turns
 each name column straight into its own codes with one hash lookup per row
 (:meth:`~brightline.policy.BatchArrays.encode`; a dictionary-encoded Parquet column is
 looked up once per distinct name), and pyarrow writes the batch. Reading the next batch
