@@ -187,6 +187,7 @@ def test_a_parquet_file_names_a_bad_row_by_its_number(tmp_path: Path) -> None:
     code, _, err = decide(source, out)
     assert code == 0, err
     assert f"{source}: row 250001: node: unknown node 'ghost'" in err
+    assert pq.read_schema(out).field("node").type == pa.string()  # as stored, not as read
     result = pq.read_table(out, columns=["decision"]).column("decision").to_pylist()
     assert result.count("allow") == 299_999
     assert result[250_000] == "error"

@@ -91,6 +91,8 @@ class RequestFile:
         self.format = file_format(path)
         self._parquet: pq.ParquetFile | None = None
         self._rows_read: int | None = None  # once every batch has been read
+        #: Each column's type as stored, where a batch may differ (read as a dictionary).
+        self.stored: dict[str, pa.DataType] = {}
         if self.format == "csv":
             self.names = _csv_header(path)
             self.size = path.stat().st_size
@@ -98,17 +100,22 @@ class RequestFile:
             import pyarrow.parquet as pq
 
             try:
-                self._parquet = pq.ParquetFile(path)
+                schema = pq.read_schema(path)  # as stored, whatever a batch is read as
+                self._parquet = pq.ParquetFile(path, read_dictionary=list(REQUIRED))
             except (pa.ArrowException, OSError) as exc:
                 raise InvalidInputError(Problem(str(path), f"not a Parquet file: {exc}")) from exc
-            schema = self._parquet.schema_arrow
             self.names = schema.names
+            self.stored = {
+                name: schema.field(name).type for name in REQUIRED if name in schema.names
+            }
             self.size = self._parquet.metadata.num_rows
             _check_parquet_types(path, schema)
         _check_columns(path, self.names)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         if self._parquet is not None:
+            # The name columns come dictionary-encoded, as Parquet stores them: the engine
+            # looks each distinct name up once.
             yield from self._parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS)
             return
         # Every column as text: the engine looks names up, and the rest pass through as written.
@@ -281,7 +288,7 @@ def decide_file(
         output = _WriteBehind(out_format, handle)
         try:
             for batch in _read_ahead(requests.batches()):
-                decided, result = _decide(snapshot, batch, at=at)
+                decided, result = _decide(snapshot, batch, at=at, stored=requests.stored)
                 output.write(decided)
                 counts += np.bincount(result.effect, minlength=3)
                 if len(bad) < REPORTED_ERRORS and counts[BatchEffect.ERROR]:
@@ -415,9 +422,10 @@ def _writer(out_format: str, handle: io.BufferedWriter, schema: pa.Schema) -> An
 
 
 def _decide(
-    snapshot: Snapshot, batch: pa.RecordBatch, *, at: datetime
+    snapshot: Snapshot, batch: pa.RecordBatch, *, at: datetime, stored: dict[str, pa.DataType]
 ) -> tuple[pa.RecordBatch, BatchDecisions]:
-    """Decide one batch: it with the output columns appended, and the decisions."""
+    """Decide one batch: it with the output columns appended (each input column of the
+    type ``stored`` gives, where it gives one), and the decisions."""
     columns: dict[str, Any] = {name: batch.column(name) for name in REQUIRED}
     bad_times: dict[int, str] = {}
     if "time" in batch.schema.names:
@@ -427,7 +435,11 @@ def _decide(
         messages = {r: m for r, m in bad_times.items() if result.error[r] == BatchError.TIME}
         result = dataclasses.replace(result, error_messages={**result.error_messages, **messages})
     table = result.to_arrow()
-    arrays = [*batch.columns, *(column.combine_chunks() for column in table.columns)]
+    arrays = [
+        column.cast(stored[name]) if name in stored and column.type != stored[name] else column
+        for name, column in zip(batch.schema.names, batch.columns, strict=True)
+    ]
+    arrays += [column.combine_chunks() for column in table.columns]
     names = [*batch.schema.names, *table.column_names]
     return pa.RecordBatch.from_arrays(arrays, names=names), result
 
