@@ -187,13 +187,7 @@ class BatchArrays:
 
     def encode(self, name: str, column: Any) -> CodeArray:
         """Codes for a name column (strings or codes); unknown or missing → -1."""
-        ids = {
-            "node": self.node_ids,
-            "service": self.service_ids,
-            "operation": self.operation_names,
-            "region": self.region_ids,
-        }[name]
-        return _encode(column, self.id_arrays[name], len(ids))
+        return _encode(column, self.id_arrays[name])
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,24 +359,24 @@ def _columns(columns: Any) -> dict[str, Any]:
     raise InvalidInputError("requests must be a pyarrow Table/RecordBatch or a mapping of columns")
 
 
-def _encode(column: Any, ids: pa.StringArray, size: int) -> CodeArray:
+def _encode(column: Any, ids: pa.StringArray) -> CodeArray:
     """Codes of a column of names (text or dictionary-encoded text): each name's index in
     ``ids`` (the engine's sorted ids), found by pyarrow's hash lookup, or -1. A column of
     integers is taken as codes already."""
     if isinstance(column, np.ndarray) and np.issubdtype(column.dtype, np.integer):
         codes = column.astype(np.int32, copy=False)
-        return np.where((codes >= 0) & (codes < size), codes, -1).astype(np.int32)
+        return np.where((codes >= 0) & (codes < len(ids)), codes, -1).astype(np.int32)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     if not isinstance(column, pa.Array):
         column = pa.array(list(column) if not isinstance(column, np.ndarray) else column.tolist())
     if pa.types.is_integer(column.type):
-        return _encode(int_values(column, null=-1), ids, size)
+        return _encode(int_values(column, null=-1), ids)
     if pa.types.is_null(column.type):
         return np.full(len(column), -1, dtype=np.int32)
     if pa.types.is_dictionary(column.type):
         # The few distinct names are looked up, and each row takes its name's code.
-        lookup = _encode(column.dictionary, ids, size)
+        lookup = _encode(column.dictionary, ids)
         indices = int_values(column.indices, null=-1)
         if not len(lookup):
             return np.full(len(indices), -1, dtype=np.int32)
