@@ -12,16 +12,31 @@ its best — one pre-parsed policy set and entity slice per customer, so that Ce
 evaluates that customer's restrictions — checks that every decision agrees, and prints
 the ratios. Floors (issue 2): p99 ≤ 5 µs; single-call throughput ≥ 30× cedarpy's;
 batch ≥ 3,000,000 decisions/s; compile ≤ 2 s; snapshot memory ≤ 200 MiB.
+
+Files of requests (issue 19), also alone with ``--check-file``: writes 1,000,000 CSV
+rows over a world directory (``--check-world``, default ``examples/world``), times the
+whole ``brightline check --world W --requests FILE --out FILE`` command as a subprocess
+(process start and imports included; wall and CPU time, best and median of
+``--check-runs``), and beside it a plain in-memory Python reference in this process
+(the csv module, ``Snapshot.decide`` per row, ``csv.writer``), checks that both decide
+every row alike, and prints both rates and the ratio. Floor: ≥ 1,000,000 rows/s whole
+process (best run).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
 import json
 import os
 import random
+import resource
+import shlex
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections import defaultdict
@@ -34,6 +49,7 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from brightline.errors import InvalidInputError
 from brightline.exports import (
     BASELINE_ID,
     policy_ids,
@@ -42,6 +58,7 @@ from brightline.exports import (
     request_for,
 )
 from brightline.policy import ActionPattern, Mode, Request, Restriction, Snapshot, to_micros
+from brightline.service.offline import load_world_dir
 from brightline.world import Catalog, Directory, Node, Region, Service, World
 
 console = Console()
@@ -312,6 +329,178 @@ def measure_cedar(
     )
 
 
+EXAMPLE_WORLD = Path(__file__).parents[1] / "examples" / "world"
+
+
+def write_request_file(snapshot: Snapshot, path: Path, rows: int, seed: int) -> None:
+    """``rows`` requests over the world's nodes, actions and regions, a time each."""
+    rng = random.Random(seed)
+    world = snapshot.world
+    nodes = sorted(node.id for node in world.directory)
+    actions = sorted((s.id, op) for s in world.catalog.services.values() for op in s.operations)
+    regions = sorted(world.catalog.regions)
+    times = [
+        f"{(NOW - timedelta(days=300) + timedelta(hours=h)):%Y-%m-%dT%H:%M:%SZ}"
+        for h in range(0, 24 * 400, 7)
+    ]
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle, lineterminator="\n")
+        out.writerow(["node", "service", "operation", "region", "time"])
+        for _ in range(rows):
+            out.writerow(
+                [rng.choice(nodes), *rng.choice(actions), rng.choice(regions), rng.choice(times)]
+            )
+
+
+def reference_check_file(snapshot: Snapshot, source: Path, out: Path) -> list[str]:
+    """The plain way, in memory in this process: csv in, one decision a row, csv out."""
+    with source.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    effects = []
+    with out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "node",
+                "service",
+                "operation",
+                "region",
+                "time",
+                "decision",
+                "restrictions",
+                "would_deny",
+                "error",
+            ]
+        )
+        for row in rows:
+            request = (row["node"], row["service"], row["operation"], row["region"])
+            try:
+                at = datetime.fromisoformat(row["time"])
+                decision = snapshot.decide(Request.checked(*request, at))
+            except (InvalidInputError, ValueError) as exc:
+                effects.append("error")
+                writer.writerow([*request, row["time"], "error", "", "", str(exc)])
+                continue
+            effects.append(decision.effect.value)
+            writer.writerow(
+                [
+                    *request,
+                    row["time"],
+                    decision.effect.value,
+                    ";".join(decision.matched),
+                    ";".join(decision.would_deny),
+                    "",
+                ]
+            )
+    return effects
+
+
+def measure_check_file(
+    world_dir: Path, rows: int, runs: int, seed: int, cores: set[int]
+) -> dict[str, float]:
+    snapshot = load_world_dir(world_dir).snapshot()
+    with tempfile.TemporaryDirectory(prefix="brightline-bench-") as tmp:
+        source, out, ref_out = (
+            Path(tmp) / "requests.csv",
+            Path(tmp) / "decided.csv",
+            Path(tmp) / "ref.csv",
+        )
+        with console.status(f"writing {rows:,} requests"):
+            write_request_file(snapshot, source, rows, seed)
+        script = Path(sys.executable).with_name("brightline")
+        launcher = (
+            [str(script)]
+            if script.is_file()
+            else [sys.executable, "-c", "from brightline.cli import main; main()"]
+        )
+        command = [
+            *launcher,
+            "check",
+            "--world",
+            str(world_dir),
+            "--requests",
+            str(source),
+            "--out",
+            str(out),
+            "--at",
+            f"{NOW:%Y-%m-%dT%H:%M:%SZ}",
+        ]
+        console.print(f"command: {shlex.join(command)}", highlight=False, soft_wrap=True)
+        walls, cpus = [], []
+        for run in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(
+                command,
+                check=True,
+                capture_output=True,
+                # Every core the machine gives, as a user's shell would (main() pins one).
+                preexec_fn=lambda: os.sched_setaffinity(0, cores),
+            )
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            console.print(
+                f"  run {run + 1}: {walls[-1]:.2f} s wall, {cpus[-1]:.2f} s CPU "
+                f"→ {rows / walls[-1]:,.0f} rows/s",
+                highlight=False,
+            )
+        with console.status("plain Python reference"):
+            start_cpu, start = time.process_time(), time.perf_counter()
+            effects = reference_check_file(snapshot, source, ref_out)
+            ref_wall, ref_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        with out.open(newline="") as handle:
+            decided = [row["decision"] for row in csv.DictReader(handle)]
+    mismatches = sum(a != b for a, b in zip(decided, effects, strict=True))
+    best = min(walls)
+    return {
+        "file_rows": rows,
+        "file_wall_best_s": best,
+        "file_wall_median_s": statistics.median(walls),
+        "file_cpu_best_s": min(cpus),
+        "file_rate_best": rows / best,
+        "file_rate_median": rows / statistics.median(walls),
+        "file_reference_wall_s": ref_wall,
+        "file_reference_cpu_s": ref_cpu,
+        "file_reference_rate": rows / ref_wall,
+        "file_vs_reference": ref_wall / best,
+        "file_mismatches": mismatches,
+    }
+
+
+def print_check_file(figures: dict[str, float]) -> bool:
+    table = Table(title=f"check --requests — {figures['file_rows']:,.0f} CSV rows, whole process")
+    for column in ("measure", "figure", "floor", ""):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    ok = figures["file_rate_best"] >= 1e6 and figures["file_mismatches"] == 0
+    table.add_row(
+        "brightline check (best)",
+        f"{figures['file_wall_best_s']:.2f} s wall, {figures['file_cpu_best_s']:.2f} s CPU",
+    )
+    table.add_row(
+        "rows/s (best run)",
+        f"{figures['file_rate_best']:,.0f}",
+        "≥ 1,000,000",
+        "[green]ok[/]" if figures["file_rate_best"] >= 1e6 else "[red]MISSED[/]",
+    )
+    table.add_row("rows/s (median run)", f"{figures['file_rate_median']:,.0f}")
+    table.add_row(
+        "plain Python reference (in memory)",
+        f"{figures['file_reference_wall_s']:.2f} s wall, "
+        f"{figures['file_reference_cpu_s']:.2f} s CPU, "
+        f"{figures['file_reference_rate']:,.0f} rows/s",
+    )
+    table.add_row("command vs reference", f"{figures['file_vs_reference']:.1f}×")
+    table.add_row(
+        "rows decided differently",
+        f"{figures['file_mismatches']:,.0f}",
+        "0",
+        "[green]ok[/]" if figures["file_mismatches"] == 0 else "[red]MISSED[/]",
+    )
+    console.print(table)
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -323,7 +512,21 @@ def main() -> int:
     parser.add_argument("--cedar-single-sample", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument("--check-file", action="store_true", help="Only the file of requests.")
+    parser.add_argument("--check-world", type=Path, default=EXAMPLE_WORLD)
+    parser.add_argument("--check-rows", type=int, default=1_000_000)
+    parser.add_argument("--check-runs", type=int, default=3)
     args = parser.parse_args()
+    cores = os.sched_getaffinity(0)
+    if args.check_file:
+        file_figures = measure_check_file(
+            args.check_world, args.check_rows, args.check_runs, args.seed, cores
+        )
+        ok = print_check_file(file_figures)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(file_figures, indent=2))
+        return 0 if ok else 1
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
 
@@ -442,6 +645,11 @@ def main() -> int:
     row("batch vs cedarpy batch", f"{figures['batch_vs_cedar_batch']:.1f}×")
     row("decisions that differ from Cedar", f"{mismatches:,}", "0", mismatches == 0)
     console.print(table)
+    file_figures = measure_check_file(
+        args.check_world, args.check_rows, args.check_runs, args.seed, cores
+    )
+    print_check_file(file_figures)
+    figures.update(file_figures)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))

@@ -18,6 +18,7 @@ PACKAGES = [
     "brightline.charts",
     "brightline.bundle",
     "brightline.web",
+    "brightline.service",
 ]
 
 
@@ -71,3 +72,12 @@ def test_enforcement_loads_no_database_or_web_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_lazy_service_package_names_each_export_once_and_where_it_lives() -> None:
+    """``brightline.service`` imports its names on first use: every name in ``__all__``
+    has a module in ``_EXPORTS`` that defines it, and nothing else is listed."""
+    service = importlib.import_module("brightline.service")
+    assert set(service._EXPORTS) == set(service.__all__)
+    for name, module in service._EXPORTS.items():
+        assert hasattr(importlib.import_module(module), name), f"{module}.{name}"

@@ -1,27 +1,9 @@
-"""The ``brightline`` command. Importing this package registers every command group."""
+"""The ``brightline`` command: ``app`` and its entry point ``main``.
 
-from brightline.cli import (  # noqa: F401  (registration)
-    case,
-    check,
-    db,
-    demo,
-    detect,
-    export,
-    export_clouds,
-    ledger,
-    notify,
-    plan,
-    principals,
-    report,
-    restrict,
-    serve,
-    snapshot,
-    synth,
-    telemetry,
-    validate,
-    witness,
-    world,
-)
+Each command's module is imported when the command is first looked up
+(:data:`brightline.cli.app.COMMANDS`), so that importing this package loads no command.
+"""
+
 from brightline.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -1,20 +1,24 @@
 """The Typer application and the one place where errors become exit codes.
 
-Each command group lives in a module of its own and registers itself on ``app``.
+Each command group lives in a module of its own and registers itself on ``app``. A
+module is imported when its command is first looked up (:data:`COMMANDS`), so that a
+command loads only what it uses: ``brightline check --world`` starts without the
+store, the server or the detection engines. ``brightline --help`` loads them all.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
-from brightline.config import Settings
 from brightline.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -27,13 +31,78 @@ from brightline.errors import (
     StoreUnavailableError,
 )
 
+if TYPE_CHECKING:
+    from typer._click.core import Command, Context
+
+    from brightline.config import Settings
+
+#: Each top-level command, and the modules of ``brightline.cli`` that register it and
+#: its subcommands (a test checks that together they register exactly these names).
+COMMANDS: Final[dict[str, tuple[str, ...]]] = {
+    "apikey": ("principals",),
+    "bootstrap": ("principals",),
+    "case": ("case", "notify"),
+    "check": ("check",),
+    "db": ("db",),
+    "demo": ("demo",),
+    "detect": ("detect",),
+    "export": ("export", "export_clouds"),
+    "ledger": ("ledger", "witness"),
+    "principal": ("principals",),
+    "report": ("report",),
+    "restrict": ("restrict", "plan"),
+    "serve": ("serve",),
+    "snapshot": ("snapshot",),
+    "synth": ("synth",),
+    "telemetry": ("telemetry",),
+    "validate": ("validate",),
+    "world": ("world",),
+}
+#: Every module, in the order that sets the order of ``brightline --help``.
+_MODULE_ORDER: Final = tuple(sorted({m for ms in COMMANDS.values() for m in ms}))
+
+
+def load_commands(*names: str) -> None:
+    """Import the modules that register the commands ``names`` (all when none are given)."""
+    modules = [m for n in names for m in COMMANDS.get(n, ())] if names else _MODULE_ORDER
+    for module in modules:
+        importlib.import_module(f"brightline.cli.{module}")
+
+
+class _Commands(TyperGroup):
+    """The top-level group: looking a command up loads its modules first."""
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            load_commands(cmd_name)
+            self._refresh()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        load_commands()
+        self._refresh()
+        return super().list_commands(ctx)
+
+    def _refresh(self) -> None:
+        built = typer.main.get_command(app)
+        assert isinstance(built, TyperGroup)
+        self.commands = built.commands
+
+
 app = typer.Typer(
     name="brightline",
     help="Hold acceptable-use red lines without reading customer data.",
+    cls=_Commands,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _group() -> None:
+    """Hold acceptable-use red lines without reading customer data."""
+
 
 console = Console()
 err_console = Console(stderr=True)
@@ -85,6 +154,8 @@ def reporting() -> Iterator[None]:
 
 
 def settings() -> Settings:
+    from brightline.config import Settings
+
     return Settings.from_env()
 
 
@@ -108,8 +179,6 @@ def command(
 
 
 def main() -> None:
-    import brightline.cli  # noqa: F401  (registers the commands)
-
     try:
         app()
     except KeyboardInterrupt:

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.padding import Padding
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from brightline.access import Action
-from brightline.cli.app import command, console, settings
+from brightline.cli.app import command, console, err_console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy import Request, Snapshot
 from brightline.service.offline import load_world_dir
-from brightline.service.request_files import decide_file, file_format, read_batches
+
+if TYPE_CHECKING:
+    from brightline.service.request_files import FileSummary
 
 _EFFECT_STYLE = {"allow": "green", "deny": "bold red", "error": "yellow"}
 
@@ -47,11 +47,13 @@ def load_snapshot(
 ) -> Snapshot:
     """The snapshot from world files (offline: no credential), or from the store's
     restrictions in force at ``at``, for a principal whom the table allows ``action``."""
-    from brightline.service.snapshots import compile_snapshot_at, notice_of
+    from brightline.service.notices import notice_of
 
     config = settings()
     if world is not None:
         return load_world_dir(world).snapshot(notice=notice_of(config))
+    from brightline.service.snapshots import compile_snapshot_at
+
     with acting(action, key_file, token_file, config=config) as (store, _):
         return compile_snapshot_at(store, at, notice=notice_of(config)).snapshot
 
@@ -116,6 +118,39 @@ def check(
 
 
 def _decide_file(snapshot: Snapshot, requests: Path, out: Path, at: datetime) -> None:
+    from brightline.service.request_files import REPORTED_ERRORS, decide_file
+
+    if console.is_terminal:
+        summary = _decide_file_watched(snapshot, requests, out, at)
+    else:  # no one watches a bar: rich.progress is not even loaded
+        summary = decide_file(snapshot, requests, out, at=at)
+    counts = ", ".join(f"{v} {k}" for k, v in summary.by_decision.items())
+    console.print(f"{summary.rows} requests decided → {out} ({counts})", highlight=False)
+    errors = summary.by_decision["error"]
+    if errors:
+        shown = "" if errors <= REPORTED_ERRORS else f", the first {REPORTED_ERRORS}"
+        err_console.print(
+            f"{errors} request(s) could not be decided (column error of {out}{shown}):",
+            highlight=False,
+            markup=False,
+        )
+        for problem in summary.errors:
+            err_console.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _decide_file_watched(
+    snapshot: Snapshot, requests: Path, out: Path, at: datetime
+) -> FileSummary:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from brightline.service.request_files import decide_file
+
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -124,22 +159,24 @@ def _decide_file(snapshot: Snapshot, requests: Path, out: Path, at: datetime) ->
     )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"deciding {requests.name}", total=None)
-        summary = decide_file(
+        return decide_file(
             snapshot,
             requests,
             out,
             at=at,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    counts = ", ".join(f"{v} {k}" for k, v in summary.by_decision.items())
-    console.print(f"{summary.rows} requests decided → {out} ({counts})", highlight=False)
 
 
 def _print_file(snapshot: Snapshot, requests: Path, at: datetime, *, as_json: bool) -> None:
     """Small files without --out: each request, its decision and why."""
+    from rich.padding import Padding
+
+    from brightline.service.request_files import RequestFile
+
+    source = RequestFile(requests)
     rows = []
-    _, batches = read_batches(requests)
-    for batch in batches:
+    for batch in source.batches():
         rows.extend(batch.to_pylist())
         if len(rows) > 1000:
             raise InvalidInputError(
@@ -147,11 +184,9 @@ def _print_file(snapshot: Snapshot, requests: Path, at: datetime, *, as_json: bo
             )
     if not as_json:
         console.print(f"[dim]{requests} — snapshot {snapshot.version[:16]}[/]\n", highlight=False)
-    csv = file_format(requests) == "csv"
-    for index, row in enumerate(rows):
-        # A CSV row's line (after the header; request files hold no quoted line breaks),
-        # or a Parquet row's number, so that a bad value is found where it is.
-        place = f"{requests}:{index + 2}" if csv else f"{requests}: row {index + 1}"
+    # A CSV row's line or a Parquet row's number, so that a bad value is found where it is.
+    places = source.places(range(len(rows)))
+    for place, row in zip(places, rows, strict=True):
         moment: datetime | None = at if not row.get("time") else None
         try:
             if moment is None:

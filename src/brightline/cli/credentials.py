@@ -11,6 +11,9 @@ The credential comes from, in this order: ``--key-file FILE``, ``--token-file FI
 ``BRIGHTLINE_API_KEY``, ``BRIGHTLINE_OIDC_TOKEN``. A file readable or writable by group
 or others is refused (like ssh refuses such a private key): a key on disk is the
 principal. Environment variables are read when a command runs, never at import.
+
+The store is imported when a command acts, not with this module: a command that only
+takes the options (``check --world``) starts without it.
 """
 
 from __future__ import annotations
@@ -20,17 +23,17 @@ import stat
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
 from brightline.access import Action, Principal, authorize
 from brightline.cli.app import settings
-from brightline.config import Settings
 from brightline.errors import AuthenticationError, InvalidInputError, Problem
-from brightline.service import Store, open_store
-from brightline.service.access import Authenticator
-from brightline.service.ledger import recording
+
+if TYPE_CHECKING:
+    from brightline.config import Settings
+    from brightline.service import Store
 
 API_KEY_ENV: Final = "BRIGHTLINE_API_KEY"
 OIDC_TOKEN_ENV: Final = "BRIGHTLINE_OIDC_TOKEN"
@@ -108,6 +111,8 @@ def read_credential(
 
 def authenticate(store: Store, config: Settings, credential: str, action: Action) -> Principal:
     """The principal behind ``credential``, if the table lets it do ``action``."""
+    from brightline.service.access import Authenticator
+
     principal = Authenticator(store, config).principal_for(credential)
     authorize(principal, action)
     return principal
@@ -132,6 +137,9 @@ def acting(
     """
     if record and read_only:
         raise ValueError("a command cannot both record a change and open the store read-only")
+    from brightline.service import open_store
+    from brightline.service.ledger import recording
+
     credential = read_credential(key_file, token_file)
     config = config or settings()
     opened: AbstractContextManager[Store] = (

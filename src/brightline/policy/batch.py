@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from brightline.errors import InvalidInputError
+from brightline.policy.columns import empty_strings, from_numpy, int_values, strings
 
 if TYPE_CHECKING:
     from brightline.policy.snapshot import Snapshot
@@ -41,6 +42,8 @@ _I64_MIN: Final = np.iinfo(np.int64).min
 _I64_MAX: Final = np.iinfo(np.int64).max
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 COLUMNS: Final = ("node", "service", "operation", "region")
+_EFFECT_NAMES: Final = strings(["allow", "deny", "error"])
+_SEPARATOR: Final = strings([";"])[0]
 
 
 class BatchEffect(IntEnum):
@@ -56,6 +59,11 @@ class BatchError(IntEnum):
     OPERATION = 3
     REGION = 4
     TIME = 5
+
+    @property
+    def field(self) -> str:
+        """The request column at fault (empty for none)."""
+        return "" if self is BatchError.NONE else self.name.lower()
 
 
 _ERROR_TEXT: Final = {
@@ -96,6 +104,8 @@ class BatchArrays:
     not_before: IntArray
     not_after: IntArray
     enforcing: npt.NDArray[np.bool_]
+    #: Each name column's ids as Arrow text, in code order: a name's code is its index.
+    id_arrays: Mapping[str, pa.StringArray]
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> BatchArrays:
@@ -167,17 +177,17 @@ class BatchArrays:
             not_before=not_before,
             not_after=not_after,
             enforcing=enforcing,
+            id_arrays={
+                "node": strings(node_ids),
+                "service": strings(service_ids),
+                "operation": strings(operation_names),
+                "region": strings(region_ids),
+            },
         )
 
     def encode(self, name: str, column: Any) -> CodeArray:
         """Codes for a name column (strings or codes); unknown or missing → -1."""
-        mapping, size = {
-            "node": (self.node_codes, len(self.node_ids)),
-            "service": (self.service_codes, len(self.service_ids)),
-            "operation": (self.operation_codes, len(self.operation_names)),
-            "region": (self.region_codes, len(self.region_ids)),
-        }[name]
-        return _encode(column, mapping, size)
+        return _encode(column, self.id_arrays[name])
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,24 +231,39 @@ class BatchDecisions:
     def to_arrow(self) -> pa.Table:
         """Columns decision, restrictions and would_deny (ids joined by ";"), error."""
         decision = pa.DictionaryArray.from_arrays(
-            pa.array(self.effect, pa.int8()), pa.array(["allow", "deny", "error"])
+            from_numpy(self.effect, pa.int8()), _EFFECT_NAMES
         ).cast(pa.string())
-        errors: list[str | None] = [None] * len(self)
-        for row in np.flatnonzero(self.error):
-            errors[int(row)] = self.error_message(int(row))
         return pa.table(
             {
                 "decision": decision,
                 "restrictions": self._joined(self.matched_offsets, self.matched),
                 "would_deny": self._joined(self.would_deny_offsets, self.would_deny),
-                "error": pa.array(errors, pa.string()),
+                "error": self._errors(),
             }
         )
 
+    def _errors(self) -> pa.Array:
+        rows = np.flatnonzero(self.error).tolist()
+        if not rows:
+            return pa.nulls(len(self), pa.string())
+        messages = [self.error_message(row) or "" for row in rows]
+        # Distinct messages are few: each row points at one, rows without an error at none.
+        texts = list(dict.fromkeys(messages))
+        index = {text: i for i, text in enumerate(texts)}
+        codes = np.zeros(len(self), dtype=np.int32)
+        codes[rows] = [index[m] for m in messages]
+        present = np.zeros(len(self), dtype=bool)
+        present[rows] = True
+        validity = pa.py_buffer(np.packbits(present, bitorder="little"))
+        indices = pa.Array.from_buffers(pa.int32(), len(self), [validity, pa.py_buffer(codes)])
+        return pa.DictionaryArray.from_arrays(indices, strings(texts)).cast(pa.string())
+
     def _joined(self, offsets: IntArray, codes: CodeArray) -> pa.Array:
-        ids = pa.array(self.restriction_ids[codes] if len(codes) else [], pa.string())
-        lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), ids)
-        return pc.binary_join(lists, ";")
+        if not len(codes):  # no row matched: every row's list is empty
+            return empty_strings(len(self))
+        ids = strings(list(self.restriction_ids)).take(from_numpy(codes, pa.int32()))
+        lists = pa.ListArray.from_arrays(from_numpy(offsets.astype(np.int32), pa.int32()), ids)
+        return pc.binary_join(lists, _SEPARATOR)
 
 
 def decide_batch(snapshot: Snapshot, columns: Any, *, at: datetime | None = None) -> BatchDecisions:
@@ -334,32 +359,36 @@ def _columns(columns: Any) -> dict[str, Any]:
     raise InvalidInputError("requests must be a pyarrow Table/RecordBatch or a mapping of columns")
 
 
-def _encode(column: Any, mapping: Mapping[str, int], size: int) -> CodeArray:
+def _encode(column: Any, ids: pa.StringArray) -> CodeArray:
+    """Codes of a column of names (text or dictionary-encoded text): each name's index in
+    ``ids`` (the engine's sorted ids), found by pyarrow's hash lookup, or -1. A column of
+    integers is taken as codes already."""
     if isinstance(column, np.ndarray) and np.issubdtype(column.dtype, np.integer):
         codes = column.astype(np.int32, copy=False)
-        return np.where((codes >= 0) & (codes < size), codes, -1).astype(np.int32)
+        return np.where((codes >= 0) & (codes < len(ids)), codes, -1).astype(np.int32)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     if not isinstance(column, pa.Array):
         column = pa.array(list(column) if not isinstance(column, np.ndarray) else column.tolist())
     if pa.types.is_integer(column.type):
-        return _encode(column.fill_null(-1).to_numpy(zero_copy_only=False), mapping, size)
+        return _encode(int_values(column, null=-1), ids)
     if pa.types.is_null(column.type):
         return np.full(len(column), -1, dtype=np.int32)
-    if not pa.types.is_dictionary(column.type):
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            raise InvalidInputError(f"expected strings or integer codes, got {column.type}")
-        column = pc.dictionary_encode(column)
-    dictionary = column.dictionary.to_pylist()
-    lookup = np.fromiter(
-        (mapping.get(v, -1) for v in dictionary), dtype=np.int32, count=len(dictionary)
-    )
-    indices = column.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    if not len(lookup):
-        return np.full(len(indices), -1, dtype=np.int32)
-    codes = lookup[np.where(indices >= 0, indices, 0)]
-    codes[indices < 0] = -1
-    return codes.astype(np.int32, copy=False)
+    if pa.types.is_dictionary(column.type):
+        # The few distinct names are looked up, and each row takes its name's code.
+        lookup = _encode(column.dictionary, ids)
+        indices = int_values(column.indices, null=-1)
+        if not len(lookup):
+            return np.full(len(indices), -1, dtype=np.int32)
+        codes = lookup[np.maximum(indices, 0)]
+        codes[indices < 0] = -1
+        return codes
+    if pa.types.is_large_string(column.type):
+        column = column.cast(pa.string())
+    if not pa.types.is_string(column.type):
+        raise InvalidInputError(f"expected strings or integer codes, got {column.type}")
+    found = pc.index_in(column, options=pc.SetLookupOptions(ids))
+    return int_values(found, null=-1).astype(np.int32)
 
 
 def _times(column: Any, n: int, at: datetime | None) -> IntArray:
@@ -380,14 +409,12 @@ def _times(column: Any, n: int, at: datetime | None) -> IntArray:
     if pa.types.is_timestamp(column.type):
         if column.type.tz is None:
             raise InvalidInputError("time column must be timezone-aware (UTC)")
-        column = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    elif pa.types.is_integer(column.type):
-        column = column.cast(pa.int64())
+        column = column.cast(pa.timestamp("us", tz="UTC"))
     elif pa.types.is_null(column.type):
         return np.full(n, default, dtype=np.int64)
-    else:
+    elif not pa.types.is_integer(column.type):
         raise InvalidInputError(f"time column must hold timestamps, got {column.type}")
-    return np.asarray(column.fill_null(default).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return int_values(column, null=default)
 
 
 def _error_messages(error: npt.NDArray[np.uint8], data: Mapping[str, Any]) -> dict[int, str]:
@@ -395,18 +422,12 @@ def _error_messages(error: npt.NDArray[np.uint8], data: Mapping[str, Any]) -> di
     if not rows.size:
         return {}
     out: dict[int, str] = {}
-    names = {
-        BatchError.NODE: "node",
-        BatchError.SERVICE: "service",
-        BatchError.OPERATION: "operation",
-        BatchError.REGION: "region",
-    }
     for row in rows[:100_000].tolist():
         code = BatchError(int(error[row]))
-        field = names.get(code)
-        if field is None:
+        if code is BatchError.TIME:
             out[row] = _ERROR_TEXT[code]
             continue
+        field = code.field
         value = _value(data[field], row)
         if code is BatchError.OPERATION:
             service = _value(data["service"], row)

@@ -50,7 +50,7 @@ from brightline.server.witnessing import keep_witnessed
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.guard import PlanLimits
-from brightline.service.snapshots import notice_of
+from brightline.service.notices import notice_of
 from brightline.store import Store
 from brightline.store.writer_lock import LedgerWriterLock
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from brightline import files
 from brightline.config import Settings
-from brightline.detection import builtin_policy_names
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.limits import load_json
 from brightline.policy import (
@@ -40,12 +39,6 @@ class StoreSnapshot:
 
     def document(self) -> dict[str, Any]:
         return snapshot_document(self.snapshot, at=self.at, world_version=self.world_version)
-
-
-def notice_of(settings: Settings) -> Notice:
-    """How the deployment words denials for customers: its appeal contact, and the public
-    name of each policy (the built-in packs' titles, then the settings' own names)."""
-    return Notice(settings.appeal_contact, {**builtin_policy_names(), **settings.policy_names})
 
 
 def compile_snapshot_at(
