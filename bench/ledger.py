@@ -407,11 +407,11 @@ def _log_sizes(store: object) -> list[tuple[int, int]]:
 
 
 def run_store_audit(url: str | None, leaves: int) -> list[Result]:
-    """``ledger verify`` as the CLI runs it (the tree, then the store audit) over a store
+    """``ledger verify`` as the CLI runs it (the tree checked beside the store audit) over a store
     whose history is ``leaves`` consistent changes (``store_history``); beside it, the
     tree check and the audit alone, and the audit in one process."""
     from brightline.service.ledger import verify_store
-    from brightline.service.store_audit import audit_store
+    from brightline.service.store_audit import audit_beside, audit_store
     from brightline.store import open_store
     from store_history import write_history
 
@@ -439,9 +439,8 @@ def run_store_audit(url: str | None, leaves: int) -> list[Result]:
         single, single_cpu = cpu_timed(lambda: audit_store(store, parallel=False))
         audit, audit_cpu = cpu_timed(lambda: audit_store(store))
 
-        def ledger_verify() -> None:  # as the CLI runs it, without --chain
-            verify_store(store, signer.verifier())
-            audit_store(store)
+        def ledger_verify() -> None:  # as the CLI runs it, without --chain or witnesses
+            audit_beside(store, lambda opened: verify_store(opened, signer.verifier()))
 
         both, both_cpu = cpu_timed(ledger_verify)
     if written is not None and scratch is not None and cached is not None:
