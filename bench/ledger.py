@@ -432,9 +432,7 @@ def run_store_audit(url: str | None, leaves: int) -> list[Result]:
             results.append(Result(f"store history of {size:,} changes", f"cached in {cached}"))
         else:
             seconds, size = timed(lambda: write_history(store, leaves, written))
-            results.append(
-                Result(f"store history of {size:,} changes written", f"{seconds:.1f} s")
-            )
+            results.append(Result(f"store history of {size:,} changes written", f"{seconds:.1f} s"))
         tree, tree_cpu = cpu_timed(lambda: verify_store(store, signer.verifier()))
         single, single_cpu = cpu_timed(lambda: audit_store(store, parallel=False))
         audit, audit_cpu = cpu_timed(lambda: audit_store(store))

@@ -29,8 +29,8 @@ from sqlalchemy.engine import make_url
 from brightline.access import Role
 from brightline.config import Settings
 from brightline.disclosure import Granularity
-from brightline.generalization import TimeGranularity
 from brightline.errors import LedgerIntegrityError
+from brightline.generalization import TimeGranularity
 from brightline.ledger import LedgerEntry, NoteVerifier, generate_key
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.intake import grant_role
@@ -225,7 +225,8 @@ def test_the_tree_check_runs_beside_the_audit(history: Store) -> None:
     verifier = LedgerKeys.of(history.settings).verifier()
     report, audit = audit_beside(history, _tree(verifier))
     assert report.size == audit.entries > 60
-    assert report.root and audit.pending == 0
+    assert report.root
+    assert audit.pending == 0
 
 
 def test_a_tree_check_that_fails_beside_the_audit_comes_first(history: Store) -> None:
@@ -246,7 +247,7 @@ def test_a_tree_check_that_fails_beside_the_audit_comes_first(history: Store) ->
     with pytest.raises(LedgerIntegrityError) as both:
         audit_beside(history, _tree(stranger))
     assert str(both.value) == str(alone.value)
-    with pytest.raises(StoreDivergenceError, match="'data.outcome' differs"):
+    with pytest.raises(StoreDivergenceError, match=r"'data\.outcome' differs"):
         audit_beside(history, _tree(verifier))  # the tree holds: the audit's error
 
 
