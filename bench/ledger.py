@@ -17,7 +17,10 @@ Measures, in one run and over the same entries:
 - ``ledger verify`` with the store audit over a store whose history has ``--audit-leaves``
   changes (1M by default: restriction, case and signal rows written in bulk by
   ``store_history``, each with the outbox event and signed ledger entry the services
-  would have written), next to the audit and the tree check alone (floor: 10 s).
+  would have written), next to the audit and the tree check alone (floor: 10 s). On
+  SQLite (no ``--audit-db``) the store is built once and kept under
+  ``$TMPDIR/brightline-bench-audit``, keyed by its size, ``store_history.py`` and the
+  migrations: a rerun times the audit at once.
 
 Exits 1 when a floor is missed.
 """
@@ -170,7 +173,8 @@ def bench_proofs(tree: TiledTree, size: int, samples: int) -> tuple[list[float],
 
 def cpu_timed(fn: Callable[[], object]) -> tuple[float, str]:
     """Wall seconds, and the CPU time of this process and of the processes it started
-    meanwhile (the audit's second one): what other work on the machine changes little."""
+    meanwhile (the audit's second one; with ``ledger verify``, the tree check's too): what
+    other work on the machine changes little."""
     own, children = time.process_time(), _children_cpu()
     seconds, _ = timed(fn)
     own, children = time.process_time() - own, _children_cpu() - children
