@@ -29,14 +29,17 @@ from sqlalchemy.engine import make_url
 from brightline.access import Role
 from brightline.config import Settings
 from brightline.disclosure import Granularity
+from brightline.errors import LedgerIntegrityError
 from brightline.generalization import TimeGranularity
-from brightline.ledger import LedgerEntry
+from brightline.ledger import LedgerEntry, NoteVerifier, generate_key
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.intake import grant_role
 from brightline.service.ledger import keygen, private_record, sync, sync_ledger
+from brightline.service.ledger_keys import LedgerKeys
 from brightline.service.ledger_seal import seal_and_restart
+from brightline.service.ledger_verify import VerifyReport, verify_store
 from brightline.service.records import restriction_record
-from brightline.service.store_audit import StoreDivergenceError, audit_store
+from brightline.service.store_audit import StoreDivergenceError, audit_beside, audit_store
 from brightline.service.store_audit_checks import Where, check_entry, compare
 from brightline.store import Store, StoredEvent, append_outbox, open_store
 from brightline.store.history import LoggedEntry, log_sizes, logged_entries
@@ -206,6 +209,46 @@ def test_events_not_yet_logged_are_audited_against_their_rows(history: Store) ->
     assert "not yet logged" in str(error)
     assert "its row gives another payload: 'principal' differs" in str(error)
     assert "mallory" not in str(error)  # records are private: where, never what
+
+
+# -- the tree check beside the audit (ledger verify) --------------------------------------------
+
+
+def _tree(verifier: NoteVerifier) -> Callable[[Store], VerifyReport]:
+    return lambda store: verify_store(store, verifier)
+
+
+def test_the_tree_check_runs_beside_the_audit(history: Store) -> None:
+    """``ledger verify``: the tree checked in another process while this one audits (a
+    SQLite file, or PostgreSQL, can be opened by both); both reports come back."""
+    assert history.settings is not None
+    verifier = LedgerKeys.of(history.settings).verifier()
+    report, audit = audit_beside(history, _tree(verifier))
+    assert report.size == audit.entries > 60
+    assert report.root
+    assert audit.pending == 0
+
+
+def test_a_tree_check_that_fails_beside_the_audit_comes_first(history: Store) -> None:
+    """Its error is raised as if it had run first: whether the audit passes or not."""
+    assert history.settings is not None
+    verifier = LedgerKeys.of(history.settings).verifier()
+    stranger = generate_key("stranger.example/ledger").verifier()
+    with pytest.raises(LedgerIntegrityError) as alone:
+        verify_store(history, stranger)
+    with pytest.raises(LedgerIntegrityError) as beside:
+        audit_beside(history, _tree(stranger))
+    assert str(beside.value) == str(alone.value)
+    assert not isinstance(beside.value, StoreDivergenceError)
+    [(outbox_id, payload)] = _outbox(history, "case.appeal-decided")
+    payload["data"]["outcome"] = "upheld"
+    with history.engine.begin() as connection:  # now the audit fails too
+        _rewrite(connection, outbox_id, payload)
+    with pytest.raises(LedgerIntegrityError) as both:
+        audit_beside(history, _tree(stranger))
+    assert str(both.value) == str(alone.value)
+    with pytest.raises(StoreDivergenceError, match=r"'data\.outcome' differs"):
+        audit_beside(history, _tree(verifier))  # the tree holds: the audit's error
 
 
 # -- tampers ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from brightline.cli.app import app, command, console, settings
 from brightline.cli.credentials import KeyFile, TokenFile, acting
 from brightline.cli.witness_options import WitnessKeys, WitnessQuorumOption
 from brightline.errors import InvalidInputError, Problem
-from brightline.ledger import read_verifier
+from brightline.ledger import Cosignature, read_verifier
 from brightline.service.ledger import (
     DEFAULT_ORIGIN,
     LedgerKeys,
@@ -33,8 +33,9 @@ from brightline.service.ledger import (
 from brightline.service.ledger_keys import sealed_verifiers
 from brightline.service.ledger_seal import log_verifier, seal_and_restart
 from brightline.service.ledger_verify import VerifyReport, verify_chain, verify_tiles_chain
-from brightline.service.store_audit import audit_store
+from brightline.service.store_audit import audit_beside
 from brightline.service.witnessing import witness_quorum, witnessed_store, witnessed_tiles
+from brightline.store import Store
 
 ledger_app = typer.Typer(
     help="The public, append-only log of every state change.", no_args_is_help=True
@@ -236,13 +237,21 @@ def verify(
                     "logs them): run `brightline ledger sync`",
                     highlight=False,
                 )
-            if chain:
-                reports = verify_chain(store, key, sealed=sealed, older=older)
-            else:
-                reports = (verify_store(store, key, older=older),)
-            cosigned = witnessed_store(store, key, witnesses)
-            if not no_store_audit:
-                audited = audit_store(store, granularity=granularity_of(config)).notes()
+
+            def checked(opened: Store) -> tuple[tuple[VerifyReport, ...], tuple[Cosignature, ...]]:
+                if chain:
+                    trees = verify_chain(opened, key, sealed=sealed, older=older)
+                else:
+                    trees = (verify_store(opened, key, older=older),)
+                return trees, witnessed_store(opened, key, witnesses)
+
+            if no_store_audit:
+                reports, cosigned = checked(store)
+            else:  # the store audit while another process checks the tree
+                (reports, cosigned), audit = audit_beside(
+                    store, checked, granularity=granularity_of(config)
+                )
+                audited = audit.notes()
     for index, report in enumerate(reports):
         what = f"{report.origin} ({report.source})" if chain else report.source
         console.print(f"[green]verified[/] {what}: {report.size} entries", highlight=False)

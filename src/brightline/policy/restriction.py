@@ -130,9 +130,11 @@ def format_time(value: datetime | None) -> str | None:
     if value is None:
         return None
     # isoformat gives the same text several times faster (the store audit formats every
-    # event's time), but pads years to four digits where strftime does not.
+    # event's time), but pads years to four digits where strftime does not. The date's
+    # and the time's, each without a zone, take half the time of the aware datetime's
+    # (which formats its "+00:00" only for it to be cut).
     if value.tzinfo is UTC and value.year >= 1000:
-        return value.isoformat()[:-6] + "Z"  # without its "+00:00"
+        return f"{value.date().isoformat()}T{value.time().isoformat()}Z"
     value = value.astimezone(UTC)
     if value.year >= 1000:
         return value.replace(tzinfo=None).isoformat() + "Z"

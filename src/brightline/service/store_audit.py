@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -167,6 +167,62 @@ def audit_store(
         return _Audit(session, granularity, now).run()
 
 
+def audit_beside(
+    store: Store,
+    check: Callable[[Store], _T],
+    *,
+    granularity: Granularity | None = None,
+    now: datetime | None = None,
+) -> tuple[_T, StoreAuditReport]:
+    """``check(store)`` (the tree checks, say: ``ledger verify`` runs them first) and the
+    store audit, at the same time: the check in a forked process, with its own connection,
+    while this one audits. The check's failure comes first, as if it had run first: where
+    it fails in the other process, it runs again here, which raises its own error. Its
+    result must pickle. Run one after the other where no other process can open the store
+    (SQLite in memory)."""
+    url = _url_for_another_process(store)
+    if url is None:
+        return check(store), audit_store(store, granularity=granularity, now=now)
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_check_process, args=(sending, url, store.read_only, check), daemon=True
+    )
+    child.start()
+    sending.close()
+    try:
+        try:
+            report = audit_store(store, granularity=granularity, now=now)
+        except BrightlineError:
+            if _received(receiving) is None:  # the check failed: its error comes first
+                check(store)
+            raise
+        checked = _received(receiving)
+    finally:
+        child.join()
+        receiving.close()
+    if checked is None:  # the check failed, or its process died: here it says why
+        return check(store), report
+    return checked[0], report
+
+
+def _check_process(
+    sending: Connection, url: str, read_only: bool, check: Callable[[Store], object]
+) -> None:
+    """:func:`audit_beside`'s other process: ``(result,)``, or None where the check raised."""
+    gc.disable()
+    try:
+        store = open_store(url, migrate=False, read_only=read_only)
+        try:
+            answer = (check(store),)
+        finally:
+            store.close()
+        sending.send(answer)
+    except Exception:  # any failure (or a result that does not pickle): the caller runs
+        sending.send(None)  # the check again, which names it
+    sending.close()
+
+
 def _url_for_another_process(store: Store) -> str | None:
     """The store's URL, password included, unless another process cannot open the same
     database (SQLite in memory) or cannot be forked off this one."""
@@ -262,12 +318,12 @@ def _second_process(
     sending.close()
 
 
-def _received(receiving: Connection) -> _Second | None:
+def _received(receiving: Connection) -> Any:
+    """The other process's answer; None where it died (the caller's own run says why)."""
     try:
-        answer: _Second | None = receiving.recv()
-    except EOFError:  # the second process died: the walk in one process will say why
+        return receiving.recv()
+    except EOFError:
         return None
-    return answer
 
 
 @contextmanager

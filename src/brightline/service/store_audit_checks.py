@@ -152,7 +152,7 @@ def check_entry(where: Where, entry: LoggedEntry, record: OutboxRecord | None) -
         rebuilt = fast_json({**record.payload, "outbox_event": where.event_id})
     if rebuilt is not None:
         digest = hashlib.sha256(entry.salt + rebuilt).hexdigest().encode()
-        ending = b',"type":"' + where.event_type.encode() + b'","v":1}'
+        ending = _ENDINGS.get(where.event_type) or _ending(where.event_type)
         if (
             public[15:79] == digest
             and public.endswith(ending)
@@ -160,6 +160,17 @@ def check_entry(where: Where, entry: LoggedEntry, record: OutboxRecord | None) -
         ):
             return
     check_entry_exactly(where, entry)
+
+
+#: The end of a canonical public form of each type (``_ending``), made once per type.
+_ENDINGS: dict[str, bytes] = {}
+
+
+def _ending(event_type: str) -> bytes:
+    ending = b',"type":"' + event_type.encode() + b'","v":1}'
+    if len(_ENDINGS) < 1_000:  # types are few; a store of junk types must not fill memory
+        _ENDINGS[event_type] = ending
+    return ending
 
 
 def check_entry_exactly(where: Where, entry: LoggedEntry) -> None:
