@@ -9,11 +9,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Final
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -100,10 +101,12 @@ def create_app(
     signer: NoteSigner,
     *,
     plan_limits: PlanLimits | None = None,
+    fast_decisions: bool = True,
 ) -> FastAPI:
     """The API and the console over an open store; ``signer`` signs bundles and ledger
     checkpoints; ``plan_limits`` is the blast-radius guard for decisions made in the
-    console (the settings' if None)."""
+    console (the settings' if None). ``fast_decisions`` False serves every single
+    decision through its FastAPI route (:mod:`brightline.api.fast_decisions`)."""
     state = AppState(
         settings=settings,
         store=store,
@@ -133,7 +136,7 @@ def create_app(
             # it end before whoever opened the store closes it.
             await run_in_threadpool(wait_for_refresh, state)
 
-    app = FastAPI(
+    app = _Served(
         title="Brightline",
         version=__version__,
         description="Decisions, signed bundles, restrictions, cases and the ledger.",
@@ -177,9 +180,12 @@ def create_app(
             status_code=422,
         )
 
-    # Added first, so inside Envelope: its refusals get request ids and headers too.
+    # Inside Envelope (_Served): its refusals get request ids and headers too.
     app.add_middleware(JsonBodyBounds, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(Envelope)
+    if fast_decisions:
+        from brightline.api.fast_decisions import FastDecisions
+
+        app.fast_path = lambda inner: FastDecisions(inner, state=state)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -223,6 +229,21 @@ def create_app(
     return app
 
 
+class _Served(FastAPI):
+    """FastAPI with the :class:`Envelope` around everything, FastAPI's own handling
+    (telemetry, error pages, body limits) included, and ``fast_path`` (if set) between
+    the two: a request the fast path answers costs its own work and the envelope's."""
+
+    fast_path: Callable[[ASGIApp], ASGIApp] | None = None
+    _outer: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._outer is None:
+            inner = super().__call__
+            self._outer = Envelope(inner if self.fast_path is None else self.fast_path(inner))
+        await self._outer(scope, receive, send)
+
+
 _TOO_LARGE: Final = json.dumps(
     {
         "error": "InvalidInputError",
@@ -235,8 +256,9 @@ _HEADERS: Final = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
 
 class Envelope:
     """Around every request: a request id, the body-size limit, security headers and one
-    JSON log line. Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which would
-    cost more per call than deciding does."""
+    JSON log line (also when the request failed: status 500). Plain ASGI rather than
+    Starlette's ``BaseHTTPMiddleware``, which would cost more per call than deciding
+    does."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -246,7 +268,7 @@ class Envelope:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or os.urandom(16).hex()
         extra = [*_HEADERS, (b"x-request-id", request_id.encode("latin-1"))]
         started = time.perf_counter()
         status = 500
@@ -259,27 +281,37 @@ class Envelope:
             await send(message)
 
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            await send_with_headers(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send_with_headers({"type": "http.response.body", "body": _TOO_LARGE})
-        else:
-            await self.app(scope, receive, send_with_headers)
-        principal = scope.get("state", {}).get("principal")
-        log.info(
-            json.dumps(
-                {
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 3),
-                    "principal": principal.name if principal is not None else None,
-                }
-            )
-        )
+        try:
+            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send_with_headers({"type": "http.response.body", "body": _TOO_LARGE})
+            else:
+                await self.app(scope, receive, send_with_headers)
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                principal = scope.get("state", {}).get("principal")
+                line = _log_line(
+                    {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 3),
+                        "principal": principal.name if principal is not None else None,
+                    }
+                )
+                # log.info(line), less the search of the stack for the caller: it is here.
+                log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, None, None))
+
+
+def _log_line(fields: dict[str, object]) -> str:
+    try:
+        return orjson.dumps(fields).decode()
+    except TypeError:  # text orjson refuses (a lone surrogate): the slower, laxer encoder
+        return json.dumps(fields)
