@@ -38,6 +38,7 @@ from brightline.errors import (
 )
 from brightline.ledger import NoteSigner
 from brightline.server.bodies import JsonBodyBounds
+from brightline.server.push import ChangeSignal, start_listener
 from brightline.server.state import (
     AppState,
     Metrics,
@@ -102,11 +103,14 @@ def create_app(
     *,
     plan_limits: PlanLimits | None = None,
     fast_decisions: bool = True,
+    signal: ChangeSignal | None = None,
 ) -> FastAPI:
     """The API and the console over an open store; ``signer`` signs bundles and ledger
     checkpoints; ``plan_limits`` is the blast-radius guard for decisions made in the
     console (the settings' if None). ``fast_decisions`` False serves every single
-    decision through its FastAPI route (:mod:`brightline.api.fast_decisions`)."""
+    decision through its FastAPI route (:mod:`brightline.api.fast_decisions`).
+    ``signal`` says when the server looks at the store again (:mod:`~.push`; the default
+    polls as fast as it does without pushed changes)."""
     state = AppState(
         settings=settings,
         store=store,
@@ -115,12 +119,21 @@ def create_app(
         authenticator=Authenticator(store, settings),
         limiter=RateLimiter(settings.admin_rate_per_minute),
         metrics=Metrics(),
+        signal=signal or ChangeSignal(),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.changed = asyncio.Condition()
-        await run_in_threadpool(refresh, state)
+        state.signal.bind()
+        # The listener wakes the loop once connected: what commits meanwhile is not lost.
+        listener = start_listener(store, state.signal, timeout=settings.db_timeout)
+        try:
+            await run_in_threadpool(refresh, state)
+        except BaseException:
+            if listener is not None:
+                await run_in_threadpool(listener.stop)
+            raise
         state.ready = True
         stop = asyncio.Event()
         tasks = [asyncio.create_task(keep_current(state, stop))]
@@ -132,6 +145,8 @@ def create_app(
             stop.set()  # a round under way finishes first (the store bounds its waits)
             for task in tasks:
                 await task
+            if listener is not None:
+                await run_in_threadpool(listener.stop)
             # A refresh the task left running in a worker thread holds a connection: let
             # it end before whoever opened the store closes it.
             await run_in_threadpool(wait_for_refresh, state)
@@ -307,7 +322,7 @@ class Envelope:
                     }
                 )
                 # log.info(line), less the search of the stack for the caller: it is here.
-                log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, None, None))
+                log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
 
 
 def _log_line(fields: dict[str, object]) -> str:

@@ -11,7 +11,6 @@ bundle in force and the credentials already checked are in memory, kept current 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import threading
@@ -33,6 +32,7 @@ from brightline.errors import (
     StoreUnavailableError,
 )
 from brightline.ledger import NoteSigner
+from brightline.server.push import ChangeSignal
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.ledger import granularity_of, pending, sync_ledger
@@ -40,7 +40,6 @@ from brightline.store import DatabaseWait, Store, watching
 
 log = logging.getLogger("brightline.api")
 
-REFRESH_SECONDS: Final = 0.1
 #: How often a request waiting for store work looks whether that work waits too long.
 _WATCH_SECONDS: Final = 0.05
 
@@ -153,6 +152,8 @@ class AppState:
     limiter: RateLimiter
     metrics: Metrics
     changed: asyncio.Condition | None = None
+    #: When to look at the store again: pushed changes, else the poll.
+    signal: ChangeSignal = field(default_factory=ChangeSignal)
     ready: bool = False
     #: Whether the database answered the last time the server asked; while it does not,
     #: a credential the server has not checked yet is refused at once (503).
@@ -279,13 +280,12 @@ def _refresh(state: AppState) -> bool:
 
 
 async def keep_current(state: AppState, stop: asyncio.Event) -> None:
-    """Refresh every REFRESH_SECONDS until ``stop`` is set. Never cancelled in the middle
-    of a refresh: its worker thread would go on after the server stopped, holding a
-    connection of a store about to be closed."""
+    """Refresh whenever ``state.signal`` says (a change pushed, or the poll is due) until
+    ``stop`` is set. Never cancelled in the middle of a refresh: its worker thread would
+    go on after the server stopped, holding a connection of a store about to be closed."""
     assert state.changed is not None
     while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=REFRESH_SECONDS)
+        await state.signal.wait(stop)
         if stop.is_set():
             return
         try:
