@@ -141,6 +141,8 @@ def test_a_rolled_back_change_is_not_heard_and_a_committed_one_is(store: Store) 
 
 
 def test_sqlite_does_not_push(tmp_path: Path) -> None:
-    with open_store(f"sqlite:///{tmp_path / 'b.db'}") as store:
-        with pytest.raises(StoreUnavailableError, match="does not push changes"):
-            ChangeListener(store, timeout=1)
+    with (
+        open_store(f"sqlite:///{tmp_path / 'b.db'}") as store,
+        pytest.raises(StoreUnavailableError, match="does not push changes"),
+    ):
+        ChangeListener(store, timeout=1)

@@ -63,17 +63,23 @@ class FastDecisions:
         ):
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        size = 0
-        more = True
-        while more and size <= MAX_FAST_BODY:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            messages.append(message)
-            size += len(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-        answer = None if more else self._answer(scope, messages)
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return
+        messages = [message]
+        body: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if more:  # a body in several pieces: read on, up to the limit
+            size = len(body)
+            while more and size <= MAX_FAST_BODY:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                messages.append(message)
+                size += len(message.get("body", b""))
+                more = bool(message.get("more_body", False))
+            body = b"".join(m.get("body", b"") for m in messages)
+        answer = None if more or len(body) > MAX_FAST_BODY else self._answer(scope, body)
         if answer is None:
             self.state.metrics.decision_fallbacks.inc()
             await self.app(scope, _replay(messages, receive), send)
@@ -87,7 +93,7 @@ class FastDecisions:
         )
         await send({"type": "http.response.body", "body": answer})
 
-    def _answer(self, scope: Scope, messages: list[Message]) -> bytes | None:
+    def _answer(self, scope: Scope, body: bytes) -> bytes | None:
         """The route's answer to this request, or None if the route must give it."""
         api_key = authorization = content_type = None
         for name, value in scope["headers"]:
@@ -105,7 +111,7 @@ class FastDecisions:
         if principal is None or not may(principal.roles, Action.REQUEST_DECISION):
             return None
         scope.setdefault("state", {})["principal"] = principal  # for the log line
-        request = _request(b"".join(m.get("body", b"") for m in messages))
+        request = _request(body)
         if request is None:
             return None
         try:
