@@ -17,14 +17,21 @@ from brightline.server.state import AppState, app_state, store_call
 
 def credential(request: Request) -> str:
     """The API key or bearer token the request carries; AuthenticationError if none."""
-    token = request.headers.get("x-api-key")
+    token = token_of(request.headers.get("x-api-key"), request.headers.get("authorization"))
     if token is None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and value:
-            token = value.strip()
-    if not token:
         raise AuthenticationError("credentials required: an API key or an OIDC bearer token")
     return token
+
+
+def token_of(api_key: str | None, authorization: str | None) -> str | None:
+    """The credential named by an ``X-API-Key`` header, else by ``Authorization: Bearer``
+    (the first of each header); None if neither names one."""
+    token = api_key
+    if token is None:
+        scheme, _, value = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and value:
+            token = value.strip()
+    return token or None
 
 
 def require(

@@ -21,9 +21,9 @@ from brightline.access import Action, Principal
 from brightline.api.auth import require
 from brightline.bundle import CURRENT_HEADER, encode_header
 from brightline.errors import AccessDeniedError, InvalidInputError, Problem
-from brightline.policy import BatchEffect, Decision, format_time, to_micros
+from brightline.policy import BatchEffect, format_time, to_micros
 from brightline.policy import Request as DecisionRequest
-from brightline.server.state import store_call
+from brightline.server.state import AppState, store_call
 from brightline.service.decision_logs import DecisionCount, DecisionLogReport, record_report
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -104,28 +104,30 @@ _BATCH_SCHEMA: Final = {
 
 @router.post("/decisions", response_model=DecisionOut, summary="Decide one request")
 async def decide_one(body: DecisionIn, request: Request, _: Decider) -> DecisionOut:
-    state = request.app.state.brightline
-    snapshot = state.keeper.current.snapshot
+    """Served by :mod:`brightline.api.fast_decisions` for well-formed requests from known
+    credentials; this route answers the others (and documents the schema)."""
     at = body.time.astimezone(UTC) if body.time is not None else datetime.now(UTC)
+    request_ = DecisionRequest(body.node, body.service, body.operation, body.region, at)
+    return DecisionOut.model_validate(decide_answer(request.app.state.brightline, request_))
+
+
+def decide_answer(state: AppState, request: DecisionRequest) -> dict[str, Any]:
+    """Decide ``request`` on the bundle in force, count it in the metrics and give the
+    answer (DecisionOut's fields, in order): one rule for both ways ``POST /v1/decisions``
+    is served. Raises as :meth:`Snapshot.decide` does (an unknown name is an error)."""
     started = time.perf_counter()
-    decision = snapshot.decide(
-        DecisionRequest(body.node, body.service, body.operation, body.region, at)
-    )
+    decision = state.keeper.current.snapshot.decide(request)
     state.metrics.latency.observe(time.perf_counter() - started)
-    state.metrics.decisions.labels(effect=decision.effect.value).inc()
-    return DecisionOut(
-        effect=decision.effect.value,
-        restrictions=list(decision.matched),
-        would_deny=list(decision.would_deny),
-        version=decision.version,
-        explanation=decision.explain(),
-        customer_notice=customer_notice_out(decision),
-    )
-
-
-def customer_notice_out(decision: Decision) -> CustomerNoticeOut | None:
+    state.metrics.decision_counts[decision.effect.value].inc()
     notice = decision.customer_notice()
-    return None if notice is None else CustomerNoticeOut(**notice.to_json())
+    return {
+        "effect": decision.effect.value,
+        "restrictions": list(decision.matched),
+        "would_deny": list(decision.would_deny),
+        "version": decision.version,
+        "explanation": decision.explain(),
+        "customer_notice": None if notice is None else notice.to_json(),
+    }
 
 
 def _columns(body: Any) -> tuple[dict[str, Any], int]:

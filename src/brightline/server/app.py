@@ -9,11 +9,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Final
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -37,6 +38,7 @@ from brightline.errors import (
 )
 from brightline.ledger import NoteSigner
 from brightline.server.bodies import JsonBodyBounds
+from brightline.server.push import ChangeSignal, start_listener
 from brightline.server.state import (
     AppState,
     Metrics,
@@ -102,10 +104,15 @@ def create_app(
     signer: NoteSigner,
     *,
     plan_limits: PlanLimits | None = None,
+    fast_decisions: bool = True,
+    signal: ChangeSignal | None = None,
 ) -> FastAPI:
     """The API and the console over an open store; ``signer`` signs bundles and ledger
     checkpoints; ``plan_limits`` is the blast-radius guard for decisions made in the
-    console (the settings' if None)."""
+    console (the settings' if None). ``fast_decisions`` False serves every single
+    decision through its FastAPI route (:mod:`brightline.api.fast_decisions`).
+    ``signal`` says when the server looks at the store again (:mod:`~.push`; the default
+    polls as fast as it does without pushed changes)."""
     state = AppState(
         settings=settings,
         store=store,
@@ -115,12 +122,21 @@ def create_app(
         limiter=RateLimiter(store, settings.admin_rate_per_minute),
         metrics=Metrics(),
         ledger_writer=LedgerWriterLock(store),
+        signal=signal or ChangeSignal(),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.changed = asyncio.Condition()
-        await run_in_threadpool(refresh, state)
+        state.signal.bind()
+        # The listener wakes the loop once connected: what commits meanwhile is not lost.
+        listener = start_listener(store, state.signal, timeout=settings.db_timeout)
+        try:
+            await run_in_threadpool(refresh, state)
+        except BaseException:
+            if listener is not None:
+                await run_in_threadpool(listener.stop)
+            raise
         state.ready = True
         stop = asyncio.Event()
         tasks = [asyncio.create_task(keep_current(state, stop))]
@@ -132,13 +148,15 @@ def create_app(
             stop.set()  # a round under way finishes first (the store bounds its waits)
             for task in tasks:
                 await task
+            if listener is not None:
+                await run_in_threadpool(listener.stop)
             # A refresh the task left running in a worker thread holds a connection: let
             # it end before whoever opened the store closes it.
             await run_in_threadpool(wait_for_refresh, state)
             if state.ledger_writer is not None:
                 state.ledger_writer.close()  # another server on the database takes over
 
-    app = FastAPI(
+    app = _Served(
         title="Brightline",
         version=__version__,
         description="Decisions, signed bundles, restrictions, cases and the ledger.",
@@ -182,9 +200,12 @@ def create_app(
             status_code=422,
         )
 
-    # Added first, so inside Envelope: its refusals get request ids and headers too.
+    # Inside Envelope (_Served): its refusals get request ids and headers too.
     app.add_middleware(JsonBodyBounds, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(Envelope)
+    if fast_decisions:
+        from brightline.api.fast_decisions import FastDecisions
+
+        app.fast_path = lambda inner: FastDecisions(inner, state=state)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -229,6 +250,21 @@ def create_app(
     return app
 
 
+class _Served(FastAPI):
+    """FastAPI with the :class:`Envelope` around everything, FastAPI's own handling
+    (telemetry, error pages, body limits) included, and ``fast_path`` (if set) between
+    the two: a request the fast path answers costs its own work and the envelope's."""
+
+    fast_path: Callable[[ASGIApp], ASGIApp] | None = None
+    _outer: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._outer is None:
+            inner = super().__call__
+            self._outer = Envelope(inner if self.fast_path is None else self.fast_path(inner))
+        await self._outer(scope, receive, send)
+
+
 _TOO_LARGE: Final = json.dumps(
     {
         "error": "InvalidInputError",
@@ -237,22 +273,31 @@ _TOO_LARGE: Final = json.dumps(
     }
 ).encode()
 _HEADERS: Final = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+#: Request log lines are written together: at most this many ...
+LOG_BATCH: Final = 256
+#: ... at most this many seconds after the request.
+LOG_FLUSH_SECONDS: Final = 0.1
 
 
 class Envelope:
     """Around every request: a request id, the body-size limit, security headers and one
-    JSON log line. Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which would
-    cost more per call than deciding does."""
+    JSON log line (also when the request failed: status 500), written in batches
+    (:class:`_RequestLog`). Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``,
+    which would cost more per call than deciding does."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.requests = _RequestLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._flushing(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or os.urandom(16).hex()
         extra = [*_HEADERS, (b"x-request-id", request_id.encode("latin-1"))]
         started = time.perf_counter()
         status = 500
@@ -265,27 +310,73 @@ class Envelope:
             await send(message)
 
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            await send_with_headers(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send_with_headers({"type": "http.response.body", "body": _TOO_LARGE})
-        else:
-            await self.app(scope, receive, send_with_headers)
-        principal = scope.get("state", {}).get("principal")
-        log.info(
-            json.dumps(
-                {
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 3),
-                    "principal": principal.name if principal is not None else None,
-                }
-            )
-        )
+        try:
+            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send_with_headers({"type": "http.response.body", "body": _TOO_LARGE})
+            else:
+                await self.app(scope, receive, send_with_headers)
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                principal = scope.get("state", {}).get("principal")
+                self.requests.add(
+                    _log_line(
+                        {
+                            "request_id": request_id,
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round((time.perf_counter() - started) * 1000, 3),
+                            "principal": principal.name if principal is not None else None,
+                        }
+                    )
+                )
+
+    def _flushing(self, send: Send) -> Send:
+        """``send`` for the lifespan: the lines still held are written before shutdown."""
+
+        async def send_flushed(message: Message) -> None:
+            if message["type"].startswith("lifespan.shutdown."):
+                self.requests.flush()
+            await send(message)
+
+        return send_flushed
+
+
+class _RequestLog:
+    """The request log: lines held and written to ``log`` (INFO) together, up to
+    :data:`LOG_BATCH` lines at most :data:`LOG_FLUSH_SECONDS` late — as nginx's
+    ``access_log … buffer= flush=`` does. A log record (and a write) per request would
+    cost as much as the request itself at gateway rates."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, line: str) -> None:
+        self._lines.append(line)
+        if len(self._lines) >= LOG_BATCH:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(LOG_FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._lines:
+            lines, self._lines = self._lines, []
+            log.info("\n".join(lines))
+
+
+def _log_line(fields: dict[str, object]) -> str:
+    try:
+        return orjson.dumps(fields).decode()
+    except TypeError:  # text orjson refuses (a lone surrogate): the slower, laxer encoder
+        return json.dumps(fields)
