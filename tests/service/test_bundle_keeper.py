@@ -16,6 +16,7 @@ import pytest
 from brightline.bundle import LedgerProof, LogState, log_key_only, open_current, verify_logged
 from brightline.errors import LedgerIntegrityError, StoreUnavailableError
 from brightline.ledger import generate_key
+from brightline.policy import Notice
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.bundles import BundleKeeper
 from brightline.service.ledger import disclose, ledger_status, sync_ledger
@@ -174,8 +175,10 @@ def test_servers_on_one_store_issue_each_version_once_and_serve_the_same_bundle(
     world_store: Store,
 ) -> None:
     """Three servers' keepers: whichever compiles a version first issues it; the others
-    rebuild the same bundle from its event, and each serves it once the log holds it."""
-    keepers = [BundleKeeper(world_store, SIGNER) for _ in range(3)]
+    rebuild the same bundle from its event, and each serves it once the log holds it
+    (worded with the deployment's notice, which the bundle carries)."""
+    notice = Notice("appeals@provider.example", {"mass-surveillance": "Mass surveillance"})
+    keepers = [BundleKeeper(world_store, SIGNER, notice=notice) for _ in range(3)]
     assert all(k.refresh(now=T + timedelta(seconds=i)) for i, k in enumerate(keepers))
     sync_ledger(world_store, signer=SIGNER, now=T)
     assert all(k.publish(now=T) for k in keepers)

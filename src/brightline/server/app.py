@@ -39,12 +39,12 @@ from brightline.errors import (
 from brightline.ledger import NoteSigner
 from brightline.server.bodies import JsonBodyBounds
 from brightline.server.push import ChangeSignal, start_listener
+from brightline.server.replicas import first_refresh
 from brightline.server.state import (
     AppState,
     Metrics,
     RateLimiter,
     keep_current,
-    refresh,
     store_call,
     wait_for_refresh,
 )
@@ -132,7 +132,7 @@ def create_app(
         # The listener wakes the loop once connected: what commits meanwhile is not lost.
         listener = start_listener(store, state.signal, timeout=settings.db_timeout)
         try:
-            await run_in_threadpool(refresh, state)
+            await first_refresh(state)
         except BaseException:
             if listener is not None:
                 await run_in_threadpool(listener.stop)

@@ -12,6 +12,8 @@ import logging
 import time
 from typing import Final
 
+from starlette.concurrency import run_in_threadpool
+
 from brightline.errors import StoreUnavailableError
 from brightline.server.state import AppState, refresh, store_call
 from brightline.service.ledger import ledger_position
@@ -46,3 +48,23 @@ async def follow_writer(state: AppState) -> bool:
         return False
     log.warning(json.dumps({"event": "follow-writer-timed-out", "seconds": FOLLOW_SECONDS}))
     return False
+
+
+#: How long a server that does not write the ledger waits, as it starts, for the writer
+#: to log the first bundle (servers started together on a fresh store).
+START_SECONDS: Final = 30.0
+
+
+async def first_refresh(state: AppState) -> None:
+    """The refresh a server starts with. A server that does not write the ledger may find
+    no bundle logged yet (the writer started a moment before it): it refreshes again until
+    one is, for up to START_SECONDS; the writer raises at once, as a single server does."""
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            await run_in_threadpool(refresh, state)
+            return
+        except StoreUnavailableError:
+            if state.writes_ledger or time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(_LOOK_SECONDS * 5)

@@ -209,7 +209,7 @@ class BundleKeeper:
             serial = int(data["serial"])
         except (KeyError, TypeError, ValueError):
             return None
-        stored = compile_snapshot_at(self._store, issued_at)
+        stored = compile_snapshot_at(self._store, issued_at, notice=self._notice)
         if stored.snapshot.version != version:
             return None
         bundle = build_bundle(
