@@ -136,6 +136,8 @@ def create_app(
         except BaseException:
             if listener is not None:
                 await run_in_threadpool(listener.stop)
+            if state.ledger_writer is not None:
+                state.ledger_writer.close()  # its connection is not left to the collector
             raise
         state.ready = True
         stop = asyncio.Event()

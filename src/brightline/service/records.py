@@ -68,17 +68,16 @@ def guard_record(
 
 def case_record(event: CaseEvent, *, world_version: int | None) -> OutboxRecord:
     """``case.<move>`` of a case event (its ``seq`` plays no part: the writer has none yet)."""
-    kind = event.move.value  # (an enum's value is a property: read it once)
     payload = {
         "case": event.case_id,
         "revision": event.revision,
-        "kind": kind,
+        "kind": event.move.value,
         "actor": event.actor,
         "at": format_time(event.at),
         "data": dict(event.data),
         "world_version": world_version,
     }
-    return OutboxRecord(f"case.{kind}", payload, event.at)
+    return OutboxRecord(f"case.{event.move.value}", payload, event.at)
 
 
 def signal_record(signal: StoredSignal, *, world_version: int | None) -> OutboxRecord:
