@@ -499,9 +499,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--store-url", help="an empty PostgreSQL database for step 3")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
-    parser.add_argument(
-        "--no-sqlite", action="store_true", help="propagation on PostgreSQL only"
-    )
+    parser.add_argument("--no-sqlite", action="store_true", help="propagation on PostgreSQL only")
     parser.add_argument(
         "--propagation-only", action="store_true", help="skip the single and batch loads"
     )
@@ -623,8 +621,7 @@ def propagation_rows(
         p50, p99 = percentile(ordered, 0.5), percentile(ordered, 0.99)
         rows.append(
             (
-                f"propagation to {len(ordered)} clients, {store}, {how}: "
-                "first / p50 / p99 / max",
+                f"propagation to {len(ordered)} clients, {store}, {how}: first / p50 / p99 / max",
                 f"{ordered[0] * 1000:.0f} / {p50 * 1000:.0f} / {p99 * 1000:.0f} / "
                 f"{ordered[-1] * 1000:.0f} ms",
                 "p99 ≤ 100 ms" if floor else "",

@@ -84,7 +84,7 @@ def test_a_changed_payload_is_refused_though_the_genuine_bundle_was_opened(
 def test_malformed_bytes_are_refused_each_time(signed: tuple[Bundle, NoteSigner]) -> None:
     _, signer = signed
     for _ in range(2):
-        with pytest.raises(ValueError):
+        with pytest.raises(json.JSONDecodeError):
             open_received(b'{"note": ', signer.verifier(), where="bundle")
     with pytest.raises(InvalidInputError, match="not a Brightline bundle"):
         open_received(b"[]", signer.verifier(), where="bundle")

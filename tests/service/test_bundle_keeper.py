@@ -208,16 +208,18 @@ def test_clients_woken_together_ask_the_store_for_a_consistency_proof_at_most_on
     keeper._store = counting  # type: ignore[assignment]
     for old, reads in [(held, 0), (1, 1)]:
         proofs: list[tuple[bytes, ...]] = []
-        threads = [
-            threading.Thread(target=lambda o=old: proofs.append(keeper.consistency(o, size)))
-            for _ in range(20)
-        ]
+
+        def ask(old: int = old, proofs: list[tuple[bytes, ...]] = proofs) -> None:
+            proofs.append(keeper.consistency(old, size))
+
+        threads = [threading.Thread(target=ask) for _ in range(20)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         assert counting.reads == reads
-        assert len(proofs) == 20 and all(p == proofs[0] for p in proofs)
+        assert len(proofs) == 20
+        assert all(p == proofs[0] for p in proofs)
         with world_store.read() as session:
             expected = TiledTree(SqlTileStore(session)).consistency_proof(old, size)
         assert proofs[0] == expected
