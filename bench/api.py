@@ -406,18 +406,28 @@ def _follow(
     threads = [threading.Thread(target=follow, args=(c,), daemon=True) for c in pool]
     for t in threads:
         t.start()
+    cpu = time.process_time()  # from here on the clients only follow the approvals
     ready.put(count)
     go.wait(600)
     for t in threads:
         t.join(timeout=60)
     stop.set()
-    out.put(seen)
+    out.put((seen, time.process_time() - cpu))
 
 
-def propagation(server: Server, clients: int, processes: int) -> dict[str, list[float]]:
+@dataclass(frozen=True)
+class Propagation:
+    #: Per restriction, the seconds from its approval to each client's first denial.
+    delays: dict[str, list[float]]
+    #: CPU seconds the client processes spent per client and approval (fetching,
+    #: checking and installing the new bundle, long-polling again).
+    client_cpu: float
+
+
+def propagation(server: Server, clients: int, processes: int) -> Propagation:
     """For an approval through the API (``r-api``) and one made by another process
     (``r-cli``): the seconds from the approval's response to each client's first
-    denial."""
+    denial, and the clients' CPU time."""
     verifier = (server.directory / "data" / "ledger" / "log.pub").read_text().strip()
     ep_key = server.key("enforcement-point")
     investigator = server.key("investigator")
@@ -470,15 +480,17 @@ def propagation(server: Server, clients: int, processes: int) -> dict[str, list[
     approved["r-cli"] = float(server.python(APPROVE, approver, "r-cli").strip())
     go.set()
     delays: dict[str, list[float]] = {r: [] for r in approved}
+    client_cpu = 0.0
     for _ in workers:
-        seen = out.get(timeout=120)
+        seen, cpu = out.get(timeout=120)
+        client_cpu += cpu
         for r, times in seen.items():
             delays[r] += [t - approved[r] for t in times]
     for worker in workers:
         worker.join(timeout=30)
     for r in delays:
         delays[r] = sorted(delays[r]) + [float("inf")] * (clients - len(delays[r]))
-    return delays
+    return Propagation(delays, client_cpu / (clients * len(approved)))
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -523,15 +535,15 @@ def main() -> int:
                 if not args.propagation_only:
                     rows += loads(server, bare, directory, args)
                 if not args.no_sqlite:
-                    delays = propagation(server, args.clients, args.client_processes)
-                    rows += propagation_rows("SQLite, polled", delays, floor=False)
+                    measured = propagation(server, args.clients, args.client_processes)
+                    rows += propagation_rows("SQLite, polled", measured, floor=False)
         if not args.no_postgres:
             with (
                 postgres(args.store_url) as url,
                 brightline_server(directory / "postgres", args.port + 2, url) as server,
             ):
-                delays = propagation(server, args.clients, args.client_processes)
-            rows += propagation_rows("PostgreSQL, pushed", delays, floor=True)
+                measured = propagation(server, args.clients, args.client_processes)
+            rows += propagation_rows("PostgreSQL, pushed", measured, floor=True)
     table = Table(title="API benchmark (loopback; wrk, the server and the clients share 2 cores)")
     for column, justify in [
         ("measure", "left"),
@@ -610,8 +622,9 @@ def single_rows(ours: Load, theirs: Load) -> list[tuple[str, str, str, bool | No
 
 
 def propagation_rows(
-    store: str, delays: dict[str, list[float]], *, floor: bool
+    store: str, measured: Propagation, *, floor: bool
 ) -> list[tuple[str, str, str, bool | None]]:
+    delays = measured.delays
     rows: list[tuple[str, str, str, bool | None]] = []
     for restriction, how in [
         ("r-api", "approved through the API"),
@@ -628,6 +641,14 @@ def propagation_rows(
                 p99 <= 0.1 if floor else None,
             )
         )
+    rows.append(
+        (
+            f"client CPU per client and approval, {store}",
+            f"{measured.client_cpu * 1000:.1f} ms",
+            "",
+            None,
+        )
+    )
     return rows
 
 
