@@ -22,9 +22,11 @@ need be), unless ``--store-url`` names an empty database, or ``--no-postgres`` s
    approved — through the server's API, then (another restriction) in a Python process
    of its own calling the same service function, as another replica or a job would —
    and the time from the approval's response (the function's return) until each client
-   first denies is recorded. On
-   SQLite the server polls the store every 0.1 s; on PostgreSQL the commit is pushed
-   (LISTEN/NOTIFY). Floor: p99 ≤ 100 ms on PostgreSQL.
+   first denies is recorded (the first client's delay is the server's part, the spread
+   the clients'), with the CPU time the client processes spend per client and approval.
+   On SQLite the server polls the store every 0.1 s; on PostgreSQL the commit is pushed
+   (LISTEN/NOTIFY). Floor: p99 ≤ 100 ms on PostgreSQL. ``--no-sqlite`` measures
+   PostgreSQL alone.
 
 Everything shares the machine's two cores (wrk and the server each take one), as it
 would not in production; the ratio is measured in the same run for that reason.

@@ -1,7 +1,8 @@
 """The enforcement-point client: keeps a verified bundle and decides in process.
 
 - pulls ``/v1/bundles/current`` (long-polling with ``If-None-Match``), checks the
-  signature with the deployment's verifier key and the payload against it;
+  signature with the deployment's verifier key and the payload against it (once per
+  process for the same bytes: :mod:`~brightline.enforcement.opened`);
 - checks that the log holds the bundle: its ``bundle.issued`` entry, the inclusion
   proof into a checkpoint the :data:`~brightline.bundle.CheckpointPolicy` accepts, and
   that this checkpoint extends the one held (consistency proof) — a bundle without a
