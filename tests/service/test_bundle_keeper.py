@@ -15,12 +15,13 @@ import pytest
 
 from brightline.bundle import LedgerProof, LogState, log_key_only, open_current, verify_logged
 from brightline.errors import LedgerIntegrityError, StoreUnavailableError
-from brightline.ledger import generate_key
+from brightline.ledger import TiledTree, generate_key
 from brightline.policy import Notice
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.bundles import BundleKeeper
 from brightline.service.ledger import disclose, ledger_status, sync_ledger
 from brightline.store import Store, append_outbox, outbox_head, read_outbox_of_type
+from brightline.store.ledger import SqlTileStore
 from principals import NO_TELEMETRY
 from service.store_scenarios import ALICE, BOB, restriction_yaml
 
@@ -201,3 +202,57 @@ def test_servers_on_one_store_issue_each_version_once_and_serve_the_same_bundle(
     assert len(issued) == len(set(issued)) == 2
     assert issued[-1] == keepers[0].current.version
     assert keepers[0].current.serial > 0
+
+
+class _CountingStore:
+    """The keeper's store, counting the reads made through it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.reads = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[object]:
+        with self._lock:
+            self.reads += 1
+        time.sleep(0.05)  # a slow database: the requests woken together overlap
+        with self._store.read() as session:
+            yield session
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_clients_woken_together_ask_the_store_for_a_consistency_proof_at_most_once(
+    world_store: Store,
+) -> None:
+    """Every long poll wakes when a checkpoint is published: the proof from the size
+    served before is made at publish, another proof once however many ask at once."""
+    keeper = published(world_store, T)
+    held = keeper.served.size
+    with world_store.write() as session:
+        for i in range(40):
+            append_outbox(session, "principal.role-granted", {"n": i}, at=T)
+    sync_ledger(world_store, signer=SIGNER, now=T)
+    assert not keeper.publish(now=T)
+    size = keeper.served.size
+    counting = _CountingStore(world_store)
+    keeper._store = counting  # type: ignore[assignment]
+    for old, reads in [(held, 0), (1, 1)]:
+        proofs: list[tuple[bytes, ...]] = []
+
+        def ask(old: int = old, proofs: list[tuple[bytes, ...]] = proofs) -> None:
+            proofs.append(keeper.consistency(old, size))
+
+        threads = [threading.Thread(target=ask) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert counting.reads == reads
+        assert len(proofs) == 20
+        assert all(p == proofs[0] for p in proofs)
+        with world_store.read() as session:
+            expected = TiledTree(SqlTileStore(session)).consistency_proof(old, size)
+        assert proofs[0] == expected

@@ -1,7 +1,8 @@
 """The enforcement-point client: keeps a verified bundle and decides in process.
 
 - pulls ``/v1/bundles/current`` (long-polling with ``If-None-Match``), checks the
-  signature with the deployment's verifier key and the payload against it;
+  signature with the deployment's verifier key and the payload against it (once per
+  process for the same bytes: :mod:`~brightline.enforcement.opened`);
 - checks that the log holds the bundle: its ``bundle.issued`` entry, the inclusion
   proof into a checkpoint the :data:`~brightline.bundle.CheckpointPolicy` accepts, and
   that this checkpoint extends the one held (consistency proof) — a bundle without a
@@ -25,7 +26,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import threading
@@ -43,10 +43,10 @@ from brightline.bundle import (
     CURRENT_HEADER,
     Bundle,
     CheckpointPolicy,
+    Current,
     LedgerProof,
     LogState,
     decode_header,
-    open_bundle,
     open_current,
     verify_logged,
 )
@@ -57,6 +57,7 @@ from brightline.enforcement.highwater import (
     read_high_water,
     write_high_water,
 )
+from brightline.enforcement.opened import open_received
 from brightline.enforcement.staleness import ClientMetrics, Staleness, StalenessChange
 from brightline.errors import (
     BrightlineError,
@@ -71,7 +72,6 @@ from brightline.ledger import (
     WitnessQuorum,
     open_checkpoint,
 )
-from brightline.limits import load_json
 from brightline.policy import BatchDecisions, BatchEffect, Decision, Request, Snapshot, format_time
 
 if TYPE_CHECKING:
@@ -147,8 +147,8 @@ class Client:
         self._stale_services: tuple[str, np.ndarray[Any, Any]] | None = None
         self.metrics = ClientMetrics()
         #: What is held in memory but not yet on disk (a full disk…): written at the
-        #: next refresh.
-        self._unsaved_document: dict[str, Any] | None = None
+        #: next refresh. The bundle as received, byte for byte.
+        self._unsaved_bundle: bytes | None = None
         self._unsaved_mark = False
         files.remove_partials(cache_dir)  # what a killed client was writing
         self.buffer = DecisionLogBuffer(cache_dir / LOG_FILE)
@@ -177,11 +177,10 @@ class Client:
             )
             return
         try:
-            document = load_json(path.read_bytes(), where=str(path))
-            bundle = open_bundle(document, self._verifier)
+            document, bundle = open_received(path.read_bytes(), self._verifier, where=str(path))
             with self._lock:
                 ledger = self._check(bundle, document, source="the cached bundle")
-                self._install(bundle, ledger, document=None)
+                self._install(bundle, ledger)
         except (BrightlineError, ValueError, OSError) as exc:
             # A damaged or older cache is ignored, not trusted; the server sends a good one.
             self._refused(f"ignoring the cached bundle: {exc}")
@@ -235,18 +234,25 @@ class Client:
         return high.ledger
 
     def _install(
-        self, bundle: Bundle, ledger: LogState | None, *, document: dict[str, Any] | None
+        self,
+        bundle: Bundle,
+        ledger: LogState | None,
+        *,
+        received: bytes | None = None,
+        current: Current | None = None,
     ) -> None:
-        """Record ``bundle`` as the high-water mark (and ``document``, as received, in
-        the cache), fsynced, then decide with it. The bundle file first: a crash between
-        the two leaves a cached bundle newer than the mark, which the next start
-        accepts, never the reverse. Call with the lock held."""
-        if document is not None:
-            self._unsaved_document = document
+        """Record ``bundle`` as the high-water mark (and the bytes ``received``, as they
+        came, in the cache), fsynced, then decide with it. The bundle file first: a
+        crash between the two leaves a cached bundle newer than the mark, which the next
+        start accepts, never the reverse. ``current``, the server's freshness note that
+        came with it, goes into the same write of the mark. Call with the lock held."""
+        if received is not None:
+            self._unsaved_bundle = received
         high = self._high
         confirmed = bundle.issued_at
         if high is not None and high.version == bundle.version:
             confirmed = max(confirmed, high.confirmed_at)
+        confirmed = _confirmed(current, bundle.version, since=confirmed)
         origin = None if ledger is None else self._verifier.name
         self._write_mark(HighWater(bundle.serial, bundle.version, ledger, confirmed, origin))
         self._bundle = bundle
@@ -263,10 +269,9 @@ class Client:
         the mark. Deciding does not wait for it: a failure (a full disk…) goes to
         ``last_error`` and the next refresh tries again. Call with the lock held."""
         try:
-            if self._unsaved_document is not None:
-                text = json.dumps(self._unsaved_document)
-                files.write_file(self._cache_dir / BUNDLE_FILE, text)
-                self._unsaved_document = None
+            if self._unsaved_bundle is not None:
+                files.write_file(self._cache_dir / BUNDLE_FILE, self._unsaved_bundle)
+                self._unsaved_bundle = None
             if self._unsaved_mark and self._high is not None:
                 write_high_water(self._cache_dir / HIGH_WATER_FILE, self._high)
                 self._unsaved_mark = False
@@ -309,52 +314,54 @@ class Client:
             self.last_error = None
             with self._lock:
                 self._persist()
-            self._confirm(response.headers.get(CURRENT_HEADER))
+            self._confirm(self._current(response.headers.get(CURRENT_HEADER)))
             return False
         if response.status_code != 200:
             self.last_error = f"server answered {response.status_code}: {response.text[:200]}"
             return False
         try:
-            document = load_json(response.content, where="bundle")
-            bundle = open_bundle(document, self._verifier)
+            document, bundle = open_received(response.content, self._verifier, where="bundle")
         except (ValueError, InvalidInputError) as exc:
             raise LedgerIntegrityError(f"the server sent a malformed bundle: {exc}") from exc
         self.last_error = None
+        current = self._current(response.headers.get(CURRENT_HEADER))
         if self._bundle is not None and bundle.version == self._bundle.version:
             with self._lock:
                 self._persist()
-            self._confirm(response.headers.get(CURRENT_HEADER))
+            self._confirm(current)
             return False
         try:
             with self._lock:
                 ledger = self._check(bundle, document, source="the server's bundle")
-                self._install(bundle, ledger, document=document)
+                self._install(bundle, ledger, received=response.content, current=current)
         except BrightlineError as exc:
             self._refused(str(exc))
             raise
         self.metrics.bundles_installed += 1
-        self._confirm(response.headers.get(CURRENT_HEADER))
         return True
 
-    def _confirm(self, header: str | None) -> None:
+    def _current(self, header: str | None) -> Current | None:
+        """The server's signed word on the bundle in force, or None (said in
+        ``last_error``) when there is none or it does not check."""
+        if header is None:
+            self.last_error = "the server did not confirm that the bundle is current"
+            return None
+        try:
+            return open_current(decode_header(header), self._verifier)
+        except (LedgerIntegrityError, InvalidInputError) as exc:
+            self.last_error = f"the server's confirmation does not check: {exc}"
+            return None
+
+    def _confirm(self, current: Current | None) -> None:
         """Move the bundle's confirmation time to the server's signed word, if it is for
         the bundle held; anything else (no note, a bad one, one for another bundle)
         leaves it where it was, so that the bundle ages."""
-        if header is None:
-            self.last_error = "the server did not confirm that the bundle is current"
-            return
-        try:
-            current = open_current(decode_header(header), self._verifier)
-        except (LedgerIntegrityError, InvalidInputError) as exc:
-            self.last_error = f"the server's confirmation does not check: {exc}"
-            return
         with self._lock:
             high = self._high
-            if high is None or current.version != high.version:
+            if high is None:
                 return
-            # A time in the future would stretch freshness: never later than now.
-            at = min(current.at, datetime.now(UTC))
-            if at <= high.confirmed_at:
+            at = _confirmed(current, high.version, since=high.confirmed_at)
+            if at == high.confirmed_at:
                 return
             self._write_mark(dataclasses.replace(high, confirmed_at=at))
             self._set_confirmed(at)
@@ -587,3 +594,12 @@ class Client:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _confirmed(current: Current | None, version: str, *, since: datetime) -> datetime:
+    """When bundle ``version``, confirmed ``since``, was last confirmed: moved on to the
+    server's signed word ``current`` if that names the same bundle, never back."""
+    if current is None or current.version != version:
+        return since
+    # A time in the future would stretch freshness: never later than now.
+    return max(since, min(current.at, datetime.now(UTC)))

@@ -25,7 +25,7 @@ confirming it: enforcement points see its freshness age and report themselves st
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -49,6 +49,9 @@ from brightline.store.ledger import SqlTileStore, entry_at, latest_checkpoint
 from brightline.store.outbox import latest_outbox_of_type
 
 _CONSISTENCY_CACHE: Final = 64
+#: Checkpoint sizes served lately: the sizes enforcement points hold, whose consistency
+#: proofs to a new checkpoint are made once, when it is published, not once per client.
+_SIZES_WARMED: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,10 @@ class BundleKeeper:
         self._confirmed_at: datetime | None = None
         self._note: tuple[str, int, datetime, str] | None = None  # version, serial, at, note
         self._consistency: OrderedDict[tuple[int, int], tuple[bytes, ...]] = OrderedDict()
+        #: Proofs being made, which other requests for the same sizes wait for: when a
+        #: new bundle wakes every long poll at once, one of them asks the store.
+        self._proving: dict[tuple[int, int], threading.Event] = {}
+        self._served_sizes: deque[int] = deque(maxlen=_SIZES_WARMED)
 
     @property
     def served(self) -> ServedBundle:
@@ -255,6 +262,8 @@ class BundleKeeper:
                     self._served = self._prove(
                         session, served.bundle, served.proof.index, served.proof.entry
                     )
+                if self._served is not None:
+                    self._warm(session, self._served.size)
             if self._issued is None and self._served is not None:
                 self._confirmed_at = at
             return changed
@@ -286,16 +295,54 @@ class BundleKeeper:
             self._note = (bundle.version, bundle.serial, at, note)
             return note
 
+    def _warm(self, session: Session, size: int) -> None:
+        """Make the consistency proofs to checkpoint ``size``, newly served, from the
+        sizes served before it: what the enforcement points holding them will ask for.
+        Call with the lock held."""
+        sizes = self._served_sizes
+        if sizes and sizes[-1] == size:
+            return
+        tree = TiledTree(SqlTileStore(session))
+        for old in sizes:
+            if 0 < old < size and not self._cached((old, size)):
+                self._keep((old, size), tree.consistency_proof(old, size))
+        if size in sizes:
+            sizes.remove(size)
+        sizes.append(size)
+
     def consistency(self, old_size: int, new_size: int) -> tuple[bytes, ...]:
-        """A consistency proof between two sizes of the log (recent ones kept)."""
+        """A consistency proof between two sizes of the log (recent ones kept). Requests
+        for the same sizes at the same time wait for one proof rather than each asking
+        the store."""
         key = (old_size, new_size)
+        while True:
+            with self._cache_lock:
+                if key in self._consistency:
+                    self._consistency.move_to_end(key)
+                    return self._consistency[key]
+                proving = self._proving.get(key)
+                if proving is None:
+                    mine = self._proving[key] = threading.Event()
+                    break
+            # Another request is making it: take it from the cache once made, or make it
+            # here if that request failed.
+            proving.wait()
+        try:
+            proof = consistency(self._store, old_size, new_size)
+            self._keep(key, proof)
+            return proof
+        finally:
+            with self._cache_lock:
+                del self._proving[key]
+            mine.set()
+
+    def _cached(self, key: tuple[int, int]) -> bool:
         with self._cache_lock:
-            if key in self._consistency:
-                self._consistency.move_to_end(key)
-                return self._consistency[key]
-        proof = consistency(self._store, old_size, new_size)
+            return key in self._consistency
+
+    def _keep(self, key: tuple[int, int], proof: tuple[bytes, ...]) -> None:
         with self._cache_lock:
             self._consistency[key] = proof
+            self._consistency.move_to_end(key)
             while len(self._consistency) > _CONSISTENCY_CACHE:
                 self._consistency.popitem(last=False)
-        return proof
