@@ -6,35 +6,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from brightline.bundle import CURRENT_HEADER, Bundle, build_bundle, encode_header, sign_current
+from brightline.bundle import CURRENT_HEADER, Bundle, encode_header, sign_current
 from brightline.enforcement import Client, DecisionLogBuffer
 from brightline.errors import StorageError
-from brightline.ledger import NoteSigner, generate_key
-from brightline.policy import Request, compile_snapshot, load_restrictions, snapshot_document
-from brightline.world import load_world
+from brightline.ledger import NoteSigner
+from brightline.policy import Request
+from enforcement.conftest import NOW
 from tmpfs import Tmpfs
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "world"
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
 ARCHIVE = Request("sub-9900-archive", "storage.blob", "write", "westeurope", NOW)
 NO_SPACE = "No space left on device"
 READ_ONLY = "Read-only file system"
-
-
-@pytest.fixture(scope="module")
-def signed() -> tuple[Bundle, NoteSigner]:
-    world = load_world(EXAMPLES)
-    snapshot = compile_snapshot(world, load_restrictions(EXAMPLES / "restrictions.yaml", world))
-    document = snapshot_document(snapshot, at=NOW, world_version=1)
-    signer = generate_key("brightline.test/ledger")
-    bundle = build_bundle(snapshot, document, serial=1, issued_at=NOW, signer=signer)
-    return bundle, signer
 
 
 def server(bundle: Bundle, signer: NoteSigner) -> httpx.MockTransport:

@@ -6,30 +6,13 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from brightline.bundle import Bundle, build_bundle
+from brightline.bundle import Bundle
 from brightline.enforcement.opened import open_received
 from brightline.errors import InvalidInputError, LedgerIntegrityError
 from brightline.ledger import NoteSigner, generate_key
-from brightline.policy import compile_snapshot, load_restrictions, snapshot_document
-from brightline.world import load_world
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "world"
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def signed() -> tuple[Bundle, NoteSigner]:
-    world = load_world(EXAMPLES)
-    snapshot = compile_snapshot(world, load_restrictions(EXAMPLES / "restrictions.yaml", world))
-    document = snapshot_document(snapshot, at=NOW, world_version=1)
-    signer = generate_key("brightline.test/ledger")
-    bundle = build_bundle(snapshot, document, serial=1, issued_at=NOW, signer=signer)
-    return bundle, signer
 
 
 def test_the_same_bytes_opened_at_once_by_many_clients_give_one_bundle(
