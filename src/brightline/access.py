@@ -59,6 +59,8 @@ class Action(StrEnum):
     VIEW_CASE = "view-case"
     VIEW_REPORTER = "view-reporter"
     SUBMIT_REPORT = "submit-report"
+    #: Read the public channel's reports (their documents too) and reply to reporters.
+    TRIAGE_REPORTS = "triage-reports"
     VIEW_ALERTS = "view-alerts"
     OPEN_CASE = "open-case"
     ASSIGN = "assign"
@@ -121,6 +123,7 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.VIEW_CASE: _STAFF | {R.EXTERNAL_REVIEWER},
         Action.VIEW_REPORTER: frozenset({R.CASE_ADMIN}),
         Action.SUBMIT_REPORT: frozenset({R.INVESTIGATOR, R.CASE_ADMIN}),
+        Action.TRIAGE_REPORTS: frozenset({R.INVESTIGATOR, R.CASE_ADMIN}),
         Action.VIEW_ALERTS: _STAFF,
         Action.OPEN_CASE: frozenset({R.INVESTIGATOR, R.CASE_ADMIN}),
         Action.ASSIGN: frozenset({R.INVESTIGATOR, R.CASE_ADMIN}),

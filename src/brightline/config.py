@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     plan_max_usage_share: float = Field(default=0.5, allow_inf_nan=False)
     #: Requests per minute per credential on the admin and case endpoints.
     admin_rate_per_minute: int = Field(default=600, ge=1)
+    #: Requests per minute per client address on each public report route (filing, and
+    #: following up by receipt), counted in each server's memory only.
+    public_rate_per_minute: int = Field(default=10, ge=1)
     #: Transparency reports (docs/transparency.md): counts from 1 to k-1 are shown as
     #: "< k"; the fields of each restriction in force that the report lists (comma-separated
     #: in the environment). The service checks both when it writes a report.

@@ -4,7 +4,8 @@
 
     BrightlineError
     ├── InvalidInputError        bad files, fields or requests; carries every Problem found
-    │   └── UnknownReferenceError   a node, service, operation or region that does not exist
+    │   ├── UnknownReferenceError   a node, service, operation or region that does not exist
+    │   └── TooLargeError           an upload over its size limit (HTTP 413)
     ├── NotFoundError            a stored object that does not exist
     ├── AuthenticationError      no credential, or an unknown, revoked or badly signed one
     ├── AccessDeniedError        the principal's roles do not allow the action
@@ -58,6 +59,10 @@ class UnknownReferenceError(InvalidInputError):
 
     Fail closed: this is never treated as an allow.
     """
+
+
+class TooLargeError(InvalidInputError):
+    """An upload (a public report's document) over its size limit."""
 
 
 class NotFoundError(BrightlineError):

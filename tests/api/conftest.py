@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from access_setup import ROOT, principal_of, provision
 from brightline.access import Role
@@ -79,17 +80,25 @@ def start_server(settings: Settings, store: Store) -> tuple[uvicorn.Server, thre
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
-    yield from _serve(tmp_path, open_store(f"sqlite:///{tmp_path / 'api.db'}"))
+    yield from _serve(tmp_path, f"sqlite:///{tmp_path / 'api.db'}")
 
 
 @pytest.fixture
 def live_on(tmp_path: Path, store_url: str) -> Iterator[Live]:
     """``live`` on each backend: SQLite, then PostgreSQL."""
-    yield from _serve(tmp_path, open_store(store_url))
+    yield from _serve(tmp_path, store_url)
 
 
-def _serve(tmp_path: Path, store: Store, **overrides: Any) -> Iterator[Live]:
-    settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000, **overrides)
+def _serve(tmp_path: Path, url: str, **overrides: Any) -> Iterator[Live]:
+    settings = Settings(
+        database_url=SecretStr(url),
+        data_dir=tmp_path / "data",
+        admin_rate_per_minute=100_000,
+        **overrides,
+    )
+    # Opened with its settings, as `brightline serve` opens it: with the data directory's
+    # key for sealed values (reporters' contacts, public reports' documents).
+    store = open_store(settings)
     verifier = ensure_key(settings)
     # One principal per role, its key carrying the role and the store granting it: the
     # key limits what the credential may do, the grants what the person may do.

@@ -41,6 +41,16 @@ from brightline.cases.model import (
     Signal,
     SourceKind,
 )
+from brightline.cases.public import (
+    MAX_DOCUMENT_BYTES,
+    MessageAuthor,
+    PublicReport,
+    ReporterView,
+    ReportMessage,
+    ReportStatus,
+    check_document,
+    receipt_hash,
+)
 from brightline.cases.state import (
     AppealItem,
     CaseEvent,
@@ -55,6 +65,7 @@ from brightline.cases.state import (
 
 __all__ = [
     "ASSIGNMENT_SCOPED",
+    "MAX_DOCUMENT_BYTES",
     "CASE_TRANSITIONS",
     "PERMISSIONS",
     "PROVIDER_DOCUMENTS",
@@ -79,9 +90,14 @@ __all__ = [
     "Finding",
     "FindingItem",
     "FindingOutcome",
+    "MessageAuthor",
     "OutsideReport",
+    "PublicReport",
     "Reference",
+    "ReportMessage",
+    "ReportStatus",
     "ReporterIdentity",
+    "ReporterView",
     "Role",
     "Signal",
     "SourceKind",
@@ -90,8 +106,10 @@ __all__ = [
     "apply_case_event",
     "authorize",
     "case_transition",
+    "check_document",
     "check_close",
     "derive_case",
     "evidence_from_json",
     "may",
+    "receipt_hash",
 ]

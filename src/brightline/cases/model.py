@@ -22,6 +22,9 @@ class SourceKind(StrEnum):
     NGO = "ngo"
     REGULATOR = "regulator"
     ANONYMOUS = "anonymous"
+    #: Filed through the public channel (``/report``): no sign-in, a receipt to follow
+    #: up with, and a contact only if the reporter left one.
+    PUBLIC = "public"
     DETECTOR = "detector"
 
     @property
@@ -109,7 +112,10 @@ class Signal:
     alert_id: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "nodes", check_ids(self.nodes, "nodes"))
+        # A public report names its subject in words; the investigator who triages it
+        # links nodes when opening or attaching a case (``service.cases.open_case``).
+        if self.nodes or self.source_kind is not SourceKind.PUBLIC:
+            object.__setattr__(self, "nodes", check_ids(self.nodes, "nodes"))
         object.__setattr__(self, "policies", check_ids(self.policies, "policies"))
         object.__setattr__(self, "summary", check_text(self.summary, "summary"))
 

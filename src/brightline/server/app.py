@@ -35,9 +35,11 @@ from brightline.errors import (
     RateLimitedError,
     StorageError,
     StoreUnavailableError,
+    TooLargeError,
 )
 from brightline.ledger import NoteSigner
 from brightline.server.bodies import JsonBodyBounds
+from brightline.server.public_forms import PUBLIC_BODY_BYTES, PUBLIC_UPLOAD_PATHS
 from brightline.server.push import ChangeSignal, start_listener
 from brightline.server.replicas import first_refresh
 from brightline.server.state import (
@@ -53,6 +55,7 @@ from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.guard import PlanLimits
 from brightline.service.notices import notice_of
+from brightline.service.rate_limits import PublicRateLimiter
 from brightline.store import Store
 from brightline.store.writer_lock import LedgerWriterLock
 
@@ -61,6 +64,8 @@ log = logging.getLogger("brightline.api")
 #: Bodies larger than this are refused before they are read (a batch of 10,000 fits).
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 CONSOLE_PREFIX: Final = "/console"
+#: The public report form's pages (errors there are pages too).
+PUBLIC_FORM_PREFIX: Final = "/report"
 
 STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
     (AuthenticationError, 401),
@@ -68,6 +73,7 @@ STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
     (RateLimitedError, 429),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (TooLargeError, 413),
     (InvalidInputError, 422),
     (StoreUnavailableError, 503),
     (StorageError, 503),
@@ -121,6 +127,7 @@ def create_app(
         authenticator=Authenticator(store, settings),
         limiter=RateLimiter(store, settings.admin_rate_per_minute),
         metrics=Metrics(),
+        public_limiter=PublicRateLimiter(settings.public_rate_per_minute),
         ledger_writer=LedgerWriterLock(store),
         signal=signal or ChangeSignal(),
     )
@@ -171,7 +178,7 @@ def create_app(
     @app.exception_handler(BrightlineError)
     async def brightline_error(request: Request, error: BrightlineError) -> Response:
         status = _status(error)
-        if request.url.path.startswith(CONSOLE_PREFIX):
+        if request.url.path.startswith((CONSOLE_PREFIX, PUBLIC_FORM_PREFIX)):
             from brightline.web import render_error
 
             return render_error(request, error, status)
@@ -240,7 +247,7 @@ def create_app(
             generate_latest(state.metrics.registry), media_type="text/plain; version=0.0.4"
         )
 
-    from brightline.api import admin, cases, decisions, gateway, principals
+    from brightline.api import admin, cases, decisions, gateway, principals, public
     from brightline.web import mount_console
 
     app.include_router(decisions.router)
@@ -248,6 +255,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(cases.router)
     app.include_router(principals.router)
+    app.include_router(public.router)
     mount_console(app, plan_limits=plan_limits or PlanLimits.of(settings))
     return app
 
@@ -267,13 +275,22 @@ class _Served(FastAPI):
         await self._outer(scope, receive, send)
 
 
-_TOO_LARGE: Final = json.dumps(
-    {
-        "error": "InvalidInputError",
-        "message": f"request body over {MAX_BODY_BYTES} bytes",
-        "problems": [],
-    }
-).encode()
+def _too_large(error: str, message: str) -> bytes:
+    return json.dumps({"error": error, "message": message, "problems": []}).encode()
+
+
+_TOO_LARGE: Final = _too_large("InvalidInputError", f"request body over {MAX_BODY_BYTES} bytes")
+#: Paths whose bodies may be larger than :data:`MAX_BODY_BYTES`: the limit and the 413.
+_LARGER_BODIES: Final = {
+    path: (
+        PUBLIC_BODY_BYTES,
+        _too_large(
+            "TooLargeError",
+            f"request body over {PUBLIC_BODY_BYTES} bytes: a document may be at most 10 MiB",
+        ),
+    )
+    for path in PUBLIC_UPLOAD_PATHS
+}
 _HEADERS: Final = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 #: Request log lines are written together: at most this many ...
 LOG_BATCH: Final = 256
@@ -312,8 +329,9 @@ class Envelope:
             await send(message)
 
         length = headers.get(b"content-length")
+        limit, too_large = _LARGER_BODIES.get(scope["path"], (MAX_BODY_BYTES, _TOO_LARGE))
         try:
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            if length is not None and (not length.isdigit() or int(length) > limit):
                 await send_with_headers(
                     {
                         "type": "http.response.start",
@@ -321,7 +339,7 @@ class Envelope:
                         "headers": [(b"content-type", b"application/json")],
                     }
                 )
-                await send_with_headers({"type": "http.response.body", "body": _TOO_LARGE})
+                await send_with_headers({"type": "http.response.body", "body": too_large})
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:

@@ -35,6 +35,7 @@ from brightline.server.push import ChangeSignal
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.ledger import granularity_of, pending, sync_ledger
+from brightline.service.rate_limits import PublicRateLimiter
 from brightline.service.rate_limits import RateLimiter as RateLimiter
 from brightline.store import DatabaseWait, Store, watching
 from brightline.store.writer_lock import LedgerWriterLock
@@ -132,6 +133,12 @@ class AppState:
     authenticator: Authenticator
     limiter: RateLimiter
     metrics: Metrics
+    #: The public report routes' limiter, by client address in memory.
+    public_limiter: PublicRateLimiter = field(
+        default_factory=lambda: PublicRateLimiter(
+            Settings.model_fields["public_rate_per_minute"].default
+        )
+    )
     changed: asyncio.Condition | None = None
     #: When to look at the store again: pushed changes, else the poll.
     signal: ChangeSignal = field(default_factory=ChangeSignal)

@@ -32,13 +32,14 @@ from brightline.cases import (
     authorize,
     derive_case,
 )
-from brightline.cases.model import check_text
+from brightline.cases.model import check_ids, check_text
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import format_time
 from brightline.service.lifecycle import Status
 from brightline.service.records import case_record
-from brightline.store import Store, latest_world_version
+from brightline.store import Store, latest_world, latest_world_version
 from brightline.store.cases import (
+    StoredSignal,
     add_case,
     all_case_events,
     append_case_event,
@@ -143,6 +144,24 @@ def parse_signal_ref(ref: str) -> int:
     return int(text)
 
 
+def case_nodes(session: Session, signals: Sequence[StoredSignal], linked: Sequence[str]) -> list[str]:
+    """The nodes of ``signals`` and those the actor links: a public report names its
+    subject in words, so whoever opens or attaches it says which nodes it is about. Linked
+    nodes must exist in the stored world; there must be at least one node in all."""
+    extra = check_ids(linked, "nodes") if linked else ()
+    if extra:
+        stored = latest_world(session)
+        unknown = [n for n in extra if stored is None or n not in stored.world.directory]
+        if unknown:
+            raise InvalidInputError(Problem("nodes", f"unknown nodes: {', '.join(unknown)}"))
+    nodes = list(dict.fromkeys([*(n for s in signals for n in s.nodes), *extra]))
+    if not nodes:
+        raise InvalidInputError(
+            Problem("nodes", "a public report names no node: link the nodes its subject names")
+        )
+    return nodes
+
+
 # -- changing -------------------------------------------------------------------------------
 
 
@@ -152,9 +171,11 @@ def open_case(
     actor: Principal,
     title: str,
     signals: Sequence[str],
+    nodes: Sequence[str] = (),
     now: datetime | None = None,
 ) -> CaseState:
-    """Open a case grouping ``signals``; its nodes and policies are theirs."""
+    """Open a case grouping ``signals``; its nodes and policies are theirs, and ``nodes``
+    the actor links (see :func:`case_nodes`)."""
     title = check_text(title, "title", limit=200)
     if not signals:
         raise InvalidInputError(Problem("--signal", "a case groups at least one signal"))
@@ -172,7 +193,7 @@ def open_case(
         data = {
             "title": title,
             "signals": [s.ref for s in found],
-            "nodes": list(dict.fromkeys(n for s in found for n in s.nodes)),
+            "nodes": case_nodes(session, found, nodes),
             "policies": list(dict.fromkeys(p for s in found for p in s.policies)),
         }
         return record(
@@ -187,7 +208,13 @@ def open_case(
 
 
 def attach_signal(
-    store: Store, case_id: str, signal_ref: str, *, actor: Principal, now: datetime | None = None
+    store: Store,
+    case_id: str,
+    signal_ref: str,
+    *,
+    actor: Principal,
+    nodes: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> CaseState:
     at = now_utc(now)
     with store.write() as session:
@@ -198,7 +225,7 @@ def attach_signal(
             raise NotFoundError(f"no signal {signal_ref!r}")
         data = {
             "signal": signal.ref,
-            "nodes": list(signal.nodes),
+            "nodes": case_nodes(session, [signal], nodes),
             "policies": list(signal.policies),
         }
         return record(

@@ -9,21 +9,29 @@ source it was (an employee report is the most retaliation-sensitive fact there i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from brightline.access import Principal, authorize_grant
+from sqlalchemy.orm import Session
+
 from brightline.cases import (
     Action,
+    PublicReport,
     Reference,
     ReporterIdentity,
     Role,
     Signal,
     SourceKind,
     authorize,
+    check_document,
+    receipt_hash,
 )
+from brightline.cases.public import PUBLIC_REPORTER
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.service.cases import check_principal, now_utc, require
@@ -40,9 +48,14 @@ from brightline.store.cases import (
     signal_by_alert,
 )
 from brightline.store.outbox import append_record
+from brightline.store.public_reports import add_document, add_public_report
 
 #: Who records reports from people: the intake channel, not a person.
 INTAKE: Final = "intake"
+#: Who records reports filed through the public channel.
+PUBLIC: Final = "public"
+#: Random bytes in a receipt: 256 bits, so that no guess finds one.
+RECEIPT_BYTES: Final = 32
 
 
 def submit_report(
@@ -61,9 +74,55 @@ def submit_report(
     authorize(actor, Action.SUBMIT_REPORT)
     if signal.source_kind is SourceKind.DETECTOR:
         raise InvalidInputError(Problem("source", "detector signals come from alerts"))
+    if signal.source_kind is SourceKind.PUBLIC:
+        raise InvalidInputError(Problem("source", "public reports come through /report"))
     if signal.source_kind is SourceKind.ANONYMOUS and identity is not None:
         raise InvalidInputError(Problem("reporter", "an anonymous report names no reporter"))
     return _add(store, signal, identity=identity, recorded_by=INTAKE, now=now)
+
+
+def file_public_report(
+    store: Store,
+    settings: Settings,
+    report: PublicReport,
+    *,
+    document: bytes | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Record a report filed through the public channel, by anyone, signed in or not;
+    its receipt (shown once: the store keeps its hash only).
+
+    The policy must be one the deployment names (``service.notices``); the document, if
+    any, at most 10 MiB (TooLargeError), is sealed; the contact, if any, is stored as
+    the reporter's identity, which only case admins read (``show_reporter``).
+    """
+    from brightline.service.notices import notice_of
+
+    known = notice_of(settings).policy_names
+    if report.policy not in known:
+        raise InvalidInputError(
+            Problem("policy", f"{report.policy!r} is not one of: {', '.join(sorted(known))}")
+        )
+    if document is not None:
+        check_document(len(document))
+    signal = Signal(
+        SourceKind.PUBLIC, (), (report.policy,), report.summary, references=report.references
+    )
+    identity = None
+    if report.contact is not None:
+        identity = ReporterIdentity(PUBLIC_REPORTER, contact=report.contact)
+    receipt = secrets.token_urlsafe(RECEIPT_BYTES)
+
+    def extra(session: Session, stored: StoredSignal) -> None:
+        add_public_report(
+            session, stored.id, receipt_hash=receipt_hash(receipt), subject=report.subject
+        )
+        if document:
+            digest = hashlib.sha256(document).hexdigest()
+            add_document(session, stored.id, document, sha256=digest, secrets=store.secrets)
+
+    _add(store, signal, identity=identity, recorded_by=PUBLIC, now=now, extra=extra)
+    return receipt
 
 
 def signal_from_alert(
@@ -173,6 +232,7 @@ def _add(
     identity: ReporterIdentity | None,
     recorded_by: str,
     now: datetime | None,
+    extra: Callable[[Session, StoredSignal], None] | None = None,
 ) -> StoredSignal:
     at = now_utc(now)
     with store.write() as session:
@@ -195,6 +255,8 @@ def _add(
             identity=identity,
             secrets=store.secrets,
         )
+        if extra is not None:
+            extra(session, stored)
         append_record(session, signal_record(stored, world_version=stored_world.version))
         return stored
 

@@ -162,3 +162,41 @@ class NotificationAttempt(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     delivered: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str] = mapped_column(Text)
+
+
+class PublicReportRow(Base):
+    """A signal filed through the public channel: the hash of its receipt (never the
+    receipt) and the subject in the reporter's words."""
+
+    __tablename__ = "public_reports"
+
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"), primary_key=True)
+    receipt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+
+
+class PublicReportDocumentRow(Base):
+    """The document a public report carried, sealed (``brightline.store.secrets``)."""
+
+    __tablename__ = "public_report_documents"
+
+    signal_id: Mapped[int] = mapped_column(ForeignKey("public_reports.signal_id"), primary_key=True)
+    #: SHA-256 of the plain document, and its size in bytes.
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class PublicReportMessageRow(Base):
+    """A message between a public reporter and the investigators; ``actor`` is the
+    investigator who wrote it (None: the reporter), never shown to the reporter."""
+
+    __tablename__ = "public_report_messages"
+    __table_args__ = (Index("ix_public_report_messages_signal_id", "signal_id"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("public_reports.signal_id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    author: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)

@@ -1,4 +1,5 @@
-"""Secrets at rest: webhook HMAC keys and reporters' identities, sealed with AES-256-GCM.
+"""Secrets at rest: webhook HMAC keys, reporters' identities and the documents of public
+reports, sealed with AES-256-GCM.
 
 The database is the part of a deployment that is copied most (backups, dumps, replicas,
 a laptop for a bug report), so the values whose leak would hurt someone are stored
@@ -42,7 +43,11 @@ from sqlalchemy.orm import Session
 
 from brightline import files
 from brightline.errors import StoreUnavailableError
-from brightline.store.case_models import NotificationContact, ReporterIdentityRow
+from brightline.store.case_models import (
+    NotificationContact,
+    PublicReportDocumentRow,
+    ReporterIdentityRow,
+)
 
 SEALED_PREFIX: Final = "sealed:"
 KEY_DIR: Final = "secrets"
@@ -59,6 +64,7 @@ class SealedField(Enum):
     REPORTER_CONTACT = "reporter_identities.contact"
     REPORTER_ORGANIZATION = "reporter_identities.organization"
     WEBHOOK_SECRET = "notification_contacts.secret"
+    PUBLIC_REPORT_DOCUMENT = "public_report_documents.body"
 
 
 def key_path(data_dir: Path) -> Path:
@@ -104,15 +110,21 @@ class Keyring:
         return f"Keyring(versions={sorted(self.keys)}, current={self.current!r})"
 
     def seal(self, value: str, *, field: SealedField, row: int) -> str:
+        return self.seal_bytes(value.encode(), field=field, row=row)
+
+    def seal_bytes(self, value: bytes, *, field: SealedField, row: int) -> str:
         nonce = os.urandom(_NONCE_BYTES)
         sealed = AESGCM(self.keys[self.current]).encrypt(
-            nonce, value.encode(), _associated_data(field, row)
+            nonce, value, _associated_data(field, row)
         )
         return f"{SEALED_PREFIX}{self.current}:{_b64encode(nonce + sealed)}"
 
     def open(self, stored: str, *, field: SealedField, row: int) -> str:
         """The value sealed in ``stored`` for this field of this row; StoreUnavailableError
         if it is not sealed, names an unknown key, or was sealed for another row or field."""
+        return self.open_bytes(stored, field=field, row=row).decode()
+
+    def open_bytes(self, stored: str, *, field: SealedField, row: int) -> bytes:
         where = f"{field.value} of row {row}"
         scheme, _, rest = stored.partition(":")
         version, _, body = rest.partition(":")
@@ -133,7 +145,7 @@ class Keyring:
                 f"{where} does not open with the store's key: the key file is not the one "
                 "it was sealed with, or the row was altered or moved"
             ) from exc
-        return plain.decode()
+        return plain
 
     def to_text(self) -> str:
         return "".join(f"{v}:{_b64encode(k)}\n" for v, k in self.keys.items())
@@ -186,12 +198,14 @@ def _create(path: Path) -> Keyring:
 
 def holds_sealed_values(session: Session | Connection) -> bool:
     """Whether any sealed value is stored. From migration ``0005_seal_secrets`` on, every
-    reporter identity and webhook secret is sealed, so this is whether any exists."""
+    reporter identity, webhook secret and public report's document is sealed, so this is
+    whether any exists."""
     reporter = session.execute(select(ReporterIdentityRow.signal_id).limit(1)).first()
     secret = session.execute(
         select(NotificationContact.id).where(NotificationContact.secret.is_not(None)).limit(1)
     ).first()
-    return reporter is not None or secret is not None
+    document = session.execute(select(PublicReportDocumentRow.signal_id).limit(1)).first()
+    return reporter is not None or secret is not None or document is not None
 
 
 class StoreSecrets:

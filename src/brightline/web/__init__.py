@@ -1,4 +1,5 @@
-"""The reviewers' console: server-rendered pages under ``/console``.
+"""The reviewers' console: server-rendered pages under ``/console``; and the public
+report form under ``/report``, in the console's look, for people without an account.
 
 Every page works without JavaScript; htmx (served from this package, never from the
 internet) only makes some parts update in place. Sign-in takes an API key or an OIDC
@@ -17,7 +18,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from brightline.service.guard import PlanLimits
-from brightline.web import cases, pages, signin  # noqa: F401  (they add their routes)
+from brightline.web import cases, intake, pages, signin  # noqa: F401  (they add their routes)
+from brightline.web import public
 from brightline.web.common import PREFIX, ConsoleState, render_error, router
 from brightline.web.oidc import SignIns
 from brightline.web.session import ConsoleSessions
@@ -34,6 +36,7 @@ def mount_console(app: FastAPI, *, plan_limits: PlanLimits) -> None:
     sign_ins = SignIns(server.signer.seed)
     app.state.console = ConsoleState(sessions, plan_limits, sign_ins)
     app.include_router(router)
+    app.include_router(public.router)
     app.mount(
         f"{PREFIX}/static",
         StaticFiles(directory=Path(__file__).parent / "static"),

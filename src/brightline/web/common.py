@@ -179,6 +179,7 @@ def _nav(session: ConsoleSession | None) -> list[tuple[str, str]]:
 
 
 _NAV: Final = (
+    ("Intake", "intake", Action.TRIAGE_REPORTS),
     ("Alerts", "alerts", Action.VIEW_ALERTS),
     ("Restrictions", "restrictions", Action.LIST_RESTRICTIONS),
     ("Customers", "tree", Action.READ_DIRECTORY),
@@ -236,12 +237,16 @@ def render_error(request: Request, error: BrightlineError, status: int) -> Respo
         session,
         "error.html",
         status=status,
+        # The public report form's pages look like the console but are not part of it.
+        public=not request.url.path.startswith(PREFIX),
         title={
             401: "Sign-in failed",
             403: "Not allowed",
             404: "Not found",
             409: "Refused",
+            413: "Too large",
             422: "Invalid input",
+            429: "Too many attempts",
         }.get(status, "Error"),
         message=str(error),
         problems=problems,
