@@ -401,6 +401,8 @@ CONSOLE: list[Probe] = [
     Probe(Action.VIEW_CASE, ASSIGNED_CASE, _page(f"/console/cases/{ASSIGNED_CASE}")),
     Probe(Action.VIEW_CASE, OTHER_CASE, _page(f"/console/cases/{OTHER_CASE}")),
     Probe(Action.VIEW_ALERTS, call=_page("/console/alerts")),
+    Probe(Action.TRIAGE_REPORTS, call=_page("/console/intake")),
+    Probe(Action.TRIAGE_REPORTS, call=_form("/console/intake/S-1/reply", {"text": "t"})),
     Probe(Action.OPEN_CASE, call=_form("/console/alerts/open", {"alert": "A-ms-0001"})),
     *(
         _case_form(case, action, data)

@@ -20,7 +20,7 @@ from access_setup import ROOT, principal_of, provision
 from brightline.access import Role
 from brightline.config import Settings
 from brightline.ledger import NoteVerifier
-from brightline.server import create_app
+from brightline.server import UVICORN_LOGS, create_app
 from brightline.service.apikeys import create_key
 from brightline.service.intake import grant_role
 from brightline.service.ledger import LedgerKeys, ensure_key
@@ -66,7 +66,8 @@ def start_server(settings: Settings, store: Store) -> tuple[uvicorn.Server, thre
     assert signer is not None
     app = create_app(settings, store, signer)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # The logging `brightline serve` uses (no access log: it would hold client addresses).
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **UVICORN_LOGS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

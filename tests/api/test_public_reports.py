@@ -65,9 +65,7 @@ def test_a_report_is_filed_without_a_credential_and_followed_by_its_receipt(
             row = session.scalars(select(PublicReportRow)).one()
         assert row.receipt_hash == hashlib.sha256(receipt.encode()).hexdigest()
         ref = f"S-{row.signal_id}"
-        investigator = principal_of(
-            live_on.store, live_on.settings, live_on.keys["investigator"]
-        )
+        investigator = principal_of(live_on.store, live_on.settings, live_on.keys["investigator"])
         reply_to_reporter(live_on.store, ref, "Thank you; we are looking.", actor=investigator)
         # A public report names no node: whoever opens a case links the nodes.
         with pytest.raises(Exception, match="link the nodes"):
@@ -93,9 +91,7 @@ def test_every_wrong_receipt_gets_the_same_answer(live: Live) -> None:
             "not a receipt at all, with spaces",
             "é" * 300,
         ]
-        answers = [
-            client.post("/v1/public/reports/status", json={"receipt": w}) for w in wrong
-        ]
+        answers = [client.post("/v1/public/reports/status", json={"receipt": w}) for w in wrong]
     assert {a.status_code for a in answers} == {404}
     assert len({a.text for a in answers}) == 1
     assert "no report with this receipt" in answers[0].json()["message"]
@@ -136,7 +132,10 @@ def test_a_document_is_sealed_and_one_over_10_mib_is_refused_with_413(live: Live
         )
     assert over.status_code == 413, over.text
     assert over.json()["problems"] == [
-        {"where": "document", "message": f"{MAX_DOCUMENT_BYTES + 1} bytes: a document may be at most 10 MiB"}
+        {
+            "where": "document",
+            "message": f"{MAX_DOCUMENT_BYTES + 1} bytes: a document may be at most 10 MiB",
+        }
     ]
     assert far_over.status_code == 413
     assert "a document may be at most 10 MiB" in far_over.json()["message"]

@@ -125,7 +125,5 @@ async def status(body: ReceiptIn, request: Request) -> dict[str, Any]:
 async def message(body: MessageIn, request: Request) -> dict[str, Any]:
     await count_attempt(request, "status")
     state = request.app.state.brightline
-    view = await store_call(
-        state, lambda: write_as_reporter(state.store, body.receipt, body.text)
-    )
+    view = await store_call(state, lambda: write_as_reporter(state.store, body.receipt, body.text))
     return view.to_json()

@@ -65,8 +65,8 @@ from brightline.cases.state import (
 
 __all__ = [
     "ASSIGNMENT_SCOPED",
-    "MAX_DOCUMENT_BYTES",
     "CASE_TRANSITIONS",
+    "MAX_DOCUMENT_BYTES",
     "PERMISSIONS",
     "PROVIDER_DOCUMENTS",
     "RETALIATION_SENSITIVE",
@@ -106,8 +106,8 @@ __all__ = [
     "apply_case_event",
     "authorize",
     "case_transition",
-    "check_document",
     "check_close",
+    "check_document",
     "derive_case",
     "evidence_from_json",
     "may",

@@ -112,9 +112,7 @@ def parse_reference(text: str, where: str) -> Reference:
 def check_document(size: int) -> None:
     """TooLargeError for a document over :data:`MAX_DOCUMENT_BYTES`."""
     if size > MAX_DOCUMENT_BYTES:
-        raise TooLargeError(
-            Problem("document", f"{size} bytes: a document may be at most 10 MiB")
-        )
+        raise TooLargeError(Problem("document", f"{size} bytes: a document may be at most 10 MiB"))
 
 
 def receipt_hash(receipt: str) -> str:

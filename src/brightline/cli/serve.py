@@ -42,7 +42,7 @@ def serve(
     """Serve decisions, bundles, restrictions and the ledger over HTTP (TLS at your proxy)."""
     import uvicorn
 
-    from brightline.server import create_app
+    from brightline.server import UVICORN_LOGS, create_app
     from brightline.server.workers import FACTORY
 
     config = settings()
@@ -66,9 +66,8 @@ def serve(
             create_app(config, prepared.store, prepared.signer),
             host=host,
             port=port,
-            log_level="warning",
-            access_log=False,
             timeout_keep_alive=keep_alive,
+            **UVICORN_LOGS,
         )
         return
     # Each worker builds its own application (and store connections) from the settings
@@ -80,7 +79,6 @@ def serve(
         workers=workers,
         host=host,
         port=port,
-        log_level="warning",
-        access_log=False,
         timeout_keep_alive=keep_alive,
+        **UVICORN_LOGS,
     )

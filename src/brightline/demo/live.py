@@ -126,7 +126,7 @@ class LiveServer:
     """The real API (``create_app``) served by uvicorn from a background thread."""
 
     def __init__(self, settings: Settings, store: Store, signer: NoteSigner, *, port: int) -> None:
-        from brightline.server import create_app
+        from brightline.server import UVICORN_LOGS, create_app
 
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -134,8 +134,7 @@ class LiveServer:
             create_app(settings, store, signer),
             host=HOST,
             port=self.port,
-            log_level="warning",
-            access_log=False,
+            **UVICORN_LOGS,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -2,7 +2,7 @@
 console (``brightline.web``), which never import each other, and ``create_app`` that puts
 both on it."""
 
-from brightline.server.app import create_app
+from brightline.server.app import UVICORN_LOGS, create_app
 from brightline.server.state import AppState, notify_change
 
-__all__ = ["AppState", "create_app", "notify_change"]
+__all__ = ["UVICORN_LOGS", "AppState", "create_app", "notify_change"]

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Final
+from typing import Final, TypedDict
 
 import orjson
 from fastapi import FastAPI, Request, Response
@@ -79,6 +79,17 @@ STATUS: Final[list[tuple[type[BrightlineError], int]]] = [
     (StorageError, 503),
     (LedgerIntegrityError, 500),
 ]
+
+
+class UvicornLogs(TypedDict):
+    log_level: str
+    access_log: bool
+
+
+#: How every server runs uvicorn (``brightline serve``, the demo, the tests): its access
+#: log off, since it would write each client's address (the public report routes promise
+#: none); the request log (:class:`Envelope`) writes method, path, status and time only.
+UVICORN_LOGS: Final[UvicornLogs] = {"log_level": "warning", "access_log": False}
 
 SECURITY_HEADERS: Final = {
     "x-content-type-options": "nosniff",

@@ -144,7 +144,9 @@ def parse_signal_ref(ref: str) -> int:
     return int(text)
 
 
-def case_nodes(session: Session, signals: Sequence[StoredSignal], linked: Sequence[str]) -> list[str]:
+def case_nodes(
+    session: Session, signals: Sequence[StoredSignal], linked: Sequence[str]
+) -> list[str]:
     """The nodes of ``signals`` and those the actor links: a public report names its
     subject in words, so whoever opens or attaches it says which nodes it is about. Linked
     nodes must exist in the stored world; there must be at least one node in all."""

@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from brightline.access import Principal, authorize_grant
 from sqlalchemy.orm import Session
 
+from brightline.access import Principal, authorize_grant
 from brightline.cases import (
     Action,
     PublicReport,

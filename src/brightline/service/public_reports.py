@@ -193,7 +193,9 @@ def intake_queue(store: Store, *, actor: Principal) -> list[QueuedReport]:
             signal = get_signal(session, signal_id)
             if signal is None:  # pragma: no cover - a foreign key holds it
                 continue
-            identity = reporter_identity(session, signal_id, store.secrets) if may_see_reporter else None
+            identity = (
+                reporter_identity(session, signal_id, store.secrets) if may_see_reporter else None
+            )
             queued.append(
                 QueuedReport(
                     signal,

@@ -114,9 +114,7 @@ class Keyring:
 
     def seal_bytes(self, value: bytes, *, field: SealedField, row: int) -> str:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.current]).encrypt(
-            nonce, value, _associated_data(field, row)
-        )
+        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, value, _associated_data(field, row))
         return f"{SEALED_PREFIX}{self.current}:{_b64encode(nonce + sealed)}"
 
     def open(self, stored: str, *, field: SealedField, row: int) -> str:

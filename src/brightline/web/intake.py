@@ -12,7 +12,18 @@ from brightline.server.state import app_state, store_call
 from brightline.service import console as read
 from brightline.service.cases import attach_signal, open_case
 from brightline.service.public_reports import intake_queue, reply_to_reporter, report_document
-from brightline.web.common import PREFIX, Me, Posted, back, field_value, need, page, router, run, say
+from brightline.web.common import (
+    PREFIX,
+    Me,
+    Posted,
+    back,
+    field_value,
+    need,
+    page,
+    router,
+    run,
+    say,
+)
 
 
 def _nodes(text: str) -> list[str]:
@@ -95,5 +106,7 @@ async def intake_reply(request: Request, signal: str, form: Posted) -> Response:
     await store_call(
         state, lambda: reply_to_reporter(state.store, signal, text, actor=me.principal)
     )
-    await say(request, me, "ok", f"Reply to report {signal} sent; the reporter reads it by receipt.")
+    await say(
+        request, me, "ok", f"Reply to report {signal} sent; the reporter reads it by receipt."
+    )
     return back(f"{PREFIX}/intake#report-{signal}")

@@ -64,9 +64,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_public_report_messages")),
     )
-    op.create_index(
-        "ix_public_report_messages_signal_id", "public_report_messages", ["signal_id"]
-    )
+    op.create_index("ix_public_report_messages_signal_id", "public_report_messages", ["signal_id"])
 
 
 def downgrade() -> None:
