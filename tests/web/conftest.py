@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from access_setup import ROOT, principal_of, provision
 from api.conftest import EXAMPLE, start_server
@@ -98,8 +99,13 @@ class Console:
 
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[Console]:
-    settings = Settings(data_dir=tmp_path / "data", admin_rate_per_minute=100_000)
-    store = open_store(f"sqlite:///{tmp_path / 'console.db'}")
+    settings = Settings(
+        database_url=SecretStr(f"sqlite:///{tmp_path / 'console.db'}"),
+        data_dir=tmp_path / "data",
+        admin_rate_per_minute=100_000,
+    )
+    # With its settings, as `brightline serve` opens it (the key for sealed values).
+    store = open_store(settings)
     ensure_key(settings)
     keys = provision(store, settings, PEOPLE)
     import_world(store, EXAMPLE, actor=principal_of(store, settings, keys[ROOT]))

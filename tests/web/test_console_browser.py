@@ -252,3 +252,70 @@ def test_the_transparency_site_is_accessible(
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     check(page, "transparency-report")
     page.context.close()
+
+
+def test_a_person_reports_anonymously_and_reads_the_investigators_reply(
+    browser: Browser, console: Console, check: Checked
+) -> None:
+    # Someone with nothing but a browser files a report: no sign-in, no cookie.
+    reporter = browser.new_context(base_url=console.url, bypass_csp=True)
+    page = reporter.new_page()
+    page.goto("/report")
+    check(page, "report")
+    page.get_by_label("Which policy").select_option("mass-surveillance")
+    page.get_by_label(re.compile("^Who")).fill("Nightjar programme")
+    page.get_by_label("What you saw").fill(
+        "The Nightjar unit stores and transcribes intercepted phone calls in bulk."
+    )
+    page.get_by_label("References (optional)").fill("https://news.example/nightjar")
+    page.get_by_label(re.compile("^A document")).set_input_files(
+        files=[{"name": "note.txt", "mimeType": "text/plain", "buffer": b"call logs, redacted"}]
+    )
+    page.get_by_role("button", name="Send the report").click()
+    expect(page.get_by_role("heading", name="Report received")).to_be_visible()
+    check(page, "report-receipt")
+    receipt = page.get_by_label("Your receipt").input_value()
+    assert len(receipt) >= 43
+    assert reporter.cookies() == []
+    reporter.close()
+
+    # An investigator finds it in the intake queue, replies, links a node, opens a case.
+    ines = sign_in(browser, console, "ines")
+    _nav(ines, "Intake").click()
+    expect(ines.get_by_role("heading", name=re.compile("Nightjar programme"))).to_be_visible()
+    check(ines, "intake")
+    report = ines.locator("section").filter(has_text="Nightjar programme")
+    report.get_by_label("Reply to the reporter").fill("Thank you. When did you see this?")
+    report.get_by_role("button", name="Send reply").click()
+    expect(ines.get_by_text(re.compile(r"Reply to report S-\d+ sent"))).to_be_visible()
+    report = ines.locator("section").filter(has_text="Nightjar programme")
+    report.get_by_label(re.compile("Nodes it is about")).first.fill("unit-9900")
+    report.get_by_role("button", name="Open a case").click()
+    expect(ines.get_by_role("heading", level=1)).to_contain_text("Report about Nightjar")
+
+    # The reporter comes back with the receipt, without JavaScript, and reads the reply.
+    plain = browser.new_context(base_url=console.url, java_script_enabled=False)
+    page = plain.new_page()
+    page.goto("/report/status")
+    page.get_by_label("Receipt").fill(receipt)
+    page.get_by_role("button", name="Show my report").click()
+    expect(page.locator("#report-status")).to_contain_text("Under review")
+    expect(page.get_by_text("Thank you. When did you see this?")).to_be_visible()
+    page.get_by_label("Write to the investigators").fill("Last March, twice.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("Last March, twice.")).to_be_visible()
+    plain.close()
+
+    # Both follow-up pages pass axe-core too; a wrong receipt learns nothing.
+    again = browser.new_context(base_url=console.url, bypass_csp=True)
+    page = again.new_page()
+    page.goto("/report/status")
+    check(page, "report-status-form")
+    page.get_by_label("Receipt").fill(receipt[::-1])
+    page.get_by_role("button", name="Show my report").click()
+    expect(page.get_by_role("alert")).to_contain_text("no report with this receipt")
+    page.get_by_label("Receipt").fill(receipt)
+    page.get_by_role("button", name="Show my report").click()
+    expect(page.get_by_text("Last March, twice.")).to_be_visible()
+    check(page, "report-status")
+    again.close()
