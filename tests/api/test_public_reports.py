@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 
 import httpx
@@ -82,8 +83,8 @@ def test_a_report_is_filed_without_a_credential_and_followed_by_its_receipt(
     assert "investigator-user" not in str(after)  # who replied is never shown
 
 
-def test_every_wrong_receipt_gets_the_same_answer(live: Live) -> None:
-    with live.client() as client:
+def test_every_wrong_receipt_gets_the_same_answer(live_on: Live) -> None:
+    with live_on.client() as client:
         receipt = _file(client)
         wrong = [
             receipt[:-1] + ("A" if receipt[-1] != "A" else "B"),
@@ -97,9 +98,9 @@ def test_every_wrong_receipt_gets_the_same_answer(live: Live) -> None:
     assert "no report with this receipt" in answers[0].json()["message"]
 
 
-def test_attempts_are_rate_limited_by_address_in_memory(live: Live) -> None:
-    per_minute = live.settings.public_rate_per_minute
-    with live.client() as client:
+def test_attempts_are_rate_limited_by_address_in_memory(live_on: Live) -> None:
+    per_minute = live_on.settings.public_rate_per_minute
+    with live_on.client() as client:
         codes = [
             client.post("/v1/public/reports/status", json={"receipt": f"guess-{n}"}).status_code
             for n in range(per_minute + 1)
@@ -109,11 +110,11 @@ def test_attempts_are_rate_limited_by_address_in_memory(live: Live) -> None:
     assert filed.status_code == 201
 
 
-def test_a_document_is_sealed_and_one_over_10_mib_is_refused_with_413(live: Live) -> None:
+def test_a_document_is_sealed_and_one_over_10_mib_is_refused_with_413(live_on: Live) -> None:
     document = b"%PDF-1.7 fake document document-marker-c0de " * 100
-    root = principal_of(live.store, live.settings, live.keys[ROOT])
+    root = principal_of(live_on.store, live_on.settings, live_on.keys[ROOT])
     fields = {k: v for k, v in _report().items() if k != "references"}
-    with live.client() as client:
+    with live_on.client() as client:
         ok = client.post(
             "/v1/public/reports",
             data={**fields, "references": "https://news.example/a\n" + "cd" * 32},
@@ -139,21 +140,21 @@ def test_a_document_is_sealed_and_one_over_10_mib_is_refused_with_413(live: Live
     ]
     assert far_over.status_code == 413
     assert "a document may be at most 10 MiB" in far_over.json()["message"]
-    with live.store.read() as session:
+    with live_on.store.read() as session:
         (row,) = session.scalars(select(PublicReportDocumentRow)).all()
     assert row.body.startswith("sealed:v1:")
     assert b"document-marker" not in row.body.encode()
     assert row.sha256 == hashlib.sha256(document).hexdigest()
-    stored, content = report_document(live.store, f"S-{row.signal_id}", actor=root)
+    stored, content = report_document(live_on.store, f"S-{row.signal_id}", actor=root)
     assert content == document
     assert stored.size == len(document)
 
 
 def test_the_ledger_record_and_the_logs_hold_no_text_address_or_agent(
-    live: Live, caplog: pytest.LogCaptureFixture
+    live_on: Live, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with httpx.Client(base_url=live.url, headers={"user-agent": AGENT}, timeout=30) as client:
+    with httpx.Client(base_url=live_on.url, headers={"user-agent": AGENT}, timeout=30) as client:
         receipt = _file(client, contact=CONTACT)
         client.post("/v1/public/reports/status", json={"receipt": receipt})
         client.post("/v1/public/reports/status", json={"receipt": "wrong"})
@@ -168,7 +169,7 @@ def test_the_ledger_record_and_the_logs_hold_no_text_address_or_agent(
     assert "/v1/public/reports/status" in logged  # the request log was captured
     for secret in ("127.0.0.1", AGENT, "marker", receipt):
         assert secret not in logged
-    with live.store.read() as session:
+    with live_on.store.read() as session:
         records = [
             e.payload
             for e in session.scalars(
@@ -178,3 +179,14 @@ def test_the_ledger_record_and_the_logs_hold_no_text_address_or_agent(
     assert len(records) == 1
     assert '"source":"person"' in records[0]  # counted as a report from a person
     assert "marker" not in records[0]
+
+
+def test_the_form_loads_nothing_from_elsewhere_and_runs_no_script(live: Live) -> None:
+    with live.client() as client:
+        pages = [client.get("/report"), client.get("/report/status")]
+    for page in pages:
+        assert page.status_code == 200
+        assert "set-cookie" not in page.headers
+        assert "<script" not in page.text
+        links = re.findall(r'(?:src|href|action)="([^"]+)"', page.text)
+        assert links and all(link.startswith(("/", "#")) for link in links), links

@@ -66,6 +66,7 @@ from brightline.service.intake import (
 )
 from brightline.service.ledger_seal import seal_and_restart
 from brightline.service.notify import add_notification_contact, notification_log
+from brightline.service.public_reports import reply_to_reporter
 from brightline.service.usage import case_usage
 from brightline.store import Store
 from cases.case_scenarios import EXAMPLE, POLICY, at, report, with_people
@@ -98,6 +99,7 @@ EXPECTED: dict[Action, str] = {
     Action.VIEW_CASE: "IXAUC",
     Action.VIEW_REPORTER: "C",
     Action.SUBMIT_REPORT: "IC",
+    Action.TRIAGE_REPORTS: "IC",
     Action.VIEW_ALERTS: "IAUC",
     Action.OPEN_CASE: "IC",
     Action.ASSIGN: "IC",
@@ -209,6 +211,8 @@ def _calls(store: Store, case: str, tmp: Path) -> dict[Action, Callable[[Princip
         Action.VIEW_CASE: lambda a: show_case(store, case, actor=a),
         Action.VIEW_REPORTER: lambda a: show_reporter(store, "S-1", actor=a),
         Action.SUBMIT_REPORT: lambda a: submit_report(store, signal, actor=a, now=at(1)),
+        # S-1 is no public report: the role passes, then NotFoundError.
+        Action.TRIAGE_REPORTS: lambda a: reply_to_reporter(store, "S-1", "thanks", actor=a),
         Action.OPEN_CASE: lambda a: open_case(store, actor=a, title="t", signals=["S-1"]),
         Action.ASSIGN: lambda a: assign(store, case, "someone", actor=a),
         Action.START_REVIEW: lambda a: start_review(store, case, actor=a),
