@@ -16,6 +16,7 @@ from brightline.demo import RESTRICTION_ID, STEPS, Demo, DemoOptions, finished_c
 from brightline.demo.enforce import ApprovalResult, EnforcementResult
 from brightline.demo.proof import AppealResult, LedgerResult, TransparencyResult
 from brightline.demo.provider import DetectionResult, PeopleResult
+from brightline.demo.review import ReportsResult
 from brightline.enforcement import Client
 from brightline.policy import Request
 from brightline.service import Status, show_restriction
@@ -49,6 +50,15 @@ def test_the_story_through_the_service_steps(tmp_path: Path) -> None:
     assert approval.self_approval.startswith("refused")
     assert approval.approved_by != approval.proposed_by
     assert restriction.status is Status.IN_FORCE
+
+    reports: ReportsResult = results["reports"]
+    assert reports.public_status == (
+        "status received; reply: Thank you. We have opened an investigation."
+    )
+    (public,) = [r for r in reports.signals if r.source == "public"]
+    assert public.nodes == ()  # the subject is words: the case linked the unit
+    (shown,) = [s for s in case["signals"] if s["id"] == public.ref]
+    assert shown["source"] == "person"
 
     people: PeopleResult = results["people"]
     assert all(d.in_process == d.client == d.http == "allow" for d in people.before)

@@ -212,6 +212,11 @@ def _reports(r: ReportsResult) -> None:
         f"{escape(r.admin_sees)}. The investigator asks: {escape(r.investigator_gets)}.",
         highlight=False,
     )
+    console.print(
+        "The public report came through POST /v1/public/reports with no account; its author "
+        f"kept the receipt and reads with it: {escape(r.public_status)}.",
+        highlight=False,
+    )
 
 
 def _case(r: CaseResult) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from brightline import files
 from brightline.cases import (
     AccessDeniedError,
@@ -41,8 +43,10 @@ from brightline.service.cases import (
     start_review,
 )
 from brightline.service.intake import show_reporter, signal_from_alert, submit_report
+from brightline.service.public_reports import intake_queue, reply_to_reporter
 from brightline.service.plans import plan_text
 from brightline.service.usage import case_usage
+from brightline.store.cases import StoredSignal
 from brightline.synth.story import ABROAD, MINISTRY, UNIT
 
 # -- 4. reports from people ----------------------------------------------------------------
@@ -62,11 +66,14 @@ class ReportsResult:
     #: What the case admin sees of the employee's identity, and what the investigator gets.
     admin_sees: str
     investigator_gets: str
+    #: What the public reporter reads with their receipt, after the investigator's reply.
+    public_status: str
 
 
 def reports(demo: Demo, progress: Progress = no_progress) -> ReportsResult:
-    """A journalist's report and an employee's report arrive (identities stored apart);
-    the investigator turns the alerts into signals."""
+    """A journalist's report and an employee's report arrive (identities stored apart),
+    a third through the public form with no account; the investigator answers it and
+    turns the alerts into signals."""
     store = demo.store
     # Reports reach the case admin, who alone may later see who sent them.
     intake = demo.principal(CASE_ADMIN)
@@ -105,6 +112,9 @@ def reports(demo: Demo, progress: Progress = no_progress) -> ReportsResult:
         SignalRow(employee.ref, "employee", employee.nodes, employee.summary),
     ]
     investigator = demo.principal(INVESTIGATOR)
+    public, public_status = _public_report(demo)
+    demo.signals["public"] = public.ref
+    rows.append(SignalRow(public.ref, "public", public.nodes, public.summary))
     for alert in demo.alerts:
         signal = signal_from_alert(store, alert, actor=investigator)
         demo.signals[f"alert {alert['node']}"] = signal.ref
@@ -116,7 +126,37 @@ def reports(demo: Demo, progress: Progress = no_progress) -> ReportsResult:
         investigator_gets = "the identity (unexpected)"
     except AccessDeniedError as exc:
         investigator_gets = f"refused: {exc}"
-    return ReportsResult(tuple(rows), admin_sees, investigator_gets)
+    return ReportsResult(tuple(rows), admin_sees, investigator_gets, public_status)
+
+
+def _public_report(demo: Demo) -> tuple[StoredSignal, str]:
+    """Someone with no account files through the public channel over HTTP, keeps the
+    receipt, and reads the investigator's reply with it."""
+    assert demo.server is not None, "the server starts in the people step"
+    report = {
+        "policy": POLICY,
+        "subject": "the ministry's signals unit",
+        "summary": "I worked on the unit's archive: call recordings from the whole "
+        "country are uploaded nightly and run through speech-to-text.",
+        "references": ["https://forum.example/post/991"],
+    }
+    with httpx.Client(base_url=demo.server.url, timeout=30) as anyone:
+        filed = anyone.post("/v1/public/reports", json=report)
+        filed.raise_for_status()
+        receipt = filed.json()["receipt"]
+        investigator = demo.principal(INVESTIGATOR)
+        (queued,) = [q for q in intake_queue(demo.store, actor=investigator) if q.case is None]
+        reply_to_reporter(
+            demo.store,
+            queued.signal.ref,
+            "Thank you. We have opened an investigation.",
+            actor=investigator,
+        )
+        status = anyone.post("/v1/public/reports/status", json={"receipt": receipt})
+        status.raise_for_status()
+    seen = status.json()
+    replies = [m["text"] for m in seen["messages"] if m["from"] == "investigator"]
+    return queued.signal, f"status {seen['status']}; reply: {' '.join(replies)}"
 
 
 # -- 5. the case ---------------------------------------------------------------------------
@@ -141,6 +181,7 @@ def case(demo: Demo, progress: Progress = no_progress) -> CaseResult:
         actor=investigator,
         title="Signals Intelligence Unit 9900: mass surveillance of civilians?",
         signals=list(demo.signals.values()),
+        nodes=(UNIT,),  # what the public report's subject names
     )
     demo.case_id = state.id
     assign(store, state.id, REVIEWER.name, actor=investigator)
