@@ -43,8 +43,8 @@ from brightline.service.cases import (
     start_review,
 )
 from brightline.service.intake import show_reporter, signal_from_alert, submit_report
-from brightline.service.public_reports import intake_queue, reply_to_reporter
 from brightline.service.plans import plan_text
+from brightline.service.public_reports import intake_queue, reply_to_reporter
 from brightline.service.usage import case_usage
 from brightline.store.cases import StoredSignal
 from brightline.synth.story import ABROAD, MINISTRY, UNIT
