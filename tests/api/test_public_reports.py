@@ -83,6 +83,26 @@ def test_a_report_is_filed_without_a_credential_and_followed_by_its_receipt(
     assert "investigator-user" not in str(after)  # who replied is never shown
 
 
+def test_every_bad_field_is_named_and_nothing_is_stored(live_on: Live) -> None:
+    with live_on.client() as client:
+        bad = client.post(
+            "/v1/public/reports",
+            json=_report(subject=" ", summary="a\u0000b", references=["ftp://x", "abc"]),
+        )
+        policy = client.post("/v1/public/reports", json=_report(policy="no-such-policy"))
+    assert bad.status_code == 422, bad.text
+    assert [p["where"] for p in bad.json()["problems"]] == [
+        "subject",
+        "summary",
+        "references[0]",
+        "references[1]",
+    ]
+    assert policy.status_code == 422
+    assert "mass-surveillance" in policy.json()["message"]
+    with live_on.store.read() as session:
+        assert session.scalars(select(PublicReportRow)).all() == []
+
+
 def test_every_wrong_receipt_gets_the_same_answer(live_on: Live) -> None:
     with live_on.client() as client:
         receipt = _file(client)

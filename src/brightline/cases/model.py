@@ -57,6 +57,9 @@ def check_text(value: str, where: str, *, limit: int = MAX_TEXT) -> str:
     value = value.strip()
     if not value or len(value) > limit:
         raise InvalidInputError(Problem(where, f"must be 1–{limit} characters"))
+    if "\x00" in value:
+        # PostgreSQL cannot store NUL in text (SQLite can): refused alike on both.
+        raise InvalidInputError(Problem(where, "must not contain NUL (U+0000) characters"))
     return value
 
 

@@ -89,8 +89,11 @@ class PublicReport:
             except InvalidInputError as exc:
                 problems.extend(exc.problems)
         contact = (contact or "").strip() or None
-        if contact is not None and len(contact) > MAX_CONTACT:
-            problems.append(Problem("contact", f"must be at most {MAX_CONTACT} characters"))
+        if contact is not None:
+            try:
+                check_text(contact, "contact", limit=MAX_CONTACT)
+            except InvalidInputError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise InvalidInputError(problems)
         return cls(policy.strip(), checked["subject"], checked["summary"], tuple(refs), contact)
