@@ -43,6 +43,7 @@ from brightline.cases.model import (
 )
 from brightline.cases.public import (
     MAX_DOCUMENT_BYTES,
+    PUBLIC_REPORTER,
     MessageAuthor,
     PublicReport,
     ReporterView,
@@ -69,6 +70,7 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "PERMISSIONS",
     "PROVIDER_DOCUMENTS",
+    "PUBLIC_REPORTER",
     "RETALIATION_SENSITIVE",
     "AccessDeniedError",
     "Action",

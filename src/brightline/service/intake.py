@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from brightline.access import Principal, authorize_grant
 from brightline.cases import (
+    PUBLIC_REPORTER,
     Action,
     PublicReport,
     Reference,
@@ -31,7 +32,6 @@ from brightline.cases import (
     check_document,
     receipt_hash,
 )
-from brightline.cases.public import PUBLIC_REPORTER
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.service.cases import check_principal, now_utc, require
