@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from brightline.errors import RateLimitedError
-from brightline.service.rate_limits import RateLimiter
+from brightline.service.rate_limits import PublicRateLimiter, RateLimiter
 from brightline.store import Store
 
 #: The start of a minute (minutes since the epoch × 60), plus a second.
@@ -52,3 +52,23 @@ def test_refused_requests_are_not_counted(store: Store) -> None:
     assert [_passes(limiter, "key:a", T) for _ in range(10)] == [True] * 3 + [False] * 7
     # Two minutes on, the refusals left nothing behind.
     assert [_passes(limiter, "key:a", T + 120) for _ in range(4)] == [True] * 3 + [False]
+
+
+def _public_passes(limiter: PublicRateLimiter, route: str, address: str, at: float) -> bool:
+    try:
+        limiter.take(route, address, now=at)
+    except RateLimitedError:
+        return False
+    return True
+
+
+def test_the_public_limit_counts_per_address_and_route_and_forgets_each_minute() -> None:
+    limiter = PublicRateLimiter(3)
+    passed = [_public_passes(limiter, "status", "198.51.100.7", T + i) for i in range(4)]
+    assert passed == [True, True, True, False]
+    assert _public_passes(limiter, "file", "198.51.100.7", T + 5)  # per route
+    assert _public_passes(limiter, "status", "198.51.100.8", T + 6)  # per address
+    # Nothing it holds is an address, and a new minute starts from nothing.
+    assert all("198.51" not in repr(key) for key in limiter._counts)
+    assert _public_passes(limiter, "status", "198.51.100.7", T + 60)
+    assert len(limiter._counts) == 1
