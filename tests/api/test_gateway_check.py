@@ -17,7 +17,6 @@ from api.conftest import Live, _serve
 from api.test_bundles_client import make_client
 from brightline.access import Role
 from brightline.policy import Request
-from brightline.store import open_store
 
 CONTACT = "appeals@provider.example"
 SECRET = "intercepts for unit 8200 per informant K"
@@ -46,8 +45,7 @@ NOTICE = {
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     """A server whose deployment names an appeal contact, with ``r-gw`` in force."""
-    store = open_store(f"sqlite:///{tmp_path / 'api.db'}")
-    for served in _serve(tmp_path, store, appeal_contact=CONTACT):
+    for served in _serve(tmp_path, f"sqlite:///{tmp_path / 'api.db'}", appeal_contact=CONTACT):
         alice = served.key_for("alice", Role.INVESTIGATOR)
         bob = served.key_for("bob", Role.APPROVER)
         with served.client() as http:
