@@ -9,7 +9,10 @@ claims) **intersected** with the roles the store grants the principal
 (:func:`effective_roles`): a credential limits what may be done with it, the grants what
 the person may do. ``admin`` is for bootstrapping and for managing keys and grants only:
 it approves, proposes and reads reporters only when the principal is also granted those
-roles. An external reviewer acts only on the cases it is assigned to.
+roles. An external reviewer acts only on the cases it is assigned to. A customer acts
+only on its own subtree: the node its ``customer`` grant binds it to and everything below
+(:func:`authorize_node`, :func:`bears_on_customer`); anything else is "not found", exactly
+as an unknown node or restriction is, so that a customer learns nothing of the others.
 
 Pure: no I/O. The table is printed in docs/api.md and tested by a matrix test over every
 action, role and way in.
@@ -17,17 +20,18 @@ action, role and way in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from brightline.errors import AccessDeniedError
+from brightline.errors import AccessDeniedError, NotFoundError
 
 __all__ = [
     "ASSIGNMENT_SCOPED",
     "KEY_PRINCIPAL",
+    "NODE_SCOPED",
     "PERMISSIONS",
     "AccessDeniedError",
     "Action",
@@ -35,9 +39,12 @@ __all__ = [
     "Role",
     "authorize",
     "authorize_grant",
+    "authorize_node",
+    "bears_on_customer",
     "effective_roles",
     "may",
     "roles_for",
+    "unknown_node",
 ]
 
 
@@ -51,6 +58,9 @@ class Role(StrEnum):
     ADMIN = "admin"
     #: A gateway: bundles, decisions and decision-log reports.
     ENFORCEMENT_POINT = "enforcement-point"
+    #: A provider's customer, bound to one node (its grant names it): reads the
+    #: restrictions on its own subtree and appeals them; nothing else.
+    CUSTOMER = "customer"
 
 
 class Action(StrEnum):
@@ -106,6 +116,11 @@ class Action(StrEnum):
     LIST_KEYS = "list-keys"
     CREATE_KEY = "create-key"
     REVOKE_KEY = "revoke-key"
+    # a customer's own view
+    #: The restrictions in force and scheduled on the customer's subtree, their notices.
+    VIEW_OWN_RESTRICTIONS = "view-own-restrictions"
+    #: Appeal one of those restrictions: an appeal on the case that decided it.
+    FILE_APPEAL = "file-appeal"
 
 
 R = Role
@@ -116,7 +131,8 @@ _KEYS_AND_GRANTS: Final = frozenset({R.ADMIN, R.CASE_ADMIN})
 #: Who may do what. The auditor reads everything (but reporters) and changes nothing;
 #: only the case admin sees who reported; the external reviewer works on its assigned
 #: cases only and never approves or decides; ``admin`` manages keys and grants only;
-#: ``enforcement-point`` only asks for bundles and decisions and reports decision logs.
+#: ``enforcement-point`` only asks for bundles and decisions and reports decision logs;
+#: ``customer`` only reads and appeals what bears on its own subtree.
 PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
     {
         Action.LIST_CASES: _STAFF | {R.EXTERNAL_REVIEWER},
@@ -163,11 +179,15 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.LIST_KEYS: _KEYS_AND_GRANTS | {R.AUDITOR},
         Action.CREATE_KEY: frozenset({R.ADMIN}),
         Action.REVOKE_KEY: frozenset({R.ADMIN}),
+        Action.VIEW_OWN_RESTRICTIONS: frozenset({R.CUSTOMER}),
+        Action.FILE_APPEAL: frozenset({R.CUSTOMER}),
     }
 )
 
 #: Roles that hold a permission only on the cases they are assigned to.
 ASSIGNMENT_SCOPED: Final = frozenset({R.EXTERNAL_REVIEWER})
+#: Roles that hold a permission only on the subtree of the node their grant binds them to.
+NODE_SCOPED: Final = frozenset({R.CUSTOMER})
 
 #: Names of API-key principals. OIDC principals are ``oidc:<issuer alias>:<sub>``; the
 #: colon, which key principals may not contain, keeps the two namespaces apart.
@@ -177,11 +197,13 @@ KEY_PRINCIPAL: Final = r"[A-Za-z0-9._@+\-]{1,128}"
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is acting, with the roles they may use now (:func:`effective_roles`) and the
-    credential they presented (``key:<id>``, ``oidc:<alias>``, for logs and rate limits)."""
+    credential they presented (``key:<id>``, ``oidc:<alias>``, for logs and rate limits).
+    ``node`` is the node a ``customer`` grant binds the principal to (None otherwise)."""
 
     name: str
     roles: frozenset[Role]
     credential: str
+    node: str | None = None
 
     def may(self, action: Action, *, assigned: bool | None = None) -> bool:
         return may(self.roles, action, assigned=assigned)
@@ -225,6 +247,51 @@ def authorize_grant(principal: Principal, action: Action, *, target: str, role: 
         raise AccessDeniedError(f"{principal.name} may not change its own roles")
     if role is Role.ADMIN and Role.ADMIN not in principal.roles:
         raise AccessDeniedError(f"only an admin may grant or revoke {Role.ADMIN}")
+
+
+def bears_on_customer(
+    principal: Principal,
+    *,
+    scope_chain: Sequence[str],
+    bound_chain: Sequence[str],
+    exempt: Iterable[str] = (),
+) -> bool:
+    """Whether a restriction bears on the principal's customer subtree. ``scope_chain`` is
+    the chain of the restriction's scope (the node, its parent, … its root),
+    ``bound_chain`` that of the principal's bound node. It does when its scope is the bound
+    node or below it, or above it without exempting the bound node or a node between."""
+    node = principal.node
+    if node is None or Role.CUSTOMER not in principal.roles:
+        return False
+    if node in scope_chain:
+        return True
+    scope = scope_chain[0] if scope_chain else None
+    if scope is None or scope not in bound_chain:
+        return False
+    below_scope = set(bound_chain[: list(bound_chain).index(scope)])
+    return not below_scope & set(exempt)
+
+
+def authorize_node(
+    principal: Principal, action: Action, *, node: str, chain: Sequence[str] | None
+) -> None:
+    """``action`` on ``node`` (whose chain is ``chain``: the node, its parent, … its root;
+    None for a node the world does not hold): the table's gate, then, for a customer,
+    its subtree. A node outside it is NotFoundError, worded as for an unknown node, so
+    that no customer learns whether another's node exists."""
+    authorize(principal, action)
+    if not principal.has_any(NODE_SCOPED):
+        if chain is None:
+            raise NotFoundError(unknown_node(node))
+        return
+    if chain is None or principal.node is None or principal.node not in chain:
+        raise NotFoundError(unknown_node(node))
+
+
+def unknown_node(node: str) -> str:
+    """The one wording of "no such node" (also what a customer is told of a node that is
+    not its own)."""
+    return f"no node {node!r}"
 
 
 def authorize(principal: Principal, action: Action, *, assigned: bool | None = None) -> None:

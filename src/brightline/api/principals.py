@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from brightline.access import KEY_PRINCIPAL, Action, Principal, Role
@@ -62,9 +62,15 @@ async def grant(
     role: Role,
     request: Request,
     who: Annotated[Principal, Depends(require(Action.GRANT_ROLES))],
+    node: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z0-9._:\-]{1,128}$", description="customer: the node it binds to"),
+    ] = None,
 ) -> RolesOut:
     state = request.app.state.brightline
-    held = await store_call(state, lambda: grant_role(state.store, principal, role, actor=who))
+    held = await store_call(
+        state, lambda: grant_role(state.store, principal, role, actor=who, node=node)
+    )
     await notify_change(state)
     return RolesOut(principal=principal, roles=sorted(r.value for r in held))
 

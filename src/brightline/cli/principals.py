@@ -111,13 +111,17 @@ def bootstrap(
 def grant(
     principal: str,
     role: Role,
+    node: Annotated[
+        str | None, typer.Option("--node", help="customer: the node the grant binds it to")
+    ] = None,
     key_file: KeyFile = None,
     token_file: TokenFile = None,
     as_json: AsJson = False,
 ) -> None:
-    """Grant a role (admins and case admins; no one changes their own roles)."""
+    """Grant a role (admins and case admins; no one changes their own roles). A customer
+    grant names the node it binds the principal to (``--node``)."""
     with acting(Action.GRANT_ROLES, key_file, token_file, record=True) as (store, actor):
-        roles = grant_role(store, principal, role, actor=actor)
+        roles = grant_role(store, principal, role, actor=actor, node=node)
     _roles(principal, roles, as_json)
 
 

@@ -258,7 +258,7 @@ def create_app(
             generate_latest(state.metrics.registry), media_type="text/plain; version=0.0.4"
         )
 
-    from brightline.api import admin, cases, decisions, gateway, principals, public
+    from brightline.api import admin, cases, customer, decisions, gateway, principals, public
     from brightline.web import mount_console
 
     app.include_router(decisions.router)
@@ -267,6 +267,7 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(principals.router)
     app.include_router(public.router)
+    app.include_router(customer.router)
     mount_console(app, plan_limits=plan_limits or PlanLimits.of(settings))
     return app
 

@@ -22,6 +22,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,14 @@ from brightline.service.apikeys import check_key_principal, insert_key, resolve_
 from brightline.service.records import bootstrap_record
 from brightline.store import Store
 from brightline.store.case_models import RoleGrantEvent
-from brightline.store.cases import add_grant_event, all_grants, grant_count, roles_of
+from brightline.store.cases import (
+    add_grant_event,
+    all_bound_nodes,
+    all_grants,
+    bound_node,
+    grant_count,
+    roles_of,
+)
 from brightline.store.outbox import append_record
 from brightline.store.serving_models import ApiKeyRevocationRow, ApiKeyRow
 
@@ -194,16 +202,16 @@ class Authenticator:
                 known = dict(self._known)
             revoked = set(session.scalars(select(ApiKeyRevocationRow.key_id)))
             grants = all_grants(session)
+            bound = all_bound_nodes(session)
         rechecked = {
             token: replace(
                 entry,
-                principal=Principal(
+                principal=_principal(
                     entry.principal.name,
-                    effective_roles(
-                        entry.carried,
-                        {r.value for r in grants.get(entry.principal.name.casefold(), ())},
-                    ),
+                    entry.carried,
+                    {r.value for r in grants.get(entry.principal.name.casefold(), ())},
                     entry.principal.credential,
+                    bound.get(entry.principal.name.casefold()),
                 ),
             )
             for token, entry in known.items()
@@ -274,9 +282,8 @@ class Authenticator:
             ):
                 raise AuthenticationError("unknown or revoked API key")
             granted = {r.value for r in roles_of(session, name)}
-        return Principal(
-            name, effective_roles(checked.carried, granted), checked.principal.credential
-        )
+            node = bound_node(session, name)
+        return _principal(name, checked.carried, granted, checked.principal.credential, node)
 
     def _resolve(self, token: str, *, nonce: str | None) -> CheckedCredential:
         until = math.inf
@@ -294,8 +301,18 @@ class Authenticator:
             raise AuthenticationError("unknown or revoked API key")
         with self._store.read() as session:
             granted = {r.value for r in roles_of(session, name)}
-        principal = Principal(name, effective_roles(carried, granted), credential)
+            node = bound_node(session, name)
+        principal = _principal(name, carried, granted, credential, node)
         return CheckedCredential(principal, frozenset(carried), key_id, until)
+
+
+def _principal(
+    name: str, carried: Iterable[str], granted: Iterable[str], credential: str, node: str | None
+) -> Principal:
+    """The principal with its effective roles, and its customer binding only while it
+    may use the ``customer`` role."""
+    roles = effective_roles(carried, granted)
+    return Principal(name, roles, credential, node if Role.CUSTOMER in roles else None)
 
 
 def is_empty(store: Store) -> bool:

@@ -433,16 +433,18 @@ def record_appeal(
     with store.write() as session:
         state = load_case(session, case_id)
         require(actor, Action.RECORD_APPEAL, state)
-        data = {"number": state.next_number("appeal"), "grounds": grounds}
-        return record(
-            session,
-            state,
-            case_id=case_id,
-            move=CaseMove.APPEALED,
-            actor=actor.name,
-            at=at,
-            data=data,
-        )
+        return append_appeal(session, state, actor=actor.name, grounds=grounds, at=at)
+
+
+def append_appeal(
+    session: Session, state: CaseState, *, actor: str, grounds: str, at: datetime
+) -> CaseState:
+    """The appeal move on ``state``'s case, numbered next (its gate checked by the
+    caller: staff recording it, or the customer filing it)."""
+    data = {"number": state.next_number("appeal"), "grounds": grounds}
+    return record(
+        session, state, case_id=state.id, move=CaseMove.APPEALED, actor=actor, at=at, data=data
+    )
 
 
 def decide_appeal(

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from brightline.access import Principal, authorize_grant
+from brightline.access import Principal, authorize_grant, unknown_node
 from brightline.cases import (
     PUBLIC_REPORTER,
     Action,
@@ -40,6 +40,7 @@ from brightline.store import Store, latest_world
 from brightline.store.cases import (
     StoredSignal,
     add_grant_event,
+    bound_node,
     add_signal,
     all_grants,
     get_signal,
@@ -277,33 +278,60 @@ def show_reporter(store: Store, signal_ref: str, *, actor: Principal) -> Reporte
 
 
 def grant_role(
-    store: Store, principal: str, role: Role, *, actor: Principal, now: datetime | None = None
+    store: Store,
+    principal: str,
+    role: Role,
+    *,
+    actor: Principal,
+    node: str | None = None,
+    now: datetime | None = None,
 ) -> frozenset[Role]:
     """Grant ``role`` (admins and case admins; see ``brightline.access.authorize_grant``).
     Recorded in the ledger. An empty store is bootstrapped first
-    (``brightline.service.access.bootstrap``)."""
-    return _grant(store, principal, role, actor=actor, kind="grant", now=now)
+    (``brightline.service.access.bootstrap``).
+
+    ``customer`` is granted bound to ``node`` (a node of the current world), and only it:
+    granting it again with another node moves the binding."""
+    return _grant(store, principal, role, actor=actor, kind="grant", node=node, now=now)
 
 
 def revoke_role(
     store: Store, principal: str, role: Role, *, actor: Principal, now: datetime | None = None
 ) -> frozenset[Role]:
-    return _grant(store, principal, role, actor=actor, kind="revoke", now=now)
+    return _grant(store, principal, role, actor=actor, kind="revoke", node=None, now=now)
 
 
 def _grant(
-    store: Store, principal: str, role: Role, *, actor: Principal, kind: str, now: datetime | None
+    store: Store,
+    principal: str,
+    role: Role,
+    *,
+    actor: Principal,
+    kind: str,
+    node: str | None,
+    now: datetime | None,
 ) -> frozenset[Role]:
     check_principal(principal, "PRINCIPAL")
     action = Action.GRANT_ROLES if kind == "grant" else Action.REVOKE_ROLES
     authorize_grant(actor, action, target=principal, role=role)
+    binds = kind == "grant" and role is Role.CUSTOMER
+    if binds and not node:
+        raise InvalidInputError(Problem("node", "a customer grant names the node it binds to"))
+    if not binds and node is not None:
+        raise InvalidInputError(Problem("node", f"only a customer grant binds a node, not {role}"))
     at = now_utc(now)
     with store.write() as session:
         held = roles_of(session, principal)
-        if (role in held) == (kind == "grant"):
+        if binds:
+            stored = latest_world(session)
+            if stored is None or node not in stored.world.directory:
+                raise NotFoundError(unknown_node(str(node)))
+            if bound_node(session, principal) == node:
+                return held
+        elif (role in held) == (kind == "grant"):
             return held
         grant = add_grant_event(
-            session, principal=principal, role=role, kind=kind, actor=actor.name, at=at
+            session, principal=principal, role=role, kind=kind, actor=actor.name, at=at, node=node
         )
         append_record(session, grant_record(grant))
         return roles_of(session, principal)

@@ -103,6 +103,8 @@ def grant_record(grant: StoredGrant) -> OutboxRecord:
         "actor": grant.actor,
         "at": format_time(grant.at),
     }
+    if grant.node is not None:  # a customer grant's binding
+        payload["node"] = grant.node
     return OutboxRecord(f"principal.role-{grant.kind}ed", payload, grant.at)
 
 

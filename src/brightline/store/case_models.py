@@ -17,7 +17,8 @@ from brightline.store.models import Base, BigId, UtcDateTime
 
 
 class RoleGrantEvent(Base):
-    """A role granted to or revoked from a principal; the latest event per pair wins."""
+    """A role granted to or revoked from a principal; the latest event per pair wins.
+    ``node`` is the node a ``customer`` grant binds the principal to (None for others)."""
 
     __tablename__ = "role_grant_events"
     __table_args__ = (Index("ix_role_grant_events_principal", "principal"),)
@@ -28,6 +29,7 @@ class RoleGrantEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    node: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class SignalRow(Base):

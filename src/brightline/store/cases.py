@@ -59,6 +59,33 @@ def all_grants(session: Session) -> dict[str, frozenset[Role]]:
     return {p: frozenset(r) for p, r in sorted(out.items())}
 
 
+def bound_node(session: Session, principal: str) -> str | None:
+    """The node ``principal``'s ``customer`` grant binds it to; None without one."""
+    node: str | None = None
+    rows = session.scalars(
+        select(RoleGrantEvent)
+        .where(func.lower(RoleGrantEvent.principal) == principal.casefold())
+        .where(RoleGrantEvent.role == Role.CUSTOMER.value)
+        .order_by(RoleGrantEvent.seq)
+    )
+    for row in rows:
+        node = row.node if row.kind == "grant" else None
+    return node
+
+
+def all_bound_nodes(session: Session) -> dict[str, str]:
+    """Every customer binding now: principal (case-folded) → node."""
+    bound: dict[str, str | None] = {}
+    rows = session.scalars(
+        select(RoleGrantEvent)
+        .where(RoleGrantEvent.role == Role.CUSTOMER.value)
+        .order_by(RoleGrantEvent.seq)
+    )
+    for row in rows:
+        bound[row.principal.casefold()] = row.node if row.kind == "grant" else None
+    return {p: n for p, n in sorted(bound.items()) if n is not None}
+
+
 def grant_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(RoleGrantEvent)) or 0
 
@@ -73,15 +100,25 @@ class StoredGrant:
     kind: str
     actor: str
     at: datetime
+    node: str | None = None
 
 
 def add_grant_event(
-    session: Session, *, principal: str, role: Role, kind: str, actor: str, at: datetime
+    session: Session,
+    *,
+    principal: str,
+    role: Role,
+    kind: str,
+    actor: str,
+    at: datetime,
+    node: str | None = None,
 ) -> StoredGrant:
-    row = RoleGrantEvent(principal=principal, role=role.value, kind=kind, actor=actor, at=at)
+    row = RoleGrantEvent(
+        principal=principal, role=role.value, kind=kind, actor=actor, at=at, node=node
+    )
     session.add(row)
     session.flush()
-    return StoredGrant(row.seq, principal, role.value, kind, actor, at)
+    return StoredGrant(row.seq, principal, role.value, kind, actor, at, node)
 
 
 # -- signals --------------------------------------------------------------------------------
