@@ -6,16 +6,21 @@ the same service functions as ``brightline apikey create`` and ``brightline prin
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from brightline.access import Principal, Role
 from brightline.config import Settings
 from brightline.service.access import Authenticator, bootstrap
 from brightline.service.apikeys import create_key
 from brightline.service.intake import grant_role
+from brightline.service.worlds import import_world
 from brightline.store import Store
 
 #: The first principal of every test store (admin and case admin).
 ROOT = "root"
+#: The node a ``customer`` grant binds to unless ``nodes`` names another (the example
+#: world's restricted intelligence unit).
+CUSTOMER_NODE = "unit-9900"
 
 
 def provision(
@@ -24,16 +29,23 @@ def provision(
     people: Mapping[str, Iterable[str]],
     *,
     grants: Mapping[str, Iterable[str]] | None = None,
+    world: Path | None = None,
+    nodes: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Bootstrap ``root`` and give each person a key with ``people[name]`` roles and the
-    grants ``grants[name]`` (default: the same roles). Returns every key, ``root``'s too."""
+    """Bootstrap ``root``, import ``world`` (if given: a customer grant needs its node)
+    and give each person a key with ``people[name]`` roles and the grants ``grants[name]``
+    (default: the same roles); a customer grant binds to ``nodes[name]``, by default
+    :data:`CUSTOMER_NODE`. Returns every key, ``root``'s too."""
     keys = {ROOT: bootstrap(store, principal=ROOT)}
     root = Authenticator(store, settings).principal_for(keys[ROOT])
+    if world is not None:
+        import_world(store, world, actor=root)
     for name, roles in people.items():
         roles = tuple(roles)
         _, keys[name] = create_key(store, principal=name, roles=roles, actor=root)
         for role in (grants or {}).get(name, roles):
-            grant_role(store, name, Role(role), actor=root)
+            node = (nodes or {}).get(name, CUSTOMER_NODE) if role == Role.CUSTOMER else None
+            grant_role(store, name, Role(role), actor=root, node=node)
     return keys
 
 

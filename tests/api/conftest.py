@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from access_setup import ROOT, principal_of, provision
+from access_setup import CUSTOMER_NODE, ROOT, principal_of, provision
 from brightline.access import Role
 from brightline.config import Settings
 from brightline.ledger import NoteVerifier
@@ -50,14 +50,17 @@ class Live:
         headers = {"authorization": f"Bearer {self.keys[role]}"} if role else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
-    def key_for(self, principal: str, *roles: str, grant: bool = True) -> str:
+    def key_for(
+        self, principal: str, *roles: str, grant: bool = True, node: str = CUSTOMER_NODE
+    ) -> str:
         """A new key for ``principal`` carrying ``roles``, which the store also grants
-        unless ``grant`` is False."""
+        unless ``grant`` is False (a customer grant bound to ``node``)."""
         root = principal_of(self.store, self.settings, self.keys[ROOT])
         _, key = create_key(self.store, principal=principal, roles=roles, actor=root)
         if grant:
             for role in roles:
-                grant_role(self.store, principal, Role(role), actor=root)
+                bound = node if role == Role.CUSTOMER else None
+                grant_role(self.store, principal, Role(role), actor=root, node=bound)
         return key
 
 
@@ -103,8 +106,7 @@ def _serve(tmp_path: Path, url: str, **overrides: Any) -> Iterator[Live]:
     verifier = ensure_key(settings)
     # One principal per role, its key carrying the role and the store granting it: the
     # key limits what the credential may do, the grants what the person may do.
-    keys = provision(store, settings, {f"{r}-user": [r] for r in ROLE_NAMES})
-    import_world(store, EXAMPLE, actor=principal_of(store, settings, keys[ROOT]))
+    keys = provision(store, settings, {f"{r}-user": [r] for r in ROLE_NAMES}, world=EXAMPLE)
     server, thread, url = start_server(settings, store)
     live = Live(url, store, settings, verifier, server=server)
     live.keys.update({r: keys[f"{r}-user"] for r in ROLE_NAMES}, **{ROOT: keys[ROOT]})

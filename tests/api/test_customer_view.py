@@ -1,0 +1,150 @@
+"""A customer's own view over HTTP, on SQLite and PostgreSQL: its restrictions in force
+and scheduled, nothing of its sibling's (by id, by listing, by node), nothing internal,
+and an appeal that lands on the case."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from access_setup import ROOT, principal_of
+from api.conftest import Live
+from brightline.access import Role
+from brightline.cases import CaseStatus
+from brightline.service.case_export import show_case
+from customer_scenario import (
+    CUSTOMER_NODE,
+    IN_FORCE,
+    INTERNAL,
+    SCHEDULED,
+    SIBLING,
+    SIBLING_NODE,
+    Restricted,
+    restricted_customer,
+)
+
+
+@dataclass
+class Scene:
+    live: Live
+    restricted: Restricted
+    customer: httpx.Client
+    sibling: httpx.Client
+
+
+@pytest.fixture
+def scene(live_on: Live) -> Iterator[Scene]:
+    live = live_on
+    p = lambda role: principal_of(live.store, live.settings, live.keys[role])  # noqa: E731
+    restricted = restricted_customer(
+        live.store,
+        live.settings,
+        investigator=p(Role.INVESTIGATOR.value),
+        approver=p(Role.APPROVER.value),
+    )
+    sibling_key = live.key_for("sibling-co", Role.CUSTOMER.value, node=SIBLING_NODE)
+    customer = live.client(Role.CUSTOMER.value)
+    sibling = httpx.Client(
+        base_url=live.url, headers={"authorization": f"Bearer {sibling_key}"}, timeout=30
+    )
+    with customer, sibling:
+        yield Scene(live, restricted, customer, sibling)
+
+
+def test_a_customer_sees_its_restrictions_in_force_and_scheduled(scene: Scene) -> None:
+    answer = scene.customer.get("/v1/customer/restrictions")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["node"] == CUSTOMER_NODE
+    shown = {r["id"]: r for r in body["restrictions"]}
+    assert set(shown) == {IN_FORCE, SCHEDULED}
+    now = shown[IN_FORCE]
+    assert now["status"] == "in-force"
+    assert now["scope"] == CUSTOMER_NODE and now["inherited"] is False
+    assert now["services"] == ["ai.speech:*"]
+    assert now["regions"] == ["westeurope"]
+    assert now["exempt"] == ["sub-9900-rescue"]
+    assert now["policy"] == "Mass surveillance" or now["policy"].lower().startswith("mass")
+    assert now["appealable"] is True
+    later = shown[SCHEDULED]
+    assert later["status"] == "approved"
+    assert later["window"]["not_before"] is not None
+    one = scene.customer.get(f"/v1/customer/restrictions/{IN_FORCE}")
+    assert one.status_code == 200 and one.json()["id"] == IN_FORCE
+    # Below its node: a node of its own subtree narrows the list.
+    below = scene.customer.get("/v1/customer/restrictions", params={"node": "unit-9900-analysis"})
+    assert {r["id"] for r in below.json()["restrictions"]} == {IN_FORCE, SCHEDULED}
+    rescue = scene.customer.get("/v1/customer/restrictions", params={"node": "sub-9900-rescue"})
+    assert rescue.json()["restrictions"] == []  # exempt from the one, outside the other
+
+
+def test_nothing_internal_reaches_the_customer(scene: Scene) -> None:
+    text = scene.customer.get("/v1/customer/restrictions").text
+    for word in (*INTERNAL, scene.restricted.case, "investigator-user", "approver-user"):
+        assert word not in text
+
+
+def test_a_sibling_customer_sees_nothing_of_it(scene: Scene) -> None:
+    listing = scene.sibling.get("/v1/customer/restrictions").json()
+    assert [r["id"] for r in listing["restrictions"]] == [SIBLING]
+    mine = scene.customer.get("/v1/customer/restrictions").json()
+    assert SIBLING not in {r["id"] for r in mine["restrictions"]}
+    # By id and by node: the very answer of an id or a node that does not exist.
+    for path, unknown in (
+        (f"/v1/customer/restrictions/{IN_FORCE}", "/v1/customer/restrictions/r-nowhere"),
+        (f"/v1/customer/restrictions/{IN_FORCE}/appeals", None),
+    ):
+        if unknown is None:
+            refused = scene.sibling.post(path, json={"grounds": "not ours"})
+            assert refused.status_code == 404
+            continue
+        refused, missing = scene.sibling.get(path), scene.sibling.get(unknown)
+        assert refused.status_code == missing.status_code == 404
+        assert refused.json()["message"].replace(IN_FORCE, "X") == missing.json()[
+            "message"
+        ].replace("r-nowhere", "X")
+    other = scene.sibling.get("/v1/customer/restrictions", params={"node": CUSTOMER_NODE})
+    nowhere = scene.sibling.get("/v1/customer/restrictions", params={"node": "no-such-node"})
+    assert other.status_code == nowhere.status_code == 404
+    assert other.json()["message"].replace(CUSTOMER_NODE, "X") == nowhere.json()[
+        "message"
+    ].replace("no-such-node", "X")
+
+
+def test_an_appeal_lands_on_the_case(scene: Scene) -> None:
+    filed = scene.customer.post(
+        f"/v1/customer/restrictions/{IN_FORCE}/appeals", json={"grounds": "we repurposed the unit"}
+    )
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["appeal"] == 1
+    root = principal_of(scene.live.store, scene.live.settings, scene.live.keys[ROOT])
+    case = show_case(scene.live.store, scene.restricted.case, actor=root).state
+    assert case.status is CaseStatus.APPEALED
+    (appeal,) = case.appeals
+    assert appeal.grounds == "we repurposed the unit"
+    assert appeal.by == "customer-user"
+    shown = scene.customer.get(f"/v1/customer/restrictions/{IN_FORCE}").json()
+    assert shown["appeals"] == [
+        {"number": 1, "at": shown["appeals"][0]["at"], "grounds": "we repurposed the unit",
+         "outcome": None}
+    ]
+    assert shown["appealable"] is False
+    again = scene.customer.post(
+        f"/v1/customer/restrictions/{IN_FORCE}/appeals", json={"grounds": "again"}
+    )
+    assert again.status_code == 409
+    # A restriction decided on no case here is appealed through the contact.
+    no_case = scene.sibling.post(
+        f"/v1/customer/restrictions/{SIBLING}/appeals", json={"grounds": "why"}
+    )
+    assert no_case.status_code == 409 and "contact" in no_case.json()["message"]
+
+
+def test_staff_roles_cannot_use_the_customer_view(scene: Scene) -> None:
+    with scene.live.client(Role.CASE_ADMIN.value) as staff:
+        assert staff.get("/v1/customer/restrictions").status_code == 403
+    assert scene.customer.get("/v1/restrictions").status_code == 403
+    assert scene.customer.get(f"/v1/cases/{scene.restricted.case}").status_code == 403
