@@ -24,7 +24,6 @@ from brightline.server import UVICORN_LOGS, create_app
 from brightline.service.apikeys import create_key
 from brightline.service.intake import grant_role
 from brightline.service.ledger import LedgerKeys, ensure_key
-from brightline.service.worlds import import_world
 from brightline.store import Store, open_store
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "world"

@@ -63,7 +63,8 @@ def test_a_customer_sees_its_restrictions_in_force_and_scheduled(scene: Scene) -
     assert set(shown) == {IN_FORCE, SCHEDULED}
     now = shown[IN_FORCE]
     assert now["status"] == "in-force"
-    assert now["scope"] == CUSTOMER_NODE and now["inherited"] is False
+    assert now["scope"] == CUSTOMER_NODE
+    assert now["inherited"] is False
     assert now["services"] == ["ai.speech:*"]
     assert now["regions"] == ["westeurope"]
     assert now["exempt"] == ["sub-9900-rescue"]
@@ -73,7 +74,8 @@ def test_a_customer_sees_its_restrictions_in_force_and_scheduled(scene: Scene) -
     assert later["status"] == "approved"
     assert later["window"]["not_before"] is not None
     one = scene.customer.get(f"/v1/customer/restrictions/{IN_FORCE}")
-    assert one.status_code == 200 and one.json()["id"] == IN_FORCE
+    assert one.status_code == 200
+    assert one.json()["id"] == IN_FORCE
     # Below its node: a node of its own subtree narrows the list.
     below = scene.customer.get("/v1/customer/restrictions", params={"node": "unit-9900-analysis"})
     assert {r["id"] for r in below.json()["restrictions"]} == {IN_FORCE, SCHEDULED}
@@ -109,9 +111,9 @@ def test_a_sibling_customer_sees_nothing_of_it(scene: Scene) -> None:
     other = scene.sibling.get("/v1/customer/restrictions", params={"node": CUSTOMER_NODE})
     nowhere = scene.sibling.get("/v1/customer/restrictions", params={"node": "no-such-node"})
     assert other.status_code == nowhere.status_code == 404
-    assert other.json()["message"].replace(CUSTOMER_NODE, "X") == nowhere.json()[
-        "message"
-    ].replace("no-such-node", "X")
+    assert other.json()["message"].replace(CUSTOMER_NODE, "X") == nowhere.json()["message"].replace(
+        "no-such-node", "X"
+    )
 
 
 def test_an_appeal_lands_on_the_case(scene: Scene) -> None:
@@ -128,8 +130,12 @@ def test_an_appeal_lands_on_the_case(scene: Scene) -> None:
     assert appeal.by == "customer-user"
     shown = scene.customer.get(f"/v1/customer/restrictions/{IN_FORCE}").json()
     assert shown["appeals"] == [
-        {"number": 1, "at": shown["appeals"][0]["at"], "grounds": "we repurposed the unit",
-         "outcome": None}
+        {
+            "number": 1,
+            "at": shown["appeals"][0]["at"],
+            "grounds": "we repurposed the unit",
+            "outcome": None,
+        }
     ]
     assert shown["appealable"] is False
     again = scene.customer.post(
@@ -140,7 +146,8 @@ def test_an_appeal_lands_on_the_case(scene: Scene) -> None:
     no_case = scene.sibling.post(
         f"/v1/customer/restrictions/{SIBLING}/appeals", json={"grounds": "why"}
     )
-    assert no_case.status_code == 409 and "contact" in no_case.json()["message"]
+    assert no_case.status_code == 409
+    assert "contact" in no_case.json()["message"]
 
 
 def test_staff_roles_cannot_use_the_customer_view(scene: Scene) -> None:

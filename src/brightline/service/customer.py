@@ -260,7 +260,9 @@ def _shown(
         case = load_case(session, state.case_id)
         appealable = case.status in _APPEALABLE
         appeals = tuple(
-            CustomerAppeal(a.number, a.at, a.grounds, None if a.outcome is None else a.outcome.value)
+            CustomerAppeal(
+                a.number, a.at, a.grounds, None if a.outcome is None else a.outcome.value
+            )
             for a in case.appeals
             if a.by.casefold() == actor.name.casefold()
         )

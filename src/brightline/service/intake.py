@@ -40,9 +40,9 @@ from brightline.store import Store, latest_world
 from brightline.store.cases import (
     StoredSignal,
     add_grant_event,
-    bound_node,
     add_signal,
     all_grants,
+    bound_node,
     get_signal,
     reporter_identity,
     roles_of,

@@ -18,7 +18,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from brightline.service.guard import PlanLimits
-from brightline.web import cases, intake, pages, public, signin  # noqa: F401  (they add their routes)
+from brightline.web import (  # noqa: F401  (they add their routes)
+    cases,
+    customer,
+    intake,
+    pages,
+    public,
+    signin,
+)
 from brightline.web.common import PREFIX, ConsoleState, render_error, router
 from brightline.web.oidc import SignIns
 from brightline.web.session import ConsoleSessions

@@ -36,9 +36,12 @@ TEMPLATES: Final = Jinja2Templates(directory=str(Path(__file__).parent / "templa
 TEMPLATES.env.globals["bar_chart"] = lambda *a, **k: Markup(bar_chart(*a, **k))
 TEMPLATES.env.globals["line_chart"] = lambda *a, **k: Markup(line_chart(*a, **k))
 
-#: Signing in to the console needs this action of the permission table: every console
-#: user works on cases (an admin-only or gateway-only principal has nothing to do here).
-SIGN_IN: Final = Action.LIST_CASES
+#: Signing in to the console needs one of these actions of the permission table: staff
+#: work on cases, a customer reads its own restrictions (an admin-only or gateway-only
+#: principal has nothing to do here).
+SIGN_IN: Final = (Action.LIST_CASES, Action.VIEW_OWN_RESTRICTIONS)
+#: Where a customer lands: its own page (it has no dashboard or cases).
+CUSTOMER_HOME: Final = "/console/customer"
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -106,11 +109,20 @@ async def say(request: Request, session: ConsoleSession, kind: str, message: str
 def may_sign_in(principal: Principal) -> None:
     """AccessDeniedError unless the principal's effective roles (the credential's roles
     that the store grants) allow working in the console."""
-    if not principal.may(SIGN_IN):
+    if not may_use_console(principal):
         raise AccessDeniedError(
             f"{principal.name} holds no role that may use the console (the credential's roles "
             "must also be granted: `brightline principal grant`)"
         )
+
+
+def may_use_console(principal: Principal) -> bool:
+    return any(principal.may(action) for action in SIGN_IN)
+
+
+def staff(principal: Principal) -> bool:
+    """Whether the principal works on cases (else the console is its customer page)."""
+    return principal.may(Action.LIST_CASES)
 
 
 Me = Annotated[ConsoleSession, Depends(signed_in)]
@@ -172,6 +184,8 @@ def _nav(session: ConsoleSession | None) -> list[tuple[str, str]]:
     if session is None:
         return []
     items = [("Dashboard", f"{PREFIX}/"), ("Cases", f"{PREFIX}/cases")]
+    if not staff(session.principal):
+        items = []
     for label, path, action in _NAV:
         if session.principal.may(action):
             items.append((label, f"{PREFIX}/{path}"))
@@ -184,6 +198,7 @@ _NAV: Final = (
     ("Restrictions", "restrictions", Action.LIST_RESTRICTIONS),
     ("Customers", "tree", Action.READ_DIRECTORY),
     ("Ledger", "ledger", Action.VIEW_LEDGER),
+    ("Your restrictions", "customer", Action.VIEW_OWN_RESTRICTIONS),
 )
 
 

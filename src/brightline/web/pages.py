@@ -27,6 +27,7 @@ from brightline.service.restrictions import (
     reject_restriction,
 )
 from brightline.web.common import (
+    CUSTOMER_HOME,
     PREFIX,
     Me,
     Posted,
@@ -41,13 +42,16 @@ from brightline.web.common import (
     router,
     run,
     say,
+    staff,
 )
 
 # -- dashboard ------------------------------------------------------------------------------
 
 
 @router.get("/", response_class=HTMLResponse)
-async def dashboard(request: Request, me: Me) -> HTMLResponse:
+async def dashboard(request: Request, me: Me) -> Response:
+    if not staff(me.principal):
+        return back(CUSTOMER_HOME)
     state = app_state(request)
     data = await store_call(
         state, lambda: read.dashboard(state.store, state.settings, actor=me.principal, now=now())
