@@ -41,9 +41,8 @@ from brightline.service.cases import assign, open_case
 from brightline.service.intake import revoke_role, submit_report
 from brightline.service.ledger import ensure_key
 from brightline.service.restrictions import approve_restriction, propose_restrictions
-from brightline.service.worlds import import_world
 from brightline.store import Store, open_store
-from brightline.web.common import SIGN_IN
+from brightline.web.common import CUSTOMER_HOME, SIGN_IN
 from web.conftest import ALERTS, login_token
 
 ISSUER = "https://idp.example.test/"
@@ -151,16 +150,17 @@ def world(matrix_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     granted = {f"{r.value}-user": [r.value] for r in Role}
     carried_only = {f"ungranted-{r.value}": [r.value] for r in Role}
     revoked = {f"revoked-{r.value}": [r.value] for r in Role}
+    # A customer is bound to the intelligence unit (access_setup.CUSTOMER_NODE).
     keys = provision(
         store,
         settings,
         {**granted, **carried_only, **revoked},
         grants={**granted, **{n: [] for n in carried_only}, **revoked},
+        world=EXAMPLE,
     )
     root = principal_of(store, settings, keys[ROOT])
     for name, (role,) in revoked.items():
         revoke_role(store, name, Role(role), actor=root)
-    import_world(store, EXAMPLE, actor=root)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "alerts.jsonl").write_text(
         "".join(json.dumps(a) + "\n" for a in ALERTS), encoding="utf-8"
@@ -336,6 +336,13 @@ API: list[Probe] = [
         call=_api("POST", "/v1/keys", {"principal": "someone", "roles": ["auditor"]}),
     ),
     Probe(Action.REVOKE_KEY, call=_api("POST", lambda w: f"/v1/keys/{next(w.victims)}/revoke")),
+    Probe(Action.VIEW_OWN_RESTRICTIONS, call=_api("GET", "/v1/customer/restrictions")),
+    Probe(Action.VIEW_OWN_RESTRICTIONS, call=_api("GET", f"/v1/customer/restrictions/{ACTIVE}")),
+    # ACTIVE was decided on no case: a customer passes the gate and is refused (409).
+    Probe(
+        Action.FILE_APPEAL,
+        call=_api("POST", f"/v1/customer/restrictions/{ACTIVE}/appeals", {"grounds": "g"}),
+    ),
 ]
 
 
@@ -448,6 +455,10 @@ CONSOLE: list[Probe] = [
         ),
     ),
     Probe(Action.VIEW_LEDGER, call=_page("/console/ledger")),
+    Probe(Action.VIEW_OWN_RESTRICTIONS, call=_page("/console/customer")),
+    Probe(
+        Action.FILE_APPEAL, call=_form(f"/console/customer/{ACTIVE}/appeal", {"grounds": "g"})
+    ),
 ]
 
 
@@ -462,7 +473,8 @@ def _sign_in(w: World, who: Who) -> tuple[httpx.Client, str] | None:
         assert response.status_code == 403, (who.label, response.status_code)
         http.close()
         return None
-    found = re.search(r'name="csrf" value="([^"]+)"', http.get("/console/").text)
+    home = "/console/" if may(who.roles, Action.LIST_CASES) else CUSTOMER_HOME
+    found = re.search(r'name="csrf" value="([^"]+)"', http.get(home).text)
     assert found is not None
     return http, found.group(1)
 
@@ -471,9 +483,10 @@ def test_every_console_page_and_form_follows_the_table(world: World) -> None:
     wrong = []
     for who in world.people:
         signed = _sign_in(world, who)
-        assert (signed is not None) == may(who.roles, SIGN_IN), who.label
+        signs_in = any(may(who.roles, action) for action in SIGN_IN)
+        assert (signed is not None) == signs_in, who.label
         for probe in CONSOLE:
-            expected = may(who.roles, SIGN_IN) and probe.expected(who)
+            expected = signs_in and probe.expected(who)
             if signed is None:
                 allowed = False
             else:
@@ -676,6 +689,15 @@ def test_admin_manages_keys_and_grants_only() -> None:
         Action.REVOKE_KEY,
         Action.SEAL_LEDGER,
     }
+
+
+def test_a_customer_only_reads_and_appeals_its_own() -> None:
+    allowed = {a for a in Action if may({Role.CUSTOMER}, a)}
+    assert allowed == {Action.VIEW_OWN_RESTRICTIONS, Action.FILE_APPEAL}
+    assert not any(may(_STAFF_ROLES, a) for a in allowed)
+
+
+_STAFF_ROLES = frozenset(Role) - {Role.CUSTOMER}
 
 
 def test_no_role_outside_the_table() -> None:
