@@ -18,7 +18,6 @@ from api.conftest import EXAMPLE, start_server
 from brightline.access import Principal, Role
 from brightline.config import Settings
 from brightline.service.ledger import ensure_key
-from brightline.service.worlds import import_world
 from brightline.store import Store, open_store
 
 #: Principals of the console tests and the roles each holds (on the key and in the store).
@@ -29,7 +28,11 @@ PEOPLE: dict[str, tuple[str, ...]] = {
     "alba": (Role.APPROVER.value,),
     "aud": (Role.AUDITOR.value,),
     "cadmin": (Role.CASE_ADMIN.value,),
+    "acme-ops": (Role.CUSTOMER.value,),  # bound to the intelligence unit
+    "medic-ops": (Role.CUSTOMER.value,),  # bound to its sibling, the medical service
 }
+#: Where each customer of PEOPLE is bound.
+CUSTOMERS: dict[str, str] = {"acme-ops": "unit-9900", "medic-ops": "mod-medical"}
 
 ALERTS = [
     {
@@ -107,8 +110,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
     # With its settings, as `brightline serve` opens it (the key for sealed values).
     store = open_store(settings)
     ensure_key(settings)
-    keys = provision(store, settings, PEOPLE)
-    import_world(store, EXAMPLE, actor=principal_of(store, settings, keys[ROOT]))
+    keys = provision(store, settings, PEOPLE, world=EXAMPLE, nodes=CUSTOMERS)
     (settings.data_dir / "alerts.jsonl").write_text(
         "".join(json.dumps(a) + "\n" for a in ALERTS), encoding="utf-8"
     )

@@ -319,3 +319,63 @@ def test_a_person_reports_anonymously_and_reads_the_investigators_reply(
     expect(page.get_by_text("Last March, twice.")).to_be_visible()
     check(page, "report-status")
     again.close()
+
+
+def test_a_restricted_customer_sees_and_appeals_its_restriction(
+    browser: Browser, console: Console, check: Checked
+) -> None:
+    from access_setup import principal_of
+    from customer_scenario import IN_FORCE, INTERNAL, SCHEDULED, SIBLING, restricted_customer
+
+    def person(name: str) -> Any:
+        return principal_of(console.store, console.settings, console.keys[name])
+
+    restricted = restricted_customer(
+        console.store, console.settings, investigator=person("ines"), approver=person("alba")
+    )
+
+    # The customer signs in and lands on its own page: its restrictions, nothing else.
+    page = sign_in(browser, console, "acme-ops")
+    expect(page).to_have_url(re.compile(r"/console/customer$"))
+    expect(page.get_by_role("heading", name=f"{IN_FORCE}: ", exact=False)).to_be_visible()
+    expect(page.get_by_role("heading", name=f"{SCHEDULED}: ", exact=False)).to_be_visible()
+    expect(page.locator(f"#restriction-{IN_FORCE}")).to_contain_text("in force")
+    expect(page.locator(f"#restriction-{SCHEDULED}")).to_contain_text("scheduled")
+    assert [n.inner_text() for n in page.get_by_role("navigation").get_by_role("link").all()] == [
+        "Your restrictions"
+    ]
+    text = page.locator("main").inner_text()
+    for word in (*INTERNAL, SIBLING, restricted.case, "ines", "alba"):
+        assert word not in text
+    check(page, "customer")
+
+    # It appeals; the appeal shows as awaiting re-review, and no second form is offered.
+    card = page.locator(f"#restriction-{IN_FORCE}")
+    card.get_by_label(re.compile("Why this restriction")).fill("The unit now does rescue work.")
+    card.get_by_role("button", name=f"Appeal {IN_FORCE}").click()
+    expect(page.get_by_text(re.compile(f"Appeal 1 against {IN_FORCE} filed"))).to_be_visible()
+    card = page.locator(f"#restriction-{IN_FORCE}")
+    expect(card).to_contain_text("awaiting re-review")
+    expect(card.get_by_role("button")).to_have_count(0)
+    check(page, "customer-appealed")
+    page.context.close()
+
+    # The appeal is on the case, for the investigator to re-review.
+    ines = sign_in(browser, console, "ines")
+    ines.goto(f"/console/cases/{restricted.case}")
+    expect(ines.get_by_text("The unit now does rescue work.")).to_be_visible()
+    ines.context.close()
+
+    # The sibling customer sees its own restriction only; the other's is "not found".
+    sibling = sign_in(browser, console, "medic-ops")
+    expect(sibling.get_by_role("heading", name=f"{SIBLING}: ", exact=False)).to_be_visible()
+    assert IN_FORCE not in sibling.locator("main").inner_text()
+    csrf = sibling.locator('input[name="csrf"]').first.get_attribute("value")
+    refused = sibling.request.post(
+        f"/console/customer/{IN_FORCE}/appeal", form={"csrf": csrf or "", "grounds": "ours?"}
+    )
+    missing = sibling.request.post(
+        "/console/customer/r-nowhere/appeal", form={"csrf": csrf or "", "grounds": "ours?"}
+    )
+    assert refused.status == missing.status == 404
+    sibling.context.close()
