@@ -81,6 +81,8 @@ def test_the_story_through_the_service_steps(tmp_path: Path) -> None:
 
     appeal: AppealResult = results["appeal"]
     assert appeal.outcome == "upheld"
+    assert appeal.customer_sees == (RESTRICTION_ID,)  # the customer saw it, and appealed
+    assert appeal.filed_by == "freedonia.cloud"
     assert appeal.restriction_status == "in-force"
     assert case["status"] == "re-reviewed"
     assert [d["kind"] for d in case["decisions"]] == ["restrict"]

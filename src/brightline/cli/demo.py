@@ -345,7 +345,12 @@ def _ledger(r: LedgerResult) -> None:
 
 
 def _appeal(r: AppealResult) -> None:
-    console.print(f"Appeal: {escape(r.grounds)}", highlight=False)
+    console.print(
+        f"The customer {r.filed_by} signs in and sees, on its own subtree only: "
+        f"{', '.join(r.customer_sees) or 'nothing'}.",
+        highlight=False,
+    )
+    console.print(f"It appeals (GET/POST /v1/customer/…): {escape(r.grounds)}", highlight=False)
     console.print(
         f"Re-reviewed by {r.decided_by}: [bold]{r.outcome}[/]; case status [bold]{r.status}[/]; "
         f"restriction {r.restriction_status}.",

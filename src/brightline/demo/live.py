@@ -29,6 +29,7 @@ from brightline.service.apikeys import create_key
 from brightline.service.intake import grant_role
 from brightline.service.ledger import LedgerKeys
 from brightline.store import Store, open_store
+from brightline.synth.story import MINISTRY
 
 HOST: Final = "127.0.0.1"
 START_SECONDS: Final = 30.0
@@ -42,6 +43,8 @@ class Person:
     name: str
     what: str
     roles: tuple[str, ...]
+    #: The node a customer's grant binds it to.
+    node: str | None = None
 
 
 #: The store's first principal: bootstrapping grants it exactly these two roles.
@@ -60,7 +63,22 @@ AUDITOR: Final = Person("aude.auditor", "auditor", (Role.AUDITOR.value,))
 GATEWAY: Final = Person(
     "gw-eu-1", "enforcement point (an API gateway)", (Role.ENFORCEMENT_POINT.value,)
 )
-PEOPLE: Final = (CASE_ADMIN, INVESTIGATOR, REVIEWER, APPROVER, SECOND_APPROVER, AUDITOR, GATEWAY)
+CUSTOMER: Final = Person(
+    "freedonia.cloud",
+    "the ministry's cloud team (a customer, bound to the ministry)",
+    (Role.CUSTOMER.value,),
+    node=MINISTRY,
+)
+PEOPLE: Final = (
+    CASE_ADMIN,
+    INVESTIGATOR,
+    REVIEWER,
+    APPROVER,
+    SECOND_APPROVER,
+    AUDITOR,
+    GATEWAY,
+    CUSTOMER,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +104,8 @@ def enrol(store: Store, admin: Principal) -> dict[str, Credential]:
         if person is CASE_ADMIN:
             continue
         for role in person.roles:
-            grant_role(store, person.name, Role(role), actor=admin)
+            node = person.node if role == Role.CUSTOMER else None
+            grant_role(store, person.name, Role(role), actor=admin, node=node)
         info, key = create_key(store, principal=person.name, roles=person.roles, actor=admin)
         credentials[person.name] = Credential(person, info.id, key)
     return credentials

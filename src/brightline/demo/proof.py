@@ -9,11 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from brightline.cases import (
     AppealOutcome,
 )
 from brightline.demo.live import (
-    INVESTIGATOR,
+    CUSTOMER,
     SECOND_APPROVER,
 )
 from brightline.demo.state import (
@@ -34,7 +36,6 @@ from brightline.ledger import (
 from brightline.service import show_restriction
 from brightline.service.cases import (
     decide_appeal,
-    record_appeal,
 )
 from brightline.service.ledger import (
     LedgerKeys,
@@ -113,15 +114,27 @@ class AppealResult:
     decided_by: str
     status: str
     restriction_status: str
+    #: The customer who appealed, and the restrictions it saw on its own subtree.
+    filed_by: str
+    customer_sees: tuple[str, ...]
 
 
 def appeal(demo: Demo, progress: Progress = no_progress) -> AppealResult:
-    """The ministry appeals; a second approver re-reviews and upholds the restriction."""
+    """The ministry's cloud team, signed in as a customer, sees the restriction on its
+    unit and appeals it over the API (an appeal on the case); a second approver
+    re-reviews and upholds the restriction."""
     grounds = (
         "The ministry says the unit's archive serves lawful foreign-intelligence work and "
         "asks for the restriction to be lifted."
     )
-    record_appeal(demo.store, demo.case_id, actor=demo.principal(INVESTIGATOR), grounds=grounds)
+    customer = demo.http(CUSTOMER.name)
+    listing = customer.get("/v1/customer/restrictions")
+    _raise_for(listing)
+    seen = tuple(str(r["id"]) for r in listing.json()["restrictions"])
+    filed = customer.post(
+        f"/v1/customer/restrictions/{RESTRICTION_ID}/appeals", json={"grounds": grounds}
+    )
+    _raise_for(filed)
     state = decide_appeal(
         demo.store,
         demo.case_id,
@@ -136,7 +149,17 @@ def appeal(demo: Demo, progress: Progress = no_progress) -> AppealResult:
         SECOND_APPROVER.name,
         state.status.value,
         view.status.value,
+        CUSTOMER.name,
+        seen,
     )
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_error:
+        raise BrightlineError(
+            f"{response.request.method} {response.request.url.path}: "
+            f"{response.status_code} {response.text}"
+        )
 
 
 # -- 12. the transparency report -----------------------------------------------------------
