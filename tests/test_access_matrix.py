@@ -456,9 +456,7 @@ CONSOLE: list[Probe] = [
     ),
     Probe(Action.VIEW_LEDGER, call=_page("/console/ledger")),
     Probe(Action.VIEW_OWN_RESTRICTIONS, call=_page("/console/customer")),
-    Probe(
-        Action.FILE_APPEAL, call=_form(f"/console/customer/{ACTIVE}/appeal", {"grounds": "g"})
-    ),
+    Probe(Action.FILE_APPEAL, call=_form(f"/console/customer/{ACTIVE}/appeal", {"grounds": "g"})),
 ]
 
 

@@ -35,6 +35,7 @@ from brightline.cases import (
     SourceKind,
 )
 from brightline.config import Settings
+from brightline.policy import Notice
 from brightline.errors import BrightlineError
 from brightline.service import (
     approve_restriction,
@@ -65,15 +66,17 @@ from brightline.service.intake import (
     submit_report,
 )
 from brightline.service.ledger_seal import seal_and_restart
+from brightline.service.customer import customer_restrictions, file_appeal
 from brightline.service.notify import add_notification_contact, notification_log
 from brightline.service.public_reports import reply_to_reporter
 from brightline.service.usage import case_usage
 from brightline.store import Store
-from cases.case_scenarios import EXAMPLE, POLICY, at, report, with_people
+from cases.case_scenarios import ADMIN, EXAMPLE, POLICY, People, at, report, with_people
 from principals import principal
 
 # Who may act: I investigator, X external reviewer (assigned), x external reviewer (not
-# assigned), A approver, U auditor, C case admin, D admin, E enforcement point.
+# assigned), A approver, U auditor, C case admin, D admin, E enforcement point, K customer
+# (bound to the unit the cases are about).
 WHO = {
     "I": "investigator",
     "X": "reviewer",
@@ -83,6 +86,7 @@ WHO = {
     "C": "casey",
     "D": "keeper",
     "E": "gateway",
+    "K": "customer",
 }
 ROLE_OF = {
     "I": Role.INVESTIGATOR,
@@ -93,6 +97,7 @@ ROLE_OF = {
     "C": Role.CASE_ADMIN,
     "D": Role.ADMIN,
     "E": Role.ENFORCEMENT_POINT,
+    "K": Role.CUSTOMER,
 }
 EXPECTED: dict[Action, str] = {
     Action.LIST_CASES: "IXxAUC",
@@ -139,6 +144,8 @@ EXPECTED: dict[Action, str] = {
     Action.LIST_KEYS: "UCD",
     Action.CREATE_KEY: "D",
     Action.REVOKE_KEY: "D",
+    Action.VIEW_OWN_RESTRICTIONS: "K",
+    Action.FILE_APPEAL: "K",
 }
 DOC = DocumentReference(DocumentKind.TICKET, "cd" * 32, "Support ticket 17")
 RESTRICTION = "id: r-x\nscope: unit-9900\nactions: ['*:*']\n"
@@ -202,6 +209,14 @@ def test_grants_never_escalate() -> None:
 # -- every service function that checks a role ----------------------------------------------------
 
 
+def _with_customer(store: Store, people: People) -> People:
+    """``people`` and a customer bound to the unit the cases are about."""
+    admin = people[ADMIN]
+    grant_role(store, "customer", Role.CUSTOMER, actor=admin, node="unit-9900")
+    _, key = create_key(store, principal="customer", roles=["customer"], actor=admin)
+    return People({**people.keys, "customer": key}, people.authenticator)
+
+
 def _calls(store: Store, case: str, tmp: Path) -> dict[Action, Callable[[Principal], Any]]:
     settings = Settings(data_dir=tmp)
     finding = Finding(POLICY, FindingOutcome.INCONCLUSIVE, "not enough")
@@ -253,6 +268,13 @@ def _calls(store: Store, case: str, tmp: Path) -> dict[Action, Callable[[Princip
         Action.REVOKE_KEY: lambda a: revoke_key(store, "no-such-key", actor=a),
         # Without a ledger key in ``tmp`` an admin's seal stops there (NotFoundError).
         Action.SEAL_LEDGER: lambda a: seal_and_restart(settings, store, actor=a, expected=1),
+        Action.VIEW_OWN_RESTRICTIONS: lambda a: customer_restrictions(
+            store, actor=a, notice=Notice()
+        ),
+        # r-none does not exist: the role passes, then NotFoundError.
+        Action.FILE_APPEAL: lambda a: file_appeal(
+            store, "r-none", actor=a, grounds="g", notice=Notice()
+        ),
     }
 
 
@@ -280,7 +302,7 @@ SERVICE_ACTIONS = [a for a in Action if a not in NOT_IN_THE_SERVICE]
 
 @pytest.mark.parametrize("action", SERVICE_ACTIONS)
 def test_every_role_is_held_to_the_table(store: Store, tmp_path: Path, action: Action) -> None:
-    people = with_people(store)
+    people = _with_customer(store, with_people(store))
     for letter, name in WHO.items():
         signal = report(store, actor=people["admin"])
         investigator = people["investigator"]

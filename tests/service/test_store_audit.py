@@ -211,6 +211,15 @@ def test_events_not_yet_logged_are_audited_against_their_rows(history: Store) ->
     assert "mallory" not in str(error)  # records are private: where, never what
 
 
+def test_a_customer_binding_is_audited_with_its_grant(history: Store) -> None:
+    admin = principal("admin", Role.ADMIN, Role.CASE_ADMIN)
+    grant_role(history, "acme-ops", Role.CUSTOMER, actor=admin, node="acme-voice", now=at(100))
+    assert audit_store(history).pending == 1
+    _sql(history, "UPDATE role_grant_events SET node = 'northwind' WHERE node = 'acme-voice'")
+    error = _diverges(history)
+    assert "its row gives another payload: 'node' differs" in str(error)
+
+
 # -- the tree check beside the audit (ledger verify) --------------------------------------------
 
 

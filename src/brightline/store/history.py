@@ -242,10 +242,10 @@ def signals(session: Session, *, batch: int = BATCH) -> Iterator[StoredSignal]:
 def grants(session: Session, *, batch: int = BATCH) -> Iterator[StoredGrant]:
     """``role_grant_events`` by ``seq``."""
     table = _table(RoleGrantEvent)
-    columns = ("seq", "principal", "role", "kind", "actor", "at")
+    columns = ("seq", "principal", "role", "kind", "actor", "at", "node")
     for rows in _batched(session, table, columns, batch=batch):
-        for seq, principal, role, kind, actor, at in rows:
-            yield StoredGrant(seq, principal, role, kind, actor, _utc(at))
+        for seq, principal, role, kind, actor, at, node in rows:
+            yield StoredGrant(seq, principal, role, kind, actor, _utc(at), node)
 
 
 def guard_approvals(session: Session) -> Iterator[StoredGuardApproval]:
