@@ -35,8 +35,8 @@ from brightline.cases import (
     SourceKind,
 )
 from brightline.config import Settings
-from brightline.policy import Notice
 from brightline.errors import BrightlineError
+from brightline.policy import Notice
 from brightline.service import (
     approve_restriction,
     import_world,
@@ -58,6 +58,7 @@ from brightline.service.cases import (
     record_finding,
     start_review,
 )
+from brightline.service.customer import customer_restrictions, file_appeal
 from brightline.service.intake import (
     grant_role,
     list_principals,
@@ -66,7 +67,6 @@ from brightline.service.intake import (
     submit_report,
 )
 from brightline.service.ledger_seal import seal_and_restart
-from brightline.service.customer import customer_restrictions, file_appeal
 from brightline.service.notify import add_notification_contact, notification_log
 from brightline.service.public_reports import reply_to_reporter
 from brightline.service.usage import case_usage
