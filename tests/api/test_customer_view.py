@@ -15,6 +15,7 @@ from api.conftest import Live
 from brightline.access import Role
 from brightline.cases import CaseStatus
 from brightline.service.case_export import show_case
+from brightline.service.notify import add_notification_contact, enqueue_notifications
 from customer_scenario import (
     CUSTOMER_NODE,
     IN_FORCE,
@@ -155,3 +156,25 @@ def test_staff_roles_cannot_use_the_customer_view(scene: Scene) -> None:
         assert staff.get("/v1/customer/restrictions").status_code == 403
     assert scene.customer.get("/v1/restrictions").status_code == 403
     assert scene.customer.get(f"/v1/cases/{scene.restricted.case}").status_code == 403
+
+
+def test_a_customer_sees_the_notices_sent_to_its_own_contacts(scene: Scene) -> None:
+    live = scene.live
+    case_admin = principal_of(live.store, live.settings, live.keys[Role.CASE_ADMIN.value])
+    for name, node, target in (
+        ("Unit ops", CUSTOMER_NODE, "ops@unit.example"),
+        ("Medical ops", SIBLING_NODE, "ops@medical.example"),
+        ("Legal watchers", None, "legal@provider.example"),
+    ):
+        add_notification_contact(
+            live.store, actor=case_admin, name=name, channel="smtp", target=target, node=node
+        )
+    assert enqueue_notifications(live.store) > 0
+    shown = scene.customer.get(f"/v1/customer/restrictions/{IN_FORCE}").json()
+    sent = shown["notices"]
+    assert {n["contact"] for n in sent} == {"Unit ops"}
+    assert {n["event"] for n in sent} >= {"approval", "in-force"}
+    assert all(n["channel"] == "smtp" and n["delivered"] is False for n in sent)
+    assert "ops@" not in str(shown)  # the contact's name, never its address
+    sibling = scene.sibling.get(f"/v1/customer/restrictions/{SIBLING}").json()
+    assert {n["contact"] for n in sibling["notices"]} == {"Medical ops"}
