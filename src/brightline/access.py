@@ -280,11 +280,8 @@ def authorize_node(
     its subtree. A node outside it is NotFoundError, worded as for an unknown node, so
     that no customer learns whether another's node exists."""
     authorize(principal, action)
-    if not principal.has_any(NODE_SCOPED):
-        if chain is None:
-            raise NotFoundError(unknown_node(node))
-        return
-    if chain is None or principal.node is None or principal.node not in chain:
+    scoped = principal.has_any(NODE_SCOPED)
+    if chain is None or (scoped and (principal.node is None or principal.node not in chain)):
         raise NotFoundError(unknown_node(node))
 
 
