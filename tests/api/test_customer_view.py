@@ -74,6 +74,10 @@ def test_a_customer_sees_its_restrictions_in_force_and_scheduled(scene: Scene) -
     later = shown[SCHEDULED]
     assert later["status"] == "approved"
     assert later["window"]["not_before"] is not None
+    assert body["phases"] == [
+        {"starts": None, "restrictions": [IN_FORCE]},
+        {"starts": later["window"]["not_before"], "restrictions": [SCHEDULED]},
+    ]
     one = scene.customer.get(f"/v1/customer/restrictions/{IN_FORCE}")
     assert one.status_code == 200
     assert one.json()["id"] == IN_FORCE

@@ -14,7 +14,12 @@ from brightline.access import Action, Principal
 from brightline.api.auth import require
 from brightline.policy import format_time
 from brightline.server.state import notify_change, store_call
-from brightline.service.customer import customer_restriction, customer_restrictions, file_appeal
+from brightline.service.customer import (
+    customer_restriction,
+    customer_restrictions,
+    file_appeal,
+    phases_of,
+)
 from brightline.service.notices import notice_of
 
 router = APIRouter(prefix="/v1/customer", tags=["customer"])
@@ -43,7 +48,11 @@ async def restrictions(
         state,
         lambda: customer_restrictions(state.store, actor=who, notice=notice, node=node),
     )
-    return {"node": who.node, "restrictions": [r.to_json() for r in shown]}
+    return {
+        "node": who.node,
+        "phases": [p.to_json() for p in phases_of(shown)],
+        "restrictions": [r.to_json() for r in shown],
+    }
 
 
 @router.get("/restrictions/{restriction_id}", summary="One restriction on my subtree")

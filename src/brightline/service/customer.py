@@ -18,9 +18,9 @@ proposed, approved or reviewed it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from brightline.cases.model import check_text
 from brightline.errors import ConflictError, NotFoundError
 from brightline.policy import Notice, format_time
 from brightline.service.cases import append_appeal, load_case, now_utc
-from brightline.service.lifecycle import RestrictionState, Status
+from brightline.service.lifecycle import RestrictionState, Status, parse_time
 from brightline.service.restrictions import load_states
 from brightline.store import Store, latest_world
 from brightline.store.cases import notifications
@@ -123,6 +123,29 @@ class CustomerRestriction:
                 for a in self.appeals
             ],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPhase:
+    """One step of what bears on the customer, as an impact plan shows a proposal's
+    phases: the restrictions in force now (``starts`` None), or those that begin at one
+    time (their ``not_before``)."""
+
+    starts: str | None
+    restrictions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"starts": self.starts, "restrictions": list(self.restrictions)}
+
+
+def phases_of(shown: Sequence[CustomerRestriction]) -> tuple[CustomerPhase, ...]:
+    """The phases of ``shown``: in force now first, then each later start in time order."""
+    by_start: dict[str | None, list[str]] = {}
+    for r in shown:
+        by_start.setdefault(None if r.status is Status.IN_FORCE else r.not_before, []).append(r.id)
+    never = datetime.min.replace(tzinfo=UTC)
+    order = sorted(by_start, key=lambda start: (start is not None, parse_time(start) or never))
+    return tuple(CustomerPhase(start, tuple(by_start[start])) for start in order)
 
 
 def customer_restrictions(

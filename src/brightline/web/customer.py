@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from brightline.access import Action
 from brightline.server.state import app_state, store_call
-from brightline.service.customer import customer_restrictions, file_appeal
+from brightline.service.customer import customer_restrictions, file_appeal, phases_of
 from brightline.service.notices import notice_of
 from brightline.web.common import (
     PREFIX,
@@ -39,6 +39,7 @@ async def customer(request: Request, me: Me) -> HTMLResponse:
         "customer.html",
         node=me.principal.node,
         restrictions=shown,
+        phases=phases_of(shown),
         contact=notice.contact,
         can_appeal=me.principal.may(Action.FILE_APPEAL),
     )
