@@ -211,6 +211,22 @@ def test_no_one_grants_roles_to_themselves(sqlite_people: People) -> None:
     assert "may not change its own roles" in words(refused)
 
 
+def test_a_customer_grant_binds_a_node_of_the_world(sqlite_people: People) -> None:
+    people = sqlite_people
+    people.invoke("world", "import", str(EXAMPLE), by=ADMIN)
+    unbound = people.invoke("principal", "grant", "acme-ops", "customer", by=ADMIN, code=2)
+    assert "names the node it binds to" in words(unbound)
+    bound_auditor = ("principal", "grant", "acme-ops", "auditor", "--node", "acme-voice")
+    assert "only a customer grant binds a node" in words(
+        people.invoke(*bound_auditor, by=ADMIN, code=2)
+    )
+    unknown = ("principal", "grant", "acme-ops", "customer", "--node", "nowhere")
+    assert "no node 'nowhere'" in words(people.invoke(*unknown, by=ADMIN, code=3))
+    people.invoke("principal", "grant", "acme-ops", "customer", "--node", "acme-voice", by=ADMIN)
+    listed = people.invoke("principal", "list", "--json", by=ADMIN)
+    assert "customer" in listed
+
+
 # -- OIDC -------------------------------------------------------------------------------------
 
 ISSUER = "https://idp.example.test/"
