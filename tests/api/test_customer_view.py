@@ -4,17 +4,24 @@ and an appeal that lands on the case."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from access_setup import ROOT, principal_of
-from api.conftest import Live
+from api.conftest import Live, _serve
 from brightline.access import Role
 from brightline.cases import CaseStatus
 from brightline.service.case_export import show_case
+from brightline.service.intake import grant_role
 from brightline.service.notify import add_notification_contact, enqueue_notifications
 from customer_scenario import (
     CUSTOMER_NODE,
@@ -26,6 +33,8 @@ from customer_scenario import (
     Restricted,
     restricted_customer,
 )
+
+ISSUER = "https://idp.example.test/"
 
 
 @dataclass
@@ -182,3 +191,49 @@ def test_a_customer_sees_the_notices_sent_to_its_own_contacts(scene: Scene) -> N
     assert "ops@" not in str(shown)  # the contact's name, never its address
     sibling = scene.sibling.get(f"/v1/customer/restrictions/{SIBLING}").json()
     assert {n["contact"] for n in sibling["notices"]} == {"Medical ops"}
+
+
+@pytest.fixture
+def oidc_live(tmp_path: Path) -> Iterator[tuple[Live, Any]]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1"}]}))
+    for live in _serve(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'oidc.db'}",
+        oidc_issuer=ISSUER,
+        oidc_audience="brightline",
+        oidc_jwks=str(tmp_path / "jwks.json"),
+        oidc_role_map={"customer-portal": "customer"},
+    ):
+        yield live, key
+
+
+def test_an_oidc_customer_is_bound_by_its_grant_as_a_key_is(
+    oidc_live: tuple[Live, Any],
+) -> None:
+    live, key = oidc_live
+    p = lambda role: principal_of(live.store, live.settings, live.keys[role])  # noqa: E731
+    restricted_customer(
+        live.store,
+        live.settings,
+        investigator=p(Role.INVESTIGATOR.value),
+        approver=p(Role.APPROVER.value),
+    )
+    claims = {"iss": ISSUER, "aud": "brightline", "exp": int(time.time()) + 300}
+    token = jwt.encode(
+        {**claims, "sub": "medic", "roles": ["customer-portal"]},
+        key,
+        algorithm="RS256",
+        headers={"kid": "k1"},
+    )
+    with httpx.Client(
+        base_url=live.url, headers={"authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        assert http.get("/v1/customer/restrictions").status_code == 403  # no grant yet
+        root = principal_of(live.store, live.settings, live.keys[ROOT])
+        grant_role(live.store, "oidc:idp:medic", Role.CUSTOMER, actor=root, node=SIBLING_NODE)
+        listing = http.get("/v1/customer/restrictions").json()
+        assert listing["node"] == SIBLING_NODE
+        assert [r["id"] for r in listing["restrictions"]] == [SIBLING]
+        assert http.get(f"/v1/customer/restrictions/{IN_FORCE}").status_code == 404
