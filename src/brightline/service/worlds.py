@@ -305,7 +305,9 @@ def _import(
             notes.append("removals allowed (--allow-removals): " + "; ".join(over))
         if dry_run:
             return ImportResult(source, diff, None, dry_run, tuple(notes))
-        version = add_world_version(session, world, actor=actor.name, source=source, at=at)
+        version = add_world_version(
+            session, world, actor=actor.name, source=source, at=at, previous=previous
+        )
         row = StoredWorldVersion(version, at, actor.name, source, world_digest(world))
         append_record(session, world_record(row, counts=diff.counts()))
         return ImportResult(source, diff, version, dry_run, tuple(notes))
