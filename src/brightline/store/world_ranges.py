@@ -62,7 +62,8 @@ def write_version(
 
     ``unchanged[i]``: row ``ids[i]`` has the same content as in the previous version
     (False when it is new). ``content(i)`` gives the values of row ``i`` for
-    :func:`content_columns`; it is called only for the rows written. Returns how many rows were inserted.
+    :func:`content_columns`; it is called only for the rows written. Returns how many
+    rows were inserted.
     """
     current = {
         row_id: (start, position)
@@ -70,7 +71,7 @@ def write_version(
             select(table.c.id, table.c.from_version, table.c.position).where(
                 table.c.to_version.is_(None)
             )
-        )
+        ).all()
     }
     old = [
         current[row_id][1] if same and row_id in current else None
