@@ -174,7 +174,8 @@ def run(size: int, backend: str, tmp: Path) -> dict[str, Any]:
         written = node_rows(store) - before
         with timed(load), store.read() as session:
             stored = latest_world(session)
-        assert stored is not None and stored.version == result.version
+        assert stored is not None
+        assert stored.version == result.version
         assert stored.digest == store_api.world_digest(stored.world)
     return {
         "nodes": len(lines),
@@ -229,11 +230,13 @@ def main() -> None:
         if r["backend"] == "sqlite":
             verdict = "met" if r["full"].wall <= FLOOR_FULL_SQLITE else "NOT met"
             print(
-                f"floor full import <= {FLOOR_FULL_SQLITE:.0f} s on SQLite at {r['nodes']}: {verdict}"
+                f"floor full import <= {FLOOR_FULL_SQLITE:.0f} s on SQLite "
+                f"at {r['nodes']}: {verdict}"
             )
         verdict = "met" if r["again"].wall <= FLOOR_REIMPORT else "NOT met"
         print(
-            f"floor 1% re-import <= {FLOOR_REIMPORT:.0f} s on {r['backend']} at {r['nodes']}: {verdict}"
+            f"floor 1% re-import <= {FLOOR_REIMPORT:.0f} s on {r['backend']} "
+            f"at {r['nodes']}: {verdict}"
         )
 
 

@@ -4,6 +4,7 @@ versions both ways."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -142,7 +143,8 @@ def test_a_one_percent_change_writes_one_percent_of_the_rows(store: Store) -> No
         changed[i] = Node(n.id, n.parent, n.kind, "renamed", n.attrs)
     version = _add(store, _world(changed))
     assert _count(store, WorldNode) == 1010
-    assert _count(store, WorldService) == 3 and _count(store, WorldRegion) == 2
+    assert _count(store, WorldService) == 3
+    assert _count(store, WorldRegion) == 2
     _assert_loads(store, version, _world(changed))
     _assert_loads(store, version - 1, _world(nodes))
 
@@ -209,7 +211,7 @@ def test_kept_rows_keep_their_positions_and_every_version_is_in_order(
     positions = _positions(unique, kept)
     if positions is None:  # a gap too narrow: the caller renumbers
         return
-    assert all(a < b for a, b in zip(positions, positions[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(positions))
     assert all(positions[i] == unique[i] for i in kept)
 
 
