@@ -24,7 +24,7 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,7 +46,17 @@ def rows_of(session: Session, table: Table, version: int, columns: Sequence[str]
         .where(c.from_version <= version, or_(c.to_version.is_(None), c.to_version > version))
         .order_by(c.position)
     )
-    return list(session.execute(query).all())
+    return _raw_rows(session, query)
+
+
+def _raw_rows(session: Session, query: Select[Any]) -> list[Any]:
+    # The driver's own tuples: a million SQLAlchemy rows cost more than fetching them.
+    # Only for plain columns (text, integers) that need no result processing.
+    result = session.connection().execute(query)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def write_version(
@@ -65,14 +75,10 @@ def write_version(
     :func:`content_columns`; it is called only for the rows written. Returns how many
     rows were inserted.
     """
-    current = {
-        row_id: (start, position)
-        for row_id, start, position in session.execute(
-            select(table.c.id, table.c.from_version, table.c.position).where(
-                table.c.to_version.is_(None)
-            )
-        ).all()
-    }
+    query = select(table.c.id, table.c.from_version, table.c.position).where(
+        table.c.to_version.is_(None)
+    )
+    current = {row_id: (start, position) for row_id, start, position in _raw_rows(session, query)}
     old = [
         current[row_id][1] if same and row_id in current else None
         for row_id, same in zip(ids, unchanged, strict=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from brightline.errors import InvalidInputError, Problem
+from brightline.store.history import StoredWorldVersion
 from brightline.store.models import WorldNode, WorldRegion, WorldService, WorldVersion
 from brightline.store.outbox import canonical_json
 from brightline.store.world_ranges import rows_of, write_version
@@ -46,9 +48,8 @@ def _canonical(world: World) -> dict[str, object]:
     # it had before catalogs could declare units.
     catalog = world.catalog
     canonical: dict[str, object] = {
-        "nodes": [
-            [n.id, n.parent, n.kind, n.name, dict(sorted(n.attrs.items()))] for n in world.directory
-        ],
+        # canonical_json sorts every dict's keys: the attributes need no sorting here.
+        "nodes": [[n.id, n.parent, n.kind, n.name, dict(n.attrs)] for n in world.directory],
         "services": [
             [s.id, list(s.operations), sorted(s.tags), *([list(s.units)] if s.units else [])]
             for s in catalog.services.values()
@@ -126,9 +127,11 @@ def add_world_version(
 def _write_nodes(session: Session, version: int, world: World, before: World | None) -> None:
     nodes = list(world.directory)
     old = before.directory if before is not None else None
-    unchanged = (
-        [False] * len(nodes) if old is None else [_same_node(old.get(n.id), n) for n in nodes]
-    )
+    if old is None:
+        unchanged = [False] * len(nodes)
+    else:
+        before_of = old.nodes.get
+        unchanged = [_same_node(before_of(n.id), n) for n in nodes]
     write_version(
         session,
         _table(WorldNode),
@@ -142,11 +145,10 @@ def _write_nodes(session: Session, version: int, world: World, before: World | N
 def _same_node(old: Node | None, new: Node) -> bool:
     # ``==`` holds between True and 1 (and 1.0), which are different JSON: compare the
     # attribute types too, or a kept row would load a value the new world does not hold.
-    return (
-        old is not None
-        and old == new
-        and all(type(value) is type(old.attrs[key]) for key, value in new.attrs.items())
-    )
+    if old is None or old != new:
+        return False
+    attrs = old.attrs
+    return not attrs or all(type(value) is type(attrs[key]) for key, value in new.attrs.items())
 
 
 def _node_columns(node: Node) -> tuple[Any, ...]:
@@ -165,6 +167,14 @@ def _table(model: type[WorldNode | WorldService | WorldRegion]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def world_version_row(session: Session, version: int) -> StoredWorldVersion | None:
+    """A version's row without its world (just after ``add_world_version``: no query)."""
+    row = session.get(WorldVersion, version)
+    if row is None:
+        return None
+    return StoredWorldVersion(row.id, row.created_at, row.actor, row.source, row.digest)
 
 
 def latest_world(session: Session, *, at: datetime | None = None) -> StoredWorld | None:
@@ -201,13 +211,19 @@ def _load(session: Session, version: WorldVersion) -> StoredWorld:
     ids, known parents, no cycles), so that a damaged store fails plainly instead of
     building a directory that never ends."""
     where = f"store world version {version.id}"
-    nodes: dict[str, Node] = {}
-    for row_id, parent, kind, name, attrs in rows_of(
+    rows = rows_of(
         session, _table(WorldNode), version.id, ("id", "parent", "kind", "name", "attrs")
-    ):
-        if row_id in nodes:
-            raise InvalidInputError(Problem(where, f"node {row_id!r} is stored twice"))
-        nodes[row_id] = Node(row_id, parent, kind, name, MappingProxyType(_attrs(attrs)))
+    )
+    shared: dict[str, Mapping[str, Any]] = {}  # equal attribute texts share one mapping
+    nodes: dict[str, Node] = {}
+    for row_id, parent, kind, name, text in rows:
+        attrs = shared.get(text)
+        if attrs is None:
+            attrs = shared[text] = MappingProxyType(_attrs(text))
+        nodes[row_id] = Node(row_id, parent, kind, name, attrs)
+    if len(nodes) != len(rows):
+        [twice, *_] = [row_id for row_id, n in Counter(r[0] for r in rows).items() if n > 1]
+        raise InvalidInputError(Problem(where, f"node {twice!r} is stored twice"))
     _check_tree(nodes, where)
     services = {
         row_id: Service(
@@ -252,20 +268,23 @@ def _attrs(column: str) -> dict[str, Any]:
 
 
 def _check_tree(nodes: Mapping[str, Node], where: str) -> None:
-    rooted: set[str] = set()
-    for start in nodes:
-        path: list[str] = []
-        seen: set[str] = set()
-        current: str | None = start
+    rooted: set[str] = set()  # nodes known to reach a root
+    for start, node in nodes.items():
+        if node.parent is None or node.parent in rooted:  # most nodes follow their parent
+            rooted.add(start)
+            continue
+        path = [start]
+        current: str | None = node.parent
         while current is not None and current not in rooted:
-            if current in seen:
-                raise InvalidInputError(Problem(where, f"node {current!r} is its own ancestor"))
-            node = nodes.get(current)
-            if node is None:
+            above = nodes.get(current)
+            if above is None:
                 raise InvalidInputError(
                     Problem(where, f"node {path[-1]!r} has an unknown parent {current!r}")
                 )
-            seen.add(current)
+            if len(path) > len(nodes):
+                raise InvalidInputError(
+                    Problem(where, f"the ancestors of node {start!r} form a cycle")
+                )
             path.append(current)
-            current = node.parent
+            current = above.parent
         rooted.update(path)
