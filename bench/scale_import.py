@@ -11,8 +11,8 @@ of the file.
 For each size and database it prints wall and CPU seconds of: the full import, the
 store's part of it (``add_world_version``), the 1% re-import and its store part, and
 loading the newest world (``latest_world``); the rows the re-import wrote; and the
-re-import's store part against the full import's, measured in the same run (it should
-be about the share of rows changed, not 100%). Floors at 1.5M nodes: full import ≤ 60 s
+re-import's store part against the full import's, measured in the same run; and the
+process's peak RSS so far. Floors at 1.5M nodes: full import ≤ 60 s
 on SQLite, 1% re-import ≤ 5 s.
 
     PYTHONPATH=src python bench/scale_import.py --sizes 100000,500000,1500000
@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import tempfile
 import time
@@ -151,6 +152,11 @@ def store_part(into: Timing) -> Iterator[None]:
         world_service.add_world_version = original  # type: ignore[assignment]
 
 
+def peak_rss_mib() -> int:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def node_rows(store: Store) -> int:
     with store.read() as session:
         return int(session.scalar(select(func.count()).select_from(WorldNode)) or 0)
@@ -208,7 +214,8 @@ def main() -> None:
     print("seconds: wall (CPU)")
     header = (
         f"{'nodes':>9} {'db':<10} {'full import':>16} {'  store part':>16} {'1% re-import':>16} "
-        f"{'  store part':>16} {'load newest':>16} {'rows written':>13} {'store 1%/full':>13}"
+        f"{'  store part':>16} {'load newest':>16} {'rows written':>13} {'store 1%/full':>13} "
+        f"{'peak RSS':>9}"
     )
     print(header)
     results = []
@@ -221,7 +228,7 @@ def main() -> None:
             print(
                 f"{r['nodes']:>9} {backend:<10} {r['full']!s:>16} {r['full_store']!s:>16} "
                 f"{r['again']!s:>16} {r['again_store']!s:>16} {r['load']!s:>16} "
-                f"{r['written']:>6}/{r['changed']:<6} {ratio:>13.1%}",
+                f"{r['written']:>6}/{r['changed']:<6} {ratio:>13.1%} {peak_rss_mib():>6} MiB",
                 flush=True,
             )
     for r in results:
