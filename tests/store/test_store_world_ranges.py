@@ -16,13 +16,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 
-from brightline.errors import InvalidInputError
+from brightline.errors import ConflictError, InvalidInputError
 from brightline.store import Store, add_world_version, world_by_version, world_digest
 from brightline.store.migrate import alembic_config
 from brightline.store.models import Base, WorldNode, WorldRegion, WorldService
-from brightline.store.world_ranges import GAP, _kept, _positions
+from brightline.store.world_ranges import GAP, RANGE_COLUMNS, _kept, _positions, bulk_insert
 from brightline.world import Catalog, Directory, Node, Region, Service, World
 
 T = datetime(2025, 10, 1, tzinfo=UTC)
@@ -219,3 +219,21 @@ def test_unchanged_rows_in_order_are_all_kept() -> None:
     old = [None, 0, GAP, None, 5 * GAP, None]
     assert _kept(old) == {1, 2, 4}
     assert _positions(old, {1, 2, 4}) == [-GAP, 0, GAP, 3 * GAP, 5 * GAP, 6 * GAP]
+
+
+def test_a_bulk_insert_that_breaks_a_constraint_is_a_conflict(store: Store) -> None:
+    """COPY (PostgreSQL) and executemany (SQLite) alike come out as the store's errors."""
+    version = _add(store, _world([_node("a")]))
+    table = WorldRegion.__table__
+    assert isinstance(table, Table)
+    row = ("r0", version, None, 0, "NL")  # r0 from this version is stored already
+    with pytest.raises(ConflictError), store.write() as session:
+        bulk_insert(session, table, [*RANGE_COLUMNS, "country"], [row])
+    with store.write() as session:
+        bulk_insert(
+            session, table, [*RANGE_COLUMNS, "country"], [("r9", version, None, 2 * GAP, "DE")]
+        )
+    with store.read() as session:
+        stored = world_by_version(session, version)
+    assert stored is not None
+    assert list(stored.world.catalog.regions) == ["r0", "r1", "r9"]
