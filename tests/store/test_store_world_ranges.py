@@ -4,6 +4,7 @@ versions both ways."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 from datetime import UTC, datetime
@@ -19,7 +20,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Table, func, select, text
 
 from brightline.errors import ConflictError, InvalidInputError
-from brightline.store import Store, add_world_version, world_by_version, world_digest
+from brightline.store import (
+    Store,
+    add_world_version,
+    canonical_json,
+    world_by_version,
+    world_digest,
+)
 from brightline.store.migrate import alembic_config
 from brightline.store.models import Base, WorldNode, WorldRegion, WorldService
 from brightline.store.world_ranges import GAP, RANGE_COLUMNS, _kept, _positions, bulk_insert
@@ -237,3 +244,41 @@ def test_a_bulk_insert_that_breaks_a_constraint_is_a_conflict(store: Store) -> N
         stored = world_by_version(session, version)
     assert stored is not None
     assert list(stored.world.catalog.regions) == ["r0", "r1", "r9"]
+
+
+def _digest_by_json(world: World) -> str:
+    """The digest as ``canonical_json`` alone computes it (the form before orjson)."""
+    canonical: dict[str, object] = {
+        "nodes": [
+            [n.id, n.parent, n.kind, n.name, dict(sorted(n.attrs.items()))] for n in world.directory
+        ],
+        "services": [
+            [s.id, list(s.operations), sorted(s.tags)] for s in world.catalog.services.values()
+        ],
+        "regions": [[r.id, r.country] for r in world.catalog.regions.values()],
+    }
+    return hashlib.sha256(canonical_json(canonical).encode()).hexdigest()
+
+
+_VALUES = st.one_of(
+    st.text(),
+    st.booleans(),
+    st.integers(),  # beyond 64 bits too
+    st.integers(min_value=-(2**63), max_value=2**64),
+    st.floats(allow_nan=False),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1), st.text(), st.dictionaries(st.text(), _VALUES, max_size=4)),
+        max_size=6,
+        unique_by=lambda t: t[0],
+    )
+)
+def test_the_digest_is_the_canonical_json_digest_for_any_values(
+    rows: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    nodes = [Node(i, None, "customer", name, MappingProxyType(attrs)) for i, name, attrs in rows]
+    world = _world(nodes)
+    assert world_digest(world) == _digest_by_json(world)
