@@ -94,7 +94,7 @@ def write_version(
         for row_id, (start, _) in current.items()
         if row_id not in kept_ids
     ]
-    if len(closing) == len(current):
+    if closing and len(closing) == len(current):  # one statement closes them all
         session.execute(
             update(table).where(table.c.to_version.is_(None)).values(to_version=version)
         )
