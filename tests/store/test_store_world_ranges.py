@@ -29,7 +29,14 @@ from brightline.store import (
 )
 from brightline.store.migrate import alembic_config
 from brightline.store.models import Base, WorldNode, WorldRegion, WorldService
-from brightline.store.world_ranges import GAP, RANGE_COLUMNS, _kept, _positions, bulk_insert
+from brightline.store.world_ranges import (
+    GAP,
+    RANGE_COLUMNS,
+    _kept,
+    _positions,
+    bulk_insert,
+    rows_of,
+)
 from brightline.world import Catalog, Directory, Node, Region, Service, World
 
 T = datetime(2025, 10, 1, tzinfo=UTC)
@@ -282,3 +289,18 @@ def test_the_digest_is_the_canonical_json_digest_for_any_values(
     nodes = [Node(i, None, "customer", name, MappingProxyType(attrs)) for i, name, attrs in rows]
     world = _world(nodes)
     assert world_digest(world) == _digest_by_json(world)
+
+
+def test_rows_written_and_read_in_batches_are_all_there_in_order(store: Store) -> None:
+    version = _add(store, _world([_node("a")], regions=0))
+    table = WorldRegion.__table__
+    assert isinstance(table, Table)
+    rows = [(f"r{i}", version, None, (10 - i) * GAP, "NL") for i in range(10)]
+    with store.write() as session:
+        bulk_insert(session, table, [*RANGE_COLUMNS, "country"], rows, batch=3)
+    with store.read() as session:
+        read = rows_of(session, table, version, ("id",), batch=4)
+        stored = world_by_version(session, version)
+    assert read == [((10 - i) * GAP, f"r{i}") for i in reversed(range(10))]
+    assert stored is not None
+    assert list(stored.world.catalog.regions) == [f"r{i}" for i in reversed(range(10))]

@@ -98,7 +98,7 @@ class _WorldRange:
     to_version: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("world_versions.id"), index=True
     )
-    position: Mapped[int] = mapped_column(BigInteger)
+    position: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class WorldNode(_WorldRange, Base):

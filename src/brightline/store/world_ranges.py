@@ -24,39 +24,37 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from sqlalchemy import Select, Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+
+from brightline.store.history import batched
 
 #: Distance between the positions of rows first written next to each other.
 GAP: Final = 1 << 16
 #: The columns every world table starts with; its own (its content) follow.
 RANGE_COLUMNS: Final = ("id", "from_version", "to_version", "position")
+#: Rows per read and per insert statement.
+_BATCH: Final = 20_000
 
 
 def content_columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in RANGE_COLUMNS]
 
 
-def rows_of(session: Session, table: Table, version: int, columns: Sequence[str]) -> list[Any]:
-    """``columns`` of the rows of ``table`` in ``version``, in the version's order."""
+def rows_of(
+    session: Session, table: Table, version: int, columns: Sequence[str], *, batch: int = _BATCH
+) -> list[Any]:
+    """``(position, *columns)`` of the rows of ``table`` in ``version``, in the version's
+    order: read a batch at a time by position (unique within a version), so that no
+    statement outlasts the store's statement timeout however large the world."""
     c = table.c
-    query = (
-        select(*(c[name] for name in columns))
-        .where(c.from_version <= version, or_(c.to_version.is_(None), c.to_version > version))
-        .order_by(c.position)
-    )
-    return _raw_rows(session, query)
-
-
-def _raw_rows(session: Session, query: Select[Any]) -> list[Any]:
-    # The driver's own tuples: a million SQLAlchemy rows cost more than fetching them.
-    # Only for plain columns (text, integers) that need no result processing.
-    result = session.connection().execute(query)
-    try:
-        return list(result.cursor.fetchall())
-    finally:
-        result.close()
+    holds = and_(c.from_version <= version, or_(c.to_version.is_(None), c.to_version > version))
+    return [
+        row
+        for rows in batched(session, table, ("position", *columns), batch=batch, where=holds)
+        for row in rows
+    ]
 
 
 def write_version(
@@ -64,21 +62,27 @@ def write_version(
     table: Table,
     *,
     version: int,
+    previous: int | None,
     ids: Sequence[str],
     unchanged: Sequence[bool],
     content: Callable[[int], tuple[Any, ...]],
 ) -> int:
-    """Make ``ids`` (in order) the rows of ``table`` in ``version``, the newest version.
+    """Make ``ids`` (in order) the rows of ``table`` in ``version``, the newest version;
+    ``previous`` is the version before it (None: there is none).
 
     ``unchanged[i]``: row ``ids[i]`` has the same content as in the previous version
     (False when it is new). ``content(i)`` gives the values of row ``i`` for
     :func:`content_columns`; it is called only for the rows written. Returns how many
     rows were inserted.
     """
-    query = select(table.c.id, table.c.from_version, table.c.position).where(
-        table.c.to_version.is_(None)
+    current = (
+        {}
+        if previous is None
+        else {
+            row_id: (start, position)
+            for position, row_id, start in rows_of(session, table, previous, ("id", "from_version"))
+        }
     )
-    current = {row_id: (start, position) for row_id, start, position in _raw_rows(session, query)}
     old = [
         current[row_id][1] if same and row_id in current else None
         for row_id, same in zip(ids, unchanged, strict=True)
@@ -174,7 +178,12 @@ def _positions(old: Sequence[int | None], kept: set[int]) -> list[int] | None:
 
 
 def bulk_insert(
-    session: Session, table: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    session: Session,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    batch: int = _BATCH,
 ) -> None:
     """Insert ``rows`` (values of the columns ``names``) at once: COPY on
     PostgreSQL through psycopg 3, else one ``executemany``. Database errors come out as
@@ -182,23 +191,23 @@ def bulk_insert(
     if not rows:
         return
     connection = session.connection()
+    chunks = [rows[i : i + batch] for i in range(0, len(rows), batch)]
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
         statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
         raw: Any = connection.connection.driver_connection
         import psycopg  # only here: SQLite deployments never load it
 
         try:
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
+            for chunk in chunks:  # one statement each, well inside the statement timeout
+                with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                    for row in chunk:
+                        copy.write_row(row)
         except psycopg.IntegrityError as exc:
             raise IntegrityError(statement, None, exc) from exc
         except psycopg.Error as exc:
             raise DBAPIError(statement, None, exc) from exc
         return
-    marks = ", ".join(["?"] * len(names)) if connection.dialect.paramstyle == "qmark" else None
-    if marks is None:
-        marks = ", ".join(["%s"] * len(names))
-    connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", list(rows)
-    )
+    marks = ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * len(names))
+    statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
+    for chunk in chunks:
+        connection.exec_driver_sql(statement, list(chunk))

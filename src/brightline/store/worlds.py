@@ -111,13 +111,14 @@ def add_world_version(
     )
     session.add(version)
     session.flush()
-    _write_nodes(session, version.id, world, before)
+    _write_nodes(session, version.id, newest, world, before)
     services = list(world.catalog.services.values())
     old_services = before.catalog.services if before is not None else {}
     write_version(
         session,
         _table(WorldService),
         version=version.id,
+        previous=newest,
         ids=[s.id for s in services],
         unchanged=[old_services.get(s.id) == s for s in services],
         content=lambda i: _service_columns(services[i]),
@@ -128,6 +129,7 @@ def add_world_version(
         session,
         _table(WorldRegion),
         version=version.id,
+        previous=newest,
         ids=[r.id for r in regions],
         unchanged=[old_regions.get(r.id) == r for r in regions],
         content=lambda i: (regions[i].country,),
@@ -135,7 +137,9 @@ def add_world_version(
     return version.id
 
 
-def _write_nodes(session: Session, version: int, world: World, before: World | None) -> None:
+def _write_nodes(
+    session: Session, version: int, previous: int | None, world: World, before: World | None
+) -> None:
     nodes = list(world.directory)
     old = before.directory if before is not None else None
     if old is None:
@@ -147,6 +151,7 @@ def _write_nodes(session: Session, version: int, world: World, before: World | N
         session,
         _table(WorldNode),
         version=version,
+        previous=previous,
         ids=[n.id for n in nodes],
         unchanged=unchanged,
         content=lambda i: _node_columns(nodes[i]),
@@ -227,13 +232,13 @@ def _load(session: Session, version: WorldVersion) -> StoredWorld:
     )
     shared: dict[str, Mapping[str, Any]] = {}  # equal attribute texts share one mapping
     nodes: dict[str, Node] = {}
-    for row_id, parent, kind, name, text in rows:
+    for _, row_id, parent, kind, name, text in rows:
         attrs = shared.get(text)
         if attrs is None:
             attrs = shared[text] = MappingProxyType(_attrs(text))
         nodes[row_id] = Node(row_id, parent, kind, name, attrs)
     if len(nodes) != len(rows):
-        [twice, *_] = [row_id for row_id, n in Counter(r[0] for r in rows).items() if n > 1]
+        [twice, *_] = [row_id for row_id, n in Counter(r[1] for r in rows).items() if n > 1]
         raise InvalidInputError(Problem(where, f"node {twice!r} is stored twice"))
     _check_tree(nodes, where)
     services = {
@@ -243,13 +248,15 @@ def _load(session: Session, version: WorldVersion) -> StoredWorld:
             tags=frozenset(json.loads(tags)),
             units=_units_of(units),
         )
-        for row_id, operations, tags, units in rows_of(
+        for _, row_id, operations, tags, units in rows_of(
             session, _table(WorldService), version.id, ("id", "operations", "tags", "units")
         )
     }
     regions = {
         row_id: Region(id=row_id, country=country)
-        for row_id, country in rows_of(session, _table(WorldRegion), version.id, ("id", "country"))
+        for _, row_id, country in rows_of(
+            session, _table(WorldRegion), version.id, ("id", "country")
+        )
     }
     world = World(
         directory=Directory(nodes),

@@ -103,6 +103,7 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint("id", "from_version", name=f"pk_{table}"),
         )
         op.create_index(f"ix_{table}_to_version", table, ["to_version"])
+        op.create_index(f"ix_{table}_position", table, ["position"])
         _ranges_from_versions(table, aside, versions)
         op.drop_table(aside)
 
@@ -148,6 +149,7 @@ def downgrade() -> None:
     for table in _CONTENT:
         aside = _set_aside(table, ["from_version", "to_version"])
         op.drop_index(f"ix_{table}_to_version", table_name=aside)
+        op.drop_index(f"ix_{table}_position", table_name=aside)
         op.create_table(
             table,
             sa.Column("version_id", _BIG_ID, nullable=False),
