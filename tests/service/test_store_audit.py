@@ -624,3 +624,34 @@ def test_values_orjson_writes_otherwise_are_compared_exactly(value: Any) -> None
     other = OutboxRecord(record.event_type, {"case": "C-1", "data": {"x": "other"}}, when)
     with pytest.raises(StoreDivergenceError, match=r"'data\.x'"):
         compare(where, other)
+
+
+def test_a_world_row_edited_is_named_at_the_first_version_holding_it(history: Store) -> None:
+    """A node's row serves every version from the first import: editing it changes both,
+    and the audit stops at the first."""
+    [(row_id, start)] = _sql(
+        history,
+        "SELECT id, from_version FROM world_nodes WHERE to_version IS NULL "
+        "AND from_version = 1 ORDER BY position LIMIT 1",
+    )
+    _sql(
+        history,
+        "UPDATE world_nodes SET name = 'renamed' WHERE id = :i AND from_version = :f",
+        i=row_id,
+        f=start,
+    )
+    error = _diverges(history)
+    assert error.event == "world_versions id 1"
+    assert "nodes, services or regions were changed" in str(error)
+
+
+def test_a_world_row_range_cut_short_is_named_at_the_version_that_lost_it(history: Store) -> None:
+    """Closing a current row at version 2 takes the node out of version 2 alone."""
+    [(row_id,)] = _sql(
+        history,
+        "SELECT id FROM world_nodes WHERE to_version IS NULL AND from_version = 1 "
+        "AND parent IS NOT NULL ORDER BY position DESC LIMIT 1",
+    )
+    _sql(history, "UPDATE world_nodes SET to_version = 2 WHERE id = :i", i=row_id)
+    error = _diverges(history)
+    assert error.event == "world_versions id 2"

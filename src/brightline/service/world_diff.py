@@ -92,20 +92,23 @@ def _change(change: Change, render: Any) -> dict[str, Any]:
 
 def diff_worlds(before: World | None, after: World) -> WorldDiff:
     """The difference from ``before`` (None: an empty world) to ``after``; sorted by id."""
-    old_nodes = dict(before.directory.nodes) if before is not None else {}
-    new_nodes = dict(after.directory.nodes)
-    added, changed, moved, removed = [], [], [], []
-    for node_id in sorted(old_nodes.keys() | new_nodes.keys()):
-        old, new = old_nodes.get(node_id), new_nodes.get(node_id)
-        if old is None and new is not None:
+    old_nodes = before.directory.nodes if before is not None else {}
+    new_nodes = after.directory.nodes
+    added, changed, moved = [], [], []
+    # One pass over the new nodes, sorting only what differs: most nodes do not.
+    for node_id, new in new_nodes.items():
+        old = old_nodes.get(node_id)
+        if old is None:
             added.append(new)
-        elif new is None and old is not None:
-            removed.append(old)
-        elif old is not None and new is not None:
-            if old.parent != new.parent:
-                moved.append(Change(node_id, old, new))
-            elif (old.kind, old.name, dict(old.attrs)) != (new.kind, new.name, dict(new.attrs)):
-                changed.append(Change(node_id, old, new))
+        elif old.parent != new.parent:
+            moved.append(Change(node_id, old, new))
+        elif (old.kind, old.name, old.attrs) != (new.kind, new.name, new.attrs):
+            changed.append(Change(node_id, old, new))
+    removed = [node for node_id, node in old_nodes.items() if node_id not in new_nodes]
+    added.sort(key=_id)
+    changed.sort(key=_id)
+    moved.sort(key=_id)
+    removed.sort(key=_id)
     old_services = dict(before.catalog.services) if before is not None else {}
     old_regions = dict(before.catalog.regions) if before is not None else {}
     s_added, s_changed, s_removed = _compare(old_services, dict(after.catalog.services))
@@ -122,6 +125,10 @@ def diff_worlds(before: World | None, after: World) -> WorldDiff:
         changed_regions=tuple(r_changed),
         removed_regions=tuple(r_removed),
     )
+
+
+def _id(item: Node | Change) -> str:
+    return item.id
 
 
 def _compare(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Any], list[Change], list[Any]]:

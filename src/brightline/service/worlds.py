@@ -41,8 +41,8 @@ from brightline.store import (
     add_world_version,
     latest_world,
     world_digest,
+    world_version_row,
 )
-from brightline.store.history import StoredWorldVersion
 from brightline.store.outbox import append_record
 from brightline.world import (
     CATALOG_FILE,
@@ -305,8 +305,11 @@ def _import(
             notes.append("removals allowed (--allow-removals): " + "; ".join(over))
         if dry_run:
             return ImportResult(source, diff, None, dry_run, tuple(notes))
-        version = add_world_version(session, world, actor=actor.name, source=source, at=at)
-        row = StoredWorldVersion(version, at, actor.name, source, world_digest(world))
+        version = add_world_version(
+            session, world, actor=actor.name, source=source, at=at, previous=previous
+        )
+        row = world_version_row(session, version)
+        assert row is not None  # just added, in this transaction
         append_record(session, world_record(row, counts=diff.counts()))
         return ImportResult(source, diff, version, dry_run, tuple(notes))
 

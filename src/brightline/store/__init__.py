@@ -37,6 +37,7 @@ from brightline.store.worlds import (
     latest_world_version,
     world_by_version,
     world_digest,
+    world_version_row,
     world_versions,
 )
 
@@ -75,5 +76,6 @@ __all__ = [
     "watching",
     "world_by_version",
     "world_digest",
+    "world_version_row",
     "world_versions",
 ]

@@ -112,7 +112,7 @@ class LoggedEntry(NamedTuple):
 # -- streaming ------------------------------------------------------------------------------
 
 
-def _batched(
+def batched(
     session: Session,
     table: Table,
     columns: Sequence[str],
@@ -190,7 +190,7 @@ _RESTRICTION_COLUMNS: Final = (
 def restriction_events(session: Session, *, batch: int = BATCH) -> Iterator[StoredEvent]:
     """``restriction_events`` by ``seq``."""
     table = _table(RestrictionEvent)
-    for rows in _batched(session, table, _RESTRICTION_COLUMNS, batch=batch):
+    for rows in batched(session, table, _RESTRICTION_COLUMNS, batch=batch):
         for seq, rid, revision, kind, actor, at, why, case, body, key, digest in rows:
             body = None if body is None else _json(body, f"restriction event {seq}")
             at = _utc(at)
@@ -202,7 +202,7 @@ def case_events(session: Session, *, batch: int = BATCH) -> Iterator[tuple[CaseE
     table = _table(CaseEventRow)
     columns = ("seq", "case_id", "revision", "kind", "actor", "at", "data", "outbox_id")
     moves = {m.value: m for m in CaseMove}
-    for rows in _batched(session, table, columns, batch=batch):
+    for rows in batched(session, table, columns, batch=batch):
         for seq, case, revision, kind, actor, at, data, outbox_id in rows:
             move = moves.get(kind)
             if move is None:
@@ -224,7 +224,7 @@ def signals(session: Session, *, batch: int = BATCH) -> Iterator[StoredSignal]:
         "references",
         "alert_id",
     )
-    for rows in _batched(session, table, columns, batch=batch):
+    for rows in batched(session, table, columns, batch=batch):
         for id_, at, source, nodes, policies, summary, references, alert in rows:
             where = f"signal {id_}"
             yield StoredSignal(
@@ -243,7 +243,7 @@ def grants(session: Session, *, batch: int = BATCH) -> Iterator[StoredGrant]:
     """``role_grant_events`` by ``seq``."""
     table = _table(RoleGrantEvent)
     columns = ("seq", "principal", "role", "kind", "actor", "at", "node")
-    for rows in _batched(session, table, columns, batch=batch):
+    for rows in batched(session, table, columns, batch=batch):
         for seq, principal, role, kind, actor, at, node in rows:
             yield StoredGrant(seq, principal, role, kind, actor, _utc(at), node)
 
@@ -252,7 +252,7 @@ def guard_approvals(session: Session) -> Iterator[StoredGuardApproval]:
     """``guard_approvals`` by ``seq``."""
     table = _table(GuardApprovalRow)
     columns = ("seq", "restriction_id", "plan_id", "approver", "at")
-    for rows in _batched(session, table, columns):
+    for rows in batched(session, table, columns):
         for seq, restriction, plan, approver, at in rows:
             yield StoredGuardApproval(seq, restriction, plan, approver, _utc(at))
 
@@ -272,7 +272,7 @@ def api_keys(session: Session) -> dict[str, StoredKey]:
     table = _table(ApiKeyRow)
     columns = ("id", "principal", "roles", "created_at", "created_by")
     found = {}
-    for rows in _batched(session, table, columns):
+    for rows in batched(session, table, columns):
         for key, principal, roles, at, by in rows:
             roles = tuple(_json(roles, f"key {key}") or ())
             found[key] = StoredKey(key, principal, roles, _utc(at), by)
@@ -285,7 +285,7 @@ def key_revocations(session: Session) -> dict[str, StoredRevocation]:
     columns = ("key_id", "revoked_at", "revoked_by")
     return {
         key: StoredRevocation(key, _utc(at), by)
-        for rows in _batched(session, table, columns)
+        for rows in batched(session, table, columns)
         for key, at, by in rows
     }
 
@@ -293,7 +293,7 @@ def key_revocations(session: Session) -> dict[str, StoredRevocation]:
 def world_version_rows(session: Session) -> Iterator[StoredWorldVersion]:
     """``world_versions`` by ``id`` (without their nodes)."""
     columns = ("id", "created_at", "actor", "source", "digest")
-    for rows in _batched(session, _table(WorldVersion), columns):
+    for rows in batched(session, _table(WorldVersion), columns):
         for id_, at, actor, source, digest in rows:
             yield StoredWorldVersion(id_, _utc(at), actor, source, digest)
 
@@ -315,7 +315,7 @@ def outbox_rows(
     if besides:
         kinds.append(table.c.event_type.not_in(sorted(besides)))
     where = and_(*kinds) if kinds else None
-    for rows in _batched(session, table, columns, batch=batch, where=where):
+    for rows in batched(session, table, columns, batch=batch, where=where):
         yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
 
 
@@ -324,7 +324,7 @@ def outbox_types(
 ) -> Iterator[Sequence[tuple[int, str]]]:
     """The outbox up to event ``upto`` by ``id``, in batches of ``(id, event_type)``."""
     table = _table(OutboxEvent)
-    for rows in _batched(session, table, ("id", "event_type"), batch=batch):
+    for rows in batched(session, table, ("id", "event_type"), batch=batch):
         if rows[-1][0] > upto:
             yield [row for row in rows if row[0] <= upto]
             return

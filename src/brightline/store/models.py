@@ -1,7 +1,8 @@
 """The tables. Rows are only ever inserted: history is never updated or deleted.
 
-The one exception is ``outbox_cursors``: a consumer's reading position, which is
-bookkeeping about the outbox, not part of the history it records.
+Two exceptions: ``outbox_cursors``, a consumer's reading position, which is bookkeeping
+about the outbox, not part of the history it records; and the ``to_version`` of a world
+row, set once when a later import replaces the row (:class:`_WorldRange`).
 """
 
 from __future__ import annotations
@@ -79,12 +80,30 @@ class WorldVersion(Base):
     units: Mapped[str | None] = mapped_column(Text)
 
 
-class WorldNode(Base):
+class _WorldRange:
+    """A row of a world table holds for a range of versions: from ``from_version`` up to,
+    not including, ``to_version`` (NULL while it is in the newest version). An import
+    closes the rows that changed (sets their ``to_version``, the one update a world row
+    ever gets) and inserts their new form; unchanged rows are not written again.
+
+    ``position`` orders a version's rows as its files did. Positions are sparse (a row
+    keeps its position while rows are added or removed around it), unique within a
+    version, and compared only within one version (``brightline.store.world_ranges``).
+    """
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    from_version: Mapped[int] = mapped_column(
+        BigId, ForeignKey("world_versions.id"), primary_key=True
+    )
+    to_version: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("world_versions.id"), index=True
+    )
+    position: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class WorldNode(_WorldRange, Base):
     __tablename__ = "world_nodes"
 
-    version_id: Mapped[int] = mapped_column(ForeignKey("world_versions.id"), primary_key=True)
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer)
     parent: Mapped[str | None] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(Text)
@@ -92,12 +111,9 @@ class WorldNode(Base):
     attrs: Mapped[str] = mapped_column(Text)
 
 
-class WorldService(Base):
+class WorldService(_WorldRange, Base):
     __tablename__ = "world_services"
 
-    version_id: Mapped[int] = mapped_column(ForeignKey("world_versions.id"), primary_key=True)
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer)
     #: JSON list, in catalog order.
     operations: Mapped[str] = mapped_column(Text)
     #: JSON list, sorted.
@@ -106,12 +122,9 @@ class WorldService(Base):
     units: Mapped[str | None] = mapped_column(Text)
 
 
-class WorldRegion(Base):
+class WorldRegion(_WorldRange, Base):
     __tablename__ = "world_regions"
 
-    version_id: Mapped[int] = mapped_column(ForeignKey("world_versions.id"), primary_key=True)
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer)
     country: Mapped[str] = mapped_column(String(2))
 
 

@@ -7,7 +7,7 @@ Nothing here updates or deletes an outbox row. Consumers keep their position in
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -19,9 +19,12 @@ from brightline.errors import ConflictError, InvalidInputError
 from brightline.store.models import OutboxCursor, OutboxEvent
 
 
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no insignificant spaces, UTF-8 kept: equal values give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical_json(value: Any, *, default: Callable[[Any], Any] | None = None) -> str:
+    """Sorted keys, no insignificant spaces, UTF-8 kept: equal values give equal text.
+    ``default`` turns what JSON has no form for (a read-only mapping) into what it has."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=default
+    )
 
 
 @dataclass(frozen=True, slots=True)

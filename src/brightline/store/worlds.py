@@ -1,19 +1,31 @@
-"""World versions: each import stores the whole directory and catalog; none is edited later."""
+"""World versions: each import stores the whole directory and catalog as of that import.
+
+Rows are stored as version ranges (``brightline.store.world_ranges``): a version shares
+the rows it did not change with the version before it, and loads exactly as it was
+imported, in the same order, with the same digest.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from brightline.errors import InvalidInputError, Problem
+from brightline.store.history import StoredWorldVersion
 from brightline.store.models import WorldNode, WorldRegion, WorldService, WorldVersion
 from brightline.store.outbox import canonical_json
-from brightline.world import Catalog, NodeRecord, Region, Service, World, build_directory
+from brightline.store.world_ranges import rows_of, write_version
+from brightline.world import Catalog, Directory, Node, Region, Service, World
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +40,18 @@ class StoredWorld:
 
 def world_digest(world: World) -> str:
     """SHA-256 of the world's canonical form (node order and catalog order included)."""
-    return hashlib.sha256(canonical_json(_canonical(world)).encode()).hexdigest()
+    canonical = _canonical(world)
+    # orjson writes what ``canonical_json`` writes (sorted keys, no spaces, UTF-8 kept, the
+    # same escapes) for strings, booleans and 64-bit integers, about five times as fast;
+    # not floats (``1e16`` against ``1e+16``), which only attributes can hold. Larger
+    # integers and lone surrogates make orjson fail: ``canonical_json`` writes those.
+    if not any(type(v) is float for n in world.directory for v in n.attrs.values()):
+        try:
+            text = orjson.dumps(canonical, default=dict, option=orjson.OPT_SORT_KEYS)
+            return hashlib.sha256(text).hexdigest()
+        except orjson.JSONEncodeError:
+            pass
+    return hashlib.sha256(canonical_json(canonical, default=dict).encode()).hexdigest()
 
 
 def _canonical(world: World) -> dict[str, object]:
@@ -36,9 +59,8 @@ def _canonical(world: World) -> dict[str, object]:
     # it had before catalogs could declare units.
     catalog = world.catalog
     canonical: dict[str, object] = {
-        "nodes": [
-            [n.id, n.parent, n.kind, n.name, dict(sorted(n.attrs.items()))] for n in world.directory
-        ],
+        # Both encoders sort every mapping's keys: the attributes need no sorting here.
+        "nodes": [[n.id, n.parent, n.kind, n.name, n.attrs] for n in world.directory],
         "services": [
             [s.id, list(s.operations), sorted(s.tags), *([list(s.units)] if s.units else [])]
             for s in catalog.services.values()
@@ -59,8 +81,27 @@ def _units_of(column: str | None) -> tuple[str, ...]:
 
 
 def add_world_version(
-    session: Session, world: World, *, actor: str, source: str, at: datetime
+    session: Session,
+    world: World,
+    *,
+    actor: str,
+    source: str,
+    at: datetime,
+    previous: StoredWorld | None = None,
 ) -> int:
+    """Store ``world`` as the newest version; returns its number.
+
+    Only the nodes, services and regions that differ from the newest stored version are
+    written (``brightline.store.world_ranges``). ``previous`` is that version as the
+    caller loaded it in this transaction (it is loaded here when not given); ValueError if
+    it is not the newest.
+    """
+    newest = latest_world_version(session)
+    if previous is None and newest is not None:
+        previous = world_by_version(session, newest)
+    if previous is not None and previous.version != newest:
+        raise ValueError(f"world version {previous.version} is not the newest ({newest})")
+    before = previous.world if previous is not None else None
     version = WorldVersion(
         created_at=at,
         actor=actor,
@@ -70,35 +111,86 @@ def add_world_version(
     )
     session.add(version)
     session.flush()
-    session.add_all(
-        WorldNode(
-            version_id=version.id,
-            id=node.id,
-            position=i,
-            parent=node.parent,
-            kind=node.kind,
-            name=node.name,
-            attrs=canonical_json(dict(node.attrs)),
-        )
-        for i, node in enumerate(world.directory)
+    _write_nodes(session, version.id, newest, world, before)
+    services = list(world.catalog.services.values())
+    old_services = before.catalog.services if before is not None else {}
+    write_version(
+        session,
+        _table(WorldService),
+        version=version.id,
+        previous=newest,
+        ids=[s.id for s in services],
+        unchanged=[old_services.get(s.id) == s for s in services],
+        content=lambda i: _service_columns(services[i]),
     )
-    session.add_all(
-        WorldService(
-            version_id=version.id,
-            id=service.id,
-            position=i,
-            operations=json.dumps(list(service.operations)),
-            tags=json.dumps(sorted(service.tags)),
-            units=_units_json(service.units),
-        )
-        for i, service in enumerate(world.catalog.services.values())
+    regions = list(world.catalog.regions.values())
+    old_regions = before.catalog.regions if before is not None else {}
+    write_version(
+        session,
+        _table(WorldRegion),
+        version=version.id,
+        previous=newest,
+        ids=[r.id for r in regions],
+        unchanged=[old_regions.get(r.id) == r for r in regions],
+        content=lambda i: (regions[i].country,),
     )
-    session.add_all(
-        WorldRegion(version_id=version.id, id=region.id, position=i, country=region.country)
-        for i, region in enumerate(world.catalog.regions.values())
-    )
-    session.flush()
     return version.id
+
+
+def _write_nodes(
+    session: Session, version: int, previous: int | None, world: World, before: World | None
+) -> None:
+    nodes = list(world.directory)
+    old = before.directory if before is not None else None
+    if old is None:
+        unchanged = [False] * len(nodes)
+    else:
+        before_of = old.nodes.get
+        unchanged = [_same_node(before_of(n.id), n) for n in nodes]
+    write_version(
+        session,
+        _table(WorldNode),
+        version=version,
+        previous=previous,
+        ids=[n.id for n in nodes],
+        unchanged=unchanged,
+        content=lambda i: _node_columns(nodes[i]),
+    )
+
+
+def _same_node(old: Node | None, new: Node) -> bool:
+    # ``==`` holds between True and 1 (and 1.0), which are different JSON: compare the
+    # attribute types too, or a kept row would load a value the new world does not hold.
+    if old is None or old != new:
+        return False
+    attrs = old.attrs
+    return not attrs or all(type(value) is type(attrs[key]) for key, value in new.attrs.items())
+
+
+def _node_columns(node: Node) -> tuple[Any, ...]:
+    return (node.parent, node.kind, node.name, canonical_json(dict(node.attrs)))
+
+
+def _service_columns(service: Service) -> tuple[Any, ...]:
+    return (
+        json.dumps(list(service.operations)),
+        json.dumps(sorted(service.tags)),
+        _units_json(service.units),
+    )
+
+
+def _table(model: type[WorldNode | WorldService | WorldRegion]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def world_version_row(session: Session, version: int) -> StoredWorldVersion | None:
+    """A version's row without its world (just after ``add_world_version``: no query)."""
+    row = session.get(WorldVersion, version)
+    if row is None:
+        return None
+    return StoredWorldVersion(row.id, row.created_at, row.actor, row.source, row.digest)
 
 
 def latest_world(session: Session, *, at: datetime | None = None) -> StoredWorld | None:
@@ -131,46 +223,43 @@ def world_versions(session: Session) -> list[tuple[int, datetime, str, str]]:
 
 
 def _load(session: Session, version: WorldVersion) -> StoredWorld:
-    nodes = session.scalars(
-        select(WorldNode).where(WorldNode.version_id == version.id).order_by(WorldNode.position)
+    """The rows were checked on the way in; only the structure is checked again (unique
+    ids, known parents, no cycles), so that a damaged store fails plainly instead of
+    building a directory that never ends."""
+    where = f"store world version {version.id}"
+    rows = rows_of(
+        session, _table(WorldNode), version.id, ("id", "parent", "kind", "name", "attrs")
     )
-    records = [
-        (
-            row.position + 1,
-            NodeRecord(
-                id=row.id,
-                parent=row.parent,
-                kind=row.kind,
-                name=row.name,
-                attrs=json.loads(row.attrs),
-            ),
-        )
-        for row in nodes
-    ]
-    directory = build_directory(records, file=f"store world version {version.id}")
+    shared: dict[str, Mapping[str, Any]] = {}  # equal attribute texts share one mapping
+    nodes: dict[str, Node] = {}
+    for _, row_id, parent, kind, name, text in rows:
+        attrs = shared.get(text)
+        if attrs is None:
+            attrs = shared[text] = MappingProxyType(_attrs(text))
+        nodes[row_id] = Node(row_id, parent, kind, name, attrs)
+    if len(nodes) != len(rows):
+        [twice, *_] = [row_id for row_id, n in Counter(r[1] for r in rows).items() if n > 1]
+        raise InvalidInputError(Problem(where, f"node {twice!r} is stored twice"))
+    _check_tree(nodes, where)
     services = {
-        row.id: Service(
-            id=row.id,
-            operations=tuple(json.loads(row.operations)),
-            tags=frozenset(json.loads(row.tags)),
-            units=_units_of(row.units),
+        row_id: Service(
+            id=row_id,
+            operations=tuple(json.loads(operations)),
+            tags=frozenset(json.loads(tags)),
+            units=_units_of(units),
         )
-        for row in session.scalars(
-            select(WorldService)
-            .where(WorldService.version_id == version.id)
-            .order_by(WorldService.position)
+        for _, row_id, operations, tags, units in rows_of(
+            session, _table(WorldService), version.id, ("id", "operations", "tags", "units")
         )
     }
     regions = {
-        row.id: Region(id=row.id, country=row.country)
-        for row in session.scalars(
-            select(WorldRegion)
-            .where(WorldRegion.version_id == version.id)
-            .order_by(WorldRegion.position)
+        row_id: Region(id=row_id, country=country)
+        for _, row_id, country in rows_of(
+            session, _table(WorldRegion), version.id, ("id", "country")
         )
     }
     world = World(
-        directory=directory,
+        directory=Directory(nodes),
         catalog=Catalog(
             services=MappingProxyType(services),
             regions=MappingProxyType(regions),
@@ -185,3 +274,35 @@ def _load(session: Session, version: WorldVersion) -> StoredWorld:
         digest=version.digest,
         world=world,
     )
+
+
+def _attrs(column: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(column)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits, which orjson does not read
+        value = json.loads(column)
+    assert isinstance(value, dict)
+    return value
+
+
+def _check_tree(nodes: Mapping[str, Node], where: str) -> None:
+    rooted: set[str] = set()  # nodes known to reach a root
+    for start, node in nodes.items():
+        if node.parent is None or node.parent in rooted:  # most nodes follow their parent
+            rooted.add(start)
+            continue
+        path = [start]
+        current: str | None = node.parent
+        while current is not None and current not in rooted:
+            above = nodes.get(current)
+            if above is None:
+                raise InvalidInputError(
+                    Problem(where, f"node {path[-1]!r} has an unknown parent {current!r}")
+                )
+            if len(path) > len(nodes):
+                raise InvalidInputError(
+                    Problem(where, f"the ancestors of node {start!r} form a cycle")
+                )
+            path.append(current)
+            current = above.parent
+        rooted.update(path)
