@@ -1,4 +1,4 @@
-"""World rows as version ranges (migration 0012): every version loads exactly as it was
+"""World rows as version ranges (migration 0014): every version loads exactly as it was
 imported, an import writes only the rows that changed, and the migration carries stored
 versions both ways."""
 
