@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, Final, TextIO, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -94,7 +94,22 @@ class _BoundedLoader(yaml.SafeLoader):
 def parse_yaml(text: str, *, name: str) -> LocatedYaml:
     """Parse one YAML document of at most MAX_YAML_BYTES characters nested at most
     MAX_DEPTH levels. Malformed YAML, duplicate keys, aliases of collections and the
-    bounds raise InvalidInputError located in ``name``."""
+    bounds raise InvalidInputError located in ``name``.
+
+    The document is parsed by libyaml (PyYAML's C parser) when it is installed and the
+    document is well formed and within the depth bound; anything else — a syntax error,
+    a document nested too deep — is parsed again by the pure-Python loader, whose error
+    messages are the reference. Both give the same data and lines (same nodes, same
+    marks, same construction): only the parser differs.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise InvalidInputError(Problem(name, f"over {MAX_YAML_BYTES} characters"))
+    fast = _parse_yaml_c(text, name=name)
+    return fast if fast is not None else parse_yaml_python(text, name=name)
+
+
+def parse_yaml_python(text: str, *, name: str) -> LocatedYaml:
+    """:func:`parse_yaml` with the pure-Python parser only (the reference for errors)."""
     if len(text) > MAX_YAML_BYTES:
         raise InvalidInputError(Problem(name, f"over {MAX_YAML_BYTES} characters"))
     try:
@@ -102,10 +117,7 @@ def parse_yaml(text: str, *, name: str) -> LocatedYaml:
     except yaml.YAMLError as exc:  # e.g. a character YAML does not allow
         raise InvalidInputError(Problem(name, f"malformed YAML: {exc}")) from exc
     try:
-        root = loader.get_single_node()
-        lines: dict[PathKey, int] = {}
-        problems: list[Problem] = []
-        data = _build(loader, root, (), lines, problems, name, set()) if root is not None else None
+        return _located(loader, name)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -116,6 +128,49 @@ def parse_yaml(text: str, *, name: str) -> LocatedYaml:
         raise InvalidInputError(Problem(name, f"malformed YAML: {exc}")) from exc
     finally:
         loader.dispose()
+
+
+_COLLECTION_STARTS: Final = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_COLLECTION_ENDS: Final = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _parse_yaml_c(text: str, *, name: str) -> LocatedYaml | None:
+    """The document parsed by libyaml, or None when the pure-Python loader must parse it
+    (no libyaml, malformed YAML, nested deeper than MAX_DEPTH).
+
+    libyaml's composer recurses once per level in C, so the depth is measured first on
+    its event stream (an explicit stack, no recursion) before anything is composed.
+    """
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if loader_class is None:
+        return None
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=loader_class):
+            if isinstance(event, _COLLECTION_STARTS):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return None
+            elif isinstance(event, _COLLECTION_ENDS):
+                depth -= 1
+        loader = loader_class(text)
+    except yaml.YAMLError:
+        return None
+    try:
+        return _located(loader, name)
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+
+
+def _located(loader: yaml.SafeLoader, name: str) -> LocatedYaml:
+    """The loader's single document and its lines; InvalidInputError for duplicate keys
+    and aliases of collections."""
+    root = loader.get_single_node()
+    lines: dict[PathKey, int] = {}
+    problems: list[Problem] = []
+    data = _build(loader, root, (), lines, problems, name, set()) if root is not None else None
     if problems:
         raise InvalidInputError(problems)
     return LocatedYaml(name, data, lines)
@@ -146,7 +201,10 @@ def _build(
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            if key_node.tag == _STR_TAG and type(key_node) is yaml.ScalarNode:
+                key = key_node.value  # most keys: skip the constructor's dispatch
+            else:
+                key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool):
                 problems.append(
                     Problem(
@@ -163,14 +221,23 @@ def _build(
                 )
                 continue
             child = (*path, key if isinstance(key, str) else str(key))
-            out[key] = _build(loader, value_node, child, lines, problems, name, seen)
+            if value_node.tag == _STR_TAG and type(value_node) is yaml.ScalarNode:
+                lines[child] = value_node.start_mark.line + 1
+                out[key] = value_node.value
+            else:
+                out[key] = _build(loader, value_node, child, lines, problems, name, seen)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
             _build(loader, item, (*path, i), lines, problems, name, seen)
             for i, item in enumerate(node.value)
         ]
+    if node.tag == _STR_TAG:  # most scalars: skip the constructor's dispatch
+        return node.value
     return loader.construct_object(node, deep=True)
+
+
+_STR_TAG: Final = "tag:yaml.org,2002:str"
 
 
 def read_json_lines(path: Path, *, name: str | None = None) -> Iterator[tuple[int, Any]]:
