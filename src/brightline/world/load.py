@@ -5,10 +5,13 @@ Every problem found is reported, not just the first, each naming its file and li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
@@ -19,6 +22,7 @@ from brightline.world.model import (
     SERVICE_TAGS,
     UNIT_PATTERN,
     AttrValue,
+    BrokenTreeError,
     Catalog,
     Directory,
     Node,
@@ -26,7 +30,16 @@ from brightline.world.model import (
     Service,
     World,
 )
-from brightline.world.sources import LocatedYaml, read_json_lines, read_yaml, validate_model
+from brightline.world.sources import (
+    NOT_A_VALUE,
+    JsonLines,
+    LocatedYaml,
+    bulk_allocation,
+    read_json_lines,
+    read_json_lines_bulk,
+    read_yaml,
+    validate_model,
+)
 
 _T = TypeVar("_T")
 
@@ -120,6 +133,26 @@ def _collect(problems: list[Problem], load: Callable[[], _T]) -> _T | None:
 
 
 def load_directory(path: Path) -> Directory:
+    """Read and validate ``directory.jsonl``.
+
+    The file is parsed by orjson and its values checked column by column (types, id
+    patterns, fields); only the lines that fail any of that go through the precise
+    path — ``json.loads`` and :class:`NodeRecord`, line by line — which names each
+    problem exactly as :func:`load_directory_precisely` does, and so does the check of
+    the tree (duplicates, unknown parents, cycles) when the columns are not a forest.
+    """
+    if not path.is_file():
+        raise InvalidInputError(Problem(str(path), "file not found"))
+    with bulk_allocation():
+        lines = read_json_lines_bulk(path)
+        if lines is None:
+            return load_directory_precisely(path)
+        return _directory_of_lines(lines)
+
+
+def load_directory_precisely(path: Path) -> Directory:
+    """:func:`load_directory` line by line with ``json.loads`` and :class:`NodeRecord`:
+    the reference for every problem the fast path reports."""
     if not path.is_file():
         raise InvalidInputError(Problem(str(path), "file not found"))
     records: list[tuple[int, NodeRecord]] = []
@@ -141,6 +174,148 @@ def _line_where(file: str, line: int, loc: tuple[str | int, ...]) -> str:
     return f"{file}:{line}: {field}" if field else f"{file}:{line}"
 
 
+@dataclass(slots=True)
+class _Rows:
+    """Valid node records as columns, in line order."""
+
+    numbers: list[int] = dataclass_field(default_factory=list)
+    ids: list[str] = dataclass_field(default_factory=list)
+    parents: list[str | None] = dataclass_field(default_factory=list)
+    kinds: list[str] = dataclass_field(default_factory=list)
+    names: list[str] = dataclass_field(default_factory=list)
+    #: By position, only for records with attributes: sorted by name.
+    attrs: dict[int, Mapping[str, AttrValue]] = dataclass_field(default_factory=dict)
+
+    def append(self, number: int, record: NodeRecord) -> None:
+        if record.attrs:
+            self.attrs[len(self.ids)] = MappingProxyType(dict(sorted(record.attrs.items())))
+        self.numbers.append(number)
+        self.ids.append(record.id)
+        self.parents.append(record.parent)
+        self.kinds.append(record.kind)
+        self.names.append(record.name)
+
+
+_NODE_FIELDS: Final = frozenset(NodeRecord.model_fields)
+_ATTR_TYPES: Final = frozenset({str, int, float, bool})
+_IDS: Final = re.compile(rf"(?:{ID_PATTERN.pattern}\n)*")
+_NOT_A_NODE: Final[dict[str, Any]] = {}
+
+
+def _all_ids(column: list[Any]) -> bool:
+    """True when every value is a string that is a valid id (one regex over them all)."""
+    return not column or (
+        set(map(type, column)) == {str} and _IDS.fullmatch("\n".join(column) + "\n") is not None
+    )
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is str and ID_PATTERN.fullmatch(value) is not None
+
+
+def _known_fields(keys: tuple[str, ...]) -> bool:
+    return "id" in keys and "kind" in keys and _NODE_FIELDS.issuperset(keys)
+
+
+def _attrs_ok(attrs: Any) -> bool:
+    return type(attrs) is dict and all(type(v) in _ATTR_TYPES for v in attrs.values())
+
+
+def _screen(values: list[Any]) -> tuple[_Rows, list[int]]:
+    """The values that checks over whole columns show to be valid node records (as
+    :class:`NodeRecord` would validate them), and the positions of the others.
+
+    Each check runs on a whole column at once; only when it fails is the column gone
+    through value by value to find which values failed it. Those are not judged here:
+    the caller validates them again, one by one, with the reference.
+    """
+    failed: set[int] = set()
+    if set(map(type, values)) != {dict}:
+        failed.update(i for i, v in enumerate(values) if type(v) is not dict)
+        values = [_NOT_A_NODE if i in failed else v for i, v in enumerate(values)]
+    if not all(map(_known_fields, set(map(tuple, values)))):
+        failed.update(i for i, v in enumerate(values) if not _known_fields(tuple(v)))
+    ids = [v.get("id") for v in values]
+    kinds = [v.get("kind") for v in values]
+    for column in (ids, kinds):
+        if not _all_ids(column):
+            failed.update(i for i, x in enumerate(column) if not _is_id(x))
+    parents = [v.get("parent") for v in values]
+    if not _all_ids([p for p in parents if p is not None]):
+        failed.update(i for i, p in enumerate(parents) if p is not None and not _is_id(p))
+    names = [v.get("name", "") for v in values]
+    if set(map(type, names)) - {str}:
+        failed.update(i for i, x in enumerate(names) if type(x) is not str)
+    attrs = [v.get("attrs", _NOT_A_NODE) for v in values]
+    with_attrs = [i for i, a in enumerate(attrs) if a is not _NOT_A_NODE and a != {}]
+    failed.update(i for i in with_attrs if not _attrs_ok(attrs[i]))
+    keep = range(len(values)) if not failed else [i for i in range(len(values)) if i not in failed]
+    rows = _Rows(
+        ids=ids if not failed else [ids[i] for i in keep],
+        parents=parents if not failed else [parents[i] for i in keep],
+        kinds=kinds if not failed else [kinds[i] for i in keep],
+        names=names if not failed else [names[i] for i in keep],
+    )
+    at = {p: i for i, p in enumerate(keep)} if failed else None
+    for i in with_attrs:
+        if i not in failed:
+            rows.attrs[i if at is None else at[i]] = MappingProxyType(
+                dict(sorted(attrs[i].items()))
+            )
+    return rows, sorted(failed)
+
+
+def _directory_of_lines(lines: JsonLines) -> Directory:
+    name = lines.name
+    rows, failed = _screen(lines.values)
+    line_problems = list(lines.problems)  # lines that are not JSON values
+    record_problems: list[tuple[int, Problem]] = []
+    if failed:
+        # Again, one line at a time, the precise way; merged back in line order.
+        passed = [n for i, n in enumerate(lines.numbers) if i not in set(failed)]
+        redone = _Rows()
+        for i in failed:
+            number = lines.numbers[i]
+            found: list[Problem] = []
+            value = lines.recheck(number, found)
+            line_problems.extend((number, p) for p in found)
+            if value is NOT_A_VALUE:
+                continue
+            found = []
+            record = validate_model(
+                NodeRecord, value, lambda loc, n=number: _line_where(name, n, loc), found
+            )
+            record_problems.extend((number, p) for p in found)
+            if record is not None:
+                redone.append(number, record)
+        rows = _merged(rows, passed, redone)
+    else:
+        rows.numbers = lines.numbers
+    problems = [p for _, p in sorted(line_problems, key=lambda item: item[0])]
+    problems.extend(p for _, p in sorted(record_problems, key=lambda item: item[0]))
+    return _build_rows(rows, name, problems)
+
+
+def _merged(first: _Rows, numbers: list[int], second: _Rows) -> _Rows:
+    """Rows of ``first`` (at line ``numbers``) and of ``second``, in line order."""
+    first.numbers = numbers
+    order = sorted(
+        [(n, 0, i) for i, n in enumerate(numbers)]
+        + [(n, 1, i) for i, n in enumerate(second.numbers)]
+    )
+    out = _Rows()
+    for _, which, i in order:
+        rows = first if which == 0 else second
+        if i in rows.attrs:
+            out.attrs[len(out.ids)] = rows.attrs[i]
+        out.numbers.append(rows.numbers[i])
+        out.ids.append(rows.ids[i])
+        out.parents.append(rows.parents[i])
+        out.kinds.append(rows.kinds[i])
+        out.names.append(rows.names[i])
+    return out
+
+
 def build_directory(
     records: Iterable[tuple[int, NodeRecord]],
     *,
@@ -148,33 +323,57 @@ def build_directory(
     problems: list[Problem] | None = None,
 ) -> Directory:
     """Check the tree's structure: unique ids, known parents, no cycles, a root for every node."""
-    problems = [] if problems is None else problems
-    nodes: dict[str, Node] = {}
-    line_of: dict[str, int] = {}
+    rows = _Rows()
     for number, record in records:
-        if record.id in nodes:
+        rows.append(number, record)
+    return _build_rows(rows, file, [] if problems is None else problems)
+
+
+def _build_rows(rows: _Rows, file: str, problems: list[Problem]) -> Directory:
+    """The directory of valid rows, or InvalidInputError with ``problems`` and every
+    problem of the tree's structure."""
+    if not problems:
+        index = dict(zip(rows.ids, range(len(rows.ids)), strict=True))
+        parents = [-1 if p is None else index.get(p, -2) for p in rows.parents]
+        try:
+            return Directory.from_columns(
+                rows.ids, index, parents, rows.kinds, rows.names, rows.attrs
+            )
+        except BrokenTreeError:
+            pass  # found and named below
+    problems.extend(_tree_problems(rows, file))
+    if not problems:  # pragma: no cover - from_columns refuses only what is named above
+        raise AssertionError("the directory's columns are not a forest, yet no problem was found")
+    raise InvalidInputError(problems)
+
+
+def _tree_problems(rows: _Rows, file: str) -> list[Problem]:
+    """Duplicate ids, then unknown parents, cycles and nodes with no path to a root."""
+    problems: list[Problem] = []
+    parent_of: dict[str, str | None] = {}
+    line_of: dict[str, int] = {}
+    for number, node_id, parent in zip(rows.numbers, rows.ids, rows.parents, strict=True):
+        if node_id in parent_of:
             problems.append(
                 Problem(
                     f"{file}:{number}",
-                    f"duplicate node id {record.id!r} (first defined on line {line_of[record.id]})",
+                    f"duplicate node id {node_id!r} (first defined on line {line_of[node_id]})",
                 )
             )
             continue
-        nodes[record.id] = record.to_node()
-        line_of[record.id] = number
-    problems.extend(_structure_problems(nodes, line_of, file))
-    if problems:
-        raise InvalidInputError(problems)
-    return Directory(nodes)
+        parent_of[node_id] = parent
+        line_of[node_id] = number
+    problems.extend(_structure_problems(parent_of, line_of, file))
+    return problems
 
 
 def _structure_problems(
-    nodes: dict[str, Node], line_of: dict[str, int], file: str
+    parent_of: dict[str, str | None], line_of: dict[str, int], file: str
 ) -> list[Problem]:
     problems: list[Problem] = []
     # 0 = unvisited, 1 = reaches a root, 2 = broken (unknown parent or cycle on its path)
     state: dict[str, int] = {}
-    for start in nodes:
+    for start in parent_of:
         if start in state:
             continue
         path: list[str] = []
@@ -201,8 +400,8 @@ def _structure_problems(
                 break
             path.append(current)
             on_path.add(current)
-            parent = nodes[current].parent
-            if parent is not None and parent not in nodes:
+            parent = parent_of[current]
+            if parent is not None and parent not in parent_of:
                 problems.append(
                     Problem(
                         f"{file}:{line_of[current]}",

@@ -311,6 +311,11 @@ class Directory:
         return self._parent
 
     @property
+    def depths(self) -> np.ndarray:
+        """Each node's depth, 0 for a root (int32)."""
+        return self._depth
+
+    @property
     def breadth_first(self) -> np.ndarray:
         """Every position, parents before their children (roots first)."""
         return self._bfs

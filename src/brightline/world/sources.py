@@ -6,8 +6,10 @@ parsers here return, beside the plain data, a map from each value's path to its 
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO, TypeVar
@@ -20,6 +22,24 @@ from brightline.limits import MAX_DEPTH, MAX_JSON_LINE_BYTES, MAX_YAML_BYTES, ch
 
 PathKey = tuple[str | int, ...]
 _M = TypeVar("_M", bound=BaseModel)
+
+
+@contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a loader allocates millions of objects.
+
+    Every allocation past a threshold triggers a collection that walks the objects
+    already built, so loading a big world with it running costs several times the
+    work itself; the loaders make no reference cycles to collect. Process-wide, so it
+    only restores collection when it was the one that paused it.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -104,8 +124,9 @@ def parse_yaml(text: str, *, name: str) -> LocatedYaml:
     """
     if len(text) > MAX_YAML_BYTES:
         raise InvalidInputError(Problem(name, f"over {MAX_YAML_BYTES} characters"))
-    fast = _parse_yaml_c(text, name=name)
-    return fast if fast is not None else parse_yaml_python(text, name=name)
+    with bulk_allocation():
+        fast = _parse_yaml_c(text, name=name)
+        return fast if fast is not None else parse_yaml_python(text, name=name)
 
 
 def parse_yaml_python(text: str, *, name: str) -> LocatedYaml:
@@ -256,31 +277,123 @@ def read_json_lines(path: Path, *, name: str | None = None) -> Iterator[tuple[in
     with handle:
         try:
             for number, line in enumerate(_bounded_lines(handle), start=1):
-                if line is None:
-                    problems.append(
-                        Problem(f"{name}:{number}", f"over {MAX_JSON_LINE_BYTES} characters")
-                    )
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    check_json(line, where=f"{name}:{number}", max_bytes=MAX_JSON_LINE_BYTES)
-                    value = json.loads(line)
-                except InvalidInputError as exc:
-                    problems.extend(exc.problems)
-                    continue
-                except json.JSONDecodeError as exc:
-                    problems.append(
-                        Problem(
-                            f"{name}:{number}", f"malformed JSON: {exc.msg} (column {exc.colno})"
-                        )
-                    )
-                    continue
-                yield number, value
+                value = json_line(line, f"{name}:{number}", problems)
+                if value is not NOT_A_VALUE:
+                    yield number, value
         except UnicodeDecodeError as exc:
             problems.append(Problem(name, f"not UTF-8 text: {exc}"))
     if problems:
         raise InvalidInputError(problems)
+
+
+#: What :func:`json_line` returns for a blank line or one with a problem.
+NOT_A_VALUE: Final = object()
+
+
+def json_line(line: str | None, where: str, problems: list[Problem]) -> Any:
+    """The value of one line of a JSON Lines file as read from it (its newline
+    included), or NOT_A_VALUE for a blank line or, with a problem appended, a line that
+    is over MAX_JSON_LINE_BYTES characters (None), nested too deep or not JSON."""
+    if line is None:
+        problems.append(Problem(where, f"over {MAX_JSON_LINE_BYTES} characters"))
+        return NOT_A_VALUE
+    if not line.strip():
+        return NOT_A_VALUE
+    try:
+        check_json(line, where=where, max_bytes=MAX_JSON_LINE_BYTES)
+        return json.loads(line)
+    except InvalidInputError as exc:
+        problems.extend(exc.problems)
+    except json.JSONDecodeError as exc:
+        problems.append(Problem(where, f"malformed JSON: {exc.msg} (column {exc.colno})"))
+    return NOT_A_VALUE
+
+
+@dataclass(slots=True)
+class JsonLines:
+    """A JSON Lines file parsed in bulk: the value of each non-blank line that orjson
+    parsed, and the lines it did not, parsed again the precise way (:func:`json_line`).
+
+    ``problems`` are the lines that are not values, as :func:`read_json_lines` names
+    them, in line order, each with its line number. :meth:`recheck` parses one line
+    the precise way again, for a value that failed validation: a line nested deeper
+    than MAX_DEPTH is refused for that before any of its fields is looked at.
+    """
+
+    name: str
+    numbers: list[int]
+    values: list[Any]
+    problems: list[tuple[int, Problem]]
+    lines: list[bytes]
+    ends_with_newline: bool
+
+    def recheck(self, number: int, problems: list[Problem]) -> Any:
+        """Line ``number`` parsed as :func:`read_json_lines` parses it (NOT_A_VALUE,
+        with a problem appended, when it is not a value)."""
+        raw = self.lines[number - 1]
+        newline = number < len(self.lines) or self.ends_with_newline
+        text = raw.decode("utf-8") + ("\n" if newline else "")
+        if len(text.rstrip("\n")) > MAX_JSON_LINE_BYTES:
+            return json_line(None, f"{self.name}:{number}", problems)
+        return json_line(text, f"{self.name}:{number}", problems)
+
+
+def read_json_lines_bulk(path: Path, *, name: str | None = None) -> JsonLines | None:
+    """The file's lines parsed by orjson, one call a line, the lines it refuses (and
+    only those) parsed again by :func:`json_line` for their exact problem.
+
+    None when the file must be read line by line by :func:`read_json_lines`: orjson is
+    not installed, a carriage return ends a line on its own (text mode would split
+    there), or a refused line is not UTF-8 (reading stops there).
+    """
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a dependency
+        return None
+    name = name or path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(Problem(name, f"cannot read: {exc}")) from exc
+    carriage_returns = data.count(b"\r")
+    if carriage_returns:
+        if carriage_returns != data.count(b"\r\n"):
+            return None
+        data = data.replace(b"\r\n", b"\n")
+    lines = data.split(b"\n")
+    ends_with_newline = data.endswith(b"\n")
+    del data
+    if ends_with_newline:
+        lines.pop()  # the empty piece after the newline that ends the last line
+    loads = orjson.loads
+    result = JsonLines(name, [], [], [], lines, ends_with_newline)
+    try:
+        if max(map(len, lines), default=0) > MAX_JSON_LINE_BYTES:
+            raise ValueError("a long line")
+        result.values = [loads(line) for line in lines]  # blank lines are refused too
+        result.numbers = list(range(1, len(lines) + 1))
+        return result
+    except ValueError:  # orjson.JSONDecodeError is one
+        pass
+    numbers, values = result.numbers, result.values
+    for number, line in enumerate(lines, start=1):
+        try:
+            if len(line) <= MAX_JSON_LINE_BYTES:
+                values.append(loads(line))
+                numbers.append(number)
+                continue
+        except ValueError:
+            pass
+        problems: list[Problem] = []
+        try:
+            value = result.recheck(number, problems)
+        except UnicodeDecodeError:
+            return None
+        result.problems.extend((number, problem) for problem in problems)
+        if value is not NOT_A_VALUE:
+            values.append(value)
+            numbers.append(number)
+    return result
 
 
 def _bounded_lines(handle: TextIO) -> Iterator[str | None]:
