@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Final, TypeVar
@@ -209,6 +210,11 @@ def _all_ids(column: list[Any]) -> bool:
     )
 
 
+def _column(values: list[dict[str, Any]], key: str, default: Any) -> list[Any]:
+    """``[v.get(key, default) for v in values]``, looped in C."""
+    return list(map(dict.get, values, repeat(key), repeat(default)))
+
+
 def _is_id(value: Any) -> bool:
     return type(value) is str and ID_PATTERN.fullmatch(value) is not None
 
@@ -235,18 +241,18 @@ def _screen(values: list[Any]) -> tuple[_Rows, list[int]]:
         values = [_NOT_A_NODE if i in failed else v for i, v in enumerate(values)]
     if not all(map(_known_fields, set(map(tuple, values)))):
         failed.update(i for i, v in enumerate(values) if not _known_fields(tuple(v)))
-    ids = [v.get("id") for v in values]
-    kinds = [v.get("kind") for v in values]
+    ids = _column(values, "id", None)
+    kinds = _column(values, "kind", None)
     for column in (ids, kinds):
         if not _all_ids(column):
             failed.update(i for i, x in enumerate(column) if not _is_id(x))
-    parents = [v.get("parent") for v in values]
+    parents = _column(values, "parent", None)
     if not _all_ids([p for p in parents if p is not None]):
         failed.update(i for i, p in enumerate(parents) if p is not None and not _is_id(p))
-    names = [v.get("name", "") for v in values]
+    names = _column(values, "name", "")
     if set(map(type, names)) - {str}:
         failed.update(i for i, x in enumerate(names) if type(x) is not str)
-    attrs = [v.get("attrs", _NOT_A_NODE) for v in values]
+    attrs = _column(values, "attrs", _NOT_A_NODE)
     with_attrs = [i for i, a in enumerate(attrs) if a is not _NOT_A_NODE and a != {}]
     failed.update(i for i in with_attrs if not _attrs_ok(attrs[i]))
     keep = range(len(values)) if not failed else [i for i in range(len(values)) if i not in failed]
@@ -333,8 +339,10 @@ def _build_rows(rows: _Rows, file: str, problems: list[Problem]) -> Directory:
     """The directory of valid rows, or InvalidInputError with ``problems`` and every
     problem of the tree's structure."""
     if not problems:
-        index = dict(zip(rows.ids, range(len(rows.ids)), strict=True))
-        parents = [-1 if p is None else index.get(p, -2) for p in rows.parents]
+        index: dict[Any, int] = dict(zip(rows.ids, range(len(rows.ids)), strict=True))
+        index[None] = -1  # for a moment: a root's parent, so that the map below runs in C
+        parents = list(map(index.get, rows.parents, repeat(-2)))
+        del index[None]
         try:
             return Directory.from_columns(
                 rows.ids, index, parents, rows.kinds, rows.names, rows.attrs
