@@ -198,7 +198,10 @@ class _Rows:
 
 
 _NODE_FIELDS: Final = frozenset(NodeRecord.model_fields)
-_ATTR_TYPES: Final = frozenset({str, int, float, bool})
+#: Attribute types taken as orjson parsed them. Not float: orjson reads an integer too
+#: big for 64 bits as a float, where ``json.loads`` keeps it exact; a node with a float
+#: attribute is parsed again the precise way.
+_ATTR_TYPES: Final = frozenset({str, int, bool})
 _IDS: Final = re.compile(rf"(?:{ID_PATTERN.pattern}\n)*")
 _NOT_A_NODE: Final[dict[str, Any]] = {}
 
