@@ -298,7 +298,7 @@ def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, A
     return {
         "nodes": [
             [node_id, parent, kind, name, dict(sorted(attrs.items())) if attrs else {}]
-            for node_id, parent, kind, name, attrs in directory.rows(directory.id_order.tolist())
+            for node_id, parent, kind, name, attrs in directory.rows(directory.id_order())
         ],
         "services": [
             [s.id, sorted(s.operations), sorted(s.tags)]

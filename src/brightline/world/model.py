@@ -14,8 +14,6 @@ from types import MappingProxyType
 from typing import Final
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 #: Ids of nodes, regions and restrictions: 1–128 letters, digits and ``._:-``.
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -108,7 +106,6 @@ class Directory:
         "_names",
         "_parent",
         "_parent_at",
-        "_rank",
         "_roots",
     )
 
@@ -172,20 +169,15 @@ class Directory:
             for i, a in attrs.items()
             if a
         }
-        # Id order (byte order of UTF-8 is code point order, as Python sorts strings).
-        order = np.asarray(pc.sort_indices(pa.array(ids, pa.string())), dtype=np.int64)
-        rank = np.empty(count, dtype=np.int32)
-        rank[order] = np.arange(count, dtype=np.int32)
-        self._rank = rank
-        # Children grouped by parent, each group in id order (CSR: start offsets).
+        # Children grouped by parent, in the order given (CSR: start offsets); sorted
+        # by id when asked for, a group at a time.
         below = np.flatnonzero(parent >= 0)
-        grouped = below[np.lexsort((rank[below], parent[below]))].astype(np.int32)
-        self._child_order = grouped
+        self._child_order = below[np.argsort(parent[below], kind="stable")].astype(np.int32)
         self._child_start = np.concatenate(
             ([0], np.cumsum(np.bincount(parent[below], minlength=count)))
         ).astype(np.int64)
-        roots = order[parent[order] < 0].astype(np.int32)  # in id order
-        self._roots = roots
+        roots = np.flatnonzero(parent < 0).astype(np.int32)
+        self._roots: tuple[str, ...] | None = None  # in id order, on first use
         # Breadth first from the roots: depths, and an order with parents before children.
         depth = np.full(count, -1, dtype=np.int32)
         levels = []
@@ -247,11 +239,12 @@ class Directory:
         return self._index[node_id]
 
     def children(self, node_id: str) -> tuple[str, ...]:
-        i = self._index[node_id]
-        ids = self._ids
-        return tuple(
-            ids[j] for j in self._child_order[self._child_start[i] : self._child_start[i + 1]]
-        )
+        """The node's children, in id order."""
+        return tuple(sorted(self._children_at(self._index[node_id])))
+
+    def _children_at(self, i: int) -> Iterator[str]:
+        start = self._child_start
+        return map(self._ids.__getitem__, self._child_order[start[i] : start[i + 1]].tolist())
 
     def ancestors(self, node_id: str) -> tuple[str, ...]:
         """The node itself, then its parent, … up to its root."""
@@ -275,8 +268,11 @@ class Directory:
         return int(self._depth[self._index[node_id]])
 
     def roots(self) -> tuple[str, ...]:
-        ids = self._ids
-        return tuple(ids[i] for i in self._roots.tolist())
+        """Every root, in id order."""
+        if self._roots is None:
+            ids = self._ids
+            self._roots = tuple(sorted(ids[i] for i in np.flatnonzero(self._parent < 0).tolist()))
+        return self._roots
 
     def is_within(self, node_id: str, ancestor_id: str) -> bool:
         """True when ``ancestor_id`` is ``node_id`` or one of its ancestors."""
@@ -291,12 +287,12 @@ class Directory:
 
     def subtree(self, node_id: str) -> Iterator[str]:
         """``node_id`` and every node below it, depth first, children in id order."""
-        ids, start, order = self._ids, self._child_start, self._child_order
-        stack = [self._index[node_id]]
+        index = self._index
+        stack = [node_id]
         while stack:
             current = stack.pop()
-            yield ids[current]
-            stack.extend(reversed(order[start[current] : start[current + 1]].tolist()))
+            yield current
+            stack.extend(sorted(self._children_at(index[current]), reverse=True))
 
     # -- columns, for bulk readers (the snapshot compiler, canonical forms) ----------------
 
@@ -320,12 +316,9 @@ class Directory:
         """Every position, parents before their children (roots first)."""
         return self._bfs
 
-    @property
-    def id_order(self) -> np.ndarray:
+    def id_order(self) -> list[int]:
         """Every position, in id order."""
-        order = np.empty(len(self._ids), dtype=np.int32)
-        order[self._rank] = np.arange(len(self._ids), dtype=np.int32)
-        return order
+        return sorted(range(len(self._ids)), key=self._ids.__getitem__)
 
     def rows(
         self, positions: Iterable[int]
