@@ -160,7 +160,7 @@ class Directory:
         self._ids = ids
         self._index = index
         self._parent = parent
-        self._parent_at = memoryview(parent)  # scalar reads as Python ints, fast
+        self._parent_at = memoryview(parent.data)  # scalar reads as Python ints, fast
         self._kinds = kind_names
         self._kind = np.fromiter(map(kind_code.__getitem__, kinds), np.int32, count)
         self._names = names
