@@ -12,6 +12,7 @@ import ast
 import json
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from brightline.errors import InvalidInputError
 from brightline.limits import MAX_JSON_LINE_BYTES
 from brightline.policy import parse_restrictions
-from brightline.world import Directory, World, load_world
+from brightline.world import Directory, World, load_world, sources
 from brightline.world.load import load_directory, load_directory_precisely
 from brightline.world.sources import parse_yaml, parse_yaml_python
 
@@ -77,8 +78,11 @@ DIRECTORIES: dict[str, list[Any]] = {
         json.dumps({**node("h"), "attrs": {"note": "x" * MAX_JSON_LINE_BYTES}}),
         "{",
     ],
-    "nested 65 deep but JSON": [node("c"), json.dumps({**node("d", "c"), "attrs": {"a": [[[]]]}})]
-    + ["[" * 65 + "]" * 65],
+    "nested 65 deep but JSON": [
+        node("c"),
+        json.dumps({**node("d", "c"), "attrs": {"a": [[[]]]}}),
+        "[" * 65 + "]" * 65,
+    ],
     "not objects": [node("c"), "[]", "42", '"text"', "null", "true"],
     "wrong types": [
         node("c"),
@@ -114,11 +118,15 @@ DIRECTORIES: dict[str, list[Any]] = {
 }
 
 
+@pytest.mark.parametrize("block", [32, sources.BULK_BLOCK_BYTES])
 @pytest.mark.parametrize("case", sorted(DIRECTORIES))
-def test_fast_directory_reports_what_the_precise_one_does(case: str, tmp_path: Path) -> None:
+def test_fast_directory_reports_what_the_precise_one_does(
+    case: str, block: int, tmp_path: Path
+) -> None:
     path = tmp_path / "directory.jsonl"
     path.write_text("\n".join(dump(line) for line in DIRECTORIES[case]) + "\n")
-    assert_same_directory(path)
+    with patch.object(sources, "BULK_BLOCK_BYTES", block):
+        assert_same_directory(path)
 
 
 @pytest.mark.parametrize(
@@ -134,11 +142,11 @@ def test_fast_directory_reports_what_the_precise_one_does(case: str, tmp_path: P
         b"\n",
         b'{"id": "c", "kind": "unit", "name": "a\\u0000b"}\n',
         # exactly at the bound, and one over (with and without the final newline)
-        b'{"id": "c", "kind": "unit", "name": "'
-        + b"x" * (MAX_JSON_LINE_BYTES - 40)
-        + b'"}\n',
+        b'{"id": "c", "kind": "unit", "name": "' + b"x" * (MAX_JSON_LINE_BYTES - 40) + b'"}\n',
         b'{"id": "c", "kind": "unit", "name": "' + b"x" * (MAX_JSON_LINE_BYTES - 40) + b'"}',
-        b'{"id": "c", "kind": "unit", "name": "' + "é".encode() * (MAX_JSON_LINE_BYTES // 2) + b'"}',
+        b'{"id": "c", "kind": "unit", "name": "'
+        + "é".encode() * (MAX_JSON_LINE_BYTES // 2)
+        + b'"}',
     ],
 )
 def test_fast_directory_reads_bytes_as_text_mode_does(data: bytes, tmp_path: Path) -> None:
@@ -185,13 +193,19 @@ LINES = st.one_of(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=st.lists(LINES, max_size=8), newline=st.sampled_from(["\n", "\r\n"]))
+@given(
+    lines=st.lists(LINES, max_size=8),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    block=st.sampled_from([1, 7, 64, sources.BULK_BLOCK_BYTES]),
+)
 def test_generated_directories_load_alike(
-    lines: list[str], newline: str, tmp_path_factory: pytest.TempPathFactory
+    lines: list[str], newline: str, block: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """Read in blocks of any size: lines cut at a block's end are read whole."""
     path = tmp_path_factory.mktemp("gen") / "directory.jsonl"
     path.write_bytes(newline.join(lines).encode("utf-8", "surrogatepass"))
-    assert_same_directory(path)
+    with patch.object(sources, "BULK_BLOCK_BYTES", block):
+        assert_same_directory(path)
 
 
 # -- YAML -------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ Every problem found is reported, not just the first, each naming its file and li
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -35,6 +34,7 @@ from brightline.world.sources import (
     NOT_A_VALUE,
     JsonLines,
     LocatedYaml,
+    NotInBulkError,
     bulk_allocation,
     read_json_lines,
     read_json_lines_bulk,
@@ -145,10 +145,11 @@ def load_directory(path: Path) -> Directory:
     if not path.is_file():
         raise InvalidInputError(Problem(str(path), "file not found"))
     with bulk_allocation():
-        lines = read_json_lines_bulk(path)
-        if lines is None:
+        try:
+            rows, problems = _rows_of_chunks(read_json_lines_bulk(path))
+        except NotInBulkError:
             return load_directory_precisely(path)
-        return _directory_of_lines(lines)
+        return _build_rows(rows, path.name, problems)
 
 
 def load_directory_precisely(path: Path) -> Directory:
@@ -187,6 +188,15 @@ class _Rows:
     #: By position, only for records with attributes: sorted by name.
     attrs: dict[int, Mapping[str, AttrValue]] = dataclass_field(default_factory=dict)
 
+    def extend(self, other: _Rows) -> None:
+        offset = len(self.ids)
+        self.attrs.update((offset + i, a) for i, a in other.attrs.items())
+        self.numbers.extend(other.numbers)
+        self.ids.extend(other.ids)
+        self.parents.extend(other.parents)
+        self.kinds.extend(other.kinds)
+        self.names.extend(other.names)
+
     def append(self, number: int, record: NodeRecord) -> None:
         if record.attrs:
             self.attrs[len(self.ids)] = MappingProxyType(dict(sorted(record.attrs.items())))
@@ -202,15 +212,30 @@ _NODE_FIELDS: Final = frozenset(NodeRecord.model_fields)
 #: big for 64 bits as a float, where ``json.loads`` keeps it exact; a node with a float
 #: attribute is parsed again the precise way.
 _ATTR_TYPES: Final = frozenset({str, int, bool})
-_IDS: Final = re.compile(rf"(?:{ID_PATTERN.pattern}\n)*")
 _NOT_A_NODE: Final[dict[str, Any]] = {}
 
 
+#: Every byte an id may hold (ASCII all), to delete: what is left of valid ids joined by
+#: newlines is the newlines. ``_ID_LENGTHS`` are ID_PATTERN's ``{1,128}``.
+_ID_BYTES: Final = bytes(b for b in range(128) if ID_PATTERN.fullmatch(chr(b)))
+_ID_LENGTHS: Final = range(1, 129)
+
+
 def _all_ids(column: list[Any]) -> bool:
-    """True when every value is a string that is a valid id (one regex over them all)."""
-    return not column or (
-        set(map(type, column)) == {str} and _IDS.fullmatch("\n".join(column) + "\n") is not None
-    )
+    """True when every value is a string that is a valid id: 1–128 characters, each one
+    of ``ID_PATTERN``'s, checked over the whole column at once."""
+    if not column:
+        return True
+    if set(map(type, column)) != {str}:
+        return False
+    lengths = list(map(len, column))
+    if min(lengths) < _ID_LENGTHS.start or max(lengths) >= _ID_LENGTHS.stop:
+        return False
+    try:
+        joined = "\n".join(column).encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return len(joined.translate(None, _ID_BYTES)) == len(column) - 1
 
 
 def _column(values: list[dict[str, Any]], key: str, default: Any) -> list[Any]:
@@ -274,42 +299,59 @@ def _screen(values: list[Any]) -> tuple[_Rows, list[int]]:
     return rows, sorted(failed)
 
 
-def _directory_of_lines(lines: JsonLines) -> Directory:
-    name = lines.name
-    rows, failed = _screen(lines.values)
-    line_problems = list(lines.problems)  # lines that are not JSON values
-    record_problems: list[tuple[int, Problem]] = []
-    if failed:
-        # Again, one line at a time, the precise way; merged back in line order.
-        passed = [n for i, n in enumerate(lines.numbers) if i not in set(failed)]
-        redone = _Rows()
-        for i in failed:
-            number = lines.numbers[i]
-            found: list[Problem] = []
-            value = lines.recheck(number, found)
-            line_problems.extend((number, p) for p in found)
-            if value is NOT_A_VALUE:
-                continue
-            found = []
-            record = validate_model(
-                NodeRecord, value, lambda loc, n=number: _line_where(name, n, loc), found
-            )
-            record_problems.extend((number, p) for p in found)
-            if record is not None:
-                redone.append(number, record)
-        rows = _merged(rows, passed, redone)
-    else:
-        rows.numbers = lines.numbers
-    problems = [p for _, p in sorted(line_problems, key=lambda item: item[0])]
-    problems.extend(p for _, p in sorted(record_problems, key=lambda item: item[0]))
-    return _build_rows(rows, name, problems)
+def _rows_of_chunks(chunks: Iterable[JsonLines]) -> tuple[_Rows, list[Problem]]:
+    """The valid records of every chunk as columns, and the problems of the others:
+    lines that are not values first, then records that are not nodes, each in line
+    order (as :func:`load_directory_precisely` lists them)."""
+    rows = _Rows()
+    kinds: dict[str, str] = {}  # each kind held once
+    line_problems: list[Problem] = []
+    record_problems: list[Problem] = []
+    for chunk in chunks:
+        found, failed = _screen(chunk.values)
+        line_found: list[tuple[int, Problem]] = list(chunk.problems)
+        if failed:
+            found = _redone(chunk, found, failed, line_found, record_problems)
+        else:
+            found.numbers = chunk.numbers
+        line_problems.extend(p for _, p in sorted(line_found, key=lambda item: item[0]))
+        found.kinds = list(map(kinds.setdefault, found.kinds, found.kinds))
+        rows.extend(found)
+    return rows, [*line_problems, *record_problems]
 
 
-def _merged(first: _Rows, numbers: list[int], second: _Rows) -> _Rows:
-    """Rows of ``first`` (at line ``numbers``) and of ``second``, in line order."""
-    first.numbers = numbers
+def _redone(
+    chunk: JsonLines,
+    passed: _Rows,
+    failed: list[int],
+    line_problems: list[tuple[int, Problem]],
+    record_problems: list[Problem],
+) -> _Rows:
+    """The values at ``failed`` positions again, one line at a time the precise way,
+    merged in line order with the rows that ``passed``; problems appended."""
+    name = chunk.name
+    failing = set(failed)
+    passed.numbers = [n for i, n in enumerate(chunk.numbers) if i not in failing]
+    redone = _Rows()
+    for i in failed:
+        number = chunk.numbers[i]
+        found: list[Problem] = []
+        value = chunk.recheck(number, found)
+        line_problems.extend((number, p) for p in found)
+        if value is NOT_A_VALUE:
+            continue
+        record = validate_model(
+            NodeRecord, value, lambda loc, n=number: _line_where(name, n, loc), record_problems
+        )
+        if record is not None:
+            redone.append(number, record)
+    return _merged(passed, redone)
+
+
+def _merged(first: _Rows, second: _Rows) -> _Rows:
+    """The rows of both, in line order."""
     order = sorted(
-        [(n, 0, i) for i, n in enumerate(numbers)]
+        [(n, 0, i) for i, n in enumerate(first.numbers)]
         + [(n, 1, i) for i, n in enumerate(second.numbers)]
     )
     out = _Rows()

@@ -10,7 +10,7 @@ import gc
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO, TypeVar
 
@@ -311,8 +311,9 @@ def json_line(line: str | None, where: str, problems: list[Problem]) -> Any:
 
 @dataclass(slots=True)
 class JsonLines:
-    """A JSON Lines file parsed in bulk: the value of each non-blank line that orjson
-    parsed, and the lines it did not, parsed again the precise way (:func:`json_line`).
+    """Consecutive lines of a JSON Lines file parsed in bulk: the value of each
+    non-blank line that orjson parsed, and the lines it did not, parsed again the
+    precise way (:func:`json_line`).
 
     ``problems`` are the lines that are not values, as :func:`read_json_lines` names
     them, in line order, each with its line number. :meth:`recheck` parses one line
@@ -321,62 +322,93 @@ class JsonLines:
     """
 
     name: str
-    numbers: list[int]
-    values: list[Any]
-    problems: list[tuple[int, Problem]]
+    first: int  # the line number of lines[0]
     lines: list[bytes]
-    ends_with_newline: bool
+    ends_with_newline: bool  # whether the last of ``lines`` ended with one
+    numbers: list[int] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+    problems: list[tuple[int, Problem]] = field(default_factory=list)
 
     def recheck(self, number: int, problems: list[Problem]) -> Any:
         """Line ``number`` parsed as :func:`read_json_lines` parses it (NOT_A_VALUE,
         with a problem appended, when it is not a value)."""
-        raw = self.lines[number - 1]
-        newline = number < len(self.lines) or self.ends_with_newline
-        text = raw.decode("utf-8") + ("\n" if newline else "")
+        at = number - self.first
+        newline = at < len(self.lines) - 1 or self.ends_with_newline
+        text = self.lines[at].decode("utf-8") + ("\n" if newline else "")
         if len(text.rstrip("\n")) > MAX_JSON_LINE_BYTES:
             return json_line(None, f"{self.name}:{number}", problems)
         return json_line(text, f"{self.name}:{number}", problems)
 
 
-def read_json_lines_bulk(path: Path, *, name: str | None = None) -> JsonLines | None:
-    """The file's lines parsed by orjson, one call a line, the lines it refuses (and
-    only those) parsed again by :func:`json_line` for their exact problem.
+class NotInBulkError(Exception):
+    """The file must be read line by line by :func:`read_json_lines`: a carriage return
+    ends a line on its own (text mode splits there), or a line is not UTF-8 (reading
+    stops there), or orjson is not installed."""
 
-    None when the file must be read line by line by :func:`read_json_lines`: orjson is
-    not installed, a carriage return ends a line on its own (text mode would split
-    there), or a refused line is not UTF-8 (reading stops there).
-    """
+
+#: Bytes read at a time by :func:`read_json_lines_bulk` (then cut after the last newline).
+BULK_BLOCK_BYTES: Final = 4 * 1024 * 1024
+
+
+def read_json_lines_bulk(path: Path, *, name: str | None = None) -> Iterator[JsonLines]:
+    """The file's lines a block at a time, each line parsed by orjson (one call a
+    line), the lines it refuses (and only those) parsed again by :func:`json_line` for
+    their exact problem. Raises NotInBulkError, possibly after some blocks, when the
+    file must be read by :func:`read_json_lines` instead."""
     try:
         import orjson
-    except ImportError:  # pragma: no cover - orjson is a dependency
-        return None
+    except ImportError as exc:  # pragma: no cover - orjson is a dependency
+        raise NotInBulkError("orjson is not installed") from exc
     name = name or path.name
     try:
-        data = path.read_bytes()
+        handle = path.open("rb")
     except OSError as exc:
         raise InvalidInputError(Problem(name, f"cannot read: {exc}")) from exc
+    number = 1
+    with handle:
+        rest = b""
+        while True:
+            try:
+                block = handle.read(BULK_BLOCK_BYTES)
+            except OSError as exc:
+                raise InvalidInputError(Problem(name, f"cannot read: {exc}")) from exc
+            data = rest + block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if not cut:  # no end of line yet: read on
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+            elif not data:
+                return
+            chunk = _parsed_lines(name, number, data, orjson.loads)
+            number += len(chunk.lines)
+            yield chunk
+            if not block:
+                return
+
+
+def _parsed_lines(name: str, first: int, data: bytes, loads: Any) -> JsonLines:
     carriage_returns = data.count(b"\r")
     if carriage_returns:
         if carriage_returns != data.count(b"\r\n"):
-            return None
+            raise NotInBulkError("a carriage return ends a line on its own")
         data = data.replace(b"\r\n", b"\n")
     lines = data.split(b"\n")
     ends_with_newline = data.endswith(b"\n")
-    del data
     if ends_with_newline:
         lines.pop()  # the empty piece after the newline that ends the last line
-    loads = orjson.loads
-    result = JsonLines(name, [], [], [], lines, ends_with_newline)
+    chunk = JsonLines(name, first, lines, ends_with_newline)
     try:
         if max(map(len, lines), default=0) > MAX_JSON_LINE_BYTES:
             raise ValueError("a long line")
-        result.values = [loads(line) for line in lines]  # blank lines are refused too
-        result.numbers = list(range(1, len(lines) + 1))
-        return result
+        chunk.values = [loads(line) for line in lines]  # blank lines are refused too
+        chunk.numbers = list(range(first, first + len(lines)))
+        return chunk
     except ValueError:  # orjson.JSONDecodeError is one
         pass
-    numbers, values = result.numbers, result.values
-    for number, line in enumerate(lines, start=1):
+    numbers, values = chunk.numbers, chunk.values
+    for number, line in enumerate(lines, start=first):
         try:
             if len(line) <= MAX_JSON_LINE_BYTES:
                 values.append(loads(line))
@@ -386,14 +418,14 @@ def read_json_lines_bulk(path: Path, *, name: str | None = None) -> JsonLines | 
             pass
         problems: list[Problem] = []
         try:
-            value = result.recheck(number, problems)
-        except UnicodeDecodeError:
-            return None
-        result.problems.extend((number, problem) for problem in problems)
+            value = chunk.recheck(number, problems)
+        except UnicodeDecodeError as exc:
+            raise NotInBulkError("a line is not UTF-8") from exc
+        chunk.problems.extend((number, problem) for problem in problems)
         if value is not NOT_A_VALUE:
             values.append(value)
             numbers.append(number)
-    return result
+    return chunk
 
 
 def _bounded_lines(handle: TextIO) -> Iterator[str | None]:
