@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, V
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy.restriction import ActionPattern, Mode, Restriction
 from brightline.world import ID_PATTERN, Catalog, LocatedYaml, World, parse_yaml, read_yaml
-from brightline.world.sources import pydantic_problems, validate_model
+from brightline.world.sources import bulk_allocation, pydantic_problems, validate_model
 
 RESTRICTIONS_FILE = "restrictions.yaml"
 
@@ -66,11 +66,13 @@ def load_restrictions(path: Path, world: World) -> tuple[Restriction, ...]:
     """Load a restrictions file (a YAML list) and check it against ``world``."""
     if not path.is_file():
         raise InvalidInputError(Problem(str(path), "file not found"))
-    return parse_restrictions(read_yaml(path), world)
+    with bulk_allocation():
+        return parse_restrictions(read_yaml(path), world)
 
 
 def parse_restrictions_text(text: str, world: World, *, name: str) -> tuple[Restriction, ...]:
-    return parse_restrictions(parse_yaml(text, name=name), world)
+    with bulk_allocation():
+        return parse_restrictions(parse_yaml(text, name=name), world)
 
 
 def parse_restrictions(source: LocatedYaml, world: World) -> tuple[Restriction, ...]:

@@ -22,7 +22,7 @@ from brightline.errors import InvalidInputError, Problem, UnknownReferenceError
 from brightline.policy.decision import Decision, Request
 from brightline.policy.load import restriction_from_mapping
 from brightline.policy.notice import Notice, public_reason
-from brightline.policy.restriction import Effect, Restriction
+from brightline.policy.restriction import ActionPattern, Effect, Restriction
 from brightline.world import World
 from brightline.world.sources import bulk_allocation
 
@@ -100,23 +100,34 @@ class Snapshot:
         self._action_codes: dict[str, dict[str, int]] = codes
         self._region_ids: frozenset[str] = frozenset(catalog.regions)
         with bulk_allocation():
-            compiled = [self._compile(i, r) for i, r in enumerate(ordered)]
+            known: dict[tuple[ActionPattern, ...], frozenset[int]] = {}
+            compiled = [self._compile(i, r, known) for i, r in enumerate(ordered)]
             self._candidates: dict[str, tuple[CompiledRestriction, ...]] = _candidates_by_node(
                 world, compiled
             )
             self.version: str = _version(world, ordered)
         self._arrays: Any = None  # built on first decide_batch
 
-    def _compile(self, index: int, restriction: Restriction) -> CompiledRestriction:
-        catalog = self.world.catalog
-        codes: set[int] = set()
-        for pattern in restriction.actions:
-            for service, operation in pattern.actions(catalog):
-                codes.add(self._action_codes[service][operation])
+    def _compile(
+        self,
+        index: int,
+        restriction: Restriction,
+        known: dict[tuple[ActionPattern, ...], frozenset[int]],
+    ) -> CompiledRestriction:
+        """``known`` keeps the codes of each restriction's patterns, for the next ones."""
+        codes = known.get(restriction.actions)
+        if codes is None:
+            catalog = self.world.catalog
+            codes = frozenset(
+                self._action_codes[service][operation]
+                for pattern in restriction.actions
+                for service, operation in pattern.actions(catalog)
+            )
+            known[restriction.actions] = codes
         return CompiledRestriction(
             index=index,
             restriction=restriction,
-            actions=frozenset(codes),
+            actions=codes,
             regions=restriction.regions,
             not_before=restriction.not_before or _DAWN,
             not_after=restriction.not_after or _DUSK,
@@ -282,14 +293,8 @@ def _candidates_by_node(
         if node in scoped:
             here = tuple(sorted((*here, *scoped[node]), key=lambda c: c.index))
         here_at[node] = here
-    none: tuple[CompiledRestriction, ...] = ()
-    return dict(
-        zip(
-            directory.ids,
-            [here_at[i] if i >= 0 else none for i in nearest.tolist()],
-            strict=True,
-        )
-    )
+    here_at[-1] = ()  # no changing node above: no candidate
+    return dict(zip(directory.ids, map(here_at.__getitem__, nearest.tolist()), strict=True))
 
 
 def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, Any]:
@@ -298,7 +303,9 @@ def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, A
     return {
         "nodes": [
             [node_id, parent, kind, name, dict(sorted(attrs.items())) if attrs else {}]
-            for node_id, parent, kind, name, attrs in directory.rows(directory.id_order())
+            for node_id, parent, kind, name, attrs in zip(
+                *directory.columns(directory.id_order()), strict=True
+            )
         ],
         "services": [
             [s.id, sorted(s.operations), sorted(s.tags)]

@@ -8,7 +8,7 @@ every parent exists, there are no cycles, every node reaches exactly one root.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -320,27 +320,21 @@ class Directory:
         """Every position, in id order."""
         return sorted(range(len(self._ids)), key=self._ids.__getitem__)
 
-    def rows(
-        self, positions: Iterable[int]
-    ) -> Iterator[tuple[str, str | None, str, str, Mapping[str, AttrValue]]]:
-        """``(id, parent, kind, name, attrs)`` of each position, without building nodes."""
-        ids, parent_at, kinds, kind, names = (
-            self._ids,
-            self._parent_at,
-            self._kinds,
-            self._kind.tolist(),
-            self._names,
-        )
+    def columns(
+        self, positions: Sequence[int]
+    ) -> tuple[list[str], list[str | None], list[str], list[str], list[Mapping[str, AttrValue]]]:
+        """Ids, parent ids (None for a root), kinds, names and attributes of the nodes at
+        ``positions``, column by column, without building nodes."""
+        ids = self._ids
+        parent_ids: list[str | None] = [*ids, None]  # position -1 (a root's parent): None
         attrs = self._attrs
-        for i in positions:
-            parent = parent_at[i]
-            yield (
-                ids[i],
-                None if parent < 0 else ids[parent],
-                kinds[kind[i]],
-                names[i],
-                attrs.get(i, _NO_ATTRS),
-            )
+        return (
+            list(map(ids.__getitem__, positions)),
+            list(map(parent_ids.__getitem__, self._parent[positions].tolist())),
+            list(map(self._kinds.__getitem__, self._kind[positions].tolist())),
+            list(map(self._names.__getitem__, positions)),
+            [attrs.get(i, _NO_ATTRS) for i in positions] if attrs else [_NO_ATTRS] * len(positions),
+        )
 
 
 class _NodesView(Mapping[str, Node]):
