@@ -243,6 +243,20 @@ def _column(values: list[dict[str, Any]], key: str, default: Any) -> list[Any]:
     return list(map(dict.get, values, repeat(key), repeat(default)))
 
 
+_NOTHING: Final = object()
+
+
+def _distinct(column: list[Any], *, but: Any = _NOTHING) -> list[Any]:
+    """The column's values, each once (less ``but``); the whole column when a value is
+    not hashable (it then fails the check it is for, value by value)."""
+    try:
+        distinct = set(column)
+    except TypeError:
+        return column
+    distinct.discard(but)
+    return list(distinct)
+
+
 def _is_id(value: Any) -> bool:
     return type(value) is str and ID_PATTERN.fullmatch(value) is not None
 
@@ -270,18 +284,21 @@ def _screen(values: list[Any]) -> tuple[_Rows, list[int]]:
     if not all(map(_known_fields, set(map(tuple, values)))):
         failed.update(i for i, v in enumerate(values) if not _known_fields(tuple(v)))
     ids = _column(values, "id", None)
+    if not _all_ids(ids):
+        failed.update(i for i, x in enumerate(ids) if not _is_id(x))
     kinds = _column(values, "kind", None)
-    for column in (ids, kinds):
-        if not _all_ids(column):
-            failed.update(i for i, x in enumerate(column) if not _is_id(x))
+    if not _all_ids(_distinct(kinds)):  # a few kinds: each checked once
+        failed.update(i for i, x in enumerate(kinds) if not _is_id(x))
     parents = _column(values, "parent", None)
-    if not _all_ids([p for p in parents if p is not None]):
+    if not _all_ids(_distinct(parents, but=None)):
         failed.update(i for i, p in enumerate(parents) if p is not None and not _is_id(p))
     names = _column(values, "name", "")
     if set(map(type, names)) - {str}:
         failed.update(i for i, x in enumerate(names) if type(x) is not str)
-    attrs = _column(values, "attrs", _NOT_A_NODE)
-    with_attrs = [i for i, a in enumerate(attrs) if a is not _NOT_A_NODE and a != {}]
+    attrs = _column(values, "attrs", _NOT_A_NODE)  # an empty dict: no attributes
+    if set(map(type, attrs)) != {dict}:
+        failed.update(i for i, a in enumerate(attrs) if type(a) is not dict)
+    with_attrs = [i for i, a in enumerate(attrs) if a and i not in failed]
     failed.update(i for i in with_attrs if not _attrs_ok(attrs[i]))
     keep = range(len(values)) if not failed else [i for i in range(len(values)) if i not in failed]
     rows = _Rows(
