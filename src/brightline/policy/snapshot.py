@@ -69,6 +69,7 @@ class Snapshot:
         "_action_codes",
         "_arrays",
         "_candidates",
+        "_positions",
         "_region_ids",
         "actions",
         "notice",
@@ -102,7 +103,9 @@ class Snapshot:
         with bulk_allocation():
             known: dict[tuple[ActionPattern, ...], frozenset[int]] = {}
             compiled = [self._compile(i, r, known) for i, r in enumerate(ordered)]
-            self._candidates: dict[str, tuple[CompiledRestriction, ...]] = _candidates_by_node(
+            # By node position (the directory's index finds it): no dict of its own.
+            self._positions: Mapping[str, int] = world.directory.positions
+            self._candidates: list[tuple[CompiledRestriction, ...]] = _candidates_by_node(
                 world, compiled
             )
             self.version: str = _version(world, ordered)
@@ -162,10 +165,11 @@ class Snapshot:
     def decide(self, request: Request) -> Decision:
         """Decide one request. Unknown node, service, operation or region raises
         UnknownReferenceError — never an allow."""
-        candidates = self._candidates.get(request.node)
+        position = self._positions.get(request.node)
         operations = self._action_codes.get(request.service)
-        if candidates is None or operations is None or request.region not in self._region_ids:
+        if position is None or operations is None or request.region not in self._region_ids:
             raise self._unknown(request)
+        candidates = self._candidates[position]
         action = operations.get(request.operation)
         if action is None:
             raise self._unknown(request)
@@ -195,7 +199,7 @@ class Snapshot:
 
     def _unknown(self, request: Request) -> UnknownReferenceError:
         problems = []
-        if request.node not in self._candidates:
+        if request.node not in self._positions:
             problems.append(Problem("node", f"unknown node {request.node!r}"))
         operations = self._action_codes.get(request.service)
         if operations is None:
@@ -213,10 +217,10 @@ class Snapshot:
 
     def candidates(self, node: str) -> tuple[CompiledRestriction, ...]:
         """Restrictions whose scope covers ``node`` and whose exemptions do not."""
-        found = self._candidates.get(node)
-        if found is None:
+        position = self._positions.get(node)
+        if position is None:
             raise UnknownReferenceError(Problem("node", f"unknown node {node!r}"))
-        return found
+        return self._candidates[position]
 
     def restriction(self, restriction_id: str) -> Restriction:
         for r in self.restrictions:
@@ -251,7 +255,7 @@ class Snapshot:
 
 def _candidates_by_node(
     world: World, compiled: list[CompiledRestriction]
-) -> dict[str, tuple[CompiledRestriction, ...]]:
+) -> list[tuple[CompiledRestriction, ...]]:
     """Each node's candidates: the restrictions scoped at it or above, less those that
     exempt it or one of its ancestors.
 
@@ -294,7 +298,7 @@ def _candidates_by_node(
             here = tuple(sorted((*here, *scoped[node]), key=lambda c: c.index))
         here_at[node] = here
     here_at[-1] = ()  # no changing node above: no candidate
-    return dict(zip(directory.ids, map(here_at.__getitem__, nearest.tolist()), strict=True))
+    return list(map(here_at.__getitem__, nearest.tolist()))
 
 
 def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, Any]:

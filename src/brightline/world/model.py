@@ -84,7 +84,8 @@ class Directory:
 
     Each node is a position: ``ids`` (one string per node, each held once), ``parents``
     (the parent's position, -1 for a root; an int32 array), ``kinds`` (an index into a
-    short list of kinds), names, and attributes only for the nodes that have some.
+    short list of kinds), names (one string, cut by an offsets array), and attributes only
+    for the nodes that have some.
     :class:`Node` values are built on access, so a directory of millions of nodes is a
     few arrays and one dict, not millions of objects. Iteration follows the order the
     nodes were given in (the file's order); ``children``, ``roots`` and ``subtree`` go
@@ -103,6 +104,7 @@ class Directory:
         "_index",
         "_kind",
         "_kinds",
+        "_name_ends",
         "_names",
         "_parent",
         "_parent_at",
@@ -163,7 +165,9 @@ class Directory:
         self._parent_at = memoryview(parent.data)  # scalar reads as Python ints, fast
         self._kinds = kind_names
         self._kind = np.fromiter(map(kind_code.__getitem__, kinds), np.int32, count)
-        self._names = names
+        # Names as one text and where each ends: no string object per node.
+        self._names = "".join(names)
+        self._name_ends = np.cumsum(np.fromiter(map(len, names), np.int64, count), dtype=np.int64)
         self._attrs = {
             i: a if isinstance(a, MappingProxyType) else MappingProxyType(dict(a))
             for i, a in attrs.items()
@@ -209,9 +213,20 @@ class Directory:
             id=self._ids[i],
             parent=None if parent < 0 else self._ids[parent],
             kind=self._kinds[self._kind[i]],
-            name=self._names[i],
+            name=self._name(i),
             attrs=self._attrs.get(i, _NO_ATTRS),
         )
+
+    def _name(self, i: int) -> str:
+        ends = self._name_ends
+        return self._names[int(ends[i - 1]) if i else 0 : int(ends[i])]
+
+    def _names_at(self, positions: Sequence[int]) -> list[str]:
+        picked = np.asarray(positions, dtype=np.int64)
+        ends = self._name_ends[picked]
+        starts = np.where(picked > 0, self._name_ends[picked - 1], 0)
+        text = self._names
+        return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._index
@@ -237,6 +252,11 @@ class Directory:
     def position(self, node_id: str) -> int:
         """The node's position in the columns (KeyError for an unknown id)."""
         return self._index[node_id]
+
+    @property
+    def positions(self) -> Mapping[str, int]:
+        """Each id's position (the directory's own index: do not change it)."""
+        return self._index
 
     def children(self, node_id: str) -> tuple[str, ...]:
         """The node's children, in id order."""
@@ -332,7 +352,7 @@ class Directory:
             list(map(ids.__getitem__, positions)),
             list(map(parent_ids.__getitem__, self._parent[positions].tolist())),
             list(map(self._kinds.__getitem__, self._kind[positions].tolist())),
-            list(map(self._names.__getitem__, positions)),
+            self._names_at(positions),
             [attrs.get(i, _NO_ATTRS) for i in positions] if attrs else [_NO_ATTRS] * len(positions),
         )
 
