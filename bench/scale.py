@@ -18,8 +18,9 @@ process so that one stage's memory does not weigh on the next:
   peak while loading, and single-decision p99 (floor ≤ 5 µs).
 
 Then it prints the growth exponent of each stage between consecutive sizes
-(``log(t2/t1) / log(n2/n1)`` on CPU seconds and on RSS: 1 is linear). Timings are wall time, CPU time beside
-them; the machine is shared, so read the ratios measured in the same process.
+(``log(t2/t1) / log(n2/n1)`` on CPU seconds and on RSS: 1 is linear). Timings are wall
+time, CPU time beside them; the machine is shared, so read the ratios measured in the same
+process (on CPU time).
 
 Stages are rows of one table (``STAGES``): further stages (``world import``, serve until
 ready) are added there.
