@@ -69,7 +69,6 @@ class Snapshot:
         "_action_codes",
         "_arrays",
         "_candidates",
-        "_positions",
         "_region_ids",
         "actions",
         "notice",
@@ -103,9 +102,7 @@ class Snapshot:
         with bulk_allocation():
             known: dict[tuple[ActionPattern, ...], frozenset[int]] = {}
             compiled = [self._compile(i, r, known) for i, r in enumerate(ordered)]
-            # By node position (the directory's index finds it): no dict of its own.
-            self._positions: Mapping[str, int] = world.directory.positions
-            self._candidates: list[tuple[CompiledRestriction, ...]] = _candidates_by_node(
+            self._candidates: dict[str, tuple[CompiledRestriction, ...]] = _candidates_by_node(
                 world, compiled
             )
             self.version: str = _version(world, ordered)
@@ -165,11 +162,10 @@ class Snapshot:
     def decide(self, request: Request) -> Decision:
         """Decide one request. Unknown node, service, operation or region raises
         UnknownReferenceError — never an allow."""
-        position = self._positions.get(request.node)
+        candidates = self._candidates.get(request.node)
         operations = self._action_codes.get(request.service)
-        if position is None or operations is None or request.region not in self._region_ids:
+        if candidates is None or operations is None or request.region not in self._region_ids:
             raise self._unknown(request)
-        candidates = self._candidates[position]
         action = operations.get(request.operation)
         if action is None:
             raise self._unknown(request)
@@ -199,7 +195,7 @@ class Snapshot:
 
     def _unknown(self, request: Request) -> UnknownReferenceError:
         problems = []
-        if request.node not in self._positions:
+        if request.node not in self._candidates:
             problems.append(Problem("node", f"unknown node {request.node!r}"))
         operations = self._action_codes.get(request.service)
         if operations is None:
@@ -217,10 +213,10 @@ class Snapshot:
 
     def candidates(self, node: str) -> tuple[CompiledRestriction, ...]:
         """Restrictions whose scope covers ``node`` and whose exemptions do not."""
-        position = self._positions.get(node)
-        if position is None:
+        found = self._candidates.get(node)
+        if found is None:
             raise UnknownReferenceError(Problem("node", f"unknown node {node!r}"))
-        return self._candidates[position]
+        return found
 
     def restriction(self, restriction_id: str) -> Restriction:
         for r in self.restrictions:
@@ -255,7 +251,7 @@ class Snapshot:
 
 def _candidates_by_node(
     world: World, compiled: list[CompiledRestriction]
-) -> list[tuple[CompiledRestriction, ...]]:
+) -> dict[str, tuple[CompiledRestriction, ...]]:
     """Each node's candidates: the restrictions scoped at it or above, less those that
     exempt it or one of its ancestors.
 
@@ -298,7 +294,8 @@ def _candidates_by_node(
             here = tuple(sorted((*here, *scoped[node]), key=lambda c: c.index))
         here_at[node] = here
     here_at[-1] = ()  # no changing node above: no candidate
-    return list(map(here_at.__getitem__, nearest.tolist()))
+    # Keyed by id, as decide looks them up: one dict look-up a call.
+    return dict(zip(directory.ids, map(here_at.__getitem__, nearest.tolist()), strict=True))
 
 
 def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, Any]:

@@ -253,11 +253,6 @@ class Directory:
         """The node's position in the columns (KeyError for an unknown id)."""
         return self._index[node_id]
 
-    @property
-    def positions(self) -> Mapping[str, int]:
-        """Each id's position (the directory's own index: do not change it)."""
-        return self._index
-
     def children(self, node_id: str) -> tuple[str, ...]:
         """The node's children, in id order."""
         return tuple(sorted(self._children_at(self._index[node_id])))
