@@ -29,7 +29,7 @@ def reference_subtree(nodes: Mapping[str, Node], node_id: str) -> list[str]:
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(world=worlds(max_nodes=30), data=st.data())
 def test_directory_answers_as_its_nodes_say(world: World, data: st.DataObject) -> None:
     given_nodes = {n.id: n for n in world.directory}
@@ -58,7 +58,7 @@ def test_directory_answers_as_its_nodes_say(world: World, data: st.DataObject) -
         assert not directory.is_within(node_id, "nope")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(scenario=scenarios(max_restrictions=8, n_requests=1))
 def test_candidates_cover_a_node_less_its_exemptions(scenario: Scenario) -> None:
     snapshot = Snapshot(scenario.world, scenario.restrictions)
