@@ -16,8 +16,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, V
 
 from brightline.errors import InvalidInputError, Problem
 from brightline.policy.restriction import ActionPattern, Mode, Restriction
-from brightline.world import ID_PATTERN, LocatedYaml, World, parse_yaml, read_yaml
-from brightline.world.sources import pydantic_problems, validate_model
+from brightline.world import ID_PATTERN, Catalog, LocatedYaml, World, parse_yaml, read_yaml
+from brightline.world.sources import bulk_allocation, pydantic_problems, validate_model
 
 RESTRICTIONS_FILE = "restrictions.yaml"
 
@@ -66,11 +66,13 @@ def load_restrictions(path: Path, world: World) -> tuple[Restriction, ...]:
     """Load a restrictions file (a YAML list) and check it against ``world``."""
     if not path.is_file():
         raise InvalidInputError(Problem(str(path), "file not found"))
-    return parse_restrictions(read_yaml(path), world)
+    with bulk_allocation():
+        return parse_restrictions(read_yaml(path), world)
 
 
 def parse_restrictions_text(text: str, world: World, *, name: str) -> tuple[Restriction, ...]:
-    return parse_restrictions(parse_yaml(text, name=name), world)
+    with bulk_allocation():
+        return parse_restrictions(parse_yaml(text, name=name), world)
 
 
 def parse_restrictions(source: LocatedYaml, world: World) -> tuple[Restriction, ...]:
@@ -92,6 +94,7 @@ def parse_restrictions(source: LocatedYaml, world: World) -> tuple[Restriction, 
     problems: list[Problem] = []
     restrictions: list[Restriction] = []
     seen: dict[str, str] = {}
+    actions: dict[str, tuple[ActionPattern | None, str | None]] = {}
     for item, where, label in items:
         record, failed = _validate_record(item, where, problems)
         if record is None:
@@ -106,7 +109,9 @@ def parse_restrictions(source: LocatedYaml, world: World) -> tuple[Restriction, 
                 )
                 continue
             seen[record.id] = label
-        restriction = build_restriction(record, world, problems, where, unchecked=failed)
+        restriction = build_restriction(
+            record, world, problems, where, unchecked=failed, actions=actions
+        )
         if restriction is not None:
             restrictions.append(restriction)
     if problems:
@@ -154,11 +159,13 @@ def build_restriction(
     where: Callable[[Sequence[str | int]], str] = lambda loc: ".".join(map(str, loc)),
     *,
     unchecked: frozenset[str] = frozenset(),
+    actions: dict[str, tuple[ActionPattern | None, str | None]] | None = None,
 ) -> Restriction | None:
     """Check a parsed record against the world; append problems and return None if any.
 
     ``unchecked`` names fields that already failed validation (their values stand in):
-    they are neither checked nor reported again.
+    they are neither checked nor reported again. ``actions``, when given, keeps what
+    :func:`_action` found for each action text, for the next records of the same file.
     """
     start = len(problems)
     label = "restriction" if "id" in unchecked else f"restriction {record.id!r}"
@@ -172,21 +179,16 @@ def build_restriction(
         fail(("scope",), f"unknown node {record.scope!r}")
     patterns: list[ActionPattern] = []
     for j, text in enumerate(() if "actions" in unchecked else record.actions):
-        try:
-            pattern = ActionPattern.parse(text)
-        except InvalidInputError as exc:
-            fail(("actions", j), str(exc))
-            continue
-        services = catalog.services_matching(pattern.service)
-        if not services:
-            fail(("actions", j), f"{text!r} matches no service in the catalog")
-        elif not pattern.actions(catalog):
-            fail(
-                ("actions", j),
-                f"{text!r}: unknown operation {pattern.operation!r} "
-                f"for {', '.join(services[:5])}{'…' if len(services) > 5 else ''}",
-            )
-        patterns.append(pattern)
+        known = actions.get(text) if actions is not None else None
+        if known is None:
+            known = _action(text, catalog)
+            if actions is not None:
+                actions[text] = known
+        pattern, problem = known
+        if problem is not None:
+            fail(("actions", j), problem)
+        if pattern is not None:
+            patterns.append(pattern)
     for j, region in enumerate(record.regions or ()):
         if region not in catalog.regions:
             fail(("regions", j), f"unknown region {region!r}")
@@ -214,6 +216,24 @@ def build_restriction(
         mode=record.mode,
         reason=MappingProxyType(dict(sorted(record.reason.items()))),
     )
+
+
+def _action(text: str, catalog: Catalog) -> tuple[ActionPattern | None, str | None]:
+    """The pattern of an action text and the problem with it, if any (checked against
+    the catalog). A text that does not parse has no pattern."""
+    try:
+        pattern = ActionPattern.parse(text)
+    except InvalidInputError as exc:
+        return None, str(exc)
+    services = catalog.services_matching(pattern.service)
+    if not services:
+        return pattern, f"{text!r} matches no service in the catalog"
+    if not pattern.actions(catalog):
+        return pattern, (
+            f"{text!r}: unknown operation {pattern.operation!r} "
+            f"for {', '.join(services[:5])}{'…' if len(services) > 5 else ''}"
+        )
+    return pattern, None
 
 
 def restriction_from_mapping(data: dict[str, Any], world: World) -> Restriction:

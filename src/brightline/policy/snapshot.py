@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import numpy as np
+
 from brightline.errors import InvalidInputError, Problem, UnknownReferenceError
 from brightline.policy.decision import Decision, Request
 from brightline.policy.load import restriction_from_mapping
 from brightline.policy.notice import Notice, public_reason
-from brightline.policy.restriction import Effect, Restriction
+from brightline.policy.restriction import ActionPattern, Effect, Restriction
 from brightline.world import World
+from brightline.world.sources import bulk_allocation
 
 _DAWN: Final = datetime.min.replace(tzinfo=UTC)
 _DUSK: Final = datetime.max.replace(tzinfo=UTC)
@@ -96,23 +99,35 @@ class Snapshot:
         # adds a layer to every look-up on the per-call path.
         self._action_codes: dict[str, dict[str, int]] = codes
         self._region_ids: frozenset[str] = frozenset(catalog.regions)
-        compiled = [self._compile(i, r) for i, r in enumerate(ordered)]
-        self._candidates: dict[str, tuple[CompiledRestriction, ...]] = _candidates_by_node(
-            world, compiled
-        )
-        self.version: str = _version(world, ordered)
+        with bulk_allocation():
+            known: dict[tuple[ActionPattern, ...], frozenset[int]] = {}
+            compiled = [self._compile(i, r, known) for i, r in enumerate(ordered)]
+            self._candidates: dict[str, tuple[CompiledRestriction, ...]] = _candidates_by_node(
+                world, compiled
+            )
+            self.version: str = _version(world, ordered)
         self._arrays: Any = None  # built on first decide_batch
 
-    def _compile(self, index: int, restriction: Restriction) -> CompiledRestriction:
-        catalog = self.world.catalog
-        codes: set[int] = set()
-        for pattern in restriction.actions:
-            for service, operation in pattern.actions(catalog):
-                codes.add(self._action_codes[service][operation])
+    def _compile(
+        self,
+        index: int,
+        restriction: Restriction,
+        known: dict[tuple[ActionPattern, ...], frozenset[int]],
+    ) -> CompiledRestriction:
+        """``known`` keeps the codes of each restriction's patterns, for the next ones."""
+        codes = known.get(restriction.actions)
+        if codes is None:
+            catalog = self.world.catalog
+            codes = frozenset(
+                self._action_codes[service][operation]
+                for pattern in restriction.actions
+                for service, operation in pattern.actions(catalog)
+            )
+            known[restriction.actions] = codes
         return CompiledRestriction(
             index=index,
             restriction=restriction,
-            actions=frozenset(codes),
+            actions=codes,
             regions=restriction.regions,
             not_before=restriction.not_before or _DAWN,
             not_after=restriction.not_after or _DUSK,
@@ -237,30 +252,50 @@ class Snapshot:
 def _candidates_by_node(
     world: World, compiled: list[CompiledRestriction]
 ) -> dict[str, tuple[CompiledRestriction, ...]]:
+    """Each node's candidates: the restrictions scoped at it or above, less those that
+    exempt it or one of its ancestors.
+
+    Only scopes and exempt nodes change what a node inherits from its parent; every
+    other node shares the tuple of its nearest such ancestor. Those nearest ancestors
+    are found for all nodes at once on the directory's parent array (pointer jumping),
+    and the tuples are built for the few changing nodes only, parents first.
+    """
     directory = world.directory
-    scoped: dict[str, list[CompiledRestriction]] = {}
+    position = directory.position
+    scoped: dict[int, list[CompiledRestriction]] = {}
     for c in compiled:
-        scoped.setdefault(c.restriction.scope, []).append(c)
-    out: dict[str, tuple[CompiledRestriction, ...]] = {}
-    # Walk each root's tree once, carrying the candidates inherited from above;
-    # an exempt node drops the restrictions that exempt it for its whole subtree.
-    exempting: dict[str, set[int]] = {}
+        scoped.setdefault(position(c.restriction.scope), []).append(c)
+    exempting: dict[int, set[int]] = {}
     for c in compiled:
         for node in c.restriction.exempt:
-            exempting.setdefault(node, set()).add(c.index)
-    for root in directory.roots():
-        stack: list[tuple[str, tuple[CompiledRestriction, ...]]] = [(root, ())]
-        while stack:
-            node, inherited = stack.pop()
-            here = inherited
-            if node in exempting:
-                dropped = exempting[node]
-                here = tuple(c for c in here if c.index not in dropped)
-            if node in scoped:
-                here = tuple(sorted((*here, *scoped[node]), key=lambda c: c.index))
-            out[node] = here
-            stack.extend((child, here) for child in directory.children(node))
-    return out
+            exempting.setdefault(position(node), set()).add(c.index)
+    parent = directory.parent_positions
+    count = len(parent)
+    changing = np.zeros(count, dtype=bool)
+    changing[list(scoped.keys() | exempting.keys())] = True
+    # nearest[i]: the nearest changing node at or above i, -1 for none.
+    nearest = np.where(changing, np.arange(count, dtype=np.int32), parent)
+    while True:
+        pending = np.flatnonzero(nearest >= 0)
+        pending = pending[~changing[nearest[pending]]]
+        if not pending.size:
+            break
+        nearest[pending] = nearest[nearest[pending]]
+    here_at: dict[int, tuple[CompiledRestriction, ...]] = {}
+    starts = np.flatnonzero(changing)
+    for node in starts[np.argsort(directory.depths[starts], kind="stable")].tolist():
+        up = int(parent[node])
+        above = int(nearest[up]) if up >= 0 else -1
+        here = here_at[above] if above >= 0 else ()
+        if node in exempting:
+            dropped = exempting[node]
+            here = tuple(c for c in here if c.index not in dropped)
+        if node in scoped:
+            here = tuple(sorted((*here, *scoped[node]), key=lambda c: c.index))
+        here_at[node] = here
+    here_at[-1] = ()  # no changing node above: no candidate
+    # Keyed by id, as decide looks them up: one dict look-up a call.
+    return dict(zip(directory.ids, map(here_at.__getitem__, nearest.tolist()), strict=True))
 
 
 def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, Any]:
@@ -268,8 +303,10 @@ def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, A
     catalog = world.catalog
     return {
         "nodes": [
-            [n.id, n.parent, n.kind, n.name, dict(sorted(n.attrs.items()))]
-            for n in sorted(directory, key=lambda n: n.id)
+            [node_id, parent, kind, name, dict(sorted(attrs.items())) if attrs else {}]
+            for node_id, parent, kind, name, attrs in zip(
+                *directory.columns(directory.id_order()), strict=True
+            )
         ],
         "services": [
             [s.id, sorted(s.operations), sorted(s.tags)]

@@ -5,10 +5,13 @@ Every problem found is reported, not just the first, each naming its file and li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
@@ -19,6 +22,7 @@ from brightline.world.model import (
     SERVICE_TAGS,
     UNIT_PATTERN,
     AttrValue,
+    BrokenTreeError,
     Catalog,
     Directory,
     Node,
@@ -26,7 +30,17 @@ from brightline.world.model import (
     Service,
     World,
 )
-from brightline.world.sources import LocatedYaml, read_json_lines, read_yaml, validate_model
+from brightline.world.sources import (
+    NOT_A_VALUE,
+    JsonLines,
+    LocatedYaml,
+    NotInBulkError,
+    bulk_allocation,
+    read_json_lines,
+    read_json_lines_bulk,
+    read_yaml,
+    validate_model,
+)
 
 _T = TypeVar("_T")
 
@@ -120,6 +134,27 @@ def _collect(problems: list[Problem], load: Callable[[], _T]) -> _T | None:
 
 
 def load_directory(path: Path) -> Directory:
+    """Read and validate ``directory.jsonl``.
+
+    The file is parsed by orjson and its values checked column by column (types, id
+    patterns, fields); only the lines that fail any of that go through the precise
+    path — ``json.loads`` and :class:`NodeRecord`, line by line — which names each
+    problem exactly as :func:`load_directory_precisely` does, and so does the check of
+    the tree (duplicates, unknown parents, cycles) when the columns are not a forest.
+    """
+    if not path.is_file():
+        raise InvalidInputError(Problem(str(path), "file not found"))
+    with bulk_allocation():
+        try:
+            rows, problems = _rows_of_chunks(read_json_lines_bulk(path))
+        except NotInBulkError:
+            return load_directory_precisely(path)
+        return _build_rows(rows, path.name, problems)
+
+
+def load_directory_precisely(path: Path) -> Directory:
+    """:func:`load_directory` line by line with ``json.loads`` and :class:`NodeRecord`:
+    the reference for every problem the fast path reports."""
     if not path.is_file():
         raise InvalidInputError(Problem(str(path), "file not found"))
     records: list[tuple[int, NodeRecord]] = []
@@ -141,6 +176,214 @@ def _line_where(file: str, line: int, loc: tuple[str | int, ...]) -> str:
     return f"{file}:{line}: {field}" if field else f"{file}:{line}"
 
 
+@dataclass(slots=True)
+class _Rows:
+    """Valid node records as columns, in line order."""
+
+    numbers: list[int] = dataclass_field(default_factory=list)
+    ids: list[str] = dataclass_field(default_factory=list)
+    parents: list[str | None] = dataclass_field(default_factory=list)
+    kinds: list[str] = dataclass_field(default_factory=list)
+    names: list[str] = dataclass_field(default_factory=list)
+    #: By position, only for records with attributes: sorted by name.
+    attrs: dict[int, Mapping[str, AttrValue]] = dataclass_field(default_factory=dict)
+
+    def extend(self, other: _Rows) -> None:
+        offset = len(self.ids)
+        self.attrs.update((offset + i, a) for i, a in other.attrs.items())
+        self.numbers.extend(other.numbers)
+        self.ids.extend(other.ids)
+        self.parents.extend(other.parents)
+        self.kinds.extend(other.kinds)
+        self.names.extend(other.names)
+
+    def append(self, number: int, record: NodeRecord) -> None:
+        if record.attrs:
+            self.attrs[len(self.ids)] = MappingProxyType(dict(sorted(record.attrs.items())))
+        self.numbers.append(number)
+        self.ids.append(record.id)
+        self.parents.append(record.parent)
+        self.kinds.append(record.kind)
+        self.names.append(record.name)
+
+
+_NODE_FIELDS: Final = frozenset(NodeRecord.model_fields)
+#: Attribute types taken as orjson parsed them. Not float: orjson reads an integer too
+#: big for 64 bits as a float, where ``json.loads`` keeps it exact; a node with a float
+#: attribute is parsed again the precise way.
+_ATTR_TYPES: Final = frozenset({str, int, bool})
+_NOT_A_NODE: Final[dict[str, Any]] = {}
+
+
+#: Every byte an id may hold (ASCII all), to delete: what is left of valid ids joined by
+#: newlines is the newlines. ``_ID_LENGTHS`` are ID_PATTERN's ``{1,128}``.
+_ID_BYTES: Final = bytes(b for b in range(128) if ID_PATTERN.fullmatch(chr(b)))
+_ID_LENGTHS: Final = range(1, 129)
+
+
+def _all_ids(column: list[Any]) -> bool:
+    """True when every value is a string that is a valid id: 1–128 characters, each one
+    of ``ID_PATTERN``'s, checked over the whole column at once."""
+    if not column:
+        return True
+    if set(map(type, column)) != {str}:
+        return False
+    lengths = list(map(len, column))
+    if min(lengths) < _ID_LENGTHS.start or max(lengths) >= _ID_LENGTHS.stop:
+        return False
+    try:
+        joined = "\n".join(column).encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return len(joined.translate(None, _ID_BYTES)) == len(column) - 1
+
+
+def _column(values: list[dict[str, Any]], key: str, default: Any) -> list[Any]:
+    """``[v.get(key, default) for v in values]``, looped in C."""
+    return list(map(dict.get, values, repeat(key), repeat(default)))
+
+
+_NOTHING: Final = object()
+
+
+def _distinct(column: list[Any], *, but: Any = _NOTHING) -> list[Any]:
+    """The column's values, each once (less ``but``); the whole column when a value is
+    not hashable (it then fails the check it is for, value by value)."""
+    try:
+        distinct = set(column)
+    except TypeError:
+        return column
+    distinct.discard(but)
+    return list(distinct)
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is str and ID_PATTERN.fullmatch(value) is not None
+
+
+def _known_fields(keys: tuple[str, ...]) -> bool:
+    return "id" in keys and "kind" in keys and _NODE_FIELDS.issuperset(keys)
+
+
+def _attrs_ok(attrs: Any) -> bool:
+    return type(attrs) is dict and all(type(v) in _ATTR_TYPES for v in attrs.values())
+
+
+def _screen(values: list[Any]) -> tuple[_Rows, list[int]]:
+    """The values that checks over whole columns show to be valid node records (as
+    :class:`NodeRecord` would validate them), and the positions of the others.
+
+    Each check runs on a whole column at once; only when it fails is the column gone
+    through value by value to find which values failed it. Those are not judged here:
+    the caller validates them again, one by one, with the reference.
+    """
+    failed: set[int] = set()
+    if set(map(type, values)) != {dict}:
+        failed.update(i for i, v in enumerate(values) if type(v) is not dict)
+        values = [_NOT_A_NODE if i in failed else v for i, v in enumerate(values)]
+    if not all(map(_known_fields, set(map(tuple, values)))):
+        failed.update(i for i, v in enumerate(values) if not _known_fields(tuple(v)))
+    ids = _column(values, "id", None)
+    if not _all_ids(ids):
+        failed.update(i for i, x in enumerate(ids) if not _is_id(x))
+    kinds = _column(values, "kind", None)
+    if not _all_ids(_distinct(kinds)):  # a few kinds: each checked once
+        failed.update(i for i, x in enumerate(kinds) if not _is_id(x))
+    parents = _column(values, "parent", None)
+    if not _all_ids(_distinct(parents, but=None)):
+        failed.update(i for i, p in enumerate(parents) if p is not None and not _is_id(p))
+    names = _column(values, "name", "")
+    if set(map(type, names)) - {str}:
+        failed.update(i for i, x in enumerate(names) if type(x) is not str)
+    attrs = _column(values, "attrs", _NOT_A_NODE)  # an empty dict: no attributes
+    if set(map(type, attrs)) != {dict}:
+        failed.update(i for i, a in enumerate(attrs) if type(a) is not dict)
+    with_attrs = [i for i, a in enumerate(attrs) if a and i not in failed]
+    failed.update(i for i in with_attrs if not _attrs_ok(attrs[i]))
+    keep = range(len(values)) if not failed else [i for i in range(len(values)) if i not in failed]
+    rows = _Rows(
+        ids=ids if not failed else [ids[i] for i in keep],
+        parents=parents if not failed else [parents[i] for i in keep],
+        kinds=kinds if not failed else [kinds[i] for i in keep],
+        names=names if not failed else [names[i] for i in keep],
+    )
+    at = {p: i for i, p in enumerate(keep)} if failed else None
+    for i in with_attrs:
+        if i not in failed:
+            rows.attrs[i if at is None else at[i]] = MappingProxyType(
+                dict(sorted(attrs[i].items()))
+            )
+    return rows, sorted(failed)
+
+
+def _rows_of_chunks(chunks: Iterable[JsonLines]) -> tuple[_Rows, list[Problem]]:
+    """The valid records of every chunk as columns, and the problems of the others:
+    lines that are not values first, then records that are not nodes, each in line
+    order (as :func:`load_directory_precisely` lists them)."""
+    rows = _Rows()
+    kinds: dict[str, str] = {}  # each kind held once
+    line_problems: list[Problem] = []
+    record_problems: list[Problem] = []
+    for chunk in chunks:
+        found, failed = _screen(chunk.values)
+        line_found: list[tuple[int, Problem]] = list(chunk.problems)
+        if failed:
+            found = _redone(chunk, found, failed, line_found, record_problems)
+        else:
+            found.numbers = chunk.numbers
+        line_problems.extend(p for _, p in sorted(line_found, key=lambda item: item[0]))
+        found.kinds = list(map(kinds.setdefault, found.kinds, found.kinds))
+        rows.extend(found)
+    return rows, [*line_problems, *record_problems]
+
+
+def _redone(
+    chunk: JsonLines,
+    passed: _Rows,
+    failed: list[int],
+    line_problems: list[tuple[int, Problem]],
+    record_problems: list[Problem],
+) -> _Rows:
+    """The values at ``failed`` positions again, one line at a time the precise way,
+    merged in line order with the rows that ``passed``; problems appended."""
+    name = chunk.name
+    failing = set(failed)
+    passed.numbers = [n for i, n in enumerate(chunk.numbers) if i not in failing]
+    redone = _Rows()
+    for i in failed:
+        number = chunk.numbers[i]
+        found: list[Problem] = []
+        value = chunk.recheck(number, found)
+        line_problems.extend((number, p) for p in found)
+        if value is NOT_A_VALUE:
+            continue
+        record = validate_model(
+            NodeRecord, value, lambda loc, n=number: _line_where(name, n, loc), record_problems
+        )
+        if record is not None:
+            redone.append(number, record)
+    return _merged(passed, redone)
+
+
+def _merged(first: _Rows, second: _Rows) -> _Rows:
+    """The rows of both, in line order."""
+    order = sorted(
+        [(n, 0, i) for i, n in enumerate(first.numbers)]
+        + [(n, 1, i) for i, n in enumerate(second.numbers)]
+    )
+    out = _Rows()
+    for _, which, i in order:
+        rows = first if which == 0 else second
+        if i in rows.attrs:
+            out.attrs[len(out.ids)] = rows.attrs[i]
+        out.numbers.append(rows.numbers[i])
+        out.ids.append(rows.ids[i])
+        out.parents.append(rows.parents[i])
+        out.kinds.append(rows.kinds[i])
+        out.names.append(rows.names[i])
+    return out
+
+
 def build_directory(
     records: Iterable[tuple[int, NodeRecord]],
     *,
@@ -148,33 +391,59 @@ def build_directory(
     problems: list[Problem] | None = None,
 ) -> Directory:
     """Check the tree's structure: unique ids, known parents, no cycles, a root for every node."""
-    problems = [] if problems is None else problems
-    nodes: dict[str, Node] = {}
-    line_of: dict[str, int] = {}
+    rows = _Rows()
     for number, record in records:
-        if record.id in nodes:
+        rows.append(number, record)
+    return _build_rows(rows, file, [] if problems is None else problems)
+
+
+def _build_rows(rows: _Rows, file: str, problems: list[Problem]) -> Directory:
+    """The directory of valid rows, or InvalidInputError with ``problems`` and every
+    problem of the tree's structure."""
+    if not problems:
+        index: dict[Any, int] = dict(zip(rows.ids, range(len(rows.ids)), strict=True))
+        index[None] = -1  # for a moment: a root's parent, so that the map below runs in C
+        parents = list(map(index.get, rows.parents, repeat(-2)))
+        del index[None]
+        try:
+            return Directory.from_columns(
+                rows.ids, index, parents, rows.kinds, rows.names, rows.attrs
+            )
+        except BrokenTreeError:
+            pass  # found and named below
+    problems.extend(_tree_problems(rows, file))
+    if not problems:  # pragma: no cover - from_columns refuses only what is named above
+        raise AssertionError("the directory's columns are not a forest, yet no problem was found")
+    raise InvalidInputError(problems)
+
+
+def _tree_problems(rows: _Rows, file: str) -> list[Problem]:
+    """Duplicate ids, then unknown parents, cycles and nodes with no path to a root."""
+    problems: list[Problem] = []
+    parent_of: dict[str, str | None] = {}
+    line_of: dict[str, int] = {}
+    for number, node_id, parent in zip(rows.numbers, rows.ids, rows.parents, strict=True):
+        if node_id in parent_of:
             problems.append(
                 Problem(
                     f"{file}:{number}",
-                    f"duplicate node id {record.id!r} (first defined on line {line_of[record.id]})",
+                    f"duplicate node id {node_id!r} (first defined on line {line_of[node_id]})",
                 )
             )
             continue
-        nodes[record.id] = record.to_node()
-        line_of[record.id] = number
-    problems.extend(_structure_problems(nodes, line_of, file))
-    if problems:
-        raise InvalidInputError(problems)
-    return Directory(nodes)
+        parent_of[node_id] = parent
+        line_of[node_id] = number
+    problems.extend(_structure_problems(parent_of, line_of, file))
+    return problems
 
 
 def _structure_problems(
-    nodes: dict[str, Node], line_of: dict[str, int], file: str
+    parent_of: dict[str, str | None], line_of: dict[str, int], file: str
 ) -> list[Problem]:
     problems: list[Problem] = []
     # 0 = unvisited, 1 = reaches a root, 2 = broken (unknown parent or cycle on its path)
     state: dict[str, int] = {}
-    for start in nodes:
+    for start in parent_of:
         if start in state:
             continue
         path: list[str] = []
@@ -201,8 +470,8 @@ def _structure_problems(
                 break
             path.append(current)
             on_path.add(current)
-            parent = nodes[current].parent
-            if parent is not None and parent not in nodes:
+            parent = parent_of[current]
+            if parent is not None and parent not in parent_of:
                 problems.append(
                     Problem(
                         f"{file}:{line_of[current]}",

@@ -8,10 +8,12 @@ every parent exists, there are no cycles, every node reaches exactly one root.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
+
+import numpy as np
 
 #: Ids of nodes, regions and restrictions: 1–128 letters, digits and ``._:-``.
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -70,88 +72,305 @@ class Region:
     country: str
 
 
+_NO_ATTRS: Final[Mapping[str, AttrValue]] = MappingProxyType({})
+
+
+class BrokenTreeError(ValueError):
+    """Columns that do not form a forest: an unknown parent, or nodes on or below a cycle."""
+
+
 class Directory:
-    """The forest of nodes with O(1) parent, root and depth look-ups.
+    """The forest of nodes, held in columns: O(1) look-up by id, parents as an integer array.
+
+    Each node is a position: ``ids`` (one string per node, each held once), ``parents``
+    (the parent's position, -1 for a root; an int32 array), ``kinds`` (an index into a
+    short list of kinds), names (one string, cut by an offsets array), and attributes only
+    for the nodes that have some.
+    :class:`Node` values are built on access, so a directory of millions of nodes is a
+    few arrays and one dict, not millions of objects. Iteration follows the order the
+    nodes were given in (the file's order); ``children``, ``roots`` and ``subtree`` go
+    in id order.
 
     Construction trusts its input to be valid (``brightline.world.load`` checks it).
     """
 
-    __slots__ = ("_ancestors", "_children", "_nodes")
+    __slots__ = (
+        "_attrs",
+        "_bfs",
+        "_child_order",
+        "_child_start",
+        "_depth",
+        "_ids",
+        "_index",
+        "_kind",
+        "_kinds",
+        "_name_ends",
+        "_names",
+        "_parent",
+        "_parent_at",
+        "_roots",
+    )
 
     def __init__(self, nodes: Mapping[str, Node]) -> None:
-        self._nodes: Mapping[str, Node] = MappingProxyType(dict(nodes))
-        children: dict[str, list[str]] = {node_id: [] for node_id in self._nodes}
-        for node in self._nodes.values():
-            if node.parent is not None:
-                children[node.parent].append(node.id)
-        self._children: Mapping[str, tuple[str, ...]] = MappingProxyType(
-            {k: tuple(sorted(v)) for k, v in children.items()}
+        values = list(nodes.values())
+        ids = [n.id for n in values]
+        index = dict(zip(ids, range(len(ids)), strict=True))
+        self._init(
+            ids,
+            index,
+            [-1 if n.parent is None else index.get(n.parent, -2) for n in values],
+            [n.kind for n in values],
+            [n.name for n in values],
+            {i: n.attrs for i, n in enumerate(values) if n.attrs},
         )
-        ancestors: dict[str, tuple[str, ...]] = {}
-        for node_id in self._nodes:
-            self._chain(node_id, ancestors)
-        self._ancestors: Mapping[str, tuple[str, ...]] = MappingProxyType(ancestors)
 
-    def _chain(self, node_id: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-        # Iterative so that deep trees cannot exhaust the recursion limit.
-        pending: list[str] = []
-        current: str | None = node_id
-        while current is not None and current not in memo:
-            pending.append(current)
-            current = self._nodes[current].parent
-        chain = memo[current] if current is not None else ()
-        for item in reversed(pending):
-            chain = (item, *chain)
-            memo[item] = chain
-        return memo[node_id]
+    @classmethod
+    def from_columns(
+        cls,
+        ids: list[str],
+        index: dict[str, int],
+        parents: Sequence[int],
+        kinds: Sequence[str],
+        names: list[str],
+        attrs: dict[int, Mapping[str, AttrValue]],
+    ) -> Directory:
+        """A directory from columns: ``index`` maps each id to its position in ``ids``,
+        ``parents`` gives each node's parent position (-1 for a root, -2 for a parent
+        that is not a node). Raises BrokenTreeError when the columns are not a forest
+        (the loader then finds and names each problem)."""
+        directory = cls.__new__(cls)
+        directory._init(ids, index, parents, kinds, names, attrs)
+        return directory
+
+    def _init(
+        self,
+        ids: list[str],
+        index: dict[str, int],
+        parents: Sequence[int],
+        kinds: Sequence[str],
+        names: list[str],
+        attrs: dict[int, Mapping[str, AttrValue]],
+    ) -> None:
+        count = len(ids)
+        if len(index) != count:
+            raise BrokenTreeError("duplicate node ids")
+        parent = np.asarray(parents, dtype=np.int32).reshape(count)
+        if count and int(parent.min()) < -1:
+            raise BrokenTreeError("unknown parent")
+        kind_names = tuple(sorted(set(kinds)))
+        kind_code = {k: i for i, k in enumerate(kind_names)}
+        self._ids = ids
+        self._index = index
+        self._parent = parent
+        self._parent_at = memoryview(parent.data)  # scalar reads as Python ints, fast
+        self._kinds = kind_names
+        self._kind = np.fromiter(map(kind_code.__getitem__, kinds), np.int32, count)
+        # Names as one text and where each ends: no string object per node.
+        self._names = "".join(names)
+        self._name_ends = np.cumsum(np.fromiter(map(len, names), np.int64, count), dtype=np.int64)
+        self._attrs = {
+            i: a if isinstance(a, MappingProxyType) else MappingProxyType(dict(a))
+            for i, a in attrs.items()
+            if a
+        }
+        # Children grouped by parent, in the order given (CSR: start offsets); sorted
+        # by id when asked for, a group at a time.
+        below = np.flatnonzero(parent >= 0)
+        self._child_order = below[np.argsort(parent[below], kind="stable")].astype(np.int32)
+        self._child_start = np.concatenate(
+            ([0], np.cumsum(np.bincount(parent[below], minlength=count)))
+        ).astype(np.int64)
+        roots = np.flatnonzero(parent < 0).astype(np.int32)
+        self._roots: tuple[str, ...] | None = None  # in id order, on first use
+        # Breadth first from the roots: depths, and an order with parents before children.
+        depth = np.full(count, -1, dtype=np.int32)
+        levels = []
+        frontier = roots
+        level = 0
+        while frontier.size:
+            depth[frontier] = level
+            levels.append(frontier)
+            frontier = self._children_of(frontier)
+            level += 1
+        if count and int(depth.min()) < 0:
+            raise BrokenTreeError("nodes with no path to a root")
+        self._depth = depth
+        self._bfs = np.concatenate(levels) if levels else np.empty(0, dtype=np.int32)
+
+    def _children_of(self, positions: np.ndarray) -> np.ndarray:
+        """The children of every node in ``positions``, group after group."""
+        starts = self._child_start[positions]
+        counts = self._child_start[positions + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            return np.empty(0, dtype=np.int32)
+        offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        return self._child_order[offsets + np.arange(total)]
+
+    def _node(self, i: int) -> Node:
+        parent = self._parent_at[i]
+        return Node(
+            id=self._ids[i],
+            parent=None if parent < 0 else self._ids[parent],
+            kind=self._kinds[self._kind[i]],
+            name=self._name(i),
+            attrs=self._attrs.get(i, _NO_ATTRS),
+        )
+
+    def _name(self, i: int) -> str:
+        ends = self._name_ends
+        return self._names[int(ends[i - 1]) if i else 0 : int(ends[i])]
+
+    def _names_at(self, positions: Sequence[int]) -> list[str]:
+        picked = np.asarray(positions, dtype=np.int64)
+        ends = self._name_ends[picked]
+        starts = np.where(picked > 0, self._name_ends[picked - 1], 0)
+        text = self._names
+        return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
 
     def __contains__(self, node_id: object) -> bool:
-        return node_id in self._nodes
+        return node_id in self._index
 
     def __len__(self) -> int:
-        return len(self._nodes)
+        return len(self._ids)
 
     def __iter__(self) -> Iterator[Node]:
-        return iter(self._nodes.values())
+        return map(self._node, range(len(self._ids)))
 
     def get(self, node_id: str) -> Node | None:
-        return self._nodes.get(node_id)
+        i = self._index.get(node_id)
+        return None if i is None else self._node(i)
 
     def __getitem__(self, node_id: str) -> Node:
-        return self._nodes[node_id]
+        return self._node(self._index[node_id])
 
     @property
     def nodes(self) -> Mapping[str, Node]:
-        return self._nodes
+        """Every node by id, in the order given (a read-only view; nodes built on access)."""
+        return _NodesView(self)
+
+    def position(self, node_id: str) -> int:
+        """The node's position in the columns (KeyError for an unknown id)."""
+        return self._index[node_id]
 
     def children(self, node_id: str) -> tuple[str, ...]:
-        return self._children[node_id]
+        """The node's children, in id order."""
+        return tuple(sorted(self._children_at(self._index[node_id])))
+
+    def _children_at(self, i: int) -> Iterator[str]:
+        start = self._child_start
+        return map(self._ids.__getitem__, self._child_order[start[i] : start[i + 1]].tolist())
 
     def ancestors(self, node_id: str) -> tuple[str, ...]:
         """The node itself, then its parent, … up to its root."""
-        return self._ancestors[node_id]
+        ids, parent_at = self._ids, self._parent_at
+        chain = []
+        i = self._index[node_id]
+        while i >= 0:
+            chain.append(ids[i])
+            i = parent_at[i]
+        return tuple(chain)
 
     def root(self, node_id: str) -> str:
-        return self._ancestors[node_id][-1]
+        parent_at = self._parent_at
+        i = self._index[node_id]
+        while (up := parent_at[i]) >= 0:
+            i = up
+        return self._ids[i]
 
     def depth(self, node_id: str) -> int:
         """0 for a root."""
-        return len(self._ancestors[node_id]) - 1
+        return int(self._depth[self._index[node_id]])
 
     def roots(self) -> tuple[str, ...]:
-        return tuple(sorted(n.id for n in self._nodes.values() if n.parent is None))
+        """Every root, in id order."""
+        if self._roots is None:
+            ids = self._ids
+            self._roots = tuple(sorted(ids[i] for i in np.flatnonzero(self._parent < 0).tolist()))
+        return self._roots
 
     def is_within(self, node_id: str, ancestor_id: str) -> bool:
         """True when ``ancestor_id`` is ``node_id`` or one of its ancestors."""
-        return ancestor_id in self._ancestors[node_id]
+        target = self._index.get(ancestor_id)
+        parent_at = self._parent_at
+        i = self._index[node_id]
+        while i >= 0:
+            if i == target:
+                return True
+            i = parent_at[i]
+        return False
 
     def subtree(self, node_id: str) -> Iterator[str]:
         """``node_id`` and every node below it, depth first, children in id order."""
+        index = self._index
         stack = [node_id]
         while stack:
             current = stack.pop()
             yield current
-            stack.extend(reversed(self._children[current]))
+            stack.extend(sorted(self._children_at(index[current]), reverse=True))
+
+    # -- columns, for bulk readers (the snapshot compiler, canonical forms) ----------------
+
+    @property
+    def ids(self) -> Sequence[str]:
+        """Every id, by position."""
+        return self._ids
+
+    @property
+    def parent_positions(self) -> np.ndarray:
+        """Each node's parent position, -1 for a root (int32, read-only by convention)."""
+        return self._parent
+
+    @property
+    def depths(self) -> np.ndarray:
+        """Each node's depth, 0 for a root (int32)."""
+        return self._depth
+
+    @property
+    def breadth_first(self) -> np.ndarray:
+        """Every position, parents before their children (roots first)."""
+        return self._bfs
+
+    def id_order(self) -> list[int]:
+        """Every position, in id order."""
+        return sorted(range(len(self._ids)), key=self._ids.__getitem__)
+
+    def columns(
+        self, positions: Sequence[int]
+    ) -> tuple[list[str], list[str | None], list[str], list[str], list[Mapping[str, AttrValue]]]:
+        """Ids, parent ids (None for a root), kinds, names and attributes of the nodes at
+        ``positions``, column by column, without building nodes."""
+        ids = self._ids
+        parent_ids: list[str | None] = [*ids, None]  # position -1 (a root's parent): None
+        attrs = self._attrs
+        return (
+            list(map(ids.__getitem__, positions)),
+            list(map(parent_ids.__getitem__, self._parent[positions].tolist())),
+            list(map(self._kinds.__getitem__, self._kind[positions].tolist())),
+            self._names_at(positions),
+            [attrs.get(i, _NO_ATTRS) for i in positions] if attrs else [_NO_ATTRS] * len(positions),
+        )
+
+
+class _NodesView(Mapping[str, Node]):
+    """``Directory.nodes``: a read-only mapping over the columns."""
+
+    __slots__ = ("_directory",)
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+
+    def __getitem__(self, node_id: str) -> Node:
+        return self._directory[node_id]
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._directory
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._directory.ids)
+
+    def __len__(self) -> int:
+        return len(self._directory)
 
 
 @dataclass(frozen=True, slots=True)

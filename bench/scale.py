@@ -1,0 +1,434 @@
+"""Provider-scale benchmark (issue 20): worlds of 100k, 500k and 1.5M nodes, stage by stage.
+
+    python bench/scale.py [--sizes 100k,500k,1.5m] [--seed 7] [--requests 200000] [--json F]
+
+For each size it writes a seeded world into a temporary directory — about 9 nodes per
+customer (the customer, two units, six subscriptions), one restriction per two customers
+(about 80,000 at 1.5M nodes), the example catalog — and measures, each stage in a fresh
+process so that one stage's memory does not weigh on the next:
+
+* ``directory.jsonl``: ``load_directory`` (read, validate, build the columnar directory)
+  against a bare orjson parse of the same file (one ``orjson.loads`` per line) measured
+  in the same process; the ratio's floor is ≤ 3×.
+* ``restrictions.yaml``: reading and validating it against the loaded world against a
+  bare ``yaml.load(text, Loader=yaml.CSafeLoader)`` of the same text, same process;
+  floor ≤ 1.5×.
+* in another fresh process, the world and restrictions loaded (``load_world_dir``) and
+  compiled: compile time, the RSS of the process holding them (floor ≤ 1 GiB) and its
+  peak while loading, and single-decision p99 (floor ≤ 5 µs).
+
+Then it prints the growth exponent of each stage between consecutive sizes
+(``log(t2/t1) / log(n2/n1)`` on CPU seconds and on RSS: 1 is linear). Timings are wall
+time, CPU time beside them; the machine is shared, so read the ratios measured in the same
+process (on CPU time).
+
+Stages are rows of one table (``STAGES``): further stages (``world import``, serve until
+ready) are added there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=160)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+EXAMPLE_CATALOG = Path(__file__).parents[1] / "examples" / "world" / "catalog.yaml"
+SUBSCRIPTIONS_PER_CUSTOMER = 6
+UNITS_PER_CUSTOMER = 2
+NODES_PER_CUSTOMER = 1 + UNITS_PER_CUSTOMER + SUBSCRIPTIONS_PER_CUSTOMER
+
+
+def parse_size(text: str) -> int:
+    """``100k`` → 100000, ``1.5m`` → 1500000, ``2000`` → 2000."""
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    number = text[:-1] if scale != 1 else text
+    return round(float(number) * scale)
+
+
+def size_label(nodes: int) -> str:
+    if nodes >= 1_000_000:
+        return f"{nodes / 1e6:g}M"
+    return f"{nodes / 1e3:g}k" if nodes >= 1_000 else str(nodes)
+
+
+# -- generating a world --------------------------------------------------------------------
+
+
+def write_world(target: Path, nodes: int, seed: int) -> dict[str, int]:
+    """Write ``directory.jsonl``, ``catalog.yaml`` and ``restrictions.yaml`` for about
+    ``nodes`` nodes; return the counts written."""
+    import yaml
+
+    rng = random.Random(seed)
+    catalog = yaml.safe_load(EXAMPLE_CATALOG.read_text())
+    services = [(s["id"], s["operations"]) for s in catalog["services"]]
+    regions = [r["id"] for r in catalog["regions"]]
+    (target / "catalog.yaml").write_text(EXAMPLE_CATALOG.read_text())
+    customers = max(1, nodes // NODES_PER_CUSTOMER)
+    written = 0
+    restrictions: list[str] = []
+    with (target / "directory.jsonl").open("w") as out:
+        for c in range(customers):
+            cid = f"cust-{c:07d}"
+            units = [f"{cid}-u{u}" for u in range(UNITS_PER_CUSTOMER)]
+            subs = [f"{cid}-s{s}" for s in range(SUBSCRIPTIONS_PER_CUSTOMER)]
+            lines = [{"id": cid, "parent": None, "kind": "customer", "name": f"Customer {c}"}]
+            if c % 10 == 0:
+                lines[0]["attrs"] = {"country": "NL", "sector": "public"}
+            lines.append({"id": units[0], "parent": cid, "kind": "unit", "name": "Operations"})
+            lines.append({"id": units[1], "parent": units[0], "kind": "unit", "name": "Research"})
+            for s, sid in enumerate(subs):
+                parent = units[s % 2] if s % 3 else cid
+                lines.append(
+                    {"id": sid, "parent": parent, "kind": "subscription", "name": f"Sub {s}"}
+                )
+            for line in lines:
+                out.write(json.dumps(line) + "\n")
+            written += len(lines)
+            if c % 2 == 0:
+                restrictions.append(_restriction(rng, c, cid, units, subs, services, regions))
+    (target / "restrictions.yaml").write_text("".join(restrictions))
+    return {"nodes": written, "restrictions": len(restrictions)}
+
+
+def _restriction(
+    rng: random.Random,
+    c: int,
+    cid: str,
+    units: list[str],
+    subs: list[str],
+    services: list[tuple[str, list[str]]],
+    regions: list[str],
+) -> str:
+    scope = rng.choice([cid, *units])
+    below = {cid: [*units, *subs], units[0]: [units[1], "-s1", "-s2", "-s4", "-s5"]}
+    actions = []
+    for _ in range(rng.randint(1, 3)):
+        service, operations = rng.choice(services)
+        kind = rng.random()
+        if kind < 0.4:
+            actions.append(f"{service}:{rng.choice(operations)}")
+        elif kind < 0.8:
+            actions.append(f"{service}:*")
+        else:
+            actions.append(service.split(".")[0] + ".*:*")
+    text = f"- id: r-{c:07d}\n  scope: {scope}\n  actions: {json.dumps(sorted(set(actions)))}\n"
+    if rng.random() < 0.5:
+        text += f"  regions: [{', '.join(sorted(rng.sample(regions, rng.randint(1, 3))))}]\n"
+    exemptable = [n if n.startswith(cid) else cid + n for n in below.get(scope, [])]
+    if exemptable and rng.random() < 0.3:
+        text += f"  exempt: [{rng.choice(exemptable)}]\n"
+    if rng.random() < 0.5:
+        text += f"  not_before: {NOW - timedelta(days=rng.randint(1, 300)):%Y-%m-%dT%H:%M:%SZ}\n"
+    if rng.random() < 0.15:
+        text += "  mode: dry-run\n"
+    text += f"  reason: {{case: C-{c:07d}, policy: mass-surveillance}}\n"
+    return text
+
+
+# -- stages (each runs in a fresh process: ``scale.py --stage NAME --world DIR``) ----------
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+def _best(run: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Best wall and CPU seconds of ``repeat`` runs."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        gc.collect()
+        start, cpu = time.perf_counter(), _cpu()
+        run()
+        walls.append(time.perf_counter() - start)
+        cpus.append(_cpu() - cpu)
+    return min(walls), min(cpus)
+
+
+def stage_parse(world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
+    """Reading and validating the files, each against a bare parse of the same file."""
+    import orjson
+    import yaml
+
+    from brightline.policy import load_restrictions
+    from brightline.world import World, load_catalog, load_directory
+    from brightline.world.sources import bulk_allocation
+
+    directory_file = world_dir / "directory.jsonl"
+    restrictions_file = world_dir / "restrictions.yaml"
+
+    def bare_jsonl() -> None:
+        with bulk_allocation():  # as the loader runs: the strictest comparison
+            [orjson.loads(line) for line in directory_file.read_bytes().splitlines()]
+
+    def bare_yaml() -> None:
+        with bulk_allocation():
+            yaml.load(restrictions_file.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+
+    figures: dict[str, float] = {}
+    figures["jsonl_bare_s"], figures["jsonl_bare_cpu_s"] = _best(bare_jsonl, repeat)
+    figures["jsonl_load_s"], figures["jsonl_load_cpu_s"] = _best(
+        lambda: load_directory(directory_file), repeat
+    )
+    world = World(load_directory(directory_file), load_catalog(world_dir / "catalog.yaml"))
+    figures["yaml_bare_s"], figures["yaml_bare_cpu_s"] = _best(bare_yaml, repeat)
+    figures["yaml_load_s"], figures["yaml_load_cpu_s"] = _best(
+        lambda: load_restrictions(restrictions_file, world), repeat
+    )
+    return figures
+
+
+def stage_hold(world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
+    """What a decider holds: the world and its snapshot, loaded from the files and
+    compiled in a fresh process; its RSS then (and its peak); compile time; p99."""
+    from brightline.policy import Request, Snapshot
+    from brightline.service.offline import load_world_dir
+
+    loaded = load_world_dir(world_dir)
+    figures: dict[str, float] = {}
+    figures["compile_s"], figures["compile_cpu_s"] = _best(
+        lambda: Snapshot(loaded.world, loaded.restrictions), repeat
+    )
+    snapshot = loaded.snapshot()
+    gc.collect()
+    figures["rss_mib"] = _rss_mib()
+    figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["p99_us"] = _decision_p99(snapshot, requests, Request)
+    return figures
+
+
+def _rss_mib() -> float:
+    """The process's resident set now (Linux: /proc/self/statm)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _decision_p99(snapshot: Any, count: int, request_type: Any) -> float:
+    import numpy as np
+
+    rng = random.Random(11)
+    world = snapshot.world
+    ids = world.directory.ids
+    actions = sorted((s.id, op) for s in world.catalog.services.values() for op in s.operations)
+    regions = sorted(world.catalog.regions)
+    requests = [
+        request_type(
+            rng.choice(ids),
+            *rng.choice(actions),
+            rng.choice(regions),
+            NOW + timedelta(seconds=rng.randint(-86_400, 86_400)),
+        )
+        for _ in range(count)
+    ]
+    decide = snapshot.decide
+    for r in requests[:10_000]:
+        decide(r)
+    clock = time.perf_counter_ns
+    overhead = min(-(clock() - clock()) for _ in range(10_000))
+    lat = np.empty(len(requests), dtype=np.int64)
+    for i, r in enumerate(requests):
+        t0 = clock()
+        decide(r)
+        lat[i] = clock() - t0
+    return float(np.percentile(np.maximum(lat - overhead, 0), 99)) / 1000
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[Path, int, int], dict[str, float]]] = {
+    "parse": stage_parse,
+    "hold": stage_hold,
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the table: how to read its figure and its floor from a size's figures."""
+
+    label: str
+    figure: Callable[[dict[str, float]], str]
+    value: Callable[[dict[str, float]], float] | None = None  # for the growth exponent
+    floor: str = ""
+    ok: Callable[[dict[str, float]], bool] | None = None
+
+
+def _ratio(f: dict[str, float], load: str, bare: str) -> float:
+    return f[load] / f[bare]
+
+
+STAGES: list[Stage] = [
+    Stage(
+        "directory.jsonl: load_directory",
+        lambda f: f"{f['jsonl_load_s']:.2f} s ({f['jsonl_load_cpu_s']:.2f} s CPU)",
+        lambda f: f["jsonl_load_cpu_s"],
+    ),
+    Stage(
+        "directory.jsonl: bare orjson, one loads a line",
+        lambda f: f"{f['jsonl_bare_s']:.2f} s ({f['jsonl_bare_cpu_s']:.2f} s CPU)",
+        lambda f: f["jsonl_bare_cpu_s"],
+    ),
+    Stage(
+        "directory.jsonl: load ÷ bare (CPU)",
+        lambda f: f"{_ratio(f, 'jsonl_load_cpu_s', 'jsonl_bare_cpu_s'):.2f}×",
+        floor="≤ 3×",
+        ok=lambda f: _ratio(f, "jsonl_load_cpu_s", "jsonl_bare_cpu_s") <= 3,
+    ),
+    Stage(
+        "restrictions.yaml: load_restrictions",
+        lambda f: f"{f['yaml_load_s']:.2f} s ({f['yaml_load_cpu_s']:.2f} s CPU)",
+        lambda f: f["yaml_load_cpu_s"],
+    ),
+    Stage(
+        "restrictions.yaml: bare CSafeLoader",
+        lambda f: f"{f['yaml_bare_s']:.2f} s ({f['yaml_bare_cpu_s']:.2f} s CPU)",
+        lambda f: f["yaml_bare_cpu_s"],
+    ),
+    Stage(
+        "restrictions.yaml: load ÷ bare (CPU)",
+        lambda f: f"{_ratio(f, 'yaml_load_cpu_s', 'yaml_bare_cpu_s'):.2f}×",
+        floor="≤ 1.5×",
+        ok=lambda f: _ratio(f, "yaml_load_cpu_s", "yaml_bare_cpu_s") <= 1.5,
+    ),
+    Stage(
+        "snapshot compile",
+        lambda f: f"{f['compile_s']:.2f} s ({f['compile_cpu_s']:.2f} s CPU)",
+        lambda f: f["compile_cpu_s"],
+    ),
+    Stage(
+        "RSS holding world + snapshot",
+        lambda f: f"{f['rss_mib']:,.0f} MiB",
+        lambda f: f["rss_mib"],
+        floor="≤ 1024 MiB",
+        ok=lambda f: f["rss_mib"] <= 1024,
+    ),
+    Stage(
+        "peak RSS while loading and compiling",
+        lambda f: f"{f['peak_rss_mib']:,.0f} MiB",
+        lambda f: f["peak_rss_mib"],
+    ),
+    Stage(
+        "single decision p99",
+        lambda f: f"{f['p99_us']:.2f} µs",
+        floor="≤ 5 µs",
+        ok=lambda f: f["p99_us"] <= 5,
+    ),
+]
+
+
+def run_stage(name: str, world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
+    """Run one stage in a fresh interpreter; its figures come back as JSON."""
+    command = [
+        sys.executable,
+        __file__,
+        "--stage",
+        name,
+        "--world",
+        str(world_dir),
+        "--requests",
+        str(requests),
+        "--repeat",
+        str(repeat),
+    ]
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.splitlines()[-1]))
+
+
+def growth(a: float, b: float, n_a: int, n_b: int) -> float:
+    """The exponent k in t ∝ nᵏ between two sizes."""
+    return math.log(b / a) / math.log(n_b / n_a) if a > 0 and b > 0 else float("nan")
+
+
+def print_table(results: list[tuple[dict[str, int], dict[str, float]]]) -> bool:
+    table = Table(title="Provider scale — seeded worlds, one process per stage")
+    table.add_column("stage")
+    for counts, _ in results:
+        table.add_column(
+            f"{size_label(counts['size'])} nodes\n{counts['restrictions']:,} restr.",
+            justify="right",
+        )
+    for i in range(1, len(results)):
+        table.add_column(
+            f"growth\n{size_label(results[i - 1][0]['size'])}→{size_label(results[i][0]['size'])}",
+            justify="right",
+        )
+    table.add_column("floor", justify="right")
+    table.add_column("", justify="center")
+    all_ok = True
+    for stage in STAGES:
+        cells = [stage.figure(f) for _, f in results]
+        for i in range(1, len(results)):
+            if stage.value is None:
+                cells.append("")
+                continue
+            (ca, fa), (cb, fb) = results[i - 1], results[i]
+            cells.append(
+                f"{growth(stage.value(fa), stage.value(fb), ca['nodes'], cb['nodes']):.2f}"
+            )
+        mark = ""
+        if stage.ok is not None:
+            # The floors are set at the largest size.
+            ok = stage.ok(results[-1][1])
+            all_ok &= ok
+            mark = "[green]ok[/]" if ok else "[red]MISSED[/]"
+        table.add_row(stage.label, *cells, stage.floor, mark)
+    console.print(table)
+    return all_ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100k,500k,1.5m", help="Comma-separated node counts.")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=200_000, help="Decisions timed for p99.")
+    parser.add_argument("--repeat", type=int, default=2, help="Runs of each timing (best kept).")
+    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument("--stage", choices=sorted(STAGE_FUNCTIONS), help=argparse.SUPPRESS)
+    parser.add_argument("--world", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        figures = STAGE_FUNCTIONS[args.stage](args.world, args.requests, args.repeat)
+        print(json.dumps(figures))
+        return 0
+    if hasattr(os, "sched_setaffinity"):  # one core, as the decision benchmark
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    results: list[tuple[dict[str, int], dict[str, float]]] = []
+    for size in (parse_size(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory(prefix="brightline-scale-") as tmp:
+            with console.status(f"writing a world of {size_label(size)} nodes"):
+                counts = {"size": size, **write_world(Path(tmp), size, args.seed)}
+            figures: dict[str, float] = {}
+            for name in STAGE_FUNCTIONS:
+                with console.status(f"{size_label(size)}: {name}"):
+                    figures.update(run_stage(name, Path(tmp), args.requests, args.repeat))
+        console.print(f"{size_label(size)}: {json.dumps(figures)}", highlight=False)
+        results.append((counts, figures))
+    ok = print_table(results)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps([{**c, **f} for c, f in results], indent=2), encoding="utf-8"
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
