@@ -307,9 +307,13 @@ async def current_bundle(
         return Response(status_code=304, headers=headers)
     consistency = None
     if ledger_size is not None and 0 < ledger_size < served.size:
-        consistency = await store_call(state, keeper.consistency, ledger_size, served.size)
+        consistency = keeper.known_consistency(ledger_size, served.size)
+        if consistency is None:
+            consistency = await store_call(state, keeper.consistency, ledger_size, served.size)
+    else:
+        ledger_size = None
     return Response(
-        orjson.dumps(served.document(consistency)),
+        served.encoded(ledger_size, consistency),
         media_type="application/json",
         headers={**headers, "x-brightline-serial": str(bundle.serial)},
     )
