@@ -300,9 +300,18 @@ async def current_bundle(
     ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    state = request.app.state.brightline
-    keeper = state.keeper
     held = (if_none_match or "").strip().strip('"')
+    return await bundle_response(request.app.state.brightline, held, wait, ledger_size)
+
+
+async def bundle_response(
+    state: AppState, held: str, wait: float, ledger_size: int | None
+) -> Response:
+    """The answer to ``GET /v1/bundles/current`` from a client holding bundle version
+    ``held`` (empty: none): one rule for both ways it is served (the route above and
+    :mod:`brightline.api.fast_bundles`). Raises StoreUnavailableError before the first
+    bundle is logged, or when a consistency proof not made yet cannot be read."""
+    keeper = state.keeper
     bundle = keeper.current
     if held and held == bundle.version and wait > 0 and state.changed is not None:
         deadline = time.monotonic() + wait
