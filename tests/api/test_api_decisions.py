@@ -66,7 +66,8 @@ def test_batch_rows_carry_the_customer_notice_of_single_decisions(live: Live) ->
         single = http.post("/v1/decisions", json=DENY_BODY).json()
         batch = http.post("/v1/decisions/batch", json={"requests": rows * 3}).json()
     notice = single["customer_notice"]
-    assert notice is not None and notice["restrictions"] == ["r-api"]
+    assert notice is not None
+    assert notice["restrictions"] == ["r-api"]
     assert "r-api (Mass surveillance of civilians)" in notice["message"]
     assert [d["customer_notice"] for d in batch["decisions"]] == [notice, None, None] * 3
 

@@ -132,9 +132,7 @@ def denial_notice(snapshot: Snapshot, matched: Sequence[str]) -> CustomerNotice:
             f"this request. Try again later; for help, contact {contact}.",
         )
     ids = tuple(matched)
-    policies = tuple(
-        notice.policy_name(snapshot.restriction(i).reason.get("policy")) for i in ids
-    )
+    policies = tuple(notice.policy_name(snapshot.restriction(i).reason.get("policy")) for i in ids)
     plural = "s" if len(ids) > 1 else ""
     named = ", ".join(f"{i} ({p})" for i, p in zip(ids, policies, strict=True))
     message = (
