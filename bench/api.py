@@ -23,7 +23,8 @@ need be), unless ``--store-url`` names an empty database, or ``--no-postgres`` s
    of its own calling the same service function, as another replica or a job would —
    and the time from the approval's response (the function's return) until each client
    first denies is recorded (the first client's delay is the server's part, the spread
-   the clients'), with the CPU time the client processes spend per client and approval.
+   the clients'), with the CPU time the client processes spend per client and approval
+   and the server's in the second after the response to the approval through the API.
    On SQLite the server polls the store every 0.1 s; on PostgreSQL the commit is pushed
    (LISTEN/NOTIFY). Floor: p99 ≤ 100 ms on PostgreSQL. ``--no-sqlite`` measures
    PostgreSQL alone.
@@ -424,6 +425,9 @@ class Propagation:
     #: CPU seconds the client processes spent per client and approval (fetching,
     #: checking and installing the new bundle, long-polling again).
     client_cpu: float
+    #: CPU seconds the server spent in the second after the response to the approval
+    #: through the API: the bundle sent to every client and their long polls again.
+    server_cpu: float
 
 
 def propagation(server: Server, clients: int, processes: int) -> Propagation:
@@ -473,8 +477,11 @@ def propagation(server: Server, clients: int, processes: int) -> Propagation:
         time.sleep(0.5)
         r = http.post("/v1/restrictions/r-api/approve", headers=as_approver)
         approved["r-api"] = time.time()
+        server_cpu = _cpu_seconds(server.process.pid)
         assert r.status_code == 200, r.text
-    time.sleep(2.0)
+    time.sleep(max(0.0, approved["r-api"] + 1.0 - time.time()))
+    server_cpu = _cpu_seconds(server.process.pid) - server_cpu
+    time.sleep(1.0)
     file = server.directory / "r-cli.yaml"
     file.write_text(proposal("r-cli", "sub-med-records"))
     server.cli(investigator, "restrict", "propose", str(file))
@@ -492,7 +499,7 @@ def propagation(server: Server, clients: int, processes: int) -> Propagation:
         worker.join(timeout=30)
     for r in delays:
         delays[r] = sorted(delays[r]) + [float("inf")] * (clients - len(delays[r]))
-    return Propagation(delays, client_cpu / (clients * len(approved)))
+    return Propagation(delays, client_cpu / (clients * len(approved)), server_cpu)
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -647,6 +654,14 @@ def propagation_rows(
         (
             f"client CPU per client and approval, {store}",
             f"{measured.client_cpu * 1000:.1f} ms",
+            "",
+            None,
+        )
+    )
+    rows.append(
+        (
+            f"server CPU in the second after the approval's response, {store}",
+            f"{measured.server_cpu * 1000:.0f} ms",
             "",
             None,
         )

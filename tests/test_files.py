@@ -136,6 +136,21 @@ def test_files_written_together_are_all_there(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "tile").iterdir()) == ["0", "1", "2"]
 
 
+def test_files_written_in_order_stop_at_the_first_that_fails(tmpfs: Tmpfs) -> None:
+    bundle, mark = tmpfs.path / "bundle.json", tmpfs.path / "high-water.json"
+    files.write_files([(bundle, "old bundle"), (mark, "old mark")])
+    assert (bundle.read_text(), mark.read_text()) == ("old bundle", "old mark")
+    tmpfs.fill(leave=2 * PAGE)  # room for the bundle, not for the mark after it
+    with pytest.raises(StorageError) as raised:
+        files.write_files([(bundle, "new bundle"), (mark, b"m" * (4 * PAGE))])
+    assert str(raised.value) == f"cannot write {mark}: {NO_SPACE}"
+    assert (bundle.read_text(), mark.read_text()) == ("new bundle", "old mark")
+    assert leftovers(tmpfs.path) == []
+    tmpfs.unfill()
+    files.write_files([(bundle, "newer bundle"), (mark, "new mark")])
+    assert (bundle.read_text(), mark.read_text()) == ("newer bundle", "new mark")
+
+
 # -- record files --------------------------------------------------------------------------
 
 

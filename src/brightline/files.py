@@ -8,8 +8,9 @@ report): written under a temporary name next to the target (``.NAME.<random>.par
 forced to disk (``fsync``), renamed over the target, and the directory forced to disk.
 Readers, and the next run after a crash, see the old file or the new one, never part of
 one. :func:`write_file` writes bytes or text, :func:`writing` and :func:`writing_text` a
-stream, :func:`write_new` a file that must not exist yet (a key), and :func:`writing_many`
-many files forced to disk together (tiles, a site), before the one that refers to them.
+stream, :func:`write_new` a file that must not exist yet (a key), :func:`write_files` several
+files with each directory forced to disk once, and :func:`writing_many` many files forced
+to disk together (tiles, a site), before the one that refers to them.
 
 **Record files** that only grow (the telemetry manifest, detection suppressions): JSON
 Lines, one record a line, and a record exists once its newline does.
@@ -141,7 +142,11 @@ def _sync_directory(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def _writing(path: Path, *, mode: int | None, sync: bool) -> Iterator[io.BufferedWriter]:
+def _writing(
+    path: Path, *, mode: int | None, sync: bool, sync_directory: bool | None = None
+) -> Iterator[io.BufferedWriter]:
+    """``sync`` forces the file to disk before it is renamed into place, and (unless
+    ``sync_directory`` is False) the directory after."""
     partial, handle = _open_partial(path, mode)
     try:
         yield handle
@@ -153,7 +158,7 @@ def _writing(path: Path, *, mode: int | None, sync: bool) -> Iterator[io.Buffere
             os.replace(partial, path)
         except OSError as exc:
             raise storage_error(path, exc) from exc
-        if sync:
+        if sync if sync_directory is None else sync_directory:
             _sync_directory(path.parent)
     except BaseException:
         with contextlib.suppress(OSError, StorageError):
@@ -191,6 +196,26 @@ def write_file(path: Path, data: bytes | str, *, mode: int | None = None) -> Pat
     with writing(path, mode=mode) as handle:
         handle.write(data.encode("utf-8") if isinstance(data, str) else data)
     return path
+
+
+def write_files(contents: Iterable[tuple[Path, bytes | str]]) -> None:
+    """Replace several files whole, in the order given, each as :func:`write_file` does
+    but with each directory forced to disk once, after the last rename (a directory's
+    ``fsync`` costs as much as a file's).
+
+    Every file is forced to disk before it is renamed into place, so after a crash each
+    is old or new, never part of one; once this returns, all are on disk. Which of the
+    renames a crash keeps is up to the file system (journalled in order on ext4 and XFS,
+    but POSIX does not say): use it for files any mix of whose old and new versions is
+    safe to read. StorageError naming the file (or directory) that failed.
+    """
+    directories: dict[Path, None] = {}
+    for path, data in contents:
+        with _writing(path, mode=None, sync=True, sync_directory=False) as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        directories[path.parent] = None
+    for directory in directories:
+        _sync_directory(directory)
 
 
 def write_new(path: Path, data: bytes | str, *, mode: int = 0o600) -> Path:

@@ -59,6 +59,19 @@ def test_batch_decides_and_reports_errors_per_row(live: Live) -> None:
     assert body["decisions"][2]["error"] == "unknown node 'ghost'"
 
 
+def test_batch_rows_carry_the_customer_notice_of_single_decisions(live: Live) -> None:
+    enforce_example(live)
+    rows = [DENY_BODY, {**DENY_BODY, "region": "eastus"}, {**DENY_BODY, "node": "ghost"}]
+    with live.client("enforcement-point") as http:
+        single = http.post("/v1/decisions", json=DENY_BODY).json()
+        batch = http.post("/v1/decisions/batch", json={"requests": rows * 3}).json()
+    notice = single["customer_notice"]
+    assert notice is not None
+    assert notice["restrictions"] == ["r-api"]
+    assert "r-api (Mass surveillance of civilians)" in notice["message"]
+    assert [d["customer_notice"] for d in batch["decisions"]] == [notice, None, None] * 3
+
+
 def test_bad_input_gets_a_clear_4xx(live: Live) -> None:
     with live.client("enforcement-point") as http:
         r = http.post(

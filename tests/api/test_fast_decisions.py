@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -80,7 +81,11 @@ def _start(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    tmp = tmp_path_factory.mktemp("fast")
+    yield from pair_of_servers(tmp_path_factory.mktemp("fast"))
+
+
+def pair_of_servers(tmp: Path) -> Iterator[Pair]:
+    """Two servers on one store of the example world, with the fast paths and without."""
     config = Settings(data_dir=tmp / "data", admin_rate_per_minute=100_000)
     ensure_key(config)
     with open_store(f"sqlite:///{tmp / 'api.db'}") as store:

@@ -21,7 +21,7 @@ from brightline.access import Action, Principal
 from brightline.api.auth import require
 from brightline.bundle import CURRENT_HEADER, encode_header
 from brightline.errors import AccessDeniedError, InvalidInputError, Problem
-from brightline.policy import BatchEffect, format_time, to_micros
+from brightline.policy import BatchEffect, denial_notice, format_time, to_micros
 from brightline.policy import Request as DecisionRequest
 from brightline.server.state import AppState, store_call
 from brightline.service.decision_logs import DecisionCount, DecisionLogReport, record_report
@@ -70,6 +70,9 @@ class BatchDecisionOut(BaseModel):
     restrictions: list[str]
     would_deny: list[str]
     error: str | None = None
+    customer_notice: CustomerNoticeOut | None = Field(
+        default=None, description="for the customer's caller, when denied: as a single decision's"
+    )
 
 
 class BatchOut(BaseModel):
@@ -195,7 +198,9 @@ def _columns_checked(items: list[Any]) -> tuple[dict[str, Any], int]:
 
 
 #: The JSON of the most common answer, written once rather than per row.
-_PLAIN_ALLOW: Final = b'{"effect":"allow","restrictions":[],"would_deny":[],"error":null}'
+_PLAIN_ALLOW: Final = (
+    b'{"effect":"allow","restrictions":[],"would_deny":[],"error":null,"customer_notice":null}'
+)
 
 
 @router.post(
@@ -229,14 +234,24 @@ async def decide_batch(request: Request, _: Decider) -> Response:
     parts: list[bytes] = [_PLAIN_ALLOW] * n
     ids = result.restriction_ids
     m_codes, w_codes = result.matched, result.would_deny
+    # The same words as a single decision's (denial_notice), made once per set of
+    # restrictions that deny.
+    notices: dict[tuple[str, ...], dict[str, Any]] = {}
     for i in np.flatnonzero(~plain).tolist():
         effect = int(effects[i])
+        matched = tuple(ids[c] for c in m_codes[m_off[i] : m_off[i + 1]])
+        notice = None
+        if effect == BatchEffect.DENY:
+            notice = notices.get(matched)
+            if notice is None:
+                notice = notices[matched] = denial_notice(snapshot, matched).to_json()
         parts[i] = orjson.dumps(
             {
                 "effect": _EFFECTS[effect],
-                "restrictions": [ids[c] for c in m_codes[m_off[i] : m_off[i + 1]]],
+                "restrictions": list(matched),
                 "would_deny": [ids[c] for c in w_codes[w_off[i] : w_off[i + 1]]],
                 "error": result.error_message(i) if effect == BatchEffect.ERROR else None,
+                "customer_notice": notice,
             }
         )
     counts = np.bincount(effects, minlength=3).tolist()
@@ -285,9 +300,18 @@ async def current_bundle(
     ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    state = request.app.state.brightline
-    keeper = state.keeper
     held = (if_none_match or "").strip().strip('"')
+    return await bundle_response(request.app.state.brightline, held, wait, ledger_size)
+
+
+async def bundle_response(
+    state: AppState, held: str, wait: float, ledger_size: int | None
+) -> Response:
+    """The answer to ``GET /v1/bundles/current`` from a client holding bundle version
+    ``held`` (empty: none): one rule for both ways it is served (the route above and
+    :mod:`brightline.api.fast_bundles`). Raises StoreUnavailableError before the first
+    bundle is logged, or when a consistency proof not made yet cannot be read."""
+    keeper = state.keeper
     bundle = keeper.current
     if held and held == bundle.version and wait > 0 and state.changed is not None:
         deadline = time.monotonic() + wait
@@ -307,9 +331,13 @@ async def current_bundle(
         return Response(status_code=304, headers=headers)
     consistency = None
     if ledger_size is not None and 0 < ledger_size < served.size:
-        consistency = await store_call(state, keeper.consistency, ledger_size, served.size)
+        consistency = keeper.known_consistency(ledger_size, served.size)
+        if consistency is None:
+            consistency = await store_call(state, keeper.consistency, ledger_size, served.size)
+    else:
+        ledger_size = None
     return Response(
-        orjson.dumps(served.document(consistency)),
+        served.encoded(ledger_size, consistency),
         media_type="application/json",
         headers={**headers, "x-brightline-serial": str(bundle.serial)},
     )

@@ -55,7 +55,6 @@ from brightline.enforcement.highwater import (
     HIGH_WATER_FILE,
     HighWater,
     read_high_water,
-    write_high_water,
 )
 from brightline.enforcement.opened import open_received
 from brightline.enforcement.staleness import ClientMetrics, Staleness, StalenessChange
@@ -268,13 +267,20 @@ class Client:
         """Put on disk what is held but not there yet: the bundle's document first, then
         the mark. Deciding does not wait for it: a failure (a full disk…) goes to
         ``last_error`` and the next refresh tries again. Call with the lock held."""
+        contents: list[tuple[Path, bytes | str]] = []
+        if self._unsaved_bundle is not None:
+            contents.append((self._cache_dir / BUNDLE_FILE, self._unsaved_bundle))
+        if self._unsaved_mark and self._high is not None:
+            contents.append((self._cache_dir / HIGH_WATER_FILE, self._high.encoded()))
+        if not contents:
+            return
         try:
-            if self._unsaved_bundle is not None:
-                files.write_file(self._cache_dir / BUNDLE_FILE, self._unsaved_bundle)
-                self._unsaved_bundle = None
-            if self._unsaved_mark and self._high is not None:
-                write_high_water(self._cache_dir / HIGH_WATER_FILE, self._high)
-                self._unsaved_mark = False
+            # The directory forced to disk once for both. Were a crash to keep the mark's
+            # rename and not the bundle's, the older cached bundle would be refused at the
+            # next start (the client waits for the server): never a rollback.
+            files.write_files(contents)
+            self._unsaved_bundle = None
+            self._unsaved_mark = False
         except StorageError as exc:
             log.warning("the bundle in force is not on disk: %s", exc)
             self.last_error = str(exc)

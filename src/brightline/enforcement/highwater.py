@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from brightline import files
 from brightline.bundle import LogState
 from brightline.errors import InvalidInputError
 from brightline.limits import load_json
@@ -51,6 +50,11 @@ class HighWater:
             "confirmed_at": format_time(self.confirmed_at),
         }
 
+    def encoded(self) -> str:
+        """The file's content: written whole and fsynced by the client
+        (:func:`brightline.files.write_files`, with the bundle it names)."""
+        return json.dumps(self.to_json(), sort_keys=True)
+
     @classmethod
     def from_json(cls, data: object) -> HighWater:
         if not isinstance(data, dict) or data.get("format") != HIGH_WATER_FORMAT:
@@ -77,9 +81,3 @@ def read_high_water(path: Path) -> HighWater | None:
     except FileNotFoundError:
         return None
     return HighWater.from_json(load_json(data, where=str(path)))
-
-
-def write_high_water(path: Path, mark: HighWater) -> None:
-    """Write the mark whole and fsynced (:func:`brightline.files.write_file`);
-    StorageError when it cannot be."""
-    files.write_file(path, json.dumps(mark.to_json(), sort_keys=True))

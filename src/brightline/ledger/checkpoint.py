@@ -25,6 +25,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -64,6 +65,12 @@ _ALG_ED25519 = 0x01
 _SIG_PREFIX = "— "  # U+2014 EM DASH, then a space (C2SP signed-note)
 _MAX_SIGNATURES = 100  # as golang.org/x/mod/sumdb/note
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
+#: Control characters a note may not hold (all of them but the newline).
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+#: Signatures checked lately, kept with their outcome: a process holding many
+#: enforcement clients is handed the same checkpoint and freshness notes by each of
+#: their long polls at once, and checks each signature once.
+_VERIFIED_KEPT = 256
 
 
 def _valid_name(name: str) -> bool:
@@ -117,11 +124,18 @@ class NoteVerifier:
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+        return _ed25519_valid(self.public_key, signature, message)
+
+
+@lru_cache(maxsize=_VERIFIED_KEPT)
+def _ed25519_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is ``public_key``'s over ``message``: a pure function of the
+    exact bytes, so its outcome is kept for the same three (:data:`_VERIFIED_KEPT`)."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -261,7 +275,7 @@ class Checkpoint:
 
 def _check_note_text(note: str) -> None:
     # As sumdb/note: UTF-8 (a str already is) with no control characters but newline.
-    if any(ord(c) < 0x20 and c != "\n" for c in note):
+    if _CONTROL.search(note):
         raise InvalidInputError("signed note contains control characters")
 
 

@@ -12,7 +12,7 @@ from brightline.policy.load import (
     parse_restrictions_text,
     restriction_from_mapping,
 )
-from brightline.policy.notice import PUBLIC_REASON_KEYS, CustomerNotice, Notice
+from brightline.policy.notice import PUBLIC_REASON_KEYS, CustomerNotice, Notice, denial_notice
 from brightline.policy.restriction import ActionPattern, Effect, Mode, Restriction, format_time
 from brightline.policy.snapshot import CompiledRestriction, Snapshot, compile_snapshot
 
@@ -37,6 +37,7 @@ __all__ = [
     "Snapshot",
     "build_restriction",
     "compile_snapshot",
+    "denial_notice",
     "format_time",
     "load_restrictions",
     "parse_restrictions",

@@ -7,15 +7,15 @@ appeal contact. It never reads the rest of a restriction's reason (case ids, not
 scope, exemptions or anything of a case: whatever an operator writes there cannot reach
 a customer through it.
 
-One function words it, :func:`customer_notice`; the API, the gateway check endpoint and
-the enforcement client all reach it through :meth:`Decision.customer_notice`, over the
-:class:`Notice` that their snapshot carries (the server's settings, signed into every
-bundle), so the three say the same words.
+One function words it, :func:`denial_notice`; the API, the gateway check endpoint and
+the enforcement client reach it through :meth:`Decision.customer_notice`, and the batch
+endpoint for each denied row, over the :class:`Notice` that their snapshot carries (the
+server's settings, signed into every bundle), so they all say the same words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
@@ -24,6 +24,7 @@ from brightline.errors import InvalidInputError, Problem
 
 if TYPE_CHECKING:
     from brightline.policy.decision import Decision
+    from brightline.policy.snapshot import Snapshot
 
 #: The keys of a restriction's reason that are public: its ledger entry publishes them,
 #: bundles carry them, the customer notice names them. Every other key stays internal.
@@ -106,17 +107,23 @@ class CustomerNotice:
 
 
 def customer_notice(decision: Decision) -> CustomerNotice | None:
-    """The customer-safe notice of ``decision``; None when it allows.
+    """The customer-safe notice of ``decision``; None when it allows."""
+    if not decision.denied:
+        return None
+    return denial_notice(decision.snapshot, decision.matched)
+
+
+def denial_notice(snapshot: Snapshot, matched: Sequence[str]) -> CustomerNotice:
+    """The customer-safe notice of a denial under ``snapshot`` by the restrictions
+    ``matched`` (ids of ``snapshot``'s restrictions).
 
     A denial by restrictions names each with its policy's public name; a denial without
     one (an enforcement point failing closed on a stale policy) says that the policy in
     force could not be confirmed, and nothing of why.
     """
-    if not decision.denied:
-        return None
-    notice: Notice = decision.snapshot.notice
+    notice: Notice = snapshot.notice
     contact = notice.contact
-    if not decision.matched:
+    if not matched:
         return CustomerNotice(
             (),
             (),
@@ -124,12 +131,12 @@ def customer_notice(decision: Decision) -> CustomerNotice | None:
             "Refused: the provider could not confirm the acceptable-use policy in force for "
             f"this request. Try again later; for help, contact {contact}.",
         )
-    by_id = {c.id: c.restriction for c in decision.snapshot.candidates(decision.request.node)}
-    policies = tuple(notice.policy_name(by_id[i].reason.get("policy")) for i in decision.matched)
-    plural = "s" if len(decision.matched) > 1 else ""
-    named = ", ".join(f"{i} ({p})" for i, p in zip(decision.matched, policies, strict=True))
+    ids = tuple(matched)
+    policies = tuple(notice.policy_name(snapshot.restriction(i).reason.get("policy")) for i in ids)
+    plural = "s" if len(ids) > 1 else ""
+    named = ", ".join(f"{i} ({p})" for i, p in zip(ids, policies, strict=True))
     message = (
         f"Refused under the provider's acceptable-use restriction{plural} {named}. "
-        f"To appeal, contact {contact} and quote {', '.join(decision.matched)}."
+        f"To appeal, contact {contact} and quote {', '.join(ids)}."
     )
-    return CustomerNotice(decision.matched, policies, contact, message)
+    return CustomerNotice(ids, policies, contact, message)

@@ -127,7 +127,8 @@ def create_app(
     """The API and the console over an open store; ``signer`` signs bundles and ledger
     checkpoints; ``plan_limits`` is the blast-radius guard for decisions made in the
     console (the settings' if None). ``fast_decisions`` False serves every single
-    decision through its FastAPI route (:mod:`brightline.api.fast_decisions`).
+    decision and every bundle request through their FastAPI routes
+    (:mod:`brightline.api.fast_decisions`, :mod:`brightline.api.fast_bundles`).
     ``signal`` says when the server looks at the store again (:mod:`~.push`; the default
     polls as fast as it does without pushed changes)."""
     state = AppState(
@@ -223,9 +224,10 @@ def create_app(
     # Inside Envelope (_Served): its refusals get request ids and headers too.
     app.add_middleware(JsonBodyBounds, max_bytes=MAX_BODY_BYTES)
     if fast_decisions:
+        from brightline.api.fast_bundles import FastBundles
         from brightline.api.fast_decisions import FastDecisions
 
-        app.fast_path = lambda inner: FastDecisions(inner, state=state)
+        app.fast_path = lambda inner: FastDecisions(FastBundles(inner, state=state), state=state)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:

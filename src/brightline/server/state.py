@@ -263,10 +263,11 @@ def _refresh(state: AppState) -> bool:
     writer = state.ledger_writer is None or state.ledger_writer.held()
     state.writes_ledger = writer
     state.metrics.ledger_writer.set(1 if writer else 0)
-    if writer and (pending(state.store) or not state.ready):
+    # The bundle first: one sync then logs the change and the bundle.issued event it
+    # brought, so that the bundle can be served (one write to the ledger, not two).
+    issued = state.keeper.refresh()
+    if writer and (issued or not state.ready or pending(state.store)):
         _try_sync(state)
-    if state.keeper.refresh() and writer:
-        _try_sync(state)  # log the bundle.issued event, so that the bundle can be served
     changed = state.keeper.publish()
     bundle = state.keeper.current
     if changed:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import orjson
 from sqlalchemy.orm import Session
 
 from brightline.bundle import (
@@ -52,6 +53,9 @@ _CONSISTENCY_CACHE: Final = 64
 #: Checkpoint sizes served lately: the sizes enforcement points hold, whose consistency
 #: proofs to a new checkpoint are made once, when it is published, not once per client.
 _SIZES_WARMED: Final = 4
+#: Encoded documents kept per served bundle (one per size a consistency proof starts
+#: from): the sizes clients hold are few; an odd size asked for is encoded per request.
+_ENCODED_KEPT: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,10 @@ class ServedBundle:
     bundle: Bundle
     proof: LedgerProof
     size: int  # of the checkpoint the proof leads to
+    #: The document as sent, per size a consistency proof starts from (None: without).
+    _encoded: dict[int | None, bytes] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def document(self, consistency: tuple[bytes, ...] | None = None) -> dict[str, Any]:
         """``{"note", "payload", "ledger"}``, with a consistency proof if given."""
@@ -70,6 +78,19 @@ class ServedBundle:
                 proof.index, proof.entry, proof.proof, proof.checkpoint, consistency
             )
         return {**self.bundle.document(), "ledger": proof.to_json()}
+
+    def encoded(self, old_size: int | None, consistency: tuple[bytes, ...] | None) -> bytes:
+        """:meth:`document` as JSON bytes, with ``consistency``, the proof from
+        ``old_size`` to :attr:`size` (both None: without one). Made once per
+        ``old_size`` (for the first few): when a new bundle wakes every long poll, the
+        clients hold the same size and are all sent the same bytes."""
+        cached = self._encoded.get(old_size)
+        if cached is not None:
+            return cached
+        encoded = orjson.dumps(self.document(consistency))
+        if len(self._encoded) < _ENCODED_KEPT:
+            self._encoded[old_size] = encoded  # a race makes the same bytes twice: harmless
+        return encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +356,17 @@ class BundleKeeper:
             with self._cache_lock:
                 del self._proving[key]
             mine.set()
+
+    def known_consistency(self, old_size: int, new_size: int) -> tuple[bytes, ...] | None:
+        """The consistency proof between two sizes if it is made already (None if not),
+        without waiting for the store: what the long polls of enforcement points holding
+        the size served before ask for, made when the new size was published."""
+        key = (old_size, new_size)
+        with self._cache_lock:
+            proof = self._consistency.get(key)
+            if proof is not None:
+                self._consistency.move_to_end(key)
+            return proof
 
     def _cached(self, key: tuple[int, int]) -> bool:
         with self._cache_lock:
