@@ -309,11 +309,16 @@ def outbox_rows(
     events of the types ``of`` (default: all) but those ``besides``."""
     columns = ("id", "event_type", "payload", "created_at")
     table = _table(OutboxEvent)
+    # The type as an expression, not the column: a database that sees the column may read
+    # these rows through the (event_type, id) index and sort each batch again by id (on
+    # SQLite, a quarter of the second audit process's time at a million events); the
+    # rows are wanted in the key's order, as the primary key gives them.
+    event_type = table.c.event_type.concat("")
     kinds: list[ColumnElement[bool]] = []
     if of is not None:
-        kinds.append(table.c.event_type.in_(sorted(of)))
+        kinds.append(event_type.in_(sorted(of)))
     if besides:
-        kinds.append(table.c.event_type.not_in(sorted(besides)))
+        kinds.append(event_type.not_in(sorted(besides)))
     where = and_(*kinds) if kinds else None
     for rows in _batched(session, table, columns, batch=batch, where=where):
         yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
