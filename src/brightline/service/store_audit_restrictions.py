@@ -51,7 +51,8 @@ class Divergence:
 class Restrictions:
     def __init__(self, granularity: Granularity) -> None:
         self.granularity = granularity
-        self.ranks: dict[str, int] = {}
+        #: Each restriction's public reference (``R-<rank>``, ranked by first event).
+        self.refs: dict[str, str] = {}
         self.states: dict[str, RestrictionState] = {}
         self.last: dict[str, int] = {}
         #: Per reference: its last enforcement entry and what it publishes.
@@ -70,7 +71,8 @@ class Restrictions:
             self.states[event.restriction_id] = apply(state, event)
         except (ConflictError, ValueError) as exc:
             return f"the history breaks its lifecycle: {exc}"
-        self.ranks.setdefault(event.restriction_id, len(self.ranks) + 1)
+        if state is None:  # its first event
+            self.refs[event.restriction_id] = reference(len(self.refs) + 1)
         self.last[event.restriction_id] = event.seq
         return None
 
@@ -83,7 +85,7 @@ class Restrictions:
     def record_act(self, event: StoredEvent, entry: LoggedEntry, fields: ActFields) -> str | None:
         """:meth:`act` with the entry's public form read already (:meth:`act_fields`)."""
         restriction, kind, enforced = fields
-        ref = reference(self.ranks[event.restriction_id])
+        ref = self.refs[event.restriction_id]
         if restriction != ref or kind != event.kind:
             return (
                 f"its entry names {restriction!r} {kind!r} where "
@@ -97,7 +99,7 @@ class Restrictions:
         recorded later): what :meth:`compare` compares once the ledger's last entry is
         passed, while the walk goes on through the events not yet logged."""
         copy = Restrictions(self.granularity)
-        copy.ranks, copy.states, copy.last = dict(self.ranks), dict(self.states), dict(self.last)
+        copy.refs, copy.states, copy.last = dict(self.refs), dict(self.states), dict(self.last)
         copy._published, copy._texts = self._published, self._texts
         return copy
 
@@ -105,15 +107,13 @@ class Restrictions:
         """The store's restrictions against the ledger's acts, once the walk has passed the
         ledger's last entry (``size`` entries in all its logs); counts those approved and
         in force at ``now``."""
-        by_reference = {reference(rank): rid for rid, rank in self.ranks.items()}
-        for ref in sorted(self.acts.keys() - by_reference.keys()):
+        for ref in sorted(self.acts.keys() - set(self.refs.values())):
             entry = self.acts[ref][0]
             return Divergence(
                 f"{entry.name()} enforces {ref}, which the store does not hold", ref, entry
             )
         approved = in_force = 0
-        for rid, rank in self.ranks.items():
-            ref = reference(rank)
+        for rid, ref in self.refs.items():
             state = self.states[rid]
             expected = self._store_says(state, ref)
             act = self.acts.get(ref)
