@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from brightline.cases.evidence import Evidence, evidence_from_json
 from brightline.cases.lifecycle import CaseMove, CaseStatus, case_transition, check_close
@@ -23,9 +23,10 @@ from brightline.cases.model import (
 from brightline.errors import ConflictError, InvalidInputError, Problem
 
 
-@dataclass(frozen=True, slots=True)
-class CaseEvent:
-    """One step in a case's life; ``data`` is the move's canonical JSON payload."""
+class CaseEvent(NamedTuple):
+    """One step in a case's life; ``data`` is the move's canonical JSON payload. A
+    NamedTuple, not a frozen dataclass: the store audit reads a million of them, and a
+    tuple is made several times faster."""
 
     seq: int
     case_id: str

@@ -24,11 +24,10 @@ its event (and public ledger entry) says so. An ACTIVE restriction is *approved*
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from brightline.errors import ConflictError
 from brightline.store import StoredEvent
@@ -117,13 +116,13 @@ def parse_time(value: Any) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
 
 
-@dataclass(frozen=True, slots=True)
-class RestrictionState:
+class RestrictionState(NamedTuple):
     """A restriction as its events leave it.
 
     ``body`` is the restriction in effect once approved (the proposed one until then);
-    ``pending_body`` is a promotion's body awaiting approval.
-    """
+    ``pending_body`` is a promotion's body awaiting approval. A NamedTuple, not a frozen
+    dataclass: the store audit replays a million events, each making a new state, and a
+    tuple is made several times faster."""
 
     id: str
     phase: Phase

@@ -88,7 +88,6 @@ from brightline.service.store_audit_restrictions import (
     ActFields,
     Divergence,
     Restrictions,
-    act_fields,
 )
 from brightline.service.world_diff import diff_worlds
 from brightline.store import (
@@ -583,7 +582,7 @@ class _Audit:
                     check_entry(where, entry, record)
                     if where.event_type in ENFORCEMENT:
                         assert isinstance(where.row, StoredEvent)
-                        fields = act_fields(entry.public)
+                        fields = self.restrictions.act_fields(entry.public)
                         if isinstance(fields, str):
                             return None
                         enforced.append((where.row, entry, fields))

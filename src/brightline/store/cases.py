@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -124,8 +124,10 @@ def add_grant_event(
 # -- signals --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StoredSignal:
+class StoredSignal(NamedTuple):
+    """A signal as stored. A NamedTuple, not a frozen dataclass: the store audit reads
+    a million of them, and a tuple is made several times faster."""
+
     id: int
     received_at: datetime
     source_kind: str

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,9 +15,11 @@ from brightline.store.models import RestrictionEvent
 from brightline.store.outbox import canonical_json
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """One restriction event as stored. ``kind`` is a lifecycle event name."""
+class StoredEvent(NamedTuple):
+    """One restriction event as stored. ``kind`` is a lifecycle event name.
+
+    A NamedTuple, not a frozen dataclass: the store audit reads a million of them, and a
+    tuple is made several times faster."""
 
     seq: int
     restriction_id: str

@@ -309,11 +309,19 @@ def outbox_rows(
     events of the types ``of`` (default: all) but those ``besides``."""
     columns = ("id", "event_type", "payload", "created_at")
     table = _table(OutboxEvent)
+    # On SQLite, the type as an expression, not the column: seeing the column, SQLite
+    # reads these rows through the (event_type, id) index and sorts each batch again by
+    # id (a quarter of the second audit process's time at a million events); the rows
+    # are wanted in the key's order, as the primary key gives them. PostgreSQL reads them
+    # by primary key already, and the expression would make it scan in parallel workers.
+    event_type: ColumnElement[str] = table.c.event_type
+    if session.connection().dialect.name == "sqlite":
+        event_type = event_type.concat("")
     kinds: list[ColumnElement[bool]] = []
     if of is not None:
-        kinds.append(table.c.event_type.in_(sorted(of)))
+        kinds.append(event_type.in_(sorted(of)))
     if besides:
-        kinds.append(table.c.event_type.not_in(sorted(besides)))
+        kinds.append(event_type.not_in(sorted(besides)))
     where = and_(*kinds) if kinds else None
     for rows in batched(session, table, columns, batch=batch, where=where):
         yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
