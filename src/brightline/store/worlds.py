@@ -16,6 +16,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import orjson
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
@@ -140,31 +141,23 @@ def add_world_version(
 def _write_nodes(
     session: Session, version: int, previous: int | None, world: World, before: World | None
 ) -> None:
-    nodes = list(world.directory)
-    old = before.directory if before is not None else None
-    if old is None:
-        unchanged = [False] * len(nodes)
-    else:
-        before_of = old.nodes.get
-        unchanged = [_same_node(before_of(n.id), n) for n in nodes]
+    directory = world.directory
+    ids = directory.ids
+    # A row is kept when its node is the same, attribute types included (``1`` and
+    # ``true`` are ``==`` but different JSON: a kept row would load the other value).
+    unchanged = np.ones(len(ids), dtype=bool)
+    unchanged[directory.differing(before.directory if before is not None else Directory({}))] = (
+        False
+    )
     write_version(
         session,
         _table(WorldNode),
         version=version,
         previous=previous,
-        ids=[n.id for n in nodes],
-        unchanged=unchanged,
-        content=lambda i: _node_columns(nodes[i]),
+        ids=ids,
+        unchanged=unchanged.tolist(),
+        content=lambda i: _node_columns(directory[ids[i]]),
     )
-
-
-def _same_node(old: Node | None, new: Node) -> bool:
-    # ``==`` holds between True and 1 (and 1.0), which are different JSON: compare the
-    # attribute types too, or a kept row would load a value the new world does not hold.
-    if old is None or old != new:
-        return False
-    attrs = old.attrs
-    return not attrs or all(type(value) is type(attrs[key]) for key, value in new.attrs.items())
 
 
 def _node_columns(node: Node) -> tuple[Any, ...]:
