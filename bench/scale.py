@@ -1,6 +1,8 @@
 """Provider-scale benchmark (issue 20): worlds of 100k, 500k and 1.5M nodes, stage by stage.
 
-    python bench/scale.py [--sizes 100k,500k,1.5m] [--seed 7] [--requests 200000] [--json F]
+    python bench/scale.py [--sizes 100k,500k,1.5m] [--backends sqlite,postgresql]
+                          [--seed 7] [--requests 200000] [--json F]
+    scripts/postgres-test-cluster.sh run env PYTHONPATH=src python bench/scale.py
 
 For each size it writes a seeded world into a temporary directory — about 9 nodes per
 customer (the customer, two units, six subscriptions), one restriction per two customers
@@ -16,14 +18,25 @@ process so that one stage's memory does not weigh on the next:
 * in another fresh process, the world and restrictions loaded (``load_world_dir``) and
   compiled: compile time, the RSS of the process holding them (floor ≤ 1 GiB) and its
   peak while loading, and single-decision p99 (floor ≤ 5 µs).
+* for each database of ``--backends``, in a fresh process and a fresh store:
+  ``world import`` of the world (``brightline.service.import_world``, the path of
+  ``brightline world import``; floor ≤ 60 s on SQLite), then a re-import of the same
+  world with 1% of its nodes changed (0.6% renamed and re-attributed, 0.2% moved to
+  another parent, 0.2% new subscriptions in the middle of the file; floor ≤ 5 s),
+  each with the store's part of it (``add_world_version``), the rows the re-import
+  wrote against the nodes it changed, and loading the newest world from the store
+  (``latest_world``). PostgreSQL comes from ``BRIGHTLINE_TEST_POSTGRES_URL`` (run under
+  ``scripts/postgres-test-cluster.sh run``); each run gets a database of its own. The
+  CPU time beside these is this process's only: PostgreSQL's own work is not in it.
 
 Then it prints the growth exponent of each stage between consecutive sizes
 (``log(t2/t1) / log(n2/n1)`` on CPU seconds and on RSS: 1 is linear). Timings are wall
 time, CPU time beside them; the machine is shared, so read the ratios measured in the same
 process (on CPU time).
 
-Stages are rows of one table (``STAGES``): further stages (``world import``, serve until
-ready) are added there.
+Stages are rows of one table (``STAGES``, and ``import_stages`` for each database):
+further stages (serve until ready) are added there. The floors are checked at the
+largest size run.
 """
 
 from __future__ import annotations
@@ -39,7 +52,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +69,10 @@ EXAMPLE_CATALOG = Path(__file__).parents[1] / "examples" / "world" / "catalog.ya
 SUBSCRIPTIONS_PER_CUSTOMER = 6
 UNITS_PER_CUSTOMER = 2
 NODES_PER_CUSTOMER = 1 + UNITS_PER_CUSTOMER + SUBSCRIPTIONS_PER_CUSTOMER
+BACKENDS = ("sqlite", "postgresql")
+POSTGRES_URL_VARIABLE = "BRIGHTLINE_TEST_POSTGRES_URL"
+FLOOR_FULL_IMPORT_SQLITE_S = 60.0
+FLOOR_REIMPORT_S = 5.0
 
 
 def parse_size(text: str) -> int:
@@ -143,6 +162,43 @@ def _restriction(
         text += "  mode: dry-run\n"
     text += f"  reason: {{case: C-{c:07d}, policy: mass-surveillance}}\n"
     return text
+
+
+def write_changed_world(source: Path, target: Path, seed: int) -> int:
+    """Copy the world in ``source`` to ``target`` with 1% of its nodes changed: 0.6%
+    renamed and re-attributed, 0.2% moved to another parent, 0.2% new subscriptions
+    inserted after existing ones (in the middle of the file). Return the nodes changed."""
+    rng = random.Random(seed)
+    lines = (source / "directory.jsonl").read_bytes().splitlines()
+    subscriptions = [i for i, line in enumerate(lines) if b'"kind": "subscription"' in line]
+    picked = rng.sample(subscriptions, k=max(3, len(lines) // 100))
+    cut = len(picked) * 6 // 10
+    edits, rest = picked[:cut], picked[cut:]
+    moves, inserts = rest[: len(rest) // 2], set(rest[len(rest) // 2 :])
+    for i in edits:
+        node = json.loads(lines[i])
+        node["name"] += " (renamed)"
+        node["attrs"] = {"tier": "gold"}
+        lines[i] = json.dumps(node).encode()
+    for i in moves:
+        node = json.loads(lines[i])
+        parent = node["parent"]  # a unit ``…-u0``/``…-u1`` or the customer
+        flip = {"0": "1", "1": "0"}
+        moved = parent[:-1] + flip[parent[-1]] if "-u" in parent else f"{parent}-u0"
+        node["parent"] = moved
+        lines[i] = json.dumps(node).encode()
+    out: list[bytes] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i in inserts:
+            node = json.loads(line)
+            new = {**node, "id": f"{node['id']}-new", "name": f"{node['name']} (new)"}
+            out.append(json.dumps(new).encode())
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("catalog.yaml", "restrictions.yaml"):
+        (target / name).write_bytes((source / name).read_bytes())
+    (target / "directory.jsonl").write_bytes(b"\n".join(out) + b"\n")
+    return len(picked)
 
 
 # -- stages (each runs in a fresh process: ``scale.py --stage NAME --world DIR``) ----------
@@ -252,9 +308,116 @@ def _decision_p99(snapshot: Any, count: int, request_type: Any) -> float:
     return float(np.percentile(np.maximum(lat - overhead, 0), 99)) / 1000
 
 
+CHANGED_WORLD = "changed"  # the 1% change, written beside the world's files
+
+
+@contextmanager
+def _database(backend: str, scratch: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL database of its own."""
+    if backend == "sqlite":
+        yield f"sqlite:///{scratch / 'bench.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = os.environ[POSTGRES_URL_VARIABLE]
+    name = f"bench_scale_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@contextmanager
+def _timed(figures: dict[str, float], key: str) -> Iterator[None]:
+    """Add the block's wall and CPU seconds to ``key`` and ``key_cpu`` (``…_s``)."""
+    start, cpu = time.perf_counter(), _cpu()
+    try:
+        yield
+    finally:
+        cpu_key = key.removesuffix("_s") + "_cpu_s"
+        figures[key] = figures.get(key, 0.0) + time.perf_counter() - start
+        figures[cpu_key] = figures.get(cpu_key, 0.0) + _cpu() - cpu
+
+
+@contextmanager
+def _store_part(figures: dict[str, float], key: str) -> Iterator[None]:
+    """Time ``add_world_version`` inside an import (the service calls it by this name)."""
+    import brightline.service.worlds as world_service
+
+    original: Callable[..., int] = world_service.add_world_version
+
+    def measured(*args: Any, **kwargs: Any) -> int:
+        with _timed(figures, key):
+            return original(*args, **kwargs)
+
+    world_service.add_world_version = measured
+    try:
+        yield
+    finally:
+        world_service.add_world_version = original
+
+
+def stage_import(backend: str, world_dir: Path) -> dict[str, float]:
+    """``world import`` into a fresh store, a 1% re-import, loading the newest world."""
+    from sqlalchemy import func, select
+
+    from brightline.access import Principal, Role
+    from brightline.service import import_world
+    from brightline.store import latest_world, open_store, world_digest
+    from brightline.store.models import WorldNode
+
+    actor = Principal("bench", frozenset({Role.ADMIN}), credential="bench")
+    figures: dict[str, float] = {}
+    key = backend + "_"
+    with (
+        tempfile.TemporaryDirectory(prefix="brightline-scale-db-") as scratch,
+        _database(backend, Path(scratch)) as url,
+        open_store(url) as store,
+    ):
+
+        def node_rows() -> int:
+            with store.read() as session:
+                return int(session.scalar(select(func.count()).select_from(WorldNode)) or 0)
+
+        with _store_part(figures, key + "full_store_s"), _timed(figures, key + "full_s"):
+            import_world(store, world_dir, actor=actor, now=NOW)
+        before = node_rows()
+        with _store_part(figures, key + "again_store_s"), _timed(figures, key + "again_s"):
+            result = import_world(
+                store, world_dir / CHANGED_WORLD, actor=actor, now=NOW + timedelta(hours=1)
+            )
+        figures[key + "written"] = node_rows() - before
+        counts = result.diff.counts()
+        figures[key + "changed"] = sum(
+            counts[k] for k in ("added_nodes", "changed_nodes", "moved_nodes")
+        )
+        with _timed(figures, key + "load_s"), store.read() as session:
+            stored = latest_world(session)
+        if stored is None or stored.version != result.version:
+            raise RuntimeError(f"{backend}: the newest world is not the re-imported one")
+        if stored.digest != world_digest(stored.world):
+            raise RuntimeError(f"{backend}: the newest world's digest does not match it")
+    figures[key + "peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def _import_stage(backend: str) -> Callable[[Path, int, int], dict[str, float]]:
+    def run(world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
+        return stage_import(backend, world_dir)  # one run: each import needs a fresh store
+
+    return run
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[Path, int, int], dict[str, float]]] = {
     "parse": stage_parse,
     "hold": stage_hold,
+    **{f"import-{backend}": _import_stage(backend) for backend in BACKENDS},
 }
 
 
@@ -332,6 +495,65 @@ STAGES: list[Stage] = [
 ]
 
 
+def _seconds(f: dict[str, float], key: str) -> str:
+    return f"{f[key]:.2f} s ({f[key.removesuffix('_s') + '_cpu_s']:.2f} s CPU)"
+
+
+def import_stages(backend: str) -> list[Stage]:
+    """The rows of ``world import`` into a fresh store on ``backend``."""
+    k = backend + "_"
+    name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
+    full_floor: dict[str, Any] = {}
+    if backend == "sqlite":
+        full_floor = {
+            "floor": f"≤ {FLOOR_FULL_IMPORT_SQLITE_S:.0f} s",
+            "ok": lambda f: f[k + "full_s"] <= FLOOR_FULL_IMPORT_SQLITE_S,
+        }
+    return [
+        Stage(
+            f"{name}: world import, full",
+            lambda f: _seconds(f, k + "full_s"),
+            lambda f: f[k + "full_cpu_s"],
+            **full_floor,
+        ),
+        Stage(
+            f"{name}: … its store part (add_world_version)",
+            lambda f: _seconds(f, k + "full_store_s"),
+            lambda f: f[k + "full_store_cpu_s"],
+        ),
+        Stage(
+            f"{name}: world import, 1% changed",
+            lambda f: _seconds(f, k + "again_s"),
+            lambda f: f[k + "again_cpu_s"],
+            floor=f"≤ {FLOOR_REIMPORT_S:.0f} s",
+            ok=lambda f: f[k + "again_s"] <= FLOOR_REIMPORT_S,
+        ),
+        Stage(
+            f"{name}: … its store part",
+            lambda f: _seconds(f, k + "again_store_s"),
+            lambda f: f[k + "again_store_cpu_s"],
+        ),
+        Stage(
+            f"{name}: … rows written / nodes changed",
+            lambda f: f"{f[k + 'written']:,.0f} / {f[k + 'changed']:,.0f}",
+        ),
+        Stage(
+            f"{name}: … store part 1% ÷ full (wall)",
+            lambda f: f"{_ratio(f, k + 'again_store_s', k + 'full_store_s'):.1%}",
+        ),
+        Stage(
+            f"{name}: loading the newest world (latest_world)",
+            lambda f: _seconds(f, k + "load_s"),
+            lambda f: f[k + "load_cpu_s"],
+        ),
+        Stage(
+            f"{name}: peak RSS of the importing process",
+            lambda f: f"{f[k + 'peak_rss_mib']:,.0f} MiB",
+            lambda f: f[k + "peak_rss_mib"],
+        ),
+    ]
+
+
 def run_stage(name: str, world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
     """Run one stage in a fresh interpreter; its figures come back as JSON."""
     command = [
@@ -355,7 +577,9 @@ def growth(a: float, b: float, n_a: int, n_b: int) -> float:
     return math.log(b / a) / math.log(n_b / n_a) if a > 0 and b > 0 else float("nan")
 
 
-def print_table(results: list[tuple[dict[str, int], dict[str, float]]]) -> bool:
+def print_table(
+    results: list[tuple[dict[str, int], dict[str, float]]], stages: list[Stage]
+) -> bool:
     table = Table(title="Provider scale — seeded worlds, one process per stage")
     table.add_column("stage")
     for counts, _ in results:
@@ -371,7 +595,7 @@ def print_table(results: list[tuple[dict[str, int], dict[str, float]]]) -> bool:
     table.add_column("floor", justify="right")
     table.add_column("", justify="center")
     all_ok = True
-    for stage in STAGES:
+    for stage in stages:
         cells = [stage.figure(f) for _, f in results]
         for i in range(1, len(results)):
             if stage.value is None:
@@ -397,6 +621,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="100k,500k,1.5m", help="Comma-separated node counts.")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"Databases to import into, comma-separated ({', '.join(BACKENDS)}); "
+        f"PostgreSQL from ${POSTGRES_URL_VARIABLE}. Empty: no import stages.",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--requests", type=int, default=200_000, help="Decisions timed for p99.")
     parser.add_argument("--repeat", type=int, default=2, help="Runs of each timing (best kept).")
@@ -408,6 +638,18 @@ def main() -> int:
         figures = STAGE_FUNCTIONS[args.stage](args.world, args.requests, args.repeat)
         print(json.dumps(figures))
         return 0
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        parser.error(f"--backends: unknown {', '.join(unknown)} (known: {', '.join(BACKENDS)})")
+    if "postgresql" in backends and not os.environ.get(POSTGRES_URL_VARIABLE):
+        parser.error(
+            f"--backends postgresql: ${POSTGRES_URL_VARIABLE} is not set; run under "
+            "scripts/postgres-test-cluster.sh run env PYTHONPATH=src python bench/scale.py, "
+            "or pass --backends sqlite"
+        )
+    stage_names = ["parse", "hold", *(f"import-{b}" for b in backends)]
+    stages = STAGES + [row for b in backends for row in import_stages(b)]
     if hasattr(os, "sched_setaffinity"):  # one core, as the decision benchmark
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     results: list[tuple[dict[str, int], dict[str, float]]] = []
@@ -415,13 +657,15 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="brightline-scale-") as tmp:
             with console.status(f"writing a world of {size_label(size)} nodes"):
                 counts = {"size": size, **write_world(Path(tmp), size, args.seed)}
+                if backends:
+                    write_changed_world(Path(tmp), Path(tmp) / CHANGED_WORLD, args.seed)
             figures: dict[str, float] = {}
-            for name in STAGE_FUNCTIONS:
+            for name in stage_names:
                 with console.status(f"{size_label(size)}: {name}"):
                     figures.update(run_stage(name, Path(tmp), args.requests, args.repeat))
         console.print(f"{size_label(size)}: {json.dumps(figures)}", highlight=False)
         results.append((counts, figures))
-    ok = print_table(results)
+    ok = print_table(results, stages)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(

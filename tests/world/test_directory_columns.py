@@ -4,6 +4,7 @@ snapshot's candidates are the restrictions that cover a node, less those exempti
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,3 +72,47 @@ def test_candidates_cover_a_node_less_its_exemptions(scenario: Scenario) -> None
             and not any(directory.is_within(node.id, e) for e in r.exempt)
         ]
         assert [c.id for c in snapshot.candidates(node.id)] == expected
+
+
+ATTRS: list[dict[str, object]] = [{}, {"a": 1}, {"a": True}, {"a": 1.0}, {"a": "x"}, {"b": 1}]
+
+
+def reference_differing(after: Directory, before: Directory) -> list[int]:
+    """Node by node: new, or unequal, or equal with an attribute of another JSON type."""
+
+    def types(node: Node) -> dict[str, type]:
+        return {k: type(v) for k, v in node.attrs.items()}
+
+    return [
+        i
+        for i, node in enumerate(after)
+        if (old := before.get(node.id)) is None or old != node or types(old) != types(node)
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(world=worlds(max_nodes=30), data=st.data())
+def test_differing_names_the_nodes_that_are_not_the_same(world: World, data: st.DataObject) -> None:
+    before_nodes: dict[str, Node] = {}
+    after_nodes: dict[str, Node] = {}
+    for node in world.directory:
+        change = data.draw(st.sampled_from(["same", "name", "kind", "root", "attrs", "new"]))
+        old_attrs, new_attrs = (data.draw(st.sampled_from(ATTRS)) for _ in range(2))
+        old = replace(node, attrs=old_attrs) if change == "attrs" else node
+        new = {
+            "same": node,
+            "name": replace(node, name=node.name + "!"),
+            "kind": replace(node, kind=node.kind + "x"),
+            "root": replace(node, parent=None),
+            "attrs": replace(node, attrs=new_attrs),
+            "new": node,
+        }[change]
+        after_nodes[node.id] = new
+        if change != "new" or node.id in {n.parent for n in world.directory}:
+            before_nodes[node.id] = old
+    order = data.draw(st.permutations(sorted(after_nodes)))
+    after = Directory({i: after_nodes[i] for i in order})
+    before = Directory(before_nodes)
+    assert after.differing(before) == reference_differing(after, before)
+    assert after.differing(after) == []
+    assert after.differing(Directory({})) == list(range(len(after)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from brightline.world import Node, Region, Service, World
+from brightline.world import Directory, Node, Region, Service, World
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +92,13 @@ def _change(change: Change, render: Any) -> dict[str, Any]:
 
 def diff_worlds(before: World | None, after: World) -> WorldDiff:
     """The difference from ``before`` (None: an empty world) to ``after``; sorted by id."""
-    old_nodes = before.directory.nodes if before is not None else {}
-    new_nodes = after.directory.nodes
+    new_nodes = after.directory
+    old_nodes = before.directory if before is not None else Directory({})
     added, changed, moved = [], [], []
-    # One pass over the new nodes, sorting only what differs: most nodes do not.
-    for node_id, new in new_nodes.items():
+    # Nodes are built only for what differs on the columns: most nodes do not.
+    ids = new_nodes.ids
+    for node_id in map(ids.__getitem__, new_nodes.differing(old_nodes)):
+        new = new_nodes[node_id]
         old = old_nodes.get(node_id)
         if old is None:
             added.append(new)
@@ -104,7 +106,7 @@ def diff_worlds(before: World | None, after: World) -> WorldDiff:
             moved.append(Change(node_id, old, new))
         elif (old.kind, old.name, old.attrs) != (new.kind, new.name, new.attrs):
             changed.append(Change(node_id, old, new))
-    removed = [node for node_id, node in old_nodes.items() if node_id not in new_nodes]
+    removed = [old_nodes[node_id] for node_id in old_nodes.ids if node_id not in new_nodes]
     added.sort(key=_id)
     changed.sort(key=_id)
     moved.sort(key=_id)

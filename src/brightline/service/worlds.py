@@ -179,14 +179,17 @@ def import_world(
         notes.append(
             f"{RESTRICTIONS_FILE} is not imported: propose restrictions with `brightline restrict`"
         )
-    plain = [_record(n) for n in nodes]
     if attributes is not None:
-        plain = apply_attribute_overlay(plain, read_attribute_overlay(attributes))
-    records = list(enumerate(plain, start=1))
+        overlaid = apply_attribute_overlay(
+            [_record(n) for n in nodes], read_attribute_overlay(attributes)
+        )
+        nodes = build_directory(enumerate(overlaid, start=1))
+    # The directory as loaded (checked, columnar): no node is built to import it.
+    loaded = nodes
     return _import(
         store,
         source=str(directory),
-        build=lambda previous: _whole(records, catalog, previous),
+        build=lambda previous: World(directory=loaded, catalog=_catalog(catalog, previous)),
         actor=actor,
         dry_run=dry_run,
         now=now,
@@ -371,13 +374,6 @@ def _check_open_restrictions(
             "the import would break open restrictions (lift or reject them first): "
             + "; ".join(dict.fromkeys(problems))
         )
-
-
-def _whole(
-    records: list[tuple[int, NodeRecord]], catalog: Catalog | None, previous: World | None
-) -> World:
-    directory = build_directory(records)
-    return World(directory=directory, catalog=_catalog(catalog, previous))
 
 
 def _merge_trees(

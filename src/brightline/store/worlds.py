@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import orjson
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
@@ -40,12 +41,14 @@ class StoredWorld:
 
 def world_digest(world: World) -> str:
     """SHA-256 of the world's canonical form (node order and catalog order included)."""
-    canonical = _canonical(world)
+    directory = world.directory
+    columns = directory.columns(list(range(len(directory))))  # no node built
+    canonical = _canonical(world, columns)
     # orjson writes what ``canonical_json`` writes (sorted keys, no spaces, UTF-8 kept, the
     # same escapes) for strings, booleans and 64-bit integers, about five times as fast;
     # not floats (``1e16`` against ``1e+16``), which only attributes can hold. Larger
     # integers and lone surrogates make orjson fail: ``canonical_json`` writes those.
-    if not any(type(v) is float for n in world.directory for v in n.attrs.values()):
+    if not any(type(v) is float for attrs in columns[4] for v in attrs.values()):
         try:
             text = orjson.dumps(canonical, default=dict, option=orjson.OPT_SORT_KEYS)
             return hashlib.sha256(text).hexdigest()
@@ -54,13 +57,14 @@ def world_digest(world: World) -> str:
     return hashlib.sha256(canonical_json(canonical, default=dict).encode()).hexdigest()
 
 
-def _canonical(world: World) -> dict[str, object]:
+def _canonical(world: World, columns: tuple[Sequence[Any], ...]) -> dict[str, object]:
+    """``columns``: the directory's, as ``Directory.columns`` gives them for every node."""
     # Units appear only where declared, so that a world declaring none keeps the digest
     # it had before catalogs could declare units.
     catalog = world.catalog
     canonical: dict[str, object] = {
         # Both encoders sort every mapping's keys: the attributes need no sorting here.
-        "nodes": [[n.id, n.parent, n.kind, n.name, n.attrs] for n in world.directory],
+        "nodes": list(map(list, zip(*columns, strict=True))),
         "services": [
             [s.id, list(s.operations), sorted(s.tags), *([list(s.units)] if s.units else [])]
             for s in catalog.services.values()
@@ -140,31 +144,23 @@ def add_world_version(
 def _write_nodes(
     session: Session, version: int, previous: int | None, world: World, before: World | None
 ) -> None:
-    nodes = list(world.directory)
-    old = before.directory if before is not None else None
-    if old is None:
-        unchanged = [False] * len(nodes)
-    else:
-        before_of = old.nodes.get
-        unchanged = [_same_node(before_of(n.id), n) for n in nodes]
+    directory = world.directory
+    ids = directory.ids
+    # A row is kept when its node is the same, attribute types included (``1`` and
+    # ``true`` are ``==`` but different JSON: a kept row would load the other value).
+    unchanged = np.ones(len(ids), dtype=bool)
+    unchanged[directory.differing(before.directory if before is not None else Directory({}))] = (
+        False
+    )
     write_version(
         session,
         _table(WorldNode),
         version=version,
         previous=previous,
-        ids=[n.id for n in nodes],
-        unchanged=unchanged,
-        content=lambda i: _node_columns(nodes[i]),
+        ids=ids,
+        unchanged=unchanged.tolist(),
+        content=lambda i: _node_columns(directory[ids[i]]),
     )
-
-
-def _same_node(old: Node | None, new: Node) -> bool:
-    # ``==`` holds between True and 1 (and 1.0), which are different JSON: compare the
-    # attribute types too, or a kept row would load a value the new world does not hold.
-    if old is None or old != new:
-        return False
-    attrs = old.attrs
-    return not attrs or all(type(value) is type(attrs[key]) for key, value in new.attrs.items())
 
 
 def _node_columns(node: Node) -> tuple[Any, ...]:
