@@ -185,6 +185,10 @@ def test_restriction_lists_and_ledger(live: Live) -> None:
         assert "alice" not in json.dumps(proposal["public"])
         cedar = http.get("/v1/exports/cedar").json()
         assert '@id("r-api")' in cedar["policies.cedar"]
+        for target in ("aws-scp", "azure-policy", "gcp-org-policy"):
+            manifest = http.get(f"/v1/exports/{target}").json()["manifest"]
+            assert "r-api" in {r["id"] for r in manifest["restrictions"]}, target
+        assert http.get("/v1/exports/oracle-cloud").status_code == 422
     assert json.dumps(listed)
 
 

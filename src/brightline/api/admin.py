@@ -12,7 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from brightline.access import Action, Principal
 from brightline.api.auth import require
-from brightline.exports import export_aws_scp, export_azure_policy, export_cedar
+from brightline.exports import (
+    export_aws_scp,
+    export_azure_policy,
+    export_cedar,
+    export_gcp_org_policy,
+)
 from brightline.server.state import notify_change, store_call
 from brightline.service import (
     Status,
@@ -221,7 +226,7 @@ async def disclosure(
 async def export(
     request: Request,
     _: Exporter,
-    target: Annotated[str, Path(pattern="^(cedar|aws-scp|azure-policy)$")],
+    target: Annotated[str, Path(pattern="^(cedar|aws-scp|azure-policy|gcp-org-policy)$")],
 ) -> dict[str, Any]:
     state = request.app.state.brightline
     snapshot = state.keeper.current.snapshot
@@ -239,4 +244,6 @@ async def export(
 def _cloud_export(target: str, snapshot: Any) -> dict[str, Any]:
     if target == "aws-scp":
         return export_aws_scp(snapshot).as_json()
+    if target == "gcp-org-policy":
+        return export_gcp_org_policy(snapshot, at=datetime.now(UTC)).as_json()
     return export_azure_policy(snapshot, at=datetime.now(UTC)).as_json()
