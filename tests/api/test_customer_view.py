@@ -164,6 +164,19 @@ def test_an_appeal_lands_on_the_case(scene: Scene) -> None:
     assert "contact" in no_case.json()["message"]
 
 
+def test_the_principal_list_shows_each_customer_bound_node(scene: Scene) -> None:
+    with scene.live.client(Role.ADMIN.value) as admin:
+        listed = {p["principal"]: p for p in admin.get("/v1/principals").json()}
+    assert listed["sibling-co"] == {
+        "principal": "sibling-co",
+        "roles": ["customer"],
+        "node": SIBLING_NODE,
+    }
+    staff = [p for p in listed.values() if "customer" not in p["roles"]]
+    assert staff
+    assert all(p["node"] is None for p in staff)
+
+
 def test_staff_roles_cannot_use_the_customer_view(scene: Scene) -> None:
     with scene.live.client(Role.CASE_ADMIN.value) as staff:
         assert staff.get("/v1/customer/restrictions").status_code == 403

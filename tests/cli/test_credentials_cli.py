@@ -224,7 +224,13 @@ def test_a_customer_grant_binds_a_node_of_the_world(sqlite_people: People) -> No
     assert "no node 'nowhere'" in words(people.invoke(*unknown, by=ADMIN, code=3))
     people.invoke("principal", "grant", "acme-ops", "customer", "--node", "acme-voice", by=ADMIN)
     listed = people.invoke("principal", "list", "--json", by=ADMIN)
-    assert "customer" in listed
+    assert "customer" in json.loads(listed)["acme-ops"]
+    assert "acme-ops: customer (customer of acme-voice)" in people.invoke(
+        "principal", "list", by=ADMIN
+    )
+    people.invoke("principal", "revoke", "acme-ops", "customer", by=ADMIN)
+    people.invoke("principal", "grant", "acme-ops", "auditor", by=ADMIN)
+    assert "acme-ops: auditor\n" in people.invoke("principal", "list", by=ADMIN)
 
 
 # -- OIDC -------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class KeyIn(BaseModel):
 class RolesOut(BaseModel):
     principal: str
     roles: list[str]
+    node: str | None = Field(default=None, description="customer: the node it is bound to")
 
 
 def _key_json(info: ApiKeyInfo) -> dict[str, Any]:
@@ -52,8 +53,11 @@ async def principals(
     request: Request, who: Annotated[Principal, Depends(require(Action.LIST_PRINCIPALS))]
 ) -> list[RolesOut]:
     state = request.app.state.brightline
-    grants = await store_call(state, lambda: list_principals(state.store, actor=who))
-    return [RolesOut(principal=p, roles=sorted(r.value for r in rs)) for p, rs in grants.items()]
+    holders = await store_call(state, lambda: list_principals(state.store, actor=who))
+    return [
+        RolesOut(principal=h.principal, roles=sorted(r.value for r in h.roles), node=h.node)
+        for h in holders
+    ]
 
 
 @router.put("/principals/{principal}/roles/{role}", response_model=RolesOut, summary="Grant a role")

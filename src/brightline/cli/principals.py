@@ -153,12 +153,13 @@ def principals(
 ) -> None:
     """Every principal holding a role."""
     with acting(Action.LIST_PRINCIPALS, key_file, token_file) as (store, actor):
-        grants = list_principals(store, actor=actor)
+        holders = list_principals(store, actor=actor)
     if as_json:
-        _json({p: sorted(r) for p, r in grants.items()})
+        _json({h.principal: sorted(h.roles) for h in holders})
         return
-    for principal, roles in grants.items():
-        console.print(f"{principal}: {', '.join(sorted(roles))}", highlight=False)
+    for h in holders:
+        bound = f" (customer of {h.node})" if h.node else ""
+        console.print(f"{h.principal}: {', '.join(sorted(h.roles))}{bound}", highlight=False)
 
 
 def _json(value: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -41,6 +42,7 @@ from brightline.store.cases import (
     StoredSignal,
     add_grant_event,
     add_signal,
+    all_bound_nodes,
     all_grants,
     bound_node,
     get_signal,
@@ -337,10 +339,24 @@ def _grant(
         return roles_of(session, principal)
 
 
-def list_principals(store: Store, *, actor: Principal) -> dict[str, frozenset[Role]]:
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A principal holding roles now; ``node``: the node its ``customer`` grant binds it
+    to (None without one)."""
+
+    principal: str
+    roles: frozenset[Role]
+    node: str | None = None
+
+
+def list_principals(store: Store, *, actor: Principal) -> list[Holder]:
     with store.read() as session:
         require(actor, Action.LIST_PRINCIPALS)
-        return all_grants(session)
+        bound = all_bound_nodes(session)
+        return [
+            Holder(principal, roles, bound.get(principal) if Role.CUSTOMER in roles else None)
+            for principal, roles in all_grants(session).items()
+        ]
 
 
 def parse_references(values: Sequence[str]) -> tuple[Reference, ...]:

@@ -7,6 +7,7 @@ database at once do not both try to create it.
 from __future__ import annotations
 
 import functools
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
