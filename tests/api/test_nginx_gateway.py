@@ -6,25 +6,15 @@ an allowed one does; whatever cannot be checked is refused, never forwarded."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway_rig import Gateway, gateway, host, nginx_binary
-
-CONTACT = "https://provider.example/appeals"
-#: The example world's r-0001: storage disabled for unit 9900 in westeurope.
-NOTICE = {
-    "effect": "deny",
-    "message": "Refused under the provider's acceptable-use restriction r-0001 (Mass "
-    f"surveillance of civilians). To appeal, contact {CONTACT} and quote r-0001.",
-    "restrictions": ["r-0001"],
-    "policies": ["Mass surveillance of civilians"],
-    "appeal_contact": CONTACT,
-}
+from gateway_rig import CONTACT, NOT_CHECKED, NOTICE, Gateway, gateway, nginx_binary
+from gateway_rig import call as _call
+from gateway_rig import reached as _reached
 
 pytestmark = pytest.mark.skipif(
     nginx_binary() is None,
@@ -36,27 +26,6 @@ pytestmark = pytest.mark.skipif(
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with gateway(tmp_path_factory.mktemp("gateway"), appeal_contact=CONTACT) as running:
         yield running
-
-
-def _call(
-    rig: Gateway,
-    method: str,
-    node: str,
-    region: str = "westeurope",
-    *,
-    headers: dict[str, str] | None = None,
-    content: bytes | None = None,
-) -> tuple[httpx.Response, str]:
-    """A call through nginx to a path of its own, so that the upstream's log tells whether
-    it arrived."""
-    path = f"/containers/c1/{uuid.uuid4().hex}"
-    sent = {"host": host(node, region), **(headers or {})}
-    with httpx.Client(base_url=rig.url, timeout=10) as http:
-        return http.request(method, path, headers=sent, content=content), path
-
-
-def _reached(rig: Gateway, path: str) -> bool:
-    return path in rig.upstream_log.read_text()
 
 
 def test_a_denied_call_gets_403_with_the_customer_notice_and_never_reaches_the_upstream(
@@ -128,7 +97,7 @@ def test_what_cannot_be_checked_is_refused_never_forwarded(
 ) -> None:
     response, path = _call(rig, "GET", node, region)
     assert response.status_code == 503, response.text
-    assert response.json()["error"] == "not-checked"
+    assert response.json() == NOT_CHECKED
     assert not _reached(rig, path)
 
 
@@ -137,7 +106,7 @@ def test_a_host_outside_the_routing_is_refused(rig: Gateway) -> None:
     with httpx.Client(base_url=rig.url, timeout=10) as http:
         response = http.get("/containers/c1/x", headers={"host": "example.net"})
     assert response.status_code == 503, response.text
-    assert json.loads(response.text)["error"] == "not-checked"
+    assert json.loads(response.text) == NOT_CHECKED
 
 
 def test_a_key_brightline_refuses_means_nothing_is_forwarded(tmp_path: Path) -> None:
@@ -147,5 +116,5 @@ def test_a_key_brightline_refuses_means_nothing_is_forwarded(tmp_path: Path) -> 
         for node in ("sub-hq-mail", "sub-9900-archive"):
             response, path = _call(refused, "GET", node)
             assert response.status_code == 503, response.text
-            assert response.json()["error"] == "not-checked"
+            assert response.json() == NOT_CHECKED
             assert not _reached(refused, path)

@@ -17,10 +17,11 @@ as ``POST /v1/decisions``, and answers:
 - **403** deny, with the customer notice (:mod:`brightline.policy.notice`) as the JSON
   body and, for nginx (whose ``auth_request`` drops the body), the same JSON in the
   ``X-Brightline-Notice`` header;
-- the API's usual errors otherwise: 422 for a missing header or an unknown node,
-  service, operation or region — never an allow — and 401/403 for the key. Envoy
-  forwards them to the caller; nginx turns them into a 500 (a 401 stays a 401) that the
-  shipped configuration answers with its own 503 JSON (fail closed).
+- the API's usual errors otherwise, marked ``X-Brightline-Decision: not-checked``: 422
+  for a missing header or an unknown node, service, operation or region — never an
+  allow — and 401/403 for the key. Both shipped configurations answer the caller with
+  their own 503 JSON instead (fail closed, and no internal wording reaches the customer):
+  nginx turns them into a 500 (a 401 stays a 401), Envoy's Lua filter reads the mark.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ HEADERS: Final = {
 }
 DECISION_HEADER: Final = "x-brightline-decision"
 NOTICE_HEADER: Final = "x-brightline-notice"
+#: On every error answer of the check (the server's error handler adds it).
+NOT_CHECKED: Final = {DECISION_HEADER: "not-checked"}
 #: Envoy keeps the caller's method; all of them are answered alike.
 METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 #: Shown in the OpenAPI document; the others behave the same.

@@ -64,6 +64,8 @@ log = logging.getLogger("brightline.api")
 #: Bodies larger than this are refused before they are read (a batch of 10,000 fits).
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 CONSOLE_PREFIX: Final = "/console"
+#: The gateways' check endpoint (brightline.api.gateway): its errors are marked not-checked.
+GATEWAY_PREFIX: Final = "/v1/gateway/"
 #: The public report form's pages (errors there are pages too).
 PUBLIC_FORM_PREFIX: Final = "/report"
 
@@ -194,7 +196,11 @@ def create_app(
             from brightline.web import render_error
 
             return render_error(request, error, status)
-        headers = {"www-authenticate": "Bearer"} if status == 401 else None
+        headers = {"www-authenticate": "Bearer"} if status == 401 else {}
+        if request.url.path.startswith(GATEWAY_PREFIX):
+            from brightline.api.gateway import NOT_CHECKED
+
+            headers.update(NOT_CHECKED)
         body = {"error": type(error).__name__, "message": str(error), "problems": _problems(error)}
         return JSONResponse(body, status_code=status, headers=headers)
 
