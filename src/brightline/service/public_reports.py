@@ -36,7 +36,13 @@ from brightline.cases.model import check_text
 from brightline.errors import NotFoundError
 from brightline.service.cases import now_utc, parse_signal_ref, require
 from brightline.store import Store
-from brightline.store.cases import StoredSignal, all_case_events, get_signal, reporter_identity
+from brightline.store.cases import (
+    StoredSignal,
+    all_case_events,
+    case_events_mentioning,
+    get_signal,
+    reporter_identity,
+)
 from brightline.store.public_reports import (
     StoredDocument,
     StoredMessage,
@@ -66,10 +72,14 @@ def _minute(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M")
 
 
-def _cases_by_signal(session: Session) -> dict[str, tuple[str, CaseStatus]]:
-    """The case each signal belongs to (the first that took it) and its status."""
+def _cases_by_signal(
+    session: Session, only: str | None = None
+) -> dict[str, tuple[str, CaseStatus]]:
+    """The case each signal belongs to (the first that took it) and its status; ``only``:
+    read just the cases whose steps mention that signal's ref."""
     found: dict[str, tuple[str, CaseStatus]] = {}
-    for case_id, events in all_case_events(session).items():
+    cases = all_case_events(session) if only is None else case_events_mentioning(session, only)
+    for case_id, events in cases.items():
         state = derive_case(events)
         for ref in state.signals:
             found.setdefault(ref, (case_id, state.status))
@@ -91,7 +101,7 @@ def report_status(store: Store, receipt: str) -> ReporterView:
     opens no report."""
     with store.read() as session:
         signal = _report_of(session, receipt)
-        case = _cases_by_signal(session).get(signal.ref)
+        case = _cases_by_signal(session, only=signal.ref).get(signal.ref)
         return ReporterView(
             _status(case),
             signal.received_at.strftime("%Y-%m-%d"),

@@ -273,6 +273,28 @@ def all_case_events(session: Session) -> dict[str, list[CaseEvent]]:
     return out
 
 
+def case_events_mentioning(session: Session, text: str) -> dict[str, list[CaseEvent]]:
+    """Every event of the cases whose steps' data hold the JSON string ``text`` (a
+    signal's ref, say), as :func:`all_case_events` gives them: the database narrows by
+    the encoded string, the caller decides from the events."""
+    encoded = canonical_json(text)  # as the data column holds it
+    escaped = encoded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    named = (
+        select(CaseEventRow.case_id)
+        .where(CaseEventRow.data.like(pattern, escape="\\"))
+        .distinct()
+        .scalar_subquery()
+    )
+    out: dict[str, list[CaseEvent]] = {}
+    rows = session.scalars(
+        select(CaseEventRow).where(CaseEventRow.case_id.in_(named)).order_by(CaseEventRow.seq)
+    )
+    for row in rows:
+        out.setdefault(row.case_id, []).append(_event(row))
+    return out
+
+
 def case_outbox_ids(session: Session, case_id: str) -> list[int]:
     return list(
         session.scalars(
