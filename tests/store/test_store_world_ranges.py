@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -220,19 +221,45 @@ def test_kept_rows_keep_their_positions_and_every_version_is_in_order(
     old: list[int | None],
 ) -> None:
     unique = [p if p is None or old.index(p) == i else None for i, p in enumerate(old)]
-    kept = _kept(unique)
-    assert all(unique[i] is not None for i in kept)
-    positions = _positions(unique, kept)
+    positions_before, known = _arrays(unique)
+    kept = _kept(positions_before, known)
+    assert all(unique[i] is not None for i in np.flatnonzero(kept))
+    positions = _positions(positions_before, kept)
     if positions is None:  # a gap too narrow: the caller renumbers
         return
     assert all(a < b for a, b in itertools.pairwise(positions))
-    assert all(positions[i] == unique[i] for i in kept)
+    assert all(positions[i] == unique[i] for i in np.flatnonzero(kept))
+    # The longest run in order is kept: as long as a quadratic search finds it.
+    assert int(kept.sum()) == _longest_increasing([p for p in unique if p is not None])
+
+
+def _arrays(old: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
+    known = np.array([p is not None for p in old], dtype=bool)
+    return np.array([0 if p is None else p for p in old], dtype=np.int64), known
+
+
+def _longest_increasing(values: list[int]) -> int:
+    best = [1] * len(values)
+    for i, value in enumerate(values):
+        for j in range(i):
+            if values[j] < value:
+                best[i] = max(best[i], best[j] + 1)
+    return max(best, default=0)
 
 
 def test_unchanged_rows_in_order_are_all_kept() -> None:
-    old = [None, 0, GAP, None, 5 * GAP, None]
-    assert _kept(old) == {1, 2, 4}
-    assert _positions(old, {1, 2, 4}) == [-GAP, 0, GAP, 3 * GAP, 5 * GAP, 6 * GAP]
+    old, known = _arrays([None, 0, GAP, None, 5 * GAP, None])
+    kept = _kept(old, known)
+    assert np.flatnonzero(kept).tolist() == [1, 2, 4]
+    assert _positions(old, kept) == [-GAP, 0, GAP, 3 * GAP, 5 * GAP, 6 * GAP]
+
+
+def test_rows_between_kept_rows_share_the_gap_and_a_full_gap_is_refused() -> None:
+    old, known = _arrays([0, None, None, 3, None])
+    kept = _kept(old, known)
+    assert _positions(old, kept) == [0, 1, 2, 3, 3 + GAP]
+    old, known = _arrays([0, None, None, 2])
+    assert _positions(old, _kept(old, known)) is None
 
 
 def test_a_bulk_insert_that_breaks_a_constraint_is_a_conflict(store: Store) -> None:

@@ -107,6 +107,7 @@ class Directory:
         "_child_order",
         "_child_start",
         "_depth",
+        "_differing_from",
         "_ids",
         "_index",
         "_kind",
@@ -161,6 +162,9 @@ class Directory:
         count = len(ids)
         if len(index) != count:
             raise BrokenTreeError("duplicate node ids")
+        # The last ``differing`` asked and its answer: an import asks it twice (the diff,
+        # then the rows to write) of the same two directories, both immutable.
+        self._differing_from: tuple[Directory, tuple[int, ...]] | None = None
         parent = np.asarray(parents, dtype=np.int32).reshape(count)
         if count and int(parent.min()) < -1:
             raise BrokenTreeError("unknown parent")
@@ -321,6 +325,14 @@ class Directory:
         or with another parent, kind, name or attributes (attribute types included:
         ``1``, ``1.0`` and ``true`` differ though ``==`` holds between them). Computed on
         the columns: no node is built, so a change to 1% of a large world costs little."""
+        memo = self._differing_from
+        if memo is not None and memo[0] is before:
+            return list(memo[1])
+        found = self._differing(before)
+        self._differing_from = (before, tuple(found))
+        return found
+
+    def _differing(self, before: Directory) -> list[int]:
         count = len(self._ids)
         if not count or not len(before):
             return list(range(count))
