@@ -27,6 +27,7 @@ from brightline.store.history import StoredWorldVersion
 from brightline.store.models import WorldNode, WorldRegion, WorldService, WorldVersion
 from brightline.store.outbox import canonical_json
 from brightline.store.world_ranges import CurrentRows, rows_of, write_version
+from brightline.world.sources import bulk_allocation
 from brightline.world import BrokenTreeError, Catalog, Directory, Node, Region, Service, World
 
 
@@ -44,20 +45,22 @@ class StoredWorld:
 
 def world_digest(world: World) -> str:
     """SHA-256 of the world's canonical form (node order and catalog order included)."""
-    directory = world.directory
-    columns = directory.columns(list(range(len(directory))))  # no node built
-    canonical = _canonical(world, columns)
-    # orjson writes what ``canonical_json`` writes (sorted keys, no spaces, UTF-8 kept, the
-    # same escapes) for strings, booleans and 64-bit integers, about five times as fast;
-    # not floats (``1e16`` against ``1e+16``), which only attributes can hold. Larger
-    # integers and lone surrogates make orjson fail: ``canonical_json`` writes those.
-    if not any(type(v) is float for attrs in columns[4] for v in attrs.values()):
-        try:
-            text = orjson.dumps(canonical, default=dict, option=orjson.OPT_SORT_KEYS)
-            return hashlib.sha256(text).hexdigest()
-        except orjson.JSONEncodeError:
-            pass
-    return hashlib.sha256(canonical_json(canonical, default=dict).encode()).hexdigest()
+    with bulk_allocation():  # a tuple per node: nothing for the collector to find
+        directory = world.directory
+        columns = directory.columns(list(range(len(directory))))  # no node built
+        canonical = _canonical(world, columns)
+        # orjson writes what ``canonical_json`` writes (sorted keys, no spaces, UTF-8 kept,
+        # the same escapes, tuples as arrays) for strings, booleans and 64-bit integers,
+        # about five times as fast; not floats (``1e16`` against ``1e+16``), which only
+        # attributes can hold. Larger integers and lone surrogates make orjson fail:
+        # ``canonical_json`` writes those.
+        if not any(type(v) is float for attrs in columns[4] if attrs for v in attrs.values()):
+            try:
+                text = orjson.dumps(canonical, default=dict, option=orjson.OPT_SORT_KEYS)
+                return hashlib.sha256(text).hexdigest()
+            except orjson.JSONEncodeError:
+                pass
+        return hashlib.sha256(canonical_json(canonical, default=dict).encode()).hexdigest()
 
 
 def _canonical(world: World, columns: tuple[Sequence[Any], ...]) -> dict[str, object]:
@@ -67,7 +70,7 @@ def _canonical(world: World, columns: tuple[Sequence[Any], ...]) -> dict[str, ob
     catalog = world.catalog
     canonical: dict[str, object] = {
         # Both encoders sort every mapping's keys: the attributes need no sorting here.
-        "nodes": list(map(list, zip(*columns, strict=True))),
+        "nodes": list(zip(*columns, strict=True)),
         "services": [
             [s.id, list(s.operations), sorted(s.tags), *([list(s.units)] if s.units else [])]
             for s in catalog.services.values()
@@ -225,84 +228,85 @@ def _load(session: Session, version: WorldVersion) -> StoredWorld:
     """The rows were checked on the way in; only the structure is checked again (unique
     ids, known parents, no cycles), so that a damaged store fails plainly instead of
     building a directory that never ends."""
-    where = f"store world version {version.id}"
-    rows = rows_of(
-        session,
-        _table(WorldNode),
-        version.id,
-        ("id", "from_version", "parent", "kind", "name", "attrs"),
-    )
-    count = len(rows)
-    positions, ids, starts, parents, kinds, names, texts = (
-        map(list, zip(*rows, strict=True)) if rows else ([] for _ in range(7))
-    )
-    index: dict[Any, int] = dict(zip(ids, range(count), strict=True))
-    if len(index) != count:
-        [twice, *_] = [row_id for row_id, n in Counter(ids).items() if n > 1]
-        raise InvalidInputError(Problem(where, f"node {twice!r} is stored twice"))
-    index[None] = -1  # for a moment: a root's parent, so that the map below runs in C
-    parent_at = list(map(index.get, parents, repeat(-2)))
-    del index[None]
-    shared: dict[str, Mapping[str, Any]] = {}  # equal attribute texts share one mapping
-    attrs: dict[int, Mapping[str, Any]] = {}
-    for i, text in enumerate(texts):
-        if text != "{}":
-            found = shared.get(text)
-            if found is None:
-                found = shared[text] = MappingProxyType(_attrs(text))
-            attrs[i] = found
-    try:
-        directory = Directory.from_columns(ids, index, parent_at, kinds, names, attrs)
-    except BrokenTreeError:
-        # Named the slow way: a damaged store fails plainly, never building a directory
-        # that never ends.
-        _check_tree(
-            {
-                row_id: Node(row_id, parent, kind, name)
-                for row_id, parent, kind, name in zip(ids, parents, kinds, names, strict=True)
-            },
-            where,
+    with bulk_allocation():  # a tuple per row: nothing for the collector to find
+        where = f"store world version {version.id}"
+        rows = rows_of(
+            session,
+            _table(WorldNode),
+            version.id,
+            ("id", "from_version", "parent", "kind", "name", "attrs"),
         )
-        raise AssertionError(f"{where}: the stored nodes are not a forest") from None
-    services = {
-        row_id: Service(
-            id=row_id,
-            operations=tuple(json.loads(operations)),
-            tags=frozenset(json.loads(tags)),
-            units=_units_of(units),
+        count = len(rows)
+        positions, ids, starts, parents, kinds, names, texts = (
+            map(list, zip(*rows, strict=True)) if rows else ([] for _ in range(7))
         )
-        for _, row_id, operations, tags, units in rows_of(
-            session, _table(WorldService), version.id, ("id", "operations", "tags", "units")
+        index: dict[Any, int] = dict(zip(ids, range(count), strict=True))
+        if len(index) != count:
+            [twice, *_] = [row_id for row_id, n in Counter(ids).items() if n > 1]
+            raise InvalidInputError(Problem(where, f"node {twice!r} is stored twice"))
+        index[None] = -1  # for a moment: a root's parent, so that the map below runs in C
+        parent_at = list(map(index.get, parents, repeat(-2)))
+        del index[None]
+        shared: dict[str, Mapping[str, Any]] = {}  # equal attribute texts share one mapping
+        attrs: dict[int, Mapping[str, Any]] = {}
+        for i, text in enumerate(texts):
+            if text != "{}":
+                found = shared.get(text)
+                if found is None:
+                    found = shared[text] = MappingProxyType(_attrs(text))
+                attrs[i] = found
+        try:
+            directory = Directory.from_columns(ids, index, parent_at, kinds, names, attrs)
+        except BrokenTreeError:
+            # Named the slow way: a damaged store fails plainly, never building a directory
+            # that never ends.
+            _check_tree(
+                {
+                    row_id: Node(row_id, parent, kind, name)
+                    for row_id, parent, kind, name in zip(ids, parents, kinds, names, strict=True)
+                },
+                where,
+            )
+            raise AssertionError(f"{where}: the stored nodes are not a forest") from None
+        services = {
+            row_id: Service(
+                id=row_id,
+                operations=tuple(json.loads(operations)),
+                tags=frozenset(json.loads(tags)),
+                units=_units_of(units),
+            )
+            for _, row_id, operations, tags, units in rows_of(
+                session, _table(WorldService), version.id, ("id", "operations", "tags", "units")
+            )
+        }
+        regions = {
+            row_id: Region(id=row_id, country=country)
+            for _, row_id, country in rows_of(
+                session, _table(WorldRegion), version.id, ("id", "country")
+            )
+        }
+        world = World(
+            directory=directory,
+            catalog=Catalog(
+                services=MappingProxyType(services),
+                regions=MappingProxyType(regions),
+                units=_units_of(version.units),
+            ),
         )
-    }
-    regions = {
-        row_id: Region(id=row_id, country=country)
-        for _, row_id, country in rows_of(
-            session, _table(WorldRegion), version.id, ("id", "country")
+        return StoredWorld(
+            version=version.id,
+            created_at=version.created_at,
+            actor=version.actor,
+            source=version.source,
+            digest=version.digest,
+            world=world,
+            node_rows=CurrentRows(
+                index=index,
+                ids=ids,
+                starts=np.array(starts, dtype=np.int64),
+                positions=np.array(positions, dtype=np.int64),
+            ),
         )
-    }
-    world = World(
-        directory=directory,
-        catalog=Catalog(
-            services=MappingProxyType(services),
-            regions=MappingProxyType(regions),
-            units=_units_of(version.units),
-        ),
-    )
-    return StoredWorld(
-        version=version.id,
-        created_at=version.created_at,
-        actor=version.actor,
-        source=version.source,
-        digest=version.digest,
-        world=world,
-        node_rows=CurrentRows(
-            index=index,
-            ids=ids,
-            starts=np.array(starts, dtype=np.int64),
-            positions=np.array(positions, dtype=np.int64),
-        ),
-    )
 
 
 def _attrs(column: str) -> dict[str, Any]:
