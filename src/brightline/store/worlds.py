@@ -46,8 +46,7 @@ class StoredWorld:
 def world_digest(world: World) -> str:
     """SHA-256 of the world's canonical form (node order and catalog order included)."""
     with bulk_allocation():  # a tuple per node: nothing for the collector to find
-        directory = world.directory
-        columns = directory.columns(list(range(len(directory))))  # no node built
+        columns = world.directory.columns()  # every node, none built
         canonical = _canonical(world, columns)
         # orjson writes what ``canonical_json`` writes (sorted keys, no spaces, UTF-8 kept,
         # the same escapes, tuples as arrays) for strings, booleans and 64-bit integers,

@@ -236,8 +236,7 @@ class Directory:
         picked = np.asarray(positions, dtype=np.int64)
         ends = self._name_ends[picked]
         starts = np.where(picked > 0, self._name_ends[picked - 1], 0)
-        text = self._names
-        return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        return list(map(self._names.__getitem__, map(slice, starts.tolist(), ends.tolist())))
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._index
@@ -408,13 +407,25 @@ class Directory:
         return sorted(range(len(self._ids)), key=self._ids.__getitem__)
 
     def columns(
-        self, positions: Sequence[int]
+        self, positions: Sequence[int] | None = None
     ) -> tuple[list[str], list[str | None], list[str], list[str], list[Mapping[str, AttrValue]]]:
         """Ids, parent ids (None for a root), kinds, names and attributes of the nodes at
-        ``positions``, column by column, without building nodes."""
+        ``positions`` (None: every node, in order), column by column, without building
+        nodes."""
         ids = self._ids
         parent_ids: list[str | None] = [*ids, None]  # position -1 (a root's parent): None
         attrs = self._attrs
+        if positions is None:
+            every: list[Mapping[str, AttrValue]] = [_NO_ATTRS] * len(ids)
+            for i, found in attrs.items():
+                every[i] = found
+            return (
+                list(ids),
+                list(map(parent_ids.__getitem__, self._parent.tolist())),
+                list(map(self._kinds.__getitem__, self._kind.tolist())),
+                self._names_at(range(len(ids))),
+                every,
+            )
         return (
             list(map(ids.__getitem__, positions)),
             list(map(parent_ids.__getitem__, self._parent[positions].tolist())),
