@@ -4,6 +4,7 @@ versions both ways."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import random
@@ -25,6 +26,7 @@ from brightline.store import (
     Store,
     add_world_version,
     canonical_json,
+    latest_world_version,
     world_by_version,
     world_digest,
 )
@@ -175,12 +177,52 @@ def test_rows_inserted_again_and_again_into_one_gap_are_renumbered(store: Store)
         _assert_loads(store, version, world)
 
 
-def test_a_damaged_tree_fails_plainly(store: Store) -> None:
-    version = _add(store, _world([_node("a"), _node("a.b", "a"), _node("a.c", "a.b")]))
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("UPDATE world_nodes SET parent = 'a.c' WHERE id = 'a.b'", "form a cycle"),
+        (
+            "UPDATE world_nodes SET parent = 'ghost' WHERE id = 'a.c'",
+            "node 'a.c' has an unknown parent 'ghost'",
+        ),
+        (
+            "INSERT INTO world_nodes (id, from_version, to_version, position, parent, kind, "
+            "name, attrs) SELECT 'a.b', from_version + 1, NULL, position + 1, parent, kind, "
+            "name, attrs FROM world_nodes WHERE id = 'a.c'",
+            "node 'a.b' is stored twice",
+        ),
+    ],
+)
+def test_a_damaged_tree_fails_plainly(store: Store, damage: str, message: str) -> None:
+    world = _world([_node("a"), _node("a.b", "a"), _node("a.c", "a.b")])
+    _add(store, world)
+    version = _add(store, world)  # the same rows: the second version shares them
     with store.engine.begin() as connection:
-        connection.execute(text("UPDATE world_nodes SET parent = 'a.c' WHERE id = 'a.b'"))
-    with pytest.raises(InvalidInputError, match="form a cycle"), store.read() as session:
+        connection.execute(text(damage))
+    with pytest.raises(InvalidInputError, match=message), store.read() as session:
         world_by_version(session, version)
+
+
+def test_rows_written_against_the_ranges_loaded_or_read_again_are_the_same(
+    store: Store,
+) -> None:
+    """The previous version's node ranges come with its load (``node_rows``); without
+    them they are read again, and the same rows are written."""
+    rng = random.Random(5)
+    nodes = _customers(6)
+    _add(store, _world(nodes))
+    for step in range(4):
+        nodes = _evolve(nodes, rng, step)
+        with store.write() as session:
+            previous = world_by_version(session, latest_world_version(session) or 0)
+            assert previous is not None
+            assert previous.node_rows is not None
+            if step % 2:
+                previous = dataclasses.replace(previous, node_rows=None)
+            version = add_world_version(
+                session, _world(nodes), actor="test", source="test", at=T, previous=previous
+            )
+        _assert_loads(store, version, _world(nodes))
 
 
 def test_the_migration_carries_every_version_both_ways(store: Store) -> None:

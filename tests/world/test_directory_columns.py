@@ -116,3 +116,8 @@ def test_differing_names_the_nodes_that_are_not_the_same(world: World, data: st.
     assert after.differing(before) == reference_differing(after, before)
     assert after.differing(after) == []
     assert after.differing(Directory({})) == list(range(len(after)))
+    # Asked again of the same directory (an import asks twice): the same answer, the
+    # caller's own to change.
+    answer = after.differing(before)
+    answer.append(-1)
+    assert after.differing(before) == reference_differing(after, before)

@@ -57,7 +57,6 @@ from brightline.world import (
     read_attribute_overlay,
 )
 from brightline.world.export import write_world
-from brightline.world.sources import bulk_allocation
 from brightline.world.importers import (
     Hierarchy,
     SourceText,
@@ -65,6 +64,7 @@ from brightline.world.importers import (
     read_azure_management_groups,
     read_gcp_resource_manager,
 )
+from brightline.world.sources import bulk_allocation
 
 EMPTY_CATALOG = Catalog(services=MappingProxyType({}), regions=MappingProxyType({}))
 #: The share of a customer's nodes an import may remove without ``allow_removals``.
@@ -179,7 +179,8 @@ def import_world(
             notes.append(f"no {CATALOG_FILE}: the stored catalog is kept")
         if (directory / RESTRICTIONS_FILE).exists():
             notes.append(
-                f"{RESTRICTIONS_FILE} is not imported: propose restrictions with `brightline restrict`"
+                f"{RESTRICTIONS_FILE} is not imported: "
+                "propose restrictions with `brightline restrict`"
             )
         if attributes is not None:
             overlaid = apply_attribute_overlay(

@@ -136,8 +136,7 @@ def write_version(
             [{"b_id": current_ids[k], "b_from": int(starts[k])} for k in closed],
         )
     written = [
-        (ids[i], version, None, positions[i], *content(i))
-        for i in np.flatnonzero(~kept).tolist()
+        (ids[i], version, None, positions[i], *content(i)) for i in np.flatnonzero(~kept).tolist()
     ]
     bulk_insert(session, table, [*RANGE_COLUMNS, *content_columns(table)], written)
     return len(written)
@@ -180,9 +179,7 @@ def _positions(old: np.ndarray, kept: np.ndarray) -> list[int] | None:
     # For every row, the kept row at or before it and the one at or after it (-1, count:
     # none); only the rows not kept, a few, are then placed one by one.
     low_at = np.maximum.accumulate(np.where(kept, rows, -1)) if count else rows
-    high_at = (
-        np.minimum.accumulate(np.where(kept, rows, count)[::-1])[::-1] if count else rows
-    )
+    high_at = np.minimum.accumulate(np.where(kept, rows, count)[::-1])[::-1] if count else rows
     positions: list[int] = np.where(kept, old, 0).tolist()
     old_at = old.tolist()
     for i, low, high in zip(

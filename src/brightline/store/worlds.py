@@ -12,8 +12,8 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from datetime import datetime
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -27,8 +27,8 @@ from brightline.store.history import StoredWorldVersion
 from brightline.store.models import WorldNode, WorldRegion, WorldService, WorldVersion
 from brightline.store.outbox import canonical_json
 from brightline.store.world_ranges import CurrentRows, rows_of, write_version
-from brightline.world.sources import bulk_allocation
 from brightline.world import BrokenTreeError, Catalog, Directory, Node, Region, Service, World
+from brightline.world.sources import bulk_allocation
 
 
 @dataclass(frozen=True, slots=True)
