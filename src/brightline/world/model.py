@@ -8,6 +8,7 @@ every parent exists, there are no cycles, every node reaches exactly one root.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -102,6 +103,7 @@ class Directory:
     """
 
     __slots__ = (
+        "__weakref__",
         "_attrs",
         "_bfs",
         "_child_order",
@@ -163,8 +165,9 @@ class Directory:
         if len(index) != count:
             raise BrokenTreeError("duplicate node ids")
         # The last ``differing`` asked and its answer: an import asks it twice (the diff,
-        # then the rows to write) of the same two directories, both immutable.
-        self._differing_from: tuple[Directory, tuple[int, ...]] | None = None
+        # then the rows to write) of the same two directories, both immutable. Weakly:
+        # a directory kept must not keep an old one alive.
+        self._differing_from: tuple[weakref.ref[Directory], np.ndarray] | None = None
         parent = np.asarray(parents, dtype=np.int32).reshape(count)
         if count and int(parent.min()) < -1:
             raise BrokenTreeError("unknown parent")
@@ -325,10 +328,11 @@ class Directory:
         ``1``, ``1.0`` and ``true`` differ though ``==`` holds between them). Computed on
         the columns: no node is built, so a change to 1% of a large world costs little."""
         memo = self._differing_from
-        if memo is not None and memo[0] is before:
-            return list(memo[1])
+        if memo is not None and memo[0]() is before:
+            answer: list[int] = memo[1].tolist()
+            return answer
         found = self._differing(before)
-        self._differing_from = (before, tuple(found))
+        self._differing_from = (weakref.ref(before), np.asarray(found, dtype=np.int64))
         return found
 
     def _differing(self, before: Directory) -> list[int]:
