@@ -4,6 +4,7 @@ versions both ways."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import random
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -24,6 +26,7 @@ from brightline.store import (
     Store,
     add_world_version,
     canonical_json,
+    latest_world_version,
     world_by_version,
     world_digest,
 )
@@ -174,12 +177,52 @@ def test_rows_inserted_again_and_again_into_one_gap_are_renumbered(store: Store)
         _assert_loads(store, version, world)
 
 
-def test_a_damaged_tree_fails_plainly(store: Store) -> None:
-    version = _add(store, _world([_node("a"), _node("a.b", "a"), _node("a.c", "a.b")]))
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("UPDATE world_nodes SET parent = 'a.c' WHERE id = 'a.b'", "form a cycle"),
+        (
+            "UPDATE world_nodes SET parent = 'ghost' WHERE id = 'a.c'",
+            "node 'a.c' has an unknown parent 'ghost'",
+        ),
+        (
+            "INSERT INTO world_nodes (id, from_version, to_version, position, parent, kind, "
+            "name, attrs) SELECT 'a.b', from_version + 1, NULL, position + 1, parent, kind, "
+            "name, attrs FROM world_nodes WHERE id = 'a.c'",
+            "node 'a.b' is stored twice",
+        ),
+    ],
+)
+def test_a_damaged_tree_fails_plainly(store: Store, damage: str, message: str) -> None:
+    world = _world([_node("a"), _node("a.b", "a"), _node("a.c", "a.b")])
+    _add(store, world)
+    version = _add(store, world)  # the same rows: the second version shares them
     with store.engine.begin() as connection:
-        connection.execute(text("UPDATE world_nodes SET parent = 'a.c' WHERE id = 'a.b'"))
-    with pytest.raises(InvalidInputError, match="form a cycle"), store.read() as session:
+        connection.execute(text(damage))
+    with pytest.raises(InvalidInputError, match=message), store.read() as session:
         world_by_version(session, version)
+
+
+def test_rows_written_against_the_ranges_loaded_or_read_again_are_the_same(
+    store: Store,
+) -> None:
+    """The previous version's node ranges come with its load (``node_rows``); without
+    them they are read again, and the same rows are written."""
+    rng = random.Random(5)
+    nodes = _customers(6)
+    _add(store, _world(nodes))
+    for step in range(4):
+        nodes = _evolve(nodes, rng, step)
+        with store.write() as session:
+            previous = world_by_version(session, latest_world_version(session) or 0)
+            assert previous is not None
+            assert previous.node_rows is not None
+            if step % 2:
+                previous = dataclasses.replace(previous, node_rows=None)
+            version = add_world_version(
+                session, _world(nodes), actor="test", source="test", at=T, previous=previous
+            )
+        _assert_loads(store, version, _world(nodes))
 
 
 def test_the_migration_carries_every_version_both_ways(store: Store) -> None:
@@ -220,19 +263,45 @@ def test_kept_rows_keep_their_positions_and_every_version_is_in_order(
     old: list[int | None],
 ) -> None:
     unique = [p if p is None or old.index(p) == i else None for i, p in enumerate(old)]
-    kept = _kept(unique)
-    assert all(unique[i] is not None for i in kept)
-    positions = _positions(unique, kept)
+    positions_before, known = _arrays(unique)
+    kept = _kept(positions_before, known)
+    assert all(unique[i] is not None for i in np.flatnonzero(kept))
+    positions = _positions(positions_before, kept)
     if positions is None:  # a gap too narrow: the caller renumbers
         return
     assert all(a < b for a, b in itertools.pairwise(positions))
-    assert all(positions[i] == unique[i] for i in kept)
+    assert all(positions[i] == unique[i] for i in np.flatnonzero(kept))
+    # The longest run in order is kept: as long as a quadratic search finds it.
+    assert int(kept.sum()) == _longest_increasing([p for p in unique if p is not None])
+
+
+def _arrays(old: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
+    known = np.array([p is not None for p in old], dtype=bool)
+    return np.array([0 if p is None else p for p in old], dtype=np.int64), known
+
+
+def _longest_increasing(values: list[int]) -> int:
+    best = [1] * len(values)
+    for i, value in enumerate(values):
+        for j in range(i):
+            if values[j] < value:
+                best[i] = max(best[i], best[j] + 1)
+    return max(best, default=0)
 
 
 def test_unchanged_rows_in_order_are_all_kept() -> None:
-    old = [None, 0, GAP, None, 5 * GAP, None]
-    assert _kept(old) == {1, 2, 4}
-    assert _positions(old, {1, 2, 4}) == [-GAP, 0, GAP, 3 * GAP, 5 * GAP, 6 * GAP]
+    old, known = _arrays([None, 0, GAP, None, 5 * GAP, None])
+    kept = _kept(old, known)
+    assert np.flatnonzero(kept).tolist() == [1, 2, 4]
+    assert _positions(old, kept) == [-GAP, 0, GAP, 3 * GAP, 5 * GAP, 6 * GAP]
+
+
+def test_rows_between_kept_rows_share_the_gap_and_a_full_gap_is_refused() -> None:
+    old, known = _arrays([0, None, None, 3, None])
+    kept = _kept(old, known)
+    assert _positions(old, kept) == [0, 1, 2, 3, 3 + GAP]
+    old, known = _arrays([0, None, None, 2])
+    assert _positions(old, _kept(old, known)) is None
 
 
 def test_a_bulk_insert_that_breaks_a_constraint_is_a_conflict(store: Store) -> None:

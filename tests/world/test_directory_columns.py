@@ -3,6 +3,8 @@ snapshot's candidates are the restrictions that cover a node, less those exempti
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -116,3 +118,19 @@ def test_differing_names_the_nodes_that_are_not_the_same(world: World, data: st.
     assert after.differing(before) == reference_differing(after, before)
     assert after.differing(after) == []
     assert after.differing(Directory({})) == list(range(len(after)))
+    # Asked again of the same directory (an import asks twice): the same answer, the
+    # caller's own to change.
+    answer = after.differing(before)
+    answer.append(-1)
+    assert after.differing(before) == reference_differing(after, before)
+
+
+def test_a_directory_does_not_keep_the_one_it_was_compared_with_alive() -> None:
+    before = Directory({"a": Node("a", None, "customer"), "b": Node("b", "a", "unit")})
+    after = Directory({"a": Node("a", None, "customer"), "c": Node("c", "a", "unit")})
+    assert after.differing(before) == [1]
+    gone = weakref.ref(before)
+    del before
+    gc.collect()
+    assert gone() is None
+    assert after.differing(Directory({})) == [0, 1]

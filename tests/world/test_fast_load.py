@@ -97,6 +97,15 @@ DIRECTORIES: dict[str, list[Any]] = {
         {**node("k", "c"), "attrs": {"a": [1]}},
         {**node("l", "c"), "attrs": {"a": {"b": 1}}},
     ],
+    "parents that are not ids": [
+        node("c"),
+        node("d", "bad parent!"),
+        node("e", ["c"]),
+        node("f", {"id": "c"}),
+        node("g", ""),
+        node("h", "c" * 129),
+        node("i", "ghost"),
+    ],
     "missing fields": [{"id": "c"}, {"kind": "unit"}, {}],
     "ids at their bounds": [node("a" * 128), node("b" * 129), node(""), node("é"), node("a\n")],
     "attributes of every type": [

@@ -106,7 +106,12 @@ def diff_worlds(before: World | None, after: World) -> WorldDiff:
             moved.append(Change(node_id, old, new))
         elif (old.kind, old.name, old.attrs) != (new.kind, new.name, new.attrs):
             changed.append(Change(node_id, old, new))
-    removed = [old_nodes[node_id] for node_id in old_nodes.ids if node_id not in new_nodes]
+    # Every node of ``before`` is still here unless fewer of the new nodes were there before.
+    removed = (
+        [old_nodes[node_id] for node_id in set(old_nodes.ids).difference(ids)]
+        if len(ids) - len(added) < len(old_nodes)
+        else []
+    )
     added.sort(key=_id)
     changed.sort(key=_id)
     moved.sort(key=_id)

@@ -64,6 +64,7 @@ from brightline.world.importers import (
     read_azure_management_groups,
     read_gcp_resource_manager,
 )
+from brightline.world.sources import bulk_allocation
 
 EMPTY_CATALOG = Catalog(services=MappingProxyType({}), regions=MappingProxyType({}))
 #: The share of a customer's nodes an import may remove without ``allow_removals``.
@@ -158,44 +159,46 @@ def import_world(
     """
     if not directory.is_dir():
         raise InvalidInputError(Problem(str(directory), "not a directory"))
-    problems: list[Problem] = []
-    nodes = None
-    catalog = None
-    try:
-        nodes = load_directory(directory / DIRECTORY_FILE)
-    except InvalidInputError as exc:
-        problems.extend(exc.problems)
-    if (directory / CATALOG_FILE).exists():
+    with bulk_allocation():  # see _import
+        problems: list[Problem] = []
+        nodes = None
+        catalog = None
         try:
-            catalog = load_catalog(directory / CATALOG_FILE)
+            nodes = load_directory(directory / DIRECTORY_FILE)
         except InvalidInputError as exc:
             problems.extend(exc.problems)
-    if problems or nodes is None:
-        raise InvalidInputError(problems)
-    notes = []
-    if catalog is None:
-        notes.append(f"no {CATALOG_FILE}: the stored catalog is kept")
-    if (directory / RESTRICTIONS_FILE).exists():
-        notes.append(
-            f"{RESTRICTIONS_FILE} is not imported: propose restrictions with `brightline restrict`"
+        if (directory / CATALOG_FILE).exists():
+            try:
+                catalog = load_catalog(directory / CATALOG_FILE)
+            except InvalidInputError as exc:
+                problems.extend(exc.problems)
+        if problems or nodes is None:
+            raise InvalidInputError(problems)
+        notes = []
+        if catalog is None:
+            notes.append(f"no {CATALOG_FILE}: the stored catalog is kept")
+        if (directory / RESTRICTIONS_FILE).exists():
+            notes.append(
+                f"{RESTRICTIONS_FILE} is not imported: "
+                "propose restrictions with `brightline restrict`"
+            )
+        if attributes is not None:
+            overlaid = apply_attribute_overlay(
+                [_record(n) for n in nodes], read_attribute_overlay(attributes)
+            )
+            nodes = build_directory(enumerate(overlaid, start=1))
+        # The directory as loaded (checked, columnar): no node is built to import it.
+        loaded = nodes
+        return _import(
+            store,
+            source=str(directory),
+            build=lambda previous: World(directory=loaded, catalog=_catalog(catalog, previous)),
+            actor=actor,
+            dry_run=dry_run,
+            now=now,
+            notes=notes,
+            guard=guard,
         )
-    if attributes is not None:
-        overlaid = apply_attribute_overlay(
-            [_record(n) for n in nodes], read_attribute_overlay(attributes)
-        )
-        nodes = build_directory(enumerate(overlaid, start=1))
-    # The directory as loaded (checked, columnar): no node is built to import it.
-    loaded = nodes
-    return _import(
-        store,
-        source=str(directory),
-        build=lambda previous: World(directory=loaded, catalog=_catalog(catalog, previous)),
-        actor=actor,
-        dry_run=dry_run,
-        now=now,
-        notes=notes,
-        guard=guard,
-    )
 
 
 def import_hierarchy(
@@ -283,7 +286,10 @@ def _import(
 ) -> ImportResult:
     authorize(actor, Action.IMPORT_WORLD)
     at = now or datetime.now(UTC)
-    with store.read() if dry_run else store.write() as session:
+    # Millions of objects (rows, columns, the diff) and no cycle among them: the cyclic
+    # collector, paused, runs at most once afterwards instead of walking them again and
+    # again (each loader below pauses it too, and would otherwise let it run in between).
+    with bulk_allocation(), store.read() if dry_run else store.write() as session:
         previous = latest_world(session)
         world = build(previous.world if previous else None)
         diff = diff_worlds(previous.world if previous else None, world)

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
+import numpy as np
 from sqlalchemy import Table, and_, bindparam, or_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -57,6 +59,28 @@ def rows_of(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class CurrentRows:
+    """The rows of a version, by row number: ``index`` maps each row's id to its number,
+    ``starts`` and ``positions`` are its ``from_version`` and ``position`` (int64)."""
+
+    index: Mapping[str, int]
+    ids: Sequence[str]
+    starts: np.ndarray
+    positions: np.ndarray
+
+    @classmethod
+    def read(cls, session: Session, table: Table, version: int) -> CurrentRows:
+        rows = rows_of(session, table, version, ("id", "from_version"))
+        ids = [row[1] for row in rows]
+        return cls(
+            index=dict(zip(ids, range(len(ids)), strict=True)),
+            ids=ids,
+            starts=np.fromiter((row[2] for row in rows), np.int64, len(rows)),
+            positions=np.fromiter((row[0] for row in rows), np.int64, len(rows)),
+        )
+
+
 def write_version(
     session: Session,
     table: Table,
@@ -64,71 +88,72 @@ def write_version(
     version: int,
     previous: int | None,
     ids: Sequence[str],
-    unchanged: Sequence[bool],
+    unchanged: np.ndarray,
     content: Callable[[int], tuple[Any, ...]],
+    current: CurrentRows | None = None,
 ) -> int:
     """Make ``ids`` (in order) the rows of ``table`` in ``version``, the newest version;
-    ``previous`` is the version before it (None: there is none).
+    ``previous`` is the version before it (None: there is none), whose rows are
+    ``current`` when the caller has them (else they are read here).
 
-    ``unchanged[i]``: row ``ids[i]`` has the same content as in the previous version
-    (False when it is new). ``content(i)`` gives the values of row ``i`` for
-    :func:`content_columns`; it is called only for the rows written. Returns how many
+    ``unchanged[i]`` (a bool array): row ``ids[i]`` has the same content as in the
+    previous version (False when it is new). ``content(i)`` gives the values of row ``i``
+    for :func:`content_columns`; it is called only for the rows written. Returns how many
     rows were inserted.
     """
-    current = (
-        {}
-        if previous is None
-        else {
-            row_id: (start, position)
-            for position, row_id, start in rows_of(session, table, previous, ("id", "from_version"))
-        }
-    )
-    old = [
-        current[row_id][1] if same and row_id in current else None
-        for row_id, same in zip(ids, unchanged, strict=True)
-    ]
-    kept = _kept(old)
+    count = len(ids)
+    if previous is None:
+        current = CurrentRows({}, [], np.empty(0, np.int64), np.empty(0, np.int64))
+    elif current is None:
+        current = CurrentRows.read(session, table, previous)
+    # Each row's number in ``current``: -1 when it is not kept as it was (new, or changed).
+    index = current.index
+    at = np.fromiter(map(index.get, ids, itertools.repeat(-1)), np.int64, count)
+    at[~np.asarray(unchanged, dtype=bool)] = -1
+    known = at >= 0
+    old = np.zeros(count, dtype=np.int64)
+    old[known] = current.positions[at[known]]
+    kept = _kept(old, known)
     positions = _positions(old, kept)
     if positions is None:  # a gap too narrow: renumber everything
-        kept = set()
-        positions = [i * GAP for i in range(len(ids))]
-    kept_ids = {ids[i] for i in kept}
-    closing = [
-        {"b_id": row_id, "b_from": start}
-        for row_id, (start, _) in current.items()
-        if row_id not in kept_ids
-    ]
-    if closing and len(closing) == len(current):  # one statement closes them all
+        kept = np.zeros(count, dtype=bool)
+        positions = [i * GAP for i in range(count)]
+    still = np.zeros(len(current.ids), dtype=bool)
+    still[at[kept]] = True
+    closed = np.flatnonzero(~still).tolist()
+    if closed and len(closed) == len(current.ids):  # one statement closes them all
         session.execute(
             update(table).where(table.c.to_version.is_(None)).values(to_version=version)
         )
-    elif closing:
+    elif closed:
+        current_ids, starts = current.ids, current.starts
         session.connection().execute(
             update(table)
             .where(
                 and_(table.c.id == bindparam("b_id"), table.c.from_version == bindparam("b_from"))
             )
             .values(to_version=version),
-            closing,
+            [{"b_id": current_ids[k], "b_from": int(starts[k])} for k in closed],
         )
     written = [
-        (ids[i], version, None, positions[i], *content(i)) for i in range(len(ids)) if i not in kept
+        (ids[i], version, None, positions[i], *content(i)) for i in np.flatnonzero(~kept).tolist()
     ]
     bulk_insert(session, table, [*RANGE_COLUMNS, *content_columns(table)], written)
     return len(written)
 
 
-def _kept(old: Sequence[int | None]) -> set[int]:
-    """Indexes of the unchanged rows to keep: the longest run whose old positions increase."""
-    candidates = [i for i, position in enumerate(old) if position is not None]
-    positions = [position for position in old if position is not None]
-    if all(a < b for a, b in itertools.pairwise(positions)):
-        return set(candidates)
+def _kept(old: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Which rows to keep (a bool array): of the unchanged rows (``known``, at their old
+    positions ``old``), the longest run whose old positions increase."""
+    candidates = np.flatnonzero(known)
+    positions = old[candidates]
+    if bool(np.all(positions[1:] > positions[:-1])):
+        return np.asarray(known, dtype=bool).copy()
     # Longest increasing subsequence (patience sorting), only when rows were reordered.
     tails: list[int] = []  # the smallest last position of a run of each length
     tail_at: list[int] = []  # index into candidates of that last row
     before: list[int] = [-1] * len(candidates)
-    for k, position in enumerate(positions):
+    for k, position in enumerate(positions.tolist()):
         length = bisect.bisect_left(tails, position)
         if length == len(tails):
             tails.append(position)
@@ -137,43 +162,40 @@ def _kept(old: Sequence[int | None]) -> set[int]:
             tails[length] = position
             tail_at[length] = k
         before[k] = tail_at[length - 1] if length else -1
-    keep: set[int] = set()
+    keep = np.zeros(len(old), dtype=bool)
     k = tail_at[-1] if tail_at else -1
     while k >= 0:
-        keep.add(candidates[k])
+        keep[candidates[k]] = True
         k = before[k]
     return keep
 
 
-def _positions(old: Sequence[int | None], kept: set[int]) -> list[int] | None:
-    """Positions for every row: kept rows keep theirs, the others go between their kept
-    neighbours (or ``GAP`` apart before the first and after the last); None if a gap
-    between two kept rows is too narrow for the rows that go in it."""
-    positions: list[int] = [0] * len(old)
-    pending: list[int] = []
-    low: int | None = None
-    for i, position in enumerate(old):
-        if i not in kept:
-            pending.append(i)
-            continue
-        assert position is not None
-        if pending:
-            if low is None:
-                places: Iterable[int] = (
-                    position - (len(pending) - j) * GAP for j in range(len(pending))
-                )
-            elif position - low > len(pending):
-                step = len(pending) + 1
-                places = (low + (position - low) * (j + 1) // step for j in range(len(pending)))
-            else:
+def _positions(old: np.ndarray, kept: np.ndarray) -> list[int] | None:
+    """Positions for every row: kept rows keep theirs (``old``), the others go between
+    their kept neighbours (or ``GAP`` apart before the first and after the last); None
+    if a gap between two kept rows is too narrow for the rows that go in it."""
+    count = len(old)
+    rows = np.arange(count)
+    # For every row, the kept row at or before it and the one at or after it (-1, count:
+    # none); only the rows not kept, a few, are then placed one by one.
+    low_at = np.maximum.accumulate(np.where(kept, rows, -1)) if count else rows
+    high_at = np.minimum.accumulate(np.where(kept, rows, count)[::-1])[::-1] if count else rows
+    positions: list[int] = np.where(kept, old, 0).tolist()
+    old_at = old.tolist()
+    for i, low, high in zip(
+        *(a.tolist() for a in (np.flatnonzero(~kept), low_at[~kept], high_at[~kept])),
+        strict=True,
+    ):
+        rank = i - low  # 1 for the first row after ``low``
+        if high == count:  # after the last kept row, or no kept row at all
+            positions[i] = (-GAP if low < 0 else old_at[low]) + rank * GAP
+        elif low < 0:  # before the first kept row
+            positions[i] = old_at[high] - (high - i) * GAP
+        else:
+            width = old_at[high] - old_at[low]
+            if width <= high - low - 1:
                 return None
-            for i_pending, place in zip(pending, places, strict=True):
-                positions[i_pending] = place
-            pending = []
-        positions[i] = low = position
-    start = -GAP if low is None else low
-    for j, i_pending in enumerate(pending, start=1):
-        positions[i_pending] = start + j * GAP
+            positions[i] = old_at[low] + width * rank // (high - low)
     return positions
 
 

@@ -11,8 +11,9 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -25,8 +26,9 @@ from brightline.errors import InvalidInputError, Problem
 from brightline.store.history import StoredWorldVersion
 from brightline.store.models import WorldNode, WorldRegion, WorldService, WorldVersion
 from brightline.store.outbox import canonical_json
-from brightline.store.world_ranges import rows_of, write_version
-from brightline.world import Catalog, Directory, Node, Region, Service, World
+from brightline.store.world_ranges import CurrentRows, rows_of, write_version
+from brightline.world import BrokenTreeError, Catalog, Directory, Node, Region, Service, World
+from brightline.world.sources import bulk_allocation
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +39,27 @@ class StoredWorld:
     source: str
     digest: str
     world: World
+    #: The version's node rows (their ranges), for the next import to write against.
+    node_rows: CurrentRows | None = field(default=None, compare=False, repr=False)
 
 
 def world_digest(world: World) -> str:
     """SHA-256 of the world's canonical form (node order and catalog order included)."""
-    directory = world.directory
-    columns = directory.columns(list(range(len(directory))))  # no node built
-    canonical = _canonical(world, columns)
-    # orjson writes what ``canonical_json`` writes (sorted keys, no spaces, UTF-8 kept, the
-    # same escapes) for strings, booleans and 64-bit integers, about five times as fast;
-    # not floats (``1e16`` against ``1e+16``), which only attributes can hold. Larger
-    # integers and lone surrogates make orjson fail: ``canonical_json`` writes those.
-    if not any(type(v) is float for attrs in columns[4] for v in attrs.values()):
-        try:
-            text = orjson.dumps(canonical, default=dict, option=orjson.OPT_SORT_KEYS)
-            return hashlib.sha256(text).hexdigest()
-        except orjson.JSONEncodeError:
-            pass
-    return hashlib.sha256(canonical_json(canonical, default=dict).encode()).hexdigest()
+    with bulk_allocation():  # a tuple per node: nothing for the collector to find
+        columns = world.directory.columns()  # every node, none built
+        canonical = _canonical(world, columns)
+        # orjson writes what ``canonical_json`` writes (sorted keys, no spaces, UTF-8 kept,
+        # the same escapes, tuples as arrays) for strings, booleans and 64-bit integers,
+        # about five times as fast; not floats (``1e16`` against ``1e+16``), which only
+        # attributes can hold. Larger integers and lone surrogates make orjson fail:
+        # ``canonical_json`` writes those.
+        if not any(type(v) is float for attrs in columns[4] if attrs for v in attrs.values()):
+            try:
+                text = orjson.dumps(canonical, default=dict, option=orjson.OPT_SORT_KEYS)
+                return hashlib.sha256(text).hexdigest()
+            except orjson.JSONEncodeError:
+                pass
+        return hashlib.sha256(canonical_json(canonical, default=dict).encode()).hexdigest()
 
 
 def _canonical(world: World, columns: tuple[Sequence[Any], ...]) -> dict[str, object]:
@@ -64,7 +69,7 @@ def _canonical(world: World, columns: tuple[Sequence[Any], ...]) -> dict[str, ob
     catalog = world.catalog
     canonical: dict[str, object] = {
         # Both encoders sort every mapping's keys: the attributes need no sorting here.
-        "nodes": list(map(list, zip(*columns, strict=True))),
+        "nodes": list(zip(*columns, strict=True)),
         "services": [
             [s.id, list(s.operations), sorted(s.tags), *([list(s.units)] if s.units else [])]
             for s in catalog.services.values()
@@ -115,7 +120,7 @@ def add_world_version(
     )
     session.add(version)
     session.flush()
-    _write_nodes(session, version.id, newest, world, before)
+    _write_nodes(session, version.id, newest, world, previous)
     services = list(world.catalog.services.values())
     old_services = before.catalog.services if before is not None else {}
     write_version(
@@ -124,7 +129,7 @@ def add_world_version(
         version=version.id,
         previous=newest,
         ids=[s.id for s in services],
-        unchanged=[old_services.get(s.id) == s for s in services],
+        unchanged=np.array([old_services.get(s.id) == s for s in services], dtype=bool),
         content=lambda i: _service_columns(services[i]),
     )
     regions = list(world.catalog.regions.values())
@@ -135,31 +140,31 @@ def add_world_version(
         version=version.id,
         previous=newest,
         ids=[r.id for r in regions],
-        unchanged=[old_regions.get(r.id) == r for r in regions],
+        unchanged=np.array([old_regions.get(r.id) == r for r in regions], dtype=bool),
         content=lambda i: (regions[i].country,),
     )
     return version.id
 
 
 def _write_nodes(
-    session: Session, version: int, previous: int | None, world: World, before: World | None
+    session: Session, version: int, newest: int | None, world: World, previous: StoredWorld | None
 ) -> None:
     directory = world.directory
     ids = directory.ids
     # A row is kept when its node is the same, attribute types included (``1`` and
     # ``true`` are ``==`` but different JSON: a kept row would load the other value).
     unchanged = np.ones(len(ids), dtype=bool)
-    unchanged[directory.differing(before.directory if before is not None else Directory({}))] = (
-        False
-    )
+    before = previous.world.directory if previous is not None else Directory({})
+    unchanged[directory.differing(before)] = False
     write_version(
         session,
         _table(WorldNode),
         version=version,
-        previous=previous,
+        previous=newest,
         ids=ids,
-        unchanged=unchanged.tolist(),
+        unchanged=unchanged,
         content=lambda i: _node_columns(directory[ids[i]]),
+        current=previous.node_rows if previous is not None else None,
     )
 
 
@@ -222,54 +227,85 @@ def _load(session: Session, version: WorldVersion) -> StoredWorld:
     """The rows were checked on the way in; only the structure is checked again (unique
     ids, known parents, no cycles), so that a damaged store fails plainly instead of
     building a directory that never ends."""
-    where = f"store world version {version.id}"
-    rows = rows_of(
-        session, _table(WorldNode), version.id, ("id", "parent", "kind", "name", "attrs")
-    )
-    shared: dict[str, Mapping[str, Any]] = {}  # equal attribute texts share one mapping
-    nodes: dict[str, Node] = {}
-    for _, row_id, parent, kind, name, text in rows:
-        attrs = shared.get(text)
-        if attrs is None:
-            attrs = shared[text] = MappingProxyType(_attrs(text))
-        nodes[row_id] = Node(row_id, parent, kind, name, attrs)
-    if len(nodes) != len(rows):
-        [twice, *_] = [row_id for row_id, n in Counter(r[1] for r in rows).items() if n > 1]
-        raise InvalidInputError(Problem(where, f"node {twice!r} is stored twice"))
-    _check_tree(nodes, where)
-    services = {
-        row_id: Service(
-            id=row_id,
-            operations=tuple(json.loads(operations)),
-            tags=frozenset(json.loads(tags)),
-            units=_units_of(units),
+    with bulk_allocation():  # a tuple per row: nothing for the collector to find
+        where = f"store world version {version.id}"
+        rows = rows_of(
+            session,
+            _table(WorldNode),
+            version.id,
+            ("id", "from_version", "parent", "kind", "name", "attrs"),
         )
-        for _, row_id, operations, tags, units in rows_of(
-            session, _table(WorldService), version.id, ("id", "operations", "tags", "units")
+        count = len(rows)
+        positions, ids, starts, parents, kinds, names, texts = (
+            map(list, zip(*rows, strict=True)) if rows else ([] for _ in range(7))
         )
-    }
-    regions = {
-        row_id: Region(id=row_id, country=country)
-        for _, row_id, country in rows_of(
-            session, _table(WorldRegion), version.id, ("id", "country")
+        index: dict[Any, int] = dict(zip(ids, range(count), strict=True))
+        if len(index) != count:
+            [twice, *_] = [row_id for row_id, n in Counter(ids).items() if n > 1]
+            raise InvalidInputError(Problem(where, f"node {twice!r} is stored twice"))
+        index[None] = -1  # for a moment: a root's parent, so that the map below runs in C
+        parent_at = list(map(index.get, parents, repeat(-2)))
+        del index[None]
+        shared: dict[str, Mapping[str, Any]] = {}  # equal attribute texts share one mapping
+        attrs: dict[int, Mapping[str, Any]] = {}
+        for i, text in enumerate(texts):
+            if text != "{}":
+                found = shared.get(text)
+                if found is None:
+                    found = shared[text] = MappingProxyType(_attrs(text))
+                attrs[i] = found
+        try:
+            directory = Directory.from_columns(ids, index, parent_at, kinds, names, attrs)
+        except BrokenTreeError:
+            # Named the slow way: a damaged store fails plainly, never building a directory
+            # that never ends.
+            _check_tree(
+                {
+                    row_id: Node(row_id, parent, kind, name)
+                    for row_id, parent, kind, name in zip(ids, parents, kinds, names, strict=True)
+                },
+                where,
+            )
+            raise AssertionError(f"{where}: the stored nodes are not a forest") from None
+        services = {
+            row_id: Service(
+                id=row_id,
+                operations=tuple(json.loads(operations)),
+                tags=frozenset(json.loads(tags)),
+                units=_units_of(units),
+            )
+            for _, row_id, operations, tags, units in rows_of(
+                session, _table(WorldService), version.id, ("id", "operations", "tags", "units")
+            )
+        }
+        regions = {
+            row_id: Region(id=row_id, country=country)
+            for _, row_id, country in rows_of(
+                session, _table(WorldRegion), version.id, ("id", "country")
+            )
+        }
+        world = World(
+            directory=directory,
+            catalog=Catalog(
+                services=MappingProxyType(services),
+                regions=MappingProxyType(regions),
+                units=_units_of(version.units),
+            ),
         )
-    }
-    world = World(
-        directory=Directory(nodes),
-        catalog=Catalog(
-            services=MappingProxyType(services),
-            regions=MappingProxyType(regions),
-            units=_units_of(version.units),
-        ),
-    )
-    return StoredWorld(
-        version=version.id,
-        created_at=version.created_at,
-        actor=version.actor,
-        source=version.source,
-        digest=version.digest,
-        world=world,
-    )
+        return StoredWorld(
+            version=version.id,
+            created_at=version.created_at,
+            actor=version.actor,
+            source=version.source,
+            digest=version.digest,
+            world=world,
+            node_rows=CurrentRows(
+                index=index,
+                ids=ids,
+                starts=np.array(starts, dtype=np.int64),
+                positions=np.array(positions, dtype=np.int64),
+            ),
+        )
 
 
 def _attrs(column: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from itertools import repeat
+from itertools import chain, compress, repeat
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Final, TypeVar
@@ -147,9 +147,10 @@ def load_directory(path: Path) -> Directory:
     with bulk_allocation():
         try:
             rows, problems = _rows_of_chunks(read_json_lines_bulk(path))
+            positions = _positions_of(rows)
         except NotInBulkError:
             return load_directory_precisely(path)
-        return _build_rows(rows, path.name, problems)
+        return _build_rows(rows, path.name, problems, positions)
 
 
 def load_directory_precisely(path: Path) -> Directory:
@@ -243,18 +244,13 @@ def _column(values: list[dict[str, Any]], key: str, default: Any) -> list[Any]:
     return list(map(dict.get, values, repeat(key), repeat(default)))
 
 
-_NOTHING: Final = object()
-
-
-def _distinct(column: list[Any], *, but: Any = _NOTHING) -> list[Any]:
-    """The column's values, each once (less ``but``); the whole column when a value is
-    not hashable (it then fails the check it is for, value by value)."""
+def _distinct(column: list[Any]) -> list[Any]:
+    """The column's values, each once; the whole column when a value is not hashable (it
+    then fails the check it is for, value by value)."""
     try:
-        distinct = set(column)
+        return list(set(column))
     except TypeError:
         return column
-    distinct.discard(but)
-    return list(distinct)
 
 
 def _is_id(value: Any) -> bool:
@@ -281,7 +277,8 @@ def _screen(values: list[Any]) -> tuple[_Rows, list[int]]:
     if set(map(type, values)) != {dict}:
         failed.update(i for i, v in enumerate(values) if type(v) is not dict)
         values = [_NOT_A_NODE if i in failed else v for i, v in enumerate(values)]
-    if not all(map(_known_fields, set(map(tuple, values)))):
+    # Every key a known field (``id`` and ``kind`` missing show as ``None`` below).
+    if not _NODE_FIELDS.issuperset(chain.from_iterable(values)):
         failed.update(i for i, v in enumerate(values) if not _known_fields(tuple(v)))
     ids = _column(values, "id", None)
     if not _all_ids(ids):
@@ -289,16 +286,18 @@ def _screen(values: list[Any]) -> tuple[_Rows, list[int]]:
     kinds = _column(values, "kind", None)
     if not _all_ids(_distinct(kinds)):  # a few kinds: each checked once
         failed.update(i for i, x in enumerate(kinds) if not _is_id(x))
+    # Parents are checked once every id is known (``_positions_of``): one that is a node
+    # is an id; only the others are looked at.
     parents = _column(values, "parent", None)
-    if not _all_ids(_distinct(parents, but=None)):
-        failed.update(i for i, p in enumerate(parents) if p is not None and not _is_id(p))
     names = _column(values, "name", "")
     if set(map(type, names)) - {str}:
         failed.update(i for i, x in enumerate(names) if type(x) is not str)
     attrs = _column(values, "attrs", _NOT_A_NODE)  # an empty dict: no attributes
     if set(map(type, attrs)) != {dict}:
         failed.update(i for i, a in enumerate(attrs) if type(a) is not dict)
-    with_attrs = [i for i, a in enumerate(attrs) if a and i not in failed]
+    with_attrs = list(compress(range(len(attrs)), attrs))  # C's loop: truth of each
+    if failed:
+        with_attrs = [i for i in with_attrs if i not in failed]
     failed.update(i for i in with_attrs if not _attrs_ok(attrs[i]))
     keep = range(len(values)) if not failed else [i for i in range(len(values)) if i not in failed]
     rows = _Rows(
@@ -397,14 +396,37 @@ def build_directory(
     return _build_rows(rows, file, [] if problems is None else problems)
 
 
-def _build_rows(rows: _Rows, file: str, problems: list[Problem]) -> Directory:
-    """The directory of valid rows, or InvalidInputError with ``problems`` and every
-    problem of the tree's structure."""
-    if not problems:
-        index: dict[Any, int] = dict(zip(rows.ids, range(len(rows.ids)), strict=True))
-        index[None] = -1  # for a moment: a root's parent, so that the map below runs in C
+def _positions_of(rows: _Rows) -> tuple[dict[str, int], list[int]]:
+    """Each id's position, and each node's parent position (-1 for a root, -2 for a
+    parent that is not a node). NotInBulkError when a parent that is not a node is not
+    an id either: a problem of its record, which the precise loader names."""
+    index: dict[Any, int] = dict(zip(rows.ids, range(len(rows.ids)), strict=True))
+    index[None] = -1  # for a moment: a root's parent, so that the map below runs in C
+    try:
         parents = list(map(index.get, rows.parents, repeat(-2)))
+    except TypeError as exc:  # a parent that cannot be a key: not an id
+        raise NotInBulkError("a parent is not an id") from exc
+    finally:
         del index[None]
+    if -2 in parents and not all(
+        _is_id(parent)
+        for parent, at in zip(rows.parents, parents, strict=True)
+        if at == -2 and parent is not None
+    ):
+        raise NotInBulkError("a parent is not an id")
+    return index, parents
+
+
+def _build_rows(
+    rows: _Rows,
+    file: str,
+    problems: list[Problem],
+    positions: tuple[dict[str, int], list[int]] | None = None,
+) -> Directory:
+    """The directory of valid rows, or InvalidInputError with ``problems`` and every
+    problem of the tree's structure. ``positions``: ``_positions_of(rows)``, when known."""
+    if not problems:
+        index, parents = _positions_of(rows) if positions is None else positions
         try:
             return Directory.from_columns(
                 rows.ids, index, parents, rows.kinds, rows.names, rows.attrs

@@ -8,6 +8,7 @@ every parent exists, there are no cycles, every node reaches exactly one root.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -102,11 +103,13 @@ class Directory:
     """
 
     __slots__ = (
+        "__weakref__",
         "_attrs",
         "_bfs",
         "_child_order",
         "_child_start",
         "_depth",
+        "_differing_from",
         "_ids",
         "_index",
         "_kind",
@@ -161,6 +164,10 @@ class Directory:
         count = len(ids)
         if len(index) != count:
             raise BrokenTreeError("duplicate node ids")
+        # The last ``differing`` asked and its answer: an import asks it twice (the diff,
+        # then the rows to write) of the same two directories, both immutable. Weakly:
+        # a directory kept must not keep an old one alive.
+        self._differing_from: tuple[weakref.ref[Directory], np.ndarray] | None = None
         parent = np.asarray(parents, dtype=np.int32).reshape(count)
         if count and int(parent.min()) < -1:
             raise BrokenTreeError("unknown parent")
@@ -232,8 +239,7 @@ class Directory:
         picked = np.asarray(positions, dtype=np.int64)
         ends = self._name_ends[picked]
         starts = np.where(picked > 0, self._name_ends[picked - 1], 0)
-        text = self._names
-        return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        return list(map(self._names.__getitem__, map(slice, starts.tolist(), ends.tolist())))
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._index
@@ -321,6 +327,15 @@ class Directory:
         or with another parent, kind, name or attributes (attribute types included:
         ``1``, ``1.0`` and ``true`` differ though ``==`` holds between them). Computed on
         the columns: no node is built, so a change to 1% of a large world costs little."""
+        memo = self._differing_from
+        if memo is not None and memo[0]() is before:
+            answer: list[int] = memo[1].tolist()
+            return answer
+        found = self._differing(before)
+        self._differing_from = (weakref.ref(before), np.asarray(found, dtype=np.int64))
+        return found
+
+    def _differing(self, before: Directory) -> list[int]:
         count = len(self._ids)
         if not count or not len(before):
             return list(range(count))
@@ -396,13 +411,25 @@ class Directory:
         return sorted(range(len(self._ids)), key=self._ids.__getitem__)
 
     def columns(
-        self, positions: Sequence[int]
+        self, positions: Sequence[int] | None = None
     ) -> tuple[list[str], list[str | None], list[str], list[str], list[Mapping[str, AttrValue]]]:
         """Ids, parent ids (None for a root), kinds, names and attributes of the nodes at
-        ``positions``, column by column, without building nodes."""
+        ``positions`` (None: every node, in order), column by column, without building
+        nodes."""
         ids = self._ids
         parent_ids: list[str | None] = [*ids, None]  # position -1 (a root's parent): None
         attrs = self._attrs
+        if positions is None:
+            every: list[Mapping[str, AttrValue]] = [_NO_ATTRS] * len(ids)
+            for i, found in attrs.items():
+                every[i] = found
+            return (
+                list(ids),
+                list(map(parent_ids.__getitem__, self._parent.tolist())),
+                list(map(self._kinds.__getitem__, self._kind.tolist())),
+                self._names_at(range(len(ids))),
+                every,
+            )
         return (
             list(map(ids.__getitem__, positions)),
             list(map(parent_ids.__getitem__, self._parent[positions].tolist())),

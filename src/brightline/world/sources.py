@@ -343,7 +343,8 @@ class JsonLines:
 class NotInBulkError(Exception):
     """The file must be read line by line by :func:`read_json_lines`: a carriage return
     ends a line on its own (text mode splits there), or a line is not UTF-8 (reading
-    stops there), or orjson is not installed."""
+    stops there), or orjson is not installed; or a value is of a kind the bulk checks
+    leave to the precise loader (a node's parent that is neither a node nor an id)."""
 
 
 #: Bytes read at a time by :func:`read_json_lines_bulk` (then cut after the last newline).
