@@ -208,6 +208,7 @@ def _sync(state: AppState) -> None:
             state.store,
             signer=state.signer,
             granularity=granularity_of(state.settings),
+            worlds=state.keeper.worlds,
         )
     except LedgerIntegrityError as exc:
         state.metrics.ledger_sync_refused.inc()

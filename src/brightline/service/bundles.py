@@ -45,7 +45,14 @@ from brightline.ledger import NoteSigner, TiledTree, leaf_hash, open_checkpoint,
 from brightline.policy import Notice, format_time, to_micros
 from brightline.service.ledger import consistency
 from brightline.service.snapshots import StoreSnapshot, compile_snapshot_at
-from brightline.store import OutboxEntry, Store, append_outbox, outbox_head, outbox_rank
+from brightline.store import (
+    LoadedWorlds,
+    OutboxEntry,
+    Store,
+    append_outbox,
+    outbox_head,
+    outbox_rank,
+)
 from brightline.store.ledger import SqlTileStore, entry_at, latest_checkpoint
 from brightline.store.outbox import latest_outbox_of_type
 
@@ -133,6 +140,9 @@ class BundleKeeper:
         #: new bundle wakes every long poll at once, one of them asks the store.
         self._proving: dict[tuple[int, int], threading.Event] = {}
         self._served_sizes: deque[int] = deque(maxlen=_SIZES_WARMED)
+        #: The worlds compiled from, kept per version and digest: also where the server's
+        #: ledger sync reads the facts of a change (one load of a world, not one per use).
+        self.worlds = LoadedWorlds()
 
     @property
     def served(self) -> ServedBundle:
@@ -167,7 +177,7 @@ class BundleKeeper:
             due = self._next_boundary is not None and at >= self._next_boundary
             if self._last is not None and head == self._head and not due:
                 return False
-            stored = compile_snapshot_at(self._store, at, notice=self._notice)
+            stored = compile_snapshot_at(self._store, at, notice=self._notice, worlds=self.worlds)
             self._head = head
             self._next_boundary = min(
                 (
@@ -237,7 +247,9 @@ class BundleKeeper:
             serial = int(data["serial"])
         except (KeyError, TypeError, ValueError):
             return None
-        stored = compile_snapshot_at(self._store, issued_at, notice=self._notice)
+        stored = compile_snapshot_at(
+            self._store, issued_at, notice=self._notice, worlds=self.worlds
+        )
         if stored.snapshot.version != version:
             return None
         bundle = build_bundle(

@@ -28,7 +28,7 @@ from brightline.policy import (
     snapshot_from_document,
 )
 from brightline.service.restrictions import approved_bodies, load_states
-from brightline.store import Store, latest_world, open_store
+from brightline.store import LoadedWorlds, Store, latest_world, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +42,23 @@ class StoreSnapshot:
 
 
 def compile_snapshot_at(
-    store: Store, at: datetime, *, notice: Notice | None = None
+    store: Store,
+    at: datetime,
+    *,
+    notice: Notice | None = None,
+    worlds: LoadedWorlds | None = None,
 ) -> StoreSnapshot:
     """The Snapshot of the store as recorded at ``at`` (aware), wording its denials with
-    ``notice``. NotFoundError if no world had been imported by then."""
+    ``notice``; the world taken from ``worlds`` when given (a server compiling at every
+    change). NotFoundError if no world had been imported by then."""
     if at.tzinfo is None:
         raise InvalidInputError(Problem("at", "time must carry a time zone"))
     at = at.astimezone(UTC)
     with store.read() as session:
-        stored = latest_world(session, at=at)
+        if worlds is None:
+            stored = latest_world(session, at=at)
+        else:
+            stored = worlds.latest(session, at=at)
         if stored is None:
             raise NotFoundError(f"no world had been imported by {format_time(at)}")
         bodies = approved_bodies(load_states(session, until=at), at)
