@@ -44,7 +44,8 @@ from brightline.errors import LedgerIntegrityError, StoreUnavailableError
 from brightline.ledger import NoteSigner, TiledTree, leaf_hash, open_checkpoint, verify_inclusion
 from brightline.policy import Notice, format_time, to_micros
 from brightline.service.ledger import consistency
-from brightline.service.snapshots import StoreSnapshot, compile_snapshot_at
+from brightline.service.snapshots import StoreSnapshot, compile_in, compile_snapshot_at
+from brightline.service.stages import Stages
 from brightline.store import (
     LoadedWorlds,
     OutboxEntry,
@@ -167,17 +168,22 @@ class BundleKeeper:
         """When the keeper last found the bundle in force to be the store's policy."""
         return self._confirmed_at
 
-    def refresh(self, now: datetime | None = None) -> bool:
+    def refresh(self, now: datetime | None = None, *, stages: Stages | None = None) -> bool:
         """Recompile if needed; True when a new bundle was issued (and recorded for the
-        ledger: it is served once :meth:`publish` finds it logged)."""
+        ledger: it is served once :meth:`publish` finds it logged). ``stages`` hears the
+        time spent reading the store, compiling and signing (and recording) the bundle."""
         at = now or datetime.now(UTC)
+        timed = stages or Stages()
         with self._lock:
             with self._store.read() as session:
-                head = outbox_head(session)
-            due = self._next_boundary is not None and at >= self._next_boundary
-            if self._last is not None and head == self._head and not due:
-                return False
-            stored = compile_snapshot_at(self._store, at, notice=self._notice, worlds=self.worlds)
+                with timed.stage("read"):
+                    head = outbox_head(session)
+                due = self._next_boundary is not None and at >= self._next_boundary
+                if self._last is not None and head == self._head and not due:
+                    return False
+                with timed.stage("compile"):
+                    # In the same read as the head: the snapshot holds at least what it counts.
+                    stored = compile_in(session, at, notice=self._notice, worlds=self.worlds)
             self._head = head
             self._next_boundary = min(
                 (
@@ -190,7 +196,8 @@ class BundleKeeper:
             previous = self._last
             if previous is not None and previous.version == stored.snapshot.version:
                 return False
-            bundle, outbox_id, unchanged = self._issue(stored, head=head, at=at)
+            with timed.stage("sign"):
+                bundle, outbox_id, unchanged = self._issue(stored, head=head, at=at)
             if unchanged:
                 # Our own event is no change of policy; anything written before it is.
                 self._head = outbox_id

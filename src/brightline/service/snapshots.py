@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from brightline import files
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
@@ -51,17 +53,25 @@ def compile_snapshot_at(
     """The Snapshot of the store as recorded at ``at`` (aware), wording its denials with
     ``notice``; the world taken from ``worlds`` when given (a server compiling at every
     change). NotFoundError if no world had been imported by then."""
+    with store.read() as session:
+        return compile_in(session, at, notice=notice, worlds=worlds)
+
+
+def compile_in(
+    session: Session,
+    at: datetime,
+    *,
+    notice: Notice | None = None,
+    worlds: LoadedWorlds | None = None,
+) -> StoreSnapshot:
+    """:func:`compile_snapshot_at` in the caller's read of the store."""
     if at.tzinfo is None:
         raise InvalidInputError(Problem("at", "time must carry a time zone"))
     at = at.astimezone(UTC)
-    with store.read() as session:
-        if worlds is None:
-            stored = latest_world(session, at=at)
-        else:
-            stored = worlds.latest(session, at=at)
-        if stored is None:
-            raise NotFoundError(f"no world had been imported by {format_time(at)}")
-        bodies = approved_bodies(load_states(session, until=at), at)
+    stored = latest_world(session, at=at) if worlds is None else worlds.latest(session, at=at)
+    if stored is None:
+        raise NotFoundError(f"no world had been imported by {format_time(at)}")
+    bodies = approved_bodies(load_states(session, until=at), at)
     return StoreSnapshot(
         Snapshot.from_records(stored.world, bodies, notice=notice), at, stored.version
     )
