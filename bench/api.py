@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -370,8 +370,33 @@ def _follow(
     go: Any,
     out: Any,
 ) -> None:
+    from brightline.bundle import Bundle
     from brightline.enforcement import Client
     from brightline.policy import Request
+
+    nodes = {"r-api": "sub-hq-payroll", "r-cli": "sub-med-records"}
+    requests = {
+        r: Request(node, "storage.blob", "write", "westeurope", datetime.now(UTC))
+        for r, node in nodes.items()
+    }
+    seen: dict[str, list[float]] = {r: [] for r in requests}
+    lock = threading.Lock()
+    stop = threading.Event()
+    pending = {i: set(requests) for i in range(count)}
+
+    def in_force(i: int) -> Callable[[Bundle], None]:
+        """When client ``i`` first denies each request: as a new bundle comes into force,
+        the moment a gateway's deciding threads see it (its cache file is written after)."""
+
+        def heard(_: Bundle) -> None:
+            now = time.time()  # wall clock: compared with other processes' times
+            for r in sorted(pending[i]):
+                if pool[i].decide(requests[r]).denied:
+                    pending[i].discard(r)
+                    with lock:
+                        seen[r].append(now)
+
+        return heard
 
     pool = [
         Client(
@@ -380,33 +405,19 @@ def _follow(
             verifier=verifier,
             cache_dir=Path(directory) / f"ep-{first + i}",
             enforcement_point=f"ep-{first + i}",
+            on_bundle=in_force(i),
         )
         for i in range(count)
     ]
     for c in pool:
         c.refresh()
-    nodes = {"r-api": "sub-hq-payroll", "r-cli": "sub-med-records"}
-    requests = {
-        r: Request(node, "storage.blob", "write", "westeurope", datetime.now(UTC))
-        for r, node in nodes.items()
-    }
-    assert not any(c.decide(q).denied for c in pool for q in requests.values())
-    seen: dict[str, list[float]] = {r: [] for r in requests}
-    lock = threading.Lock()
-    stop = threading.Event()
+    assert not seen["r-api"] and not seen["r-cli"]
 
-    def follow(c: Client) -> None:
-        pending = set(requests)
-        while pending and not stop.is_set():
-            if c.refresh(wait=30):
-                now = time.time()  # wall clock: compared with other processes' times
-                for r in sorted(pending):
-                    if c.decide(requests[r]).denied:
-                        pending.discard(r)
-                        with lock:
-                            seen[r].append(now)
+    def follow(i: int) -> None:
+        while pending[i] and not stop.is_set():
+            pool[i].refresh(wait=30)
 
-    threads = [threading.Thread(target=follow, args=(c,), daemon=True) for c in pool]
+    threads = [threading.Thread(target=follow, args=(i,), daemon=True) for i in range(count)]
     for t in threads:
         t.start()
     cpu = time.process_time()  # from here on the clients only follow the approvals

@@ -326,6 +326,8 @@ def sync_log(
         tiles.write_tiles(appender.append(leaf_hash(r.public) for r in rows))
         appended += len(rows)
         position = events[-1].id
+        if len(events) < _BATCH:
+            break  # the last batch (the write lock holds off new events): no read for none
     if appended:
         advance_consumer(session, CONSUMER, position, at=at)
     size += appended
