@@ -411,7 +411,8 @@ def _follow(
     ]
     for c in pool:
         c.refresh()
-    assert not seen["r-api"] and not seen["r-cli"]
+    assert not seen["r-api"]
+    assert not seen["r-cli"]
 
     def follow(i: int) -> None:
         while pending[i] and not stop.is_set():

@@ -393,7 +393,8 @@ def test_loaded_worlds_are_kept_per_version_and_digest(
         import_world(other, world_dir, actor=SETUP, now=T0)
         with other.read() as session:
             again = worlds.by_version(session, 1)
-    assert again is not None and again.version == first.version == 1
+    assert again is not None
+    assert again.version == first.version == 1
     assert again.digest != first.digest
     assert again.world.directory["sub-hq-mail"].name.endswith(" (new)")
     assert not first.world.directory["sub-hq-mail"].name.endswith(" (new)")

@@ -16,6 +16,7 @@ the client's to decide, in one place.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
@@ -111,10 +112,8 @@ class DirectExchanges:
         for connection in connections:
             sock = connection.sock
             if sock is not None:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             connection.close()
 
     def _connection(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:

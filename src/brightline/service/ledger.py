@@ -207,9 +207,7 @@ class _Known:
             loaded = self._loaded
             if version == "latest":
                 stored = (
-                    latest_world(self._session)
-                    if loaded is None
-                    else loaded.latest(self._session)
+                    latest_world(self._session) if loaded is None else loaded.latest(self._session)
                 )
             elif isinstance(version, int) and not isinstance(version, bool):
                 stored = (
