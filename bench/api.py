@@ -23,8 +23,12 @@ need be), unless ``--store-url`` names an empty database, or ``--no-postgres`` s
    of its own calling the same service function, as another replica or a job would —
    and the time from the approval's response (the function's return) until each client
    first denies is recorded (the first client's delay is the server's part, the spread
-   the clients'), with the CPU time the client processes spend per client and approval
-   and the server's in the second after the response to the approval through the API.
+   the clients'): the moment the bundle comes into force in the client (``on_bundle``),
+   when its deciding threads see it (its cache file is written after). With it the CPU
+   time the client processes spend per client and approval, the server's in the second
+   after the response to the approval through the API, and the server's refresh that
+   brought each approval's bundle into force, stage by stage (its ``bundle-in-force``
+   log line: reading the store, compiling, signing, the ledger sync, publishing).
    On SQLite the server polls the store every 0.1 s; on PostgreSQL the commit is pushed
    (LISTEN/NOTIFY). Floor: p99 ≤ 100 ms on PostgreSQL. ``--no-sqlite`` measures
    PostgreSQL alone.
@@ -440,6 +444,9 @@ class Propagation:
     #: CPU seconds the server spent in the second after the response to the approval
     #: through the API: the bundle sent to every client and their long polls again.
     server_cpu: float
+    #: Per approval, the server's refresh that brought its bundle into force, stage by
+    #: stage (its ``bundle-in-force`` log line): ``{stage: {"ms": wall, "cpu_ms": CPU}}``.
+    stages: dict[str, dict[str, dict[str, float]]]
 
 
 def propagation(server: Server, clients: int, processes: int) -> Propagation:
@@ -511,7 +518,14 @@ def propagation(server: Server, clients: int, processes: int) -> Propagation:
         worker.join(timeout=30)
     for r in delays:
         delays[r] = sorted(delays[r]) + [float("inf")] * (clients - len(delays[r]))
-    return Propagation(delays, client_cpu / (clients * len(approved)), server_cpu)
+    # The last two bundles that came into force are the two approvals', in order.
+    in_force = [
+        json.loads(line[line.index("{") :])["stages"]
+        for line in (server.directory / "server.log").read_text().splitlines()
+        if '"bundle-in-force"' in line
+    ]
+    stages = dict(zip(approved, in_force[-len(approved) :], strict=True))
+    return Propagation(delays, client_cpu / (clients * len(approved)), server_cpu, stages)
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -660,6 +674,18 @@ def propagation_rows(
                 f"{ordered[-1] * 1000:.0f} ms",
                 "p99 ≤ 100 ms" if floor else "",
                 p99 <= 0.1 if floor else None,
+            )
+        )
+    for restriction, how in [("r-api", "through the API"), ("r-cli", "by another process")]:
+        stages = measured.stages[restriction]
+        total = sum(t["ms"] for t in stages.values()), sum(t["cpu_ms"] for t in stages.values())
+        rows.append(
+            (
+                f"server refresh, {store}, approved {how}: wall / CPU ms per stage",
+                "  ".join(f"{name} {t['ms']:.0f}/{t['cpu_ms']:.0f}" for name, t in stages.items())
+                + f"  total {total[0]:.0f}/{total[1]:.0f}",
+                "",
+                None,
             )
         )
     rows.append(
