@@ -23,8 +23,12 @@ need be), unless ``--store-url`` names an empty database, or ``--no-postgres`` s
    of its own calling the same service function, as another replica or a job would —
    and the time from the approval's response (the function's return) until each client
    first denies is recorded (the first client's delay is the server's part, the spread
-   the clients'), with the CPU time the client processes spend per client and approval
-   and the server's in the second after the response to the approval through the API.
+   the clients'): the moment the bundle comes into force in the client (``on_bundle``),
+   when its deciding threads see it (its cache file is written after). With it the CPU
+   time the client processes spend per client and approval, the server's in the second
+   after the response to the approval through the API, and the server's refresh that
+   brought each approval's bundle into force, stage by stage (its ``bundle-in-force``
+   log line: reading the store, compiling, signing, the ledger sync, publishing).
    On SQLite the server polls the store every 0.1 s; on PostgreSQL the commit is pushed
    (LISTEN/NOTIFY). Floor: p99 ≤ 100 ms on PostgreSQL. ``--no-sqlite`` measures
    PostgreSQL alone.
@@ -46,7 +50,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -370,8 +374,33 @@ def _follow(
     go: Any,
     out: Any,
 ) -> None:
+    from brightline.bundle import Bundle
     from brightline.enforcement import Client
     from brightline.policy import Request
+
+    nodes = {"r-api": "sub-hq-payroll", "r-cli": "sub-med-records"}
+    requests = {
+        r: Request(node, "storage.blob", "write", "westeurope", datetime.now(UTC))
+        for r, node in nodes.items()
+    }
+    seen: dict[str, list[float]] = {r: [] for r in requests}
+    lock = threading.Lock()
+    stop = threading.Event()
+    pending = {i: set(requests) for i in range(count)}
+
+    def in_force(i: int) -> Callable[[Bundle], None]:
+        """When client ``i`` first denies each request: as a new bundle comes into force,
+        the moment a gateway's deciding threads see it (its cache file is written after)."""
+
+        def heard(_: Bundle) -> None:
+            now = time.time()  # wall clock: compared with other processes' times
+            for r in sorted(pending[i]):
+                if pool[i].decide(requests[r]).denied:
+                    pending[i].discard(r)
+                    with lock:
+                        seen[r].append(now)
+
+        return heard
 
     pool = [
         Client(
@@ -380,33 +409,20 @@ def _follow(
             verifier=verifier,
             cache_dir=Path(directory) / f"ep-{first + i}",
             enforcement_point=f"ep-{first + i}",
+            on_bundle=in_force(i),
         )
         for i in range(count)
     ]
     for c in pool:
         c.refresh()
-    nodes = {"r-api": "sub-hq-payroll", "r-cli": "sub-med-records"}
-    requests = {
-        r: Request(node, "storage.blob", "write", "westeurope", datetime.now(UTC))
-        for r, node in nodes.items()
-    }
-    assert not any(c.decide(q).denied for c in pool for q in requests.values())
-    seen: dict[str, list[float]] = {r: [] for r in requests}
-    lock = threading.Lock()
-    stop = threading.Event()
+    assert not seen["r-api"]
+    assert not seen["r-cli"]
 
-    def follow(c: Client) -> None:
-        pending = set(requests)
-        while pending and not stop.is_set():
-            if c.refresh(wait=30):
-                now = time.time()  # wall clock: compared with other processes' times
-                for r in sorted(pending):
-                    if c.decide(requests[r]).denied:
-                        pending.discard(r)
-                        with lock:
-                            seen[r].append(now)
+    def follow(i: int) -> None:
+        while pending[i] and not stop.is_set():
+            pool[i].refresh(wait=30)
 
-    threads = [threading.Thread(target=follow, args=(c,), daemon=True) for c in pool]
+    threads = [threading.Thread(target=follow, args=(i,), daemon=True) for i in range(count)]
     for t in threads:
         t.start()
     cpu = time.process_time()  # from here on the clients only follow the approvals
@@ -428,6 +444,9 @@ class Propagation:
     #: CPU seconds the server spent in the second after the response to the approval
     #: through the API: the bundle sent to every client and their long polls again.
     server_cpu: float
+    #: Per approval, the server's refresh that brought its bundle into force, stage by
+    #: stage (its ``bundle-in-force`` log line): ``{stage: {"ms": wall, "cpu_ms": CPU}}``.
+    stages: dict[str, dict[str, dict[str, float]]]
 
 
 def propagation(server: Server, clients: int, processes: int) -> Propagation:
@@ -499,7 +518,14 @@ def propagation(server: Server, clients: int, processes: int) -> Propagation:
         worker.join(timeout=30)
     for r in delays:
         delays[r] = sorted(delays[r]) + [float("inf")] * (clients - len(delays[r]))
-    return Propagation(delays, client_cpu / (clients * len(approved)), server_cpu)
+    # The last two bundles that came into force are the two approvals', in order.
+    in_force = [
+        json.loads(line[line.index("{") :])["stages"]
+        for line in (server.directory / "server.log").read_text().splitlines()
+        if '"bundle-in-force"' in line
+    ]
+    stages = dict(zip(approved, in_force[-len(approved) :], strict=True))
+    return Propagation(delays, client_cpu / (clients * len(approved)), server_cpu, stages)
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -648,6 +674,18 @@ def propagation_rows(
                 f"{ordered[-1] * 1000:.0f} ms",
                 "p99 ≤ 100 ms" if floor else "",
                 p99 <= 0.1 if floor else None,
+            )
+        )
+    for restriction, how in [("r-api", "through the API"), ("r-cli", "by another process")]:
+        stages = measured.stages[restriction]
+        total = sum(t["ms"] for t in stages.values()), sum(t["cpu_ms"] for t in stages.values())
+        rows.append(
+            (
+                f"server refresh, {store}, approved {how}: wall / CPU ms per stage",
+                "  ".join(f"{name} {t['ms']:.0f}/{t['cpu_ms']:.0f}" for name, t in stages.items())
+                + f"  total {total[0]:.0f}/{total[1]:.0f}",
+                "",
+                None,
             )
         )
     rows.append(

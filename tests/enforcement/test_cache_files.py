@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from brightline.bundle import CURRENT_HEADER, Bundle, encode_header, sign_current
-from brightline.enforcement import Client, DecisionLogBuffer
+from brightline.enforcement import HIGH_WATER_FILE, Client, DecisionLogBuffer, read_high_water
 from brightline.errors import StorageError
 from brightline.ledger import NoteSigner
 from brightline.policy import Request
@@ -147,3 +147,38 @@ def test_a_torn_cached_bundle_is_ignored_and_replaced(
     assert not (cache / ".bundle.json.0123456789ab.partial").exists()
     assert restarted.refresh()
     assert (cache / "bundle.json").read_bytes() == whole
+
+
+def test_a_new_bundle_is_in_force_once_its_mark_is_on_disk_and_cached_after(
+    tmp_path: Path, signed: tuple[Bundle, NoteSigner]
+) -> None:
+    """The high-water mark is written (and forced to disk) before the client decides with
+    a new bundle; the bundle's cache file only after: a crash in between leaves a cached
+    bundle older than the mark, which the next start refuses, never a rollback."""
+    bundle, signer = signed
+    cache = tmp_path / "ep"
+    seen: list[tuple[int | None, bool, bool]] = []
+
+    def heard(new: Bundle) -> None:
+        mark = read_high_water(cache / HIGH_WATER_FILE)
+        seen.append(
+            (mark and mark.serial, (cache / "bundle.json").exists(), client.decide(ARCHIVE).denied)
+        )
+        assert new.version == bundle.version
+
+    client = Client(
+        "http://brightline.test",
+        api_key="bl_test",
+        verifier=signer.verifier(),
+        cache_dir=cache,
+        transport=server(bundle, signer),
+        accept_unlogged_bundles_unsafe=True,
+        on_bundle=heard,
+    )
+    with client:
+        assert client.refresh()
+        # In force when heard: the mark on disk names it, its cache file is not written yet.
+        assert seen == [(bundle.serial, False, True)]
+        assert json.loads((cache / "bundle.json").read_bytes()) == bundle.document()
+        assert not client.refresh()  # the same bundle again: nothing new is heard
+        assert len(seen) == 1

@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from brightline.config import Settings
 from brightline.errors import ConflictError, InvalidInputError
 from brightline.service import (
     CloudHierarchy,
@@ -20,7 +22,7 @@ from brightline.service import (
     propose_restrictions,
     reject_restriction,
 )
-from brightline.store import Store, read_outbox, world_versions
+from brightline.store import LoadedWorlds, Store, open_store, read_outbox, world_versions
 from principals import NO_TELEMETRY
 from service.store_scenarios import ALICE, BOB, EXAMPLE, SETUP, T0, at, restriction_yaml
 
@@ -368,3 +370,31 @@ def test_azure_export_without_children_changes_nothing(world_store: Store) -> No
     with pytest.raises(InvalidInputError, match="--expand --recurse"):
         import_hierarchy(world_store, azure, [without], actor=SETUP, now=at(2))
     assert len(list(current_world(world_store).world.directory.subtree("contoso"))) == 8
+
+
+def test_loaded_worlds_are_kept_per_version_and_digest(
+    store: Store, tmp_path: Path, sqlite_template: Path
+) -> None:
+    """A world version is loaded once; a recreated database whose version 1 is another
+    world (another digest) is loaded afresh, never served from what was kept."""
+    import_world(store, EXAMPLE, actor=SETUP, now=T0)
+    worlds = LoadedWorlds()
+    with store.read() as session:
+        first = worlds.latest(session)
+        assert first is not None
+        assert worlds.by_version(session, 1) is first  # kept, not loaded again
+        assert worlds.latest(session, at=at(-1)) is None  # nothing imported by then
+    world_dir = _copy_example(tmp_path)
+    _rewrite_nodes(world_dir, lambda nodes: [{**n, "name": n["name"] + " (new)"} for n in nodes])
+    recreated = tmp_path / "recreated.db"
+    shutil.copyfile(sqlite_template, recreated)
+    settings = Settings(database_url=SecretStr(f"sqlite:///{recreated}"), data_dir=tmp_path / "d")
+    with open_store(settings, migrate=False) as other:
+        import_world(other, world_dir, actor=SETUP, now=T0)
+        with other.read() as session:
+            again = worlds.by_version(session, 1)
+    assert again is not None
+    assert again.version == first.version == 1
+    assert again.digest != first.digest
+    assert again.world.directory["sub-hq-mail"].name.endswith(" (new)")
+    assert not first.world.directory["sub-hq-mail"].name.endswith(" (new)")

@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import threading
@@ -51,6 +52,7 @@ from brightline.bundle import (
     verify_logged,
 )
 from brightline.enforcement.buffer import DecisionLogBuffer
+from brightline.enforcement.exchanges import ExchangeError, exchanges
 from brightline.enforcement.highwater import (
     HIGH_WATER_FILE,
     HighWater,
@@ -100,7 +102,10 @@ class Client:
     (default: all); ``accept_unlogged_bundles_unsafe`` accepts bundles that come
     without a ledger proof (a proof that comes is still checked); ``staleness`` bounds
     the policy's age and ``on_stale`` hears when the client becomes stale or fresh
-    again.
+    again; ``on_bundle`` hears of each new bundle as it comes into force (before its
+    cache file is written). ``transport``, an httpx transport (a proxy, client
+    certificates, a test's server), makes the client go through httpx; without it the
+    client speaks HTTP/1.1 itself (:mod:`~brightline.enforcement.exchanges`).
     """
 
     def __init__(
@@ -119,6 +124,7 @@ class Client:
         accept_unlogged_bundles_unsafe: bool = False,
         staleness: Staleness | None = None,
         on_stale: Callable[[StalenessChange], None] | None = None,
+        on_bundle: Callable[[Bundle], None] | None = None,
     ) -> None:
         self._verifier = NoteVerifier.parse(verifier) if isinstance(verifier, str) else verifier
         self.witnesses = WitnessQuorum.of(witnesses, quorum=witness_quorum)
@@ -126,14 +132,11 @@ class Client:
         self._unlogged_ok = accept_unlogged_bundles_unsafe
         self.staleness = staleness or Staleness()
         self._on_stale = on_stale
+        self._on_bundle = on_bundle
         self._cache_dir = cache_dir
         self.enforcement_point = enforcement_point
-        self._http = httpx.Client(
-            base_url=base_url,
-            headers={"authorization": f"Bearer {api_key}"},
-            timeout=timeout,
-            transport=transport,
-        )
+        self._timeout = timeout
+        self._http = exchanges(base_url, api_key=api_key, timeout=timeout, transport=transport)
         # Held while a bundle is checked against the high-water mark and persisted, so
         # two refreshes cannot interleave; deciding reads attributes and takes no lock.
         self._lock = threading.RLock()
@@ -240,35 +243,46 @@ class Client:
         received: bytes | None = None,
         current: Current | None = None,
     ) -> None:
-        """Record ``bundle`` as the high-water mark (and the bytes ``received``, as they
-        came, in the cache), fsynced, then decide with it. The bundle file first: a
-        crash between the two leaves a cached bundle newer than the mark, which the next
-        start accepts, never the reverse. ``current``, the server's freshness note that
-        came with it, goes into the same write of the mark. Call with the lock held."""
-        if received is not None:
-            self._unsaved_bundle = received
+        """Record ``bundle`` as the high-water mark, fsynced, then decide with it, then
+        keep the bytes ``received``, as they came, in the cache. The mark first: once it
+        is on disk nothing older is accepted, after a crash too; a crash before the cache
+        file is written leaves a cached bundle older than the mark, which the next start
+        refuses (it waits for the server), never the reverse. ``current``, the server's
+        freshness note that came with it, goes into the same write of the mark. Call
+        with the lock held."""
         high = self._high
         confirmed = bundle.issued_at
         if high is not None and high.version == bundle.version:
             confirmed = max(confirmed, high.confirmed_at)
         confirmed = _confirmed(current, bundle.version, since=confirmed)
         origin = None if ledger is None else self._verifier.name
-        self._write_mark(HighWater(bundle.serial, bundle.version, ledger, confirmed, origin))
+        self._high = HighWater(bundle.serial, bundle.version, ledger, confirmed, origin)
+        self._unsaved_mark = True
+        self._persist(mark_only=True)
         self._bundle = bundle
         self._snapshot = bundle.snapshot
         self._set_confirmed(confirmed)
+        if self._on_bundle is not None:
+            try:
+                self._on_bundle(bundle)
+            except Exception:  # a gateway's callback must not stop it deciding
+                log.exception("the on_bundle callback failed")
+        if received is not None:
+            self._unsaved_bundle = received
+        self._persist()
 
     def _write_mark(self, mark: HighWater) -> None:
         self._high = mark
         self._unsaved_mark = True
         self._persist()
 
-    def _persist(self) -> None:
+    def _persist(self, *, mark_only: bool = False) -> None:
         """Put on disk what is held but not there yet: the bundle's document first, then
-        the mark. Deciding does not wait for it: a failure (a full disk…) goes to
-        ``last_error`` and the next refresh tries again. Call with the lock held."""
+        the mark (only the mark if ``mark_only``). Deciding does not wait for a failure
+        (a full disk…): it goes to ``last_error`` and the next refresh tries again. Call
+        with the lock held."""
         contents: list[tuple[Path, bytes | str]] = []
-        if self._unsaved_bundle is not None:
+        if self._unsaved_bundle is not None and not mark_only:
             contents.append((self._cache_dir / BUNDLE_FILE, self._unsaved_bundle))
         if self._unsaved_mark and self._high is not None:
             contents.append((self._cache_dir / HIGH_WATER_FILE, self._high.encoded()))
@@ -279,7 +293,8 @@ class Client:
             # rename and not the bundle's, the older cached bundle would be refused at the
             # next start (the client waits for the server): never a rollback.
             files.write_files(contents)
-            self._unsaved_bundle = None
+            if not mark_only:
+                self._unsaved_bundle = None
             self._unsaved_mark = False
         except StorageError as exc:
             log.warning("the bundle in force is not on disk: %s", exc)
@@ -313,17 +328,17 @@ class Client:
             response = self._http.get(
                 "/v1/bundles/current", params=params, headers=headers, timeout=wait + 10
             )
-        except httpx.HTTPError as exc:
+        except ExchangeError as exc:
             self.last_error = f"server unreachable: {exc}"
             return False
-        if response.status_code == 304:
+        if response.status == 304:
             self.last_error = None
             with self._lock:
                 self._persist()
             self._confirm(self._current(response.headers.get(CURRENT_HEADER)))
             return False
-        if response.status_code != 200:
-            self.last_error = f"server answered {response.status_code}: {response.text[:200]}"
+        if response.status != 200:
+            self.last_error = f"server answered {response.status}: {response.text[:200]}"
             return False
         try:
             document, bundle = open_received(response.content, self._verifier, where="bundle")
@@ -390,8 +405,6 @@ class Client:
                 except BrightlineError as exc:
                     self.last_error = str(exc)
                     self._stop.wait(1.0)
-                except RuntimeError:  # the HTTP client was closed by stop()
-                    return
                 if self.last_error is not None:
                     self._stop.wait(1.0)  # back off while the server is away
 
@@ -583,14 +596,16 @@ class Client:
         if report is None:
             return True
         try:
-            response = self._http.post(
-                "/v1/decision-logs", json=report.body(self.enforcement_point)
+            response = self._http.post_json(
+                "/v1/decision-logs",
+                json.dumps(report.body(self.enforcement_point), allow_nan=False).encode(),
+                timeout=self._timeout,
             )
-        except httpx.HTTPError as exc:
+        except ExchangeError as exc:
             self.last_error = f"decision logs not sent: {exc}"
             return False
-        if response.status_code != 200:
-            self.last_error = f"decision logs refused: {response.status_code} {response.text[:200]}"
+        if response.status != 200:
+            self.last_error = f"decision logs refused: {response.status} {response.text[:200]}"
             return False
         self.buffer.sent(report)
         return True

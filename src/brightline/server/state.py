@@ -37,6 +37,7 @@ from brightline.service.bundles import BundleKeeper
 from brightline.service.ledger import granularity_of, pending, sync_ledger
 from brightline.service.rate_limits import PublicRateLimiter
 from brightline.service.rate_limits import RateLimiter as RateLimiter
+from brightline.service.stages import Stages
 from brightline.store import DatabaseWait, Store, watching
 from brightline.store.writer_lock import LedgerWriterLock
 
@@ -208,6 +209,7 @@ def _sync(state: AppState) -> None:
             state.store,
             signer=state.signer,
             granularity=granularity_of(state.settings),
+            worlds=state.keeper.worlds,
         )
     except LedgerIntegrityError as exc:
         state.metrics.ledger_sync_refused.inc()
@@ -250,30 +252,45 @@ def wait_for_refresh(state: AppState, timeout: float = 30.0) -> None:
 
 
 def _refresh(state: AppState) -> bool:
+    stages = Stages()
     # Access first, a read: revocations apply even while the ledger cannot be written
     # (another process holding the write lock, say).
     try:
-        state.authenticator.check_version()
+        with stages.stage("read"):
+            state.authenticator.check_version()
     except StoreUnavailableError:
         state.database_answered(False)
         raise
     state.database_answered(True)
     # One server logs the ledger and signs checkpoints (the writer's lock); the others
     # serve what it logged, so that the log has one writer and checkpoints one signer.
-    writer = state.ledger_writer is None or state.ledger_writer.held()
+    with stages.stage("read"):
+        writer = state.ledger_writer is None or state.ledger_writer.held()
     state.writes_ledger = writer
     state.metrics.ledger_writer.set(1 if writer else 0)
     # The bundle first: one sync then logs the change and the bundle.issued event it
     # brought, so that the bundle can be served (one write to the ledger, not two).
-    issued = state.keeper.refresh()
+    issued = state.keeper.refresh(stages=stages)
     if writer and (issued or not state.ready or pending(state.store)):
-        _try_sync(state)
-    changed = state.keeper.publish()
+        with stages.stage("ledger sync"):
+            _try_sync(state)
+    with stages.stage("publish"):
+        changed = state.keeper.publish()
     bundle = state.keeper.current
     if changed:
         state.metrics.bundle_info.clear()
         state.metrics.bundle_info.labels(version=bundle.version).set(1)
         state.metrics.bundle_serial.set(bundle.serial)
+        log.info(
+            json.dumps(
+                {
+                    "event": "bundle-in-force",
+                    "version": bundle.version,
+                    "serial": bundle.serial,
+                    "stages": stages.to_json(),
+                }
+            )
+        )
     return changed
 
 

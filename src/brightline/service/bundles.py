@@ -44,9 +44,23 @@ from brightline.errors import LedgerIntegrityError, StoreUnavailableError
 from brightline.ledger import NoteSigner, TiledTree, leaf_hash, open_checkpoint, verify_inclusion
 from brightline.policy import Notice, format_time, to_micros
 from brightline.service.ledger import consistency
-from brightline.service.snapshots import StoreSnapshot, compile_snapshot_at
-from brightline.store import OutboxEntry, Store, append_outbox, outbox_head, outbox_rank
-from brightline.store.ledger import SqlTileStore, entry_at, latest_checkpoint
+from brightline.service.snapshots import StoreSnapshot, compile_in, compile_snapshot_at
+from brightline.service.stages import Stages
+from brightline.store import (
+    LoadedWorlds,
+    OutboxEntry,
+    Store,
+    append_outbox,
+    outbox_head,
+    outbox_rank,
+)
+from brightline.store.ledger import (
+    SqlTileStore,
+    StoredCheckpoint,
+    current_log,
+    entry_at,
+    latest_checkpoint,
+)
 from brightline.store.outbox import latest_outbox_of_type
 
 _CONSISTENCY_CACHE: Final = 64
@@ -133,6 +147,9 @@ class BundleKeeper:
         #: new bundle wakes every long poll at once, one of them asks the store.
         self._proving: dict[tuple[int, int], threading.Event] = {}
         self._served_sizes: deque[int] = deque(maxlen=_SIZES_WARMED)
+        #: The worlds compiled from, kept per version and digest: also where the server's
+        #: ledger sync reads the facts of a change (one load of a world, not one per use).
+        self.worlds = LoadedWorlds()
 
     @property
     def served(self) -> ServedBundle:
@@ -157,17 +174,22 @@ class BundleKeeper:
         """When the keeper last found the bundle in force to be the store's policy."""
         return self._confirmed_at
 
-    def refresh(self, now: datetime | None = None) -> bool:
+    def refresh(self, now: datetime | None = None, *, stages: Stages | None = None) -> bool:
         """Recompile if needed; True when a new bundle was issued (and recorded for the
-        ledger: it is served once :meth:`publish` finds it logged)."""
+        ledger: it is served once :meth:`publish` finds it logged). ``stages`` hears the
+        time spent reading the store, compiling and signing (and recording) the bundle."""
         at = now or datetime.now(UTC)
+        timed = stages or Stages()
         with self._lock:
             with self._store.read() as session:
-                head = outbox_head(session)
-            due = self._next_boundary is not None and at >= self._next_boundary
-            if self._last is not None and head == self._head and not due:
-                return False
-            stored = compile_snapshot_at(self._store, at, notice=self._notice)
+                with timed.stage("read"):
+                    head = outbox_head(session)
+                due = self._next_boundary is not None and at >= self._next_boundary
+                if self._last is not None and head == self._head and not due:
+                    return False
+                with timed.stage("compile"):
+                    # In the same read as the head: the snapshot holds at least what it counts.
+                    stored = compile_in(session, at, notice=self._notice, worlds=self.worlds)
             self._head = head
             self._next_boundary = min(
                 (
@@ -180,7 +202,8 @@ class BundleKeeper:
             previous = self._last
             if previous is not None and previous.version == stored.snapshot.version:
                 return False
-            bundle, outbox_id, unchanged = self._issue(stored, head=head, at=at)
+            with timed.stage("sign"):
+                bundle, outbox_id, unchanged = self._issue(stored, head=head, at=at)
             if unchanged:
                 # Our own event is no change of policy; anything written before it is.
                 self._head = outbox_id
@@ -237,7 +260,9 @@ class BundleKeeper:
             serial = int(data["serial"])
         except (KeyError, TypeError, ValueError):
             return None
-        stored = compile_snapshot_at(self._store, issued_at, notice=self._notice)
+        stored = compile_snapshot_at(
+            self._store, issued_at, notice=self._notice, worlds=self.worlds
+        )
         if stored.snapshot.version != version:
             return None
         bundle = build_bundle(
@@ -259,21 +284,25 @@ class BundleKeeper:
         with self._lock:
             changed = False
             with self._store.read() as session:
-                latest = latest_checkpoint(session)
+                # The log looked up once: every read below is of the current log.
+                log = current_log(session).number
+                latest = latest_checkpoint(session, log=log)
                 issued = self._issued
                 if issued is not None and latest is not None:
                     # Entries are numbered per log: count from the current log's first.
-                    first = entry_at(session, 0).outbox_id
+                    first = entry_at(session, 0, log=log).outbox_id
                     index = outbox_rank(session, issued.outbox_id) - outbox_rank(session, first)
                     if index < latest.size:
-                        stored = entry_at(session, index)
+                        stored = entry_at(session, index, log=log)
                         if stored.outbox_id != issued.outbox_id:
                             raise LedgerIntegrityError(
                                 f"ledger entry {index} logs outbox event {stored.outbox_id}, "
                                 f"not the bundle's {issued.outbox_id}"
                             )
                         previous = self._served
-                        self._served = self._prove(session, issued.bundle, index, stored.public)
+                        self._served = self._prove(
+                            session, latest, issued.bundle, index, stored.public
+                        )
                         self._issued = None
                         changed = previous is None or (
                             previous.bundle.version != issued.bundle.version
@@ -281,20 +310,26 @@ class BundleKeeper:
                 served = self._served
                 if served is not None and latest is not None and latest.size != served.size:
                     self._served = self._prove(
-                        session, served.bundle, served.proof.index, served.proof.entry
+                        session, latest, served.bundle, served.proof.index, served.proof.entry
                     )
                 if self._served is not None:
-                    self._warm(session, self._served.size)
+                    self._warm(session, log, self._served.size)
             if self._issued is None and self._served is not None:
                 self._confirmed_at = at
             return changed
 
-    def _prove(self, session: Session, bundle: Bundle, index: int, entry: bytes) -> ServedBundle:
-        """The bundle with its inclusion proof at the latest checkpoint, checked here
+    def _prove(
+        self,
+        session: Session,
+        latest: StoredCheckpoint,
+        bundle: Bundle,
+        index: int,
+        entry: bytes,
+    ) -> ServedBundle:
+        """The bundle with its inclusion proof at the ``latest`` checkpoint, checked here
         before any client sees it."""
-        latest = latest_checkpoint(session)
-        assert latest is not None
-        proof = TiledTree(SqlTileStore(session)).inclusion_proof(index, latest.size)
+        tiles = SqlTileStore(session, log=latest.log)
+        proof = TiledTree(tiles).inclusion_proof(index, latest.size)
         checkpoint = open_checkpoint(latest.note, self._signer.verifier())
         if not verify_inclusion(leaf_hash(entry), index, latest.size, proof, checkpoint.root_hash):
             raise LedgerIntegrityError(
@@ -316,14 +351,14 @@ class BundleKeeper:
             self._note = (bundle.version, bundle.serial, at, note)
             return note
 
-    def _warm(self, session: Session, size: int) -> None:
-        """Make the consistency proofs to checkpoint ``size``, newly served, from the
-        sizes served before it: what the enforcement points holding them will ask for.
-        Call with the lock held."""
+    def _warm(self, session: Session, log: int, size: int) -> None:
+        """Make the consistency proofs to checkpoint ``size`` of ``log``, newly served,
+        from the sizes served before it: what the enforcement points holding them will
+        ask for. Call with the lock held."""
         sizes = self._served_sizes
         if sizes and sizes[-1] == size:
             return
-        tree = TiledTree(SqlTileStore(session))
+        tree = TiledTree(SqlTileStore(session, log=log))
         for old in sizes:
             if 0 < old < size and not self._cached((old, size)):
                 self._keep((old, size), tree.consistency_proof(old, size))

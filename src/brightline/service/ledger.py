@@ -62,6 +62,7 @@ from brightline.service.ledger_verify import verify_tiles as verify_tiles
 from brightline.service.lifecycle import derive
 from brightline.service.witnessing import witness_latest
 from brightline.store import (
+    LoadedWorlds,
     Store,
     advance_consumer,
     consumer_position,
@@ -148,8 +149,11 @@ class _Known:
     world version and restriction during one sync (which holds the write lock, so nothing
     it reads changes under it)."""
 
-    def __init__(self, session: Session, *, granularity: Granularity) -> None:
+    def __init__(
+        self, session: Session, *, granularity: Granularity, worlds: LoadedWorlds | None
+    ) -> None:
         self._session = session
+        self._loaded = worlds
         self.granularity = granularity
         self.nothing = Facts(granularity=granularity)
         self._worlds: dict[_Version, tuple[World, CustomerIndex] | None] = {}
@@ -200,10 +204,17 @@ class _Known:
         if version is None:
             return None
         if version not in self._worlds:
+            loaded = self._loaded
             if version == "latest":
-                stored = latest_world(self._session)
+                stored = (
+                    latest_world(self._session) if loaded is None else loaded.latest(self._session)
+                )
             elif isinstance(version, int) and not isinstance(version, bool):
-                stored = world_by_version(self._session, version)
+                stored = (
+                    world_by_version(self._session, version)
+                    if loaded is None
+                    else loaded.by_version(self._session, version)
+                )
                 if stored is None:
                     raise LedgerIntegrityError(f"world version {version} is not in the store")
             else:
@@ -249,9 +260,13 @@ def sync_ledger(
     signer: NoteSigner | None,
     now: datetime | None = None,
     granularity: Granularity | None = None,
+    worlds: LoadedWorlds | None = None,
 ) -> SyncResult:
     """Log every pending outbox event, in order, exactly once, in the current log; sign a
     checkpoint if keyed.
+
+    ``worlds`` keeps the worlds the entries' facts are read from between syncs (the
+    server's); without it each sync loads them afresh.
 
     Each entry publishes what ``brightline.disclosure`` allows for its type, at
     ``granularity`` (pass :func:`granularity_of` the deployment's settings; the default
@@ -266,11 +281,17 @@ def sync_ledger(
             signer=signer,
             at=now or datetime.now(UTC),
             granularity=granularity or Granularity(),
+            worlds=worlds,
         )
 
 
 def sync_log(
-    session: Session, *, signer: NoteSigner | None, at: datetime, granularity: Granularity
+    session: Session,
+    *,
+    signer: NoteSigner | None,
+    at: datetime,
+    granularity: Granularity,
+    worlds: LoadedWorlds | None = None,
 ) -> SyncResult:
     """:func:`sync_ledger` inside the caller's write transaction (a seal logs the pending
     events in the log it seals, then starts the next one, in one transaction).
@@ -291,7 +312,7 @@ def sync_log(
     check_before_append(session, log_number=log.number, size=size, latest=latest)
     tiles = SqlTileStore(session, log=log.number)
     appender = TileAppender.resume(tiles, size)
-    known = _Known(session, granularity=granularity)
+    known = _Known(session, granularity=granularity, worlds=worlds)
     appended = 0
     while events := read_outbox(session, after=position, limit=_BATCH):
         entries = [_entry_for(e, known) for e in events]  # in order
@@ -303,6 +324,8 @@ def sync_log(
         tiles.write_tiles(appender.append(leaf_hash(r.public) for r in rows))
         appended += len(rows)
         position = events[-1].id
+        if len(events) < _BATCH:
+            break  # the last batch (the write lock holds off new events): no read for none
     if appended:
         advance_consumer(session, CONSUMER, position, at=at)
     size += appended

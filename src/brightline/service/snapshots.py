@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from brightline import files
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
@@ -28,7 +30,7 @@ from brightline.policy import (
     snapshot_from_document,
 )
 from brightline.service.restrictions import approved_bodies, load_states
-from brightline.store import Store, latest_world, open_store
+from brightline.store import LoadedWorlds, Store, latest_world, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,18 +44,34 @@ class StoreSnapshot:
 
 
 def compile_snapshot_at(
-    store: Store, at: datetime, *, notice: Notice | None = None
+    store: Store,
+    at: datetime,
+    *,
+    notice: Notice | None = None,
+    worlds: LoadedWorlds | None = None,
 ) -> StoreSnapshot:
     """The Snapshot of the store as recorded at ``at`` (aware), wording its denials with
-    ``notice``. NotFoundError if no world had been imported by then."""
+    ``notice``; the world taken from ``worlds`` when given (a server compiling at every
+    change). NotFoundError if no world had been imported by then."""
+    with store.read() as session:
+        return compile_in(session, at, notice=notice, worlds=worlds)
+
+
+def compile_in(
+    session: Session,
+    at: datetime,
+    *,
+    notice: Notice | None = None,
+    worlds: LoadedWorlds | None = None,
+) -> StoreSnapshot:
+    """:func:`compile_snapshot_at` in the caller's read of the store."""
     if at.tzinfo is None:
         raise InvalidInputError(Problem("at", "time must carry a time zone"))
     at = at.astimezone(UTC)
-    with store.read() as session:
-        stored = latest_world(session, at=at)
-        if stored is None:
-            raise NotFoundError(f"no world had been imported by {format_time(at)}")
-        bodies = approved_bodies(load_states(session, until=at), at)
+    stored = latest_world(session, at=at) if worlds is None else worlds.latest(session, at=at)
+    if stored is None:
+        raise NotFoundError(f"no world had been imported by {format_time(at)}")
+    bodies = approved_bodies(load_states(session, until=at), at)
     return StoreSnapshot(
         Snapshot.from_records(stored.world, bodies, notice=notice), at, stored.version
     )

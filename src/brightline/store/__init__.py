@@ -31,6 +31,7 @@ from brightline.store.outbox import (
 )
 from brightline.store.waits import DatabaseWait, watching
 from brightline.store.worlds import (
+    LoadedWorlds,
     StoredWorld,
     add_world_version,
     latest_world,
@@ -43,6 +44,7 @@ from brightline.store.worlds import (
 
 __all__ = [
     "DatabaseWait",
+    "LoadedWorlds",
     "NewEvent",
     "OutboxEntry",
     "Store",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -184,6 +185,52 @@ def _table(model: type[WorldNode | WorldService | WorldRegion]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+class LoadedWorlds:
+    """Worlds loaded from a store, kept per version *and* digest, for a process that
+    reads the same world over and over (the server compiles the bundle and writes the
+    ledger's facts from it at every change).
+
+    A world version never changes once imported, so its loaded form can be kept; the
+    key holds the digest too, so that a recreated (or restored) database whose version 3
+    is another world loads it afresh. What is kept is the rows as they loaded then: a
+    check of the stored rows themselves (``brightline store audit``) must load them with
+    :func:`world_by_version`, which keeps nothing. Thread-safe.
+    """
+
+    def __init__(self, *, keep: int = 2) -> None:
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._loaded: OrderedDict[tuple[int, str], StoredWorld] = OrderedDict()
+
+    def latest(self, session: Session, *, at: datetime | None = None) -> StoredWorld | None:
+        """As :func:`latest_world`."""
+        query = select(WorldVersion).order_by(WorldVersion.id.desc()).limit(1)
+        if at is not None:
+            query = query.where(WorldVersion.created_at <= at)
+        version = session.scalar(query)
+        return None if version is None else self._of(session, version)
+
+    def by_version(self, session: Session, version: int) -> StoredWorld | None:
+        """As :func:`world_by_version`."""
+        row = session.get(WorldVersion, version)
+        return None if row is None else self._of(session, row)
+
+    def _of(self, session: Session, version: WorldVersion) -> StoredWorld:
+        key = (version.id, version.digest)
+        with self._lock:
+            kept = self._loaded.get(key)
+            if kept is not None:
+                self._loaded.move_to_end(key)
+                return kept
+        # Loaded outside the lock: two threads may load the same version, both correct.
+        stored = _load(session, version)
+        with self._lock:
+            self._loaded[key] = stored
+            while len(self._loaded) > self._keep:
+                self._loaded.popitem(last=False)
+        return stored
 
 
 def world_version_row(session: Session, version: int) -> StoredWorldVersion | None:
