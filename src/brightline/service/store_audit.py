@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import chain
 from multiprocessing.connection import Connection
 from typing import Any, Final, Generic, TypeVar
 
@@ -73,6 +74,7 @@ from brightline.service.records import (
     signal_record,
     world_record,
 )
+from brightline.service.store_audit_bulk import Bounds, audit_in_bulk
 from brightline.service.store_audit_checks import (
     StoreDivergenceError,
     Where,
@@ -83,7 +85,15 @@ from brightline.service.store_audit_checks import (
     row_name,
     unlinked,
 )
-from brightline.service.store_audit_ledger import ENFORCEMENT, LedgerSide, ledger_walk
+from brightline.service.store_audit_ledger import (
+    ALL,
+    ENFORCEMENT,
+    FIRST,
+    OTHERS,
+    SECOND,
+    LedgerSide,
+    ledger_walk,
+)
 from brightline.service.store_audit_restrictions import (
     ActFields,
     Divergence,
@@ -140,11 +150,15 @@ def audit_store(
     granularity: Granularity | None = None,
     now: datetime | None = None,
     parallel: bool | None = None,
+    bulk: bool = True,
 ) -> StoreAuditReport:
     """Run the audit (see the module's docstring) in one read-only snapshot.
 
     ``granularity`` must be the deployment's (``granularity_of(settings)``): windows are
     compared as its public forms round them. Raises :class:`StoreDivergenceError`.
+
+    The fast path (:func:`audit_in_bulk_alone`) runs first, unless ``bulk`` is False;
+    where it finds a difference, the walk below names it.
 
     A store of :data:`PARALLEL_FROM` entries or more (or any, with ``parallel=True``; none
     with False) is audited by two processes: this one matches restrictions, guard
@@ -157,6 +171,14 @@ def audit_store(
     granularity = granularity or Granularity()
     now = now or datetime.now(UTC)
     url = _url_for_another_process(store)
+    if bulk:
+        found = None
+        if parallel is not False and url is not None:
+            found = _bulk_in_two(store, url, granularity, now, always=parallel is True)
+        if found is None:
+            found = audit_in_bulk_alone(store, granularity=granularity, now=now)
+        if found is not None:
+            return found
     if parallel is not False and url is not None:
         report = _audit_in_two(store, url, granularity, now, always=parallel is True)
         if report is not None:
@@ -164,6 +186,17 @@ def audit_store(
     with store.read() as session, _without_gc():
         tables.snapshot(session)
         return _Audit(session, granularity, now).run()
+
+
+def audit_in_bulk_alone(
+    store: Store, *, granularity: Granularity | None = None, now: datetime | None = None
+) -> StoreAuditReport | None:
+    """The audit's fast path (:mod:`.store_audit_bulk`) alone, in one read-only snapshot:
+    the report the walk gives, or None where the walk would raise (unnamed)."""
+    with store.read() as session, _without_gc():
+        tables.snapshot(session)
+        walk = _Audit(session, granularity or Granularity(), now or datetime.now(UTC))
+        return walk.run_in_bulk()
 
 
 def audit_beside(
@@ -280,6 +313,74 @@ def _audit_in_two(
         return replace(report, rows=rows)
 
 
+def _bulk_in_two(
+    store: Store, url: str, granularity: Granularity, now: datetime, *, always: bool
+) -> StoreAuditReport | None:
+    """The fast path in two processes, as :func:`_audit_in_two` splits the walk; None where
+    a side found a difference (or where the store is too small to be worth it)."""
+    with store.read() as session, _without_gc():
+        tables.snapshot(session)
+        sizes = tables.log_sizes(session)
+        if not always and sum(n for _, n in sizes) < PARALLEL_FROM:
+            return None
+        bounds = (sizes, consumer_position(session, CONSUMER), outbox_head(session))
+        context = multiprocessing.get_context("fork")
+        receiving, sending = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_second_in_bulk,
+            args=(sending, url, bounds, granularity, now),
+            daemon=True,
+        )
+        child.start()
+        sending.close()
+        second: _Second | None = None
+        report = None
+        try:
+            report = _Audit(session, granularity, now, part=FIRST).run_in_bulk(bounds)
+            if report is not None:
+                second = _received(receiving)
+        finally:
+            if report is None:
+                child.terminate()
+            child.join()
+            receiving.close()
+        if report is None or second is None:
+            return None
+        rows = {name: n + second[1].get(name, 0) for name, n in report.rows.items()}
+        return replace(report, rows=rows, pending=second[0].pending)
+
+
+def _second_in_bulk(
+    sending: Connection,
+    url: str,
+    bounds: Bounds,
+    granularity: Granularity,
+    now: datetime,
+) -> None:
+    """:func:`_bulk_in_two`'s second process: the ledger side, then the fast path over the
+    histories of :data:`SECOND`; its answer sent back, or None where it differs."""
+    gc.disable()
+    answer: _Second | None = None
+    store = open_store(url, migrate=False)
+    try:
+        with store.read() as session:
+            tables.snapshot(session)
+            sizes, cursor, head = bounds
+            found = ledger_walk(session, sizes=sizes, cursor=cursor, head=head)
+            if found is not None:
+                walk = _Audit(session, granularity, now, part=OTHERS)
+                report = walk.run_in_bulk(bounds)
+                if report is not None:  # world imports: both follow them, the first counts
+                    rows = {k: n for k, n in report.rows.items() if k != "world_versions"}
+                    answer = (found, rows)
+    except BrightlineError:
+        answer = None
+    finally:
+        store.close()
+    sending.send(answer)
+    sending.close()
+
+
 #: What the second process answers: its ledger side's findings and the rows it matched,
 #: by table.
 _Second = tuple[LedgerSide, Mapping[str, int]]
@@ -356,6 +457,11 @@ class _Rows(Generic[_T]):
             self.taken += 1
         return row
 
+    def give(self, row: _T) -> None:
+        """Make ``row`` the next one taken (a reader that reads the table itself hands a
+        row to the walk's checks)."""
+        self._rows = chain((row,), self._rows)
+
     def rest(self) -> _T | None:
         return next(self._rows, None)
 
@@ -363,24 +469,10 @@ class _Rows(Generic[_T]):
 # -- the walk -----------------------------------------------------------------------------------
 
 
-#: The event types whose histories the second process matches, when two run: cases,
-#: signals, principals and API keys. The first matches the rest (restrictions, guard
-#: approvals, the types without a table, any unknown type); both follow world imports.
-SECOND: Final = frozenset(
-    {
-        *(f"case.{move.value}" for move in CaseMove),
-        "signal.received",
-        "principal.role-granted",
-        "principal.role-revokeed",
-        BOOTSTRAPPED,
-        KEY_CREATED,
-        KEY_REVOKED,
-    }
-)
 _FIRST_TABLES: Final = ("restriction_events", "guard_approvals", "world_versions")
 _WORLD: Final = "world.imported"
-#: Which part of the histories a walk matches: all, or the first's or the second's.
-ALL, FIRST, OTHERS = "all", "first", "second"
+#: The histories the fast path reads itself (the walk's readers, renamed tables aside).
+_BULK_TABLES: Final = ("restriction_events", "case_events", "signals")
 
 
 class _Audit:
@@ -438,6 +530,18 @@ class _Audit:
         finally:
             self._release()
 
+    def run_in_bulk(self, bounds: Bounds | None = None) -> StoreAuditReport | None:
+        """:meth:`run`'s checks, the large histories written as text
+        (:mod:`.store_audit_bulk`); None where they find a difference, unnamed. With
+        ``bounds``, :meth:`run_tables`'s checks of this walk's part instead (the report's
+        ``pending`` is the ledger side's to say)."""
+        for name in _BULK_TABLES:  # given a row where the walk's check decides
+            setattr(self, name, _Rows(name, iter(())))
+        try:
+            return audit_in_bulk(self, bounds)
+        finally:
+            self._release()
+
     def _release(self) -> None:
         """Break the cycle through :attr:`handlers` (this walk's bound methods), so that
         reference counting frees the walk's states as soon as it ends. Otherwise they
@@ -465,22 +569,8 @@ class _Audit:
                     raise where.diverged(
                         f"the ledger's cursor ({cursor}) is past this event, which has no entry"
                     )
-                handler = self.handlers.get(where.event_type, _unknown)
-                try:
-                    record = handler(where)
-                except (KeyError, TypeError, ValueError) as exc:  # from a records function
-                    raise where.diverged(f"its row gives no outbox record: {exc!r}") from exc
-                if record is not None:
-                    compare(where, record)
+                self.check_event(where)
                 if entry is not None:
-                    check_entry(where, entry, record)
-                    if entry.seq == 0 and entry.log > 1 and where.event_type != CONTINUED:
-                        raise where.diverged(f"log {entry.log} does not start with {CONTINUED}")
-                    if where.event_type in ENFORCEMENT:
-                        assert isinstance(where.row, StoredEvent)
-                        problem = self.restrictions.act(where.row, entry)
-                        if problem is not None:
-                            raise where.diverged(problem)
                     final = entry
                 count += 1
                 if count == size:
@@ -509,6 +599,27 @@ class _Audit:
             )
         self._check_left_over(size)
         return self._report(size, count - size)
+
+    def check_event(self, where: Where) -> None:
+        """One outbox event against the row its history gives and its ledger entry (if
+        logged), the event's enforcement act recorded: :meth:`run`'s step."""
+        handler = self.handlers.get(where.event_type, _unknown)
+        try:
+            record = handler(where)
+        except (KeyError, TypeError, ValueError) as exc:  # from a records function
+            raise where.diverged(f"its row gives no outbox record: {exc!r}") from exc
+        if record is not None:
+            compare(where, record)
+        entry = where.entry
+        if entry is not None:
+            check_entry(where, entry, record)
+            if entry.seq == 0 and entry.log > 1 and where.event_type != CONTINUED:
+                raise where.diverged(f"log {entry.log} does not start with {CONTINUED}")
+            if where.event_type in ENFORCEMENT:
+                assert isinstance(where.row, StoredEvent)
+                problem = self.restrictions.act(where.row, entry)
+                if problem is not None:
+                    raise where.diverged(problem)
 
     def run_tables(
         self,
