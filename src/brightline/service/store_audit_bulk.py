@@ -25,7 +25,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from itertools import islice
+from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any, Final
 
 from brightline.cases import CaseMove, SourceKind
@@ -258,15 +258,13 @@ class _Bulk:
         publics, salts, ids, seqs, numbers = self.entries.take(len(run))
         if ids != [row[0] for row in run]:
             raise _DiffersError  # an entry does not record its event
-        logs = self.entries.logs
-        entries: list[LoggedEntry | None] = []
-        for seq, i, public, salt, log, row in zip(
-            seqs, ids, publics, salts, numbers, run, strict=True
-        ):
-            if (seq == 0 and log > 1) != (row[1] == CONTINUED):
-                raise _DiffersError  # a log after the first starts with its seal's
-            entries.append(LoggedEntry(seq, i, public, salt, log, logs))
-        return entries
+        types = [row[1] for row in run]
+        if 0 in seqs or CONTINUED in types:
+            for seq, log, event_type in zip(seqs, numbers, types, strict=True):
+                if (seq == 0 and log > 1) != (event_type == CONTINUED):
+                    raise _DiffersError  # a log after the first starts with its seal's
+        logs = repeat(self.entries.logs, len(run))
+        return list(map(LoggedEntry, seqs, ids, publics, salts, numbers, logs))
 
     def _run(
         self,
