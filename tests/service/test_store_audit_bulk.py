@@ -80,19 +80,19 @@ COLUMNS = [
 
 
 @contextmanager
-def _copy(recorded: Recorded, directory: Path) -> Iterator[Store]:
+def _copy(history: Recorded, directory: Path) -> Iterator[Store]:
     """A fresh copy of the recorded history, open."""
     directory.mkdir(parents=True)
     data_dir = directory / "data"
-    shutil.copytree(recorded.data_dir, data_dir)
+    shutil.copytree(history.data_dir, data_dir)
     drop = admin = None
-    if recorded.backend == "sqlite":
+    if history.backend == "sqlite":
         path = directory / "copy.db"
-        shutil.copyfile(make_url(recorded.url).database or "", path)
+        shutil.copyfile(make_url(history.url).database or "", path)
         url = f"sqlite:///{path}"
     else:
         drop = f"t_{uuid.uuid4().hex[:12]}"
-        source = make_url(recorded.url)
+        source = make_url(history.url)
         admin = source.set(database="postgres").render_as_string(hide_password=False)
         _admin(admin, f'CREATE DATABASE "{drop}" TEMPLATE "{source.database}"')
         url = source.set(database=drop).render_as_string(hide_password=False)

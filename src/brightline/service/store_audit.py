@@ -205,16 +205,17 @@ def audit_beside(
     *,
     granularity: Granularity | None = None,
     now: datetime | None = None,
+    parallel: bool | None = None,
 ) -> tuple[_T, StoreAuditReport]:
     """``check(store)`` (the tree checks, say: ``ledger verify`` runs them first) and the
     store audit, at the same time: the check in a forked process, with its own connection,
     while this one audits. The check's failure comes first, as if it had run first: where
     it fails in the other process, it runs again here, which raises its own error. Its
     result must pickle. Run one after the other where no other process can open the store
-    (SQLite in memory)."""
+    (SQLite in memory). ``parallel`` as :func:`audit_store`'s."""
     url = _url_for_another_process(store)
     if url is None:
-        return check(store), audit_store(store, granularity=granularity, now=now)
+        return check(store), audit_store(store, granularity=granularity, now=now, parallel=parallel)
     context = multiprocessing.get_context("fork")
     receiving, sending = context.Pipe(duplex=False)
     child = context.Process(
@@ -224,7 +225,7 @@ def audit_beside(
     sending.close()
     try:
         try:
-            report = audit_store(store, granularity=granularity, now=now)
+            report = audit_store(store, granularity=granularity, now=now, parallel=parallel)
         except BrightlineError:
             if _received(receiving) is None:  # the check failed: its error comes first
                 check(store)
