@@ -26,9 +26,12 @@ the outbox and the ledger's entries side by side, in order, and requires
 The first difference, in log order, raises :class:`StoreDivergenceError` naming the event
 (its table and key) and its ledger index (and log). Everything is read in one snapshot,
 in batches (``brightline.store.history``): memory holds one state per restriction and
-case, not the history. A large store is audited by two processes, each matching part of
-the histories (:func:`audit_store`); any difference sends the audit back to the walk in
-one process, which names it. Payloads and records are serialized with orjson first, for
+case, not the history. The audit first takes its fast path (:mod:`.store_audit_bulk`:
+the three large histories' records written as text straight from the rows, this walk's
+own check of an event deciding everything else), in one process; where it finds a
+difference, the walk runs (a large store's in two processes, each matching part of the
+histories: :func:`audit_store`), and any difference sends it back to the walk in one
+process, which names it. Payloads and records are serialized with orjson first, for
 speed; where its text differs from ``canonical_json``'s (floats, say) the exact
 comparison decides.
 
@@ -74,7 +77,7 @@ from brightline.service.records import (
     signal_record,
     world_record,
 )
-from brightline.service.store_audit_bulk import Bounds, audit_in_bulk
+from brightline.service.store_audit_bulk import audit_in_bulk
 from brightline.service.store_audit_checks import (
     StoreDivergenceError,
     Where,
@@ -157,8 +160,8 @@ def audit_store(
     ``granularity`` must be the deployment's (``granularity_of(settings)``): windows are
     compared as its public forms round them. Raises :class:`StoreDivergenceError`.
 
-    The fast path (:func:`audit_in_bulk_alone`) runs first, unless ``bulk`` is False;
-    where it finds a difference, the walk below names it.
+    The fast path (:func:`audit_in_bulk_alone`, in this process) runs first, unless
+    ``bulk`` is False; where it finds a difference, the walk below names it.
 
     A store of :data:`PARALLEL_FROM` entries or more (or any, with ``parallel=True``; none
     with False) is audited by two processes: this one matches restrictions, guard
@@ -170,15 +173,11 @@ def audit_store(
     """
     granularity = granularity or Granularity()
     now = now or datetime.now(UTC)
-    url = _url_for_another_process(store)
     if bulk:
-        found = None
-        if parallel is not False and url is not None:
-            found = _bulk_in_two(store, url, granularity, now, always=parallel is True)
-        if found is None:
-            found = audit_in_bulk_alone(store, granularity=granularity, now=now)
+        found = audit_in_bulk_alone(store, granularity=granularity, now=now)
         if found is not None:
             return found
+    url = _url_for_another_process(store)
     if parallel is not False and url is not None:
         report = _audit_in_two(store, url, granularity, now, always=parallel is True)
         if report is not None:
@@ -206,13 +205,14 @@ def audit_beside(
     granularity: Granularity | None = None,
     now: datetime | None = None,
     parallel: bool | None = None,
+    bulk: bool = True,
 ) -> tuple[_T, StoreAuditReport]:
     """``check(store)`` (the tree checks, say: ``ledger verify`` runs them first) and the
     store audit, at the same time: the check in a forked process, with its own connection,
     while this one audits. The check's failure comes first, as if it had run first: where
     it fails in the other process, it runs again here, which raises its own error. Its
     result must pickle. Run one after the other where no other process can open the store
-    (SQLite in memory). ``parallel`` as :func:`audit_store`'s."""
+    (SQLite in memory). ``parallel`` and ``bulk`` as :func:`audit_store`'s."""
     url = _url_for_another_process(store)
     if url is None:
         return check(store), audit_store(store, granularity=granularity, now=now, parallel=parallel)
@@ -225,7 +225,9 @@ def audit_beside(
     sending.close()
     try:
         try:
-            report = audit_store(store, granularity=granularity, now=now, parallel=parallel)
+            report = audit_store(
+                store, granularity=granularity, now=now, parallel=parallel, bulk=bulk
+            )
         except BrightlineError:
             if _received(receiving) is None:  # the check failed: its error comes first
                 check(store)
@@ -312,74 +314,6 @@ def _audit_in_two(
             return None
         rows = {name: n + second[1].get(name, 0) for name, n in report.rows.items()}
         return replace(report, rows=rows)
-
-
-def _bulk_in_two(
-    store: Store, url: str, granularity: Granularity, now: datetime, *, always: bool
-) -> StoreAuditReport | None:
-    """The fast path in two processes, as :func:`_audit_in_two` splits the walk; None where
-    a side found a difference (or where the store is too small to be worth it)."""
-    with store.read() as session, _without_gc():
-        tables.snapshot(session)
-        sizes = tables.log_sizes(session)
-        if not always and sum(n for _, n in sizes) < PARALLEL_FROM:
-            return None
-        bounds = (sizes, consumer_position(session, CONSUMER), outbox_head(session))
-        context = multiprocessing.get_context("fork")
-        receiving, sending = context.Pipe(duplex=False)
-        child = context.Process(
-            target=_second_in_bulk,
-            args=(sending, url, bounds, granularity, now),
-            daemon=True,
-        )
-        child.start()
-        sending.close()
-        second: _Second | None = None
-        report = None
-        try:
-            report = _Audit(session, granularity, now, part=FIRST).run_in_bulk(bounds)
-            if report is not None:
-                second = _received(receiving)
-        finally:
-            if report is None:
-                child.terminate()
-            child.join()
-            receiving.close()
-        if report is None or second is None:
-            return None
-        rows = {name: n + second[1].get(name, 0) for name, n in report.rows.items()}
-        return replace(report, rows=rows, pending=second[0].pending)
-
-
-def _second_in_bulk(
-    sending: Connection,
-    url: str,
-    bounds: Bounds,
-    granularity: Granularity,
-    now: datetime,
-) -> None:
-    """:func:`_bulk_in_two`'s second process: the ledger side, then the fast path over the
-    histories of :data:`SECOND`; its answer sent back, or None where it differs."""
-    gc.disable()
-    answer: _Second | None = None
-    store = open_store(url, migrate=False)
-    try:
-        with store.read() as session:
-            tables.snapshot(session)
-            sizes, cursor, head = bounds
-            found = ledger_walk(session, sizes=sizes, cursor=cursor, head=head)
-            if found is not None:
-                walk = _Audit(session, granularity, now, part=OTHERS)
-                report = walk.run_in_bulk(bounds)
-                if report is not None:  # world imports: both follow them, the first counts
-                    rows = {k: n for k, n in report.rows.items() if k != "world_versions"}
-                    answer = (found, rows)
-    except BrightlineError:
-        answer = None
-    finally:
-        store.close()
-    sending.send(answer)
-    sending.close()
 
 
 #: What the second process answers: its ledger side's findings and the rows it matched,
@@ -531,15 +465,13 @@ class _Audit:
         finally:
             self._release()
 
-    def run_in_bulk(self, bounds: Bounds | None = None) -> StoreAuditReport | None:
+    def run_in_bulk(self) -> StoreAuditReport | None:
         """:meth:`run`'s checks, the large histories written as text
-        (:mod:`.store_audit_bulk`); None where they find a difference, unnamed. With
-        ``bounds``, :meth:`run_tables`'s checks of this walk's part instead (the report's
-        ``pending`` is the ledger side's to say)."""
+        (:mod:`.store_audit_bulk`); None where they find a difference, unnamed."""
         for name in _BULK_TABLES:  # given a row where the walk's check decides
             setattr(self, name, _Rows(name, iter(())))
         try:
-            return audit_in_bulk(self, bounds)
+            return audit_in_bulk(self)
         finally:
             self._release()
 

@@ -21,7 +21,6 @@ it: the caller walks again, which names it with the walk's messages.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -35,7 +34,7 @@ from brightline.policy import format_time
 from brightline.service.ledger import CONSUMER
 from brightline.service.lifecycle import EventKind
 from brightline.service.store_audit_checks import Where, commits, fast_json
-from brightline.service.store_audit_ledger import ENFORCEMENT, FIRST, SECOND
+from brightline.service.store_audit_ledger import ENFORCEMENT
 from brightline.store import StoredEvent, consumer_position
 from brightline.store import history as tables
 from brightline.store.history import LoggedEntry
@@ -66,24 +65,16 @@ _KEPT: Final = 100_000
 _PREFIX: Final = b'{"commitment":"'
 
 
-#: What the first process read in its snapshot, for the second to read the same: the
-#: logs' sizes, the ledger's cursor and the outbox's last event.
-Bounds = tuple[Sequence[tuple[int, int]], int, int]
-
-
 class _DiffersError(Exception):
     """A difference (or a row the fast path cannot read): the walk names it."""
 
 
-def audit_in_bulk(walk: _Audit, bounds: Bounds | None = None) -> StoreAuditReport | None:
+def audit_in_bulk(walk: _Audit) -> StoreAuditReport | None:
     """Run ``walk``'s checks over its session's snapshot (read already), the three large
     histories written as text; None at the first difference. ``walk``'s readers of
-    those three tables must be empty: a row is given to them where its check decides.
-    With ``bounds`` (read by the first of two processes), the checks of ``walk.part``
-    only (:meth:`_Bulk.run_part`)."""
+    those three tables must be empty: a row is given to them where its check decides."""
     try:
-        bulk = _Bulk(walk)
-        return bulk.run() if bounds is None else bulk.run_part(bounds)
+        return _Bulk(walk).run()
     except (_DiffersError, BrightlineError, KeyError, TypeError, ValueError):
         return None
 
@@ -113,23 +104,6 @@ class _Entries:
         )
         self._drop(n)
         return taken
-
-    def find(self, ids: list[int]) -> list[LoggedEntry | None]:
-        """The entries recording the outbox events ``ids`` (in order, the others' entries
-        between them passed over)."""
-        while not self.ids or self.ids[-1] < ids[-1]:
-            self._read()
-        held = self.ids
-        places = [bisect_left(held, i) for i in ids]
-        if [held[p] if p < len(held) else None for p in places] != ids:
-            raise _DiffersError  # an event without its entry
-        seqs, publics, salts, numbers = self.seqs, self.publics, self.salts, self.numbers
-        found: list[LoggedEntry | None] = [
-            LoggedEntry(seqs[p], held[p], publics[p], salts[p], numbers[p], self.logs)
-            for p in places
-        ]
-        self._drop(places[-1] + 1)
-        return found
 
     def _read(self) -> None:
         bundle = next(self._bundles, None)
@@ -204,44 +178,6 @@ class _Bulk:
         if count < size or cursor > last:
             raise _DiffersError
         return self._report(size, count - size, self.tables)
-
-    def run_part(self, bounds: Bounds) -> StoreAuditReport:
-        """The events of the walk's part (``_Audit.part``) against their entries, the
-        ledger's side checked elsewhere (``store_audit_ledger``): :meth:`_Audit.run_tables`.
-        An event is logged where the ledger's cursor is at or past it."""
-        walk = self.walk
-        sizes, cursor, head = bounds
-        size = sum(n for _, n in sizes)
-        session = walk.session
-        self.entries = _Entries(tables.entry_bundles(session, sizes=sizes), len(sizes))
-        first = walk.part == FIRST
-        mine = ("restriction_events",) if first else ("case_events", "signals")
-        if first:
-            rows_of = tables.raw_outbox_rows(session, besides=SECOND, upto=head)
-        else:
-            rows_of = tables.raw_outbox_rows(session, of=SECOND | {_WORLD}, upto=head)
-        compared = False
-        for rows in rows_of:
-            classes = [_CLASS.get(row[1], 0) for row in rows]
-            start = 0
-            while start < len(rows):
-                logged = rows[start][0] <= cursor
-                if not logged and not compared:  # the ledger's last entry is passed
-                    self._compare_restrictions(size)
-                    compared = True
-                end = start + 1
-                if classes[start]:
-                    while end < len(rows) and classes[end] and (rows[end][0] <= cursor) == logged:
-                        end += 1
-                run = rows[start:end]
-                entries: list[LoggedEntry | None] = [None] * len(run)
-                if logged:
-                    entries = self.entries.find([row[0] for row in run])
-                self._run(run, classes[start:end], entries)
-                start = end
-        if not compared:
-            self._compare_restrictions(size)
-        return self._report(size, 0, {name: self.tables[name] for name in mine})
 
     def _report(
         self, size: int, pending: int, read: Mapping[str, Iterator[tuple[Any, ...]]]

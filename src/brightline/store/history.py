@@ -350,10 +350,9 @@ def raw_outbox_rows(
     batch: int = BATCH,
     of: Collection[str] | None = None,
     besides: Collection[str] = (),
-    upto: int | None = None,
 ) -> Iterator[Sequence[tuple[Any, ...]]]:
-    """:func:`outbox_rows` (up to event ``upto``, if given) as the driver returns them:
-    the time as stored (:func:`stored_time` reads it)."""
+    """:func:`outbox_rows` as the driver returns them: the time as stored
+    (:func:`stored_time` reads it)."""
     columns = ("id", "event_type", "payload", "created_at")
     table = _table(OutboxEvent)
     # On SQLite, the type as an expression, not the column: seeing the column, SQLite
@@ -369,8 +368,6 @@ def raw_outbox_rows(
         kinds.append(event_type.in_(sorted(of)))
     if besides:
         kinds.append(event_type.not_in(sorted(besides)))
-    if upto is not None:
-        kinds.append(table.c.id <= upto)
     where = and_(*kinds) if kinds else None
     return batched(session, table, columns, batch=batch, where=where)
 
