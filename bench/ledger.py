@@ -17,7 +17,8 @@ Measures, in one run and over the same entries:
 - ``ledger verify`` with the store audit over a store whose history has ``--audit-leaves``
   changes (1M by default: restriction, case and signal rows written in bulk by
   ``store_history``, each with the outbox event and signed ledger entry the services
-  would have written), next to the audit and the tree check alone (floor: 10 s). On
+  would have written), next to the tree check alone and, back to back, the audit's walk
+  (the reference) and its fast path, alone and in ``ledger verify`` (floor: 10 s). On
   SQLite (no ``--audit-db``) the store is built once and kept under
   ``$TMPDIR/brightline-bench-audit``, keyed by its size, ``store_history.py`` and the
   migrations: a rerun times the audit at once.
@@ -413,7 +414,8 @@ def _log_sizes(store: object) -> list[tuple[int, int]]:
 def run_store_audit(url: str | None, leaves: int) -> list[Result]:
     """``ledger verify`` as the CLI runs it (the tree checked beside the store audit) over a store
     whose history is ``leaves`` consistent changes (``store_history``); beside it, the
-    tree check and the audit alone, and the audit in one process."""
+    tree check alone, and back to back the audit's walk (the reference: in one process
+    and two) and its fast path, alone and in ``ledger verify``."""
     from brightline.service.ledger import verify_store
     from brightline.service.store_audit import audit_beside, audit_store
     from brightline.store import open_store
@@ -438,22 +440,31 @@ def run_store_audit(url: str | None, leaves: int) -> list[Result]:
             seconds, size = timed(lambda: write_history(store, leaves, written))
             results.append(Result(f"store history of {size:,} changes written", f"{seconds:.1f} s"))
         tree, tree_cpu = cpu_timed(lambda: verify_store(store, signer.verifier()))
-        single, single_cpu = cpu_timed(lambda: audit_store(store, parallel=False))
-        audit, audit_cpu = cpu_timed(lambda: audit_store(store))
-
-        def ledger_verify() -> None:  # as the CLI runs it, without --chain or witnesses
-            audit_beside(store, lambda opened: verify_store(opened, signer.verifier()))
-
-        both, both_cpu = cpu_timed(ledger_verify)
+        # The walk (the reference, which names a difference) and the fast path, back to
+        # back: the audit alone, then ledger verify (the tree check beside it) with each.
+        walk, walk_cpu = cpu_timed(lambda: audit_store(store, parallel=False, bulk=False))
+        walk2, walk2_cpu = cpu_timed(lambda: audit_store(store, bulk=False))
+        fast, fast_cpu = cpu_timed(lambda: audit_store(store))
+        check = partial(verify_store, verifier=signer.verifier())
+        before, before_cpu = cpu_timed(lambda: audit_beside(store, check, bulk=False))
+        both, both_cpu = cpu_timed(lambda: audit_beside(store, check))  # as the CLI runs it
     if written is not None and scratch is not None and cached is not None:
         _keep(scratch, cached, signer)
     results.append(Result("  tree verification alone", f"{tree:.2f} s ({tree_cpu})"))
-    results.append(Result("  store audit alone, in one process", f"{single:.2f} s ({single_cpu})"))
+    results.append(
+        Result("  store audit alone, the walk in one process", f"{walk:.2f} s ({walk_cpu})")
+    )
+    results.append(
+        Result("  store audit alone, the walk in two processes", f"{walk2:.2f} s ({walk2_cpu})")
+    )
     results.append(
         Result(
-            "  store audit alone (two processes from 50,000 entries)",
-            f"{audit:.2f} s ({audit_cpu})",
+            "  store audit alone, the fast path",
+            f"{fast:.2f} s ({fast_cpu}; {walk / fast:.2f}× the walk's speed in one process)",
         )
+    )
+    results.append(
+        Result("  ledger verify with the walk (in two processes)", f"{before:.2f} s ({before_cpu})")
     )
     results.append(
         Result(

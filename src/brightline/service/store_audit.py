@@ -26,9 +26,12 @@ the outbox and the ledger's entries side by side, in order, and requires
 The first difference, in log order, raises :class:`StoreDivergenceError` naming the event
 (its table and key) and its ledger index (and log). Everything is read in one snapshot,
 in batches (``brightline.store.history``): memory holds one state per restriction and
-case, not the history. A large store is audited by two processes, each matching part of
-the histories (:func:`audit_store`); any difference sends the audit back to the walk in
-one process, which names it. Payloads and records are serialized with orjson first, for
+case, not the history. The audit first takes its fast path (:mod:`.store_audit_bulk`:
+the three large histories' records written as text straight from the rows, this walk's
+own check of an event deciding everything else), in one process; where it finds a
+difference, the walk runs (a large store's in two processes, each matching part of the
+histories: :func:`audit_store`), and any difference sends it back to the walk in one
+process, which names it. Payloads and records are serialized with orjson first, for
 speed; where its text differs from ``canonical_json``'s (floats, say) the exact
 comparison decides.
 
@@ -47,6 +50,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import chain
 from multiprocessing.connection import Connection
 from typing import Any, Final, Generic, TypeVar
 
@@ -73,6 +77,7 @@ from brightline.service.records import (
     signal_record,
     world_record,
 )
+from brightline.service.store_audit_bulk import audit_in_bulk
 from brightline.service.store_audit_checks import (
     StoreDivergenceError,
     Where,
@@ -83,7 +88,15 @@ from brightline.service.store_audit_checks import (
     row_name,
     unlinked,
 )
-from brightline.service.store_audit_ledger import ENFORCEMENT, LedgerSide, ledger_walk
+from brightline.service.store_audit_ledger import (
+    ALL,
+    ENFORCEMENT,
+    FIRST,
+    OTHERS,
+    SECOND,
+    LedgerSide,
+    ledger_walk,
+)
 from brightline.service.store_audit_restrictions import (
     ActFields,
     Divergence,
@@ -140,11 +153,15 @@ def audit_store(
     granularity: Granularity | None = None,
     now: datetime | None = None,
     parallel: bool | None = None,
+    bulk: bool = True,
 ) -> StoreAuditReport:
     """Run the audit (see the module's docstring) in one read-only snapshot.
 
     ``granularity`` must be the deployment's (``granularity_of(settings)``): windows are
     compared as its public forms round them. Raises :class:`StoreDivergenceError`.
+
+    The fast path (:func:`audit_in_bulk_alone`, in this process) runs first, unless
+    ``bulk`` is False; where it finds a difference, the walk below names it.
 
     A store of :data:`PARALLEL_FROM` entries or more (or any, with ``parallel=True``; none
     with False) is audited by two processes: this one matches restrictions, guard
@@ -156,6 +173,10 @@ def audit_store(
     """
     granularity = granularity or Granularity()
     now = now or datetime.now(UTC)
+    if bulk:
+        found = audit_in_bulk_alone(store, granularity=granularity, now=now)
+        if found is not None:
+            return found
     url = _url_for_another_process(store)
     if parallel is not False and url is not None:
         report = _audit_in_two(store, url, granularity, now, always=parallel is True)
@@ -166,22 +187,35 @@ def audit_store(
         return _Audit(session, granularity, now).run()
 
 
+def audit_in_bulk_alone(
+    store: Store, *, granularity: Granularity | None = None, now: datetime | None = None
+) -> StoreAuditReport | None:
+    """The audit's fast path (:mod:`.store_audit_bulk`) alone, in one read-only snapshot:
+    the report the walk gives, or None where the walk would raise (unnamed)."""
+    with store.read() as session, _without_gc():
+        tables.snapshot(session)
+        walk = _Audit(session, granularity or Granularity(), now or datetime.now(UTC))
+        return walk.run_in_bulk()
+
+
 def audit_beside(
     store: Store,
     check: Callable[[Store], _T],
     *,
     granularity: Granularity | None = None,
     now: datetime | None = None,
+    parallel: bool | None = None,
+    bulk: bool = True,
 ) -> tuple[_T, StoreAuditReport]:
     """``check(store)`` (the tree checks, say: ``ledger verify`` runs them first) and the
     store audit, at the same time: the check in a forked process, with its own connection,
     while this one audits. The check's failure comes first, as if it had run first: where
     it fails in the other process, it runs again here, which raises its own error. Its
     result must pickle. Run one after the other where no other process can open the store
-    (SQLite in memory)."""
+    (SQLite in memory). ``parallel`` and ``bulk`` as :func:`audit_store`'s."""
     url = _url_for_another_process(store)
     if url is None:
-        return check(store), audit_store(store, granularity=granularity, now=now)
+        return check(store), audit_store(store, granularity=granularity, now=now, parallel=parallel)
     context = multiprocessing.get_context("fork")
     receiving, sending = context.Pipe(duplex=False)
     child = context.Process(
@@ -191,7 +225,9 @@ def audit_beside(
     sending.close()
     try:
         try:
-            report = audit_store(store, granularity=granularity, now=now)
+            report = audit_store(
+                store, granularity=granularity, now=now, parallel=parallel, bulk=bulk
+            )
         except BrightlineError:
             if _received(receiving) is None:  # the check failed: its error comes first
                 check(store)
@@ -356,6 +392,11 @@ class _Rows(Generic[_T]):
             self.taken += 1
         return row
 
+    def give(self, row: _T) -> None:
+        """Make ``row`` the next one taken (a reader that reads the table itself hands a
+        row to the walk's checks)."""
+        self._rows = chain((row,), self._rows)
+
     def rest(self) -> _T | None:
         return next(self._rows, None)
 
@@ -363,24 +404,10 @@ class _Rows(Generic[_T]):
 # -- the walk -----------------------------------------------------------------------------------
 
 
-#: The event types whose histories the second process matches, when two run: cases,
-#: signals, principals and API keys. The first matches the rest (restrictions, guard
-#: approvals, the types without a table, any unknown type); both follow world imports.
-SECOND: Final = frozenset(
-    {
-        *(f"case.{move.value}" for move in CaseMove),
-        "signal.received",
-        "principal.role-granted",
-        "principal.role-revokeed",
-        BOOTSTRAPPED,
-        KEY_CREATED,
-        KEY_REVOKED,
-    }
-)
 _FIRST_TABLES: Final = ("restriction_events", "guard_approvals", "world_versions")
 _WORLD: Final = "world.imported"
-#: Which part of the histories a walk matches: all, or the first's or the second's.
-ALL, FIRST, OTHERS = "all", "first", "second"
+#: The histories the fast path reads itself (the walk's readers, renamed tables aside).
+_BULK_TABLES: Final = ("restriction_events", "case_events", "signals")
 
 
 class _Audit:
@@ -438,6 +465,16 @@ class _Audit:
         finally:
             self._release()
 
+    def run_in_bulk(self) -> StoreAuditReport | None:
+        """:meth:`run`'s checks, the large histories written as text
+        (:mod:`.store_audit_bulk`); None where they find a difference, unnamed."""
+        for name in _BULK_TABLES:  # given a row where the walk's check decides
+            setattr(self, name, _Rows(name, iter(())))
+        try:
+            return audit_in_bulk(self)
+        finally:
+            self._release()
+
     def _release(self) -> None:
         """Break the cycle through :attr:`handlers` (this walk's bound methods), so that
         reference counting frees the walk's states as soon as it ends. Otherwise they
@@ -465,22 +502,8 @@ class _Audit:
                     raise where.diverged(
                         f"the ledger's cursor ({cursor}) is past this event, which has no entry"
                     )
-                handler = self.handlers.get(where.event_type, _unknown)
-                try:
-                    record = handler(where)
-                except (KeyError, TypeError, ValueError) as exc:  # from a records function
-                    raise where.diverged(f"its row gives no outbox record: {exc!r}") from exc
-                if record is not None:
-                    compare(where, record)
+                self.check_event(where)
                 if entry is not None:
-                    check_entry(where, entry, record)
-                    if entry.seq == 0 and entry.log > 1 and where.event_type != CONTINUED:
-                        raise where.diverged(f"log {entry.log} does not start with {CONTINUED}")
-                    if where.event_type in ENFORCEMENT:
-                        assert isinstance(where.row, StoredEvent)
-                        problem = self.restrictions.act(where.row, entry)
-                        if problem is not None:
-                            raise where.diverged(problem)
                     final = entry
                 count += 1
                 if count == size:
@@ -509,6 +532,27 @@ class _Audit:
             )
         self._check_left_over(size)
         return self._report(size, count - size)
+
+    def check_event(self, where: Where) -> None:
+        """One outbox event against the row its history gives and its ledger entry (if
+        logged), the event's enforcement act recorded: :meth:`run`'s step."""
+        handler = self.handlers.get(where.event_type, _unknown)
+        try:
+            record = handler(where)
+        except (KeyError, TypeError, ValueError) as exc:  # from a records function
+            raise where.diverged(f"its row gives no outbox record: {exc!r}") from exc
+        if record is not None:
+            compare(where, record)
+        entry = where.entry
+        if entry is not None:
+            check_entry(where, entry, record)
+            if entry.seq == 0 and entry.log > 1 and where.event_type != CONTINUED:
+                raise where.diverged(f"log {entry.log} does not start with {CONTINUED}")
+            if where.event_type in ENFORCEMENT:
+                assert isinstance(where.row, StoredEvent)
+                problem = self.restrictions.act(where.row, entry)
+                if problem is not None:
+                    raise where.diverged(problem)
 
     def run_tables(
         self,

@@ -150,16 +150,21 @@ def check_entry(where: Where, entry: LoggedEntry, record: OutboxRecord | None) -
     rebuilt = None
     if record is not None and public.startswith(_COMMITMENT) and public[79:81] == b'",':
         rebuilt = fast_json({**record.payload, "outbox_event": where.event_id})
-    if rebuilt is not None:
-        digest = hashlib.sha256(entry.salt + rebuilt).hexdigest().encode()
-        ending = _ENDINGS.get(where.event_type) or _ending(where.event_type)
-        if (
-            public[15:79] == digest
-            and public.endswith(ending)
-            and public.count(b'"commitment"') == 1
-        ):
-            return
-    check_entry_exactly(where, entry)
+    if rebuilt is None or not commits(public, entry.salt, rebuilt, where.event_type):
+        check_entry_exactly(where, entry)
+
+
+def commits(public: bytes, salt: bytes, record: bytes, event_type: str) -> bool:
+    """The fast check of a public form: canonical (its commitment first, its type and
+    version last), of ``event_type``, committing to ``record`` (a private record's text)
+    with ``salt``. False says nothing: ``check_entry_exactly`` decides."""
+    if not (public.startswith(_COMMITMENT) and public[79:81] == b'",'):
+        return False
+    digest = hashlib.sha256(salt + record).hexdigest().encode()
+    ending = _ENDINGS.get(event_type) or _ending(event_type)
+    return (
+        public[15:79] == digest and public.endswith(ending) and public.count(b'"commitment"') == 1
+    )
 
 
 #: The end of a canonical public form of each type (``_ending``), made once per type.

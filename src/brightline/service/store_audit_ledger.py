@@ -20,11 +20,29 @@ from typing import Final, NamedTuple
 
 from sqlalchemy.orm import Session
 
+from brightline.cases import CaseMove
 from brightline.disclosure import ENFORCEMENT_ACTS
 from brightline.ledger import CONTINUED
+from brightline.service.records import BOOTSTRAPPED, KEY_CREATED, KEY_REVOKED
 from brightline.store import history as tables
 
 ENFORCEMENT: Final = ENFORCEMENT_ACTS
+#: The event types whose histories the second process matches, when two run: cases,
+#: signals, principals and API keys. The first matches the rest (restrictions, guard
+#: approvals, the types without a table, any unknown type); both follow world imports.
+SECOND: Final = frozenset(
+    {
+        *(f"case.{move.value}" for move in CaseMove),
+        "signal.received",
+        "principal.role-granted",
+        "principal.role-revokeed",
+        BOOTSTRAPPED,
+        KEY_CREATED,
+        KEY_REVOKED,
+    }
+)
+#: Which part of the histories a walk matches: all, or the first's or the second's.
+ALL, FIRST, OTHERS = "all", "first", "second"
 
 
 class LedgerSide(NamedTuple):

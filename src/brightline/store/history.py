@@ -187,56 +187,89 @@ _RESTRICTION_COLUMNS: Final = (
 )
 
 
+def raw_restriction_events(
+    session: Session, *, batch: int = BATCH
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """``restriction_events`` by ``seq``, in batches of the driver's rows (see
+    :func:`restriction_event`)."""
+    return batched(session, _table(RestrictionEvent), _RESTRICTION_COLUMNS, batch=batch)
+
+
+def restriction_event(row: tuple[Any, ...]) -> StoredEvent:
+    """One row of :func:`raw_restriction_events` as a value."""
+    seq, rid, revision, kind, actor, at, why, case, body, key, digest = row
+    body = None if body is None else _json(body, f"restriction event {seq}")
+    return StoredEvent(seq, rid, revision, kind, actor, _utc(at), why, case, body, key, digest)
+
+
 def restriction_events(session: Session, *, batch: int = BATCH) -> Iterator[StoredEvent]:
     """``restriction_events`` by ``seq``."""
-    table = _table(RestrictionEvent)
-    for rows in batched(session, table, _RESTRICTION_COLUMNS, batch=batch):
-        for seq, rid, revision, kind, actor, at, why, case, body, key, digest in rows:
-            body = None if body is None else _json(body, f"restriction event {seq}")
-            at = _utc(at)
-            yield StoredEvent(seq, rid, revision, kind, actor, at, why, case, body, key, digest)
+    for rows in raw_restriction_events(session, batch=batch):
+        yield from map(restriction_event, rows)
+
+
+_CASE_COLUMNS: Final = ("seq", "case_id", "revision", "kind", "actor", "at", "data", "outbox_id")
+_MOVES: Final = {m.value: m for m in CaseMove}
+
+
+def raw_case_events(session: Session, *, batch: int = BATCH) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """``case_events`` by ``seq``, in batches of the driver's rows (see :func:`case_event`)."""
+    return batched(session, _table(CaseEventRow), _CASE_COLUMNS, batch=batch)
+
+
+def case_event(row: tuple[Any, ...]) -> tuple[CaseEvent, int]:
+    """One row of :func:`raw_case_events` as a value, with the outbox event it names."""
+    seq, case, revision, kind, actor, at, data, outbox_id = row
+    move = _MOVES.get(kind)
+    if move is None:
+        raise LedgerIntegrityError(f"case event {seq} has an unknown kind {kind!r}")
+    data = _json(data, f"case event {seq}")
+    return CaseEvent(seq, case, revision, move, actor, _utc(at), data), outbox_id
 
 
 def case_events(session: Session, *, batch: int = BATCH) -> Iterator[tuple[CaseEvent, int]]:
     """``case_events`` by ``seq``, each with the id of the outbox event it names."""
-    table = _table(CaseEventRow)
-    columns = ("seq", "case_id", "revision", "kind", "actor", "at", "data", "outbox_id")
-    moves = {m.value: m for m in CaseMove}
-    for rows in batched(session, table, columns, batch=batch):
-        for seq, case, revision, kind, actor, at, data, outbox_id in rows:
-            move = moves.get(kind)
-            if move is None:
-                raise LedgerIntegrityError(f"case event {seq} has an unknown kind {kind!r}")
-            data = _json(data, f"case event {seq}")
-            yield CaseEvent(seq, case, revision, move, actor, _utc(at), data), outbox_id
+    for rows in raw_case_events(session, batch=batch):
+        yield from map(case_event, rows)
+
+
+_SIGNAL_COLUMNS: Final = (
+    "id",
+    "received_at",
+    "source_kind",
+    "nodes",
+    "policies",
+    "summary",
+    "references",
+    "alert_id",
+)
+
+
+def raw_signals(session: Session, *, batch: int = BATCH) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """``signals`` by ``id``, in batches of the driver's rows (see :func:`signal`)."""
+    return batched(session, _table(SignalRow), _SIGNAL_COLUMNS, batch=batch)
+
+
+def signal(row: tuple[Any, ...]) -> StoredSignal:
+    """One row of :func:`raw_signals` as a value."""
+    id_, at, source, nodes, policies, summary, references, alert = row
+    where = f"signal {id_}"
+    return StoredSignal(
+        id_,
+        _utc(at),
+        source,
+        tuple(_json(nodes, where) or ()),
+        tuple(_json(policies, where) or ()),
+        summary,
+        tuple(_json(references, where) or ()),
+        alert,
+    )
 
 
 def signals(session: Session, *, batch: int = BATCH) -> Iterator[StoredSignal]:
     """``signals`` by ``id``."""
-    table = _table(SignalRow)
-    columns = (
-        "id",
-        "received_at",
-        "source_kind",
-        "nodes",
-        "policies",
-        "summary",
-        "references",
-        "alert_id",
-    )
-    for rows in batched(session, table, columns, batch=batch):
-        for id_, at, source, nodes, policies, summary, references, alert in rows:
-            where = f"signal {id_}"
-            yield StoredSignal(
-                id_,
-                _utc(at),
-                source,
-                tuple(_json(nodes, where) or ()),
-                tuple(_json(policies, where) or ()),
-                summary,
-                tuple(_json(references, where) or ()),
-                alert,
-            )
+    for rows in raw_signals(session, batch=batch):
+        yield from map(signal, rows)
 
 
 def grants(session: Session, *, batch: int = BATCH) -> Iterator[StoredGrant]:
@@ -307,6 +340,19 @@ def outbox_rows(
 ) -> Iterator[list[tuple[int, str, str, datetime]]]:
     """The outbox by ``id``, in batches of ``(id, event_type, payload, created_at)``: the
     events of the types ``of`` (default: all) but those ``besides``."""
+    for rows in raw_outbox_rows(session, batch=batch, of=of, besides=besides):
+        yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
+
+
+def raw_outbox_rows(
+    session: Session,
+    *,
+    batch: int = BATCH,
+    of: Collection[str] | None = None,
+    besides: Collection[str] = (),
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """:func:`outbox_rows` as the driver returns them: the time as stored
+    (:func:`stored_time` reads it)."""
     columns = ("id", "event_type", "payload", "created_at")
     table = _table(OutboxEvent)
     # On SQLite, the type as an expression, not the column: seeing the column, SQLite
@@ -323,8 +369,17 @@ def outbox_rows(
     if besides:
         kinds.append(event_type.not_in(sorted(besides)))
     where = and_(*kinds) if kinds else None
-    for rows in batched(session, table, columns, batch=batch, where=where):
-        yield [(i, event_type, payload, _utc(at)) for i, event_type, payload, at in rows]
+    return batched(session, table, columns, batch=batch, where=where)
+
+
+def stored_time(value: Any) -> datetime:
+    """A time as a reader of raw rows returns it, as the value readers give (UTC)."""
+    return _utc(value)
+
+
+def stored_json(text: str | None, where: str) -> Any:
+    """A JSON column as a reader of raw rows returns it, parsed as the value readers do."""
+    return _json(text, where)
 
 
 def outbox_types(
