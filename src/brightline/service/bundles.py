@@ -72,12 +72,15 @@ class ServedBundle:
 
     def document(self, consistency: tuple[bytes, ...] | None = None) -> dict[str, Any]:
         """``{"note", "payload", "ledger"}``, with a consistency proof if given."""
+        return {**self.bundle.document(), "ledger": self._ledger(consistency)}
+
+    def _ledger(self, consistency: tuple[bytes, ...] | None) -> dict[str, Any]:
         proof = self.proof
         if consistency is not None:
             proof = LedgerProof(
                 proof.index, proof.entry, proof.proof, proof.checkpoint, consistency
             )
-        return {**self.bundle.document(), "ledger": proof.to_json()}
+        return proof.to_json()
 
     def encoded(self, old_size: int | None, consistency: tuple[bytes, ...] | None) -> bytes:
         """:meth:`document` as JSON bytes, with ``consistency``, the proof from
@@ -87,7 +90,7 @@ class ServedBundle:
         cached = self._encoded.get(old_size)
         if cached is not None:
             return cached
-        encoded = orjson.dumps(self.document(consistency))
+        encoded = orjson.dumps({**self.bundle.encodable(), "ledger": self._ledger(consistency)})
         if len(self._encoded) < _ENCODED_KEPT:
             self._encoded[old_size] = encoded  # a race makes the same bytes twice: harmless
         return encoded
