@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -69,6 +69,7 @@ class Snapshot:
         "_action_codes",
         "_arrays",
         "_candidates",
+        "_compiled",
         "_region_ids",
         "actions",
         "notice",
@@ -87,7 +88,19 @@ class Snapshot:
         self.world = world
         self.notice: Notice = notice if notice is not None else Notice()
         self.restrictions: tuple[Restriction, ...] = tuple(ordered)
-        catalog = world.catalog
+        self._set_catalog()
+        with bulk_allocation():
+            known: dict[tuple[ActionPattern, ...], frozenset[int]] = {}
+            compiled = [self._compile(i, r, known) for i, r in enumerate(ordered)]
+            self._compiled: tuple[CompiledRestriction, ...] = tuple(compiled)
+            self._candidates: dict[str, tuple[CompiledRestriction, ...]] = _candidates_by_node(
+                world, compiled
+            )
+            self.version: str = _version(world, ordered)
+        self._arrays: Any = None  # built on first decide_batch
+
+    def _set_catalog(self) -> None:
+        catalog = self.world.catalog
         # Action codes: every (service, operation) of the catalog, in sorted order.
         self.actions: tuple[tuple[str, str], ...] = tuple(
             sorted((s.id, op) for s in catalog.services.values() for op in s.operations)
@@ -99,14 +112,67 @@ class Snapshot:
         # adds a layer to every look-up on the per-call path.
         self._action_codes: dict[str, dict[str, int]] = codes
         self._region_ids: frozenset[str] = frozenset(catalog.regions)
-        with bulk_allocation():
-            known: dict[tuple[ActionPattern, ...], frozenset[int]] = {}
-            compiled = [self._compile(i, r, known) for i, r in enumerate(ordered)]
-            self._candidates: dict[str, tuple[CompiledRestriction, ...]] = _candidates_by_node(
-                world, compiled
+
+    @classmethod
+    def from_compiled(
+        cls,
+        world: World,
+        restrictions: Sequence[Restriction],
+        *,
+        version: str,
+        notice: Notice,
+        action_codes: Sequence[frozenset[int]],
+        groups: Sequence[Sequence[int]],
+        group_of: np.ndarray,
+    ) -> Snapshot:
+        """A snapshot as compiled before (:mod:`brightline.policy.compiled`), without
+        compiling: ``restrictions`` sorted by id, ``action_codes`` the codes of each,
+        ``groups`` the distinct candidate lists (restriction positions, ascending) and
+        ``group_of`` each node's group, by position. Trusts its input to be what
+        :meth:`compiled_parts` gave for a snapshot of ``version``."""
+        snapshot = cls.__new__(cls)
+        snapshot.world = world
+        snapshot.notice = notice
+        snapshot.restrictions = tuple(restrictions)
+        snapshot._set_catalog()
+        compiled = [
+            CompiledRestriction(
+                index=i,
+                restriction=r,
+                actions=codes,
+                regions=r.regions,
+                not_before=r.not_before or _DAWN,
+                not_after=r.not_after or _DUSK,
+                enforcing=r.enforcing,
             )
-            self.version: str = _version(world, ordered)
-        self._arrays: Any = None  # built on first decide_batch
+            for i, (r, codes) in enumerate(zip(restrictions, action_codes, strict=True))
+        ]
+        snapshot._compiled = tuple(compiled)
+        shared = [tuple(compiled[i] for i in group) for group in groups]
+        snapshot._candidates = dict(
+            zip(world.directory.ids, map(shared.__getitem__, group_of.tolist()), strict=True)
+        )
+        snapshot.version = version
+        snapshot._arrays = None
+        return snapshot
+
+    def compiled_parts(self) -> tuple[list[frozenset[int]], list[tuple[int, ...]], np.ndarray]:
+        """What :meth:`from_compiled` takes besides the world and restrictions: each
+        restriction's action codes, the distinct candidate lists and each node's list."""
+        by_identity: dict[int, int] = {}
+        groups: list[tuple[int, ...]] = []
+        candidates = self._candidates
+        group_of = np.empty(len(candidates), dtype=np.int32)
+        for position, node in enumerate(self.world.directory.ids):
+            found = candidates[node]
+            # Compilation shares one tuple between every node under the same changes.
+            group = by_identity.get(id(found))
+            if group is None:
+                group = by_identity[id(found)] = len(groups)
+                groups.append(tuple(c.index for c in found))
+            group_of[position] = group
+        codes = [c.actions for c in self._compiled]
+        return codes, groups, group_of
 
     def _compile(
         self,

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -84,6 +84,20 @@ def same_attrs(a: Mapping[str, AttrValue], b: Mapping[str, AttrValue]) -> bool:
 
 class BrokenTreeError(ValueError):
     """Columns that do not form a forest: an unknown parent, or nodes on or below a cycle."""
+
+
+class DirectoryParts(NamedTuple):
+    """A directory's columns (:meth:`Directory.parts`): ids by position, parent positions
+    (-1: a root), kind names and each node's code into them, the names as one text and
+    where each ends (in characters), attributes by position for the nodes with some."""
+
+    ids: list[str]
+    parents: np.ndarray
+    kinds: tuple[str, ...]
+    kind_codes: np.ndarray
+    names: str
+    name_ends: np.ndarray
+    attrs: dict[int, Mapping[str, AttrValue]]
 
 
 class Directory:
@@ -180,6 +194,43 @@ class Directory:
             for i, a in attrs.items()
             if a
         }
+        self._derive()
+
+    @classmethod
+    def from_parts(cls, parts: DirectoryParts, index: dict[str, int]) -> Directory:
+        """A directory from the parts another one gave (:meth:`parts`), kept as they are
+        (arrays may be read-only views of a mapped file); ``index`` maps each id to its
+        position. Trusts them as :meth:`from_columns` does."""
+        directory = cls.__new__(cls)
+        directory._ids = parts.ids
+        directory._index = index
+        directory._parent = parts.parents
+        directory._parent_at = memoryview(parts.parents.data)
+        directory._kinds = parts.kinds
+        directory._kind = parts.kind_codes
+        directory._names = parts.names
+        directory._name_ends = parts.name_ends
+        directory._attrs = parts.attrs
+        directory._derive()
+        return directory
+
+    def parts(self) -> DirectoryParts:
+        """The directory's columns as held: what a compiled snapshot file keeps."""
+        return DirectoryParts(
+            ids=self._ids,
+            parents=self._parent,
+            kinds=self._kinds,
+            kind_codes=self._kind,
+            names=self._names,
+            name_ends=self._name_ends,
+            attrs=self._attrs,
+        )
+
+    def _derive(self) -> None:
+        """What follows from the parents: children, roots, depths, breadth-first order;
+        BrokenTreeError when they are not a forest."""
+        parent = self._parent
+        count = len(parent)
         # Children grouped by parent, in the order given (CSR: start offsets); sorted
         # by id when asked for, a group at a time.
         below = np.flatnonzero(parent >= 0)
