@@ -147,7 +147,7 @@ def _covered(header: Mapping[str, Any]) -> Any:
 
 
 def _raw(section: Section) -> memoryview | bytes:
-    return section if isinstance(section, bytes) else memoryview(section).cast("B")
+    return section if isinstance(section, bytes) else section.data.cast("B")
 
 
 def _aligned(offset: int) -> int:

@@ -97,7 +97,7 @@ class DirectoryParts(NamedTuple):
     kind_codes: np.ndarray
     names: str
     name_ends: np.ndarray
-    attrs: dict[int, Mapping[str, AttrValue]]
+    attrs: Mapping[int, Mapping[str, AttrValue]]
 
 
 class Directory:
@@ -189,7 +189,7 @@ class Directory:
         # Names as one text and where each ends: no string object per node.
         self._names = "".join(names)
         self._name_ends = np.cumsum(np.fromiter(map(len, names), np.int64, count), dtype=np.int64)
-        self._attrs = {
+        self._attrs: dict[int, Mapping[str, AttrValue]] = {
             i: a if isinstance(a, MappingProxyType) else MappingProxyType(dict(a))
             for i, a in attrs.items()
             if a
@@ -210,7 +210,7 @@ class Directory:
         directory._kind = parts.kind_codes
         directory._names = parts.names
         directory._name_ends = parts.name_ends
-        directory._attrs = parts.attrs
+        directory._attrs = dict(parts.attrs)
         directory._derive()
         return directory
 
