@@ -21,9 +21,9 @@ import pytest
 from brightline.bundle import log_key_only, verify_logged
 from brightline.ledger import generate_key
 from brightline.policy import Notice, Request, Snapshot
+from brightline.policy.compiled import open_compiled
 from brightline.service import approve_restriction, propose_restrictions
 from brightline.service.bundles import BundleKeeper
-from brightline.policy.compiled import open_compiled
 from brightline.service.kept_bundles import KeptBundle, kept_path, open_kept
 from brightline.service.ledger import sync_ledger
 from brightline.store import Store
@@ -145,7 +145,8 @@ def test_a_damaged_or_missing_file_is_compiled_again_and_kept_anew(
     compiles = Compiles(monkeypatch)
     again = start(world_store, kept, T + timedelta(minutes=5))
     assert compiles.count == 1
-    assert again.kept_refused is not None and str(path) in again.kept_refused
+    assert again.kept_refused is not None
+    assert str(path) in again.kept_refused
     assert again.served.bundle.digest == in_force.served.bundle.digest
     assert decisions(again) == decisions(in_force)
     rebuilt = open_kept(
@@ -173,7 +174,8 @@ def test_a_file_of_another_bundle_is_never_served(
     assert changed.current.version != in_force.current.version
     kept_path(kept, changed.current.version).write_bytes(old)  # the old one, renamed
     again = start(world_store, kept, later + timedelta(minutes=1))
-    assert again.kept_refused is not None and "stale" in again.kept_refused
+    assert again.kept_refused is not None
+    assert "stale" in again.kept_refused
     assert again.current.digest == changed.current.digest
     assert again.current.snapshot.restrictions == changed.current.snapshot.restrictions
 

@@ -11,8 +11,8 @@ server keeps the bundle's version, serial and digest there), the file's total si
 and each section's offset, length and type: ``bytes`` or a numpy dtype. Sections start
 on 64-byte boundaries, so arrays are read in place (``numpy.frombuffer``) from a
 mapping of the file. The header's ``sha256`` covers the rest of the header and every
-section except those it lists in ``hashed_elsewhere`` (a section the caller checks by its own hash, such as a
-bundle payload whose digest the ledger holds).
+section except those it lists in ``hashed_elsewhere`` (a section the caller checks by
+its own hash, such as a bundle payload whose digest the ledger holds).
 
 Sections of a snapshot: the directory's columns (ids joined by newlines — ids never
 hold one — parent positions, kind codes, the names as one text and where each ends,
@@ -27,6 +27,7 @@ whole, undamaged file of this format; it never returns part of one.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,7 +169,7 @@ class CompiledFile:
 
     def array(self, name: str) -> np.ndarray:
         """A read-only array over the section, not a copy."""
-        _, length, kind = self._section(name)
+        _, _length, kind = self._section(name)
         if kind == _BYTES:
             raise CompiledFileError(f"section {name!r} is bytes, not an array")
         return np.frombuffer(self.raw(name), dtype=np.dtype(kind))
@@ -211,8 +212,7 @@ def open_compiled(buffer: memoryview) -> CompiledFile:
         raise CompiledFileError("malformed header: meta is not an object")
     if start + body_size != len(buffer):
         raise CompiledFileError(
-            f"{len(buffer)} bytes where the header says {start + body_size}: truncated or "
-            "extended"
+            f"{len(buffer)} bytes where the header says {start + body_size}: truncated or extended"
         )
     digest = _covered(header)
     for name, (offset, length, _) in sections.items():
@@ -258,21 +258,24 @@ def _snapshot_of(compiled: CompiledFile) -> Snapshot:
                     for s in catalog["services"]
                 }
             ),
-            regions=MappingProxyType({r[0]: Region(id=r[0], country=r[1]) for r in catalog["regions"]}),
+            regions=MappingProxyType(
+                {r[0]: Region(id=r[0], country=r[1]) for r in catalog["regions"]}
+            ),
             units=tuple(catalog["units"]),
         ),
     )
-    restrictions = [_restriction(body) for body in compiled.json("restrictions")]
+    build = _Restrictions().build
+    restrictions = [build(body) for body in compiled.json("restrictions")]
     action_start = compiled.array("action_start").tolist()
     action_codes = compiled.array("action_codes").tolist()
     shared: dict[tuple[int, ...], frozenset[int]] = {}
     codes = []
-    for a, b in zip(action_start, action_start[1:], strict=False):
+    for a, b in itertools.pairwise(action_start):
         key = tuple(action_codes[a:b])
         codes.append(shared.setdefault(key, frozenset(key)))
     group_start = compiled.array("group_start").tolist()
     members = compiled.array("group_members").tolist()
-    groups = [members[a:b] for a, b in zip(group_start, group_start[1:], strict=False)]
+    groups = [members[a:b] for a, b in itertools.pairwise(group_start)]
     return Snapshot.from_compiled(
         world,
         restrictions,
@@ -284,21 +287,59 @@ def _snapshot_of(compiled: CompiledFile) -> Snapshot:
     )
 
 
-def _restriction(body: Mapping[str, Any]) -> Restriction:
-    """A restriction from its canonical form, written from a validated one."""
-    regions = body["regions"]
-    return Restriction(
-        id=body["id"],
-        scope=body["scope"],
-        actions=tuple(ActionPattern(*text.split(":", 1)) for text in body["actions"]),
-        regions=None if regions is None else frozenset(regions),
-        exempt=tuple(body["exempt"]),
-        not_before=_time(body["not_before"]),
-        not_after=_time(body["not_after"]),
-        mode=Mode(body["mode"]),
-        reason=MappingProxyType(body["reason"]),
+class _Restrictions:
+    """Restrictions from their canonical forms, written from validated ones: built
+    without validating again, and sharing equal parts (action patterns, region sets,
+    times), as most restrictions of a large policy repeat them. Fields are set
+    through the slots' descriptors: a frozen dataclass's ``__init__`` costs ten times
+    more, which at tens of thousands of restrictions is most of a restart."""
+
+    _FIELDS: Final = tuple(
+        (name, getattr(Restriction, name))
+        for name in (
+            "id",
+            "scope",
+            "actions",
+            "regions",
+            "exempt",
+            "not_before",
+            "not_after",
+            "mode",
+            "reason",
+        )
     )
 
+    def __init__(self) -> None:
+        self._shared: dict[Any, Any] = {}
 
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+    def _share(self, key: Any, make: Any) -> Any:
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = make()
+        return found
+
+    def build(self, body: Mapping[str, Any]) -> Restriction:
+        actions = tuple(body["actions"])
+        regions = body["regions"]
+        values = (
+            body["id"],
+            body["scope"],
+            self._share(
+                ("a", actions), lambda: tuple(ActionPattern(*a.split(":", 1)) for a in actions)
+            ),
+            None if regions is None else self._share(("r", *regions), lambda: frozenset(regions)),
+            tuple(body["exempt"]),
+            self._time(body["not_before"]),
+            self._time(body["not_after"]),
+            self._share(("m", body["mode"]), lambda: Mode(body["mode"])),
+            MappingProxyType(body["reason"]),
+        )
+        restriction = Restriction.__new__(Restriction)
+        for (_, slot), value in zip(self._FIELDS, values, strict=True):
+            slot.__set__(restriction, value)
+        return restriction
+
+    def _time(self, text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        return self._share(("t", text), lambda: datetime.fromisoformat(text))  # type: ignore[no-any-return]

@@ -53,8 +53,8 @@ from brightline.server.state import (
 from brightline.server.witnessing import keep_witnessed
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
-from brightline.service.kept_bundles import SNAPSHOTS_DIR
 from brightline.service.guard import PlanLimits
+from brightline.service.kept_bundles import SNAPSHOTS_DIR
 from brightline.service.notices import notice_of
 from brightline.service.rate_limits import PublicRateLimiter
 from brightline.store import Store
