@@ -68,8 +68,11 @@ class Snapshot:
     __slots__ = (
         "_action_codes",
         "_arrays",
-        "_candidates",
         "_compiled",
+        "_group_at",
+        "_group_of",
+        "_groups",
+        "_node_at",
         "_region_ids",
         "actions",
         "notice",
@@ -93,11 +96,22 @@ class Snapshot:
             known: dict[tuple[ActionPattern, ...], frozenset[int]] = {}
             compiled = [self._compile(i, r, known) for i, r in enumerate(ordered)]
             self._compiled: tuple[CompiledRestriction, ...] = tuple(compiled)
-            self._candidates: dict[str, tuple[CompiledRestriction, ...]] = _candidates_by_node(
-                world, compiled
-            )
+            groups, group_of = _candidates_by_node(world, compiled)
+            self._set_candidates(groups, group_of)
             self.version: str = _version(world, ordered)
         self._arrays: Any = None  # built on first decide_batch
+
+    def _set_candidates(
+        self, groups: Sequence[tuple[CompiledRestriction, ...]], group_of: np.ndarray
+    ) -> None:
+        """Each node's candidates: ``groups[group_of[position]]``. A few thousand distinct
+        lists, not one entry per node: the node's position comes from the directory's
+        own index, and the group from an int32 array read through a memoryview (scalar
+        reads as Python ints, fast)."""
+        self._node_at: Mapping[str, int] = self.world.directory.index
+        self._groups: tuple[tuple[CompiledRestriction, ...], ...] = tuple(groups)
+        self._group_of: np.ndarray = group_of
+        self._group_at = memoryview(group_of.data)
 
     def _set_catalog(self) -> None:
         catalog = self.world.catalog
@@ -149,9 +163,7 @@ class Snapshot:
         ]
         snapshot._compiled = tuple(compiled)
         shared = [tuple(compiled[i] for i in group) for group in groups]
-        snapshot._candidates = dict(
-            zip(world.directory.ids, map(shared.__getitem__, group_of.tolist()), strict=True)
-        )
+        snapshot._set_candidates(shared, group_of)
         snapshot.version = version
         snapshot._arrays = None
         return snapshot
@@ -159,18 +171,8 @@ class Snapshot:
     def compiled_parts(self) -> tuple[list[frozenset[int]], list[tuple[int, ...]], np.ndarray]:
         """What :meth:`from_compiled` takes besides the world and restrictions: each
         restriction's action codes, the distinct candidate lists and each node's list."""
-        by_identity: dict[int, int] = {}
-        groups: list[tuple[int, ...]] = []
-        candidates = self._candidates
-        group_of = np.empty(len(candidates), dtype=np.int32)
-        for position, node in enumerate(self.world.directory.ids):
-            found = candidates[node]
-            # Compilation shares one tuple between every node under the same changes.
-            group = by_identity.get(id(found))
-            if group is None:
-                group = by_identity[id(found)] = len(groups)
-                groups.append(tuple(c.index for c in found))
-            group_of[position] = group
+        groups = [tuple(c.index for c in group) for group in self._groups]
+        group_of = self._group_of
         codes = [c.actions for c in self._compiled]
         return codes, groups, group_of
 
@@ -228,13 +230,14 @@ class Snapshot:
     def decide(self, request: Request) -> Decision:
         """Decide one request. Unknown node, service, operation or region raises
         UnknownReferenceError — never an allow."""
-        candidates = self._candidates.get(request.node)
+        position = self._node_at.get(request.node)
         operations = self._action_codes.get(request.service)
-        if candidates is None or operations is None or request.region not in self._region_ids:
+        if position is None or operations is None or request.region not in self._region_ids:
             raise self._unknown(request)
         action = operations.get(request.operation)
         if action is None:
             raise self._unknown(request)
+        candidates = self._groups[self._group_at[position]]
         if not candidates:
             return _new(Decision, (_ALLOW, _NONE, _NONE, self.version, request, self, None))
         matched: list[str] = []
@@ -261,7 +264,7 @@ class Snapshot:
 
     def _unknown(self, request: Request) -> UnknownReferenceError:
         problems = []
-        if request.node not in self._candidates:
+        if request.node not in self._node_at:
             problems.append(Problem("node", f"unknown node {request.node!r}"))
         operations = self._action_codes.get(request.service)
         if operations is None:
@@ -279,10 +282,10 @@ class Snapshot:
 
     def candidates(self, node: str) -> tuple[CompiledRestriction, ...]:
         """Restrictions whose scope covers ``node`` and whose exemptions do not."""
-        found = self._candidates.get(node)
-        if found is None:
+        position = self._node_at.get(node)
+        if position is None:
             raise UnknownReferenceError(Problem("node", f"unknown node {node!r}"))
-        return found
+        return self._groups[self._group_at[position]]
 
     def restriction(self, restriction_id: str) -> Restriction:
         for r in self.restrictions:
@@ -317,7 +320,7 @@ class Snapshot:
 
 def _candidates_by_node(
     world: World, compiled: list[CompiledRestriction]
-) -> dict[str, tuple[CompiledRestriction, ...]]:
+) -> tuple[list[tuple[CompiledRestriction, ...]], np.ndarray]:
     """Each node's candidates: the restrictions scoped at it or above, less those that
     exempt it or one of its ancestors.
 
@@ -359,9 +362,18 @@ def _candidates_by_node(
         if node in scoped:
             here = tuple(sorted((*here, *scoped[node]), key=lambda c: c.index))
         here_at[node] = here
-    here_at[-1] = ()  # no changing node above: no candidate
-    # Keyed by id, as decide looks them up: one dict look-up a call.
-    return dict(zip(directory.ids, map(here_at.__getitem__, nearest.tolist()), strict=True))
+    # Group 0 is no candidate (no changing node above: nearest is -1, the last slot);
+    # the changing nodes' lists are shared where equal (the same tuple object).
+    groups: list[tuple[CompiledRestriction, ...]] = [()]
+    by_identity = {id(groups[0]): 0}
+    group_at = np.zeros(count + 1, dtype=np.int32)
+    for changed, here in here_at.items():
+        group = by_identity.get(id(here))
+        if group is None:
+            group = by_identity[id(here)] = len(groups)
+            groups.append(here)
+        group_at[changed] = group
+    return groups, group_at[nearest]
 
 
 def _canonical(world: World, restrictions: Iterable[Restriction]) -> dict[str, Any]:

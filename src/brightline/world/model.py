@@ -423,6 +423,11 @@ class Directory:
     # -- columns, for bulk readers (the snapshot compiler, canonical forms) ----------------
 
     @property
+    def index(self) -> Mapping[str, int]:
+        """Each id's position (the directory's own look-up table, not a copy)."""
+        return self._index
+
+    @property
     def ids(self) -> Sequence[str]:
         """Every id, by position."""
         return self._ids
