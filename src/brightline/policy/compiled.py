@@ -319,14 +319,12 @@ class _Restrictions:
         return found
 
     def build(self, body: Mapping[str, Any]) -> Restriction:
-        actions = tuple(body["actions"])
+        actions = body["actions"]
         regions = body["regions"]
         values = (
             body["id"],
             body["scope"],
-            self._share(
-                ("a", actions), lambda: tuple(ActionPattern(*a.split(":", 1)) for a in actions)
-            ),
+            tuple(map(self._action, actions)),
             None if regions is None else self._share(("r", *regions), lambda: frozenset(regions)),
             tuple(body["exempt"]),
             self._time(body["not_before"]),
@@ -338,6 +336,12 @@ class _Restrictions:
         for (_, slot), value in zip(self._FIELDS, values, strict=True):
             slot.__set__(restriction, value)
         return restriction
+
+    def _action(self, text: str) -> ActionPattern:
+        found = self._shared.get(text)
+        if found is None:
+            found = self._shared[text] = ActionPattern(*text.split(":", 1))
+        return found
 
     def _time(self, text: str | None) -> datetime | None:
         if text is None:
