@@ -242,7 +242,7 @@ while True:
 def test_a_writer_killed_mid_write_leaves_nothing_that_is_served(tmp_path: Path) -> None:
     """SIGKILL at many points of writing a file of ~30 MB, again and again: what is at
     the kept path is always a whole file of the bundle (written by a run before), never
-    part of one; partial files are removed by the next write."""
+    part of one."""
     kept = tmp_path / "snapshots"
     world = Path(__file__).parents[2] / "examples" / "world"
     found_whole = 0

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import mmap
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,8 @@ from brightline.policy.compiled import (
 SNAPSHOTS_DIR: Final = "snapshots"
 SUFFIX: Final = ".blsnap"
 _PAYLOAD: Final = "payload"
+#: A partial file this old is a killed writer's, not one being written.
+_PARTIAL_AGE_S: Final = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +62,11 @@ def kept_path(directory: Path, version: str) -> Path:
 
 def keep(directory: Path, bundle: Bundle, *, next_boundary: datetime | None) -> Path:
     """Write ``bundle``'s file whole, then remove the files of other versions (and
-    partial files a killed writer left); StorageError if it cannot be written."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial files killed writers left); StorageError if it cannot be written."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise files.storage_error(directory, exc) from exc
     path = kept_path(directory, bundle.version)
     sections = {**snapshot_sections(bundle.snapshot), _PAYLOAD: bundle.payload_json}
     meta = {
@@ -73,10 +79,19 @@ def keep(directory: Path, bundle: Bundle, *, next_boundary: datetime | None) -> 
     }
     with files.writing(path, mode=0o600) as out:
         write_compiled(out, sections, meta=meta, hashed_elsewhere=frozenset({_PAYLOAD}))
-    files.remove_partials(directory)
-    for other in directory.glob(f"*{SUFFIX}"):
-        if other != path:
-            other.unlink(missing_ok=True)
+    try:
+        for other in directory.glob(f"*{SUFFIX}"):
+            if other != path:
+                other.unlink(missing_ok=True)
+        # Partial files a killed writer left; not newer ones: the workers of a server
+        # (or servers sharing the directory) may be writing theirs right now.
+        stale = time.time() - _PARTIAL_AGE_S
+        for leftover in directory.glob(f".*{SUFFIX}.*"):
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < stale:
+                    leftover.unlink()
+    except OSError as exc:
+        raise files.storage_error(directory, exc) from exc
     return path
 
 
