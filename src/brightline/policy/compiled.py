@@ -236,7 +236,6 @@ def snapshot_of(compiled: CompiledFile) -> Snapshot:
 
 def _snapshot_of(compiled: CompiledFile) -> Snapshot:
     ids = bytes(compiled.raw("ids")).decode().split("\n") if len(compiled.raw("ids")) else []
-    index = dict(zip(ids, range(len(ids)), strict=True))
     parts = DirectoryParts(
         ids=ids,
         parents=compiled.array("parents"),
@@ -248,7 +247,7 @@ def _snapshot_of(compiled: CompiledFile) -> Snapshot:
     )
     catalog = compiled.json("catalog")
     world = World(
-        directory=Directory.from_parts(parts, index),
+        directory=Directory.from_parts(parts),
         catalog=Catalog(
             services=MappingProxyType(
                 {

@@ -122,7 +122,7 @@ class Directory:
         "_child_start",
         "_depth",
         "_ids",
-        "_index",
+        "_index_built",
         "_kind",
         "_kinds",
         "_name_ends",
@@ -181,7 +181,7 @@ class Directory:
         kind_names = tuple(sorted(set(kinds)))
         kind_code = {k: i for i, k in enumerate(kind_names)}
         self._ids = ids
-        self._index = index
+        self._index_built: dict[str, int] | None = index
         self._parent = parent
         self._parent_at = memoryview(parent.data)  # scalar reads as Python ints, fast
         self._kinds = kind_names
@@ -197,13 +197,15 @@ class Directory:
         self._derive()
 
     @classmethod
-    def from_parts(cls, parts: DirectoryParts, index: dict[str, int]) -> Directory:
+    def from_parts(cls, parts: DirectoryParts) -> Directory:
         """A directory from the parts another one gave (:meth:`parts`), kept as they are
-        (arrays may be read-only views of a mapped file); ``index`` maps each id to its
-        position. Trusts them as :meth:`from_columns` does."""
+        (arrays may be read-only views of a mapped file). Trusts them as
+        :meth:`from_columns` does. Its look-up by id is built on first use: a server
+        restarting from a compiled snapshot decides through the snapshot's own table,
+        and at a million nodes the directory's costs a second and 100 MiB."""
         directory = cls.__new__(cls)
         directory._ids = parts.ids
-        directory._index = index
+        directory._index_built = None
         directory._parent = parts.parents
         directory._parent_at = memoryview(parts.parents.data)
         directory._kinds = parts.kinds
@@ -213,6 +215,14 @@ class Directory:
         directory._attrs = dict(parts.attrs)
         directory._derive()
         return directory
+
+    @property
+    def _index(self) -> dict[str, int]:
+        index = self._index_built
+        if index is None:
+            # Two threads may both build it: the same table either way.
+            index = self._index_built = dict(zip(self._ids, range(len(self._ids)), strict=True))
+        return index
 
     def parts(self) -> DirectoryParts:
         """The directory's columns as held: what a compiled snapshot file keeps."""
@@ -421,11 +431,6 @@ class Directory:
         return np.flatnonzero(~same).tolist()
 
     # -- columns, for bulk readers (the snapshot compiler, canonical forms) ----------------
-
-    @property
-    def index(self) -> Mapping[str, int]:
-        """Each id's position (the directory's own look-up table, not a copy)."""
-        return self._index
 
     @property
     def ids(self) -> Sequence[str]:
