@@ -37,7 +37,7 @@ from typing import Any, BinaryIO, Final
 import numpy as np
 import orjson
 
-from brightline.errors import BrightlineError
+from brightline.errors import BrightlineError, InvalidInputError
 from brightline.policy.notice import Notice
 from brightline.policy.restriction import ActionPattern, Mode, Restriction
 from brightline.policy.snapshot import Snapshot
@@ -229,7 +229,14 @@ def snapshot_of(compiled: CompiledFile) -> Snapshot:
     """The snapshot :func:`snapshot_sections` was given, rebuilt without compiling."""
     try:
         return _snapshot_of(compiled)
-    except (KeyError, IndexError, TypeError, ValueError, UnicodeDecodeError) as exc:
+    except (
+        InvalidInputError,
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+        UnicodeDecodeError,
+    ) as exc:
         # The hash matched, so the writer wrote this: another version of the format.
         raise CompiledFileError(f"sections do not form a snapshot: {exc}") from exc
 
