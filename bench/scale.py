@@ -414,9 +414,114 @@ def _import_stage(backend: str) -> Callable[[Path, int, int], dict[str, float]]:
     return run
 
 
+FLOOR_SERVE_READY_S = 5.0
+FLOOR_SERVER_RSS_MIB = 1024.0
+
+
+def stage_serve(world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
+    """``brightline serve`` on a fresh SQLite store, as a subprocess: its first start
+    (imports the world, puts the restrictions in force, compiles, keeps the compiled
+    snapshot), stopped, then started again from the kept snapshot; each timed until
+    /readyz answers 200, with the server's CPU seconds and RSS (anonymous and
+    file-backed: mapped pages of the snapshot) then."""
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="brightline-scale-serve-") as scratch:
+        env = {
+            **os.environ,
+            "BRIGHTLINE_DATABASE_URL": f"sqlite:///{Path(scratch) / 'bench.db'}",
+            "BRIGHTLINE_DATA_DIR": str(Path(scratch) / "data"),
+        }
+        for key, timeout in (("serve_first", 3600.0), ("serve_kept", 600.0)):
+            figures.update(_serve_until_ready(key, world_dir, env, timeout))
+        kept = list((Path(scratch) / "data" / "snapshots").glob("*.blsnap"))
+        figures["kept_mib"] = sum(p.stat().st_size for p in kept) / 2**20
+    return figures
+
+
+def _serve_until_ready(
+    key: str, world_dir: Path, env: dict[str, str], timeout: float
+) -> dict[str, float]:
+    import signal
+    import socket
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from brightline.cli import main; main()", "serve"]
+    command += ["--world", str(world_dir), "--port", str(port)]
+    start = time.perf_counter()
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"serve exited: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            if time.perf_counter() - start > timeout:
+                raise RuntimeError(f"serve not ready after {timeout:.0f} s")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.02)
+        ready = time.perf_counter() - start
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        stat = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    finally:
+        server.send_signal(signal.SIGTERM)  # a snapshot being kept is finished first
+        server.wait(timeout=600)
+    kib = {name: float(fields[name].split()[0]) for name in ("VmRSS", "RssAnon", "RssFile")}
+    return {
+        f"{key}_s": ready,
+        f"{key}_cpu_s": cpu,
+        f"{key}_rss_mib": kib["VmRSS"] / 1024,
+        f"{key}_anon_mib": kib["RssAnon"] / 1024,
+        f"{key}_file_mib": kib["RssFile"] / 1024,
+    }
+
+
+def _rss(f: dict[str, float], key: str) -> str:
+    return (
+        f"{f[key + '_rss_mib']:,.0f} MiB ({f[key + '_anon_mib']:,.0f} anon, "
+        f"{f[key + '_file_mib']:,.0f} file)"
+    )
+
+
+def serve_stages() -> list[Stage]:
+    """The rows of ``stage_serve``: the first start (compiling) as the reference of the
+    restart from the kept snapshot, both measured in the same run."""
+    return [
+        Stage(
+            "serve: first start until /readyz (import, compile, keep)",
+            lambda f: _seconds(f, "serve_first_s"),
+            lambda f: f["serve_first_cpu_s"],
+        ),
+        Stage(
+            "serve ready (from snapshot)",
+            lambda f: _seconds(f, "serve_kept_s") + f", {f['kept_mib']:,.0f} MiB file",
+            lambda f: f["serve_kept_cpu_s"],
+            floor=f"≤ {FLOOR_SERVE_READY_S:.0f} s",
+            ok=lambda f: f["serve_kept_s"] <= FLOOR_SERVE_READY_S,
+        ),
+        Stage("server RSS at ready, first start", lambda f: _rss(f, "serve_first")),
+        Stage(
+            "server RSS at ready (from snapshot)",
+            lambda f: _rss(f, "serve_kept"),
+            lambda f: f["serve_kept_rss_mib"],
+            floor=f"≤ {FLOOR_SERVER_RSS_MIB:.0f} MiB",
+            ok=lambda f: f["serve_kept_rss_mib"] <= FLOOR_SERVER_RSS_MIB,
+        ),
+    ]
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[Path, int, int], dict[str, float]]] = {
     "parse": stage_parse,
     "hold": stage_hold,
+    "serve": stage_serve,
     **{f"import-{backend}": _import_stage(backend) for backend in BACKENDS},
 }
 
@@ -492,6 +597,7 @@ STAGES: list[Stage] = [
         floor="≤ 5 µs",
         ok=lambda f: f["p99_us"] <= 5,
     ),
+    *serve_stages(),
 ]
 
 
@@ -648,7 +754,7 @@ def main() -> int:
             "scripts/postgres-test-cluster.sh run env PYTHONPATH=src python bench/scale.py, "
             "or pass --backends sqlite"
         )
-    stage_names = ["parse", "hold", *(f"import-{b}" for b in backends)]
+    stage_names = ["parse", "hold", "serve", *(f"import-{b}" for b in backends)]
     stages = STAGES + [row for b in backends for row in import_stages(b)]
     if hasattr(os, "sched_setaffinity"):  # one core, as the decision benchmark
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})

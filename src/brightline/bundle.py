@@ -38,9 +38,11 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
+
+import orjson
 
 from brightline.errors import InvalidInputError, LedgerIntegrityError
 from brightline.ledger import (
@@ -84,6 +86,7 @@ __all__ = [
     "open_bundle",
     "open_current",
     "payload_digest",
+    "reopen_bundle",
     "sign_current",
     "verify_logged",
 ]
@@ -91,28 +94,44 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Bundle:
+    """A signed bundle. The payload is held as its canonical JSON (``payload_json``, the
+    bytes the note's hash and the ledger's ``digest`` are taken over), not as objects:
+    at a million nodes the document as dicts and lists would weigh more than the
+    compiled snapshot beside it."""
+
     version: str
     serial: int
     issued_at: datetime
-    payload: dict[str, Any]
+    payload_json: bytes
     note: str
     snapshot: Snapshot
+    #: The payload's SHA-256, hex: what the bundle's ledger entry publishes.
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", hashlib.sha256(self.payload_json).hexdigest())
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The payload as objects, parsed on each call (the served path sends
+        :attr:`payload_json` as it is)."""
+        parsed: dict[str, Any] = orjson.loads(self.payload_json)
+        return parsed
 
     def document(self) -> dict[str, Any]:
         return {"note": self.note, "payload": self.payload}
 
-    @property
-    def digest(self) -> str:
-        """The payload's SHA-256, hex: what the bundle's ledger entry publishes."""
-        return payload_digest(self.payload)
+    def encodable(self) -> dict[str, Any]:
+        """:meth:`document` for ``orjson.dumps``, the payload as its bytes unparsed."""
+        return {"note": self.note, "payload": orjson.Fragment(self.payload_json)}
 
 
 def payload_digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
-def _note_text(version: str, serial: int, payload: dict[str, Any]) -> str:
-    digest = base64.b64encode(hashlib.sha256(canonical_json(payload)).digest()).decode()
+def _note_text(version: str, serial: int, payload_json: bytes) -> str:
+    digest = base64.b64encode(hashlib.sha256(payload_json).digest()).decode()
     return f"{BUNDLE_FORMAT}\n{version}\n{serial}\n{digest}\n"
 
 
@@ -132,8 +151,29 @@ def build_bundle(
         "issued_at": format_time(issued_at),
         "snapshot": document,
     }
-    note = sign_note(_note_text(snapshot.version, serial, payload), signer)
-    return Bundle(snapshot.version, serial, issued_at, payload, note, snapshot)
+    payload_json = canonical_json(payload)
+    note = sign_note(_note_text(snapshot.version, serial, payload_json), signer)
+    return Bundle(snapshot.version, serial, issued_at, payload_json, note, snapshot)
+
+
+def reopen_bundle(
+    snapshot: Snapshot,
+    *,
+    serial: int,
+    issued_at: datetime,
+    payload_json: bytes,
+    note: str,
+    verifier: NoteVerifier,
+) -> Bundle:
+    """A bundle this deployment signed before, from its parts as kept (a compiled
+    snapshot file): the note's signature is checked and must sign ``payload_json``,
+    ``snapshot.version`` and ``serial``; LedgerIntegrityError if not. The payload is
+    not parsed: ``snapshot`` is taken to be what it holds (the caller checked the file
+    it came from was written whole for this bundle)."""
+    text = open_note(note, verifier)  # raises if the signature is bad
+    if text != _note_text(snapshot.version, serial, payload_json):
+        raise LedgerIntegrityError("the kept bundle's payload does not match its signature")
+    return Bundle(snapshot.version, serial, issued_at, payload_json, note, snapshot)
 
 
 def open_bundle(document: Any, verifier: NoteVerifier) -> Bundle:
@@ -153,12 +193,13 @@ def open_bundle(document: Any, verifier: NoteVerifier) -> Bundle:
         issued_at = datetime.fromisoformat(str(payload["issued_at"]))
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInputError(f"malformed bundle payload: {exc}") from exc
-    if text != _note_text(version, serial, payload):
+    payload_json = canonical_json(payload)
+    if text != _note_text(version, serial, payload_json):
         raise LedgerIntegrityError("the bundle's payload does not match its signature")
     snapshot = snapshot_from_document(payload.get("snapshot"), name="bundle")
     if snapshot.version != version:
         raise LedgerIntegrityError("the bundle's snapshot does not match its version")
-    return Bundle(version, serial, issued_at, payload, document["note"], snapshot)
+    return Bundle(version, serial, issued_at, payload_json, document["note"], snapshot)
 
 
 # --- the bundle's ledger entry --------------------------------------------------------

@@ -54,6 +54,7 @@ from brightline.server.witnessing import keep_witnessed
 from brightline.service.access import Authenticator
 from brightline.service.bundles import BundleKeeper
 from brightline.service.guard import PlanLimits
+from brightline.service.kept_bundles import SNAPSHOTS_DIR
 from brightline.service.notices import notice_of
 from brightline.service.rate_limits import PublicRateLimiter
 from brightline.store import Store
@@ -137,7 +138,12 @@ def create_app(
         settings=settings,
         store=store,
         signer=signer,
-        keeper=BundleKeeper(store, signer, notice=notice_of(settings)),
+        keeper=BundleKeeper(
+            store,
+            signer,
+            notice=notice_of(settings),
+            kept=settings.data_dir / SNAPSHOTS_DIR,
+        ),
         authenticator=Authenticator(store, settings),
         limiter=RateLimiter(store, settings.admin_rate_per_minute),
         metrics=Metrics(),
@@ -176,6 +182,8 @@ def create_app(
             # A refresh the task left running in a worker thread holds a connection: let
             # it end before whoever opened the store closes it.
             await run_in_threadpool(wait_for_refresh, state)
+            # A snapshot being kept is written whole, or the next start compiles.
+            await run_in_threadpool(state.keeper.wait_kept)
             if state.ledger_writer is not None:
                 state.ledger_writer.close()  # another server on the database takes over
 

@@ -24,10 +24,13 @@ confirming it: enforcement points see its freshness age and report themselves st
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import orjson
@@ -40,9 +43,10 @@ from brightline.bundle import (
     build_bundle,
     sign_current,
 )
-from brightline.errors import LedgerIntegrityError, StoreUnavailableError
+from brightline.errors import LedgerIntegrityError, StorageError, StoreUnavailableError
 from brightline.ledger import NoteSigner, TiledTree, leaf_hash, open_checkpoint, verify_inclusion
 from brightline.policy import Notice, format_time, to_micros
+from brightline.service.kept_bundles import keep, open_kept
 from brightline.service.ledger import consistency
 from brightline.service.snapshots import StoreSnapshot, compile_in, compile_snapshot_at
 from brightline.service.stages import Stages
@@ -62,6 +66,8 @@ from brightline.store.ledger import (
     latest_checkpoint,
 )
 from brightline.store.outbox import latest_outbox_of_type
+
+log = logging.getLogger("brightline.api")
 
 _CONSISTENCY_CACHE: Final = 64
 #: Checkpoint sizes served lately: the sizes enforcement points hold, whose consistency
@@ -86,12 +92,15 @@ class ServedBundle:
 
     def document(self, consistency: tuple[bytes, ...] | None = None) -> dict[str, Any]:
         """``{"note", "payload", "ledger"}``, with a consistency proof if given."""
+        return {**self.bundle.document(), "ledger": self._ledger(consistency)}
+
+    def _ledger(self, consistency: tuple[bytes, ...] | None) -> dict[str, Any]:
         proof = self.proof
         if consistency is not None:
             proof = LedgerProof(
                 proof.index, proof.entry, proof.proof, proof.checkpoint, consistency
             )
-        return {**self.bundle.document(), "ledger": proof.to_json()}
+        return proof.to_json()
 
     def encoded(self, old_size: int | None, consistency: tuple[bytes, ...] | None) -> bytes:
         """:meth:`document` as JSON bytes, with ``consistency``, the proof from
@@ -101,7 +110,7 @@ class ServedBundle:
         cached = self._encoded.get(old_size)
         if cached is not None:
             return cached
-        encoded = orjson.dumps(self.document(consistency))
+        encoded = orjson.dumps({**self.bundle.encodable(), "ledger": self._ledger(consistency)})
         if len(self._encoded) < _ENCODED_KEPT:
             self._encoded[old_size] = encoded  # a race makes the same bytes twice: harmless
         return encoded
@@ -124,9 +133,22 @@ class BundleKeeper:
     grew) or when a restriction in the snapshot expired, issues a bundle per new version
     and serves it once logged; thread-safe."""
 
-    def __init__(self, store: Store, signer: NoteSigner, *, notice: Notice | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        signer: NoteSigner,
+        *,
+        notice: Notice | None = None,
+        kept: Path | None = None,
+    ) -> None:
         self._store = store
         self._signer = signer
+        #: Where the bundle in force is kept compiled (:mod:`~.kept_bundles`; None: not
+        #: kept). A restart maps it instead of compiling when the store has not changed.
+        self._kept = kept
+        self._keeping: threading.Thread | None = None
+        #: Why the last kept file could not be used at start (None: it was, or none).
+        self.kept_refused: str | None = None
         #: How the bundles word denials for customers (signed into each of them).
         self._notice = notice
         #: Held across the store reads of refresh and publish: one of them at a time.
@@ -187,6 +209,12 @@ class BundleKeeper:
                 due = self._next_boundary is not None and at >= self._next_boundary
                 if self._last is not None and head == self._head and not due:
                     return False
+                if (
+                    self._last is None
+                    and self._kept is not None
+                    and self._restore(session, head, at)
+                ):
+                    return True
                 with timed.stage("compile"):
                     # In the same read as the head: the snapshot holds at least what it counts.
                     stored = compile_in(session, at, notice=self._notice, worlds=self.worlds)
@@ -209,7 +237,69 @@ class BundleKeeper:
                 self._head = outbox_id
             self._last = bundle
             self._issued = _Issued(bundle, outbox_id)
+            self._keep_compiled(bundle, self._next_boundary)
             return True
+
+    def _restore(self, session: Session, head: int, at: datetime) -> bool:
+        """Take the newest issued bundle from its kept file, without compiling, if the
+        store holds nothing written after its ``bundle.issued`` event (so the policy is
+        the one it was compiled from), no restriction of it expired since, and the file
+        is whole and of exactly that bundle. Call with the lock held, in the read that
+        found ``head``."""
+        assert self._kept is not None
+        latest = latest_outbox_of_type(session, BUNDLE_ISSUED)
+        if latest is None or latest.id != head:
+            return False  # nothing kept to use, or the store changed since: compile
+        data = latest.data()
+        try:
+            version, serial, digest = str(data["version"]), int(data["serial"]), data["digest"]
+        except (KeyError, TypeError, ValueError):
+            return False
+        kept = open_kept(
+            self._kept,
+            version=version,
+            serial=serial,
+            digest=str(digest),
+            verifier=self._signer.verifier(),
+        )
+        if isinstance(kept, str):
+            self.kept_refused = kept
+            log.info(json.dumps({"event": "kept-snapshot-refused", "reason": kept}))
+            return False
+        if kept.next_boundary is not None and at >= kept.next_boundary:
+            return False  # a restriction expired since: the policy changed
+        if kept.bundle.snapshot.notice != (self._notice or Notice()):
+            return False  # the notice configured changed: the bundle is issued again
+        self._head = head
+        self._next_boundary = kept.next_boundary
+        self._last = kept.bundle
+        self._issued = _Issued(kept.bundle, latest.id)
+        return True
+
+    def _keep_compiled(self, bundle: Bundle, next_boundary: datetime | None) -> None:
+        """Keep ``bundle`` compiled, in a thread of its own (at a million nodes writing
+        takes a second, which a change should not wait for). Call with the lock held."""
+        if self._kept is None:
+            return
+        directory = self._kept
+        previous = self._keeping
+
+        def write() -> None:
+            if previous is not None:
+                previous.join()  # files of successive versions in order: the last wins
+            try:
+                keep(directory, bundle, next_boundary=next_boundary)
+            except StorageError as exc:  # the server runs on; the next start compiles
+                log.warning(json.dumps({"event": "keep-snapshot-failed", "error": str(exc)}))
+
+        self._keeping = threading.Thread(target=write, name="keep-snapshot", daemon=True)
+        self._keeping.start()
+
+    def wait_kept(self, timeout: float | None = None) -> None:
+        """Return once the bundle issued last is kept (or its writing failed)."""
+        keeping = self._keeping
+        if keeping is not None:
+            keeping.join(timeout)
 
     def _issue(self, stored: StoreSnapshot, *, head: int, at: datetime) -> tuple[Bundle, int, bool]:
         """The bundle of ``stored`` and its ``bundle.issued`` event: the newest one issued
@@ -220,7 +310,7 @@ class BundleKeeper:
         with self._store.write() as session:
             unchanged = outbox_head(session) == head
             latest = latest_outbox_of_type(session, BUNDLE_ISSUED)
-            issued = None if latest is None else self._adopt(latest, stored.snapshot.version)
+            issued = None if latest is None else self._adopt(latest, stored)
             if issued is not None:
                 assert latest is not None
                 return issued, latest.id, False
@@ -248,11 +338,14 @@ class BundleKeeper:
             )
         return bundle, outbox_id, unchanged
 
-    def _adopt(self, event: OutboxEntry, version: str) -> Bundle | None:
-        """The bundle a ``bundle.issued`` event records, rebuilt from the store, if it is
-        of ``version``: compiled at its time, signed with its serial, and checked against
-        its digest (None if it is of another version or does not rebuild exactly)."""
+    def _adopt(self, event: OutboxEntry, stored: StoreSnapshot) -> Bundle | None:
+        """The bundle a ``bundle.issued`` event records, rebuilt, if it is of the version
+        of ``stored``: signed with its serial at its time, and checked against its digest
+        (None if it is of another version or does not rebuild exactly). ``stored`` is
+        tried first as compiled at the event's time (the same policy: the same world
+        version and restrictions); compiled again at that time only if it differs."""
         data = event.data()
+        version = stored.snapshot.version
         if not isinstance(data, dict) or data.get("version") != version:
             return None
         try:
@@ -260,19 +353,23 @@ class BundleKeeper:
             serial = int(data["serial"])
         except (KeyError, TypeError, ValueError):
             return None
-        stored = compile_snapshot_at(
-            self._store, issued_at, notice=self._notice, worlds=self.worlds
-        )
-        if stored.snapshot.version != version:
-            return None
-        bundle = build_bundle(
-            stored.snapshot,
-            stored.document(),
-            serial=serial,
-            issued_at=issued_at,
-            signer=self._signer,
-        )
-        return bundle if bundle.digest == data.get("digest") else None
+        for attempt in (StoreSnapshot(stored.snapshot, issued_at, stored.world_version), None):
+            if attempt is None:
+                attempt = compile_snapshot_at(
+                    self._store, issued_at, notice=self._notice, worlds=self.worlds
+                )
+                if attempt.snapshot.version != version:
+                    return None
+            bundle = build_bundle(
+                attempt.snapshot,
+                attempt.document(),
+                serial=serial,
+                issued_at=issued_at,
+                signer=self._signer,
+            )
+            if bundle.digest == data.get("digest"):
+                return bundle
+        return None
 
     def publish(self, now: datetime | None = None) -> bool:
         """Serve the issued bundle once a signed checkpoint covers its entry, and keep the

@@ -18,8 +18,8 @@ from brightline.service.ledger import (
     sync,
 )
 from brightline.service.restrictions import bootstrap_restrictions
-from brightline.service.worlds import current_world, import_world
-from brightline.store import Store, open_store
+from brightline.service.worlds import import_world
+from brightline.store import Store, latest_world_version, open_store
 
 #: The first principal of a store that ``brightline serve`` bootstraps.
 FIRST_ADMIN = "admin"
@@ -86,11 +86,10 @@ def prepare_server(settings: Settings, *, example_world: Path | None) -> Prepare
 
 
 def _has_world(store: Store) -> bool:
-    try:
-        current_world(store)
-    except NotFoundError:
-        return False
-    return True
+    # The version's number only: loading a world of millions of nodes to learn that
+    # there is one would cost the start seconds.
+    with store.read() as session:
+        return latest_world_version(session) is not None
 
 
 def _check_world(store: Store, *, fresh: bool, example_world: Path | None) -> None:

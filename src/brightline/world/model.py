@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -87,6 +87,20 @@ class BrokenTreeError(ValueError):
     """Columns that do not form a forest: an unknown parent, or nodes on or below a cycle."""
 
 
+class DirectoryParts(NamedTuple):
+    """A directory's columns (:meth:`Directory.parts`): ids by position, parent positions
+    (-1: a root), kind names and each node's code into them, the names as one text and
+    where each ends (in characters), attributes by position for the nodes with some."""
+
+    ids: list[str]
+    parents: np.ndarray
+    kinds: tuple[str, ...]
+    kind_codes: np.ndarray
+    names: str
+    name_ends: np.ndarray
+    attrs: Mapping[int, Mapping[str, AttrValue]]
+
+
 class Directory:
     """The forest of nodes, held in columns: O(1) look-up by id, parents as an integer array.
 
@@ -111,7 +125,7 @@ class Directory:
         "_depth",
         "_differing_from",
         "_ids",
-        "_index",
+        "_index_built",
         "_kind",
         "_kinds",
         "_name_ends",
@@ -174,7 +188,7 @@ class Directory:
         kind_names = tuple(sorted(set(kinds)))
         kind_code = {k: i for i, k in enumerate(kind_names)}
         self._ids = ids
-        self._index = index
+        self._index_built: dict[str, int] | None = index
         self._parent = parent
         self._parent_at = memoryview(parent.data)  # scalar reads as Python ints, fast
         self._kinds = kind_names
@@ -182,11 +196,58 @@ class Directory:
         # Names as one text and where each ends: no string object per node.
         self._names = "".join(names)
         self._name_ends = np.cumsum(np.fromiter(map(len, names), np.int64, count), dtype=np.int64)
-        self._attrs = {
+        self._attrs: dict[int, Mapping[str, AttrValue]] = {
             i: a if isinstance(a, MappingProxyType) else MappingProxyType(dict(a))
             for i, a in attrs.items()
             if a
         }
+        self._derive()
+
+    @classmethod
+    def from_parts(cls, parts: DirectoryParts) -> Directory:
+        """A directory from the parts another one gave (:meth:`parts`), kept as they are
+        (arrays may be read-only views of a mapped file). Trusts them as
+        :meth:`from_columns` does. Its look-up by id is built on first use: a server
+        restarting from a compiled snapshot decides through the snapshot's own table,
+        and at a million nodes the directory's costs a second and 100 MiB."""
+        directory = cls.__new__(cls)
+        directory._ids = parts.ids
+        directory._index_built = None
+        directory._parent = parts.parents
+        directory._parent_at = memoryview(parts.parents.data)
+        directory._kinds = parts.kinds
+        directory._kind = parts.kind_codes
+        directory._names = parts.names
+        directory._name_ends = parts.name_ends
+        directory._attrs = dict(parts.attrs)
+        directory._derive()
+        return directory
+
+    @property
+    def _index(self) -> dict[str, int]:
+        index = self._index_built
+        if index is None:
+            # Two threads may both build it: the same table either way.
+            index = self._index_built = dict(zip(self._ids, range(len(self._ids)), strict=True))
+        return index
+
+    def parts(self) -> DirectoryParts:
+        """The directory's columns as held: what a compiled snapshot file keeps."""
+        return DirectoryParts(
+            ids=self._ids,
+            parents=self._parent,
+            kinds=self._kinds,
+            kind_codes=self._kind,
+            names=self._names,
+            name_ends=self._name_ends,
+            attrs=self._attrs,
+        )
+
+    def _derive(self) -> None:
+        """What follows from the parents: children, roots, depths, breadth-first order;
+        BrokenTreeError when they are not a forest."""
+        parent = self._parent
+        count = len(parent)
         # Children grouped by parent, in the order given (CSR: start offsets); sorted
         # by id when asked for, a group at a time.
         below = np.flatnonzero(parent >= 0)
