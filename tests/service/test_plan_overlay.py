@@ -5,17 +5,29 @@ region) under the proposal's scopes decided in one batch (the plan's former code
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from brightline.config import Settings
 from brightline.policy import Restriction, Snapshot
 from brightline.policy.overlay import Overlay
-from brightline.service.plans import DIFF_SAMPLE, _diff, _replay, restricted_actions
-from brightline.world import World
+from brightline.service import compile_snapshot_at
+from brightline.service.plans import (
+    DIFF_SAMPLE,
+    InForce,
+    _diff,
+    _replay,
+    plan_text,
+    restricted_actions,
+)
+from brightline.service.restrictions import bootstrap_restrictions
+from brightline.store import Store
+from service.store_scenarios import EXAMPLE, SETUP, T0
 from worldgen import TIMES, Scenario, restrictions, scenarios
 
 
@@ -131,3 +143,45 @@ def test_the_replay_on_the_overlay_equals_the_compiled_reference(
     before = scenario.snapshot()
     expected = reference_replay(before, _after(scenario, proposal), rows, at)
     assert _replay(Overlay(before, proposal), rows, at) == expected
+
+
+PROPOSAL = """\
+- id: r-0001
+  scope: mod-freedonia
+  actions: ["storage.*:*"]
+  exempt: [mod-medical]
+  mode: enforce
+  reason: {policy: mass-surveillance}
+- id: r-9901
+  scope: unit-9900
+  actions: ["ai.speech:transcribe"]
+  regions: [westeurope]
+  not_before: 2025-10-01T00:00:00Z
+  mode: dry-run
+  reason: {policy: mass-surveillance}
+"""
+
+
+def test_a_plan_against_the_snapshot_in_force_equals_one_compiled_from_the_store(
+    world_store: Store, tmp_path: Path
+) -> None:
+    bootstrap_restrictions(world_store, EXAMPLE / "restrictions.yaml", actor=SETUP, now=T0)
+    settings = Settings(data_dir=tmp_path / "data")
+    now = T0 + timedelta(days=30)
+    compiled = compile_snapshot_at(world_store, now)
+    in_force = InForce(compiled.snapshot, compiled.world_version)
+    plan = plan_text(world_store, settings, PROPOSAL, name="p", now=now)
+    served = plan_text(world_store, settings, PROPOSAL, name="p", now=now, in_force=in_force)
+    assert served.to_json() == plan.to_json()
+    assert plan.document["phases"][0]["diff"]["changes"] > 0
+
+
+def test_a_snapshot_of_an_older_world_is_not_planned_against(
+    world_store: Store, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    now = T0 + timedelta(days=30)
+    compiled = compile_snapshot_at(world_store, now)
+    stale = InForce(compiled.snapshot, compiled.world_version - 1)
+    plan = plan_text(world_store, settings, PROPOSAL, name="p", now=now, in_force=stale)
+    assert plan.document["world_version"] == compiled.world_version
