@@ -500,9 +500,7 @@ def stage_console(world_dir: Path, requests: int, repeat: int) -> dict[str, floa
             _, key = create_key(store, principal="ines", roles=roles, actor=root)
             for role in roles:
                 grant_role(store, "ines", Role(role), actor=root)
-            signal = Signal(
-                SourceKind.JOURNALIST, (BIG_CUSTOMER,), ("mass-surveillance",), "bench"
-            )
+            signal = Signal(SourceKind.JOURNALIST, (BIG_CUSTOMER,), ("mass-surveillance",), "bench")
             ref = submit_report(store, signal, actor=root).ref
             case = open_case(store, actor=root, title="bench", signals=[ref]).id
             signer = LedgerKeys.of(settings).signer()

@@ -86,4 +86,3 @@ def test_leaves_are_the_nodes_without_children(data: st.DataObject) -> None:
     leaves = directory.leaves
     for node in directory.ids:
         assert bool(leaves[directory.position(node)]) == (not directory.children(node))
-

@@ -27,6 +27,7 @@ from brightline.service.plans import (
 )
 from brightline.service.restrictions import bootstrap_restrictions
 from brightline.store import Store
+from brightline.world import World
 from service.store_scenarios import EXAMPLE, SETUP, T0
 from worldgen import TIMES, Scenario, restrictions, scenarios
 

@@ -69,7 +69,7 @@ class Group:
 class Overlay:
     """``before`` with ``restrictions`` in force too (one of the same id replaced)."""
 
-    __slots__ = ("_covers", "_added", "_replaced", "before")
+    __slots__ = ("_added", "_covers", "_replaced", "before")
 
     def __init__(self, before: Snapshot, restrictions: Sequence[Restriction]) -> None:
         self.before = before

@@ -22,9 +22,9 @@ from brightline.config import Settings
 from brightline.detection import read_alerts
 from brightline.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from brightline.policy import Request, Snapshot, format_time, restriction_from_mapping
+from brightline.service.bundles import BundleKeeper
 from brightline.service.case_export import CaseView, list_cases
 from brightline.service.cases import load_case, require
-from brightline.service.bundles import BundleKeeper
 from brightline.service.console_search import tree_index
 from brightline.service.detection import ALERTS_FILE
 from brightline.service.guard import PlanLimits
@@ -217,8 +217,7 @@ def search_nodes(world: World, query: str, *, limit: int = 50) -> list[dict[str,
         return [_node_json(world, n) for n in directory.roots()[:limit]]
     ids = directory.ids
     return [
-        _node_json(world, ids[i])
-        for i in tree_index(directory).search(query.strip(), limit=limit)
+        _node_json(world, ids[i]) for i in tree_index(directory).search(query.strip(), limit=limit)
     ]
 
 
@@ -334,9 +333,7 @@ def preview_plan(
         served = None
     if served is not None:
         in_force = InForce(served.snapshot, int(served.payload["snapshot"]["world_version"]))
-    return plan_text(
-        store, settings, text, name="draft", now=now, limits=limits, in_force=in_force
-    )
+    return plan_text(store, settings, text, name="draft", now=now, limits=limits, in_force=in_force)
 
 
 def draft_restriction(store: Store, case: CaseState) -> str:

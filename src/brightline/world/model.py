@@ -329,7 +329,8 @@ class Directory:
     @property
     def leaves(self) -> np.ndarray:
         """Whether each node has no child (bool, by position)."""
-        return (self._child_start[1:] - self._child_start[:-1]) == 0
+        leaves: np.ndarray = np.diff(self._child_start) == 0
+        return leaves
 
     def differing(self, before: Directory) -> list[int]:
         """The positions, in order, of the nodes not in ``before`` exactly as here: new,
