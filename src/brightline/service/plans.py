@@ -349,7 +349,8 @@ def _diff(
     regions). Each group of nodes that decides alike is decided once."""
     directory = world.directory
     ids = directory.ids
-    under = np.unique(np.concatenate([directory.subtree_positions(r.scope) for r in proposal]))
+    scopes = [directory.subtree_positions(r.scope) for r in proposal]
+    under = np.unique(np.concatenate(scopes)) if scopes else np.empty(0, dtype=np.int32)
     nodes = sorted(ids[p] for p in under.tolist())
     actions = restricted_actions(world, proposal)
     regions = sorted(world.catalog.regions)
