@@ -25,7 +25,7 @@ from brightline.policy import Request, Snapshot, format_time, restriction_from_m
 from brightline.service.bundles import BundleKeeper
 from brightline.service.case_export import CaseView, list_cases
 from brightline.service.cases import load_case, require
-from brightline.service.console_search import tree_index
+from brightline.service.console_index import scope_index, tree_index
 from brightline.service.detection import ALERTS_FILE
 from brightline.service.guard import PlanLimits
 from brightline.service.ledger import InclusionProof, LedgerStatus, ledger_status, prove_inclusion
@@ -227,10 +227,9 @@ def node_page(snapshot: Snapshot, node_id: str, *, now: datetime) -> NodePage:
     directory = world.directory
     if node_id not in directory:
         raise NotFoundError(f"no node {node_id!r} in the world")
-    lineage = {node_id, *directory.ancestors(node_id)}
     reaching = []
-    for r in snapshot.restrictions:
-        if r.scope in lineage and r.in_window(now):
+    for r in scope_index(snapshot).scoped_at(directory.ancestors(node_id)):
+        if r.in_window(now):
             exempted = any(directory.is_within(node_id, e) for e in r.exempt)
             reaching.append(
                 {

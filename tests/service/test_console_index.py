@@ -1,14 +1,17 @@
-"""The console's tree search on its casefolded texts finds what a scan of every node
-finds: the same nodes, in the same order, up to the same limit."""
+"""The console's indexes find what a scan finds: the tree search the same nodes, in
+the same order, up to the same limit; a node page the same restrictions."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brightline.service.console import search_nodes
-from brightline.service.console_search import TreeIndex, tree_index
+from brightline.service.console import node_page, search_nodes
+from brightline.service.console_index import TreeIndex, tree_index
 from brightline.world import Catalog, Directory, Node, World
+from worldgen import TIMES, Scenario, scenarios
 
 #: Letters whose casefold changes length or meets another (ß → ss, İ → i̇, ﬁ → fi), and
 #: the index's separator.
@@ -64,3 +67,15 @@ def test_the_index_is_kept_for_the_world_in_force_and_rebuilt_for_another() -> N
     assert tree_index(one) is first
     assert tree_index(two) is not first
     assert [two.ids[i] for i in tree_index(two).search("b", limit=5)] == ["b"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(max_restrictions=6), st.sampled_from(TIMES))
+def test_a_node_page_lists_the_restrictions_a_scan_finds(scenario: Scenario, now: datetime) -> None:
+    snapshot = scenario.snapshot()
+    directory = scenario.world.directory
+    for node in directory.ids:
+        lineage = set(directory.ancestors(node))
+        expected = [r.id for r in snapshot.restrictions if r.scope in lineage and r.in_window(now)]
+        page = node_page(snapshot, node, now=now)
+        assert [r["id"] for r in page.restrictions] == expected

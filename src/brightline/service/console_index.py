@@ -1,6 +1,9 @@
-"""The console's tree search over a directory of millions of nodes: ids and names
-casefolded once per world into two texts, searched with ``str.find`` (C speed) instead
-of building and casefolding every node on every request.
+"""The console's indexes, built once per world or snapshot in force and kept while it is:
+the tree search and the restrictions by scope (a node page lists those that reach it).
+
+The tree search, over a directory of millions of nodes: ids and names casefolded into
+two texts, searched with ``str.find`` (C speed) instead of building and casefolding
+every node on every request.
 
 Each text holds one entry per node, in the directory's order, separated by ``\\0``
 (which no id holds; a query holding it is searched node by node). A hit's offset gives
@@ -10,11 +13,12 @@ its node through the entries' start offsets (a binary search).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import numpy as np
 
+from brightline.policy import Restriction, Snapshot
 from brightline.world import Directory
 
 _SEPARATOR: Final = "\0"
@@ -94,3 +98,33 @@ def tree_index(directory: Directory) -> TreeIndex:
         if _latest is None or _latest.directory is not directory:
             _latest = TreeIndex(directory)
         return _latest
+
+
+class ScopeIndex:
+    """A snapshot's restrictions by scope."""
+
+    __slots__ = ("_by_scope", "snapshot")
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        by_scope: dict[str, list[tuple[int, Restriction]]] = {}
+        for i, r in enumerate(snapshot.restrictions):
+            by_scope.setdefault(r.scope, []).append((i, r))
+        self._by_scope = by_scope
+
+    def scoped_at(self, nodes: Iterable[str]) -> list[Restriction]:
+        """The restrictions scoped at any of ``nodes``, in the snapshot's order."""
+        found = [pair for node in set(nodes) for pair in self._by_scope.get(node, ())]
+        return [r for _, r in sorted(found, key=lambda pair: pair[0])]
+
+
+_scopes: ScopeIndex | None = None
+
+
+def scope_index(snapshot: Snapshot) -> ScopeIndex:
+    """The index of ``snapshot``, kept until another snapshot is asked about."""
+    global _scopes
+    with _lock:
+        if _scopes is None or _scopes.snapshot is not snapshot:
+            _scopes = ScopeIndex(snapshot)
+        return _scopes
