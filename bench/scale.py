@@ -29,6 +29,18 @@ process so that one stage's memory does not weigh on the next:
   ``scripts/postgres-test-cluster.sh run``); each run gets a database of its own. The
   CPU time beside these is this process's only: PostgreSQL's own work is not in it.
 
+* ``console`` (``--no-console`` to skip): the world with one more customer of 50,000
+  subscriptions (50 units, half of each unit's subscriptions under a team;
+  ``write_big_customer``) imported into a fresh SQLite store with the world's
+  restrictions in force (``bootstrap_restrictions``), served by uvicorn on loopback; a
+  console session signed in with an investigator's key times, through HTTP, the tree
+  search (no match: every node searched; one match; the full page), the node pages of
+  the customer and of one of its subscriptions, the tester (``…/test``, as htmx asks it)
+  and the preview of an impact plan over the whole customer, one unit exempt
+  (``POST /console/cases/C-1/plan``). Each: the median of five runs after a first one,
+  the first beside it (it builds the console's indexes for the world in force). Floors:
+  ≤ 200 ms, the plan ≤ 2 s.
+
 Then it prints the growth exponent of each stage between consecutive sizes
 (``log(t2/t1) / log(n2/n1)`` on CPU seconds and on RSS: 1 is linear). Timings are wall
 time, CPU time beside them; the machine is shared, so read the ratios measured in the same
