@@ -32,8 +32,7 @@ class TreeIndex:
     def __init__(self, directory: Directory) -> None:
         self._directory = directory
         ids = directory.ids
-        names = directory.columns(range(len(ids)))[3] if len(ids) else []
-        self._texts = tuple(_Text(column) for column in (ids, names))
+        self._texts = tuple(_Text(column) for column in (ids, directory.names()))
 
     @property
     def directory(self) -> Directory:

@@ -392,6 +392,10 @@ class Directory:
         """Every id, by position."""
         return self._ids
 
+    def names(self) -> list[str]:
+        """Every name, by position (a new list)."""
+        return self._names_at(range(len(self._ids)))
+
     @property
     def parent_positions(self) -> np.ndarray:
         """Each node's parent position, -1 for a root (int32, read-only by convention)."""
