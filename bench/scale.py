@@ -528,6 +528,11 @@ def stage_console(world_dir: Path, requests: int, repeat: int) -> dict[str, floa
                     time.sleep(0.02)
                 url = f"http://127.0.0.1:{port}"
                 with httpx.Client(base_url=url, timeout=120) as client:
+                    # Timed once the server serves a bundle, as in production: the preview
+                    # plans against it (before, it compiles the store's snapshot).
+                    with _timed(figures, "console_ready_s"):
+                        while client.get("/readyz").status_code != 200:
+                            time.sleep(0.2)
                     form = client.get("/console/login").text
                     token = re.search(r'name="login_token" value="([^"]+)"', form)
                     assert token is not None
