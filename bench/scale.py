@@ -29,6 +29,18 @@ process so that one stage's memory does not weigh on the next:
   ``scripts/postgres-test-cluster.sh run``); each run gets a database of its own. The
   CPU time beside these is this process's only: PostgreSQL's own work is not in it.
 
+* ``console`` (``--no-console`` to skip): the world with one more customer of 50,000
+  subscriptions (50 units, half of each unit's subscriptions under a team;
+  ``write_big_customer``) imported into a fresh SQLite store with the world's
+  restrictions in force (``bootstrap_restrictions``), served by uvicorn on loopback; a
+  console session signed in with an investigator's key times, through HTTP, the tree
+  search (no match: every node searched; one match; the full page), the node pages of
+  the customer and of one of its subscriptions, the tester (``…/test``, as htmx asks it)
+  and the preview of an impact plan over the whole customer, one unit exempt
+  (``POST /console/cases/C-1/plan``). Each: the median of five runs after a first one,
+  the first beside it (it builds the console's indexes for the world in force). Floors:
+  ≤ 200 ms, the plan ≤ 2 s.
+
 Then it prints the growth exponent of each stage between consecutive sizes
 (``log(t2/t1) / log(n2/n1)`` on CPU seconds and on RSS: 1 is linear). Timings are wall
 time, CPU time beside them; the machine is shared, so read the ratios measured in the same
@@ -199,6 +211,41 @@ def write_changed_world(source: Path, target: Path, seed: int) -> int:
         (target / name).write_bytes((source / name).read_bytes())
     (target / "directory.jsonl").write_bytes(b"\n".join(out) + b"\n")
     return len(picked)
+
+
+#: The console stage's world: the size's world plus one customer of this many subscriptions.
+BIG_SUBSCRIPTIONS = 50_000
+BIG_UNITS = 50
+BIG_CUSTOMER = "big-customer"
+BIG_WORLD = "console"
+
+
+def write_big_customer(source: Path, target: Path, subscriptions: int = BIG_SUBSCRIPTIONS) -> int:
+    """Copy the world in ``source`` to ``target`` with one more customer: ``BIG_UNITS``
+    units, each with its share of ``subscriptions`` (half of them one level further down,
+    under a team). Return the nodes added."""
+    lines = []
+
+    def node(nid: str, parent: str | None, kind: str, name: str) -> None:
+        lines.append(json.dumps({"id": nid, "parent": parent, "kind": kind, "name": name}))
+
+    node(BIG_CUSTOMER, None, "customer", "Big Customer Holdings")
+    per_unit = subscriptions // BIG_UNITS
+    for u in range(BIG_UNITS):
+        unit = f"{BIG_CUSTOMER}-u{u:02d}"
+        team = f"{unit}-team"
+        node(unit, BIG_CUSTOMER, "unit", f"Division {u}")
+        node(team, unit, "unit", f"Division {u} team")
+        for s in range(per_unit):
+            parent = team if s % 2 else unit
+            node(f"{unit}-s{s:05d}", parent, "subscription", f"Big sub {u}.{s}")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("catalog.yaml", "restrictions.yaml"):
+        (target / name).write_bytes((source / name).read_bytes())
+    with (target / "directory.jsonl").open("wb") as out:
+        out.write((source / "directory.jsonl").read_bytes())
+        out.write(("\n".join(lines) + "\n").encode())
+    return len(lines)
 
 
 # -- stages (each runs in a fresh process: ``scale.py --stage NAME --world DIR``) ----------
@@ -407,6 +454,148 @@ def stage_import(backend: str, world_dir: Path) -> dict[str, float]:
     return figures
 
 
+#: The console stage's requests, each timed this many times after a first (cold) one.
+CONSOLE_RUNS = 5
+#: Floors of issue 20 point 5: search, node page and tester; and the impact plan.
+FLOOR_CONSOLE_MS = 200.0
+FLOOR_PLAN_MS = 2000.0
+#: A restriction over the big customer, as a proposal would show it (one unit exempt).
+BIG_PLAN = (
+    "- id: r-big-plan\n"
+    f"  scope: {BIG_CUSTOMER}\n"
+    '  actions: ["storage.*:*", "ai.speech:transcribe"]\n'
+    f"  exempt: [{BIG_CUSTOMER}-u07]\n"
+    "  reason: {policy: mass-surveillance}\n"
+)
+
+
+def stage_console(world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
+    """The console at provider scale: the world with the big customer imported into a
+    SQLite store with its restrictions in force, served by uvicorn on loopback; a signed-in
+    console session times the tree search, a node page, the tester and a plan preview."""
+    import re
+    import threading
+
+    import httpx
+    import uvicorn
+    from pydantic import SecretStr
+
+    from brightline.access import Role
+    from brightline.cases import Signal, SourceKind
+    from brightline.config import Settings
+    from brightline.server import UVICORN_LOGS, create_app
+    from brightline.service import import_world
+    from brightline.service.access import Authenticator, bootstrap
+    from brightline.service.apikeys import create_key
+    from brightline.service.cases import open_case
+    from brightline.service.intake import grant_role, submit_report
+    from brightline.service.ledger import LedgerKeys, ensure_key
+    from brightline.service.restrictions import bootstrap_restrictions
+    from brightline.store import open_store
+
+    big = world_dir / BIG_WORLD
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="brightline-scale-console-") as scratch:
+        settings = Settings(
+            database_url=SecretStr(f"sqlite:///{Path(scratch) / 'console.db'}"),
+            data_dir=Path(scratch) / "data",
+            admin_rate_per_minute=1_000_000,
+        )
+        with open_store(settings) as store:
+            ensure_key(settings)
+            authenticator = Authenticator(store, settings)
+            root = authenticator.principal_for(bootstrap(store, principal="root"))
+            with _timed(figures, "console_setup_s"):
+                import_world(store, big, actor=root, now=NOW)
+                bootstrap_restrictions(store, big / "restrictions.yaml", actor=root)
+            roles = (Role.INVESTIGATOR.value, Role.APPROVER.value)
+            _, key = create_key(store, principal="ines", roles=roles, actor=root)
+            for role in roles:
+                grant_role(store, "ines", Role(role), actor=root)
+            signal = Signal(SourceKind.JOURNALIST, (BIG_CUSTOMER,), ("mass-surveillance",), "bench")
+            ref = submit_report(store, signal, actor=root).ref
+            case = open_case(store, actor=root, title="bench", signals=[ref]).id
+            signer = LedgerKeys.of(settings).signer()
+            app = create_app(settings, store, signer)
+            port = _free_port()
+            server = uvicorn.Server(
+                uvicorn.Config(app, host="127.0.0.1", port=port, **UVICORN_LOGS)
+            )
+            thread = threading.Thread(target=server.run, daemon=True)
+            thread.start()
+            try:
+                while not server.started:
+                    time.sleep(0.02)
+                url = f"http://127.0.0.1:{port}"
+                with httpx.Client(base_url=url, timeout=120) as client:
+                    # Timed once the server serves a bundle, as in production: the preview
+                    # plans against it (before, it compiles the store's snapshot).
+                    with _timed(figures, "console_ready_s"):
+                        while client.get("/readyz").status_code != 200:
+                            time.sleep(0.2)
+                    form = client.get("/console/login").text
+                    token = re.search(r'name="login_token" value="([^"]+)"', form)
+                    assert token is not None
+                    signed = client.post(
+                        "/console/login",
+                        data={"login_token": token.group(1), "credential": key, "next": ""},
+                    )
+                    assert signed.status_code == 303, signed.text
+                    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/").text)
+                    assert csrf is not None
+                    _console_timings(client, figures, case, csrf.group(1))
+            finally:
+                server.should_exit = True
+                thread.join(timeout=30)
+    return figures
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _console_timings(client: Any, figures: dict[str, float], case: str, csrf: str) -> None:
+    """Each console request: its first (cold) time and the median of the next runs, in ms."""
+    import statistics
+
+    sub = f"{BIG_CUSTOMER}-u03-s00101"
+    htmx = {"HX-Request": "true"}
+    calls: dict[str, Callable[[], Any]] = {
+        "search_miss": lambda: client.get(
+            "/console/tree", params={"q": "no-such-node"}, headers=htmx
+        ),
+        "search_hit": lambda: client.get(
+            "/console/tree", params={"q": "big sub 3.10"}, headers=htmx
+        ),
+        "search_page": lambda: client.get("/console/tree", params={"q": "division 4"}),
+        "node_customer": lambda: client.get(f"/console/tree/{BIG_CUSTOMER}"),
+        "node_sub": lambda: client.get(f"/console/tree/{sub}"),
+        "tester": lambda: client.get(
+            f"/console/tree/{sub}/test",
+            params={"service": "storage.blob", "operation": "read", "region": "westeurope"},
+            headers=htmx,
+        ),
+        "plan": lambda: client.post(
+            f"/console/cases/{case}/plan",
+            data={"csrf": csrf, "restrictions": BIG_PLAN, "rationale": "bench"},
+        ),
+    }
+    for name, call in calls.items():
+        times = []
+        for _ in range(1 + CONSOLE_RUNS):
+            start = time.perf_counter()
+            response = call()
+            times.append((time.perf_counter() - start) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"console {name}: {response.status_code} {response.text[:300]}")
+        figures[f"console_{name}_cold_ms"] = times[0]
+        figures[f"console_{name}_ms"] = statistics.median(times[1:])
+
+
 def _import_stage(backend: str) -> Callable[[Path, int, int], dict[str, float]]:
     def run(world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
         return stage_import(backend, world_dir)  # one run: each import needs a fresh store
@@ -523,6 +712,7 @@ STAGE_FUNCTIONS: dict[str, Callable[[Path, int, int], dict[str, float]]] = {
     "hold": stage_hold,
     "serve": stage_serve,
     **{f"import-{backend}": _import_stage(backend) for backend in BACKENDS},
+    "console": stage_console,
 }
 
 
@@ -660,6 +850,34 @@ def import_stages(backend: str) -> list[Stage]:
     ]
 
 
+def _ms(f: dict[str, float], name: str) -> str:
+    return f"{f[f'console_{name}_ms']:,.0f} ms (first {f[f'console_{name}_cold_ms']:,.0f})"
+
+
+def console_stages() -> list[Stage]:
+    """The rows of the console stage (median of the runs after the first; the first's
+    time beside it: a new world version builds the console's indexes then)."""
+    rows = [
+        ("tree search, no match (partial)", "search_miss", FLOOR_CONSOLE_MS),
+        ("tree search, 1 match (partial)", "search_hit", FLOOR_CONSOLE_MS),
+        ("tree search page", "search_page", FLOOR_CONSOLE_MS),
+        ("node page: the 50k customer", "node_customer", FLOOR_CONSOLE_MS),
+        ("node page: one of its subscriptions", "node_sub", FLOOR_CONSOLE_MS),
+        ("tester: would this call be allowed?", "tester", FLOOR_CONSOLE_MS),
+        ("impact plan over the 50k customer (preview)", "plan", FLOOR_PLAN_MS),
+    ]
+    return [
+        Stage(
+            f"console: {label}",
+            lambda f, n=name: _ms(f, n),  # type: ignore[misc]
+            lambda f, n=name: f[f"console_{n}_ms"],  # type: ignore[misc]
+            floor=f"≤ {floor:,.0f} ms",
+            ok=lambda f, n=name, fl=floor: f[f"console_{n}_ms"] <= fl,  # type: ignore[misc]
+        )
+        for label, name, floor in rows
+    ]
+
+
 def run_stage(name: str, world_dir: Path, requests: int, repeat: int) -> dict[str, float]:
     """Run one stage in a fresh interpreter; its figures come back as JSON."""
     command = [
@@ -737,6 +955,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200_000, help="Decisions timed for p99.")
     parser.add_argument("--repeat", type=int, default=2, help="Runs of each timing (best kept).")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"Time the console over one more customer of {BIG_SUBSCRIPTIONS:,} subscriptions.",
+    )
     parser.add_argument("--stage", choices=sorted(STAGE_FUNCTIONS), help=argparse.SUPPRESS)
     parser.add_argument("--world", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -756,6 +980,9 @@ def main() -> int:
         )
     stage_names = ["parse", "hold", "serve", *(f"import-{b}" for b in backends)]
     stages = STAGES + [row for b in backends for row in import_stages(b)]
+    if args.console:
+        stage_names.append("console")
+        stages += console_stages()
     if hasattr(os, "sched_setaffinity"):  # one core, as the decision benchmark
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     results: list[tuple[dict[str, int], dict[str, float]]] = []
@@ -765,6 +992,8 @@ def main() -> int:
                 counts = {"size": size, **write_world(Path(tmp), size, args.seed)}
                 if backends:
                     write_changed_world(Path(tmp), Path(tmp) / CHANGED_WORLD, args.seed)
+                if args.console:
+                    counts["big_nodes"] = write_big_customer(Path(tmp), Path(tmp) / BIG_WORLD)
             figures: dict[str, float] = {}
             for name in stage_names:
                 with console.status(f"{size_label(size)}: {name}"):

@@ -57,12 +57,13 @@ def explain(decision: Decision) -> str:
                 f"restriction {_describe(by_id[i])} would deny it." for i in decision.would_deny
             )
         )
+    # The node's lineage as a set: one look-up a restriction, not a walk up the tree
+    # (a snapshot may hold tens of thousands of restrictions).
+    lineage = set(snapshot.world.directory.ancestors(request.node))
     exempting = [
         r
         for r in snapshot.restrictions
-        if r.exempt
-        and snapshot.world.directory.is_within(request.node, r.scope)
-        and any(snapshot.world.directory.is_within(request.node, e) for e in r.exempt)
+        if r.exempt and r.scope in lineage and any(e in lineage for e in r.exempt)
     ]
     if exempting:
         sentences.append(

@@ -20,16 +20,19 @@ from brightline.access import Action, Principal, Role, may
 from brightline.cases import CaseState, CaseStatus
 from brightline.config import Settings
 from brightline.detection import read_alerts
-from brightline.errors import InvalidInputError, NotFoundError
+from brightline.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from brightline.policy import Request, Snapshot, format_time, restriction_from_mapping
+from brightline.service.bundles import BundleKeeper
 from brightline.service.case_export import CaseView, list_cases
 from brightline.service.cases import load_case, require
+from brightline.service.console_index import scope_index, tree_index
 from brightline.service.detection import ALERTS_FILE
 from brightline.service.guard import PlanLimits
 from brightline.service.ledger import InclusionProof, LedgerStatus, ledger_status, prove_inclusion
 from brightline.service.lifecycle import Status
 from brightline.service.plans import (
     ImpactPlan,
+    InForce,
     covered_subscriptions,
     plan_text,
     restricted_actions,
@@ -212,14 +215,10 @@ def search_nodes(world: World, query: str, *, limit: int = 50) -> list[dict[str,
     directory = world.directory
     if not query.strip():
         return [_node_json(world, n) for n in directory.roots()[:limit]]
-    needle = query.strip().casefold()
-    found = []
-    for node in directory:
-        if needle in node.id.casefold() or needle in node.name.casefold():
-            found.append(_node_json(world, node.id))
-            if len(found) >= limit:
-                break
-    return found
+    ids = directory.ids
+    return [
+        _node_json(world, ids[i]) for i in tree_index(directory).search(query.strip(), limit=limit)
+    ]
 
 
 def node_page(snapshot: Snapshot, node_id: str, *, now: datetime) -> NodePage:
@@ -228,10 +227,9 @@ def node_page(snapshot: Snapshot, node_id: str, *, now: datetime) -> NodePage:
     directory = world.directory
     if node_id not in directory:
         raise NotFoundError(f"no node {node_id!r} in the world")
-    lineage = {node_id, *directory.ancestors(node_id)}
     reaching = []
-    for r in snapshot.restrictions:
-        if r.scope in lineage and r.in_window(now):
+    for r in scope_index(snapshot).scoped_at(directory.ancestors(node_id)):
+        if r.in_window(now):
             exempted = any(directory.is_within(node_id, e) for e in r.exempt)
             reaching.append(
                 {
@@ -319,13 +317,22 @@ def preview_plan(
     actor: Principal,
     limits: PlanLimits,
     now: datetime,
+    keeper: BundleKeeper | None = None,
 ) -> ImpactPlan:
     """The impact plan of a restriction drafted for a case, before anything is proposed
-    (read-only; the actor must be allowed to plan on this case)."""
+    (read-only; the actor must be allowed to plan on this case), against the snapshot the
+    ``keeper`` serves when it is of the newest world (else compiled from the store)."""
     with store.read() as session:
         state = load_case(session, case_id)
         require(actor, Action.PLAN, state)
-    return plan_text(store, settings, text, name="draft", now=now, limits=limits)
+    in_force = None
+    try:
+        served = keeper.current if keeper is not None else None
+    except StoreUnavailableError:  # no bundle served yet
+        served = None
+    if served is not None:
+        in_force = InForce(served.snapshot, int(served.payload["snapshot"]["world_version"]))
+    return plan_text(store, settings, text, name="draft", now=now, limits=limits, in_force=in_force)
 
 
 def draft_restriction(store: Store, case: CaseState) -> str:

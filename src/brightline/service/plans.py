@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,6 +40,7 @@ from brightline.cases import (
 from brightline.config import Settings
 from brightline.errors import InvalidInputError, NotFoundError, Problem
 from brightline.policy import Mode, Restriction, Snapshot, format_time, parse_restrictions_text
+from brightline.policy.overlay import Overlay, coverage
 from brightline.service.cases import (
     load_case,
     now_utc,
@@ -52,16 +54,26 @@ from brightline.service.restrictions import (
     load_states,
     propose_restrictions,
 )
-from brightline.service.usage import read_usage_summary, subscriptions_under, telemetry_of
-from brightline.store import Store, canonical_json, latest_world
+from brightline.service.usage import read_usage_summary, telemetry_of
+from brightline.store import Store, canonical_json, latest_world, latest_world_version
 from brightline.store.cases import (
     add_plan,
 )
-from brightline.world import World
+from brightline.world import Directory, World
 
 PLAN_FORMAT: Final = "brightline.plan/1"
 #: Changes listed one by one in a phase's decision diff; the rest are counted.
 DIFF_SAMPLE: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class InForce:
+    """A snapshot in force and the version of the stored world it was compiled from: the
+    server's bundle, which a preview plans against instead of compiling the store again
+    (the plan names its version, as always)."""
+
+    snapshot: Snapshot
+    world_version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,31 +107,43 @@ def plan_text(
     limits: PlanLimits = PlanLimits(),
     usage_days: int = 30,
     replay_days: int = 30,
+    in_force: InForce | None = None,
 ) -> ImpactPlan:
     """The impact plan of the restriction(s) in ``text`` against the store in force at ``now``.
+
+    ``in_force``, when given and compiled from the newest stored world, is taken as the
+    snapshot in force (the server passes the one it enforces) instead of compiling the
+    store's restrictions again. The proposal's effect is decided on it only where the
+    proposal reaches (:class:`~brightline.policy.overlay.Overlay`).
 
     Read-only. Raises InvalidInputError if they do not fit the stored world.
     """
     with store.read() as session:
-        stored = latest_world(session)
-        if stored is None:
-            raise NotFoundError("no world in the store yet: run `brightline world import` first")
-        current = approved_bodies(load_states(session), now)
-    world = stored.world
+        if in_force is not None and latest_world_version(session) == in_force.world_version:
+            before, world_version = in_force.snapshot, in_force.world_version
+        else:
+            stored = latest_world(session)
+            if stored is None:
+                raise NotFoundError(
+                    "no world in the store yet: run `brightline world import` first"
+                )
+            current = approved_bodies(load_states(session), now)
+            before = Snapshot.from_records(stored.world, current)
+            world_version = stored.version
+    world = before.world
     proposal = parse_restrictions_text(text, world, name=name)
     if not proposal:
         raise InvalidInputError(Problem(name, "no restriction to plan"))
-    ids = {r.id for r in proposal}
-    before = Snapshot.from_records(world, current)
-    after = Snapshot(world, [*(r for r in before.restrictions if r.id not in ids), *proposal])
+    after = Overlay(before, proposal)
     directory = world.directory
+    leaves = directory.leaves
     hour = now.replace(minute=0, second=0, microsecond=0)
     dataset = telemetry_of(settings)
 
     covered: set[str] = set()
     described = []
-    for r in proposal:
-        subs = covered_subscriptions(world, r)
+    for k, r in enumerate(proposal):
+        subs = _ids_at(directory, after.covered(k) & leaves)
         covered |= subs
         described.append(
             {
@@ -132,7 +156,7 @@ def plan_text(
                 "not_after": format_time(r.not_after),
                 "subscriptions": len(subs),
                 "exempt": [
-                    {"node": e, "subscriptions": len(subscriptions_under(directory, e))}
+                    {"node": e, "subscriptions": int(leaves[directory.subtree_positions(e)].sum())}
                     for e in r.exempt
                 ],
                 "actions": [f"{s}:{o}" for s, o in restricted_actions(world, [r])],
@@ -142,7 +166,7 @@ def plan_text(
             }
         )
     customers = sorted({directory.root(r.scope) for r in proposal})
-    customer_subs = {s for c in customers for s in subscriptions_under(directory, c)}
+    customer_subs = {s for c in customers for s in _subscriptions_under(directory, c)}
     usage = read_usage_summary(
         dataset, subscriptions=customer_subs, since=hour - timedelta(days=usage_days), until=hour
     )
@@ -153,17 +177,14 @@ def plan_text(
     )
     starts = sorted({max(now, r.not_before or now) for r in proposal})
     for start in starts:
-        phases.append(_phase(world, before, after, proposal, replay, start))
+        phases.append(_phase(world, after, proposal, replay, start))
     # The guard weighs what enforcing the proposal would deny, so that a dry-run proposal
     # (which denies nothing) and its later promotion are guarded on the same effect.
     enforced = [dataclasses.replace(r, mode=Mode.ENFORCE) for r in proposal]
     if enforced == list(proposal):
         final_share = phases[-1]["replay"]["share"]
     else:
-        enforcing = Snapshot(
-            world, [*(r for r in before.restrictions if r.id not in ids), *enforced]
-        )
-        final_share = _replay(before, enforcing, replay, starts[-1])["share"]
+        final_share = _replay(Overlay(before, enforced), replay, starts[-1])["share"]
     reasons = []
     if len(covered) > limits.max_subscriptions:
         reasons.append(
@@ -177,7 +198,7 @@ def plan_text(
     document = {
         "format": PLAN_FORMAT,
         "at": format_time(now),
-        "world_version": stored.version,
+        "world_version": world_version,
         "snapshot_in_force": before.version,
         "restrictions": described,
         "subscriptions_affected": len(covered),
@@ -200,10 +221,19 @@ def plan_text(
 def covered_subscriptions(world: World, restriction: Restriction) -> set[str]:
     """The subscriptions under the restriction's scope, its exempt subtrees left out."""
     directory = world.directory
-    exempt: set[str] = set()
-    for node in restriction.exempt:
-        exempt.update(directory.subtree(node))
-    return {s for s in subscriptions_under(directory, restriction.scope) if s not in exempt}
+    return _ids_at(directory, coverage(directory, restriction) & directory.leaves)
+
+
+def _subscriptions_under(directory: Directory, node: str) -> list[str]:
+    """The leaves of ``node``'s subtree (the nodes metering rows name), in no order."""
+    positions = directory.subtree_positions(node)
+    ids = directory.ids
+    return [ids[p] for p in positions[directory.leaves[positions]].tolist()]
+
+
+def _ids_at(directory: Directory, mask: np.ndarray) -> set[str]:
+    ids = directory.ids
+    return {ids[p] for p in np.flatnonzero(mask).tolist()}
 
 
 def restricted_actions(world: World, restrictions: Iterable[Restriction]) -> list[tuple[str, str]]:
@@ -259,14 +289,13 @@ def _untouched(usage: pa.Table, affected: pa.ChunkedArray) -> list[dict[str, Any
 
 def _phase(
     world: World,
-    before: Snapshot,
-    after: Snapshot,
+    after: Overlay,
     proposal: Sequence[Restriction],
     replay: pa.Table,
     start: datetime,
 ) -> dict[str, Any]:
     active = [r for r in proposal if r.in_window(start)]
-    replayed = _replay(before, after, replay, start)
+    replayed = _replay(after, replay, start)
     return {
         "starts": format_time(start),
         "restrictions": [r.id for r in active],
@@ -274,24 +303,23 @@ def _phase(
             f"{s}:{o}" for s, o in restricted_actions(world, [r for r in active if r.enforcing])
         ],
         "replay": replayed,
-        "diff": _diff(world, before, after, proposal, start),
+        "diff": _diff(world, after, proposal, start),
     }
 
 
-def _replay(before: Snapshot, after: Snapshot, rows: pa.Table, at: datetime) -> dict[str, Any]:
+def _replay(after: Overlay, rows: pa.Table, at: datetime) -> dict[str, Any]:
     """Each metered row decided before and after; ``rows`` is a usage summary, whose keys
     are decided once and weighed by the rows they stand for."""
     total = int(pc.sum(rows["rows"]).as_py() or 0) if rows.num_rows else 0
     if total == 0:
         return {"rows": 0, "denied": 0, "share": 0.0, "by_service_region": []}
-    columns = {
-        "node": rows["subscription_id"],
-        "service": rows["service"],
-        "operation": rows["operation"],
-        "region": rows["region"],
-    }
-    was = before.decide_batch(columns, at=at).effect
-    now = after.decide_batch(columns, at=at).effect
+    was, now = after.effects(
+        rows["subscription_id"].to_pylist(),
+        rows["service"].to_pylist(),
+        rows["operation"].to_pylist(),
+        rows["region"].to_pylist(),
+        at=at,
+    )
     newly = (now == 1) & (was != 1)
     weights = rows["rows"].to_numpy()
     counts: Counter[tuple[str, str]] = Counter()
@@ -314,41 +342,42 @@ def _replay(before: Snapshot, after: Snapshot, rows: pa.Table, at: datetime) -> 
 
 
 def _diff(
-    world: World,
-    before: Snapshot,
-    after: Snapshot,
-    proposal: Sequence[Restriction],
-    at: datetime,
+    world: World, after: Overlay, proposal: Sequence[Restriction], at: datetime
 ) -> dict[str, Any]:
-    """Every (node, action, region) under the proposal's scopes whose decision changes."""
+    """Every (node, action, region) under the proposal's scopes whose decision changes,
+    counted; the first :data:`DIFF_SAMPLE` listed (nodes in id order, then actions, then
+    regions). Each group of nodes that decides alike is decided once."""
     directory = world.directory
-    nodes = sorted({n for r in proposal for n in directory.subtree(r.scope)})
+    ids = directory.ids
+    scopes = [directory.subtree_positions(r.scope) for r in proposal]
+    under = np.unique(np.concatenate(scopes)) if scopes else np.empty(0, dtype=np.int32)
+    nodes = sorted(ids[p] for p in under.tolist())
     actions = restricted_actions(world, proposal)
     regions = sorted(world.catalog.regions)
-    combos = [(n, s, o, g) for n in nodes for s, o in actions for g in regions]
-    if not combos:
+    if not (nodes and actions and regions):
         return {"changes": 0, "sample": []}
-    columns = {
-        "node": [c[0] for c in combos],
-        "service": [c[1] for c in combos],
-        "operation": [c[2] for c in combos],
-        "region": [c[3] for c in combos],
-    }
+    group_of, groups = after.groups(nodes)
+    changing = [after.changes(g, actions, regions, at) for g in groups]
     names = {0: "allow", 1: "deny", 2: "error"}
-    was = before.decide_batch(columns, at=at).effect
-    now = after.decide_batch(columns, at=at).effect
-    changed = [i for i in range(len(combos)) if was[i] != now[i]]
-    sample = [
-        {
-            "node": combos[i][0],
-            "action": f"{combos[i][1]}:{combos[i][2]}",
-            "region": combos[i][3],
-            "before": names[int(was[i])],
-            "after": names[int(now[i])],
-        }
-        for i in changed[:DIFF_SAMPLE]
-    ]
-    return {"changes": len(changed), "sample": sample}
+    sample: list[dict[str, Any]] = []
+    for node, group in zip(nodes, group_of, strict=True):
+        for service, operation, region, was, now in changing[group]:
+            if len(sample) == DIFF_SAMPLE:
+                break
+            sample.append(
+                {
+                    "node": node,
+                    "action": f"{service}:{operation}",
+                    "region": region,
+                    "before": names[was],
+                    "after": names[now],
+                }
+            )
+        if len(sample) == DIFF_SAMPLE:
+            break
+    sizes = np.bincount(np.asarray(group_of, dtype=np.int64), minlength=len(groups))
+    changes = int(sum(int(n) * len(c) for n, c in zip(sizes.tolist(), changing, strict=True)))
+    return {"changes": changes, "sample": sample}
 
 
 # -- attaching, deciding, approving -----------------------------------------------------------

@@ -295,6 +295,7 @@ async def case_plan(request: Request, case_id: str, form: Posted) -> HTMLRespons
             actor=me.principal,
             limits=limits,
             now=now(),
+            keeper=state.keeper,
         ),
     )
     return page(

@@ -383,6 +383,22 @@ class Directory:
             yield current
             stack.extend(sorted(self._children_at(index[current]), reverse=True))
 
+    def subtree_positions(self, node_id: str) -> np.ndarray:
+        """The positions of ``node_id`` and every node below it, level by level (no
+        particular order within a level): the set ``subtree`` walks, found on the arrays."""
+        frontier = np.array([self._index[node_id]], dtype=np.int32)
+        levels = []
+        while frontier.size:
+            levels.append(frontier)
+            frontier = self._children_of(frontier)
+        return np.concatenate(levels)
+
+    @property
+    def leaves(self) -> np.ndarray:
+        """Whether each node has no child (bool, by position)."""
+        leaves: np.ndarray = np.diff(self._child_start) == 0
+        return leaves
+
     def differing(self, before: Directory) -> list[int]:
         """The positions, in order, of the nodes not in ``before`` exactly as here: new,
         or with another parent, kind, name or attributes (attribute types included:
@@ -451,6 +467,10 @@ class Directory:
     def ids(self) -> Sequence[str]:
         """Every id, by position."""
         return self._ids
+
+    def names(self) -> list[str]:
+        """Every name, by position (a new list)."""
+        return self._names_at(range(len(self._ids)))
 
     @property
     def parent_positions(self) -> np.ndarray:
