@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 import numpy as np
@@ -27,9 +27,6 @@ from brightline.world import Directory
 ALLOW: Final = 0
 DENY: Final = 1
 ERROR: Final = 2
-
-_DAWN: Final = datetime.min.replace(tzinfo=UTC)
-_DUSK: Final = datetime.max.replace(tzinfo=UTC)
 
 
 def effect_of(
@@ -84,17 +81,7 @@ class Overlay:
                 for service, operation in pattern.actions(before.world.catalog)
                 if (code := before.action_code(service, operation)) is not None
             )
-            self._added.append(
-                CompiledRestriction(
-                    index=index,
-                    restriction=r,
-                    actions=codes,
-                    regions=r.regions,
-                    not_before=r.not_before or _DAWN,
-                    not_after=r.not_after or _DUSK,
-                    enforcing=r.enforcing,
-                )
-            )
+            self._added.append(CompiledRestriction.of(index, r, codes))
             self._covers.append(coverage(directory, r))
 
     def covered(self, index: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Self
 
 import numpy as np
 
@@ -51,6 +51,19 @@ class CompiledRestriction:
     @property
     def id(self) -> str:
         return self.restriction.id
+
+    @classmethod
+    def of(cls, index: int, restriction: Restriction, actions: frozenset[int]) -> Self:
+        """``restriction`` (the ``index``-th of its snapshot), deciding ``actions``."""
+        return cls(
+            index=index,
+            restriction=restriction,
+            actions=actions,
+            regions=restriction.regions,
+            not_before=restriction.not_before or _DAWN,
+            not_after=restriction.not_after or _DUSK,
+            enforcing=restriction.enforcing,
+        )
 
 
 class Snapshot:
@@ -155,15 +168,7 @@ class Snapshot:
         snapshot.restrictions = tuple(restrictions)
         snapshot._set_catalog()
         compiled = [
-            CompiledRestriction(
-                index=i,
-                restriction=r,
-                actions=codes,
-                regions=r.regions,
-                not_before=r.not_before or _DAWN,
-                not_after=r.not_after or _DUSK,
-                enforcing=r.enforcing,
-            )
+            CompiledRestriction.of(i, r, codes)
             for i, (r, codes) in enumerate(zip(restrictions, action_codes, strict=True))
         ]
         snapshot._compiled = tuple(compiled)
@@ -197,15 +202,7 @@ class Snapshot:
                 for service, operation in pattern.actions(catalog)
             )
             known[restriction.actions] = codes
-        return CompiledRestriction(
-            index=index,
-            restriction=restriction,
-            actions=codes,
-            regions=restriction.regions,
-            not_before=restriction.not_before or _DAWN,
-            not_after=restriction.not_after or _DUSK,
-            enforcing=restriction.enforcing,
-        )
+        return CompiledRestriction.of(index, restriction, codes)
 
     @classmethod
     def from_records(
