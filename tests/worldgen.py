@@ -155,3 +155,17 @@ def reference_decide(
             continue
         (matched if r.enforcing else would).append(r.id)
     return ("deny" if matched else "allow", tuple(matched), tuple(would))
+
+
+@st.composite
+def proposal(draw: st.DrawFn, world: World) -> tuple[Restriction, ...]:
+    """One to three restrictions proposed together over ``world``, ids distinct (they may
+    reuse ids of restrictions already in force)."""
+    drawn = [
+        draw(restrictions(world, draw(st.integers(0, 6)))) for _ in range(draw(st.integers(1, 3)))
+    ]
+    chosen: dict[str, Restriction] = {}
+    for r in drawn:
+        if r is not None:
+            chosen.setdefault(r.id, r)
+    return tuple(chosen.values())

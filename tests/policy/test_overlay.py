@@ -8,22 +8,14 @@ from hypothesis import strategies as st
 from brightline.errors import UnknownReferenceError
 from brightline.policy import Effect, Restriction, Snapshot
 from brightline.policy.overlay import ALLOW, DENY, ERROR, Overlay, coverage
-from worldgen import Scenario, restrictions, scenarios, worlds
+from worldgen import Scenario, proposal, restrictions, scenarios, worlds
 
 
 @st.composite
 def proposals(draw: st.DrawFn) -> tuple[Scenario, tuple[Restriction, ...]]:
     """A scenario (its restrictions in force) and a proposal whose ids may reuse theirs."""
     scenario = draw(scenarios(max_restrictions=4, unknown=True))
-    drawn = [
-        draw(restrictions(scenario.world, draw(st.integers(0, 6))))
-        for _ in range(draw(st.integers(1, 3)))
-    ]
-    chosen: dict[str, Restriction] = {}
-    for r in drawn:
-        if r is not None:
-            chosen.setdefault(r.id, r)
-    return scenario, tuple(chosen.values())
+    return scenario, draw(proposal(scenario.world))
 
 
 def _code(effect: Effect) -> int:

@@ -29,21 +29,13 @@ from brightline.service.restrictions import bootstrap_restrictions
 from brightline.store import Store
 from brightline.world import World
 from service.store_scenarios import EXAMPLE, SETUP, T0
-from worldgen import TIMES, Scenario, restrictions, scenarios
+from worldgen import TIMES, Scenario, proposal, scenarios
 
 
 @st.composite
 def proposals(draw: st.DrawFn) -> tuple[Scenario, tuple[Restriction, ...], datetime]:
     scenario = draw(scenarios(max_restrictions=4, n_requests=20, unknown=True))
-    drawn = [
-        draw(restrictions(scenario.world, draw(st.integers(0, 6))))
-        for _ in range(draw(st.integers(1, 3)))
-    ]
-    chosen: dict[str, Restriction] = {}
-    for r in drawn:
-        if r is not None:
-            chosen.setdefault(r.id, r)
-    return scenario, tuple(chosen.values()), draw(st.sampled_from(TIMES))
+    return scenario, draw(proposal(scenario.world)), draw(st.sampled_from(TIMES))
 
 
 def _after(scenario: Scenario, proposal: tuple[Restriction, ...]) -> Snapshot:
